@@ -1,0 +1,166 @@
+"""`fedtrade`: the coordinator's and operator's command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from coordinator.client import Coordinator, QueryContext
+from coordinator.config import load_coordinator_config
+from coordinator.evidence import EvidenceStore, verify_evidence
+from coordinator.params import parse_params
+from coordinator.render import answer_table
+from node.config import load_node_config
+from trust.errors import ConfigError, FedtradeError
+from trust.keys import SigningKey, generate_keypair
+
+__all__ = ["main"]
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    private, public = generate_keypair(args.out, args.name)
+    key = SigningKey.from_file(private)
+    print(f"wrote {private} (private, mode 0600) and {public}")
+    print(f"key id {key.key_id}")
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Check a coordinator config, or a node config (recognised by its top-level 'node' key)."""
+    text = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+    if any(line.startswith("node:") for line in text.splitlines()):
+        node = load_node_config(args.file)
+        print(f"{args.file}: OK — node config for {node.node_id} ({node.role})")
+        return 0
+    config = load_coordinator_config(args.file)
+    SigningKey.from_file(config.signing_key)
+    print(f"{args.file}: OK — coordinator {config.requester_id}, config version "
+          f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    params = parse_params(args.query, args.param)
+    context = QueryContext(purpose=args.purpose, case_id=args.case,
+                           officer_id=args.officer or getpass.getuser(),
+                           legal_basis=args.legal_basis or config.legal_basis)
+    evidence = EvidenceStore(config.evidence_db)
+    coordinator = Coordinator(config, evidence=evidence)
+    try:
+        result = coordinator.ask(args.node, args.query, params, context)
+    finally:
+        coordinator.close()
+        evidence.close()
+    console = Console()
+    console.print(answer_table(result))
+    console.print(f"[green]verified[/green]: signed by {result.node_id}, bound to query "
+                  f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}")
+    return 0
+
+
+def _evidence_verify(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    if not config.evidence_db.exists():
+        raise ConfigError("no evidence store yet; run a query first", path=args.config,
+                          key="coordinator.evidence_db")
+    store = EvidenceStore(config.evidence_db)
+    try:
+        checked, problems = verify_evidence(
+            store, {node.id: node.public_key for node in config.nodes.values()})
+    finally:
+        store.close()
+    if problems:
+        table = Table("row", "node", "query id", "problem", title="evidence that does NOT verify")
+        for p in problems:
+            table.add_row(str(p.row_id), p.node_id, p.query_id, p.problem)
+        Console(stderr=True).print(table)
+        print(f"{len(problems)} of {checked} stored responses fail verification", file=sys.stderr)
+        return 1
+    print(f"evidence OK: {checked} stored responses verified against the nodes' public keys")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from coordinator.synth import generate, parse_rate_overrides
+
+    summary = generate(args.out, shipments=args.shipments, seed=args.seed,
+                       rates=parse_rate_overrides(args.rate), threshold_usd=args.threshold)
+    print(summary)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedtrade",
+        description="CBP side of fedtrade: sign queries to stakeholder nodes, verify their "
+        "signed answers, keep them as evidence; plus key and data tooling for operators.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    keygen = commands.add_parser("keygen", help="create an Ed25519 key pair (NAME.key, NAME.pub)")
+    keygen.add_argument("--out", type=Path, required=True, help="folder for the key files")
+    keygen.add_argument("--name", default="coordinator", help="file name stem (default: %(default)s)")
+    keygen.set_defaults(run=_keygen)
+
+    config = commands.add_parser("config", help="work with configs")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate a config without starting anything")
+    check.add_argument("file", type=Path, help="coordinator (or node) config YAML")
+    check.set_defaults(run=_config_check)
+
+    query = commands.add_parser(
+        "query", help="send one signed query to one node and print the verified answer",
+        description="Parameters are NAME=VALUE; a list takes comma-separated values or "
+        "NAME=@FILE with one value per line. Use the query 'describe' to list what you may ask.")
+    query.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    query.add_argument("--node", required=True, help="node id from the config")
+    query.add_argument("query", help="query name from the catalogue, or 'describe'")
+    query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="query parameter (repeatable)")
+    query.add_argument("--purpose", required=True, help="purpose code, e.g. TARGETING")
+    query.add_argument("--case", required=True, help="case id recorded with the query")
+    query.add_argument("--officer", help="officer id (default: your login name)")
+    query.add_argument("--legal-basis", help="legal basis (default: from the config)")
+    query.set_defaults(run=_query)
+
+    evidence = commands.add_parser("evidence", help="work with stored signed answers")
+    evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True,
+                                                metavar="ACTION")
+    verify = evidence_commands.add_parser(
+        "verify", help="re-verify every stored answer offline; exits 1 if any fails")
+    verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    verify.set_defaults(run=_evidence_verify)
+
+    synth = commands.add_parser(
+        "synth", help="generate a synthetic federation with planted risks and its ground truth")
+    synth.add_argument("--shipments", type=int, required=True, help="number of shipments")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    synth.add_argument("--out", type=Path, required=True, help="new or empty output folder")
+    synth.add_argument("--rate", action="append", default=[], metavar="PATTERN=RATE",
+                       help="override a planted pattern's rate, e.g. undervaluation=0.05")
+    synth.add_argument("--threshold", type=float, default=800.0,
+                       help="de minimis threshold in USD for split shipments (0 disables; "
+                       "default: %(default)s)")
+    synth.set_defaults(run=_synth)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except FedtradeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The coordinator's signing client: build a query, sign it, send it, verify the answer."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+
+from coordinator.config import CoordinatorConfig, NodeEntry
+from coordinator.evidence import EvidenceStore
+from coordinator.verify import verify_answer, verify_chunk_chain
+from protos import node_pb2_grpc, query_pb2
+from trust.envelope import Envelope, sign
+from trust.errors import RemoteError
+from trust.keys import SigningKey
+from trust.wire import PAYLOAD_QUERY, PyValue, envelope_from_proto, envelope_to_proto, to_value
+
+__all__ = ["Coordinator", "QueryContext", "VerifiedAnswer"]
+
+DESCRIBE = "describe"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """Why a query is asked: recorded in the signed query and the node's audit log."""
+
+    purpose: str
+    case_id: str
+    officer_id: str
+    legal_basis: str
+
+
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    node_id: str
+    query: query_pb2.Query
+    answer: query_pb2.Answer
+
+
+class Coordinator:
+    """Signs queries as the configured requester and verifies every answer."""
+
+    def __init__(
+        self, config: CoordinatorConfig, *, signing_key: SigningKey | None = None,
+        evidence: EvidenceStore | None = None,
+    ) -> None:
+        self.config = config
+        self._key = signing_key or SigningKey.from_file(config.signing_key)
+        self._evidence = evidence
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
+        channel = self._channels.get(node.id)
+        if channel is None:
+            channel = grpc.insecure_channel(node.address, options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ])
+            self._channels[node.id] = channel
+        return node_pb2_grpc.NodeServiceStub(channel)
+
+    def sign_query(
+        self, node: NodeEntry, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+    ) -> tuple[query_pb2.Query, Envelope]:
+        now = time.time()
+        query = query_pb2.Query(
+            query_id=os.urandom(16),
+            requester_id=self.config.requester_id,
+            audience=node.id,
+            purpose=context.purpose,
+            legal_basis=context.legal_basis,
+            case_id=context.case_id,
+            officer_id=context.officer_id,
+            query_name=query_name,
+            params={name: to_value(value) for name, value in params.items()},
+        )
+        query.issued_at.FromDatetime(datetime.fromtimestamp(now, UTC))
+        query.expires_at.FromDatetime(
+            datetime.fromtimestamp(now + self.config.query_ttl_seconds, UTC)
+        )
+        payload = query.SerializeToString(deterministic=True)
+        return query, sign(PAYLOAD_QUERY, payload, [self._key])
+
+    def ask(
+        self, node_id: str, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+    ) -> VerifiedAnswer:
+        """Send one signed query (or 'describe') and return the verified answer."""
+        node = self.config.node(node_id)
+        query, request = self.sign_query(node, query_name, params, context)
+        stub = self._stub(node)
+        call = stub.Describe if query_name == DESCRIBE else stub.Query
+        try:
+            reply = call(envelope_to_proto(request), timeout=node.deadline_seconds)
+        except grpc.RpcError as exc:
+            raise _remote_error(node.id, exc) from None
+        response = envelope_from_proto(reply)
+        answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
+        if self._evidence is not None:
+            self._evidence.add(node_id=node.id, query_id=query.query_id.hex(), query_name=query_name,
+                               request=request, responses=[response], kind="answer")
+        return VerifiedAnswer(node_id=node.id, query=query, answer=answer)
+
+    def screen(
+        self, node_id: str, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+    ) -> list[query_pb2.AnswerChunk]:
+        """Send a signed batch query over Screen and verify the whole chunk chain."""
+        node = self.config.node(node_id)
+        query, request = self.sign_query(node, query_name, params, context)
+        try:
+            replies = [envelope_from_proto(r) for r in self._stub(node).Screen(
+                envelope_to_proto(request), timeout=node.deadline_seconds)]
+        except grpc.RpcError as exc:
+            raise _remote_error(node.id, exc) from None
+        chunks = verify_chunk_chain(replies, request=request, node_id=node.id,
+                                    node_key=node.public_key)
+        if self._evidence is not None:
+            self._evidence.add(node_id=node.id, query_id=query.query_id.hex(), query_name=query_name,
+                               request=request, responses=replies, kind="chunk")
+        return chunks
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+
+def _remote_error(node_id: str, exc: grpc.RpcError) -> RemoteError:
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
+    return RemoteError(node_id, code.name, details)

@@ -1,0 +1,122 @@
+"""The coordinator's evidence store: every signed answer it received, as received.
+
+Rows keep the exact request and response envelope bytes, so `verify_evidence`
+can later prove, offline and against the nodes' public keys, who answered what
+to which question.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from coordinator.verify import verify_answer, verify_chunk_chain
+from protos import envelope_pb2
+from trust.envelope import Envelope
+from trust.errors import FedtradeError
+from trust.keys import PublicKey
+from trust.wire import envelope_from_proto, envelope_to_proto
+
+__all__ = ["EvidenceProblem", "EvidenceStore", "verify_evidence"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY,
+    stored_at TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    query_name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('answer', 'chunk')),
+    sequence INTEGER NOT NULL,
+    request BLOB NOT NULL,
+    response BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_by_query ON evidence (query_id, sequence);
+"""
+
+
+@dataclass(frozen=True)
+class EvidenceProblem:
+    row_id: int
+    node_id: str
+    query_id: str
+    problem: str
+
+
+class EvidenceStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+
+    def add(
+        self, *, node_id: str, query_id: str, query_name: str, request: Envelope,
+        responses: list[Envelope], kind: str,
+    ) -> None:
+        """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk')."""
+        request_bytes = envelope_to_proto(request).SerializeToString()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._conn:
+            self._conn.executemany(
+                "INSERT INTO evidence (stored_at, node_id, query_id, query_name, kind, sequence,"
+                " request, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (now, node_id, query_id, query_name, kind, seq, request_bytes,
+                     envelope_to_proto(resp).SerializeToString())
+                    for seq, resp in enumerate(responses)
+                ],
+            )
+
+    def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope, Envelope]]:
+        for row_id, node_id, query_id, kind, seq, req, resp in self._conn.execute(
+            "SELECT id, node_id, query_id, kind, sequence, request, response FROM evidence "
+            "ORDER BY query_id, node_id, sequence, id"
+        ):
+            yield row_id, node_id, query_id, kind, seq, _parse(req), _parse(resp)
+
+    def count(self) -> int:
+        (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()
+        return int(n)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _parse(data: bytes) -> Envelope:
+    message = envelope_pb2.Envelope()
+    message.ParseFromString(data)
+    return envelope_from_proto(message)
+
+
+def verify_evidence(
+    store: EvidenceStore, node_keys: Mapping[str, PublicKey]
+) -> tuple[int, list[EvidenceProblem]]:
+    """Re-verify every stored answer; return (rows checked, problems found)."""
+    problems: list[EvidenceProblem] = []
+    checked = 0
+    streams: dict[tuple[str, str], list[tuple[int, Envelope, Envelope]]] = {}
+    for row_id, node_id, query_id, kind, _seq, request, response in store.rows():
+        checked += 1
+        key = node_keys.get(node_id)
+        if key is None:
+            problems.append(EvidenceProblem(row_id, node_id, query_id,
+                                            "node is not in the config; cannot check its key"))
+            continue
+        if kind == "chunk":
+            streams.setdefault((node_id, query_id), []).append((row_id, request, response))
+            continue
+        try:
+            verify_answer(response, request=request, node_id=node_id, node_key=key)
+        except FedtradeError as exc:
+            problems.append(EvidenceProblem(row_id, node_id, query_id, str(exc)))
+    for (node_id, query_id), rows in streams.items():
+        try:
+            verify_chunk_chain([r for _, _, r in rows], request=rows[0][1], node_id=node_id,
+                               node_key=node_keys[node_id])
+        except FedtradeError as exc:
+            problems.append(EvidenceProblem(rows[0][0], node_id, query_id, str(exc)))
+    return checked, problems

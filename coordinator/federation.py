@@ -1,0 +1,91 @@
+"""Lay out a local federation (keys and configs) in a folder: for the demo and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from trust.keys import generate_keypair
+
+__all__ = ["COORDINATOR_ID", "NODE_IDS", "Federation", "create_federation"]
+
+COORDINATOR_ID = "cbp-coordinator"
+NODE_IDS: Mapping[str, str] = {
+    "marketplace": "marketplace-1",
+    "carrier": "carrier-1",
+    "broker": "broker-1",
+}
+DEFAULT_GRANTS: Mapping[str, Sequence[str]] = {"shipment_known": ("TARGETING", "INVESTIGATION")}
+
+
+@dataclass(frozen=True)
+class Federation:
+    root: Path
+    node_configs: Mapping[str, Path]  # node id -> config path
+
+    @property
+    def coordinator_config(self) -> Path:
+        return self.root / "coordinator.yaml"
+
+    def write_coordinator_config(self, addresses: Mapping[str, str], *, ttl: int = 60) -> Path:
+        """Write the coordinator config once the nodes' addresses are known."""
+        roles = {node_id: role for role, node_id in NODE_IDS.items()}
+        config = {
+            "version": 1,
+            "coordinator": {
+                "id": COORDINATOR_ID,
+                "signing_key": f"keys/{COORDINATOR_ID}.key",
+                "evidence_db": "data/evidence.db",
+                "query_ttl_seconds": ttl,
+                "legal_basis": "19 USC 1415; 19 CFR 122.48a",
+            },
+            "nodes": {
+                node_id: {
+                    "role": roles[node_id],
+                    "address": address,
+                    "public_key": f"keys/{node_id}.pub",
+                    "deadline_seconds": 30,
+                }
+                for node_id, address in addresses.items()
+            },
+        }
+        self.coordinator_config.write_text(yaml.safe_dump(config, sort_keys=False))
+        return self.coordinator_config
+
+
+def create_federation(
+    root: Path, *, grants: Mapping[str, Sequence[str]] = DEFAULT_GRANTS,
+    roles: Sequence[str] = tuple(NODE_IDS),
+) -> Federation:
+    """Create keys and node configs for a coordinator and one node per role under ``root``."""
+    keys = root / "keys"
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    generate_keypair(keys, COORDINATOR_ID)
+    node_configs = {}
+    for role in roles:
+        node_id = NODE_IDS[role]
+        generate_keypair(keys, node_id)
+        config = {
+            "version": 1,
+            "node": {
+                "id": node_id,
+                "role": role,
+                "listen": "127.0.0.1:0",
+                "signing_key": f"keys/{node_id}.key",
+                "database": f"data/{node_id}.db",
+            },
+            "freshness": {"max_ttl_seconds": 300, "clock_skew_seconds": 30},
+            "requesters": {
+                COORDINATOR_ID: {
+                    "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
+                    "queries": {name: {"purposes": list(p)} for name, p in grants.items()},
+                }
+            },
+        }
+        path = root / f"{node_id}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        node_configs[node_id] = path
+    return Federation(root=root, node_configs=node_configs)

@@ -1,0 +1,10 @@
+"""Synthetic federation: one consistent world seen by marketplace, carrier, broker and CBP.
+
+``generate`` writes the layout of docs/data-model.md ("synthetic federation layout")
+with planted risk patterns and their ground truth, reproducibly from a seed.
+"""
+
+from coordinator.synth.patterns import PATTERNS, RiskRates, parse_rate_overrides
+from coordinator.synth.writer import SynthSummary, generate
+
+__all__ = ["PATTERNS", "RiskRates", "SynthSummary", "generate", "parse_rate_overrides"]

@@ -1,0 +1,578 @@
+"""Shipments of one chunk: how each parcel is seen by marketplace, carrier, broker and CBP.
+
+A chunk is a fixed range of shipment indices with its own random stream derived
+from the seed and the chunk number, so chunks can be generated in any process
+and in any order and still concatenate to the same files. Split-shipment groups
+never cross a chunk boundary, and every consignee identity is derived from a
+global shipment index, so no two chunks can produce the same consignee.
+
+This is the hot loop of the generator: it works on plain tuples and lists and
+writes CSV text in one go per chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from coordinator.synth import codes
+from coordinator.synth.patterns import PATTERNS, UNDERVALUED_RATIO
+from coordinator.synth.world import (
+    COMBO_LINKED,
+    COMBO_NEW,
+    COMBO_UNVERIFIED,
+    MAX_LEAD_DAYS,
+    MIN_LEAD_DAYS,
+    World,
+    derive_seed,
+    scramble,
+)
+from node.store.identifiers import entry_check_digit
+
+__all__ = ["CHUNK_FILES", "ChunkResult", "consignee_variants", "generate_chunk"]
+
+# Output files written per shipment, in the order ChunkResult.data holds them.
+CHUNK_FILES: tuple[str, ...] = (
+    "marketplace/orders",
+    "marketplace/order_lines",
+    "marketplace/fulfillments",
+    "carrier/house_bills",
+    "carrier/house_bill_items",
+    "broker/entries",
+    "broker/entry_lines",
+    "manifest",
+    "ground_truth",
+)
+
+(
+    _UNDER, _SPLIT, _MISCLASS, _UNVERIFIED, _NEW, _LINKED, _RECALLED, _ENTITY, _UNSCREENED,
+    _GAP,
+) = (1 << k for k in range(len(PATTERNS)))
+_SELLER_BITS = ((_UNVERIFIED, COMBO_UNVERIFIED), (_NEW, COMBO_NEW), (_LINKED, COMBO_LINKED))
+_FILERS = ("EB7", "K4Q")
+_INFORMAL_LIMIT_USD = 2500.0
+_GROUP_TRIES = 8
+_SELLER_TRIES = 12
+# The parcels of a split group each declare at most this share of the threshold,
+# and together at least the second; the margins absorb rounding and currency.
+_PARCEL_MAX = 0.9
+_GROUP_MIN = 1.1
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """CSV text (no header) per file in CHUNK_FILES, plus what the summary needs."""
+
+    data: tuple[bytes, ...]
+    rows: tuple[int, ...]
+    patterns: tuple[int, ...]  # shipments per pattern, in PATTERNS order
+    masters_used: frozenset[int]
+
+
+def _address_mixer() -> tuple[int, int]:
+    modulus = 9999 * len(codes.STREET_NAMES) * len(codes.STREET_SUFFIXES) * len(codes.US_CITIES)
+    # Near the golden ratio of the modulus, so that consecutive keys land far apart;
+    # coprime to it, so that the map key -> address is one-to-one.
+    multiplier = int(modulus * 0.6180339887)
+    while math.gcd(multiplier, modulus) != 1:
+        multiplier += 1
+    return modulus, multiplier
+
+
+_ADDRESS_MODULUS, _ADDRESS_MULTIPLIER = _address_mixer()
+_STREETS = codes.STREET_NAMES
+_SUFFIXES = codes.STREET_SUFFIXES
+_CITIES = codes.US_CITIES
+_FIRST = codes.FIRST_NAMES
+_LAST = codes.LAST_NAMES
+_SPELLINGS = 5
+
+
+def _identity(key: int, salt: int) -> tuple[str, str, str, str, str]:
+    """(name, name with dotted initial, street line, apartment or "", place) of ``key``."""
+    k = (key * _ADDRESS_MULTIPLIER + salt) % _ADDRESS_MODULUS
+    k, house = divmod(k, 9999)
+    k, street = divmod(k, len(_STREETS))
+    city_index, suffix_index = divmod(k, len(_SUFFIXES))
+    city, state, zip3 = _CITIES[city_index]
+    mix = (key * 2_654_435_761 + salt) & 0xFFFFFFFF
+    first = _FIRST[mix % len(_FIRST)]
+    last = _LAST[(mix >> 8) % len(_LAST)]
+    apt = str(1 + (mix >> 24) % 40) if (mix >> 12) % 10 < 3 else ""
+    place = f"{city}, {state} {zip3}{(mix >> 4) % 100:02d}"
+    street_line = f"{house + 1} {_STREETS[street]} {_SUFFIXES[suffix_index]}"
+    if (mix >> 21) % 5 == 0:
+        initial = chr(65 + (mix >> 16) % 26)
+        return f"{first} {initial} {last}", f"{first} {initial}. {last}", street_line, apt, place
+    name = f"{first} {last}"
+    return name, name, street_line, apt, place
+
+
+def _spell(identity: tuple[str, str, str, str, str], variant: int) -> tuple[str, str]:
+    """Spelling ``variant`` (0-4) of a consignee's name and address."""
+    plain, dotted, street, apt, place = identity
+    if variant == 0:
+        return dotted, f"{street} Apt {apt}, {place}" if apt else f"{street}, {place}"
+    if variant == 1:
+        address = f"{street} Apt {apt}, {place}" if apt else f"{street}, {place}"
+        return plain.upper(), address.upper()
+    if variant == 2:
+        return (dotted.replace(" ", "  ", 1),
+                f"{street}. Apt. {apt}, {place}" if apt else f"{street}., {place}")
+    if variant == 3:
+        street = street.replace(" ", "  ", 1)
+        place = place.replace(",", "")
+        return plain.lower(), f"{street} APT {apt} {place}" if apt else f"{street} {place}"
+    address = f"{street}. Apt. {apt}, {place}" if apt else f"{street}., {place}"
+    return dotted.upper(), address.lower()
+
+
+def consignee_variants(key: int, salt: int) -> tuple[tuple[str, str], ...]:
+    """The five (name, address) spellings of the consignee with identity ``key``.
+
+    All spellings of one identity are equal after upper-casing, deleting ``.`` and
+    ``,`` and collapsing white space; distinct keys give distinct addresses.
+    """
+    identity = _identity(key, salt)
+    return tuple(_spell(identity, variant) for variant in range(_SPELLINGS))
+
+
+class _Plan:
+    """One shipment's decisions before it is written out."""
+
+    __slots__ = (
+        "arrival", "factor", "flags", "key", "lines", "master", "order_day", "paid",
+        "seller", "variants",
+    )
+
+    def __init__(
+        self, key: int, arrival: int, order_day: int, flags: int, seller: int,
+        lines: list[tuple[int, int]], paid: float, factor: float, master: int,
+        variants: tuple[int, int, int],
+    ) -> None:
+        self.key = key
+        self.arrival = arrival
+        self.order_day = order_day
+        self.flags = flags
+        self.seller = seller
+        self.lines = lines
+        self.paid = paid  # in the order currency
+        self.factor = factor
+        self.master = master
+        self.variants = variants  # marketplace, carrier, broker spelling
+
+
+class _Chunk:
+    def __init__(self, world: World, chunk: int) -> None:
+        self.w = world
+        p = world.params
+        self.rng = random.Random(derive_seed(p.seed, "chunk", chunk))
+        self.rnd = self.rng.random
+        rates = p.rates
+        self.rates = [(1 << k, rates.get(name)) for k, name in enumerate(PATTERNS)
+                      if name != "split_shipment" and rates.get(name) > 0.0]
+        self.threshold = p.threshold_usd
+        split = rates.split_shipment if self.threshold > 0 else 0.0
+        # A group of on average 4 parcels starts with probability q at a free slot, so
+        # the expected share of split parcels is 4q / (1 + 3q) = split.
+        self.group_start = split / (4.0 - 3.0 * split) if split > 0 else 0.0
+        self.salt = derive_seed(p.seed, "consignee") % _ADDRESS_MODULUS
+        self.hb_salt = derive_seed(p.seed, "house_bill") % 10**10
+        self.entry_salt = derive_seed(p.seed, "entry") % 10**7
+        self.t = _tables(world)
+        self.region = self.t.region
+        listings = world.listings
+        self.listing_columns = (listings.id, listings.code, listings.price, listings.origin,
+                                listings.mid, listings.certificate)
+        self.out: list[list[str]] = [[] for _ in CHUNK_FILES]
+        self.counts = [0] * len(PATTERNS)
+        self.used: set[int] = set()
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def draw_flags(self) -> int:
+        rnd = self.rnd
+        flags = 0
+        for bit, rate in self.rates:
+            if rnd() < rate:
+                flags |= bit
+        return flags
+
+    def pick_seller(self, flags: int, order_day: int) -> tuple[int, int]:
+        """(seller, recalled listing or -1) for the seller patterns in ``flags``."""
+        w = self.w
+        combo = 0
+        for bit, combo_bit in _SELLER_BITS:
+            if flags & bit:
+                combo |= combo_bit
+        r = self.rnd()
+        if flags & _RECALLED:
+            pool = (w.recalled_new[combo, order_day] if combo & COMBO_NEW
+                    else w.recalled_by_combo[combo])
+            listing = pool[int(r * len(pool))]
+            return w.listings.seller[listing], listing
+        sellers = (w.new_sellers[combo, order_day] if combo & COMBO_NEW
+                   else w.sellers_by_combo[combo])
+        return sellers[int(len(sellers) * r * r)], -1
+
+    def normal_lines(self, seller: int, recalled: int, hinted: bool) -> list[tuple[int, int]]:
+        rnd = self.rnd
+        w = self.w
+        pool = w.sellers.hinted[seller] if hinted else w.sellers.listings[seller]
+        r = rnd()
+        count = 1 if r < 0.65 else 2 if r < 0.9 else 3
+        chosen = [recalled] if recalled >= 0 else []
+        for _ in range(count - len(chosen)):
+            listing = pool[int(rnd() * len(pool))]
+            if listing not in chosen:
+                chosen.append(listing)
+        price_usd = w.listings.price_usd
+        lines = []
+        for listing in chosen:
+            r = rnd()
+            qty = 1 if r < 0.75 or price_usd[listing] > 200 else 2 if r < 0.9 else 3 + int(r * 4)
+            lines.append((listing, qty))
+        return lines
+
+    def target_lines(self, seller: int, recalled: int, hinted: bool,
+                     target_usd: float) -> list[tuple[int, int]] | None:
+        """Lines paying at most ``target_usd`` and at least 85 % of it, or None."""
+        w = self.w
+        price_usd = w.listings.price_usd
+        pool = list(w.sellers.hinted[seller] if hinted else w.sellers.listings[seller])
+        self.rng.shuffle(pool)
+        if recalled >= 0:
+            pool.insert(0, recalled)
+        lines: list[tuple[int, int]] = []
+        left = target_usd
+        for listing in pool[:5]:
+            qty = min(20, int(left / price_usd[listing]))
+            if qty >= 1:
+                lines.append((listing, qty))
+                left -= qty * price_usd[listing]
+            elif listing == recalled:
+                return None
+            if left < 0.15 * target_usd:
+                return lines
+        return None
+
+    def factor(self, flags: int) -> float:
+        if flags & _UNDER:
+            return 0.1 + self.rnd() * (UNDERVALUED_RATIO - 0.1 - 0.05)
+        return 0.95 + self.rnd() * 0.05
+
+    def paid(self, lines: list[tuple[int, int]]) -> float:
+        price = self.w.listings.price
+        return sum(price[listing] * qty for listing, qty in lines)
+
+    def variant(self) -> int:
+        """Which spelling of the consignee a party uses: mostly the canonical one."""
+        rnd = self.rnd
+        return 0 if rnd() < 0.7 else 1 + int(rnd() * 4)
+
+    def plan_single(self, index: int) -> _Plan:
+        rnd = self.rnd
+        w = self.w
+        flags = self.draw_flags()
+        arrival = w.first_arrival + int(rnd() * w.params.days)
+        order_day = arrival - MIN_LEAD_DAYS - int(rnd() * (MAX_LEAD_DAYS - MIN_LEAD_DAYS + 1))
+        seller, recalled = self.pick_seller(flags, order_day)
+        lines = self.normal_lines(seller, recalled, bool(flags & _MISCLASS))
+        bucket = w.buckets[arrival, self.region[seller]]
+        master = bucket[int(rnd() * len(bucket))]
+        return _Plan(index, arrival, order_day, flags, seller, lines, self.paid(lines),
+                     self.factor(flags), master,
+                     (self.variant(), self.variant(), self.variant()))
+
+    def plan_group(self, first: int, size: int) -> list[_Plan] | None:
+        """A split shipment: ``size`` parcels to one consignee on one day, or None."""
+        w = self.w
+        rnd = self.rnd
+        threshold = self.threshold
+        currency = w.sellers.currency
+        for _ in range(_GROUP_TRIES):
+            arrival = w.first_arrival + int(rnd() * w.params.days)
+            used_prefixes: set[str] = set()
+            plans: list[_Plan] = []
+            declared = 0.0
+            base = int(rnd() * 5)
+            for j in range(size):
+                plan = self.plan_parcel(first, arrival, used_prefixes, (base + j) % 5)
+                if plan is None:
+                    break
+                plans.append(plan)
+                declared += plan.paid / codes.FX_PER_USD[currency[plan.seller]] * plan.factor
+            if len(plans) == size and declared >= _GROUP_MIN * threshold:
+                return plans
+        return None
+
+    def plan_parcel(self, key: int, arrival: int, used_prefixes: set[str],
+                    carrier_variant: int) -> _Plan | None:
+        w = self.w
+        rnd = self.rnd
+        flags = self.draw_flags() | _SPLIT
+        factor = self.factor(flags)
+        target_declared = self.threshold * (0.45 + rnd() * (_PARCEL_MAX - 0.45 - 0.05))
+        for _ in range(_SELLER_TRIES):
+            lead = MIN_LEAD_DAYS + int(rnd() * (MAX_LEAD_DAYS - MIN_LEAD_DAYS + 1))
+            order_day = arrival - lead
+            seller, recalled = self.pick_seller(flags, order_day)
+            lines = self.target_lines(seller, recalled, bool(flags & _MISCLASS),
+                                      target_declared / factor)
+            if lines is None:
+                continue
+            bucket = [m for m in w.buckets[arrival, self.region[seller]]
+                      if w.masters.prefix[m] not in used_prefixes]
+            master = bucket[int(rnd() * len(bucket))]
+            used_prefixes.add(w.masters.prefix[master])
+            return _Plan(key, arrival, order_day, flags, seller, lines, self.paid(lines),
+                         factor, master, (self.variant(), carrier_variant, self.variant()))
+        return None
+
+    # --- output ------------------------------------------------------------------------
+
+    def run(self, start: int, stop: int) -> None:
+        index = start
+        rnd = self.rnd
+        while index < stop:
+            if self.group_start and stop - index >= 3 and rnd() < self.group_start:
+                size = min(3 + int(rnd() * 3), stop - index)
+                group = self.plan_group(index, size)
+                if group is not None:
+                    for offset, plan in enumerate(group):
+                        self.emit(index + offset, plan)
+                    index += size
+                    continue
+            self.emit(index, self.plan_single(index))
+            index += 1
+
+    def emit(self, index: int, plan: _Plan) -> None:
+        """Append the CSV lines of one shipment to every output file."""
+        t = self.t
+        rnd = self.rnd
+        (orders, order_lines, fulfillments, house_bills, items, entries, entry_lines, manifest,
+         truth) = self.out
+        listing_id, listing_code, price, origin_of, mid_of, certificate_of = self.listing_columns
+        flags = plan.flags
+        seller = plan.seller
+        master = plan.master
+        self.used.add(master)
+        currency = t.currency[seller]
+        fx = _FX[currency]
+        carrier = t.carrier[master]
+        mawb = t.mawb[master]
+        house_bill = carrier + scramble(index, 10, self.hb_salt)
+        order_id = f"ORD{index + 1:010d}"
+        identity = _identity(plan.key, self.salt)
+        v_market, v_carrier, v_broker = plan.variants
+        clock = t.clock
+        days = t.days
+
+        # marketplace: the order as paid, and the fulfillment with the house bill
+        ordered = plan.order_day * 86400 + int(rnd() * 86400)
+        shipped = ordered + 3600 + int(rnd() * (t.departure[master] - ordered - 4 * 3600))
+        lines = plan.lines
+        amounts = [price[listing] * qty for listing, qty in lines]
+        total = plan.paid
+        name, address = _spell(identity, v_market)
+        orders.append(
+            f"{order_id},{name},{_csv(address)},"
+            f"{days[ordered // 86400]}{clock[ordered % 86400]},{total:.2f},{currency}\n"
+        )
+        price_text = t.price_text
+        for n, (listing, qty) in enumerate(lines):
+            unit = price_text[listing]
+            order_lines.append(
+                f"{order_id},{n + 1},{listing_id[listing]},{qty},{unit},"
+                f"{unit if qty == 1 else f'{amounts[n]:.2f}'}\n"
+            )
+        fulfillments.append(
+            f"FUL{index + 1:010d},{order_id},{carrier},{house_bill},"
+            f"{days[shipped // 86400]}{clock[shipped % 86400]}\n"
+        )
+
+        # carrier: house bill, items and the manifest CBP receives from it
+        n_lines = len(lines)
+        line_codes = [listing_code[listing] for listing, _ in lines]
+        main = 0 if n_lines == 1 else max(range(n_lines), key=amounts.__getitem__)
+        decoy = -1
+        if flags & _MISCLASS:
+            pool = self.w.decoys[t.chapter[seller]]
+            decoy = pool[int(rnd() * len(pool))]
+        declared_usd = total / fx * plan.factor
+        hb_currency = currency if currency != "USD" and rnd() < 0.15 else "USD"
+        declared = round(declared_usd * _FX[hb_currency], 2)
+        declared_text = f"{declared:.2f}"
+        weight = 0.05
+        for n, (_, qty) in enumerate(lines):
+            lo, span = _WEIGHT[line_codes[n]]
+            weight += qty * (lo + rnd() * span)
+        declared_code = decoy if decoy >= 0 else line_codes[main]
+        hs6 = _HS6[declared_code]
+        origin = origin_of[lines[main][0]]
+        if flags & _UNSCREENED:
+            r = rnd()
+            screening = (("1," if r < 0.5 else "0,")
+                         + ("0,pending" if r < 0.6 else "0,accepted" if r < 0.85 else "0,hold"))
+        else:
+            screening = "1,1,accepted"
+        shipper = t.seller_name[seller]
+        shipper_country = t.iso[seller]
+        name, address = _spell(identity, v_carrier)
+        consignee = f"{name},{_csv(address)}"
+        pieces = 1 if n_lines == 1 or rnd() < 0.7 else n_lines
+        house_bills.append(
+            f"{house_bill},{mawb},{shipper},{t.seller_address[seller]},{shipper_country},"
+            f"{consignee},{pieces},{weight:.2f},{declared_text},{hb_currency},"
+            f"{_DESCRIPTION_UPPER[declared_code]},{hs6},{origin},{screening}\n"
+        )
+        item_values = _split(declared, amounts)
+        for n, (_, qty) in enumerate(lines):
+            code = decoy if decoy >= 0 else line_codes[n]
+            items.append(
+                f"{house_bill},{n + 1},{_DESCRIPTION[code]},{_HS6[code]},{qty},"
+                f"{item_values[n]:.2f}\n"
+            )
+        arrival_day = days[plan.arrival]
+        manifest.append(
+            f"{house_bill},{mawb},{consignee},{shipper},{shipper_country},{origin},"
+            f"{declared_text},{hb_currency},{hs6},{arrival_day}\n"
+        )
+
+        # broker: the entry, unless a planted gap removed it
+        missing = False
+        entry_usd = round(declared_usd, 2)
+        if flags & _GAP:
+            if not flags & _ENTITY and rnd() < 0.5:
+                missing = True
+            elif flags & _UNDER or rnd() < 0.5:
+                entry_usd = round(entry_usd * (0.55 + rnd() * 0.2), 2)
+            else:
+                entry_usd = round(entry_usd * (1.3 + rnd() * 0.3), 2)
+        if not missing:
+            serial = scramble(index, 7, self.entry_salt)
+            filer = _FILERS[index % len(_FILERS)]
+            entry = f"{filer}-{serial}-{entry_check_digit(filer, serial)}"
+            name, address = _spell(identity, v_broker)
+            if self.threshold > 0 and entry_usd <= self.threshold:
+                kind_and_importer = f"86,,{name}"
+            elif entry_usd <= _INFORMAL_LIMIT_USD:
+                kind_and_importer = f"11,{name},{name}"
+            else:
+                kind_and_importer = f"01,{name},{name}"
+            entries.append(
+                f"{entry},{kind_and_importer},{_csv(address)},{t.port[master]},"
+                f"{arrival_day},{mawb},{house_bill},{entry_usd:.2f},"
+                f"{'released' if rnd() < 0.7 else 'pending'}\n"
+            )
+            entity_line = int(rnd() * n_lines) if flags & _ENTITY else -1
+            line_values = _split(entry_usd, amounts)
+            for n, (listing, qty) in enumerate(lines):
+                code = decoy if decoy >= 0 and (n + index) % 2 == 0 else line_codes[n]
+                line_origin = origin_of[listing]
+                mid = mid_of[listing]
+                if n == entity_line:
+                    listed = self.w.listed_mids[line_origin]
+                    mid = listed[int(rnd() * len(listed))]
+                entry_lines.append(
+                    f"{entry},{n + 1},{_HTS10[code]},{_DESCRIPTION[code]},{line_origin},{qty},"
+                    f"{line_values[n]:.2f},{mid},{certificate_of[listing]}\n"
+                )
+
+        if flags:
+            counts = self.counts
+            for k, pattern in enumerate(PATTERNS):
+                if flags & (1 << k):
+                    truth.append(f"{house_bill},{pattern}\n")
+                    counts[k] += 1
+
+    def result(self) -> ChunkResult:
+        return ChunkResult(
+            tuple("".join(lines).encode() for lines in self.out),
+            tuple(len(lines) for lines in self.out),
+            tuple(self.counts),
+            frozenset(self.used),
+        )
+
+
+def _csv(text: str) -> str:
+    """``text`` as a CSV field: quoted when it holds a comma (it never holds quotes)."""
+    return f'"{text}"' if "," in text else text
+
+
+_FX = codes.FX_PER_USD
+_HS6 = tuple(code.hs6 for code in codes.HS_CODES)
+_HTS10 = tuple(code.hts10 for code in codes.HS_CODES)
+_DESCRIPTION = tuple(_csv(code.description) for code in codes.HS_CODES)
+_DESCRIPTION_UPPER = tuple(_csv(code.description.upper()) for code in codes.HS_CODES)
+_WEIGHT = tuple((lo, hi - lo) for lo, hi in (code.weight_kg for code in codes.HS_CODES))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Per-process lookup tables for one world, built once and shared by its chunks."""
+
+    world: World
+    days: tuple[str, ...]
+    clock: tuple[str, ...]
+    region: tuple[str, ...]
+    iso: tuple[str, ...]
+    chapter: tuple[str, ...]
+    currency: tuple[str, ...]
+    seller_name: tuple[str, ...]
+    seller_address: tuple[str, ...]
+    price_text: tuple[str, ...]
+    carrier: tuple[str, ...]
+    mawb: tuple[str, ...]
+    port: tuple[str, ...]
+    departure: tuple[int, ...]
+
+
+_CACHE: list[_Tables] = []
+
+
+def _tables(world: World) -> _Tables:
+    # Holding the world itself (not its id) makes the identity check safe.
+    if _CACHE and _CACHE[0].world is world:
+        return _CACHE[0]
+    sellers = world.sellers
+    countries = [codes.COUNTRIES[c] for c in sellers.country]
+    tables = _Tables(
+        world=world,
+        days=tuple(world.day(d) for d in range(world.first_arrival + world.params.days + 1)),
+        clock=tuple(f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60)
+                    for s in range(60)),
+        region=tuple(c.region for c in countries),
+        iso=tuple(c.iso2 for c in countries),
+        chapter=sellers.chapter,
+        currency=sellers.currency,
+        seller_name=tuple(_csv(name) for name in sellers.name),
+        seller_address=tuple(_csv(address) for address in sellers.address),
+        price_text=tuple(f"{price:.2f}" for price in world.listings.price),
+        carrier=world.masters.carrier,
+        mawb=world.masters.mawb,
+        port=world.masters.port,
+        departure=world.masters.departure_s,
+    )
+    _CACHE[:] = [tables]
+    return tables
+
+
+def _split(total: float, weights: list[float]) -> list[float]:
+    """``total`` shared in proportion to ``weights``, in cents that add up exactly."""
+    if len(weights) == 1:
+        return [total]
+    whole = sum(weights)
+    parts = [round(total * weight / whole, 2) for weight in weights[:-1]]
+    parts.append(round(total - sum(parts), 2))
+    if parts[-1] < 0:
+        parts = [total] + [0.0] * (len(weights) - 1)
+    return parts
+
+
+def generate_chunk(world: World, chunk: int, start: int, stop: int) -> ChunkResult:
+    """All per-shipment rows for shipments ``start`` (inclusive) to ``stop``."""
+    generator = _Chunk(world, chunk)
+    generator.run(start, stop)
+    return generator.result()

@@ -1,0 +1,286 @@
+"""``generate``: write a whole synthetic federation to a folder, in parallel chunks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from coordinator.synth.patterns import PATTERNS, RiskRates
+from coordinator.synth.shipments import CHUNK_FILES, ChunkResult, generate_chunk
+from coordinator.synth.world import Params, World, build_world
+from trust.errors import DataError
+
+__all__ = ["CHUNK_SHIPMENTS", "COLUMNS", "MAX_SHIPMENTS", "SynthSummary", "generate"]
+
+# Shipments per chunk. Part of the output's definition: each chunk has its own
+# random stream, so changing this changes the data (not the layout).
+CHUNK_SHIPMENTS = 10_000
+MAX_SHIPMENTS = 10_000_000
+MIN_SPLIT_THRESHOLD_USD = 25.0
+FORMAT_VERSION = 1
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "marketplace/sellers": (
+        "seller_id", "legal_name", "address", "country", "tax_id", "kyc_verified",
+        "kyc_verified_at", "high_volume", "registered_at", "status",
+    ),
+    "marketplace/seller_links": ("seller_id", "linked_seller_id", "reason"),
+    "marketplace/listings": (
+        "listing_id", "seller_id", "title", "category", "hs6_hint", "gtin", "brand", "model",
+        "price", "currency", "origin_country",
+    ),
+    "marketplace/orders": (
+        "order_id", "buyer_name", "buyer_address", "ordered_at", "total_paid", "currency",
+    ),
+    "marketplace/order_lines": (
+        "order_id", "line_no", "listing_id", "quantity", "unit_price", "amount_paid",
+    ),
+    "marketplace/fulfillments": (
+        "fulfillment_id", "order_id", "carrier_code", "house_bill", "shipped_at",
+    ),
+    "marketplace/recalled_products": ("gtin", "recall_id", "source", "recalled_at", "description"),
+    "carrier/masters": (
+        "mawb", "flight_no", "origin_airport", "destination_airport", "departure_at", "eta",
+    ),
+    "carrier/house_bills": (
+        "house_bill", "mawb", "shipper_name", "shipper_address", "shipper_country",
+        "consignee_name", "consignee_address", "pieces", "weight_kg", "declared_value",
+        "currency", "description", "hs6", "origin_country", "known_shipper", "screened",
+        "preload_status",
+    ),
+    "carrier/house_bill_items": ("house_bill", "item_no", "description", "hs6", "quantity",
+                                 "value"),
+    "broker/entries": (
+        "entry_number", "entry_type", "importer_of_record", "consignee_name",
+        "consignee_address", "port_code", "estimated_arrival", "mawb", "house_bill",
+        "total_value_usd", "release_status",
+    ),
+    "broker/entry_lines": (
+        "entry_number", "line_no", "hts10", "description", "origin_country", "quantity",
+        "value_usd", "mid", "certificate_ref",
+    ),
+    "broker/entity_list": ("entity_id", "name", "country", "mid", "list_name", "added_at"),
+    "manifest": (
+        "house_bill", "mawb", "consignee_name", "consignee_address", "shipper_name",
+        "shipper_country", "origin_country", "declared_value", "currency", "hs6",
+        "arrival_date",
+    ),
+    "ground_truth": ("house_bill", "pattern"),
+}
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What ``generate`` wrote."""
+
+    out_dir: Path
+    shipments: int
+    seed: int
+    threshold_usd: float
+    first_arrival: date
+    last_arrival: date
+    rows: Mapping[str, int]  # "carrier/house_bills" -> data rows written
+    patterns: Mapping[str, int]  # pattern -> shipments carrying it
+
+
+def _check_params(shipments: int, seed: int, threshold_usd: float, days: int,
+                  rates: RiskRates) -> None:
+    if isinstance(shipments, bool) or not isinstance(shipments, int) or not (
+        1 <= shipments <= MAX_SHIPMENTS
+    ):
+        raise DataError(
+            f"shipments={shipments!r} is out of range; give a whole number from 1 to "
+            f"{MAX_SHIPMENTS:,}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DataError(f"seed={seed!r} is not a whole number >= 0; give e.g. --seed 7")
+    if not math.isfinite(threshold_usd) or threshold_usd < 0:
+        raise DataError(
+            f"threshold_usd={threshold_usd!r} is not an amount >= 0; give the de minimis "
+            "threshold in USD (800 historically, 0 to disable split shipments)"
+        )
+    if 0 < threshold_usd < MIN_SPLIT_THRESHOLD_USD and rates.split_shipment > 0:
+        raise DataError(
+            f"threshold_usd={threshold_usd} is too low to plant split shipments (the "
+            f"cheapest products cost a few dollars); use a threshold of at least "
+            f"{MIN_SPLIT_THRESHOLD_USD:.0f}, 0 to disable them, or split_shipment=0"
+        )
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+        raise DataError(f"days={days!r} is out of range; give a window of 1 to 366 days")
+
+
+def _prepare(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise DataError(f"{out_dir} exists and is not a folder; choose another --out path")
+        if any(out_dir.iterdir()):
+            raise DataError(
+                f"{out_dir} is not empty; choose a new --out folder or empty this one "
+                "(synth never overwrites existing files)"
+            )
+    for role in ("marketplace", "carrier", "broker"):
+        (out_dir / role).mkdir(parents=True, exist_ok=True)
+
+
+def _chunks(shipments: int) -> list[tuple[int, int, int]]:
+    return [
+        (chunk, start, min(start + CHUNK_SHIPMENTS, shipments))
+        for chunk, start in enumerate(range(0, shipments, CHUNK_SHIPMENTS))
+    ]
+
+
+_WORLD: World | None = None
+
+
+def _init_worker(world: World) -> None:
+    global _WORLD
+    _WORLD = world
+
+
+def _work(spec: tuple[int, int, int]) -> ChunkResult:
+    assert _WORLD is not None, "worker used before _init_worker"
+    return generate_chunk(_WORLD, *spec)
+
+
+def _results(world: World, specs: list[tuple[int, int, int]], workers: int,
+             stack: ExitStack) -> Iterator[ChunkResult]:
+    if workers <= 1 or len(specs) <= 1:
+        return (generate_chunk(world, *spec) for spec in specs)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = stack.enter_context(
+        context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(world,))
+    )
+    return pool.imap(_work, specs)
+
+
+def _write_table(path: Path, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]synth[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("shipments"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+
+
+def generate(
+    out_dir: Path,
+    *,
+    shipments: int,
+    seed: int,
+    rates: RiskRates | None = None,
+    threshold_usd: float = 800.0,
+    days: int = 14,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> SynthSummary:
+    """Write one consistent synthetic federation to ``out_dir`` (docs/data-model.md).
+
+    The same (shipments, seed, rates, threshold_usd, days) always give byte-identical
+    files, whatever ``workers`` (default: one per CPU) is.
+    """
+    rates = rates or RiskRates()
+    _check_params(shipments, seed, threshold_usd, days, rates)
+    out_dir = Path(out_dir)
+    _prepare(out_dir)
+    params = Params(shipments, seed, rates, float(threshold_usd), days)
+    world = build_world(params)
+    specs = _chunks(shipments)
+    workers = workers if workers is not None else os.cpu_count() or 1
+    rows: dict[str, int] = {}
+    pattern_counts = [0] * len(PATTERNS)
+    used_masters: set[int] = set()
+    show = sys.stderr.isatty() if progress is None else progress
+
+    with ExitStack() as stack:
+        handles: list[IO[bytes]] = []
+        for name in CHUNK_FILES:
+            handle = stack.enter_context((out_dir / f"{name}.csv").open("wb"))
+            handle.write((",".join(COLUMNS[name]) + "\n").encode())
+            handles.append(handle)
+            rows[name] = 0
+        results = _results(world, specs, workers, stack)
+        bar = stack.enter_context(_progress(show))
+        task = bar.add_task("synth", total=shipments)
+        for (_, start, stop), result in zip(specs, results, strict=True):
+            for k, name in enumerate(CHUNK_FILES):
+                handles[k].write(result.data[k])
+                rows[name] += result.rows[k]
+            for k, count in enumerate(result.patterns):
+                pattern_counts[k] += count
+            used_masters.update(result.masters_used)
+            bar.update(task, advance=stop - start)
+
+    tables: dict[str, Iterable[Iterable[object]]] = {
+        "marketplace/sellers": world.sellers.rows,
+        "marketplace/seller_links": world.link_rows,
+        "marketplace/listings": world.listings.rows,
+        "marketplace/recalled_products": world.recalled_rows,
+        "carrier/masters": (world.masters.rows[m] for m in sorted(used_masters)),
+        "broker/entity_list": world.entity_rows,
+    }
+    for name, table_rows in tables.items():
+        rows[name] = _write_table(out_dir / f"{name}.csv", COLUMNS[name], table_rows)
+
+    first = world.day0 + timedelta(days=world.first_arrival)
+    last = params.end_date
+    settings = {
+        "format": FORMAT_VERSION,
+        "generator": "fedtrade synth",
+        "shipments": shipments,
+        "seed": seed,
+        "threshold_usd": params.threshold_usd,
+        "days": days,
+        "first_arrival_date": first.isoformat(),
+        "last_arrival_date": last.isoformat(),
+        "chunk_shipments": CHUNK_SHIPMENTS,
+        "rates": rates.as_dict(),
+        "split_shipment_enabled": params.threshold_usd > 0 and rates.split_shipment > 0,
+    }
+    (out_dir / "synth.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+    return SynthSummary(
+        out_dir=out_dir,
+        shipments=shipments,
+        seed=seed,
+        threshold_usd=params.threshold_usd,
+        first_arrival=first,
+        last_arrival=last,
+        rows=dict(sorted(rows.items())),
+        patterns=dict(zip(PATTERNS, pattern_counts, strict=True)),
+    )

@@ -1,0 +1,62 @@
+"""Checks the coordinator applies to every signed answer before using it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protos import query_pb2
+from trust.envelope import Envelope, verify
+from trust.errors import VerificationError
+from trust.keys import PublicKey
+from trust.wire import PAYLOAD_ANSWER, PAYLOAD_CHUNK, digest, parse_payload
+
+__all__ = ["verify_answer", "verify_chunk_chain"]
+
+
+def _check_binding(
+    message: query_pb2.Answer | query_pb2.AnswerChunk, request: Envelope, node_id: str
+) -> None:
+    if message.request_digest != digest(request.payload):
+        raise VerificationError(
+            f"the answer from {node_id} is bound to another request (digest mismatch); "
+            "it must not be used"
+        )
+    if message.node_id != node_id:
+        raise VerificationError(f"the answer names node {message.node_id!r}, expected {node_id!r}")
+
+
+def verify_answer(
+    response: Envelope, *, request: Envelope, node_id: str, node_key: PublicKey
+) -> query_pb2.Answer:
+    """Verify the node's signature and the answer's binding to ``request``."""
+    payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_ANSWER)
+    answer = parse_payload(query_pb2.Answer, payload)
+    _check_binding(answer, request, node_id)
+    return answer
+
+
+def verify_chunk_chain(
+    responses: Sequence[Envelope], *, request: Envelope, node_id: str, node_key: PublicKey
+) -> list[query_pb2.AnswerChunk]:
+    """Verify a complete chunk stream: signatures, binding, order, chain and the last mark."""
+    chunks: list[query_pb2.AnswerChunk] = []
+    previous = b""
+    for position, response in enumerate(responses):
+        payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_CHUNK)
+        chunk = parse_payload(query_pb2.AnswerChunk, payload)
+        _check_binding(chunk, request, node_id)
+        if chunk.sequence != position or chunk.previous_chunk_digest != previous:
+            raise VerificationError(
+                f"chunk {position} from {node_id} is out of order or a chunk before it is "
+                f"missing (got sequence {chunk.sequence}); discard the stream and ask again"
+            )
+        if chunks and chunks[-1].last:
+            raise VerificationError(f"{node_id} sent chunks after its last chunk")
+        previous = digest(response.payload)
+        chunks.append(chunk)
+    if not chunks or not chunks[-1].last:
+        raise VerificationError(
+            f"the answer stream from {node_id} ended before its last chunk (truncated); "
+            "discard it and ask again"
+        )
+    return chunks

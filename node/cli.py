@@ -1,0 +1,146 @@
+"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from node.audit import verify_chain
+from node.config import load_node_config
+from node.server import create_server
+from node.state import NodeState
+from node.store.importer import import_path
+from trust.errors import FedtradeError
+from trust.keys import SigningKey
+
+__all__ = ["main"]
+
+log = logging.getLogger("fedtrade.node")
+
+GRACE_SECONDS = 10.0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    state = NodeState.open(config)
+    server, port = create_server(state, config.listen)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    host = config.listen.rpartition(":")[0]
+    if args.port_file is not None:
+        tmp = args.port_file.with_suffix(".tmp")
+        tmp.write_text(f"{port}\n")
+        os.replace(tmp, args.port_file)
+    print(f"node {config.node_id} ({config.role}) listening on {host}:{port}", flush=True)
+    stop.wait()
+    server.stop(GRACE_SECONDS).wait()
+    state.close()
+    print(f"node {config.node_id} stopped", flush=True)
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    config = load_node_config(args.file)
+    SigningKey.from_file(config.signing_key)
+    print(
+        f"{args.file}: OK — node {config.node_id} ({config.role}), config version "
+        f"{config.version}, {len(config.requesters)} requester(s)"
+    )
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    if not config.database.exists():
+        raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
+    conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        count = verify_chain(conn)
+    finally:
+        conn.close()
+    print(f"audit log OK: {count} entries, hash chain intact")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    if len(args.target) == 1:
+        table, path = None, Path(args.target[0])
+    elif len(args.target) == 2:
+        table, path = args.target[0], Path(args.target[1])
+    else:
+        raise FedtradeError("give TABLE PATH for one file, or just a FOLDER")
+    report = import_path(config.database, config.role, table, path)
+    print(report.summary())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedtrade-node",
+        description="Run a fedtrade stakeholder node: answer signed queries from the coordinator "
+        "over your own SQLite data, as allowed by your YAML trust config.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve signed queries until SIGTERM/Ctrl-C")
+    serve.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    serve.add_argument("--port-file", type=Path,
+                       help="write the port actually bound here (useful with listen port 0)")
+    serve.set_defaults(run=_serve)
+
+    config = commands.add_parser("config", help="work with trust configs")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser(
+        "check", help="validate a node config (and its key files) without starting anything")
+    check.add_argument("file", type=Path, help="node trust config (YAML)")
+    check.set_defaults(run=_config_check)
+
+    audit = commands.add_parser("audit", help="work with the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify", help="check the audit hash chain; exits 1 on any edit, deletion or reordering")
+    verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    verify.set_defaults(run=_audit_verify)
+
+    imp = commands.add_parser(
+        "import", help="import CSV/JSON Lines into this node's store, atomically",
+        description="Import one file into a table (TABLE PATH) or every <table>.csv/.jsonl of a "
+        "folder (FOLDER). Every row is validated; a bad file changes nothing.")
+    imp.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    imp.add_argument("target", nargs="+", metavar="[TABLE] PATH",
+                     help="table name and file, or a folder")
+    imp.set_defaults(run=_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+    except FedtradeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

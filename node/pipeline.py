@@ -1,0 +1,278 @@
+"""What a node does with a signed request, as plain functions.
+
+For every request, in this order: verify the signature against the trusted
+requester keys, parse only the verified bytes, check the claimed requester,
+the audience and the validity window, refuse a replayed query id, authorize
+the query and purpose, validate parameters, execute on a read-only
+connection, and sign the answer bound to the digest of the request payload.
+Every request, answered or refused, leaves one audit entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from node.audit import AuditEntry
+from node.catalogue import CATALOGUE, DESCRIBE, QuerySpec, ResultTable, validate_params
+from node.config import Requester
+from node.replay import remember_query_id
+from node.state import NodeState
+from protos import query_pb2
+from trust.envelope import Envelope, sign, verify_threshold
+from trust.errors import (
+    AudienceError,
+    AuthorizationError,
+    FedtradeError,
+    FreshnessError,
+    MalformedRequestError,
+    UnknownKeyError,
+)
+from trust.wire import (
+    PAYLOAD_ANSWER,
+    PAYLOAD_CHUNK,
+    PAYLOAD_QUERY,
+    PyValue,
+    digest,
+    from_value,
+    parse_payload,
+    timestamp,
+    to_value,
+)
+
+__all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
+
+CHUNK_ROWS = 2_000
+T = TypeVar("T")
+
+
+@dataclass
+class _Trace:
+    """What the audit entry for this request will say, filled in as facts are verified."""
+
+    query_id: str = ""
+    requester: str = "(unverified)"
+    purpose: str = ""
+    case_id: str = ""
+    query_name: str = ""
+    param_digest: str = ""
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
+        return AuditEntry(
+            recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            query_id=self.query_id, requester=self.requester, purpose=self.purpose,
+            case_id=self.case_id, query_name=self.query_name, param_digest=self.param_digest,
+            answer_digest=answer_digest, decision=decision, reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    query: query_pb2.Query
+    request_digest: bytes
+    requester: Requester
+    params: dict[str, PyValue]
+
+
+def _identify(
+    state: NodeState, envelope: Envelope, trace: _Trace
+) -> tuple[query_pb2.Query, Requester]:
+    owners = state.config.trusted_keys
+    verified = verify_threshold(
+        envelope, {kid: key for kid, (_, key) in owners.items()}, payload_type=PAYLOAD_QUERY
+    )
+    requesters = {owners[kid][0].id: owners[kid][0] for kid in verified.signers}
+    if len(requesters) != 1:
+        raise UnknownKeyError(
+            f"the query is signed by keys of several requesters ({', '.join(sorted(requesters))}); "
+            "a query must be signed by one requester"
+        )
+    (requester,) = requesters.values()
+    trace.requester = requester.id
+    query = parse_payload(query_pb2.Query, verified.payload)
+    trace.query_id = query.query_id.hex()
+    trace.purpose, trace.case_id, trace.query_name = query.purpose, query.case_id, query.query_name
+    if query.requester_id != requester.id:
+        raise UnknownKeyError(
+            f"the query claims requester {query.requester_id!r} but is signed by a key of "
+            f"{requester.id!r}; sign with the requester's own key"
+        )
+    return query, requester
+
+
+def _check_window(state: NodeState, query: query_pb2.Query, now: float) -> None:
+    fresh = state.config.freshness
+    issued, expires = query.issued_at.ToMicroseconds() / 1e6, query.expires_at.ToMicroseconds() / 1e6
+    if expires <= issued:
+        raise MalformedRequestError("the query expires before it was issued")
+    if expires - issued > fresh.max_ttl_seconds:
+        raise FreshnessError(
+            f"the query is valid for {expires - issued:.0f} s; this node accepts at most "
+            f"{fresh.max_ttl_seconds} s — issue queries with a shorter lifetime"
+        )
+    if issued > now + fresh.clock_skew_seconds:
+        raise FreshnessError(
+            f"the query is not valid yet (issued {issued - now:.0f} s in the future); "
+            "check the requester's clock"
+        )
+    if now > expires + fresh.clock_skew_seconds:
+        raise FreshnessError(
+            f"the query expired {now - expires:.0f} s ago; send a new query"
+        )
+
+
+def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
+    query, requester = _identify(state, envelope, trace)
+    if query.audience != state.config.node_id:
+        raise AudienceError(
+            f"the query is addressed to {query.audience!r}, this node is "
+            f"{state.config.node_id!r}; send it to the node it names"
+        )
+    if len(query.query_id) != 16:
+        raise MalformedRequestError("the query id must be 16 random bytes")
+    now = state.clock()
+    _check_window(state, query, now)
+    params = {name: from_value(v) for name, v in query.params.items()}
+    trace.param_digest = hashlib.sha256(
+        json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    with state.store.write() as conn:
+        remember_query_id(
+            conn, trace.query_id, query.expires_at.ToMicroseconds() / 1e6,
+            forget_before=now - state.config.freshness.clock_skew_seconds,
+        )
+    if describe != (query.query_name == DESCRIBE):
+        raise MalformedRequestError(
+            "use the Describe call for the 'describe' query and the Query call for all others"
+        )
+    if not describe:
+        grant = requester.grants.get(query.query_name)
+        if grant is None:
+            raise AuthorizationError(
+                f"requester {requester.id!r} may not run query {query.query_name!r} on this node; "
+                f"it may run: {', '.join(sorted(requester.grants)) or 'nothing'}"
+            )
+        if query.purpose not in grant.purposes:
+            raise AuthorizationError(
+                f"query {query.query_name!r} is not allowed for purpose {query.purpose!r}; "
+                f"allowed purposes: {', '.join(sorted(grant.purposes))}"
+            )
+        params = validate_params(CATALOGUE[query.query_name], params)
+    return _Accepted(query, digest(envelope.payload), requester, params)
+
+
+def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
+    trace = _Trace()
+    try:
+        result, answer_digest = work(trace)
+    except FedtradeError as exc:
+        state.store.append_audit(trace.entry("refused", f"{type(exc).__name__}: {exc}"))
+        raise
+    except Exception as exc:
+        state.store.append_audit(trace.entry("failed", f"internal error: {type(exc).__name__}"))
+        raise
+    state.store.append_audit(trace.entry("answered", "", answer_digest))
+    return result
+
+
+def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer) -> Envelope:
+    answer.request_digest = accepted.request_digest
+    answer.query_id = accepted.query.query_id
+    answer.node_id = state.config.node_id
+    answer.status = query_pb2.ANSWER_STATUS_OK
+    answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+    return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
+
+
+def _table(result: ResultTable) -> query_pb2.Table:
+    return query_pb2.Table(
+        columns=result.columns,
+        rows=[query_pb2.Row(values=[to_value(v) for v in row]) for row in result.rows],
+    )
+
+
+def _catalogue_for(state: NodeState, requester: Requester) -> query_pb2.Catalogue:
+    catalogue = query_pb2.Catalogue(node_id=state.config.node_id, role=state.config.role)
+    for name in sorted(requester.grants):
+        spec: QuerySpec = CATALOGUE[name]
+        catalogue.queries.append(query_pb2.QueryDescription(
+            name=name,
+            description=spec.description,
+            disclosure_class=spec.disclosure,
+            parameters=[
+                query_pb2.ParameterDescription(
+                    name=p.name, type=p.type, required=p.required, description=p.description
+                )
+                for p in spec.params
+            ],
+            output_fields=spec.output_fields,
+            purposes=sorted(requester.grants[name].purposes),
+            max_batch=max((p.max_items for p in spec.params if p.type == "text_list"), default=0),
+        ))
+    return catalogue
+
+
+def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
+    """Answer a signed 'describe' query with the catalogue this requester may use."""
+    def work(trace: _Trace) -> tuple[Envelope, str]:
+        accepted = _accept(state, envelope, trace, describe=True)
+        signed = _sign_answer(
+            state, accepted, query_pb2.Answer(catalogue=_catalogue_for(state, accepted.requester))
+        )
+        return signed, digest(signed.payload).hex()
+    return _audited(state, work)
+
+
+def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
+    spec = CATALOGUE[accepted.query.query_name]
+    return spec.run(state.store.reader(), state.config.role, accepted.params)
+
+
+def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
+    """Answer a signed catalogue query with a signed table."""
+    def work(trace: _Trace) -> tuple[Envelope, str]:
+        accepted = _accept(state, envelope, trace, describe=False)
+        answer = query_pb2.Answer(table=_table(_run(state, accepted)))
+        signed = _sign_answer(state, accepted, answer)
+        return signed, digest(signed.payload).hex()
+    return _audited(state, work)
+
+
+def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
+    """Answer a signed batch query as a chain of signed chunks.
+
+    Chunk n names the digest of chunk n-1's payload and the last chunk says it
+    is last, so the receiver detects a dropped, repeated or reordered chunk and
+    a truncated stream.
+    """
+    def work(trace: _Trace) -> tuple[list[Envelope], str]:
+        accepted = _accept(state, envelope, trace, describe=False)
+        result = _run(state, accepted)
+        chunks = list(_chunks(state, accepted, result))
+        return chunks, digest(chunks[-1].payload).hex()
+    return _audited(state, work)
+
+
+def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Iterator[Envelope]:
+    previous = b""
+    starts = range(0, max(len(result.rows), 1), CHUNK_ROWS)
+    for sequence, start in enumerate(starts):
+        part = ResultTable(result.columns, result.rows[start : start + CHUNK_ROWS])
+        chunk = query_pb2.AnswerChunk(
+            request_digest=accepted.request_digest,
+            query_id=accepted.query.query_id,
+            node_id=state.config.node_id,
+            sequence=sequence,
+            previous_chunk_digest=previous,
+            last=start + CHUNK_ROWS >= len(result.rows),
+            table=_table(part),
+        )
+        chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+        signed = sign(PAYLOAD_CHUNK, chunk.SerializeToString(deterministic=True), [state.signing_key])
+        previous = digest(signed.payload)
+        yield signed

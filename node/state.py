@@ -1,0 +1,91 @@
+"""The node's open resources: its store connections, its audit log and its key."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node.audit import AuditEntry, AuditLog
+from node.config import NodeConfig
+from node.store import open_store
+from trust.keys import SigningKey
+
+__all__ = ["NodeState", "Store"]
+
+
+class Store:
+    """One serialized writer connection (audit, replay) and per-thread read-only readers."""
+
+    def __init__(self, path: Path, role: str) -> None:
+        open_store(path, role).close()  # create or upgrade the schema, then use plain sqlite3
+        self.path = path
+        self._writer = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._writer.execute("PRAGMA synchronous=NORMAL")
+        self._writer.execute("PRAGMA busy_timeout=5000")
+        self._write_lock = threading.Lock()
+        self._audit = AuditLog(self._writer)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction, committed on success and rolled back on error."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                self._audit.rollback(self._writer)
+                raise
+            self._writer.execute("COMMIT")
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self.write() as conn:
+            self._audit.append(conn, entry)
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection: queries can never write to the store."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._write_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._writer.close()
+
+
+@dataclass
+class NodeState:
+    """Everything a request handler needs; the config may be swapped on reload."""
+
+    config: NodeConfig
+    signing_key: SigningKey
+    store: Store
+    clock: Callable[[], float] = field(default=time.time)
+
+    @classmethod
+    def open(cls, config: NodeConfig) -> NodeState:
+        return cls(
+            config=config,
+            signing_key=SigningKey.from_file(config.signing_key),
+            store=Store(config.database, config.role),
+        )
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,27 @@
+"""A node's SQLite store: schemas per role, migrations, identifier checks and safe imports.
+
+- ``open_store(path, role)`` creates or upgrades the store and refuses one of another role.
+- ``TABLES`` / ``table_specs(role)`` describe every importable table.
+- ``import_path(...)`` imports CSV / JSON Lines files: validated, all or nothing, idempotent.
+- ``node.store.identifiers`` validates and computes trade identifiers (MAWB, entry number, GTIN...).
+"""
+
+from node.store.importer import import_path
+from node.store.migrations import open_store
+from node.store.report import FileImport, ImportReport, SkippedFile
+from node.store.schema import ROLES, TABLES, ColumnSpec, ForeignKey, RowRule, TableSpec, table_specs
+
+__all__ = [
+    "ROLES",
+    "TABLES",
+    "ColumnSpec",
+    "FileImport",
+    "ForeignKey",
+    "ImportReport",
+    "RowRule",
+    "SkippedFile",
+    "TableSpec",
+    "import_path",
+    "open_store",
+    "table_specs",
+]

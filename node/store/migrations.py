@@ -1,0 +1,342 @@
+"""Create and upgrade a node's SQLite store: ``open_store(path, role)``.
+
+The schema is built by ordered, named migrations (sqlite-utils ``Migrations``,
+each applied in its own transaction and recorded in ``_sqlite_migrations``), so
+opening a store again is a no-op and a newer release only adds migrations. A
+migration's SQL never changes once released; ``node.store.schema`` describes the
+same tables for the importer and a test keeps both in agreement.
+
+The role a store was created for is recorded in ``store_meta``; opening it for
+another role is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from node.store.schema import check_role
+from trust.errors import ConfigError
+
+__all__ = ["open_store"]
+
+_BUSY_TIMEOUT_MS = 5000
+
+_NODE_INTERNALS = """
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    query_name TEXT NOT NULL,
+    param_digest TEXT NOT NULL,
+    answer_digest TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL
+) STRICT;
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: DELETE is not allowed');
+END;
+
+CREATE TABLE seen_queries (
+    query_id TEXT PRIMARY KEY NOT NULL,
+    expires_at REAL NOT NULL
+) STRICT;
+CREATE INDEX seen_queries_expires_at ON seen_queries (expires_at);
+
+CREATE TABLE import_log (
+    file_sha256 TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (file_sha256, table_name)
+) STRICT;
+"""
+
+_REFERENCE_LISTS = """
+CREATE TABLE recalled_products (
+    gtin TEXT PRIMARY KEY NOT NULL,
+    recall_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    recalled_at TEXT NOT NULL,
+    description TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE entity_list (
+    entity_id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    mid TEXT,
+    list_name TEXT NOT NULL,
+    added_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX entity_list_mid ON entity_list (mid);
+"""
+
+_MARKETPLACE = """
+CREATE TABLE sellers (
+    seller_id TEXT PRIMARY KEY NOT NULL,
+    legal_name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    country TEXT NOT NULL,
+    tax_id TEXT,
+    kyc_verified INTEGER NOT NULL,
+    kyc_verified_at TEXT,
+    high_volume INTEGER NOT NULL,
+    registered_at TEXT NOT NULL,
+    status TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE seller_links (
+    seller_id TEXT NOT NULL REFERENCES sellers (seller_id),
+    linked_seller_id TEXT NOT NULL REFERENCES sellers (seller_id),
+    reason TEXT NOT NULL,
+    PRIMARY KEY (seller_id, linked_seller_id)
+) STRICT;
+CREATE INDEX seller_links_linked ON seller_links (linked_seller_id, seller_id);
+
+CREATE TABLE listings (
+    listing_id TEXT PRIMARY KEY NOT NULL,
+    seller_id TEXT NOT NULL REFERENCES sellers (seller_id),
+    title TEXT NOT NULL,
+    category TEXT NOT NULL,
+    hs6_hint TEXT,
+    gtin TEXT,
+    brand TEXT,
+    model TEXT,
+    price REAL NOT NULL,
+    currency TEXT NOT NULL,
+    origin_country TEXT NOT NULL
+) STRICT;
+CREATE INDEX listings_seller_id ON listings (seller_id);
+CREATE INDEX listings_gtin ON listings (gtin);
+
+CREATE TABLE orders (
+    order_id TEXT PRIMARY KEY NOT NULL,
+    buyer_name TEXT NOT NULL,
+    buyer_address TEXT NOT NULL,
+    ordered_at TEXT NOT NULL,
+    total_paid REAL NOT NULL,
+    currency TEXT NOT NULL
+) STRICT;
+CREATE INDEX orders_ordered_at ON orders (ordered_at);
+
+CREATE TABLE order_lines (
+    order_id TEXT NOT NULL REFERENCES orders (order_id),
+    line_no INTEGER NOT NULL,
+    listing_id TEXT NOT NULL REFERENCES listings (listing_id),
+    quantity INTEGER NOT NULL,
+    unit_price REAL NOT NULL,
+    amount_paid REAL NOT NULL,
+    PRIMARY KEY (order_id, line_no)
+) STRICT;
+CREATE INDEX order_lines_listing_id ON order_lines (listing_id);
+
+CREATE TABLE fulfillments (
+    fulfillment_id TEXT PRIMARY KEY NOT NULL,
+    order_id TEXT NOT NULL REFERENCES orders (order_id),
+    carrier_code TEXT NOT NULL,
+    house_bill TEXT NOT NULL UNIQUE,
+    shipped_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX fulfillments_order_id ON fulfillments (order_id);
+"""
+
+_CARRIER = """
+CREATE TABLE masters (
+    mawb TEXT PRIMARY KEY NOT NULL,
+    flight_no TEXT NOT NULL,
+    origin_airport TEXT NOT NULL,
+    destination_airport TEXT NOT NULL,
+    departure_at TEXT NOT NULL,
+    eta TEXT NOT NULL
+) STRICT;
+CREATE INDEX masters_eta ON masters (eta);
+
+CREATE TABLE house_bills (
+    house_bill TEXT PRIMARY KEY NOT NULL,
+    mawb TEXT NOT NULL REFERENCES masters (mawb),
+    shipper_name TEXT NOT NULL,
+    shipper_address TEXT NOT NULL,
+    shipper_country TEXT NOT NULL,
+    consignee_name TEXT NOT NULL,
+    consignee_address TEXT NOT NULL,
+    pieces INTEGER NOT NULL,
+    weight_kg REAL NOT NULL,
+    declared_value REAL NOT NULL,
+    currency TEXT NOT NULL,
+    description TEXT NOT NULL,
+    hs6 TEXT NOT NULL,
+    origin_country TEXT NOT NULL,
+    known_shipper INTEGER NOT NULL,
+    screened INTEGER NOT NULL,
+    preload_status TEXT NOT NULL
+) STRICT;
+CREATE INDEX house_bills_mawb ON house_bills (mawb);
+
+CREATE TABLE house_bill_items (
+    house_bill TEXT NOT NULL REFERENCES house_bills (house_bill),
+    item_no INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    hs6 TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (house_bill, item_no)
+) STRICT;
+"""
+
+_BROKER = """
+CREATE TABLE entries (
+    entry_number TEXT PRIMARY KEY NOT NULL,
+    entry_type TEXT NOT NULL,
+    importer_of_record TEXT,
+    consignee_name TEXT NOT NULL,
+    consignee_address TEXT NOT NULL,
+    port_code TEXT NOT NULL,
+    estimated_arrival TEXT NOT NULL,
+    mawb TEXT NOT NULL,
+    house_bill TEXT NOT NULL,
+    total_value_usd REAL NOT NULL,
+    release_status TEXT NOT NULL
+) STRICT;
+CREATE INDEX entries_house_bill ON entries (house_bill);
+CREATE INDEX entries_estimated_arrival ON entries (estimated_arrival);
+CREATE INDEX entries_mawb ON entries (mawb);
+
+CREATE TABLE entry_lines (
+    entry_number TEXT NOT NULL REFERENCES entries (entry_number),
+    line_no INTEGER NOT NULL,
+    hts10 TEXT NOT NULL,
+    description TEXT NOT NULL,
+    origin_country TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    value_usd REAL NOT NULL,
+    mid TEXT,
+    certificate_ref TEXT,
+    PRIMARY KEY (entry_number, line_no)
+) STRICT;
+CREATE INDEX entry_lines_mid ON entry_lines (mid);
+"""
+
+
+def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations:
+    migrations = Migrations(set_name)
+    for name, sql in steps:
+
+        def step(db: Database, sql: str = sql) -> None:
+            db.executescript(sql)
+
+        step.__name__ = name
+        migrations(name=name)(step)
+    return migrations
+
+
+_COMMON_STEPS = (
+    ("0001_node_internals", _NODE_INTERNALS),
+    ("0002_reference_lists", _REFERENCE_LISTS),
+)
+_ROLE_STEPS = {
+    "marketplace": (("0001_marketplace_tables", _MARKETPLACE),),
+    "carrier": (("0001_carrier_tables", _CARRIER),),
+    "broker": (("0001_broker_tables", _BROKER),),
+}
+_COMMON = _migrations("fedtrade-node", _COMMON_STEPS)
+_ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}
+
+
+def _stored_role(db: Database) -> str | None:
+    if not db["store_meta"].exists():
+        return None
+    row = db.execute("SELECT value FROM store_meta WHERE key = 'role'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _check_known_migrations(db: Database, path: Path, role: str) -> None:
+    known = {name for name, _ in _COMMON_STEPS} | {name for name, _ in _ROLE_STEPS[role]}
+    applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
+    unknown = sorted(applied - known)
+    if unknown:
+        raise ConfigError(
+            f"the store was upgraded by a newer fedtrade release (unknown migrations: "
+            f"{', '.join(unknown)}); run this node with that release or newer",
+            path=path,
+        )
+
+
+def _check_role(db: Database, path: Path, role: str) -> None:
+    stored = _stored_role(db)
+    if stored is None:
+        others = [name for name in db.table_names() if not name.startswith("_sqlite")]
+        if others:
+            raise ConfigError(
+                f"this SQLite file is not a fedtrade store (it has tables {', '.join(others[:5])}"
+                f"{', ...' if len(others) > 5 else ''}); point the node's database setting at "
+                "a new file or at its own store",
+                path=path,
+            )
+    elif stored != role:
+        raise ConfigError(
+            f"the store was created for role {stored!r}, not {role!r}; point the node's "
+            f"database setting at the {role} store or at a new file",
+            path=path,
+        )
+
+
+def _upgrade(db: Database, path: Path, role: str) -> None:
+    db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.enable_wal()
+    _check_role(db, path, role)
+    _check_known_migrations(db, path, role)
+    _COMMON.apply(db)
+    with db.atomic():
+        db.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES ('role', ?)", [role])
+    _check_role(db, path, role)
+    _ROLE[role].apply(db)
+
+
+def open_store(db_path: Path, role: str) -> Database:
+    """Open (creating or upgrading as needed) the store of ``role`` at ``db_path``.
+
+    The returned connection has WAL journaling, foreign keys enforced and a busy
+    timeout; the caller closes it. Raises ``ConfigError`` for an unknown role, a
+    store of another role, a file that is not a fedtrade store, or a path that
+    cannot be opened.
+    """
+    check_role(role)
+    db: Database | None = None
+    try:
+        db = Database(db_path, execute_plugins=False)
+        _upgrade(db, db_path, role)
+    except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
+        raise ConfigError(
+            f"cannot open the store: {exc}; check the node's database setting (the folder must "
+            "exist and the file must be a SQLite database)",
+            path=db_path,
+        ) from exc
+    except BaseException:
+        if db is not None:
+            db.close()
+        raise
+    return db

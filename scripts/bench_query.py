@@ -1,0 +1,137 @@
+"""Benchmark: a signed, authorized, audited query vs a bare gRPC echo of the same size.
+
+Both servers run as separate processes on loopback; the client alternates
+blocks of calls to each so machine noise hits both alike, and reports medians
+and their ratio (target: at most 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+from coordinator.client import Coordinator, QueryContext
+from coordinator.config import load_coordinator_config
+from coordinator.federation import create_federation
+from trust.wire import PyValue, envelope_to_proto
+
+ECHO_METHOD = "/bench.Echo/Echo"
+NODE = "carrier-1"
+CONTEXT = QueryContext(purpose="TARGETING", case_id="BENCH", officer_id="bench",
+                       legal_basis="bench")
+
+
+def _serve_echo(port_file: Path) -> None:
+    """Child process: a gRPC server whose one method returns a reply of the asked size."""
+    def echo(request: bytes, _context: grpc.ServicerContext) -> bytes:
+        size = int.from_bytes(request[:4], "big")
+        return request[4:4 + size].ljust(size, b"\0")
+
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {
+        "Echo": grpc.unary_unary_rpc_method_handler(echo),
+    })
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    port_file.write_text(str(port))
+    server.wait_for_termination()
+
+
+def _start(args: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], str]:
+    process = subprocess.Popen([sys.executable, *args])
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text().strip():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise SystemExit(f"server {args} did not start")
+        time.sleep(0.05)
+    return process, f"127.0.0.1:{port_file.read_text().strip()}"
+
+
+def _time_block(call: Callable[[], object], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per kind (default 2000)")
+    parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
+    parser.add_argument("--echo-server", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_server:
+        _serve_echo(args.echo_server)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="fedtrade-bench-") as tmp:
+        root = Path(tmp)
+        federation = create_federation(root, roles=("carrier",))
+        node, node_address = _start(
+            ["-m", "node.cli", "serve", "--config", str(federation.node_configs[NODE]),
+             "--port-file", str(root / "node.port")], root / "node.port")
+        echo, echo_address = _start([__file__, "--echo-server", str(root / "echo.port")],
+                                    root / "echo.port")
+        try:
+            federation.write_coordinator_config({NODE: node_address})
+            coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
+            params: dict[str, PyValue] = {"house_bills": [f"HB{i:08d}" for i in range(args.batch)]}
+
+            # Same sizes on the wire: the echo sends a request as large as a signed
+            # query envelope and gets back as many bytes as a signed answer.
+            sample = coordinator.ask(NODE, "shipment_known", params, CONTEXT)
+            _, request = coordinator.sign_query(
+                coordinator.config.node(NODE), "shipment_known", params, CONTEXT)
+            request_size = len(envelope_to_proto(request).SerializeToString())
+            answer_size = sample.answer.ByteSize() + 150  # plus envelope and signature
+            echo_request = answer_size.to_bytes(4, "big") + b"x" * (request_size - 4)
+            channel = grpc.insecure_channel(echo_address)
+            echo_call = channel.unary_unary(ECHO_METHOD, None, None)
+
+            def signed() -> object:
+                return coordinator.ask(NODE, "shipment_known", params, CONTEXT)
+
+            def bare() -> object:
+                return echo_call(echo_request, timeout=10)
+
+            for call in (signed, bare):  # warm up connections and caches
+                _time_block(call, 200)
+            signed_samples: list[float] = []
+            bare_samples: list[float] = []
+            block = 100
+            for _ in range(max(1, args.calls // block)):
+                signed_samples += _time_block(signed, block)
+                bare_samples += _time_block(bare, block)
+            coordinator.close()
+            channel.close()
+        finally:
+            for process in (node, echo):
+                process.terminate()
+                process.wait(timeout=15)
+
+    signed_ms = statistics.median(signed_samples) * 1000
+    bare_ms = statistics.median(bare_samples) * 1000
+    print(f"request {request_size} B, answer ~{answer_size} B, {len(signed_samples)} calls each")
+    print(f"bare gRPC echo        median {bare_ms:.3f} ms   p90 "
+          f"{statistics.quantiles(bare_samples, n=10)[-1] * 1000:.3f} ms")
+    print(f"signed audited query  median {signed_ms:.3f} ms   p90 "
+          f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms")
+    print(f"ratio signed/bare: {signed_ms / bare_ms:.2f}x  (target <= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""A real `fedtrade-node serve` process: replay protection survives a restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from coordinator.federation import Federation
+from protos import node_pb2_grpc
+from tests.conftest import signed_query
+from trust.keys import SigningKey
+from trust.wire import envelope_to_proto
+
+NODE = "broker-1"
+
+
+def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
+    port_file.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "serve", "--config", str(config),
+         "--port-file", str(port_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.communicate()[0]
+            pytest.fail(f"node did not start: {output}")
+        time.sleep(0.05)
+    return process, f"127.0.0.1:{port_file.read_text().strip()}"
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture
+def node_config(federation: Federation) -> Iterator[Path]:
+    yield federation.node_configs[NODE]
+
+
+def test_replay_is_refused_after_restart(federation: Federation, node_config: Path) -> None:
+    key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
+    envelope = envelope_to_proto(signed_query(key, audience=NODE))
+    port_file = federation.root / "port"
+
+    process, address = start(node_config, port_file)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
+    finally:
+        output = stop(process)
+    assert "listening on" in output and "stopped" in output
+
+    process, address = start(node_config, port_file)
+    try:
+        with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as caught:
+            node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
+    finally:
+        stop(process)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "already used" in (caught.value.details() or "")

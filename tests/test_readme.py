@@ -1,0 +1,49 @@
+"""The README documents every CLI command, and its Quick start is the two scripts."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coordinator.cli import _parser as coordinator_parser
+from node.cli import _parser as node_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                has_children = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                if has_children:
+                    yield from commands(sub, f"{prefix} {name}")
+                else:
+                    yield f"{prefix} {name}"
+
+
+ALL = [*commands(node_parser(), "fedtrade-node"), *commands(coordinator_parser(), "fedtrade")]
+
+
+def test_all_commands_found() -> None:
+    assert "fedtrade-node serve" in ALL
+    assert "fedtrade evidence verify" in ALL
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_command_is_documented_with_an_example(command: str) -> None:
+    examples = re.findall(r"```(?:console|bash|sh)?\n(.*?)```", README, flags=re.S)
+    assert any(re.search(rf"(^|\n)(\$ )?{re.escape(command)}\b", block) for block in examples), (
+        f"README has no example of `{command}`")
+
+
+def test_quick_start_is_exactly_the_two_scripts() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```(?:console|bash|sh)?\n(.*?)```", section, flags=re.S)
+    lines = [line.removeprefix("$ ") for line in block.strip().splitlines()]
+    assert lines == ["scripts/demo", "scripts/test"]
