@@ -40,17 +40,22 @@ def _config_check(args: argparse.Namespace) -> int:
         return 0
     config = load_coordinator_config(args.file)
     SigningKey.from_file(config.signing_key)
-    print(f"{args.file}: OK — coordinator {config.requester_id}, config version "
-          f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}")
+    print(
+        f"{args.file}: OK — coordinator {config.requester_id}, config version "
+        f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}"
+    )
     return 0
 
 
 def _query(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     params = parse_params(args.query, args.param)
-    context = QueryContext(purpose=args.purpose, case_id=args.case,
-                           officer_id=args.officer or getpass.getuser(),
-                           legal_basis=args.legal_basis or config.legal_basis)
+    context = QueryContext(
+        purpose=args.purpose,
+        case_id=args.case,
+        officer_id=args.officer or getpass.getuser(),
+        legal_basis=args.legal_basis or config.legal_basis,
+    )
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence)
     try:
@@ -60,20 +65,26 @@ def _query(args: argparse.Namespace) -> int:
         evidence.close()
     console = Console()
     console.print(answer_table(result))
-    console.print(f"[green]verified[/green]: signed by {result.node_id}, bound to query "
-                  f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}")
+    console.print(
+        f"[green]verified[/green]: signed by {result.node_id}, bound to query "
+        f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}"
+    )
     return 0
 
 
 def _evidence_verify(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     if not config.evidence_db.exists():
-        raise ConfigError("no evidence store yet; run a query first", path=args.config,
-                          key="coordinator.evidence_db")
+        raise ConfigError(
+            "no evidence store yet; run a query first",
+            path=args.config,
+            key="coordinator.evidence_db",
+        )
     store = EvidenceStore(config.evidence_db)
     try:
         checked, problems = verify_evidence(
-            store, {node.id: node.public_key for node in config.nodes.values()})
+            store, {node.id: node.public_key for node in config.nodes.values()}
+        )
     finally:
         store.close()
     if problems:
@@ -90,8 +101,13 @@ def _evidence_verify(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from coordinator.synth import generate, parse_rate_overrides
 
-    summary = generate(args.out, shipments=args.shipments, seed=args.seed,
-                       rates=parse_rate_overrides(args.rate), threshold_usd=args.threshold)
+    summary = generate(
+        args.out,
+        shipments=args.shipments,
+        seed=args.seed,
+        rates=parse_rate_overrides(args.rate),
+        threshold_usd=args.threshold,
+    )
     print(summary)
     return 0
 
@@ -106,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     keygen = commands.add_parser("keygen", help="create an Ed25519 key pair (NAME.key, NAME.pub)")
     keygen.add_argument("--out", type=Path, required=True, help="folder for the key files")
-    keygen.add_argument("--name", default="coordinator", help="file name stem (default: %(default)s)")
+    keygen.add_argument(
+        "--name", default="coordinator", help="file name stem (default: %(default)s)"
+    )
     keygen.set_defaults(run=_keygen)
 
     config = commands.add_parser("config", help="work with configs")
@@ -116,14 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_config_check)
 
     query = commands.add_parser(
-        "query", help="send one signed query to one node and print the verified answer",
+        "query",
+        help="send one signed query to one node and print the verified answer",
         description="Parameters are NAME=VALUE; a list takes comma-separated values or "
-        "NAME=@FILE with one value per line. Use the query 'describe' to list what you may ask.")
+        "NAME=@FILE with one value per line. A shipment is HOUSE_BILL[:DECLARED_USD[:HS6]], "
+        "e.g. shipments=HB1:45.50:610910,HB2. Use the query 'describe' to list what you may ask.",
+    )
     query.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     query.add_argument("--node", required=True, help="node id from the config")
     query.add_argument("query", help="query name from the catalogue, or 'describe'")
-    query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="query parameter (repeatable)")
+    query.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="query parameter (repeatable)",
+    )
     query.add_argument("--purpose", required=True, help="purpose code, e.g. TARGETING")
     query.add_argument("--case", required=True, help="case id recorded with the query")
     query.add_argument("--officer", help="officer id (default: your login name)")
@@ -131,23 +157,34 @@ def _parser() -> argparse.ArgumentParser:
     query.set_defaults(run=_query)
 
     evidence = commands.add_parser("evidence", help="work with stored signed answers")
-    evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True,
-                                                metavar="ACTION")
+    evidence_commands = evidence.add_subparsers(
+        dest="evidence_command", required=True, metavar="ACTION"
+    )
     verify = evidence_commands.add_parser(
-        "verify", help="re-verify every stored answer offline; exits 1 if any fails")
+        "verify", help="re-verify every stored answer offline; exits 1 if any fails"
+    )
     verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     verify.set_defaults(run=_evidence_verify)
 
     synth = commands.add_parser(
-        "synth", help="generate a synthetic federation with planted risks and its ground truth")
+        "synth", help="generate a synthetic federation with planted risks and its ground truth"
+    )
     synth.add_argument("--shipments", type=int, required=True, help="number of shipments")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     synth.add_argument("--out", type=Path, required=True, help="new or empty output folder")
-    synth.add_argument("--rate", action="append", default=[], metavar="PATTERN=RATE",
-                       help="override a planted pattern's rate, e.g. undervaluation=0.05")
-    synth.add_argument("--threshold", type=float, default=800.0,
-                       help="de minimis threshold in USD for split shipments (0 disables; "
-                       "default: %(default)s)")
+    synth.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="PATTERN=RATE",
+        help="override a planted pattern's rate, e.g. undervaluation=0.05",
+    )
+    synth.add_argument(
+        "--threshold",
+        type=float,
+        default=800.0,
+        help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
+    )
     synth.set_defaults(run=_synth)
     return parser
 

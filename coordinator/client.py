@@ -19,9 +19,11 @@ from trust.errors import RemoteError
 from trust.keys import SigningKey
 from trust.wire import PAYLOAD_QUERY, PyValue, envelope_from_proto, envelope_to_proto, to_value
 
-__all__ = ["Coordinator", "QueryContext", "VerifiedAnswer"]
+__all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
 
 DESCRIBE = "describe"
+# A plain value, or a ready Value such as a table of shipments (trust.wire.table_value).
+ParamValue = PyValue | query_pb2.Value
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -46,7 +48,10 @@ class Coordinator:
     """Signs queries as the configured requester and verifies every answer."""
 
     def __init__(
-        self, config: CoordinatorConfig, *, signing_key: SigningKey | None = None,
+        self,
+        config: CoordinatorConfig,
+        *,
+        signing_key: SigningKey | None = None,
         evidence: EvidenceStore | None = None,
     ) -> None:
         self.config = config
@@ -57,15 +62,18 @@ class Coordinator:
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
         channel = self._channels.get(node.id)
         if channel is None:
-            channel = grpc.insecure_channel(node.address, options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ])
+            channel = grpc.insecure_channel(
+                node.address,
+                options=[
+                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ],
+            )
             self._channels[node.id] = channel
         return node_pb2_grpc.NodeServiceStub(channel)
 
     def sign_query(
-        self, node: NodeEntry, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+        self, node: NodeEntry, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
     ) -> tuple[query_pb2.Query, Envelope]:
         now = time.time()
         query = query_pb2.Query(
@@ -77,7 +85,7 @@ class Coordinator:
             case_id=context.case_id,
             officer_id=context.officer_id,
             query_name=query_name,
-            params={name: to_value(value) for name, value in params.items()},
+            params={name: _param_value(value) for name, value in params.items()},
         )
         query.issued_at.FromDatetime(datetime.fromtimestamp(now, UTC))
         query.expires_at.FromDatetime(
@@ -87,7 +95,7 @@ class Coordinator:
         return query, sign(PAYLOAD_QUERY, payload, [self._key])
 
     def ask(
-        self, node_id: str, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+        self, node_id: str, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
     ) -> VerifiedAnswer:
         """Send one signed query (or 'describe') and return the verified answer."""
         node = self.config.node(node_id)
@@ -101,32 +109,53 @@ class Coordinator:
         response = envelope_from_proto(reply)
         answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
         if self._evidence is not None:
-            self._evidence.add(node_id=node.id, query_id=query.query_id.hex(), query_name=query_name,
-                               request=request, responses=[response], kind="answer")
+            self._evidence.add(
+                node_id=node.id,
+                query_id=query.query_id.hex(),
+                query_name=query_name,
+                request=request,
+                responses=[response],
+                kind="answer",
+            )
         return VerifiedAnswer(node_id=node.id, query=query, answer=answer)
 
     def screen(
-        self, node_id: str, query_name: str, params: Mapping[str, PyValue], context: QueryContext
+        self, node_id: str, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
     ) -> list[query_pb2.AnswerChunk]:
         """Send a signed batch query over Screen and verify the whole chunk chain."""
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context)
         try:
-            replies = [envelope_from_proto(r) for r in self._stub(node).Screen(
-                envelope_to_proto(request), timeout=node.deadline_seconds)]
+            replies = [
+                envelope_from_proto(r)
+                for r in self._stub(node).Screen(
+                    envelope_to_proto(request), timeout=node.deadline_seconds
+                )
+            ]
         except grpc.RpcError as exc:
             raise _remote_error(node.id, exc) from None
-        chunks = verify_chunk_chain(replies, request=request, node_id=node.id,
-                                    node_key=node.public_key)
+        chunks = verify_chunk_chain(
+            replies, request=request, node_id=node.id, node_key=node.public_key
+        )
         if self._evidence is not None:
-            self._evidence.add(node_id=node.id, query_id=query.query_id.hex(), query_name=query_name,
-                               request=request, responses=replies, kind="chunk")
+            self._evidence.add(
+                node_id=node.id,
+                query_id=query.query_id.hex(),
+                query_name=query_name,
+                request=request,
+                responses=replies,
+                kind="chunk",
+            )
         return chunks
 
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
+
+
+def _param_value(value: ParamValue) -> query_pb2.Value:
+    return value if isinstance(value, query_pb2.Value) else to_value(value)
 
 
 def _remote_error(node_id: str, exc: grpc.RpcError) -> RemoteError:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.config import ROLES, parse_address
+from trust.ids import ROLES, is_valid_id, parse_address
 from trust.errors import KeyFileError
 from trust.keys import PublicKey, load_public_key
 from trust.strictyaml import ConfigMapping, load_yaml
 
 __all__ = ["CoordinatorConfig", "NodeEntry", "load_coordinator_config"]
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     version = root.int("version", min=1)
     me = root.mapping("coordinator")
     requester_id = me.str("id")
-    if not _ID.match(requester_id):
+    if not is_valid_id(requester_id):
         raise me.error(f"{requester_id!r} is not a valid id", "id")
     signing_key = me.path("signing_key")
     evidence_db = me.path("evidence_db")
@@ -71,7 +69,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
 
     nodes: dict[str, NodeEntry] = {}
     for node_id, entry in root.mapping("nodes").items():
-        if not _ID.match(node_id):
+        if not is_valid_id(node_id):
             raise entry.error(f"{node_id!r} is not a valid node id")
         address = entry.str("address")
         try:
@@ -88,6 +86,12 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         entry.finish()
     root.finish()
     return CoordinatorConfig(
-        path=path, version=version, requester_id=requester_id, signing_key=signing_key,
-        evidence_db=evidence_db, query_ttl_seconds=ttl, legal_basis=legal_basis, nodes=nodes,
+        path=path,
+        version=version,
+        requester_id=requester_id,
+        signing_key=signing_key,
+        evidence_db=evidence_db,
+        query_ttl_seconds=ttl,
+        legal_basis=legal_basis,
+        nodes=nodes,
     )

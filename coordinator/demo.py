@@ -32,7 +32,7 @@ from coordinator.synth import generate
 from node.config import load_node_config
 from node.store.importer import import_path
 from trust.errors import FedtradeError
-from trust.wire import from_value
+from trust.tables import decode_table
 
 __all__ = ["main"]
 
@@ -59,14 +59,27 @@ def _node_processes(federation: Federation) -> Iterator[dict[str, str]]:
         for node_id, config in federation.node_configs.items():
             port_file = federation.root / "data" / f"{node_id}.port"
             log = (federation.root / "data" / f"{node_id}.log").open("wb")
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "serve", "--config", str(config),
-                 "--port-file", str(port_file)],
-                stdout=log, stderr=subprocess.STDOUT,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "node.cli",
+                        "serve",
+                        "--config",
+                        str(config),
+                        "--port-file",
+                        str(port_file),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             port_files[node_id] = port_file
-        yield {node_id: f"127.0.0.1:{_wait_for_port(path, federation)}"
-               for node_id, path in port_files.items()}
+        yield {
+            node_id: f"127.0.0.1:{_wait_for_port(path, federation)}"
+            for node_id, path in port_files.items()
+        }
     finally:
         for process in processes:
             process.terminate()
@@ -106,8 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"[bold]working folder[/bold]: {root} (keys, configs, stores, evidence)")
     world = _load_world(federation, args.shipments, args.seed)
     bills = _sample_house_bills(world, 5)
-    context = QueryContext(purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo",
-                           legal_basis="19 USC 1415")
+    context = QueryContext(
+        purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
+    )
     with _node_processes(federation) as addresses:
         federation.write_coordinator_config(addresses)
         config = load_coordinator_config(federation.coordinator_config)
@@ -118,23 +132,27 @@ def _run(args: argparse.Namespace) -> int:
             for node_id in addresses:
                 console.print(answer_table(coordinator.ask(node_id, "describe", {}, context)))
                 result = coordinator.ask(node_id, "shipment_known", {"house_bills": bills}, context)
-                for row in result.answer.table.rows:
-                    bill, flag = (from_value(v) for v in row.values)
+                for bill, flag in decode_table(result.answer.table).rows():
                     known[str(bill)][node_id] = flag
-            table = Table("house bill", *addresses,
-                          title="shipment_known — verified signed answers from three nodes")
+            table = Table(
+                "house bill",
+                *addresses,
+                title="shipment_known — verified signed answers from three nodes",
+            )
             for bill, flags in known.items():
                 table.add_row(bill, *("yes" if flags[n] else "no" for n in addresses))
             console.print(table)
         finally:
             coordinator.close()
         checked, problems = verify_evidence(
-            evidence, {n.id: n.public_key for n in config.nodes.values()})
+            evidence, {n.id: n.public_key for n in config.nodes.values()}
+        )
         evidence.close()
         if problems:
             raise FedtradeError(f"{len(problems)} stored answers fail verification")
-        console.print(f"[green]evidence verified[/green]: {checked} signed answers in "
-                      f"{config.evidence_db}")
+        console.print(
+            f"[green]evidence verified[/green]: {checked} signed answers in {config.evidence_db}"
+        )
     return 0
 
 
@@ -144,8 +162,9 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
-    parser.add_argument("--workdir", type=Path, help="new folder to work in (default: "
-                        "demo-work/run-<time>)")
+    parser.add_argument(
+        "--workdir", type=Path, help="new folder to work in (default: demo-work/run-<time>)"
+    )
     parser.add_argument("--shipments", type=int, default=2000, help="size of the synthetic world")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world")
     args = parser.parse_args(argv)

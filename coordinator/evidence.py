@@ -54,8 +54,14 @@ class EvidenceStore:
         self._conn.executescript(_SCHEMA)
 
     def add(
-        self, *, node_id: str, query_id: str, query_name: str, request: Envelope,
-        responses: list[Envelope], kind: str,
+        self,
+        *,
+        node_id: str,
+        query_id: str,
+        query_name: str,
+        request: Envelope,
+        responses: list[Envelope],
+        kind: str,
     ) -> None:
         """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk')."""
         request_bytes = envelope_to_proto(request).SerializeToString()
@@ -65,8 +71,16 @@ class EvidenceStore:
                 "INSERT INTO evidence (stored_at, node_id, query_id, query_name, kind, sequence,"
                 " request, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (now, node_id, query_id, query_name, kind, seq, request_bytes,
-                     envelope_to_proto(resp).SerializeToString())
+                    (
+                        now,
+                        node_id,
+                        query_id,
+                        query_name,
+                        kind,
+                        seq,
+                        request_bytes,
+                        envelope_to_proto(resp).SerializeToString(),
+                    )
                     for seq, resp in enumerate(responses)
                 ],
             )
@@ -103,8 +117,11 @@ def verify_evidence(
         checked += 1
         key = node_keys.get(node_id)
         if key is None:
-            problems.append(EvidenceProblem(row_id, node_id, query_id,
-                                            "node is not in the config; cannot check its key"))
+            problems.append(
+                EvidenceProblem(
+                    row_id, node_id, query_id, "node is not in the config; cannot check its key"
+                )
+            )
             continue
         if kind == "chunk":
             streams.setdefault((node_id, query_id), []).append((row_id, request, response))
@@ -115,8 +132,12 @@ def verify_evidence(
             problems.append(EvidenceProblem(row_id, node_id, query_id, str(exc)))
     for (node_id, query_id), rows in streams.items():
         try:
-            verify_chunk_chain([r for _, _, r in rows], request=rows[0][1], node_id=node_id,
-                               node_key=node_keys[node_id])
+            verify_chunk_chain(
+                [r for _, _, r in rows],
+                request=rows[0][1],
+                node_id=node_id,
+                node_key=node_keys[node_id],
+            )
         except FedtradeError as exc:
             problems.append(EvidenceProblem(rows[0][0], node_id, query_id, str(exc)))
     return checked, problems

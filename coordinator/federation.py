@@ -8,9 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from node.catalogue import CATALOGUE
 from trust.keys import generate_keypair
+from trust.linkage import generate_linkage_secret
 
-__all__ = ["COORDINATOR_ID", "NODE_IDS", "Federation", "create_federation"]
+__all__ = ["COORDINATOR_ID", "NODE_IDS", "Federation", "create_federation", "grants_for"]
 
 COORDINATOR_ID = "cbp-coordinator"
 NODE_IDS: Mapping[str, str] = {
@@ -18,7 +20,13 @@ NODE_IDS: Mapping[str, str] = {
     "carrier": "carrier-1",
     "broker": "broker-1",
 }
-DEFAULT_GRANTS: Mapping[str, Sequence[str]] = {"shipment_known": ("TARGETING", "INVESTIGATION")}
+PURPOSES = ("TARGETING", "INVESTIGATION")
+LINKAGE_SECRET = "keys/linkage.secret"
+
+
+def grants_for(role: str) -> dict[str, list[str]]:
+    """Every catalogue query a node of ``role`` answers, for the demo purposes."""
+    return {name: list(PURPOSES) for name, spec in CATALOGUE.items() if role in spec.roles}
 
 
 @dataclass(frozen=True)
@@ -56,14 +64,12 @@ class Federation:
         return self.coordinator_config
 
 
-def create_federation(
-    root: Path, *, grants: Mapping[str, Sequence[str]] = DEFAULT_GRANTS,
-    roles: Sequence[str] = tuple(NODE_IDS),
-) -> Federation:
-    """Create keys and node configs for a coordinator and one node per role under ``root``."""
+def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> Federation:
+    """Create keys, a shared linkage secret and node configs under ``root``."""
     keys = root / "keys"
     (root / "data").mkdir(parents=True, exist_ok=True)
     generate_keypair(keys, COORDINATOR_ID)
+    generate_linkage_secret(root / LINKAGE_SECRET)
     node_configs = {}
     for role in roles:
         node_id = NODE_IDS[role]
@@ -81,9 +87,10 @@ def create_federation(
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
-                    "queries": {name: {"purposes": list(p)} for name, p in grants.items()},
+                    "queries": {name: {"purposes": p} for name, p in grants_for(role).items()},
                 }
             },
+            "linkage": {"secret_file": LINKAGE_SECRET},
         }
         path = root / f"{node_id}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))

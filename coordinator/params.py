@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from node.catalogue import CATALOGUE, DESCRIBE, ParamSpec
+from node.catalogue import CATALOGUE, DESCRIBE
+from coordinator.client import ParamValue
+from node.queries.spec import ParamSpec
 from trust.errors import MalformedRequestError
-from trust.wire import PyValue
+from protos import query_pb2
+from trust.wire import PyValue, table_value
 
 __all__ = ["parse_params"]
 
@@ -32,17 +35,44 @@ def _convert(spec: ParamSpec, text: str) -> PyValue:
         if spec.type == "number":
             return float(text)
     except ValueError:
-        raise MalformedRequestError(f"parameter {spec.name!r} must be a {spec.type}, got {text!r}")
+        raise MalformedRequestError(
+            f"parameter {spec.name!r} must be a {spec.type}, got {text!r}"
+        ) from None
     if spec.type == "flag":
         if text.lower() not in _TRUE | _FALSE:
             raise MalformedRequestError(f"parameter {spec.name!r} must be true or false")
         return text.lower() in _TRUE
-    if spec.type == "text_list":
+    if spec.type in ("text_list", "choice_list"):
         return _list(text)
     return text
 
 
-def parse_params(query_name: str, items: Sequence[str]) -> dict[str, PyValue]:
+def _shipments(text: str) -> query_pb2.Value:
+    records = [_shipment(item) for item in _list(text)]
+    return table_value({
+        name: [r.get(name) for r in records]
+        for name in ("house_bill", "declared_value_usd", "hs6")
+    })
+
+
+def _shipment(item: str) -> dict[str, PyValue]:
+    """HOUSE_BILL[:DECLARED_VALUE_USD[:HS6]], e.g. HB123:45.50:610910."""
+    bill, _, rest = item.partition(":")
+    declared, _, hs6 = rest.partition(":")
+    shipment: dict[str, PyValue] = {"house_bill": bill}
+    if declared:
+        try:
+            shipment["declared_value_usd"] = float(declared)
+        except ValueError:
+            raise MalformedRequestError(
+                f"shipment {item!r}: the declared value {declared!r} is not a number"
+            ) from None
+    if hs6:
+        shipment["hs6"] = hs6
+    return shipment
+
+
+def parse_params(query_name: str, items: Sequence[str]) -> dict[str, ParamValue]:
     """Parse NAME=VALUE items using the catalogue's parameter types."""
     if query_name == DESCRIBE:
         if items:
@@ -54,12 +84,13 @@ def parse_params(query_name: str, items: Sequence[str]) -> dict[str, PyValue]:
             f"unknown query {query_name!r}; known: {', '.join(sorted(CATALOGUE))}, describe"
         )
     known = {p.name: p for p in spec.params}
-    params: dict[str, PyValue] = {}
+    params: dict[str, ParamValue] = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or name not in known:
             raise MalformedRequestError(
                 f"--param {item!r}: expected NAME=VALUE with NAME one of: {', '.join(known)}"
             )
-        params[name] = _convert(known[name], text)
+        param = known[name]
+        params[name] = _shipments(text) if param.type == "shipments" else _convert(param, text)
     return params

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from coordinator.client import VerifiedAnswer
-from trust.wire import from_value
+from trust.tables import decode_table
 
 __all__ = ["answer_table"]
 
@@ -13,15 +13,27 @@ __all__ = ["answer_table"]
 def answer_table(result: VerifiedAnswer) -> Table:
     answer = result.answer
     if answer.WhichOneof("result") == "catalogue":
-        table = Table("query", "parameters", "output fields", "purposes", "class",
-                      title=f"{result.node_id}: queries you may run")
+        table = Table(
+            "query",
+            "parameters",
+            "output fields",
+            "purposes",
+            "class",
+            title=f"{result.node_id}: queries you may run",
+        )
         for q in answer.catalogue.queries:
             params = ", ".join(f"{p.name}:{p.type}" for p in q.parameters)
-            table.add_row(q.name, params, ", ".join(q.output_fields), ", ".join(q.purposes),
-                          q.disclosure_class)
+            table.add_row(
+                q.name,
+                params,
+                ", ".join(q.output_fields),
+                ", ".join(q.purposes),
+                q.disclosure_class,
+            )
         return table
-    table = Table(*answer.table.columns,
-                  title=f"{result.node_id}: {result.query.query_name} (signed answer)")
+    table = Table(
+        *answer.table.columns, title=f"{result.node_id}: {result.query.query_name} (signed answer)"
+    )
     for row in answer.table.rows:
         table.add_row(*(str(from_value(v)) for v in row.values))
     return table

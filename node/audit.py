@@ -13,11 +13,18 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from trust.errors import FedtradeError
 
-__all__ = ["GENESIS_HASH", "AuditBreakError", "AuditEntry", "AuditLog", "entry_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditBreakError",
+    "AuditEntry",
+    "AuditLog",
+    "entry_hash",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -51,7 +58,7 @@ _FIELDS = tuple(AuditEntry.__dataclass_fields__)
 
 
 def entry_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
-    body = {"seq": seq, "prev_hash": prev_hash, **asdict(entry)}
+    body = {"seq": seq, "prev_hash": prev_hash, **{f: getattr(entry, f) for f in _FIELDS}}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -60,7 +67,9 @@ class AuditLog:
     """Appends entries through a caller-owned connection (the caller commits)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         self._next_seq: int = row[0] + 1 if row else 1
         self._last_hash: str = row[1] if row else GENESIS_HASH
 

@@ -15,6 +15,7 @@ from types import FrameType
 
 from node.audit import verify_chain
 from node.config import load_node_config
+from node.reload import ConfigWatcher
 from node.server import create_server
 from node.state import NodeState
 from node.store.importer import import_path
@@ -40,7 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    watcher = ConfigWatcher(state)
     server.start()
+    watcher.start()
     host = config.listen.rpartition(":")[0]
     if args.port_file is not None:
         tmp = args.port_file.with_suffix(".tmp")
@@ -48,6 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.replace(tmp, args.port_file)
     print(f"node {config.node_id} ({config.role}) listening on {host}:{port}", flush=True)
     stop.wait()
+    watcher.stop()
     server.stop(GRACE_SECONDS).wait()
     state.close()
     print(f"node {config.node_id} stopped", flush=True)
@@ -101,39 +105,49 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve signed queries until SIGTERM/Ctrl-C")
     serve.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
-    serve.add_argument("--port-file", type=Path,
-                       help="write the port actually bound here (useful with listen port 0)")
+    serve.add_argument(
+        "--port-file",
+        type=Path,
+        help="write the port actually bound here (useful with listen port 0)",
+    )
     serve.set_defaults(run=_serve)
 
     config = commands.add_parser("config", help="work with trust configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser(
-        "check", help="validate a node config (and its key files) without starting anything")
+        "check", help="validate a node config (and its key files) without starting anything"
+    )
     check.add_argument("file", type=Path, help="node trust config (YAML)")
     check.set_defaults(run=_config_check)
 
     audit = commands.add_parser("audit", help="work with the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser(
-        "verify", help="check the audit hash chain; exits 1 on any edit, deletion or reordering")
+        "verify", help="check the audit hash chain; exits 1 on any edit, deletion or reordering"
+    )
     verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
     verify.set_defaults(run=_audit_verify)
 
     imp = commands.add_parser(
-        "import", help="import CSV/JSON Lines into this node's store, atomically",
+        "import",
+        help="import CSV/JSON Lines into this node's store, atomically",
         description="Import one file into a table (TABLE PATH) or every <table>.csv/.jsonl of a "
-        "folder (FOLDER). Every row is validated; a bad file changes nothing.")
+        "folder (FOLDER). Every row is validated; a bad file changes nothing.",
+    )
     imp.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
-    imp.add_argument("target", nargs="+", metavar="[TABLE] PATH",
-                     help="table name and file, or a folder")
+    imp.add_argument(
+        "target", nargs="+", metavar="[TABLE] PATH", help="table name and file, or a folder"
+    )
     imp.set_defaults(run=_import)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         code: int = args.run(args)
     except FedtradeError as exc:

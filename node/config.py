@@ -4,43 +4,76 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
 from node.catalogue import CATALOGUE
-from trust.errors import KeyFileError
+from node.queries.settings import DEFAULT_CURRENCY_PER_USD, DisclosureControls, QuerySettings
+from trust.errors import ConfigError, KeyFileError
+from trust.ids import ROLES, is_valid_id, parse_address
 from trust.keys import PublicKey, load_public_key
+from trust.linkage import load_linkage_secret
 from trust.strictyaml import ConfigMapping, load_yaml
 
 __all__ = [
-    "ROLES",
     "Freshness",
     "NodeConfig",
     "QueryGrant",
+    "RateLimit",
     "Requester",
+    "RequesterKey",
+    "check_unchanged",
     "load_node_config",
-    "parse_address",
 ]
 
-ROLES = ("marketplace", "carrier", "broker")
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _PURPOSE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# DataSHIELD's minimum cell size; fedtrade's default is 10 and a config may not go below this.
+_LOWEST_MIN_CELL = 3
 
 
 @dataclass(frozen=True)
 class QueryGrant:
-    """One query a requester may run, and for which purposes."""
+    """One query a requester may run: for which purposes, and which output fields it sees."""
 
     name: str
     purposes: frozenset[str]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RequesterKey:
+    key: PublicKey
+    not_before: datetime | None
+    not_after: datetime | None
+    revoked: bool
+
+    def problem_at(self, now: datetime) -> str | None:
+        """Why this key may not sign at ``now``, or None when it may."""
+        if self.revoked:
+            return "is revoked in this node's trust config"
+        if self.not_before is not None and now < self.not_before:
+            return f"is not valid before {self.not_before.isoformat()}"
+        if self.not_after is not None and now > self.not_after:
+            return f"expired on {self.not_after.isoformat()}"
+        return None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    queries_per_minute: int
+    shipments_per_minute: int
 
 
 @dataclass(frozen=True)
 class Requester:
     id: str
-    keys: tuple[PublicKey, ...]
+    keys: tuple[RequesterKey, ...]
     grants: Mapping[str, QueryGrant]
+    rate_limit: RateLimit
+    max_batch: int
 
 
 @dataclass(frozen=True)
@@ -60,66 +93,166 @@ class NodeConfig:
     database: Path
     freshness: Freshness
     requesters: Mapping[str, Requester]
+    settings: QuerySettings
 
     @cached_property
-    def trusted_keys(self) -> dict[str, tuple[Requester, PublicKey]]:
-        """Every trusted key id with the requester it belongs to."""
-        return {key.key_id: (r, key) for r in self.requesters.values() for key in r.keys}
+    def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
+        """Every listed key id with its requester, revoked and expired ones included."""
+        return {k.key.key_id: (r, k) for r in self.requesters.values() for k in r.keys}
 
-
-def parse_address(text: str) -> tuple[str, int]:
-    """Split ``host:port``; raises ValueError with a readable reason."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected host:port such as 127.0.0.1:50051, got {text!r}")
-    return host, int(port)
+    def restart_fields(self) -> tuple[object, ...]:
+        """What a running node cannot change by reloading its config."""
+        return (self.node_id, self.role, self.listen, self.signing_key, self.database)
 
 
 def _identifier(section: ConfigMapping, key: str) -> str:
     value = section.str(key)
-    if not _ID.match(value):
+    if not is_valid_id(value):
         raise section.error(
             f"{value!r} is not a valid id: use 1-63 lowercase letters, digits, '.', '_' or '-'", key
         )
     return value
 
 
-def _public_keys(section: ConfigMapping) -> tuple[PublicKey, ...]:
+def _requester_keys(section: ConfigMapping) -> tuple[RequesterKey, ...]:
     keys = []
     for entry in section.mapping_list("keys"):
         try:
-            keys.append(load_public_key(entry.path("file")))
+            key = load_public_key(entry.path("file"))
         except KeyFileError as exc:
             raise entry.error(str(exc), "file") from exc
+        not_before, not_after = entry.moment("not_before"), entry.moment("not_after")
+        if not_before and not_after and not_after <= not_before:
+            raise entry.error("not_after must be later than not_before", "not_after")
+        keys.append(RequesterKey(key, not_before, not_after, entry.bool("revoked", False)))
         entry.finish()
     if not keys:
         raise section.error("list at least one public key", "keys")
     return tuple(keys)
 
 
-def _grants(section: ConfigMapping, role: str) -> dict[str, QueryGrant]:
-    grants = {}
-    for name, grant in section.mapping("queries").items():
-        spec = CATALOGUE.get(name)
-        if spec is None:
+def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
+    spec = CATALOGUE.get(name)
+    if spec is None:
+        raise grant.error(
+            f"unknown query {name!r}; the catalogue has: {', '.join(sorted(CATALOGUE))}"
+        )
+    if role not in spec.roles:
+        raise grant.error(
+            f"query {name!r} is answered by {', '.join(sorted(spec.roles))} nodes, "
+            f"not by a {role} node; remove it from this config"
+        )
+    purposes = grant.str_list("purposes")
+    if not purposes:
+        raise grant.error("list at least one purpose code", "purposes")
+    for purpose in purposes:
+        if not _PURPOSE.match(purpose):
             raise grant.error(
-                f"unknown query {name!r}; the catalogue has: {', '.join(sorted(CATALOGUE))}"
+                f"purpose code {purpose!r} must be 2-32 uppercase letters, digits or '_'",
+                "purposes",
             )
-        if role not in spec.roles:
+    available = spec.fields_for(role)
+    fields = grant.str_list("fields", list(available))
+    for field_name in fields:
+        if field_name not in available:
+            other = field_name in spec.output_fields
             raise grant.error(
-                f"query {name!r} is answered by {', '.join(sorted(spec.roles))} nodes, "
-                f"not by a {role} node; remove it from this config"
+                f"field {field_name!r} "
+                + (f"is not computed by a {role} node" if other else f"is not an output of {name}")
+                + f"; {role} nodes answer {name} with: {', '.join(available) or 'no fields'}",
+                "fields",
             )
-        purposes = grant.str_list("purposes")
-        for purpose in purposes:
-            if not _PURPOSE.match(purpose):
-                raise grant.error(
-                    f"purpose code {purpose!r} must be 2-32 uppercase letters, digits or '_'",
-                    "purposes",
-                )
-        grant.finish()
-        grants[name] = QueryGrant(name=name, purposes=frozenset(purposes))
-    return grants
+    grant.finish()
+    # keep catalogue order, so answers have stable columns
+    return QueryGrant(name, frozenset(purposes), tuple(f for f in available if f in fields))
+
+
+def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requester:
+    if not is_valid_id(requester_id):
+        raise section.error(f"{requester_id!r} is not a valid requester id")
+    keys = _requester_keys(section)
+    limits = section.optional_mapping("rate_limit")
+    rate = RateLimit(
+        queries_per_minute=limits.int("queries_per_minute", 600, min=1) if limits else 600,
+        shipments_per_minute=(limits.int("shipments_per_minute", 6_000_000, min=1)
+                              if limits else 6_000_000),
+    )
+    if limits:
+        limits.finish()
+    grants = {name: _grant(name, g, role) for name, g in section.mapping("queries").items()}
+    requester = Requester(requester_id, keys, grants, rate,
+                          section.int("max_batch", 10_000, min=1, max=100_000))
+    section.finish()
+    return requester
+
+
+def _edges(section: ConfigMapping | None, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    if section is None or not section.has(key):
+        return default
+    edges = section.float_list(key)
+    if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)) or edges[0] <= 0:
+        raise section.error("band edges must be positive and strictly increasing", key)
+    return tuple(edges)
+
+
+def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
+    defaults = DisclosureControls()
+    if section is None:
+        return defaults
+    min_cell = section.int("min_cell_shipments", defaults.min_cell_shipments, min=_LOWEST_MIN_CELL)
+    rules = defaults.dominance
+    if section.has("dominance"):
+        rules = tuple(
+            (rule.int("n", min=1, max=10), rule.float("k", min=1.0, max=100.0))
+            for rule in section.mapping_list("dominance")
+        )
+    controls = DisclosureControls(
+        min_cell_shipments=min_cell,
+        dominance=rules,
+        min_consignee_shipments=section.int(
+            "min_consignee_shipments", defaults.min_consignee_shipments, min=2),
+    )
+    section.finish()
+    return controls
+
+
+def _currency_rates(root: ConfigMapping) -> Mapping[str, float]:
+    section = root.optional_mapping("currency_per_usd")
+    if section is None:
+        return dict(DEFAULT_CURRENCY_PER_USD)
+    rates = {}
+    for code in section.keys():
+        if not _CURRENCY.match(code):
+            raise section.error(f"{code!r} is not an ISO 4217 currency code", code)
+        rates[code] = section.float(code, min=1e-9)
+    section.finish()
+    return rates
+
+
+def _settings(root: ConfigMapping) -> QuerySettings:
+    defaults = QuerySettings()
+    bands = root.optional_mapping("bands")
+    settings = QuerySettings(
+        currency_per_usd=_currency_rates(root),
+        value_ratio_bands=_edges(bands, "value_ratio", defaults.value_ratio_bands),
+        account_age_days=tuple(int(d) for d in _edges(bands, "account_age_days",
+                                                      defaults.account_age_days)),
+        linked_suspended=tuple(int(d) for d in _edges(bands, "linked_suspended",
+                                                      defaults.linked_suspended)),
+        disclosure=_disclosure(root.optional_mapping("disclosure")),
+        linkage_secret=None,
+    )
+    if bands:
+        bands.finish()
+    linkage = root.optional_mapping("linkage")
+    if linkage is not None:
+        try:
+            secret = load_linkage_secret(linkage.path("secret_file"))
+        except KeyFileError as exc:
+            raise linkage.error(str(exc), "secret_file") from exc
+        linkage.finish()
+        settings = replace(settings, linkage_secret=secret)
+    return settings
 
 
 def load_node_config(path: Path) -> NodeConfig:
@@ -148,22 +281,30 @@ def load_node_config(path: Path) -> NodeConfig:
     requesters: dict[str, Requester] = {}
     owner_of_key: dict[str, str] = {}
     for requester_id, section in root.mapping("requesters").items():
-        if not _ID.match(requester_id):
-            raise section.error(f"{requester_id!r} is not a valid requester id")
-        keys = _public_keys(section)
-        for key in keys:
-            if owner_of_key.setdefault(key.key_id, requester_id) != requester_id:
+        requester = _requester(requester_id, section, role)
+        for entry in requester.keys:
+            owner = owner_of_key.setdefault(entry.key.key_id, requester_id)
+            if owner != requester_id:
                 raise section.error(
-                    f"key {key.key_id[:16]}… is already listed for requester "
-                    f"{owner_of_key[key.key_id]!r}; a key belongs to one requester",
+                    f"key {entry.key.key_id[:16]}… is already listed for requester {owner!r}; "
+                    "a key belongs to one requester",
                     "keys",
                 )
-        requesters[requester_id] = Requester(
-            id=requester_id, keys=keys, grants=_grants(section, role)
-        )
-        section.finish()
+        requesters[requester_id] = requester
+    settings = _settings(root)
     root.finish()
     return NodeConfig(
         path=path, version=version, node_id=node_id, role=role, listen=listen,
         signing_key=signing_key, database=database, freshness=freshness, requesters=requesters,
+        settings=settings,
     )
+
+
+def check_unchanged(old: NodeConfig, new: NodeConfig) -> None:
+    """Refuse a reload that changes what only a restart can change."""
+    if old.restart_fields() != new.restart_fields():
+        raise ConfigError(
+            "node.id, node.role, node.listen, node.signing_key and node.database cannot change "
+            "while the node runs; restore them, or restart the node to apply them",
+            path=new.path,
+        )

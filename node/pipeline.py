@@ -11,17 +11,16 @@ Every request, answered or refused, leaves one audit entry.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from node.audit import AuditEntry
-from node.catalogue import CATALOGUE, DESCRIBE, QuerySpec, ResultTable, validate_params
-from node.config import Requester
-from node.replay import remember_query_id
-from node.state import NodeState
+from node.catalogue import CATALOGUE, DESCRIBE
+from node.config import NodeConfig, QueryGrant, Requester
+from node.queries.spec import Execution, ResultTable, validate_params
+from node.state import NodeState, SeenQuery
 from protos import query_pb2
 from trust.envelope import Envelope, sign, verify_threshold
 from trust.errors import (
@@ -32,6 +31,7 @@ from trust.errors import (
     MalformedRequestError,
     UnknownKeyError,
 )
+from trust.tables import encode_rows
 from trust.wire import (
     PAYLOAD_ANSWER,
     PAYLOAD_CHUNK,
@@ -41,7 +41,6 @@ from trust.wire import (
     from_value,
     parse_payload,
     timestamp,
-    to_value,
 )
 
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
@@ -60,33 +59,52 @@ class _Trace:
     case_id: str = ""
     query_name: str = ""
     param_digest: str = ""
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seen: SeenQuery | None = None
 
     def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
         return AuditEntry(
             recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-            query_id=self.query_id, requester=self.requester, purpose=self.purpose,
-            case_id=self.case_id, query_name=self.query_name, param_digest=self.param_digest,
-            answer_digest=answer_digest, decision=decision, reason=reason,
+            query_id=self.query_id,
+            requester=self.requester,
+            purpose=self.purpose,
+            case_id=self.case_id,
+            query_name=self.query_name,
+            param_digest=self.param_digest,
+            answer_digest=answer_digest,
+            decision=decision,
+            reason=reason,
         )
 
 
 @dataclass(frozen=True)
 class _Accepted:
+    config: NodeConfig  # the config in force when the request arrived, used throughout
     query: query_pb2.Query
     request_digest: bytes
     requester: Requester
+    grant: QueryGrant | None  # None for describe
     params: dict[str, PyValue]
 
 
 def _identify(
-    state: NodeState, envelope: Envelope, trace: _Trace
+    config: NodeConfig, envelope: Envelope, trace: _Trace, now: float
 ) -> tuple[query_pb2.Query, Requester]:
-    owners = state.config.trusted_keys
-    verified = verify_threshold(
-        envelope, {kid: key for kid, (_, key) in owners.items()}, payload_type=PAYLOAD_QUERY
-    )
-    requesters = {owners[kid][0].id: owners[kid][0] for kid in verified.signers}
+    listed = config.requester_keys
+    moment = datetime.fromtimestamp(now, UTC)
+    usable = {}
+    for envelope_signature in envelope.signatures:
+        entry = listed.get(envelope_signature.key_id)
+        if entry is None:
+            continue
+        problem = entry[1].problem_at(moment)
+        if problem is not None:
+            raise UnknownKeyError(
+                f"key {envelope_signature.key_id[:16]}… of requester {entry[0].id!r} {problem}; "
+                "sign with a current key"
+            )
+        usable[envelope_signature.key_id] = entry[1].key
+    verified = verify_threshold(envelope, usable, payload_type=PAYLOAD_QUERY)
+    requesters = {listed[kid][0].id: listed[kid][0] for kid in verified.signers}
     if len(requesters) != 1:
         raise UnknownKeyError(
             f"the query is signed by keys of several requesters ({', '.join(sorted(requesters))}); "
@@ -105,9 +123,12 @@ def _identify(
     return query, requester
 
 
-def _check_window(state: NodeState, query: query_pb2.Query, now: float) -> None:
-    fresh = state.config.freshness
-    issued, expires = query.issued_at.ToMicroseconds() / 1e6, query.expires_at.ToMicroseconds() / 1e6
+def _check_window(config: NodeConfig, query: query_pb2.Query, now: float) -> None:
+    fresh = config.freshness
+    issued, expires = (
+        query.issued_at.ToMicroseconds() / 1e6,
+        query.expires_at.ToMicroseconds() / 1e6,
+    )
     if expires <= issued:
         raise MalformedRequestError("the query expires before it was issued")
     if expires - issued > fresh.max_ttl_seconds:
@@ -121,49 +142,65 @@ def _check_window(state: NodeState, query: query_pb2.Query, now: float) -> None:
             "check the requester's clock"
         )
     if now > expires + fresh.clock_skew_seconds:
-        raise FreshnessError(
-            f"the query expired {now - expires:.0f} s ago; send a new query"
+        raise FreshnessError(f"the query expired {now - expires:.0f} s ago; send a new query")
+
+
+def _authorize(
+    state: NodeState, requester: Requester, query: query_pb2.Query, params: dict[str, PyValue]
+) -> tuple[QueryGrant, dict[str, PyValue]]:
+    grant = requester.grants.get(query.query_name)
+    if grant is None:
+        raise AuthorizationError(
+            f"requester {requester.id!r} may not run query {query.query_name!r} on this node; "
+            f"it may run: {', '.join(sorted(requester.grants)) or 'nothing'}"
         )
+    if query.purpose not in grant.purposes:
+        raise AuthorizationError(
+            f"query {query.query_name!r} is not allowed for purpose {query.purpose!r}; "
+            f"allowed purposes: {', '.join(sorted(grant.purposes))}"
+        )
+    spec = CATALOGUE[query.query_name]
+    params = validate_params(spec, params)
+    size = spec.batch_size(params)
+    if size > requester.max_batch:
+        raise MalformedRequestError(
+            f"a batch of {size} shipments exceeds this requester's max_batch of "
+            f"{requester.max_batch}; split it into smaller batches"
+        )
+    state.rate_limiter.charge(requester.id, requester.rate_limit, size)
+    return grant, params
 
 
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
-    query, requester = _identify(state, envelope, trace)
-    if query.audience != state.config.node_id:
+    config = state.config
+    now = state.clock()
+    query, requester = _identify(config, envelope, trace, now)
+    if query.audience != config.node_id:
         raise AudienceError(
             f"the query is addressed to {query.audience!r}, this node is "
-            f"{state.config.node_id!r}; send it to the node it names"
+            f"{config.node_id!r}; send it to the node it names"
         )
     if len(query.query_id) != 16:
         raise MalformedRequestError("the query id must be 16 random bytes")
-    now = state.clock()
-    _check_window(state, query, now)
+    _check_window(config, query, now)
     params = {name: from_value(v) for name, v in query.params.items()}
     trace.param_digest = hashlib.sha256(
-        json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
+        query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
     ).hexdigest()
-    with state.store.write() as conn:
-        remember_query_id(
-            conn, trace.query_id, query.expires_at.ToMicroseconds() / 1e6,
-            forget_before=now - state.config.freshness.clock_skew_seconds,
-        )
+    state.store.reserve_query_id(trace.query_id)
+    trace.seen = SeenQuery(
+        trace.query_id,
+        query.expires_at.ToMicroseconds() / 1e6,
+        forget_before=now - config.freshness.clock_skew_seconds,
+    )
     if describe != (query.query_name == DESCRIBE):
         raise MalformedRequestError(
             "use the Describe call for the 'describe' query and the Query call for all others"
         )
+    grant = None
     if not describe:
-        grant = requester.grants.get(query.query_name)
-        if grant is None:
-            raise AuthorizationError(
-                f"requester {requester.id!r} may not run query {query.query_name!r} on this node; "
-                f"it may run: {', '.join(sorted(requester.grants)) or 'nothing'}"
-            )
-        if query.purpose not in grant.purposes:
-            raise AuthorizationError(
-                f"query {query.query_name!r} is not allowed for purpose {query.purpose!r}; "
-                f"allowed purposes: {', '.join(sorted(grant.purposes))}"
-            )
-        params = validate_params(CATALOGUE[query.query_name], params)
-    return _Accepted(query, digest(envelope.payload), requester, params)
+        grant, params = _authorize(state, requester, query, params)
+    return _Accepted(config, query, digest(envelope.payload), requester, grant, params)
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
@@ -171,75 +208,85 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
     try:
         result, answer_digest = work(trace)
     except FedtradeError as exc:
-        state.store.append_audit(trace.entry("refused", f"{type(exc).__name__}: {exc}"))
+        state.store.record(trace.entry("refused", f"{type(exc).__name__}: {exc}"), trace.seen)
         raise
     except Exception as exc:
-        state.store.append_audit(trace.entry("failed", f"internal error: {type(exc).__name__}"))
+        state.store.record(trace.entry("failed", f"internal error: {type(exc).__name__}"), trace.seen)
         raise
-    state.store.append_audit(trace.entry("answered", "", answer_digest))
+    state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
     return result
 
 
 def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer) -> Envelope:
     answer.request_digest = accepted.request_digest
     answer.query_id = accepted.query.query_id
-    answer.node_id = state.config.node_id
+    answer.node_id = accepted.config.node_id
     answer.status = query_pb2.ANSWER_STATUS_OK
     answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
     return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
 
 
 def _table(result: ResultTable) -> query_pb2.Table:
-    return query_pb2.Table(
-        columns=result.columns,
-        rows=[query_pb2.Row(values=[to_value(v) for v in row]) for row in result.rows],
-    )
+    return encode_rows(result.columns, result.rows)
 
 
-def _catalogue_for(state: NodeState, requester: Requester) -> query_pb2.Catalogue:
-    catalogue = query_pb2.Catalogue(node_id=state.config.node_id, role=state.config.role)
-    for name in sorted(requester.grants):
-        spec: QuerySpec = CATALOGUE[name]
-        catalogue.queries.append(query_pb2.QueryDescription(
-            name=name,
-            description=spec.description,
-            disclosure_class=spec.disclosure,
-            parameters=[
-                query_pb2.ParameterDescription(
-                    name=p.name, type=p.type, required=p.required, description=p.description
-                )
-                for p in spec.params
-            ],
-            output_fields=spec.output_fields,
-            purposes=sorted(requester.grants[name].purposes),
-            max_batch=max((p.max_items for p in spec.params if p.type == "text_list"), default=0),
-        ))
+def _catalogue_for(accepted: _Accepted) -> query_pb2.Catalogue:
+    config, requester = accepted.config, accepted.requester
+    catalogue = query_pb2.Catalogue(node_id=config.node_id, role=config.role)
+    for name, grant in sorted(requester.grants.items()):
+        spec = CATALOGUE[name]
+        catalogue.queries.append(
+            query_pb2.QueryDescription(
+                name=name,
+                description=spec.description,
+                disclosure_class=spec.disclosure,
+                parameters=[
+                    query_pb2.ParameterDescription(
+                        name=p.name, type=p.type, required=p.required, description=p.description
+                    )
+                    for p in spec.params
+                ],
+                output_fields=[*spec.key_columns, *grant.fields],
+                purposes=sorted(grant.purposes),
+                max_batch=min(requester.max_batch, spec.max_batch()),
+            )
+        )
     return catalogue
 
 
 def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
     """Answer a signed 'describe' query with the catalogue this requester may use."""
+
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=True)
-        signed = _sign_answer(
-            state, accepted, query_pb2.Answer(catalogue=_catalogue_for(state, accepted.requester))
-        )
+        signed = _sign_answer(state, accepted, query_pb2.Answer(catalogue=_catalogue_for(accepted)))
         return signed, digest(signed.payload).hex()
+
     return _audited(state, work)
 
 
 def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
+    assert accepted.grant is not None  # catalogue queries always carry their grant
     spec = CATALOGUE[accepted.query.query_name]
-    return spec.run(state.store.reader(), state.config.role, accepted.params)
+    return spec.run(Execution(
+        conn=state.store.reader(),
+        role=accepted.config.role,
+        params=accepted.params,
+        fields=accepted.grant.fields,
+        query_id=accepted.query.query_id,
+        settings=accepted.config.settings,
+    ))
 
 
 def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
     """Answer a signed catalogue query with a signed table."""
+
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=False)
         answer = query_pb2.Answer(table=_table(_run(state, accepted)))
         signed = _sign_answer(state, accepted, answer)
         return signed, digest(signed.payload).hex()
+
     return _audited(state, work)
 
 
@@ -250,11 +297,13 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
     is last, so the receiver detects a dropped, repeated or reordered chunk and
     a truncated stream.
     """
+
     def work(trace: _Trace) -> tuple[list[Envelope], str]:
         accepted = _accept(state, envelope, trace, describe=False)
         result = _run(state, accepted)
         chunks = list(_chunks(state, accepted, result))
         return chunks, digest(chunks[-1].payload).hex()
+
     return _audited(state, work)
 
 
@@ -266,13 +315,15 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
         chunk = query_pb2.AnswerChunk(
             request_digest=accepted.request_digest,
             query_id=accepted.query.query_id,
-            node_id=state.config.node_id,
+            node_id=accepted.config.node_id,
             sequence=sequence,
             previous_chunk_digest=previous,
             last=start + CHUNK_ROWS >= len(result.rows),
             table=_table(part),
         )
         chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
-        signed = sign(PAYLOAD_CHUNK, chunk.SerializeToString(deterministic=True), [state.signing_key])
+        signed = sign(
+            PAYLOAD_CHUNK, chunk.SerializeToString(deterministic=True), [state.signing_key]
+        )
         previous = digest(signed.payload)
         yield signed

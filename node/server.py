@@ -33,7 +33,9 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
             context.set_trailing_metadata((("retry-after-ms", str(int(exc.retry_after * 1000))),))
         context.abort(status_for(exc), str(exc))
     log.exception("internal error while answering a request")
-    context.abort(grpc.StatusCode.INTERNAL, "internal error in the node; its operator can see the log")
+    context.abort(
+        grpc.StatusCode.INTERNAL, "internal error in the node; its operator can see the log"
+    )
 
 
 class NodeServicer(node_pb2_grpc.NodeServiceServicer):
@@ -53,17 +55,17 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         except Exception as exc:  # every failure becomes a status code, in one place
             _abort(context, exc)
 
-    def Describe(  # noqa: N802 (gRPC method name)
+    def Describe(
         self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
     ) -> envelope_pb2.Envelope:
         return self._unary(answer_describe, request, context)
 
-    def Query(  # noqa: N802
+    def Query(
         self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
     ) -> envelope_pb2.Envelope:
         return self._unary(answer_query, request, context)
 
-    def Screen(  # noqa: N802
+    def Screen(
         self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
     ) -> Iterator[envelope_pb2.Envelope]:
         try:
@@ -92,8 +94,11 @@ def create_server(
     health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     port = server.add_insecure_port(address)

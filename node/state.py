@@ -12,10 +12,21 @@ from pathlib import Path
 
 from node.audit import AuditEntry, AuditLog
 from node.config import NodeConfig
+from node.ratelimit import RateLimiter
+from node.replay import ReplayGuard
 from node.store import open_store
 from trust.keys import SigningKey
 
-__all__ = ["NodeState", "Store"]
+__all__ = ["NodeState", "SeenQuery", "Store"]
+
+
+@dataclass(frozen=True)
+class SeenQuery:
+    """A reserved query id to persist with the request's audit entry."""
+
+    query_id: str
+    expires_at: float
+    forget_before: float
 
 
 class Store:
@@ -27,9 +38,10 @@ class Store:
         self._writer = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute("PRAGMA synchronous=NORMAL")
-        self._writer.execute("PRAGMA busy_timeout=5000")
+        self._writer.execute("PRAGMA busy_timeout=60000")
         self._write_lock = threading.Lock()
         self._audit = AuditLog(self._writer)
+        self._replay = ReplayGuard()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
 
@@ -46,9 +58,21 @@ class Store:
                 raise
             self._writer.execute("COMMIT")
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        with self.write() as conn:
-            self._audit.append(conn, entry)
+    def reserve_query_id(self, query_id: str) -> None:
+        """Claim a query id for the request being answered; ReplayError if seen before."""
+        with self._write_lock:
+            self._replay.reserve(self._writer, query_id)
+
+    def record(self, entry: AuditEntry, seen: SeenQuery | None = None) -> None:
+        """Append the audit entry and persist the reserved query id, in one commit."""
+        try:
+            with self.write() as conn:
+                if seen is not None:
+                    self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+                self._audit.append(conn, entry)
+        finally:
+            if seen is not None:
+                self._replay.release(seen.query_id)
 
     def reader(self) -> sqlite3.Connection:
         """This thread's read-only connection: queries can never write to the store."""
@@ -77,6 +101,7 @@ class NodeState:
     config: NodeConfig
     signing_key: SigningKey
     store: Store
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     clock: Callable[[], float] = field(default=time.time)
 
     @classmethod

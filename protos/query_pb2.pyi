@@ -20,6 +20,31 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ColumnType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ColumnTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COLUMN_TYPE_UNSPECIFIED: _ColumnType.ValueType  # 0
+    COLUMN_TYPE_TEXT: _ColumnType.ValueType  # 1
+    COLUMN_TYPE_INTEGER: _ColumnType.ValueType  # 2
+    COLUMN_TYPE_NUMBER: _ColumnType.ValueType  # 3
+    COLUMN_TYPE_FLAG: _ColumnType.ValueType  # 4
+    COLUMN_TYPE_TEXT_LIST: _ColumnType.ValueType  # 5
+    """Each cell is a list of texts: list_lengths[i] items of texts, in row order."""
+
+class ColumnType(_ColumnType, metaclass=_ColumnTypeEnumTypeWrapper): ...
+
+COLUMN_TYPE_UNSPECIFIED: ColumnType.ValueType  # 0
+COLUMN_TYPE_TEXT: ColumnType.ValueType  # 1
+COLUMN_TYPE_INTEGER: ColumnType.ValueType  # 2
+COLUMN_TYPE_NUMBER: ColumnType.ValueType  # 3
+COLUMN_TYPE_FLAG: ColumnType.ValueType  # 4
+COLUMN_TYPE_TEXT_LIST: ColumnType.ValueType  # 5
+"""Each cell is a list of texts: list_lengths[i] items of texts, in row order."""
+Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
+
 class _AnswerStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -47,6 +72,7 @@ class Value(_message.Message):
     FLAG_FIELD_NUMBER: _builtins.int
     LIST_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
+    TABLE_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     integer: _builtins.int
     number: _builtins.float
@@ -55,6 +81,10 @@ class Value(_message.Message):
     def list(self) -> Global___ValueList: ...
     @_builtins.property
     def record(self) -> Global___Record: ...
+    @_builtins.property
+    def table(self) -> Global___Table:
+        """A batch of records (e.g. shipments with reference values), column by column."""
+
     def __init__(
         self,
         *,
@@ -64,12 +94,13 @@ class Value(_message.Message):
         flag: _builtins.bool = ...,
         list: Global___ValueList | None = ...,
         record: Global___Record | None = ...,
+        table: Global___Table | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "text", b"text"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["text", "integer", "number", "flag", "list", "record"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["text", "integer", "number", "flag", "list", "record", "table"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -219,49 +250,83 @@ Global___Query: _TypeAlias = Query  # noqa: Y015
 
 @_typing.final
 class Table(_message.Message):
-    """A result table: column names and rows of values in that order."""
+    """A column-oriented table: one typed array per column, so large batches are
+    encoded and parsed as packed arrays instead of one message per cell.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    ROW_COUNT_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
-    ROWS_FIELD_NUMBER: _builtins.int
+    row_count: _builtins.int
     @_builtins.property
-    def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
+    def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Column]: ...
     def __init__(
         self,
         *,
-        columns: _abc.Iterable[_builtins.str] | None = ...,
-        rows: _abc.Iterable[Global___Row] | None = ...,
+        row_count: _builtins.int = ...,
+        columns: _abc.Iterable[Global___Column] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "rows", b"rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "row_count", b"row_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Table: _TypeAlias = Table  # noqa: Y015
 
 @_typing.final
-class Row(_message.Message):
+class Column(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    VALUES_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    TEXTS_FIELD_NUMBER: _builtins.int
+    INTEGERS_FIELD_NUMBER: _builtins.int
+    NUMBERS_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    LIST_LENGTHS_FIELD_NUMBER: _builtins.int
+    NULLS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    type: Global___ColumnType.ValueType
     @_builtins.property
-    def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___Value]: ...
+    def texts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Exactly row_count entries in the array of the column's type (for TEXT_LIST,
+        list_lengths has row_count entries and texts their sum); null cells hold a
+        placeholder (empty, 0, false) and are listed in nulls.
+        """
+
+    @_builtins.property
+    def integers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    @_builtins.property
+    def list_lengths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def nulls(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Row indexes whose value is null ("not known", "not computed")."""
+
     def __init__(
         self,
         *,
-        values: _abc.Iterable[Global___Value] | None = ...,
+        name: _builtins.str = ...,
+        type: Global___ColumnType.ValueType = ...,
+        texts: _abc.Iterable[_builtins.str] | None = ...,
+        integers: _abc.Iterable[_builtins.int] | None = ...,
+        numbers: _abc.Iterable[_builtins.float] | None = ...,
+        flags: _abc.Iterable[_builtins.bool] | None = ...,
+        list_lengths: _abc.Iterable[_builtins.int] | None = ...,
+        nulls: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "integers", b"integers", "list_lengths", b"list_lengths", "name", b"name", "nulls", b"nulls", "numbers", b"numbers", "texts", b"texts", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Row: _TypeAlias = Row  # noqa: Y015
+Global___Column: _TypeAlias = Column  # noqa: Y015
 
 @_typing.final
 class ParameterDescription(_message.Message):

@@ -26,19 +26,24 @@ from trust.wire import PyValue, envelope_to_proto
 
 ECHO_METHOD = "/bench.Echo/Echo"
 NODE = "carrier-1"
-CONTEXT = QueryContext(purpose="TARGETING", case_id="BENCH", officer_id="bench",
-                       legal_basis="bench")
+CONTEXT = QueryContext(
+    purpose="TARGETING", case_id="BENCH", officer_id="bench", legal_basis="bench"
+)
 
 
 def _serve_echo(port_file: Path) -> None:
     """Child process: a gRPC server whose one method returns a reply of the asked size."""
+
     def echo(request: bytes, _context: grpc.ServicerContext) -> bytes:
         size = int.from_bytes(request[:4], "big")
-        return request[4:4 + size].ljust(size, b"\0")
+        return request[4 : 4 + size].ljust(size, b"\0")
 
-    handler = grpc.method_handlers_generic_handler("bench.Echo", {
-        "Echo": grpc.unary_unary_rpc_method_handler(echo),
-    })
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo",
+        {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo),
+        },
+    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -81,10 +86,20 @@ def main() -> int:
         root = Path(tmp)
         federation = create_federation(root, roles=("carrier",))
         node, node_address = _start(
-            ["-m", "node.cli", "serve", "--config", str(federation.node_configs[NODE]),
-             "--port-file", str(root / "node.port")], root / "node.port")
-        echo, echo_address = _start([__file__, "--echo-server", str(root / "echo.port")],
-                                    root / "echo.port")
+            [
+                "-m",
+                "node.cli",
+                "serve",
+                "--config",
+                str(federation.node_configs[NODE]),
+                "--port-file",
+                str(root / "node.port"),
+            ],
+            root / "node.port",
+        )
+        echo, echo_address = _start(
+            [__file__, "--echo-server", str(root / "echo.port")], root / "echo.port"
+        )
         try:
             federation.write_coordinator_config({NODE: node_address})
             coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
@@ -94,7 +109,8 @@ def main() -> int:
             # query envelope and gets back as many bytes as a signed answer.
             sample = coordinator.ask(NODE, "shipment_known", params, CONTEXT)
             _, request = coordinator.sign_query(
-                coordinator.config.node(NODE), "shipment_known", params, CONTEXT)
+                coordinator.config.node(NODE), "shipment_known", params, CONTEXT
+            )
             request_size = len(envelope_to_proto(request).SerializeToString())
             answer_size = sample.answer.ByteSize() + 150  # plus envelope and signature
             echo_request = answer_size.to_bytes(4, "big") + b"x" * (request_size - 4)
@@ -125,10 +141,14 @@ def main() -> int:
     signed_ms = statistics.median(signed_samples) * 1000
     bare_ms = statistics.median(bare_samples) * 1000
     print(f"request {request_size} B, answer ~{answer_size} B, {len(signed_samples)} calls each")
-    print(f"bare gRPC echo        median {bare_ms:.3f} ms   p90 "
-          f"{statistics.quantiles(bare_samples, n=10)[-1] * 1000:.3f} ms")
-    print(f"signed audited query  median {signed_ms:.3f} ms   p90 "
-          f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms")
+    print(
+        f"bare gRPC echo        median {bare_ms:.3f} ms   p90 "
+        f"{statistics.quantiles(bare_samples, n=10)[-1] * 1000:.3f} ms"
+    )
+    print(
+        f"signed audited query  median {signed_ms:.3f} ms   p90 "
+        f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms"
+    )
     print(f"ratio signed/bare: {signed_ms / bare_ms:.2f}x  (target <= 1.5x)")
     return 0
 

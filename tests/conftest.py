@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
-from collections.abc import Iterator
+import shutil
+import sqlite3
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,19 +14,23 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.client import Coordinator, QueryContext
+from coordinator.client import Coordinator, ParamValue, QueryContext
 from coordinator.config import load_coordinator_config
-from coordinator.federation import COORDINATOR_ID, Federation, create_federation
+from coordinator.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
+from coordinator.synth import generate
 from node.config import load_node_config
 from node.server import create_server
 from node.state import NodeState
+from node.store import import_path
 from protos import node_pb2_grpc, query_pb2
 from trust.envelope import Envelope, sign
 from trust.keys import SigningKey
-from trust.wire import PAYLOAD_QUERY, PyValue, to_value
+from trust.wire import PAYLOAD_QUERY, to_value
 
-CONTEXT = QueryContext(purpose="TARGETING", case_id="CASE-1", officer_id="officer-7",
-                       legal_basis="19 USC 1415")
+WORLD_SHIPMENTS = 3000
+CONTEXT = QueryContext(
+    purpose="TARGETING", case_id="CASE-1", officer_id="officer-7", legal_basis="19 USC 1415"
+)
 
 
 @dataclass
@@ -58,8 +65,59 @@ def federation(tmp_path: Path) -> Federation:
     return create_federation(tmp_path / "fed")
 
 
+@dataclass(frozen=True)
+class World:
+    """A small synthetic world, imported once per test session into one store per role."""
+
+    folder: Path
+    stores: dict[str, Path]  # node id -> imported store (copy it before use)
+
+    def truth(self) -> dict[str, set[str]]:
+        """pattern -> house bills the generator planted it on."""
+        patterns: dict[str, set[str]] = {}
+        with (self.folder / "ground_truth.csv").open(newline="") as f:
+            for row in csv.DictReader(f):
+                patterns.setdefault(row["pattern"], set()).add(row["house_bill"])
+        return patterns
+
+    def manifest(self) -> list[dict[str, str]]:
+        with (self.folder / "manifest.csv").open(newline="") as f:
+            return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("world")
+    generate(root / "synth", shipments=WORLD_SHIPMENTS, seed=11, progress=False)
+    stores = {}
+    for role, node_id in NODE_IDS.items():
+        store = root / f"{node_id}.db"
+        import_path(store, role, None, root / "synth" / role, progress=False)
+        with sqlite3.connect(store) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stores[node_id] = store
+    return World(root / "synth", stores)
+
+
+@pytest.fixture
+def world_federation(federation: Federation, world: World) -> Federation:
+    """A federation whose node stores hold the synthetic world."""
+    for node_id, store in world.stores.items():
+        shutil.copyfile(store, federation.root / "data" / f"{node_id}.db")
+    return federation
+
+
+@pytest.fixture
+def live_world(world_federation: Federation) -> Iterator[LiveFederation]:
+    yield from live_federation(world_federation)
+
+
 @pytest.fixture
 def live(federation: Federation) -> Iterator[LiveFederation]:
+    yield from live_federation(federation)
+
+
+def live_federation(federation: Federation) -> Iterator[LiveFederation]:
     nodes = {node_id: start_node(path) for node_id, path in federation.node_configs.items()}
     federation.write_coordinator_config({n: node.address for n, node in nodes.items()})
     config = load_coordinator_config(federation.coordinator_config)
@@ -73,18 +131,32 @@ def live(federation: Federation) -> Iterator[LiveFederation]:
 
 
 def signed_query(
-    key: SigningKey, *, audience: str, query_name: str = "shipment_known",
-    params: dict[str, PyValue] | None = None, requester: str = COORDINATOR_ID,
-    issued: datetime | None = None, ttl: timedelta = timedelta(seconds=60),
-    purpose: str = "TARGETING", query_id: bytes | None = None,
+    key: SigningKey,
+    *,
+    audience: str,
+    query_name: str = "shipment_known",
+    params: Mapping[str, ParamValue] | None = None,
+    requester: str = COORDINATOR_ID,
+    issued: datetime | None = None,
+    ttl: timedelta = timedelta(seconds=60),
+    purpose: str = "TARGETING",
+    query_id: bytes | None = None,
 ) -> Envelope:
     """A signed query with every field under the test's control."""
     issued = issued or datetime.now(UTC)
     query = query_pb2.Query(
-        query_id=query_id or os.urandom(16), requester_id=requester, audience=audience,
-        purpose=purpose, legal_basis="19 USC 1415", case_id="CASE-1", officer_id="officer-7",
+        query_id=query_id or os.urandom(16),
+        requester_id=requester,
+        audience=audience,
+        purpose=purpose,
+        legal_basis="19 USC 1415",
+        case_id="CASE-1",
+        officer_id="officer-7",
         query_name=query_name,
-        params={k: to_value(v) for k, v in (params or {"house_bills": ["HB0001"]}).items()},
+        params={
+            k: v if isinstance(v, query_pb2.Value) else to_value(v)
+            for k, v in (params or {"house_bills": ["HB0001"]}).items()
+        },
     )
     query.issued_at.FromDatetime(issued)
     query.expires_at.FromDatetime(issued + ttl)

@@ -12,12 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_generated_code_has_not_drifted(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
-    subprocess.run([str(ROOT / "scripts" / "codegen"), str(tmp_path)], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "scripts" / "codegen"), str(tmp_path)], check=True, env=env, capture_output=True
+    )
     generated = sorted(p.name for p in (tmp_path / "protos").iterdir())
-    committed = sorted(p.name for p in (ROOT / "protos").iterdir()
-                       if p.name.endswith(("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", "_pb2_grpc.pyi")))
+    committed = sorted(
+        p.name
+        for p in (ROOT / "protos").iterdir()
+        if p.name.endswith(("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", "_pb2_grpc.pyi"))
+    )
     assert generated == committed
     for name in generated:
         assert (tmp_path / "protos" / name).read_bytes() == (ROOT / "protos" / name).read_bytes(), (
-            f"protos/{name} differs from a fresh generation: run scripts/codegen and commit")
+            f"protos/{name} differs from a fresh generation: run scripts/codegen and commit"
+        )

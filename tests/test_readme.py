@@ -39,7 +39,8 @@ def test_all_commands_found() -> None:
 def test_command_is_documented_with_an_example(command: str) -> None:
     examples = re.findall(r"```(?:console|bash|sh)?\n(.*?)```", README, flags=re.S)
     assert any(re.search(rf"(^|\n)(\$ )?{re.escape(command)}\b", block) for block in examples), (
-        f"README has no example of `{command}`")
+        f"README has no example of `{command}`"
+    )
 
 
 def test_quick_start_is_exactly_the_two_scripts() -> None:

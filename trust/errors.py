@@ -37,7 +37,11 @@ class ConfigError(FedtradeError):
     """A configuration file is invalid; names the file, line and key."""
 
     def __init__(
-        self, message: str, *, path: Path | str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
         key: str | None = None,
     ) -> None:
         self.path = str(path) if path is not None else None

@@ -9,6 +9,7 @@ and whose ``finish()`` refuses keys nobody asked for (typos).
 from __future__ import annotations
 
 import builtins
+import datetime
 import difflib
 import enum
 import math
@@ -34,6 +35,7 @@ _INT = _TAG + "int"
 _FLOAT = _TAG + "float"
 _BOOL = _TAG + "bool"
 _NULL = _TAG + "null"
+_TIMESTAMP = _TAG + "timestamp"
 _MERGE = _TAG + "merge"
 _ALLOWED_TAGS = frozenset(
     {_STR, _INT, _FLOAT, _BOOL, _NULL, _TAG + "timestamp", _TAG + "seq", _TAG + "map"}
@@ -321,6 +323,33 @@ class ConfigMapping:
         node = self._value(key, default)
         if node is None:
             return default
+        value = self._as_float(node, key)
+        self._check_range(key, node, value, min, max)
+        return value
+
+    def moment(self, key: builtins.str) -> datetime.datetime | None:
+        """An optional date (midnight UTC) or ISO date-time (UTC if it names no zone)."""
+        node = self._value(key, None)
+        if node is None:
+            return None
+        if not isinstance(node, ScalarNode) or node.tag not in (_TIMESTAMP, _STR):
+            raise self._type_error(key, node, "a date such as 2026-12-31 or 2026-12-31T23:59:59Z")
+        try:
+            value = datetime.datetime.fromisoformat(str(node.value).replace("Z", "+00:00"))
+        except ValueError:
+            raise self._type_error(
+                key, node, "a date such as 2026-12-31 or 2026-12-31T23:59:59Z") from None
+        return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+    def float_list(self, key: builtins.str) -> list[builtins.float]:
+        """A required list of numbers."""
+        node = self._value(key, _MISSING)
+        assert node is not None  # required keys are never absent here
+        if not isinstance(node, SequenceNode):
+            raise self._type_error(key, node, "a list of numbers")
+        return [self._as_float(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+
+    def _as_float(self, node: Node, key: builtins.str) -> builtins.float:
         if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
             raise self._type_error(key, node, "a number")
         value: builtins.float = (
@@ -330,7 +359,6 @@ class ConfigMapping:
         )
         if not math.isfinite(value):
             raise self._type_error(key, node, "a finite number")
-        self._check_range(key, node, value, min, max)
         return value
 
     @overload

@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from protos import envelope_pb2, query_pb2
 from trust.envelope import Envelope, Signature
 from trust.errors import MalformedRequestError
+from trust.tables import PyValue, decode_table, encode_columns
 
 __all__ = [
     "PAYLOAD_ANSWER",
@@ -28,9 +29,10 @@ __all__ = [
     "envelope_to_proto",
     "from_value",
     "parse_payload",
+    "table_value",
     "timestamp",
-    "to_value",
     "to_datetime",
+    "to_value",
 ]
 
 PAYLOAD_QUERY = "application/vnd.fedtrade.query.v1+protobuf"
@@ -39,8 +41,6 @@ PAYLOAD_CHUNK = "application/vnd.fedtrade.answer-chunk.v1+protobuf"
 
 M = TypeVar("M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk)
 
-# Sequence and Mapping (not list and dict) so that list[str] is a PyValue too.
-PyValue = str | int | float | bool | None | Sequence["PyValue"] | Mapping[str, "PyValue"]
 
 
 def digest(payload: bytes) -> bytes:
@@ -52,7 +52,9 @@ def envelope_to_proto(envelope: Envelope) -> envelope_pb2.Envelope:
     return envelope_pb2.Envelope(
         payload_type=envelope.payload_type,
         payload=envelope.payload,
-        signatures=[envelope_pb2.Signature(key_id=s.key_id, sig=s.sig) for s in envelope.signatures],
+        signatures=[
+            envelope_pb2.Signature(key_id=s.key_id, sig=s.sig) for s in envelope.signatures
+        ],
     )
 
 
@@ -88,22 +90,28 @@ def to_datetime(stamp: Timestamp) -> datetime:
 
 def to_value(value: PyValue) -> query_pb2.Value:
     """Wrap a plain Python value (bool, int, float, str, list, dict, None) in a Value."""
+    kind = type(value)  # exact types first: this runs for every cell of every answer
+    if kind is str:
+        return query_pb2.Value(text=value)  # type: ignore[arg-type]
+    if kind is bool:
+        return query_pb2.Value(flag=value)  # type: ignore[arg-type]
+    if kind is int:
+        return query_pb2.Value(integer=value)  # type: ignore[arg-type]
+    if kind is float:
+        return query_pb2.Value(number=value)  # type: ignore[arg-type]
     if value is None:
         return query_pb2.Value()
-    if isinstance(value, bool):
-        return query_pb2.Value(flag=value)
-    if isinstance(value, int):
-        return query_pb2.Value(integer=value)
-    if isinstance(value, float):
-        return query_pb2.Value(number=value)
-    if isinstance(value, str):
-        return query_pb2.Value(text=value)
-    if isinstance(value, Sequence):
-        return query_pb2.Value(list=query_pb2.ValueList(values=[to_value(v) for v in value]))
     if isinstance(value, Mapping):
         fields = {k: to_value(v) for k, v in value.items()}
         return query_pb2.Value(record=query_pb2.Record(fields=fields))
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return query_pb2.Value(list=query_pb2.ValueList(values=[to_value(v) for v in value]))
     raise TypeError(f"cannot put a {type(value).__name__} into a Value")
+
+
+def table_value(columns: Mapping[str, Sequence[PyValue]]) -> query_pb2.Value:
+    """A Value holding named columns of equal length (read back as a dict of lists)."""
+    return query_pb2.Value(table=encode_columns(columns))
 
 
 def from_value(value: query_pb2.Value) -> PyValue:
@@ -115,5 +123,7 @@ def from_value(value: query_pb2.Value) -> PyValue:
         return [from_value(v) for v in value.list.values]
     if kind == "record":
         return {k: from_value(v) for k, v in value.record.fields.items()}
+    if kind == "table":
+        return dict(decode_table(value.table).columns)
     result: PyValue = getattr(value, kind)
     return result

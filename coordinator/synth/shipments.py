@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from coordinator.synth import codes
@@ -26,11 +27,18 @@ from coordinator.synth.world import (
     MIN_LEAD_DAYS,
     World,
     derive_seed,
-    scramble,
 )
 from node.store.identifiers import entry_check_digit
 
-__all__ = ["CHUNK_FILES", "ChunkResult", "consignee_variants", "generate_chunk"]
+__all__ = [
+    "CHUNK_FILES",
+    "MAX_SHIPMENTS",
+    "ChunkResult",
+    "Tables",
+    "consignee_variants",
+    "generate_chunk",
+    "prepare",
+]
 
 # Output files written per shipment, in the order ChunkResult.data holds them.
 CHUNK_FILES: tuple[str, ...] = (
@@ -51,6 +59,9 @@ CHUNK_FILES: tuple[str, ...] = (
 ) = (1 << k for k in range(len(PATTERNS)))
 _SELLER_BITS = ((_UNVERIFIED, COMBO_UNVERIFIED), (_NEW, COMBO_NEW), (_LINKED, COMBO_LINKED))
 _FILERS = ("EB7", "K4Q")
+_FIRST_ORDER = 10**9 + 1  # order and fulfillment numbers: ten digits, no padding needed
+# Entry serials have 7 digits per filer code, shared out over the two filer codes.
+MAX_SHIPMENTS = 10_000_000
 _INFORMAL_LIMIT_USD = 2500.0
 _GROUP_TRIES = 8
 _SELLER_TRIES = 12
@@ -70,8 +81,19 @@ class ChunkResult:
     masters_used: frozenset[int]
 
 
+# "Oak St", ... and "San Diego, CA 921", ...: an address is a house number, one of
+# these street lines, one of these places and the last two digits of the ZIP code.
+_STREET_LINES = tuple(f"{name} {suffix}" for name in codes.STREET_NAMES
+                      for suffix in codes.STREET_SUFFIXES)
+_PLACES = tuple(f"{city}, {state} {zip3}" for city, state, zip3 in codes.US_CITIES)
+_HOUSES = 9999
+_FIRST = codes.FIRST_NAMES
+_LAST = codes.LAST_NAMES
+_SPELLINGS = 5
+
+
 def _address_mixer() -> tuple[int, int]:
-    modulus = 9999 * len(codes.STREET_NAMES) * len(codes.STREET_SUFFIXES) * len(codes.US_CITIES)
+    modulus = _HOUSES * len(_STREET_LINES) * len(_PLACES)
     # Near the golden ratio of the modulus, so that consecutive keys land far apart;
     # coprime to it, so that the map key -> address is one-to-one.
     multiplier = int(modulus * 0.6180339887)
@@ -81,27 +103,18 @@ def _address_mixer() -> tuple[int, int]:
 
 
 _ADDRESS_MODULUS, _ADDRESS_MULTIPLIER = _address_mixer()
-_STREETS = codes.STREET_NAMES
-_SUFFIXES = codes.STREET_SUFFIXES
-_CITIES = codes.US_CITIES
-_FIRST = codes.FIRST_NAMES
-_LAST = codes.LAST_NAMES
-_SPELLINGS = 5
 
 
 def _identity(key: int, salt: int) -> tuple[str, str, str, str, str]:
     """(name, name with dotted initial, street line, apartment or "", place) of ``key``."""
-    k = (key * _ADDRESS_MULTIPLIER + salt) % _ADDRESS_MODULUS
-    k, house = divmod(k, 9999)
-    k, street = divmod(k, len(_STREETS))
-    city_index, suffix_index = divmod(k, len(_SUFFIXES))
-    city, state, zip3 = _CITIES[city_index]
+    k, house = divmod((key * _ADDRESS_MULTIPLIER + salt) % _ADDRESS_MODULUS, _HOUSES)
+    place_index, street_index = divmod(k, len(_STREET_LINES))
     mix = (key * 2_654_435_761 + salt) & 0xFFFFFFFF
     first = _FIRST[mix % len(_FIRST)]
     last = _LAST[(mix >> 8) % len(_LAST)]
     apt = str(1 + (mix >> 24) % 40) if (mix >> 12) % 10 < 3 else ""
-    place = f"{city}, {state} {zip3}{(mix >> 4) % 100:02d}"
-    street_line = f"{house + 1} {_STREETS[street]} {_SUFFIXES[suffix_index]}"
+    place = f"{_PLACES[place_index]}{(mix >> 4) % 100:02d}"
+    street_line = f"{house + 1} {_STREET_LINES[street_index]}"
     if (mix >> 21) % 5 == 0:
         initial = chr(65 + (mix >> 16) % 26)
         return f"{first} {initial} {last}", f"{first} {initial}. {last}", street_line, apt, place
@@ -164,7 +177,10 @@ class _Plan:
 
 
 class _Chunk:
-    def __init__(self, world: World, chunk: int) -> None:
+    """Plans and writes the shipments of one chunk with the chunk's own random stream."""
+
+    def __init__(self, tables: Tables, chunk: int) -> None:
+        world = tables.world
         self.w = world
         p = world.params
         self.rng = random.Random(derive_seed(p.seed, "chunk", chunk))
@@ -178,13 +194,11 @@ class _Chunk:
         # the expected share of split parcels is 4q / (1 + 3q) = split.
         self.group_start = split / (4.0 - 3.0 * split) if split > 0 else 0.0
         self.salt = derive_seed(p.seed, "consignee") % _ADDRESS_MODULUS
-        self.hb_salt = derive_seed(p.seed, "house_bill") % 10**10
-        self.entry_salt = derive_seed(p.seed, "entry") % 10**7
-        self.t = _tables(world)
-        self.region = self.t.region
-        listings = world.listings
-        self.listing_columns = (listings.id, listings.code, listings.price, listings.origin,
-                                listings.mid, listings.certificate)
+        # Carriers and brokers number their documents sequentially from where their
+        # series stands; the series start is drawn from the seed.
+        self.first_house_bill = 10**9 + derive_seed(p.seed, "house_bill") % (8 * 10**9)
+        self.first_entry = derive_seed(p.seed, "entry") % (10**7 - MAX_SHIPMENTS // len(_FILERS))
+        self.t = tables
         self.out: list[list[str]] = [[] for _ in CHUNK_FILES]
         self.counts = [0] * len(PATTERNS)
         self.used: set[int] = set()
@@ -231,7 +245,10 @@ class _Chunk:
         lines = []
         for listing in chosen:
             r = rnd()
-            qty = 1 if r < 0.75 or price_usd[listing] > 200 else 2 if r < 0.9 else 3 + int(r * 4)
+            if r < 0.75 or price_usd[listing] > 200:
+                qty = 1
+            else:
+                qty = 2 if r < 0.9 else 3 + int((r - 0.9) * 40)  # 3 to 6
             lines.append((listing, qty))
         return lines
 
@@ -279,7 +296,7 @@ class _Chunk:
         order_day = arrival - MIN_LEAD_DAYS - int(rnd() * (MAX_LEAD_DAYS - MIN_LEAD_DAYS + 1))
         seller, recalled = self.pick_seller(flags, order_day)
         lines = self.normal_lines(seller, recalled, bool(flags & _MISCLASS))
-        bucket = w.buckets[arrival, self.region[seller]]
+        bucket = w.buckets[arrival, self.t.region[seller]]
         master = bucket[int(rnd() * len(bucket))]
         return _Plan(index, arrival, order_day, flags, seller, lines, self.paid(lines),
                      self.factor(flags), master,
@@ -322,7 +339,7 @@ class _Chunk:
                                       target_declared / factor)
             if lines is None:
                 continue
-            bucket = [m for m in w.buckets[arrival, self.region[seller]]
+            bucket = [m for m in w.buckets[arrival, self.t.region[seller]]
                       if w.masters.prefix[m] not in used_prefixes]
             master = bucket[int(rnd() * len(bucket))]
             used_prefixes.add(w.masters.prefix[master])
@@ -351,134 +368,100 @@ class _Chunk:
         """Append the CSV lines of one shipment to every output file."""
         t = self.t
         rnd = self.rnd
-        (orders, order_lines, fulfillments, house_bills, items, entries, entry_lines, manifest,
-         truth) = self.out
-        listing_id, listing_code, price, origin_of, mid_of, certificate_of = self.listing_columns
+        orders, order_lines, fulfillments, house_bills, items, _, _, manifest, truth = self.out
         flags = plan.flags
         seller = plan.seller
         master = plan.master
+        lines = plan.lines
         self.used.add(master)
         currency = t.currency[seller]
-        fx = _FX[currency]
         carrier = t.carrier[master]
         mawb = t.mawb[master]
-        house_bill = carrier + scramble(index, 10, self.hb_salt)
-        order_id = f"ORD{index + 1:010d}"
+        house_bill = f"{carrier}{self.first_house_bill + index}"
+        order_id = f"ORD{_FIRST_ORDER + index}"
         identity = _identity(plan.key, self.salt)
-        v_market, v_carrier, v_broker = plan.variants
+        v_market, v_carrier, _ = plan.variants
         clock = t.clock
         days = t.days
 
         # marketplace: the order as paid, and the fulfillment with the house bill
         ordered = plan.order_day * 86400 + int(rnd() * 86400)
         shipped = ordered + 3600 + int(rnd() * (t.departure[master] - ordered - 4 * 3600))
-        lines = plan.lines
-        amounts = [price[listing] * qty for listing, qty in lines]
-        total = plan.paid
         name, address = _spell(identity, v_market)
         orders.append(
-            f"{order_id},{name},{_csv(address)},"
-            f"{days[ordered // 86400]}{clock[ordered % 86400]},{total:.2f},{currency}\n"
+            f"{order_id},{name},{_csv(address)},{days[ordered // 86400]}"
+            f"{clock[ordered % 86400]},{plan.paid:.2f},{currency}\n"
         )
-        price_text = t.price_text
-        for n, (listing, qty) in enumerate(lines):
-            unit = price_text[listing]
-            order_lines.append(
-                f"{order_id},{n + 1},{listing_id[listing]},{qty},{unit},"
-                f"{unit if qty == 1 else f'{amounts[n]:.2f}'}\n"
-            )
         fulfillments.append(
-            f"FUL{index + 1:010d},{order_id},{carrier},{house_bill},"
+            f"FUL{_FIRST_ORDER + index},{order_id},{carrier},{house_bill},"
             f"{days[shipped // 86400]}{clock[shipped % 86400]}\n"
         )
+        for line_no, (listing, qty) in enumerate(lines, 1):
+            if qty == 1:
+                order_lines.append(f"{order_id},{line_no},{t.single_line[listing]}")
+            else:
+                order_lines.append(
+                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
+                    f"{t.price_text[listing]},{t.price[listing] * qty:.2f}\n"
+                )
 
         # carrier: house bill, items and the manifest CBP receives from it
-        n_lines = len(lines)
-        line_codes = [listing_code[listing] for listing, _ in lines]
-        main = 0 if n_lines == 1 else max(range(n_lines), key=amounts.__getitem__)
+        single = len(lines) == 1
+        main = lines[0][0] if single else max(lines, key=_line_amount(t.price))[0]
         decoy = -1
         if flags & _MISCLASS:
             pool = self.w.decoys[t.chapter[seller]]
             decoy = pool[int(rnd() * len(pool))]
-        declared_usd = total / fx * plan.factor
+        declared_usd = plan.paid / _FX[currency] * plan.factor
         hb_currency = currency if currency != "USD" and rnd() < 0.15 else "USD"
         declared = round(declared_usd * _FX[hb_currency], 2)
         declared_text = f"{declared:.2f}"
         weight = 0.05
-        for n, (_, qty) in enumerate(lines):
-            lo, span = _WEIGHT[line_codes[n]]
+        for listing, qty in lines:
+            lo, span = _WEIGHT[t.code[listing]]
             weight += qty * (lo + rnd() * span)
-        declared_code = decoy if decoy >= 0 else line_codes[main]
+        declared_code = t.code[main] if decoy < 0 else decoy
         hs6 = _HS6[declared_code]
-        origin = origin_of[lines[main][0]]
+        origin = t.origin[main]
         if flags & _UNSCREENED:
             r = rnd()
             screening = (("1," if r < 0.5 else "0,")
                          + ("0,pending" if r < 0.6 else "0,accepted" if r < 0.85 else "0,hold"))
         else:
             screening = "1,1,accepted"
-        shipper = t.seller_name[seller]
-        shipper_country = t.iso[seller]
         name, address = _spell(identity, v_carrier)
         consignee = f"{name},{_csv(address)}"
-        pieces = 1 if n_lines == 1 or rnd() < 0.7 else n_lines
+        pieces = 1 if single or rnd() < 0.7 else len(lines)
         house_bills.append(
-            f"{house_bill},{mawb},{shipper},{t.seller_address[seller]},{shipper_country},"
-            f"{consignee},{pieces},{weight:.2f},{declared_text},{hb_currency},"
-            f"{_DESCRIPTION_UPPER[declared_code]},{hs6},{origin},{screening}\n"
+            f"{house_bill},{mawb},{t.shipper[seller]},{consignee},{pieces},{weight:.2f},"
+            f"{declared_text},{hb_currency},{_DESCRIPTION_UPPER[declared_code]},{hs6},{origin},"
+            f"{screening}\n"
         )
-        item_values = _split(declared, amounts)
-        for n, (_, qty) in enumerate(lines):
-            code = decoy if decoy >= 0 else line_codes[n]
-            items.append(
-                f"{house_bill},{n + 1},{_DESCRIPTION[code]},{_HS6[code]},{qty},"
-                f"{item_values[n]:.2f}\n"
-            )
         arrival_day = days[plan.arrival]
         manifest.append(
-            f"{house_bill},{mawb},{consignee},{shipper},{shipper_country},{origin},"
+            f"{house_bill},{mawb},{consignee},{t.manifest_shipper[seller]},{origin},"
             f"{declared_text},{hb_currency},{hs6},{arrival_day}\n"
         )
+        if single:
+            code = t.code[main] if decoy < 0 else decoy
+            items.append(f"{house_bill},1,{_ITEM[code]},{lines[0][1]},{declared_text}\n")
+        else:
+            values = _split(declared, [t.price[listing] * qty for listing, qty in lines])
+            for n, (listing, qty) in enumerate(lines):
+                code = t.code[listing] if decoy < 0 else decoy
+                items.append(f"{house_bill},{n + 1},{_ITEM[code]},{qty},{values[n]:.2f}\n")
 
         # broker: the entry, unless a planted gap removed it
-        missing = False
         entry_usd = round(declared_usd, 2)
         if flags & _GAP:
             if not flags & _ENTITY and rnd() < 0.5:
-                missing = True
+                entry_usd = -1.0
             elif flags & _UNDER or rnd() < 0.5:
                 entry_usd = round(entry_usd * (0.55 + rnd() * 0.2), 2)
             else:
                 entry_usd = round(entry_usd * (1.3 + rnd() * 0.3), 2)
-        if not missing:
-            serial = scramble(index, 7, self.entry_salt)
-            filer = _FILERS[index % len(_FILERS)]
-            entry = f"{filer}-{serial}-{entry_check_digit(filer, serial)}"
-            name, address = _spell(identity, v_broker)
-            if self.threshold > 0 and entry_usd <= self.threshold:
-                kind_and_importer = f"86,,{name}"
-            elif entry_usd <= _INFORMAL_LIMIT_USD:
-                kind_and_importer = f"11,{name},{name}"
-            else:
-                kind_and_importer = f"01,{name},{name}"
-            entries.append(
-                f"{entry},{kind_and_importer},{_csv(address)},{t.port[master]},"
-                f"{arrival_day},{mawb},{house_bill},{entry_usd:.2f},"
-                f"{'released' if rnd() < 0.7 else 'pending'}\n"
-            )
-            entity_line = int(rnd() * n_lines) if flags & _ENTITY else -1
-            line_values = _split(entry_usd, amounts)
-            for n, (listing, qty) in enumerate(lines):
-                code = decoy if decoy >= 0 and (n + index) % 2 == 0 else line_codes[n]
-                line_origin = origin_of[listing]
-                mid = mid_of[listing]
-                if n == entity_line:
-                    listed = self.w.listed_mids[line_origin]
-                    mid = listed[int(rnd() * len(listed))]
-                entry_lines.append(
-                    f"{entry},{n + 1},{_HTS10[code]},{_DESCRIPTION[code]},{line_origin},{qty},"
-                    f"{line_values[n]:.2f},{mid},{certificate_of[listing]}\n"
-                )
+        if entry_usd >= 0:
+            self.emit_entry(index, plan, identity, house_bill, arrival_day, entry_usd, decoy)
 
         if flags:
             counts = self.counts
@@ -486,6 +469,49 @@ class _Chunk:
                 if flags & (1 << k):
                     truth.append(f"{house_bill},{pattern}\n")
                     counts[k] += 1
+
+    def emit_entry(
+        self, index: int, plan: _Plan, identity: tuple[str, str, str, str, str],
+        house_bill: str, arrival_day: str, total_usd: float, decoy: int,
+    ) -> None:
+        t = self.t
+        rnd = self.rnd
+        master = plan.master
+        lines = plan.lines
+        serial = f"{self.first_entry + index // len(_FILERS):07d}"
+        filer = _FILERS[index % len(_FILERS)]
+        entry = f"{filer}-{serial}-{entry_check_digit(filer, serial)}"
+        name, address = _spell(identity, plan.variants[2])
+        if self.threshold > 0 and total_usd <= self.threshold:
+            kind_and_importer = f"86,,{name}"
+        elif total_usd <= _INFORMAL_LIMIT_USD:
+            kind_and_importer = f"11,{name},{name}"
+        else:
+            kind_and_importer = f"01,{name},{name}"
+        total_text = f"{total_usd:.2f}"
+        self.out[5].append(
+            f"{entry},{kind_and_importer},{_csv(address)},{t.port[master]},{arrival_day},"
+            f"{t.mawb[master]},{house_bill},{total_text},"
+            f"{'released' if rnd() < 0.7 else 'pending'}\n"
+        )
+        entry_lines = self.out[6]
+        if len(lines) == 1 and decoy < 0 and not plan.flags & _ENTITY:
+            listing, qty = lines[0]
+            entry_lines.append(f"{entry},1,{t.entry_head[listing]},{qty},{total_text},"
+                               f"{t.entry_tail[listing]}")
+            return
+        entity_line = int(rnd() * len(lines)) if plan.flags & _ENTITY else -1
+        values = _split(total_usd, [t.price[listing] * qty for listing, qty in lines])
+        for n, (listing, qty) in enumerate(lines):
+            if decoy >= 0 and (n + index) % 2 == 0:
+                head = f"{_ENTRY_CODE[decoy]},{t.origin[listing]}"
+            else:
+                head = t.entry_head[listing]
+            tail = t.entry_tail[listing]
+            if n == entity_line:
+                listed = self.w.listed_mids[t.origin[listing]]
+                tail = f"{listed[int(rnd() * len(listed))]},{t.certificate[listing]}\n"
+            entry_lines.append(f"{entry},{n + 1},{head},{qty},{values[n]:.2f},{tail}")
 
     def result(self) -> ChunkResult:
         return ChunkResult(
@@ -503,60 +529,91 @@ def _csv(text: str) -> str:
 
 _FX = codes.FX_PER_USD
 _HS6 = tuple(code.hs6 for code in codes.HS_CODES)
-_HTS10 = tuple(code.hts10 for code in codes.HS_CODES)
-_DESCRIPTION = tuple(_csv(code.description) for code in codes.HS_CODES)
 _DESCRIPTION_UPPER = tuple(_csv(code.description.upper()) for code in codes.HS_CODES)
+_ITEM = tuple(f"{_csv(code.description)},{code.hs6}" for code in codes.HS_CODES)
+_ENTRY_CODE = tuple(f"{code.hts10},{_csv(code.description)}" for code in codes.HS_CODES)
 _WEIGHT = tuple((lo, hi - lo) for lo, hi in (code.weight_kg for code in codes.HS_CODES))
 
 
+def _line_amount(price: tuple[float, ...]) -> Callable[[tuple[int, int]], float]:
+    def amount(line: tuple[int, int]) -> float:
+        return price[line[0]] * line[1]
+
+    return amount
+
+
 @dataclass(frozen=True)
-class _Tables:
-    """Per-process lookup tables for one world, built once and shared by its chunks."""
+class Tables:
+    """Per-process lookup tables and ready-made CSV fragments for one world."""
 
     world: World
     days: tuple[str, ...]
     clock: tuple[str, ...]
     region: tuple[str, ...]
-    iso: tuple[str, ...]
     chapter: tuple[str, ...]
     currency: tuple[str, ...]
-    seller_name: tuple[str, ...]
-    seller_address: tuple[str, ...]
+    shipper: tuple[str, ...]  # shipper_name,shipper_address,shipper_country
+    manifest_shipper: tuple[str, ...]  # shipper_name,shipper_country
+    listing_id: tuple[str, ...]
+    code: tuple[int, ...]
+    price: tuple[float, ...]
     price_text: tuple[str, ...]
+    origin: tuple[str, ...]
+    certificate: tuple[str, ...]
+    single_line: tuple[str, ...]  # listing_id,1,unit_price,amount_paid for one piece
+    entry_head: tuple[str, ...]  # hts10,description,origin_country
+    entry_tail: tuple[str, ...]  # mid,certificate_ref
     carrier: tuple[str, ...]
     mawb: tuple[str, ...]
     port: tuple[str, ...]
     departure: tuple[int, ...]
 
 
-_CACHE: list[_Tables] = []
-
-
-def _tables(world: World) -> _Tables:
-    # Holding the world itself (not its id) makes the identity check safe.
-    if _CACHE and _CACHE[0].world is world:
-        return _CACHE[0]
+def prepare(world: World) -> Tables:
+    """Lookup tables for generating chunks of ``world``; build once per process."""
     sellers = world.sellers
+    listings = world.listings
     countries = [codes.COUNTRIES[c] for c in sellers.country]
-    tables = _Tables(
+    names = [_csv(name) for name in sellers.name]
+    price_text = tuple(f"{price:.2f}" for price in listings.price)
+    return Tables(
         world=world,
         days=tuple(world.day(d) for d in range(world.first_arrival + world.params.days + 1)),
         clock=tuple(f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60)
                     for s in range(60)),
         region=tuple(c.region for c in countries),
-        iso=tuple(c.iso2 for c in countries),
         chapter=sellers.chapter,
         currency=sellers.currency,
-        seller_name=tuple(_csv(name) for name in sellers.name),
-        seller_address=tuple(_csv(address) for address in sellers.address),
-        price_text=tuple(f"{price:.2f}" for price in world.listings.price),
+        shipper=tuple(
+            f"{name},{_csv(address)},{country.iso2}"
+            for name, address, country in zip(names, sellers.address, countries, strict=True)
+        ),
+        manifest_shipper=tuple(
+            f"{name},{country.iso2}" for name, country in zip(names, countries, strict=True)
+        ),
+        listing_id=listings.id,
+        code=listings.code,
+        price=listings.price,
+        price_text=price_text,
+        origin=listings.origin,
+        certificate=listings.certificate,
+        single_line=tuple(
+            f"{listing_id},1,{text},{text}\n"
+            for listing_id, text in zip(listings.id, price_text, strict=True)
+        ),
+        entry_head=tuple(
+            f"{_ENTRY_CODE[code]},{origin}"
+            for code, origin in zip(listings.code, listings.origin, strict=True)
+        ),
+        entry_tail=tuple(
+            f"{mid},{certificate}\n"
+            for mid, certificate in zip(listings.mid, listings.certificate, strict=True)
+        ),
         carrier=world.masters.carrier,
         mawb=world.masters.mawb,
         port=world.masters.port,
         departure=world.masters.departure_s,
     )
-    _CACHE[:] = [tables]
-    return tables
 
 
 def _split(total: float, weights: list[float]) -> list[float]:
@@ -571,8 +628,8 @@ def _split(total: float, weights: list[float]) -> list[float]:
     return parts
 
 
-def generate_chunk(world: World, chunk: int, start: int, stop: int) -> ChunkResult:
+def generate_chunk(tables: Tables, chunk: int, start: int, stop: int) -> ChunkResult:
     """All per-shipment rows for shipments ``start`` (inclusive) to ``stop``."""
-    generator = _Chunk(world, chunk)
+    generator = _Chunk(tables, chunk)
     generator.run(start, stop)
     return generator.result()

@@ -68,6 +68,8 @@ def scramble(index: int, digits: int, salt: int) -> str:
 
 @dataclass(frozen=True)
 class Params:
+    """What the user asked for; the whole output is a function of these."""
+
     shipments: int
     seed: int
     rates: RiskRates
@@ -82,6 +84,8 @@ class Params:
 
 @dataclass(frozen=True)
 class Sellers:
+    """Marketplace sellers, column-wise (index = seller number - 1)."""
+
     name: tuple[str, ...]
     address: tuple[str, ...]
     country: tuple[int, ...]  # index into codes.COUNTRIES
@@ -94,6 +98,8 @@ class Sellers:
 
 @dataclass(frozen=True)
 class Listings:
+    """Marketplace listings, column-wise (index = listing number - 1)."""
+
     id: tuple[str, ...]
     seller: tuple[int, ...]
     code: tuple[int, ...]  # index into codes.HS_CODES
@@ -107,21 +113,23 @@ class Listings:
 
 @dataclass(frozen=True)
 class Masters:
+    """The carrier's master air waybills, column-wise."""
+
     mawb: tuple[str, ...]
     carrier: tuple[str, ...]
     prefix: tuple[str, ...]
     port: tuple[str, ...]
     departure_s: tuple[int, ...]  # seconds since midnight of World.day0
-    eta_s: tuple[int, ...]
     rows: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class World:
+    """All pools shipments draw from; days are offsets from ``day0``."""
+
     params: Params
     day0: date
-    first_arrival: int  # day offsets from day0
-    order_days: range
+    first_arrival: int  # day offset from day0
     sellers: Sellers
     listings: Listings
     masters: Masters
@@ -132,7 +140,6 @@ class World:
     recalled_new: Mapping[tuple[int, int], tuple[int, ...]]
     listed_mids: Mapping[str, tuple[str, ...]]  # origin country -> entity-listed MIDs
     decoys: Mapping[str, tuple[int, ...]]  # chapter -> decoy code indices of other chapters
-    combo_weights: Mapping[int, float]
     recalled_rows: tuple[tuple[str, ...], ...]
     entity_rows: tuple[tuple[str, ...], ...]
     link_rows: tuple[tuple[str, ...], ...]
@@ -268,7 +275,6 @@ def build_world(params: Params) -> World:
     s_currency: list[str] = []
     s_chapter: list[str] = []
     s_registered: list[int] = []
-    s_combo: list[int] = []
     s_rows: list[tuple[str, ...]] = []
     s_clean: list[list[int]] = []
     s_hinted: list[list[int]] = []
@@ -297,7 +303,8 @@ def build_world(params: Params) -> World:
         index = len(l_id)
         code = hs_codes[code_index]
         home = s_home[seller]
-        origin = "CN" if home == "HK" or rnd() < 0.1 else home
+        # Hong Kong traders mostly ship mainland goods; others sometimes source from China.
+        origin = "CN" if rnd() < (0.7 if home == "HK" else 0.1) else home
         lo, hi = code.price_usd
         usd = lo * (hi / lo) ** rnd()  # log-uniform: cheap items are the common ones
         currency = s_currency[seller]
@@ -347,13 +354,17 @@ def build_world(params: Params) -> World:
                 s_hinted[seller].append(index)
         return index
 
-    def add_seller(combo: int, registered: int, status: str = "active") -> int:
+    def add_seller(
+        combo: int, registered: int, status: str = "active", country_index: int | None = None
+    ) -> int:
         index = len(s_name)
-        country_index = rng.choices(_COUNTRY_INDICES, cum_weights=b.country_cumulative)[0]
+        covering = country_index is not None
+        if country_index is None:
+            country_index = rng.choices(_COUNTRY_INDICES, cum_weights=b.country_cumulative)[0]
         country = codes.COUNTRIES[country_index]
         name, _ = b.company_name(country, codes.SELLER_WORDS, codes.SELLER_TRADES)
         address, _, _ = b.street_address(country)
-        currency = "USD" if rng.random() < 0.7 else country.currency
+        currency = "USD" if rng.random() < 0.7 and not covering else country.currency
         chapter = rng.choices(b.chapter_names, cum_weights=b.chapter_cumulative)[0]
         verified = not combo & COMBO_UNVERIFIED
         new = bool(combo & COMBO_NEW)
@@ -374,7 +385,6 @@ def build_world(params: Params) -> World:
         s_currency.append(currency)
         s_chapter.append(chapter)
         s_registered.append(registered)
-        s_combo.append(combo)
         s_clean.append([])
         s_hinted.append([])
         recalled_of.append([])
@@ -386,13 +396,19 @@ def build_world(params: Params) -> World:
 
     old_latest = b.order_days[0] - OLD_SELLER_MIN_AGE
     sellers_by_combo: dict[int, list[int]] = {}
+    main_combo = max(weights, key=weights.__getitem__)
     for combo, weight in weights.items():
         new = bool(combo & COMBO_NEW)
         count = max(len(grid) if new else 2, round(total_sellers * weight))
+        # The least popular sellers of the main pool cover every country (and currency)
+        # once, so that even a small world ships from all of them.
+        covered = len(codes.COUNTRIES) if combo == main_combo else 0
+        count = max(count, covered)
         members = sellers_by_combo.setdefault(combo, [])
         for k in range(count):
             registered = grid[k % len(grid)] if new else old_latest - rng.randint(0, 2000)
-            seller = add_seller(combo, registered)
+            fixed = k - (count - covered)
+            seller = add_seller(combo, registered, "active", fixed if fixed >= 0 else None)
             members.append(seller)
             n_listings = 1 + int(rng.random() * (2 * listings_per_seller - 1))
             chapter_codes = b.chapters[s_chapter[seller]]
@@ -400,7 +416,8 @@ def build_world(params: Params) -> World:
                 add_listing(seller, chapter_codes[int(rnd() * len(chapter_codes))], False)
             # Every combination (and, for new sellers, every registration day) needs
             # recalled listings so that recalled_product can co-occur with it.
-            if want_recalled and (k < len(grid) if new else k == 0 or rng.random() < 0.05):
+            recalls = k < len(grid) if new else (k == 0 or rnd() < 0.05)
+            if want_recalled and recalls:
                 add_listing(seller, chapter_codes[int(rnd() * len(chapter_codes))], True)
 
     link_rows = _seller_links(rng, sellers_by_combo, add_seller, old_latest)
@@ -440,7 +457,6 @@ def build_world(params: Params) -> World:
         params=params,
         day0=b.day0,
         first_arrival=b.first_arrival,
-        order_days=b.order_days,
         sellers=Sellers(
             tuple(s_name), tuple(s_address), tuple(s_country), tuple(s_currency),
             tuple(s_chapter), tuple(tuple(x) for x in s_clean),
@@ -458,7 +474,6 @@ def build_world(params: Params) -> World:
         recalled_new=recalled_new,
         listed_mids={c: tuple(mid for _, mid in v) for c, v in listed_mids.items()},
         decoys=decoys,
-        combo_weights=weights,
         recalled_rows=tuple(recalled_rows),
         entity_rows=entity_rows,
         link_rows=link_rows,
@@ -542,7 +557,6 @@ def _masters(b: _Builder, params: Params) -> tuple[Masters, dict[tuple[int, str]
     prefix: list[str] = []
     port: list[str] = []
     departure: list[int] = []
-    eta: list[int] = []
     rows: list[tuple[str, ...]] = []
     buckets: dict[tuple[int, str], tuple[int, ...]] = {}
     for day in range(b.first_arrival, b.first_arrival + params.days):
@@ -567,15 +581,13 @@ def _masters(b: _Builder, params: Params) -> tuple[Masters, dict[tuple[int, str]
                 prefix.append(airline.prefix)
                 port.append(gateway.port_code)
                 departure.append(leave)
-                eta.append(arrive)
                 rows.append((
                     number, f"{airline.code}{flight + 100}", hub, gateway.airport,
                     _stamp(b.day0, leave), _stamp(b.day0, arrive),
                 ))
             buckets[day, region] = tuple(members)
     masters = Masters(
-        tuple(mawb), tuple(carrier), tuple(prefix), tuple(port), tuple(departure), tuple(eta),
-        tuple(rows),
+        tuple(mawb), tuple(carrier), tuple(prefix), tuple(port), tuple(departure), tuple(rows),
     )
     return masters, buckets
 

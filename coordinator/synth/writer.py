@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import multiprocessing
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
@@ -26,16 +28,22 @@ from rich.progress import (
 )
 
 from coordinator.synth.patterns import PATTERNS, RiskRates
-from coordinator.synth.shipments import CHUNK_FILES, ChunkResult, generate_chunk
+from coordinator.synth.shipments import (
+    CHUNK_FILES,
+    MAX_SHIPMENTS,
+    ChunkResult,
+    Tables,
+    generate_chunk,
+    prepare,
+)
 from coordinator.synth.world import Params, World, build_world
 from trust.errors import DataError
 
-__all__ = ["CHUNK_SHIPMENTS", "COLUMNS", "MAX_SHIPMENTS", "SynthSummary", "generate"]
+__all__ = ["CHUNK_SHIPMENTS", "COLUMNS", "SynthSummary", "generate"]
 
 # Shipments per chunk. Part of the output's definition: each chunk has its own
 # random stream, so changing this changes the data (not the layout).
 CHUNK_SHIPMENTS = 10_000
-MAX_SHIPMENTS = 10_000_000
 MIN_SPLIT_THRESHOLD_USD = 25.0
 FORMAT_VERSION = 1
 
@@ -102,6 +110,16 @@ class SynthSummary:
     rows: Mapping[str, int]  # "carrier/house_bills" -> data rows written
     patterns: Mapping[str, int]  # pattern -> shipments carrying it
 
+    def __str__(self) -> str:
+        lines = [
+            f"wrote {self.shipments:,} shipments (seed {self.seed}, arrivals "
+            f"{self.first_arrival} to {self.last_arrival}) to {self.out_dir}",
+            *(f"  {name}.csv: {count:,} rows" for name, count in self.rows.items()),
+            "planted patterns (shipments):",
+            *(f"  {name}: {count:,}" for name, count in self.patterns.items()),
+        ]
+        return "\n".join(lines)
+
 
 def _check_params(shipments: int, seed: int, threshold_usd: float, days: int,
                   rates: RiskRates) -> None:
@@ -129,7 +147,7 @@ def _check_params(shipments: int, seed: int, threshold_usd: float, days: int,
         raise DataError(f"days={days!r} is out of range; give a window of 1 to 366 days")
 
 
-def _prepare(out_dir: Path) -> None:
+def _make_out_dir(out_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
             raise DataError(f"{out_dir} exists and is not a folder; choose another --out path")
@@ -149,25 +167,30 @@ def _chunks(shipments: int) -> list[tuple[int, int, int]]:
     ]
 
 
-_WORLD: World | None = None
+_TABLES: Tables | None = None  # a worker process's tables, set by _init_worker
 
 
 def _init_worker(world: World) -> None:
-    global _WORLD
-    _WORLD = world
+    global _TABLES
+    _TABLES = prepare(world)
 
 
 def _work(spec: tuple[int, int, int]) -> ChunkResult:
-    assert _WORLD is not None, "worker used before _init_worker"
-    return generate_chunk(_WORLD, *spec)
+    assert _TABLES is not None, "worker used before _init_worker"
+    return generate_chunk(_TABLES, *spec)
 
 
 def _results(world: World, specs: list[tuple[int, int, int]], workers: int,
              stack: ExitStack) -> Iterator[ChunkResult]:
     if workers <= 1 or len(specs) <= 1:
-        return (generate_chunk(world, *spec) for spec in specs)
+        tables = prepare(world)
+        return (generate_chunk(tables, *spec) for spec in specs)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # Keep the garbage collector off the world's objects, so forked workers share
+    # its memory pages instead of copying them.
+    gc.freeze()
+    stack.callback(gc.unfreeze)
     pool = stack.enter_context(
         context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(world,))
     )
@@ -217,15 +240,32 @@ def generate(
     rates = rates or RiskRates()
     _check_params(shipments, seed, threshold_usd, days, rates)
     out_dir = Path(out_dir)
-    _prepare(out_dir)
-    params = Params(shipments, seed, rates, float(threshold_usd), days)
+    existed = out_dir.exists()
+    _make_out_dir(out_dir)
+    try:
+        return _generate(out_dir, Params(shipments, seed, rates, float(threshold_usd), days),
+                         show=sys.stderr.isatty() if progress is None else progress,
+                         workers=workers if workers is not None else os.cpu_count() or 1)
+    except BaseException:
+        # Leave no half-written federation behind (the folder was empty or absent).
+        if existed:
+            for child in out_dir.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _generate(out_dir: Path, params: Params, *, show: bool, workers: int) -> SynthSummary:
+    shipments = params.shipments
     world = build_world(params)
     specs = _chunks(shipments)
-    workers = workers if workers is not None else os.cpu_count() or 1
     rows: dict[str, int] = {}
     pattern_counts = [0] * len(PATTERNS)
     used_masters: set[int] = set()
-    show = sys.stderr.isatty() if progress is None else progress
 
     with ExitStack() as stack:
         handles: list[IO[bytes]] = []
@@ -263,21 +303,21 @@ def generate(
         "format": FORMAT_VERSION,
         "generator": "fedtrade synth",
         "shipments": shipments,
-        "seed": seed,
+        "seed": params.seed,
         "threshold_usd": params.threshold_usd,
-        "days": days,
+        "days": params.days,
         "first_arrival_date": first.isoformat(),
         "last_arrival_date": last.isoformat(),
         "chunk_shipments": CHUNK_SHIPMENTS,
-        "rates": rates.as_dict(),
-        "split_shipment_enabled": params.threshold_usd > 0 and rates.split_shipment > 0,
+        "rates": params.rates.as_dict(),
+        "split_shipment_enabled": params.threshold_usd > 0 and params.rates.split_shipment > 0,
     }
     (out_dir / "synth.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
     return SynthSummary(
         out_dir=out_dir,
         shipments=shipments,
-        seed=seed,
+        seed=params.seed,
         threshold_usd=params.threshold_usd,
         first_arrival=first,
         last_arrival=last,

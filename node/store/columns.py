@@ -50,6 +50,9 @@ SqlValue = str | int | float | None
 
 _INT64_MAX = 2**63 - 1
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# The usual shapes, converted without Decimal; anything else takes the checked path.
+_PLAIN_MONEY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")
 _INTEGER = re.compile(r"-?[0-9]+")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
@@ -65,6 +68,8 @@ class ColumnType:
     expected: str
     from_csv: Callable[[str], SqlValue]
     from_json: Callable[[object], SqlValue]
+    choices: tuple[str, ...] = ()
+    """The allowed values of an enumeration; empty for other types."""
 
 
 def _show(value: object) -> str:
@@ -89,7 +94,8 @@ def _json_kind(value: object) -> str:
 
 
 def _string_type(
-    name: str, expected: str, check: Callable[[str], None] | None = None
+    name: str, expected: str, check: Callable[[str], None] | None = None,
+    choices: tuple[str, ...] = (),
 ) -> ColumnType:
     def from_csv(raw: str) -> SqlValue:
         if check is not None:
@@ -101,7 +107,7 @@ def _string_type(
             _fail(value, f"is {_json_kind(value)}, not a string", expected)
         return from_csv(value)
 
-    return ColumnType(name, "TEXT", expected, from_csv, from_json)
+    return ColumnType(name, "TEXT", expected, from_csv, from_json, choices)
 
 
 def _check_ident(raw: str) -> None:
@@ -123,7 +129,7 @@ def enum(*values: str) -> ColumnType:
         if raw not in allowed:
             _fail(raw, "is not an allowed value", expected)
 
-    return _string_type("enum(" + "|".join(values) + ")", expected, check)
+    return _string_type("enum(" + "|".join(values) + ")", expected, check, values)
 
 
 _DATE_EXPECTED = "a date YYYY-MM-DD"
@@ -180,12 +186,18 @@ def _money(number: Decimal, value: object) -> SqlValue:
     return float(number)
 
 
+def _money_from_csv(raw: str) -> SqlValue:
+    if _PLAIN_MONEY.fullmatch(raw) is not None:
+        return float(raw)
+    return _money(_number_from_csv(raw, _MONEY_EXPECTED), raw)
+
+
 _MONEY_EXPECTED = "an amount >= 0 with at most 2 decimals, e.g. 19.99"
 MONEY = ColumnType(
     "money",
     "REAL",
     _MONEY_EXPECTED,
-    lambda raw: _money(_number_from_csv(raw, _MONEY_EXPECTED), raw),
+    _money_from_csv,
     lambda value: _money(_number_from_json(value, _MONEY_EXPECTED), value),
 )
 
@@ -196,12 +208,20 @@ def _positive(number: Decimal, value: object) -> SqlValue:
     return float(number)
 
 
+def _positive_from_csv(raw: str) -> SqlValue:
+    if _PLAIN_DECIMAL.fullmatch(raw) is not None:
+        number = float(raw)
+        if number > 0:
+            return number
+    return _positive(_number_from_csv(raw, _POSITIVE_EXPECTED), raw)
+
+
 _POSITIVE_EXPECTED = "a decimal number > 0, e.g. 0.75"
 POSITIVE_REAL = ColumnType(
     "real > 0",
     "REAL",
     _POSITIVE_EXPECTED,
-    lambda raw: _positive(_number_from_csv(raw, _POSITIVE_EXPECTED), raw),
+    _positive_from_csv,
     lambda value: _positive(_number_from_json(value, _POSITIVE_EXPECTED), value),
 )
 
@@ -238,9 +258,11 @@ def _flag_from_csv(raw: str) -> SqlValue:
 def _flag_from_json(value: object) -> SqlValue:
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int) and value in (0, 1):
-        return value
-    _fail(value, "is not a flag", _FLAG_EXPECTED)
+    if not isinstance(value, int):
+        _fail(value, f"is {_json_kind(value)}, not a flag", _FLAG_EXPECTED)
+    if value not in (0, 1):
+        _fail(value, "is not a flag", _FLAG_EXPECTED)
+    return value
 
 
 _FLAG_EXPECTED = "a flag: 0 or 1 in CSV, true/false (or 0/1) in JSON"

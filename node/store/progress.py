@@ -41,13 +41,16 @@ class _RowsPerSecond(ProgressColumn):
 class Bar:
     """One line of the display; does nothing when the display is off."""
 
-    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
+    def __init__(self, progress: Progress | None, task: TaskID | None, total: int) -> None:
         self._progress = progress
         self._task = task
+        self._total = total
 
     def update(self, completed: int, rows: int) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed, rows=rows)
+            if completed >= self._total:
+                self._progress.stop_task(self._task)  # freezes its elapsed time and rate
 
 
 class Display:
@@ -56,9 +59,9 @@ class Display:
 
     def _bar(self, description: str, total: int, unit: str) -> Bar:
         if self._progress is None:
-            return Bar(None, None)
-        return Bar(self._progress, self._progress.add_task(description, total=total, rows=0,
-                                                           unit=unit))
+            return Bar(None, None, total)
+        task = self._progress.add_task(description, total=total, rows=0, unit=unit)
+        return Bar(self._progress, task, total)
 
     def file(self, path: Path) -> Bar:
         """A bar for reading ``path``: completed is bytes read."""

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from node.store import columns as c
 from node.store.columns import ColumnType, SqlValue
 from trust.errors import ConfigError
+from trust.ids import ROLES
 
 __all__ = [
     "REFERENCE",
@@ -29,7 +30,6 @@ __all__ = [
     "table_specs",
 ]
 
-ROLES: tuple[str, ...] = ("marketplace", "carrier", "broker")
 REFERENCE = "reference"
 """Pseudo-role of the reference lists, which any role may hold."""
 

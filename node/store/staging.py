@@ -160,14 +160,15 @@ class Stage:
                 )
 
     def insert(self, first: int, count: int) -> int:
-        """Insert the staged rows first .. first+count-1 not yet stored; return how many."""
+        """Insert the staged rows first .. first+count-1 not yet stored; return how many.
+
+        Call only once ``findings`` came back empty: then the only rows whose key
+        is already stored are identical to the stored row, and OR IGNORE leaves
+        exactly those alone (without a second lookup per row).
+        """
         names = ", ".join(map(_q, self.spec.column_names))
-        picked = ", ".join(f"s.{_q(c)}" for c in self.spec.column_names)
-        table = _q(self.spec.name)
         sql = (
-            f"INSERT INTO main.{table} ({names}) SELECT {picked} FROM temp.{self.name} AS s "
-            f"WHERE s.rowid BETWEEN ? AND ? AND NOT EXISTS "
-            f"(SELECT 1 FROM main.{table} AS t WHERE {_join(self.spec.primary_key, 't', 's')}) "
-            "ORDER BY s.rowid"
+            f"INSERT OR IGNORE INTO main.{_q(self.spec.name)} ({names}) SELECT {names} "
+            f"FROM temp.{self.name} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
         )
         return self.conn.execute(sql, (first, first + count - 1)).rowcount

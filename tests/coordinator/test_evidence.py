@@ -25,8 +25,9 @@ def ask_and_store(live: LiveFederation) -> EvidenceStore:
 
 
 def run_verify(live: LiveFederation) -> int:
-    return fedtrade_main(["evidence", "verify", "--config",
-                          str(live.federation.coordinator_config)])
+    return fedtrade_main(
+        ["evidence", "verify", "--config", str(live.federation.coordinator_config)]
+    )
 
 
 def test_stored_answers_verify(live: LiveFederation, capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,7 +40,8 @@ def _alter(live: LiveFederation, column: str, mutate: str) -> None:
     conn = sqlite3.connect(live.coordinator.config.evidence_db)
     with conn:
         row_id, blob = conn.execute(
-            f"SELECT id, {column} FROM evidence WHERE node_id='broker-1'").fetchone()
+            f"SELECT id, {column} FROM evidence WHERE node_id='broker-1'"
+        ).fetchone()
         envelope = envelope_pb2.Envelope.FromString(blob)
         if mutate == "payload":
             payload = bytearray(envelope.payload)
@@ -49,14 +51,20 @@ def _alter(live: LiveFederation, column: str, mutate: str) -> None:
             sig = bytearray(envelope.signatures[0].sig)
             sig[0] ^= 0x01
             envelope.signatures[0].sig = bytes(sig)
-        conn.execute(f"UPDATE evidence SET {column}=? WHERE id=?",
-                     (envelope.SerializeToString(), row_id))
+        conn.execute(
+            f"UPDATE evidence SET {column}=? WHERE id=?", (envelope.SerializeToString(), row_id)
+        )
     conn.close()
 
 
-@pytest.mark.parametrize(("column", "mutate"), [
-    ("response", "payload"), ("response", "signature"), ("request", "payload"),
-])
+@pytest.mark.parametrize(
+    ("column", "mutate"),
+    [
+        ("response", "payload"),
+        ("response", "signature"),
+        ("request", "payload"),
+    ],
+)
 def test_altered_evidence_fails(
     live: LiveFederation, column: str, mutate: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

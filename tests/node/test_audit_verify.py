@@ -49,8 +49,10 @@ def test_triggers_block_updates_and_deletes(live: LiveFederation) -> None:
     conn.close()
 
 
-_REST = ("recorded_at, query_id, requester, purpose, case_id, query_name, param_digest, "
-         "answer_digest, decision, reason, prev_hash, entry_hash")
+_REST = (
+    "recorded_at, query_id, requester, purpose, case_id, query_name, param_digest, "
+    "answer_digest, decision, reason, prev_hash, entry_hash"
+)
 
 TAMPERING: dict[str, Callable[[], tuple[str, ...]]] = {
     "edit": lambda: ("UPDATE audit_log SET requester='nobody' WHERE seq=2",),
@@ -62,9 +64,11 @@ TAMPERING: dict[str, Callable[[], tuple[str, ...]]] = {
         f"INSERT INTO audit_log SELECT 2, {_REST} FROM t WHERE seq=3",
         f"INSERT INTO audit_log SELECT 3, {_REST} FROM t WHERE seq=2",
     ),
-    "rehash-one": lambda: ("UPDATE audit_log SET decision='refused', entry_hash="
-                           "'0000000000000000000000000000000000000000000000000000000000000000'"
-                           " WHERE seq=3",),
+    "rehash-one": lambda: (
+        "UPDATE audit_log SET decision='refused', entry_hash="
+        "'0000000000000000000000000000000000000000000000000000000000000000'"
+        " WHERE seq=3",
+    ),
 }
 
 

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -24,9 +23,19 @@ NODE = "broker-1"
 def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
     port_file.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "serve", "--config", str(config),
-         "--port-file", str(port_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not port_file.exists():
@@ -45,12 +54,8 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
-@pytest.fixture
-def node_config(federation: Federation) -> Iterator[Path]:
-    yield federation.node_configs[NODE]
-
-
-def test_replay_is_refused_after_restart(federation: Federation, node_config: Path) -> None:
+def test_replay_is_refused_after_restart(federation: Federation) -> None:
+    node_config = federation.node_configs[NODE]
     key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
     envelope = envelope_to_proto(signed_query(key, audience=NODE))
     port_file = federation.root / "port"
@@ -61,7 +66,8 @@ def test_replay_is_refused_after_restart(federation: Federation, node_config: Pa
             node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
     finally:
         output = stop(process)
-    assert "listening on" in output and "stopped" in output
+    assert "listening on" in output
+    assert "stopped" in output
 
     process, address = start(node_config, port_file)
     try:

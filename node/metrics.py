@@ -1,0 +1,123 @@
+"""Prometheus metrics of a node, served over HTTP at /metrics.
+
+Metrics carry counts and timings only, never parameters or answers. Every
+label value is bounded: query names outside the catalogue (a refused request
+may name anything) are counted as ``other``, so a requester cannot blow up
+the number of series.
+
+Each ``NodeMetrics`` has its own registry, so several nodes in one process
+(tests, the demo) do not share or clash over series.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from datetime import datetime
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from node.catalogue import CATALOGUE, DESCRIBE
+
+__all__ = ["OTHER_QUERY", "NodeMetrics"]
+
+OTHER_QUERY = "other"
+# Signed single queries take about a millisecond on loopback; batches take seconds.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class NodeMetrics:
+    """The node's counters, histogram and gauges, and an optional HTTP endpoint for them."""
+
+    def __init__(self, queries: Collection[str] = (*CATALOGUE, DESCRIBE)) -> None:
+        self._queries = frozenset(queries)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "fedtrade_requests",
+            "Signed requests received, by query, decision (answered, refused, failed) "
+            "and gRPC status code.",
+            ["query", "decision", "status"],
+            registry=self.registry,
+        )
+        self._seconds = Histogram(
+            "fedtrade_request_seconds",
+            "Time from receiving a request to its answer or refusal, in seconds.",
+            ["query"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._rows = Counter(
+            "fedtrade_rows_returned",
+            "Result rows returned in answers (shipments answered, aggregate cells); a proxy "
+            "for the rows scanned, which SQLite does not report.",
+            ["query"],
+            registry=self.registry,
+        )
+        self._audit_entries = Gauge(
+            "fedtrade_audit_log_entries",
+            "Entries in the node's audit log.",
+            registry=self.registry,
+        )
+        self._config_version = Gauge(
+            "fedtrade_config_version",
+            "Version of the trust config in force (changes when a reload is applied).",
+            registry=self.registry,
+        )
+        self._certificate_expiry = Gauge(
+            "fedtrade_tls_certificate_expiry_timestamp_seconds",
+            "When the node's TLS certificate expires, as a Unix time; alert well before it.",
+            registry=self.registry,
+        )
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _query_label(self, query: str) -> str:
+        return query if query in self._queries else OTHER_QUERY
+
+    def observe_request(
+        self, query: str, decision: str, status: str, seconds: float, rows: int
+    ) -> None:
+        """Count one request; ``rows`` is the number of result rows returned (0 if refused)."""
+        label = self._query_label(query)
+        self._requests.labels(query=label, decision=decision, status=status).inc()
+        self._seconds.labels(query=label).observe(seconds)
+        if rows:
+            self._rows.labels(query=label).inc(rows)
+
+    def set_audit_log_entries(self, count: int) -> None:
+        self._audit_entries.set(count)
+
+    def set_config_version(self, version: int) -> None:
+        self._config_version.set(version)
+
+    def set_certificate_expiry(self, not_after: datetime) -> None:
+        self._certificate_expiry.set(not_after.timestamp())
+
+    def start(self, port: int, address: str = "127.0.0.1") -> int:
+        """Serve /metrics over plain HTTP in a daemon thread; returns the bound port.
+
+        Port 0 picks a free port. Bind to loopback or a private network: the
+        endpoint has no authentication (its content is counts only).
+        """
+        if self._server is not None:
+            raise RuntimeError("the metrics endpoint is already running")
+        try:
+            self._server, self._thread = start_http_server(
+                port, addr=address, registry=self.registry
+            )
+        except OSError as exc:
+            raise OSError(
+                f"cannot serve metrics on {address}:{port}: {exc.strerror}; choose another "
+                "metrics port or free this one"
+            ) from exc
+        return int(self._server.server_port)
+
+    def stop(self) -> None:
+        """Stop the HTTP endpoint, if it runs."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None

@@ -1,0 +1,1 @@
+"""The query catalogue's parts: the declaration types and one module per kind of query."""

@@ -1,0 +1,116 @@
+"""Consignee daily totals: pseudonymous tokens with shipment counts and value sums.
+
+For split-shipment detection CBP needs, per consignee and day, how many parcels
+arrive and what they are worth — across parties, without learning who the
+consignee is. Each node tokenizes normalized name + address with a key derived
+from the federation linkage secret and the query id (see trust.linkage), so one
+query's tokens match across nodes and never across queries. Only consignees
+with at least ``min_consignee_shipments`` shipments on a day are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable
+from trust.errors import MalformedRequestError, NodeUnavailableError
+from trust.linkage import consignee_token, query_token_key
+from trust.wire import PyValue
+
+__all__ = ["LINKAGE_QUERIES", "MAX_DAYS"]
+
+MAX_DAYS = 31
+
+# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop).
+_ROWS: Mapping[str, str] = {
+    "carrier": """
+        SELECT h.house_bill, h.consignee_name, h.consignee_address, substr(m.eta, 1, 10),
+               h.declared_value, h.currency
+        FROM masters m JOIN house_bills h ON h.mawb = m.mawb
+        WHERE m.eta >= :start AND m.eta < :stop""",
+    "broker": """
+        SELECT e.house_bill, e.consignee_name, e.consignee_address, e.estimated_arrival,
+               e.total_value_usd, 'USD'
+        FROM entries e
+        WHERE e.estimated_arrival >= :start AND e.estimated_arrival < :stop""",
+    "marketplace": """
+        SELECT f.house_bill, o.buyer_name, o.buyer_address, substr(f.shipped_at, 1, 10),
+               o.total_paid, o.currency
+        FROM fulfillments f JOIN orders o ON o.order_id = f.order_id
+        WHERE f.shipped_at >= :start AND f.shipped_at < :stop""",
+}
+
+
+@dataclass
+class _Group:
+    shipments: int = 0
+    value_usd: float = 0.0
+    asked: list[str] = field(default_factory=list)
+
+
+def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
+    first = date.fromisoformat(str(params["date_from"]))
+    last = date.fromisoformat(str(params["date_to"]))
+    if last < first:
+        raise MalformedRequestError("date_to is before date_from")
+    if (last - first).days >= MAX_DAYS:
+        raise MalformedRequestError(f"the date range may span at most {MAX_DAYS} days")
+    return first.isoformat(), (last + timedelta(days=1)).isoformat()
+
+
+def _run(execution: Execution) -> ResultTable:
+    settings = execution.settings
+    if settings.linkage_secret is None:
+        raise NodeUnavailableError(
+            "this node has no linkage secret configured (linkage.secret_file); it cannot "
+            "answer consignee linkage queries"
+        )
+    start, stop = _window(execution.params)
+    asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
+    key = query_token_key(settings.linkage_secret, execution.query_id)
+    rates = settings.currency_per_usd
+    groups: dict[tuple[str, str], _Group] = {}
+    rows = execution.conn.execute(_ROWS[execution.role], {"start": start, "stop": stop})
+    for house_bill, name, address, day, value, currency in rows:
+        rate = rates.get(currency)
+        group = groups.setdefault((consignee_token(key, name, address), day), _Group())
+        group.shipments += 1
+        group.value_usd += value / rate if rate else 0.0
+        if house_bill in asked:
+            group.asked.append(house_bill)
+    minimum = settings.disclosure.min_consignee_shipments
+    out: list[tuple[PyValue, ...]] = []
+    for (token, day), group in sorted(groups.items()):
+        if group.shipments < minimum:
+            continue
+        values: dict[str, PyValue] = {
+            "shipments": group.shipments,
+            "value_usd": round(group.value_usd, 2),
+            "house_bills": sorted(group.asked),
+        }
+        out.append((token, day, *(values[f] for f in execution.fields)))
+    return ResultTable(columns=("consignee_token", "day", *execution.fields), rows=out)
+
+
+LINKAGE_QUERIES: tuple[QuerySpec, ...] = (
+    QuerySpec(
+        name="consignee_daily_totals",
+        description="Per consignee (pseudonymous token, valid for this query only) and day: "
+        "number of shipments and their value in USD, for consignees with several shipments "
+        "a day; optionally which of the given house bills belong to each.",
+        roles=frozenset(_ROWS),
+        params=(
+            ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
+            ParamSpec("date_to", "date", f"last day, at most {MAX_DAYS} days after date_from"),
+            # Not a batch: the whole manifest may be listed, to find its shipments' groups.
+            ParamSpec("house_bills", "text_list", "house bills to place in the groups",
+                      required=False, pattern=HOUSE_BILL, max_items=2_000_000),
+        ),
+        key_columns=("consignee_token", "day"),
+        output_fields=("shipments", "value_usd", "house_bills"),
+        disclosure="linkage",
+        run=_run,
+    ),
+)

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from node.logs import REQUEST_FIELDS, JsonFormatter, configure_logging, log_request
+
+QUERY_ID = "9f2c1a7e5b3d4c6f8a0b1c2d3e4f5a6b"
+
+
+@pytest.fixture
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def _record(message: str, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("fedtrade.test", logging.WARNING, __file__, 1, message, None, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_json_logging_writes_one_object_per_line_with_request_fields() -> None:
+    stream = io.StringIO()
+    configure_logging(json=True, verbose=False, stream=stream)
+    log = logging.getLogger("fedtrade.node")
+    log.info("node %s listening on %s", "carrier-1", "127.0.0.1:50051")
+    log_request(
+        log,
+        query_id=QUERY_ID,
+        requester="cbp-coordinator",
+        query="shipment_known",
+        decision="answered",
+        status="OK",
+        latency_ms=1.23456,
+    )
+    log.debug("not shown unless verbose")
+    first, second = _lines(stream)
+    assert first["message"] == "node carrier-1 listening on 127.0.0.1:50051"
+    assert first["level"] == "INFO"
+    assert first["logger"] == "fedtrade.node"
+    assert datetime.fromisoformat(first["time"]).utcoffset() is not None
+    assert set(first) == {"time", "level", "logger", "message"}
+    assert set(second) == {"time", "level", "logger", "message", *REQUEST_FIELDS}
+    assert second["query_id"] == QUERY_ID
+    assert second["requester"] == "cbp-coordinator"
+    assert second["query"] == "shipment_known"
+    assert (second["decision"], second["status"]) == ("answered", "OK")
+    assert second["latency_ms"] == 1.235
+    assert second["message"] == (
+        f"request {QUERY_ID} from cbp-coordinator: shipment_known answered (OK) in 1.2 ms"
+    )
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_verbose_text_logging_and_reconfiguring_replaces_the_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(json=True, verbose=False, stream=first)
+    configure_logging(json=False, verbose=True, stream=second)
+    logging.getLogger("fedtrade.node").debug("detail %d", 42)
+    assert first.getvalue() == ""
+    assert second.getvalue().rstrip().endswith("DEBUG fedtrade.node: detail 42")
+
+
+def test_log_request_accepts_only_fields_that_may_be_logged() -> None:
+    parameters = inspect.signature(log_request).parameters
+    keyword_only = [p.name for p in parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert tuple(keyword_only) == REQUEST_FIELDS
+    assert [p.name for p in parameters.values() if p.kind is not p.KEYWORD_ONLY] == ["logger"]
+    with pytest.raises(TypeError, match="params"):
+        log_request(  # type: ignore[call-arg]
+            logging.getLogger("fedtrade.test"),
+            query_id=QUERY_ID,
+            requester="cbp-coordinator",
+            query="shipment_known",
+            decision="answered",
+            status="OK",
+            latency_ms=1.0,
+            params={"house_bills": ["HB-SECRET-0001"]},
+        )
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_a_refused_request_logs_no_parameter_values(caplog: pytest.LogCaptureFixture) -> None:
+    stream = io.StringIO()
+    configure_logging(json=True, verbose=True, stream=stream)
+    secret_bills = ["HB-SECRET-0001", "HB-SECRET-0002"]
+    log_request(
+        logging.getLogger("fedtrade.node"),
+        query_id=QUERY_ID,
+        requester="(unverified)",
+        query="shipment_known",
+        decision="refused",
+        status="INVALID_ARGUMENT",
+        latency_ms=0.4,
+    )
+    output = stream.getvalue()
+    assert [line["decision"] for line in _lines(stream)] == ["refused"]
+    assert not any(bill in output for bill in secret_bills)
+    assert "house_bills" not in output
+
+
+def test_exceptions_and_unserializable_extras_stay_on_one_json_line() -> None:
+    formatter = JsonFormatter()
+    try:
+        raise ValueError("broken\nstore")
+    except ValueError:
+        import sys
+
+        record = _record("failed", path=Path("/data/node.db"), count=3)
+        record.exc_info = sys.exc_info()
+    line = formatter.format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["path"] == "/data/node.db"
+    assert entry["count"] == 3
+    assert "ValueError: broken\nstore" in entry["exception"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(message=st.text(), value=st.text())
+def test_any_message_is_one_parseable_line(message: str, value: str) -> None:
+    line = JsonFormatter().format(_record("%s", note=value) if False else _message(message, value))
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == message
+    assert entry["note"] == value
+
+
+def _message(message: str, value: str) -> logging.LogRecord:
+    record = _record("%s", note=value)
+    record.args = (message,)
+    return record

@@ -1,0 +1,68 @@
+"""Keyed pseudonymous linkage tokens for consignees.
+
+Nodes share a federation linkage secret that the coordinator never holds. For
+each query, the token key is derived from that secret and the query id
+(HKDF-SHA256), so the same consignee gets the same token at every node that
+answers one query, while tokens from two different queries cannot be joined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from trust.errors import KeyFileError
+from trust.keys import read_secret_file, write_secret_file
+
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "consignee_token",
+    "generate_linkage_secret",
+    "load_linkage_secret",
+    "normalize_party",
+    "query_token_key",
+]
+
+MIN_SECRET_BYTES = 32
+_INFO = b"fedtrade consignee token v1"
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
+_HINT = "create one with `fedtrade linkage-secret --out FILE` and give every node a copy"
+
+
+def normalize_party(text: str) -> str:
+    """Upper-case, punctuation to spaces, whitespace collapsed: 'Apt. 4,  Main st' -> 'APT 4 MAIN ST'."""
+    return _NOT_ALNUM.sub(" ", text.upper()).strip()
+
+
+def query_token_key(secret: bytes, query_id: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=query_id, info=_INFO).derive(secret)
+
+
+def consignee_token(key: bytes, name: str, address: str) -> str:
+    material = f"{normalize_party(name)}\x1f{normalize_party(address)}".encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
+
+
+def generate_linkage_secret(path: Path) -> None:
+    """Write a new random secret (mode 0600, never overwriting)."""
+    write_secret_file(path, os.urandom(MIN_SECRET_BYTES).hex().encode() + b"\n", "linkage secret")
+
+
+def load_linkage_secret(path: Path) -> bytes:
+    text = read_secret_file(path, "linkage secret", hint=_HINT).strip()
+    try:
+        secret = bytes.fromhex(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise KeyFileError(f"{path}: a linkage secret is hex text; {_HINT}") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise KeyFileError(
+            f"{path}: the linkage secret has {len(secret)} bytes, at least {MIN_SECRET_BYTES} "
+            f"are needed; {_HINT}"
+        )
+    return secret

@@ -1,0 +1,139 @@
+"""Column-oriented tables on the wire: encode rows into typed arrays, decode and check them.
+
+Answers for a batch of 10,000 shipments would otherwise be tens of thousands
+of small messages; packed arrays are encoded and parsed in C. Decoding checks
+every length, because tables arrive from the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from protos import query_pb2
+from trust.errors import MalformedRequestError
+
+__all__ = ["DecodedTable", "PyValue", "decode_table", "encode_columns", "encode_rows"]
+
+# Sequence and Mapping (not list and dict) so that list[str] is a PyValue too.
+PyValue = str | int | float | bool | None | Sequence["PyValue"] | Mapping[str, "PyValue"]
+
+_PLACEHOLDER: Mapping[int, PyValue] = {
+    query_pb2.COLUMN_TYPE_TEXT: "",
+    query_pb2.COLUMN_TYPE_INTEGER: 0,
+    query_pb2.COLUMN_TYPE_NUMBER: 0.0,
+    query_pb2.COLUMN_TYPE_FLAG: False,
+    query_pb2.COLUMN_TYPE_TEXT_LIST: [],
+}
+
+
+@dataclass(frozen=True)
+class DecodedTable:
+    names: tuple[str, ...]
+    columns: Mapping[str, list[PyValue]]
+    row_count: int
+
+    def rows(self) -> Iterator[tuple[PyValue, ...]]:
+        return zip(*(self.columns[n] for n in self.names), strict=True) if self.names else iter(())
+
+    def records(self) -> Iterator[dict[str, PyValue]]:
+        for row in self.rows():
+            yield dict(zip(self.names, row, strict=True))
+
+
+def _column_type(values: Sequence[PyValue]) -> int:
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds or kinds == {str}:
+        return query_pb2.COLUMN_TYPE_TEXT
+    if kinds == {bool}:
+        return query_pb2.COLUMN_TYPE_FLAG
+    if kinds == {int}:
+        return query_pb2.COLUMN_TYPE_INTEGER
+    if kinds <= {int, float}:
+        return query_pb2.COLUMN_TYPE_NUMBER
+    if kinds == {list}:
+        return query_pb2.COLUMN_TYPE_TEXT_LIST
+    raise TypeError(f"a column cannot mix {', '.join(sorted(k.__name__ for k in kinds))}")
+
+
+def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
+    kind = _column_type(values)
+    column = query_pb2.Column(name=name, type=kind)  # type: ignore[arg-type]
+    nulls = [i for i, v in enumerate(values) if v is None]
+    if nulls:
+        column.nulls.extend(nulls)
+        placeholder = _PLACEHOLDER[kind]
+        values = [placeholder if v is None else v for v in values]
+    if kind == query_pb2.COLUMN_TYPE_TEXT:
+        column.texts.extend(values)  # type: ignore[arg-type]
+    elif kind == query_pb2.COLUMN_TYPE_INTEGER:
+        column.integers.extend(values)  # type: ignore[arg-type]
+    elif kind == query_pb2.COLUMN_TYPE_NUMBER:
+        column.numbers.extend(float(v) for v in values)  # type: ignore[arg-type]
+    elif kind == query_pb2.COLUMN_TYPE_FLAG:
+        column.flags.extend(values)  # type: ignore[arg-type]
+    else:
+        column.list_lengths.extend(len(v) for v in values)  # type: ignore[arg-type]
+        column.texts.extend(item for v in values for item in v)  # type: ignore[union-attr]
+    return column
+
+
+def encode_columns(columns: Mapping[str, Sequence[PyValue]]) -> query_pb2.Table:
+    """Encode named columns of equal length."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("all columns of a table need the same length")
+    return query_pb2.Table(
+        row_count=lengths.pop() if lengths else 0,
+        columns=[_encode(name, values) for name, values in columns.items()],
+    )
+
+
+def encode_rows(names: Sequence[str], rows: Sequence[Sequence[PyValue]]) -> query_pb2.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = encode_columns(dict(zip(names, columns, strict=True)))
+    table.row_count = len(rows)
+    return table
+
+
+def _bad(name: str, problem: str) -> MalformedRequestError:
+    return MalformedRequestError(f"table column {name!r}: {problem}")
+
+
+def _decode(column: query_pb2.Column, rows: int) -> list[PyValue]:
+    values: list[PyValue]
+    match column.type:
+        case query_pb2.COLUMN_TYPE_TEXT:
+            values = list(column.texts)
+        case query_pb2.COLUMN_TYPE_INTEGER:
+            values = list(column.integers)
+        case query_pb2.COLUMN_TYPE_NUMBER:
+            values = list(column.numbers)
+        case query_pb2.COLUMN_TYPE_FLAG:
+            values = list(column.flags)
+        case query_pb2.COLUMN_TYPE_TEXT_LIST:
+            lengths = list(column.list_lengths)
+            if sum(lengths) != len(column.texts):
+                raise _bad(column.name, "list lengths do not add up to its items")
+            texts, values, start = list(column.texts), [], 0
+            for length in lengths:
+                values.append(texts[start : start + length])
+                start += length
+        case _:
+            raise _bad(column.name, f"unknown column type {column.type}")
+    if len(values) != rows:
+        raise _bad(column.name, f"has {len(values)} values for {rows} rows")
+    for index in column.nulls:
+        if index >= rows:
+            raise _bad(column.name, f"null at row {index} of {rows}")
+        values[index] = None
+    return values
+
+
+def decode_table(table: query_pb2.Table) -> DecodedTable:
+    """Decode and check a table; raises MalformedRequestError on any inconsistency."""
+    names = tuple(c.name for c in table.columns)
+    if len(set(names)) != len(names):
+        raise MalformedRequestError("a table names a column twice")
+    columns = {c.name: _decode(c, table.row_count) for c in table.columns}
+    return DecodedTable(names, columns, table.row_count)
