@@ -73,7 +73,11 @@ class Coordinator:
         return node_pb2_grpc.NodeServiceStub(channel)
 
     def sign_query(
-        self, node: NodeEntry, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
+        self,
+        node: NodeEntry,
+        query_name: str,
+        params: Mapping[str, ParamValue],
+        context: QueryContext,
     ) -> tuple[query_pb2.Query, Envelope]:
         now = time.time()
         query = query_pb2.Query(

@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from trust.ids import ROLES, is_valid_id, parse_address
 from trust.errors import KeyFileError
+from trust.ids import ROLES, is_valid_id, parse_address
 from trust.keys import PublicKey, load_public_key
 from trust.strictyaml import ConfigMapping, load_yaml
 
 __all__ = ["CoordinatorConfig", "NodeEntry", "load_coordinator_config"]
-
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ NODE_IDS: Mapping[str, str] = {
     "broker": "broker-1",
 }
 PURPOSES = ("TARGETING", "INVESTIGATION")
-LINKAGE_SECRET = "keys/linkage.secret"
+LINKAGE_SECRET = "keys/linkage.secret"  # noqa: S105 (a file path, not a secret)
 
 
 def grants_for(role: str) -> dict[str, list[str]]:

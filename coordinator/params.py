@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from node.catalogue import CATALOGUE, DESCRIBE
 from coordinator.client import ParamValue
+from node.catalogue import CATALOGUE, DESCRIBE
 from node.queries.spec import ParamSpec
-from trust.errors import MalformedRequestError
 from protos import query_pb2
+from trust.errors import MalformedRequestError
 from trust.wire import PyValue, table_value
 
 __all__ = ["parse_params"]
@@ -49,10 +49,12 @@ def _convert(spec: ParamSpec, text: str) -> PyValue:
 
 def _shipments(text: str) -> query_pb2.Value:
     records = [_shipment(item) for item in _list(text)]
-    return table_value({
-        name: [r.get(name) for r in records]
-        for name in ("house_bill", "declared_value_usd", "hs6")
-    })
+    return table_value(
+        {
+            name: [r.get(name) for r in records]
+            for name in ("house_bill", "declared_value_usd", "hs6")
+        }
+    )
 
 
 def _shipment(item: str) -> dict[str, PyValue]:

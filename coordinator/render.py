@@ -31,9 +31,10 @@ def answer_table(result: VerifiedAnswer) -> Table:
                 q.disclosure_class,
             )
         return table
+    decoded = decode_table(answer.table)
     table = Table(
-        *answer.table.columns, title=f"{result.node_id}: {result.query.query_name} (signed answer)"
+        *decoded.names, title=f"{result.node_id}: {result.query.query_name} (signed answer)"
     )
-    for row in answer.table.rows:
-        table.add_row(*(str(from_value(v)) for v in row.values))
+    for row in decoded.rows():
+        table.add_row(*("—" if v is None else str(v) for v in row))
     return table

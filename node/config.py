@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -174,23 +175,27 @@ def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requeste
     limits = section.optional_mapping("rate_limit")
     rate = RateLimit(
         queries_per_minute=limits.int("queries_per_minute", 600, min=1) if limits else 600,
-        shipments_per_minute=(limits.int("shipments_per_minute", 6_000_000, min=1)
-                              if limits else 6_000_000),
+        shipments_per_minute=(
+            limits.int("shipments_per_minute", 6_000_000, min=1) if limits else 6_000_000
+        ),
     )
     if limits:
         limits.finish()
     grants = {name: _grant(name, g, role) for name, g in section.mapping("queries").items()}
-    requester = Requester(requester_id, keys, grants, rate,
-                          section.int("max_batch", 10_000, min=1, max=100_000))
+    requester = Requester(
+        requester_id, keys, grants, rate, section.int("max_batch", 10_000, min=1, max=100_000)
+    )
     section.finish()
     return requester
 
 
-def _edges(section: ConfigMapping | None, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+def _edges(
+    section: ConfigMapping | None, key: str, default: tuple[float, ...]
+) -> tuple[float, ...]:
     if section is None or not section.has(key):
         return default
     edges = section.float_list(key)
-    if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)) or edges[0] <= 0:
+    if not edges or any(b <= a for a, b in itertools.pairwise(edges)) or edges[0] <= 0:
         raise section.error("band edges must be positive and strictly increasing", key)
     return tuple(edges)
 
@@ -210,7 +215,8 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
         min_cell_shipments=min_cell,
         dominance=rules,
         min_consignee_shipments=section.int(
-            "min_consignee_shipments", defaults.min_consignee_shipments, min=2),
+            "min_consignee_shipments", defaults.min_consignee_shipments, min=2
+        ),
     )
     section.finish()
     return controls
@@ -221,7 +227,7 @@ def _currency_rates(root: ConfigMapping) -> Mapping[str, float]:
     if section is None:
         return dict(DEFAULT_CURRENCY_PER_USD)
     rates = {}
-    for code in section.keys():
+    for code in section.keys():  # noqa: SIM118 (a ConfigMapping, not a dict)
         if not _CURRENCY.match(code):
             raise section.error(f"{code!r} is not an ISO 4217 currency code", code)
         rates[code] = section.float(code, min=1e-9)
@@ -235,10 +241,12 @@ def _settings(root: ConfigMapping) -> QuerySettings:
     settings = QuerySettings(
         currency_per_usd=_currency_rates(root),
         value_ratio_bands=_edges(bands, "value_ratio", defaults.value_ratio_bands),
-        account_age_days=tuple(int(d) for d in _edges(bands, "account_age_days",
-                                                      defaults.account_age_days)),
-        linked_suspended=tuple(int(d) for d in _edges(bands, "linked_suspended",
-                                                      defaults.linked_suspended)),
+        account_age_days=tuple(
+            int(d) for d in _edges(bands, "account_age_days", defaults.account_age_days)
+        ),
+        linked_suspended=tuple(
+            int(d) for d in _edges(bands, "linked_suspended", defaults.linked_suspended)
+        ),
         disclosure=_disclosure(root.optional_mapping("disclosure")),
         linkage_secret=None,
     )
@@ -294,8 +302,15 @@ def load_node_config(path: Path) -> NodeConfig:
     settings = _settings(root)
     root.finish()
     return NodeConfig(
-        path=path, version=version, node_id=node_id, role=role, listen=listen,
-        signing_key=signing_key, database=database, freshness=freshness, requesters=requesters,
+        path=path,
+        version=version,
+        node_id=node_id,
+        role=role,
+        listen=listen,
+        signing_key=signing_key,
+        database=database,
+        freshness=freshness,
+        requesters=requesters,
         settings=settings,
     )
 

@@ -90,7 +90,7 @@ def _alone_on_a_line(keys: Sequence[tuple[str, ...]], width: int) -> set[int]:
     alone: set[int] = set()
     for position in range(width):
         counts: dict[tuple[str, ...], int] = {}
-        projected = [key[:position] + key[position + 1:] for key in keys]
+        projected = [key[:position] + key[position + 1 :] for key in keys]
         for rest in projected:
             counts[rest] = counts.get(rest, 0) + 1
         alone.update(i for i, rest in enumerate(projected) if counts[rest] == 1)
@@ -122,7 +122,8 @@ def protect(cells: Sequence[Cell], controls: DisclosureControls) -> list[Protect
                 reasons[pick] = "complementary"
                 changed = True
     return [
-        ProtectedCell(cell.key, None, None, True, reason) if reason
+        ProtectedCell(cell.key, None, None, True, reason)
+        if reason
         else ProtectedCell(cell.key, cell.shipments, cell.value, False, "")
         for cell, reason in zip(cells, reasons, strict=True)
     ]

@@ -211,7 +211,9 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         state.store.record(trace.entry("refused", f"{type(exc).__name__}: {exc}"), trace.seen)
         raise
     except Exception as exc:
-        state.store.record(trace.entry("failed", f"internal error: {type(exc).__name__}"), trace.seen)
+        state.store.record(
+            trace.entry("failed", f"internal error: {type(exc).__name__}"), trace.seen
+        )
         raise
     state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
     return result
@@ -268,14 +270,16 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
 def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
     spec = CATALOGUE[accepted.query.query_name]
-    return spec.run(Execution(
-        conn=state.store.reader(),
-        role=accepted.config.role,
-        params=accepted.params,
-        fields=accepted.grant.fields,
-        query_id=accepted.query.query_id,
-        settings=accepted.config.settings,
-    ))
+    return spec.run(
+        Execution(
+            conn=state.store.reader(),
+            role=accepted.config.role,
+            params=accepted.params,
+            fields=accepted.grant.fields,
+            query_id=accepted.query.query_id,
+            settings=accepted.config.settings,
+        )
+    )
 
 
 def answer_query(state: NodeState, envelope: Envelope) -> Envelope:

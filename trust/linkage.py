@@ -36,7 +36,10 @@ _HINT = "create one with `fedtrade linkage-secret --out FILE` and give every nod
 
 
 def normalize_party(text: str) -> str:
-    """Upper-case, punctuation to spaces, whitespace collapsed: 'Apt. 4,  Main st' -> 'APT 4 MAIN ST'."""
+    """Upper-case, punctuation to spaces, whitespace collapsed.
+
+    'Apt. 4,  Main st' and 'APT 4 MAIN ST' both become 'APT 4 MAIN ST'.
+    """
     return _NOT_ALNUM.sub(" ", text.upper()).strip()
 
 

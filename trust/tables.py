@@ -74,7 +74,7 @@ def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
         column.flags.extend(values)  # type: ignore[arg-type]
     else:
         column.list_lengths.extend(len(v) for v in values)  # type: ignore[arg-type]
-        column.texts.extend(item for v in values for item in v)  # type: ignore[union-attr]
+        column.texts.extend(str(item) for v in values for item in v)  # type: ignore[union-attr]
     return column
 
 

@@ -42,7 +42,6 @@ PAYLOAD_CHUNK = "application/vnd.fedtrade.answer-chunk.v1+protobuf"
 M = TypeVar("M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk)
 
 
-
 def digest(payload: bytes) -> bytes:
     """The SHA-256 digest that binds answers and audit entries to a request payload."""
     return hashlib.sha256(payload).digest()

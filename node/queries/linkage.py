@@ -105,8 +105,14 @@ LINKAGE_QUERIES: tuple[QuerySpec, ...] = (
             ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
             ParamSpec("date_to", "date", f"last day, at most {MAX_DAYS} days after date_from"),
             # Not a batch: the whole manifest may be listed, to find its shipments' groups.
-            ParamSpec("house_bills", "text_list", "house bills to place in the groups",
-                      required=False, pattern=HOUSE_BILL, max_items=2_000_000),
+            ParamSpec(
+                "house_bills",
+                "text_list",
+                "house bills to place in the groups",
+                required=False,
+                pattern=HOUSE_BILL,
+                max_items=2_000_000,
+            ),
         ),
         key_columns=("consignee_token", "day"),
         output_fields=("shipments", "value_usd", "house_bills"),

@@ -9,9 +9,22 @@ __all__ = ["DEFAULT_CURRENCY_PER_USD", "DisclosureControls", "QuerySettings"]
 
 # Units of each currency per US dollar; operators set their own in the node config.
 DEFAULT_CURRENCY_PER_USD: Mapping[str, float] = {
-    "USD": 1.0, "EUR": 0.92, "GBP": 0.79, "CNY": 7.2, "HKD": 7.8, "VND": 25000.0,
-    "KRW": 1350.0, "JPY": 150.0, "TWD": 32.0, "THB": 36.0, "IDR": 16000.0, "INR": 83.0,
-    "PKR": 280.0, "TRY": 32.0, "MXN": 17.0, "CAD": 1.36,
+    "USD": 1.0,
+    "EUR": 0.92,
+    "GBP": 0.79,
+    "CNY": 7.2,
+    "HKD": 7.8,
+    "VND": 25000.0,
+    "KRW": 1350.0,
+    "JPY": 150.0,
+    "TWD": 32.0,
+    "THB": 36.0,
+    "IDR": 16000.0,
+    "INR": 83.0,
+    "PKR": 280.0,
+    "TRY": 32.0,
+    "MXN": 17.0,
+    "CAD": 1.36,
 }
 
 
@@ -29,7 +42,8 @@ class DisclosureControls:
 @dataclass(frozen=True)
 class QuerySettings:
     currency_per_usd: Mapping[str, float] = field(
-        default_factory=lambda: dict(DEFAULT_CURRENCY_PER_USD))
+        default_factory=lambda: dict(DEFAULT_CURRENCY_PER_USD)
+    )
     # declared/paid value ratio band edges
     value_ratio_bands: tuple[float, ...] = (0.5, 0.8, 1.2)
     # seller account age band edges in days (at the time of the order)

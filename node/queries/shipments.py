@@ -10,6 +10,7 @@ negative finding.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,18 +33,27 @@ WITH batch AS (
 
 # How each role finds its record of a shipment, and whether it holds one.
 _SOURCES: Mapping[str, tuple[str, str]] = {
-    "marketplace": ("""
+    "marketplace": (
+        """
         LEFT JOIN fulfillments f ON f.house_bill = b.house_bill
         LEFT JOIN orders o ON o.order_id = f.order_id
         LEFT JOIN order_lines ol ON ol.order_id = o.order_id AND ol.line_no = 1
         LEFT JOIN listings l ON l.listing_id = ol.listing_id
-        LEFT JOIN sellers s ON s.seller_id = l.seller_id""", "f.order_id IS NOT NULL"),
-    "carrier": ("""
-        LEFT JOIN house_bills h ON h.house_bill = b.house_bill""", "h.house_bill IS NOT NULL"),
-    "broker": ("""
+        LEFT JOIN sellers s ON s.seller_id = l.seller_id""",
+        "f.order_id IS NOT NULL",
+    ),
+    "carrier": (
+        """
+        LEFT JOIN house_bills h ON h.house_bill = b.house_bill""",
+        "h.house_bill IS NOT NULL",
+    ),
+    "broker": (
+        """
         LEFT JOIN entries e ON e.entry_number = (
             SELECT entry_number FROM entries WHERE house_bill = b.house_bill
-            ORDER BY entry_number DESC LIMIT 1)""", "e.entry_number IS NOT NULL"),
+            ORDER BY entry_number DESC LIMIT 1)""",
+        "e.entry_number IS NOT NULL",
+    ),
 }
 
 Convert = Callable[[tuple[PyValue, ...], QuerySettings], PyValue]
@@ -71,7 +81,7 @@ def count_band(count: PyValue, edges: tuple[int, ...]) -> PyValue:
         return None
     if count < edges[0]:
         return str(count) if edges[0] == 1 else f"<{edges[0]}"
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in itertools.pairwise(edges):
         if count < high:
             return str(low) if high == low + 1 else f"{low}-{high - 1}"
     return f"{edges[-1]}+"
@@ -79,8 +89,9 @@ def count_band(count: PyValue, edges: tuple[int, ...]) -> PyValue:
 
 def _age_band(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
     days = raw[0]
-    return band(float(days), settings.account_age_days, "d") if isinstance(days, int | float) \
-        else None
+    return (
+        band(float(days), settings.account_age_days, "d") if isinstance(days, int | float) else None
+    )
 
 
 def _linked_band(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
@@ -107,8 +118,9 @@ def _declared_paid(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue
 
 def _entry_declared(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
     declared, entry_usd = raw
-    return _ratio_band(declared, float(entry_usd) if isinstance(entry_usd, int | float) else None,
-                       settings)
+    return _ratio_band(
+        declared, float(entry_usd) if isinstance(entry_usd, int | float) else None, settings
+    )
 
 
 def match_depth(code: PyValue, reference: PyValue) -> PyValue:
@@ -125,14 +137,21 @@ def _depth(raw: tuple[PyValue, ...], _settings: QuerySettings) -> PyValue:
     return match_depth(raw[0], raw[1])
 
 
-_FIRST_HTS6 = ("(SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number"
-               " ORDER BY line_no LIMIT 1)")
+def _if_held(record_key: str, expr: str) -> str:
+    """NULL when the node holds no record, so that 'not known' never reads as 'no'."""
+    return f"CASE WHEN {record_key} IS NULL THEN NULL ELSE {expr} END"
+
+
+_FIRST_HTS6 = (
+    "(SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number"
+    " ORDER BY line_no LIMIT 1)"
+)
 _LINKED_SUSPENDED = """(SELECT count(DISTINCT x.seller_id) FROM seller_links k
     JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
                                          THEN k.linked_seller_id ELSE k.seller_id END
     WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
       AND x.status = 'suspended')"""
-_ENTITY_NAME = "(SELECT 1 FROM entity_list x WHERE upper(trim(x.name)) = upper(trim({})))"
+_ENTITY_NAME = "EXISTS(SELECT 1 FROM entity_list x WHERE upper(trim(x.name)) = upper(trim({})))"
 
 _FIELDS: Mapping[str, _Field] = {
     # seller_profile
@@ -140,19 +159,24 @@ _FIELDS: Mapping[str, _Field] = {
     "high_volume_seller": _Field({"marketplace": ("s.high_volume",)}, _flag),
     "account_age_band": _Field(
         {"marketplace": ("CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)",)},
-        _age_band),
+        _age_band,
+    ),
     "linked_suspended_band": _Field({"marketplace": (_LINKED_SUSPENDED,)}, _linked_band),
     "seller_country": _Field({"marketplace": ("s.country",)}, _plain),
     "seller_status": _Field({"marketplace": ("s.status",)}, _plain),
     # value_check
     "declared_paid_ratio_band": _Field(
-        {"marketplace": ("b.declared_usd", "o.total_paid", "o.currency")}, _declared_paid),
+        {"marketplace": ("b.declared_usd", "o.total_paid", "o.currency")}, _declared_paid
+    ),
     # classification_check
-    "hs_match_depth": _Field({
-        "marketplace": ("l.hs6_hint", "b.ref_hs6"),
-        "carrier": ("h.hs6", "b.ref_hs6"),
-        "broker": (_FIRST_HTS6, "b.ref_hs6"),
-    }, _depth),
+    "hs_match_depth": _Field(
+        {
+            "marketplace": ("l.hs6_hint", "b.ref_hs6"),
+            "carrier": ("h.hs6", "b.ref_hs6"),
+            "broker": (_FIRST_HTS6, "b.ref_hs6"),
+        },
+        _depth,
+    ),
     # security_profile
     "known_shipper": _Field({"carrier": ("h.known_shipper",)}, _flag),
     "screened": _Field({"carrier": ("h.screened",)}, _flag),
@@ -160,37 +184,69 @@ _FIELDS: Mapping[str, _Field] = {
     # entry_status
     "entry_type": _Field({"broker": ("e.entry_type",)}, _plain),
     "release_status": _Field({"broker": ("e.release_status",)}, _plain),
-    "certificate_on_file": _Field({"broker": (
-        "CASE WHEN e.entry_number IS NULL THEN NULL ELSE EXISTS(SELECT 1 FROM entry_lines el "
-        "WHERE el.entry_number = e.entry_number AND el.certificate_ref IS NOT NULL) END",)}, _flag),
-    "importer_of_record_present": _Field({"broker": (
-        "CASE WHEN e.entry_number IS NULL THEN NULL ELSE e.importer_of_record IS NOT NULL END",)},
-        _flag),
+    "certificate_on_file": _Field(
+        {
+            "broker": (
+                _if_held(
+                    "e.entry_number",
+                    "EXISTS(SELECT 1 FROM entry_lines el WHERE el.entry_number = e.entry_number "
+                    "AND el.certificate_ref IS NOT NULL)",
+                ),
+            )
+        },
+        _flag,
+    ),
+    "importer_of_record_present": _Field(
+        {"broker": (_if_held("e.entry_number", "e.importer_of_record IS NOT NULL"),)},
+        _flag,
+    ),
     "entry_declared_ratio_band": _Field(
-        {"broker": ("b.declared_usd", "e.total_value_usd")}, _entry_declared),
+        {"broker": ("b.declared_usd", "e.total_value_usd")}, _entry_declared
+    ),
     # list_hits
-    "recall_hit": _Field({"marketplace": (
-        "CASE WHEN o.order_id IS NULL THEN NULL ELSE EXISTS(SELECT 1 FROM order_lines ol2 "
-        "JOIN listings l2 ON l2.listing_id = ol2.listing_id "
-        "JOIN recalled_products r ON r.gtin = l2.gtin WHERE ol2.order_id = o.order_id) END",)},
-        _flag),
-    "entity_list_hit": _Field({
-        "marketplace": ("CASE WHEN s.seller_id IS NULL THEN NULL ELSE EXISTS"
-                        + _ENTITY_NAME.format("s.legal_name") + " END",),
-        "carrier": ("CASE WHEN h.house_bill IS NULL THEN NULL ELSE EXISTS"
-                    + _ENTITY_NAME.format("h.shipper_name") + " END",),
-        "broker": ("CASE WHEN e.entry_number IS NULL THEN NULL ELSE EXISTS(SELECT 1 "
-                   "FROM entry_lines el JOIN entity_list x ON x.mid = el.mid "
-                   "WHERE el.entry_number = e.entry_number) END",),
-    }, _flag),
+    "recall_hit": _Field(
+        {
+            "marketplace": (
+                _if_held(
+                    "o.order_id",
+                    "EXISTS(SELECT 1 FROM order_lines ol2 "
+                    "JOIN listings l2 ON l2.listing_id = ol2.listing_id "
+                    "JOIN recalled_products r ON r.gtin = l2.gtin WHERE ol2.order_id = o.order_id)",
+                ),
+            )
+        },
+        _flag,
+    ),
+    "entity_list_hit": _Field(
+        {
+            "marketplace": (_if_held("s.seller_id", _ENTITY_NAME.format("s.legal_name")),),
+            "carrier": (_if_held("h.house_bill", _ENTITY_NAME.format("h.shipper_name")),),
+            "broker": (
+                _if_held(
+                    "e.entry_number",
+                    "EXISTS(SELECT 1 FROM entry_lines el JOIN entity_list x ON x.mid = el.mid "
+                    "WHERE el.entry_number = e.entry_number)",
+                ),
+            ),
+        },
+        _flag,
+    ),
 }
 
 
 def _batch_json(shipments: PyValue) -> str:
     """The batch as one JSON array of [house_bill, declared_value_usd, hs6] rows."""
     assert isinstance(shipments, dict)
-    return json.dumps(list(zip(shipments["house_bill"], shipments["declared_value_usd"],
-                               shipments["hs6"], strict=True)))
+    return json.dumps(
+        list(
+            zip(
+                shipments["house_bill"],
+                shipments["declared_value_usd"],
+                shipments["hs6"],
+                strict=True,
+            )
+        )
+    )
 
 
 def _run(execution: Execution) -> ResultTable:
@@ -210,16 +266,22 @@ def _run(execution: Execution) -> ResultTable:
     for record in execution.conn.execute(statement, {"batch": batch}):
         known_flag = bool(record[1])
         values = record[2:]
-        rows.append((
-            record[0], known_flag,
-            *(_FIELDS[name].convert(values[cut], settings) if known_flag else None
-              for name, cut in slices),
-        ))
+        rows.append(
+            (
+                record[0],
+                known_flag,
+                *(
+                    _FIELDS[name].convert(values[cut], settings) if known_flag else None
+                    for name, cut in slices
+                ),
+            )
+        )
     return ResultTable(columns=("house_bill", "known", *execution.fields), rows=rows)
 
 
 _SHIPMENTS = ParamSpec(
-    "shipments", "shipments",
+    "shipments",
+    "shipments",
     "the batch: a table of house_bill with the manifest's declared_value_usd and hs6",
     batch=True,
 )
@@ -228,8 +290,13 @@ _SHIPMENTS = ParamSpec(
 def _query(name: str, description: str, fields: tuple[str, ...]) -> QuerySpec:
     roles = frozenset(role for f in fields for role in _FIELDS[f].sql)
     return QuerySpec(
-        name=name, description=description, roles=roles, params=(_SHIPMENTS,),
-        key_columns=("house_bill", "known"), output_fields=fields, disclosure="per_shipment",
+        name=name,
+        description=description,
+        roles=roles,
+        params=(_SHIPMENTS,),
+        key_columns=("house_bill", "known"),
+        output_fields=fields,
+        disclosure="per_shipment",
         run=_run,
         role_fields={role: tuple(f for f in fields if role in _FIELDS[f].sql) for role in roles},
     )
@@ -250,28 +317,71 @@ SHIPMENT_QUERIES: tuple[QuerySpec, ...] = (
         name="shipment_known",
         description="For each house bill: whether this node holds a record of the shipment.",
         roles=frozenset(_SOURCES),
-        params=(ParamSpec("house_bills", "text_list", "house bill numbers to look up",
-                          pattern=HOUSE_BILL, batch=True),),
-        key_columns=("house_bill", "known"), output_fields=(), disclosure="per_shipment",
+        params=(
+            ParamSpec(
+                "house_bills",
+                "text_list",
+                "house bill numbers to look up",
+                pattern=HOUSE_BILL,
+                batch=True,
+            ),
+        ),
+        key_columns=("house_bill", "known"),
+        output_fields=(),
+        disclosure="per_shipment",
         run=_known,
     ),
-    _query("seller_profile", "Seller behind each shipment: KYC verified, high-volume seller "
-           "(INFORM Act), account age band, linked suspended accounts band, country, status.",
-           ("kyc_verified", "high_volume_seller", "account_age_band", "linked_suspended_band",
-            "seller_country", "seller_status")),
-    _query("value_check", "Declared value (from the manifest) over the amount paid at the "
-           "marketplace, as a ratio band.", ("declared_paid_ratio_band",)),
-    _query("classification_check", "How many leading HS digits (6/4/2/0) of this node's code "
-           "agree with the manifest's HS6.", ("hs_match_depth",)),
-    _query("security_profile", "Carrier security data: known shipper, screened, pre-load status.",
-           ("known_shipper", "screened", "preload_status")),
-    _query("entry_status", "Customs entry filed by the broker: type, release status, "
-           "certificate on file, importer of record present, entry value over declared value band.",
-           ("entry_type", "release_status", "certificate_on_file", "importer_of_record_present",
-            "entry_declared_ratio_band")),
-    _query("shipment_indicators", "Every per-shipment indicator this node can compute, in one "
-           "pass over the batch (what screening asks each node).", tuple(_FIELDS)),
-    _query("list_hits", "Whether the shipment hits a recalled-product list (GTIN) or the "
-           "forced-labour / denied-party entity list (MID or name) held by this node.",
-           ("recall_hit", "entity_list_hit")),
+    _query(
+        "seller_profile",
+        "Seller behind each shipment: KYC verified, high-volume seller "
+        "(INFORM Act), account age band, linked suspended accounts band, country, status.",
+        (
+            "kyc_verified",
+            "high_volume_seller",
+            "account_age_band",
+            "linked_suspended_band",
+            "seller_country",
+            "seller_status",
+        ),
+    ),
+    _query(
+        "value_check",
+        "Declared value (from the manifest) over the amount paid at the "
+        "marketplace, as a ratio band.",
+        ("declared_paid_ratio_band",),
+    ),
+    _query(
+        "classification_check",
+        "How many leading HS digits (6/4/2/0) of this node's code agree with the manifest's HS6.",
+        ("hs_match_depth",),
+    ),
+    _query(
+        "security_profile",
+        "Carrier security data: known shipper, screened, pre-load status.",
+        ("known_shipper", "screened", "preload_status"),
+    ),
+    _query(
+        "entry_status",
+        "Customs entry filed by the broker: type, release status, "
+        "certificate on file, importer of record present, entry value over declared value band.",
+        (
+            "entry_type",
+            "release_status",
+            "certificate_on_file",
+            "importer_of_record_present",
+            "entry_declared_ratio_band",
+        ),
+    ),
+    _query(
+        "shipment_indicators",
+        "Every per-shipment indicator this node can compute, in one "
+        "pass over the batch (what screening asks each node).",
+        tuple(_FIELDS),
+    ),
+    _query(
+        "list_hits",
+        "Whether the shipment hits a recalled-product list (GTIN) or the "
+        "forced-labour / denied-party entity list (MID or name) held by this node.",
+        ("recall_hit", "entity_list_hit"),
+    ),
 )

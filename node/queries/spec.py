@@ -8,6 +8,7 @@ connection, computing only the output fields the requester may see.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sqlite3
@@ -32,14 +33,17 @@ __all__ = [
     "validate_params",
 ]
 
-ParamType = Literal["text", "integer", "number", "flag", "date", "text_list", "choice_list",
-                    "shipments"]
+ParamType = Literal[
+    "text", "integer", "number", "flag", "date", "text_list", "choice_list", "shipments"
+]
 Disclosure = Literal["per_shipment", "aggregate", "linkage"]
 HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,20}$")
 _HS6 = re.compile(r"^[0-9]{6}$")
 # What CBP already holds from the manifest, sent as reference values with each shipment.
 SHIPMENT_FIELDS: Mapping[str, str] = {
-    "house_bill": "text", "declared_value_usd": "number", "hs6": "text",
+    "house_bill": "text",
+    "declared_value_usd": "number",
+    "hs6": "text",
 }
 
 
@@ -99,7 +103,7 @@ class QuerySpec:
         for p in self.params:
             value = params.get(p.name)
             if p.batch and isinstance(value, dict):
-                return len(value["house_bill"])  # type: ignore[arg-type]
+                return len(value["house_bill"])
             if p.batch and isinstance(value, list):
                 return len(value)
         return 0
@@ -114,7 +118,7 @@ def band(value: float | None, edges: Sequence[float], unit: str = "") -> str | N
         return None
     if value < edges[0]:
         return f"<{edges[0]:g}{unit}"
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in itertools.pairwise(edges):
         if value < high:
             return f"{low:g}-{high:g}{unit}"
     return f">={edges[-1]:g}{unit}"
@@ -141,8 +145,11 @@ def _check_list(spec: ParamSpec, value: PyValue) -> list[PyValue]:
 def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]]:
     """A batch arrives as a table: equal-length columns house_bill, declared_value_usd, hs6."""
     if not isinstance(value, dict) or "house_bill" not in value:
-        raise _bad(spec, "must be a table with a house_bill column (and optional "
-                         "declared_value_usd and hs6 columns)")
+        raise _bad(
+            spec,
+            "must be a table with a house_bill column (and optional "
+            "declared_value_usd and hs6 columns)",
+        )
     unknown = sorted(set(value) - set(SHIPMENT_FIELDS))
     if unknown:
         raise _bad(spec, f"unknown column {unknown[0]!r}; columns: {', '.join(SHIPMENT_FIELDS)}")
@@ -163,8 +170,12 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
             raise _bad(spec, f"column {name!r} must have one value per house bill")
         columns[name] = column
     for bill, amount in zip(bills, columns["declared_value_usd"], strict=True):
-        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)
-                                   or not math.isfinite(amount) or amount < 0):
+        if amount is not None and (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+            or amount < 0
+        ):
             raise _bad(spec, f"declared_value_usd of {bill} must be a number >= 0")
     for bill, hs6 in zip(bills, columns["hs6"], strict=True):
         if hs6 is not None and (not isinstance(hs6, str) or not _HS6.match(hs6)):

@@ -37,14 +37,18 @@ def requester(config: dict[str, Any]) -> dict[str, Any]:
 
 def test_granted_fields_limit_the_answer(federation: Federation) -> None:
     path = federation.node_configs[CARRIER]
-    edit_config(path, lambda c: requester(c)["queries"]["security_profile"].update(
-        fields=["screened"]))
+    edit_config(
+        path, lambda c: requester(c)["queries"]["security_profile"].update(fields=["screened"])
+    )
     node = start_node(path)
     try:
         key = federation.root / "keys" / "cbp-coordinator.key"
-        envelope = signed_query(SigningKey.from_file(key), audience=CARRIER,
-                                query_name="security_profile",
-                                params={"shipments": table_value({"house_bill": ["HB0001"]})})
+        envelope = signed_query(
+            SigningKey.from_file(key),
+            audience=CARRIER,
+            query_name="security_profile",
+            params={"shipments": table_value({"house_bill": ["HB0001"]})},
+        )
         reply = node.stub().Query(envelope_to_proto(envelope), timeout=10)
         answer = query_pb2.Answer.FromString(reply.payload)
         assert decode_table(answer.table).names == ("house_bill", "known", "screened")
@@ -56,14 +60,18 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
 @pytest.mark.parametrize(
     ("grant", "message"),
     [
-        ({"purposes": ["TARGETING"], "fields": ["kyc_verified"]},
-         "is not an output of security_profile"),
+        (
+            {"purposes": ["TARGETING"], "fields": ["kyc_verified"]},
+            "is not an output of security_profile",
+        ),
         ({"purposes": ["TARGETING"], "fields": ["no_such_field"]}, "is not an output"),
         ({"purposes": []}, "at least one purpose"),
     ],
 )
 def test_config_check_rejects_impossible_grants(
-    federation: Federation, grant: dict[str, Any], message: str,
+    federation: Federation,
+    grant: dict[str, Any],
+    message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = federation.node_configs[CARRIER]
@@ -76,8 +84,12 @@ def test_field_of_another_role_is_rejected(
     federation: Federation, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = federation.node_configs[CARRIER]
-    edit_config(path, lambda c: requester(c)["queries"].update(
-        list_hits={"purposes": ["TARGETING"], "fields": ["recall_hit"]}))
+    edit_config(
+        path,
+        lambda c: requester(c)["queries"].update(
+            list_hits={"purposes": ["TARGETING"], "fields": ["recall_hit"]}
+        ),
+    )
     assert node_main(["config", "check", str(path)]) == 1
     assert "'recall_hit' is not computed by a carrier node" in capsys.readouterr().err
 
@@ -86,8 +98,9 @@ def test_query_of_another_role_is_rejected(
     federation: Federation, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = federation.node_configs[CARRIER]
-    edit_config(path, lambda c: requester(c)["queries"].update(
-        seller_profile={"purposes": ["TARGETING"]}))
+    edit_config(
+        path, lambda c: requester(c)["queries"].update(seller_profile={"purposes": ["TARGETING"]})
+    )
     assert node_main(["config", "check", str(path)]) == 1
     assert "not by a carrier node" in capsys.readouterr().err
 
@@ -105,8 +118,12 @@ def limited(federation: Federation) -> Iterator[LiveFederation]:
 
 def test_batch_over_max_batch_is_refused(limited: LiveFederation) -> None:
     batch = table_value({"house_bill": [f"HB{i:06d}" for i in range(21)]})
-    envelope = signed_query(limited.coordinator_key, audience=CARRIER,
-                            query_name="security_profile", params={"shipments": batch})
+    envelope = signed_query(
+        limited.coordinator_key,
+        audience=CARRIER,
+        query_name="security_profile",
+        params={"shipments": batch},
+    )
     with pytest.raises(grpc.RpcError) as caught:
         limited.nodes[CARRIER].stub().Query(envelope_to_proto(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -124,7 +141,8 @@ def test_rate_limit_refuses_with_retry_hint(limited: LiveFederation) -> None:
     error = caught.value
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "retry in" in (error.details() or "")
-    trailers = dict(error.trailing_metadata() or ())  # type: ignore[attr-defined]
+    assert isinstance(error, grpc.Call)
+    trailers = {m.key: m.value for m in error.trailing_metadata() or ()}
     assert float(trailers["retry-after-ms"]) > 0
 
 
@@ -132,11 +150,19 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
     batch = table_value({"house_bill": [f"HB{i:06d}" for i in range(20)]})
     stub = limited.nodes[CARRIER].stub()
     for _ in range(2):
-        envelope = signed_query(limited.coordinator_key, audience=CARRIER,
-                                query_name="security_profile", params={"shipments": batch})
+        envelope = signed_query(
+            limited.coordinator_key,
+            audience=CARRIER,
+            query_name="security_profile",
+            params={"shipments": batch},
+        )
         stub.Query(envelope_to_proto(envelope), timeout=10)
-    envelope = signed_query(limited.coordinator_key, audience=CARRIER,
-                            query_name="security_profile", params={"shipments": batch})
+    envelope = signed_query(
+        limited.coordinator_key,
+        audience=CARRIER,
+        query_name="security_profile",
+        params={"shipments": batch},
+    )
     with pytest.raises(grpc.RpcError) as caught:
         stub.Query(envelope_to_proto(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -160,6 +186,7 @@ def test_edited_config_applies_without_restart_and_broken_edit_is_refused(
     watcher = ConfigWatcher(node.state, interval=0.05)
     watcher.start()
     try:
+
         def granted() -> set[str]:
             answer = live.coordinator.ask(CARRIER, "describe", {}, CONTEXT).answer
             return {q.name for q in answer.catalogue.queries}
@@ -173,9 +200,12 @@ def test_edited_config_applies_without_restart_and_broken_edit_is_refused(
         edit_config(path, drop)
         assert wait_for(lambda: node.state.config.version == 2)
         assert "security_profile" not in granted()
-        envelope = signed_query(live.coordinator_key, audience=CARRIER,
-                                query_name="security_profile",
-                                params={"shipments": table_value({"house_bill": ["HB0001"]})})
+        envelope = signed_query(
+            live.coordinator_key,
+            audience=CARRIER,
+            query_name="security_profile",
+            params={"shipments": table_value({"house_bill": ["HB0001"]})},
+        )
         with pytest.raises(grpc.RpcError) as caught:
             node.stub().Query(envelope_to_proto(envelope), timeout=10)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -4,6 +4,7 @@ import inspect
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -101,33 +102,11 @@ def test_log_request_accepts_only_fields_that_may_be_logged() -> None:
         )
 
 
-@pytest.mark.usefixtures("restore_root_logger")
-def test_a_refused_request_logs_no_parameter_values(caplog: pytest.LogCaptureFixture) -> None:
-    stream = io.StringIO()
-    configure_logging(json=True, verbose=True, stream=stream)
-    secret_bills = ["HB-SECRET-0001", "HB-SECRET-0002"]
-    log_request(
-        logging.getLogger("fedtrade.node"),
-        query_id=QUERY_ID,
-        requester="(unverified)",
-        query="shipment_known",
-        decision="refused",
-        status="INVALID_ARGUMENT",
-        latency_ms=0.4,
-    )
-    output = stream.getvalue()
-    assert [line["decision"] for line in _lines(stream)] == ["refused"]
-    assert not any(bill in output for bill in secret_bills)
-    assert "house_bills" not in output
-
-
 def test_exceptions_and_unserializable_extras_stay_on_one_json_line() -> None:
     formatter = JsonFormatter()
     try:
         raise ValueError("broken\nstore")
     except ValueError:
-        import sys
-
         record = _record("failed", path=Path("/data/node.db"), count=3)
         record.exc_info = sys.exc_info()
     line = formatter.format(record)
@@ -141,14 +120,10 @@ def test_exceptions_and_unserializable_extras_stay_on_one_json_line() -> None:
 @settings(max_examples=50, deadline=None)
 @given(message=st.text(), value=st.text())
 def test_any_message_is_one_parseable_line(message: str, value: str) -> None:
-    line = JsonFormatter().format(_record("%s", note=value) if False else _message(message, value))
+    record = _record("%s", note=value)
+    record.args = (message,)
+    line = JsonFormatter().format(record)
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["message"] == message
     assert entry["note"] == value
-
-
-def _message(message: str, value: str) -> logging.LogRecord:
-    record = _record("%s", note=value)
-    record.args = (message,)
-    return record
