@@ -12,13 +12,19 @@ from rich.console import Console
 from rich.table import Table
 
 from coordinator.client import Coordinator, QueryContext
-from coordinator.config import load_coordinator_config
+from coordinator.config import CoordinatorConfig, load_coordinator_config
+from coordinator.evaluate import evaluate, format_evaluation
 from coordinator.evidence import EvidenceStore, verify_evidence
 from coordinator.params import parse_params
-from coordinator.render import answer_table
+from coordinator.render import answer_table, summary_table
+from coordinator.report import write_report
+from coordinator.result_files import ResultWriter, read_results
+from coordinator.screening import screen_manifest
 from node.config import load_node_config
 from trust.errors import ConfigError, FedtradeError
 from trust.keys import SigningKey, generate_keypair
+from trust.linkage import generate_linkage_secret
+from trust.pki import init_ca, issue_certificate
 
 __all__ = ["main"]
 
@@ -47,17 +53,51 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query(args: argparse.Namespace) -> int:
-    config = load_coordinator_config(args.config)
-    params = parse_params(args.query, args.param)
-    context = QueryContext(
+def _context(args: argparse.Namespace, config: CoordinatorConfig) -> QueryContext:
+    return QueryContext(
         purpose=args.purpose,
         case_id=args.case,
         officer_id=args.officer or getpass.getuser(),
         legal_basis=args.legal_basis or config.legal_basis,
     )
+
+
+def _pki_init(args: argparse.Namespace) -> int:
+    files = init_ca(args.out, days=args.days)
+    print(f"wrote {files.cert} (give it to every party) and {files.key} (mode 0600; keep it "
+          "offline: it issues every certificate of the federation)")
+    return 0
+
+
+def _pki_issue(args: argparse.Namespace) -> int:
+    files = issue_certificate(args.ca, args.name, args.out, days=args.days)
+    print(f"wrote {files.cert} and {files.key} (mode 0600), valid until "
+          f"{files.not_after:%Y-%m-%d}, naming {args.name}")
+    return 0
+
+
+def _linkage_secret(args: argparse.Namespace) -> int:
+    generate_linkage_secret(args.out)
+    print(f"wrote {args.out} (mode 0600): copy it to every node over a secure channel; the "
+          "coordinator must never hold it")
+    return 0
+
+
+def _add_context_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow plaintext gRPC when coordinator.tls is not configured")
+    parser.add_argument("--purpose", required=True, help="purpose code, e.g. TARGETING")
+    parser.add_argument("--case", required=True, help="case id recorded with every query")
+    parser.add_argument("--officer", help="officer id (default: your login name)")
+    parser.add_argument("--legal-basis", help="legal basis (default: from the config)")
+
+
+def _query(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    params = parse_params(args.query, args.param)
+    context = _context(args, config)
     evidence = EvidenceStore(config.evidence_db)
-    coordinator = Coordinator(config, evidence=evidence)
+    coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     try:
         result = coordinator.ask(args.node, args.query, params, context)
     finally:
@@ -69,6 +109,38 @@ def _query(args: argparse.Namespace) -> int:
         f"[green]verified[/green]: signed by {result.node_id}, bound to query "
         f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}"
     )
+    return 0
+
+
+def _screen(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    context = _context(args, config)
+    evidence = EvidenceStore(config.evidence_db)
+    coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
+        with ResultWriter(args.out, args.json) as writer:
+            summary = screen_manifest(coordinator, args.manifest, context, writer.write,
+                                      progress=show_progress)
+    finally:
+        coordinator.close()
+        evidence.close()
+    if args.report is not None:
+        write_report(args.report, summary)
+    console = Console()
+    console.print(summary_table(summary))
+    outputs = [str(p) for p in (args.out, args.json, args.report) if p is not None]
+    console.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
+    failed = [n for n in summary.nodes if n.batches_failed]
+    if failed and config.screening.require_all_nodes:
+        print(f"error: {', '.join(n.node_id for n in failed)} did not answer every batch and the "
+              "config requires all nodes (screening.require_all_nodes)", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    print(format_evaluation(evaluate(read_results(args.results), args.ground_truth)))
     return 0
 
 
@@ -127,6 +199,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     keygen.set_defaults(run=_keygen)
 
+    pki = commands.add_parser("pki", help="federation CA and TLS certificates")
+    pki_commands = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    pki_init = pki_commands.add_parser(
+        "init", help="create a federation CA (ca.crt, ca.key)",
+        description="Create the federation's certificate authority. Keep ca.key offline.")
+    pki_init.add_argument("--out", type=Path, required=True, help="new folder for the CA")
+    pki_init.add_argument("--days", type=int, default=3650, help="validity (default 3650)")
+    pki_init.set_defaults(run=_pki_init)
+    pki_issue = pki_commands.add_parser(
+        "issue", help="issue a TLS certificate naming a node or coordinator id",
+        description="Issue NAME.tls.crt and NAME.tls.key, with NAME (a node or coordinator id) "
+        "as the certificate's name; valid for both ends of mutual TLS.")
+    pki_issue.add_argument("--ca", type=Path, required=True, help="CA folder (pki init)")
+    pki_issue.add_argument("--name", required=True, help="node or coordinator id")
+    pki_issue.add_argument("--out", type=Path, required=True, help="folder for the files")
+    pki_issue.add_argument("--days", type=int, default=365, help="validity (default 365)")
+    pki_issue.set_defaults(run=_pki_issue)
+
+    linkage = commands.add_parser(
+        "linkage-secret", help="create the nodes' shared consignee linkage secret",
+        description="Write a new random linkage secret (hex, mode 0600). Every node needs "
+        "the same file (linkage.secret_file); the coordinator never holds it.")
+    linkage.add_argument("--out", type=Path, required=True, help="file to create")
+    linkage.set_defaults(run=_linkage_secret)
+
     config = commands.add_parser("config", help="work with configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser("check", help="validate a config without starting anything")
@@ -150,11 +247,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="query parameter (repeatable)",
     )
-    query.add_argument("--purpose", required=True, help="purpose code, e.g. TARGETING")
-    query.add_argument("--case", required=True, help="case id recorded with the query")
-    query.add_argument("--officer", help="officer id (default: your login name)")
-    query.add_argument("--legal-basis", help="legal basis (default: from the config)")
+    _add_context_options(query)
     query.set_defaults(run=_query)
+
+    screen = commands.add_parser(
+        "screen", help="screen a manifest across all nodes: risk level and reasons per shipment",
+        description="Validate the manifest, ask every configured node for its indicators "
+        "(signed batch queries, verified answers) and the cross-node consignee totals, and "
+        "write one result per shipment. A node that does not answer leaves its shipments "
+        "marked, and the run goes on.")
+    screen.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    screen.add_argument("manifest", type=Path, help="manifest CSV (see the README's columns)")
+    _add_context_options(screen)
+    screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
+    screen.add_argument("--json", type=Path, help="also write results as JSON Lines")
+    screen.add_argument("--report", type=Path, help="also write a self-contained HTML report")
+    screen.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show progress (default: when stderr is a terminal)")
+    screen.set_defaults(run=_screen)
+
+    evaluation = commands.add_parser(
+        "evaluate", help="precision and recall of screening results against a ground truth",
+        description="Compare results.csv with a ground truth (house_bill,pattern) such as "
+        "`fedtrade synth` writes: per pattern, for the federation and for the manifest alone.")
+    evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
+    evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
+    evaluation.set_defaults(run=_evaluate)
 
     evidence = commands.add_parser("evidence", help="work with stored signed answers")
     evidence_commands = evidence.add_subparsers(

@@ -12,10 +12,11 @@ import grpc
 
 from coordinator.config import CoordinatorConfig, NodeEntry
 from coordinator.evidence import EvidenceStore
+from coordinator.tls import explain_tls_failure, secure_channel
 from coordinator.verify import verify_answer, verify_chunk_chain
 from protos import node_pb2_grpc, query_pb2
 from trust.envelope import Envelope, sign
-from trust.errors import RemoteError
+from trust.errors import ConfigError, RemoteError
 from trust.keys import SigningKey
 from trust.wire import PAYLOAD_QUERY, PyValue, envelope_from_proto, envelope_to_proto, to_value
 
@@ -24,7 +25,7 @@ __all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
 DESCRIBE = "describe"
 # A plain value, or a ready Value such as a table of shipments (trust.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ class Coordinator:
         *,
         signing_key: SigningKey | None = None,
         evidence: EvidenceStore | None = None,
+        insecure: bool = False,
     ) -> None:
+        if config.tls is None and not insecure:
+            raise ConfigError(
+                "coordinator.tls is not configured: nodes are reached over mutual TLS (see the "
+                "README, 'Operating a node'); pass --insecure to use plaintext on a test network",
+                path=config.path, key="coordinator.tls",
+            )
         self.config = config
         self._key = signing_key or SigningKey.from_file(config.signing_key)
         self._evidence = evidence
@@ -62,13 +70,13 @@ class Coordinator:
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
         channel = self._channels.get(node.id)
         if channel is None:
-            channel = grpc.insecure_channel(
-                node.address,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ],
-            )
+            options = [
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+            tls = self.config.tls
+            channel = (grpc.insecure_channel(node.address, options=options) if tls is None
+                       else secure_channel(node.address, node.id, tls, options))
             self._channels[node.id] = channel
         return node_pb2_grpc.NodeServiceStub(channel)
 
@@ -78,10 +86,14 @@ class Coordinator:
         query_name: str,
         params: Mapping[str, ParamValue],
         context: QueryContext,
+        *,
+        query_id: bytes | None = None,
     ) -> tuple[query_pb2.Query, Envelope]:
+        """Sign a query for ``node``; ``query_id`` is shared only by the fan-out of one
+        federated query to several nodes (each node still sees it once)."""
         now = time.time()
         query = query_pb2.Query(
-            query_id=os.urandom(16),
+            query_id=query_id or os.urandom(16),
             requester_id=self.config.requester_id,
             audience=node.id,
             purpose=context.purpose,
@@ -124,11 +136,17 @@ class Coordinator:
         return VerifiedAnswer(node_id=node.id, query=query, answer=answer)
 
     def screen(
-        self, node_id: str, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
+        self,
+        node_id: str,
+        query_name: str,
+        params: Mapping[str, ParamValue],
+        context: QueryContext,
+        *,
+        query_id: bytes | None = None,
     ) -> list[query_pb2.AnswerChunk]:
         """Send a signed batch query over Screen and verify the whole chunk chain."""
         node = self.config.node(node_id)
-        query, request = self.sign_query(node, query_name, params, context)
+        query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
         try:
             replies = [
                 envelope_from_proto(r)
@@ -164,5 +182,7 @@ def _param_value(value: ParamValue) -> query_pb2.Value:
 
 def _remote_error(node_id: str, exc: grpc.RpcError) -> RemoteError:
     code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return RemoteError(node_id, code.name, explain_tls_failure(exc, node_id))
     details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
     return RemoteError(node_id, code.name, details)

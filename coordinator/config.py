@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from trust.errors import KeyFileError
+from coordinator.risk import RiskRules, load_risk_rules
+from node.queries.settings import load_currency_rates
+from trust.errors import ConfigError, KeyFileError
 from trust.ids import ROLES, is_valid_id, parse_address
 from trust.keys import PublicKey, load_public_key
+from trust.pki import TlsMaterial, load_tls_section
 from trust.strictyaml import ConfigMapping, load_yaml
 
-__all__ = ["CoordinatorConfig", "NodeEntry", "load_coordinator_config"]
+__all__ = ["CoordinatorConfig", "NodeEntry", "ScreeningSettings", "load_coordinator_config"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,16 @@ class NodeEntry:
 
 
 @dataclass(frozen=True)
+class ScreeningSettings:
+    batch_size: int
+    in_flight_batches: int
+    # exit non-zero when any node failed to answer some batch
+    require_all_nodes: bool
+    # after this many failed batches in a row, a node is treated as down for the run
+    max_consecutive_failures: int
+
+
+@dataclass(frozen=True)
 class CoordinatorConfig:
     path: Path
     version: int
@@ -33,15 +46,20 @@ class CoordinatorConfig:
     query_ttl_seconds: int
     legal_basis: str
     nodes: Mapping[str, NodeEntry]
+    currency_per_usd: Mapping[str, float]
+    screening: ScreeningSettings
+    risk: RiskRules
+    tls: TlsMaterial | None
 
     def node(self, node_id: str) -> NodeEntry:
-        """The configured node ``node_id``; KeyError names the configured ones."""
+        """The configured node ``node_id``; ConfigError names the configured ones."""
         try:
             return self.nodes[node_id]
         except KeyError:
-            raise KeyError(
-                f"node {node_id!r} is not in {self.path}; configured nodes: "
-                f"{', '.join(sorted(self.nodes)) or 'none'}"
+            raise ConfigError(
+                f"node {node_id!r} is not configured; configured nodes: "
+                f"{', '.join(sorted(self.nodes)) or 'none'}",
+                path=self.path,
             ) from None
 
 
@@ -50,6 +68,19 @@ def _node_key(entry: ConfigMapping) -> PublicKey:
         return load_public_key(entry.path("public_key"))
     except KeyFileError as exc:
         raise entry.error(str(exc), "public_key") from exc
+
+
+def _screening(section: ConfigMapping | None) -> ScreeningSettings:
+    if section is None:
+        return ScreeningSettings(5_000, 3, False, 3)
+    settings = ScreeningSettings(
+        batch_size=section.int("batch_size", 5_000, min=1, max=100_000),
+        in_flight_batches=section.int("in_flight_batches", 3, min=1, max=32),
+        require_all_nodes=section.bool("require_all_nodes", False),
+        max_consecutive_failures=section.int("max_consecutive_failures", 3, min=1),
+    )
+    section.finish()
+    return settings
 
 
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
@@ -64,6 +95,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     evidence_db = me.path("evidence_db")
     ttl = me.int("query_ttl_seconds", default=60, min=5, max=3600)
     legal_basis = me.str("legal_basis")
+    tls = load_tls_section(me.optional_mapping("tls"))
     me.finish()
 
     nodes: dict[str, NodeEntry] = {}
@@ -83,6 +115,9 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
             deadline_seconds=entry.float("deadline_seconds", default=10.0, min=0.1, max=600.0),
         )
         entry.finish()
+    screening = _screening(root.optional_mapping("screening"))
+    currency_per_usd = load_currency_rates(root)
+    risk = load_risk_rules(root.mapping("risk"))
     root.finish()
     return CoordinatorConfig(
         path=path,
@@ -93,4 +128,8 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         query_ttl_seconds=ttl,
         legal_basis=legal_basis,
         nodes=nodes,
+        currency_per_usd=currency_per_usd,
+        screening=screening,
+        risk=risk,
+        tls=tls,
     )

@@ -2,8 +2,9 @@
 
 Creates keys and configs in a fresh folder, generates a synthetic world, loads
 each node's store through the importer, starts three node processes on free
-loopback ports, sends them signed queries, prints the verified answers and
-stops every process it started — on success, failure or Ctrl-C.
+loopback ports, sends them signed queries, prints the verified answers, screens the generated
+manifest across the federation (results, HTML report, evaluation against the
+ground truth) and stops every process it started — on success, failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from rich.table import Table
 
 from coordinator.client import Coordinator, QueryContext
 from coordinator.config import load_coordinator_config
+from coordinator.evaluate import evaluate, format_evaluation
 from coordinator.evidence import EvidenceStore, verify_evidence
 from coordinator.federation import NODE_IDS, Federation, create_federation
-from coordinator.render import answer_table
+from coordinator.render import answer_table, summary_table
+from coordinator.report import write_report
+from coordinator.result_files import ResultWriter, read_results
+from coordinator.screening import screen_manifest
 from coordinator.synth import generate
 from node.config import load_node_config
 from node.store.importer import import_path
@@ -110,6 +115,19 @@ def _sample_house_bills(world: Path, count: int) -> list[str]:
     return [*bills, "NOTSHIPPED01"]
 
 
+def _screen(coordinator: Coordinator, world: Path, root: Path, context: QueryContext) -> None:
+    """Screen the generated manifest across the three nodes, report, and evaluate."""
+    results, report = root / "results.csv", root / "report.html"
+    console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
+    with ResultWriter(results) as writer:
+        summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
+                                  progress=console.is_terminal)
+    write_report(report, summary)
+    console.print(summary_table(summary))
+    console.print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
+    console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
+
+
 def _run(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     root = (args.workdir or Path("demo-work") / f"run-{stamp}").resolve()
@@ -129,8 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         coordinator = Coordinator(config, evidence=evidence)
         try:
             known: dict[str, dict[str, object]] = {b: {} for b in bills}
+            console.print(answer_table(coordinator.ask("carrier-1", "describe", {}, context)))
             for node_id in addresses:
-                console.print(answer_table(coordinator.ask(node_id, "describe", {}, context)))
                 result = coordinator.ask(node_id, "shipment_known", {"house_bills": bills}, context)
                 for bill, flag in decode_table(result.answer.table).rows():
                     known[str(bill)][node_id] = flag
@@ -142,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             for bill, flags in known.items():
                 table.add_row(bill, *("yes" if flags[n] else "no" for n in addresses))
             console.print(table)
+            _screen(coordinator, world, root, context)
         finally:
             coordinator.close()
         checked, problems = verify_evidence(

@@ -8,6 +8,7 @@ to which question.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ class EvidenceStore:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()  # screening stores answers from several threads
 
     def add(
         self,
@@ -66,7 +68,7 @@ class EvidenceStore:
         """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk')."""
         request_bytes = envelope_to_proto(request).SerializeToString()
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._conn:
+        with self._lock, self._conn:
             self._conn.executemany(
                 "INSERT INTO evidence (stored_at, node_id, query_id, query_name, kind, sequence,"
                 " request, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

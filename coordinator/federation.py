@@ -8,9 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from coordinator.risk import DEFAULT_RISK
 from node.catalogue import CATALOGUE
 from trust.keys import generate_keypair
 from trust.linkage import generate_linkage_secret
+from trust.pki import init_ca, issue_certificate
 
 __all__ = ["COORDINATOR_ID", "NODE_IDS", "Federation", "create_federation", "grants_for"]
 
@@ -38,7 +40,9 @@ class Federation:
     def coordinator_config(self) -> Path:
         return self.root / "coordinator.yaml"
 
-    def write_coordinator_config(self, addresses: Mapping[str, str], *, ttl: int = 60) -> Path:
+    def write_coordinator_config(
+        self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000
+    ) -> Path:
         """Write the coordinator config once the nodes' addresses are known."""
         roles = {node_id: role for role, node_id in NODE_IDS.items()}
         config = {
@@ -46,10 +50,13 @@ class Federation:
             "coordinator": {
                 "id": COORDINATOR_ID,
                 "signing_key": f"keys/{COORDINATOR_ID}.key",
+                "tls": _tls(COORDINATOR_ID),
                 "evidence_db": "data/evidence.db",
                 "query_ttl_seconds": ttl,
                 "legal_basis": "19 USC 1415; 19 CFR 122.48a",
             },
+            "screening": {"batch_size": batch_size},
+            "risk": DEFAULT_RISK,
             "nodes": {
                 node_id: {
                     "role": roles[node_id],
@@ -64,16 +71,23 @@ class Federation:
         return self.coordinator_config
 
 
+def _tls(party: str) -> dict[str, str]:
+    return {"cert": f"keys/{party}.tls.crt", "key": f"keys/{party}.tls.key", "ca": "ca/ca.crt"}
+
+
 def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> Federation:
-    """Create keys, a shared linkage secret and node configs under ``root``."""
+    """Create a federation CA, keys, certificates, a shared linkage secret and configs."""
     keys = root / "keys"
     (root / "data").mkdir(parents=True, exist_ok=True)
+    init_ca(root / "ca")
     generate_keypair(keys, COORDINATOR_ID)
+    issue_certificate(root / "ca", COORDINATOR_ID, keys)
     generate_linkage_secret(root / LINKAGE_SECRET)
     node_configs = {}
     for role in roles:
         node_id = NODE_IDS[role]
         generate_keypair(keys, node_id)
+        issue_certificate(root / "ca", node_id, keys)
         config = {
             "version": 1,
             "node": {
@@ -82,6 +96,7 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
                 "listen": "127.0.0.1:0",
                 "signing_key": f"keys/{node_id}.key",
                 "database": f"data/{node_id}.db",
+                "tls": _tls(node_id),
             },
             "freshness": {"max_ttl_seconds": 300, "clock_skew_seconds": 30},
             "requesters": {

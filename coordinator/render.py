@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.table import Table
 
 from coordinator.client import VerifiedAnswer
+from coordinator.results import RISK_LEVELS, ScreeningSummary
 from trust.tables import decode_table
 
-__all__ = ["answer_table"]
+__all__ = ["answer_table", "summary_table"]
 
 
 def answer_table(result: VerifiedAnswer) -> Table:
@@ -37,4 +38,22 @@ def answer_table(result: VerifiedAnswer) -> Table:
     )
     for row in decoded.rows():
         table.add_row(*("—" if v is None else str(v) for v in row))
+    return table
+
+
+def summary_table(summary: ScreeningSummary) -> Table:
+    """Counts by risk level and pattern, federation vs manifest alone, and node health."""
+    table = Table("", "shipments", "manifest alone", title=f"screened {summary.shipments} "
+                  f"shipments of {summary.manifest}")
+    for level in RISK_LEVELS:
+        table.add_row(f"risk {level}", str(summary.by_level.get(level, 0)), "")
+    patterns = sorted(set(summary.by_pattern) | set(summary.manifest_only_by_pattern))
+    for pattern in patterns:
+        table.add_row(pattern, str(summary.by_pattern.get(pattern, 0)),
+                      str(summary.manifest_only_by_pattern.get(pattern, 0)))
+    for node in summary.nodes:
+        state = "all batches answered" if not node.batches_failed else (
+            f"{node.batches_failed} batch(es) without answer: "
+            + "; ".join(f"{reason} ({count})" for reason, count in node.failures.items()))
+        table.add_row(f"node {node.node_id}", f"{node.batches_answered} batches", state)
     return table

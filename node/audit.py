@@ -73,6 +73,10 @@ class AuditLog:
         self._next_seq: int = row[0] + 1 if row else 1
         self._last_hash: str = row[1] if row else GENESIS_HASH
 
+    @property
+    def entries(self) -> int:
+        return self._next_seq - 1
+
     def append(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
         """Insert one entry; the caller holds the write lock and commits."""
         seq, prev = self._next_seq, self._last_hash

@@ -15,11 +15,14 @@ from types import FrameType
 
 from node.audit import verify_chain
 from node.config import load_node_config
+from node.health import probe
+from node.logs import configure_logging
+from node.metrics import NodeMetrics
 from node.reload import ConfigWatcher
 from node.server import create_server
 from node.state import NodeState
 from node.store.importer import import_path
-from trust.errors import FedtradeError
+from trust.errors import ConfigError, FedtradeError
 from trust.keys import SigningKey
 
 __all__ = ["main"]
@@ -29,14 +32,31 @@ log = logging.getLogger("fedtrade.node")
 GRACE_SECONDS = 10.0
 
 
+def _write_port(path: Path, port: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{port}\n")
+    os.replace(tmp, path)
+
+
 def _serve(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
+    if config.tls is None:
+        if not args.insecure:
+            raise ConfigError(
+                "node.tls is not configured: a node serves mutual TLS (see the README, "
+                "'Operating a node'); pass --insecure to serve plaintext on a test network",
+                path=args.config, key="node.tls")
+        log.warning("serving PLAINTEXT gRPC (--insecure): queries and answers are signed but "
+                    "not encrypted, and any client can connect")
     state = NodeState.open(config)
-    server, port = create_server(state, config.listen)
+    state.metrics = NodeMetrics()
+    state.metrics.set_config_version(config.version)
+    server = create_server(state, args.listen or config.listen)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        log.info("received %s, stopping: no new requests, finishing those in flight",
+                 signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -44,18 +64,28 @@ def _serve(args: argparse.Namespace) -> int:
     watcher = ConfigWatcher(state)
     server.start()
     watcher.start()
-    host = config.listen.rpartition(":")[0]
+    if args.metrics_port is not None:
+        bound = state.metrics.start(args.metrics_port, args.metrics_address)
+        log.info("metrics at http://%s:%d/metrics", args.metrics_address, bound)
     if args.port_file is not None:
-        tmp = args.port_file.with_suffix(".tmp")
-        tmp.write_text(f"{port}\n")
-        os.replace(tmp, args.port_file)
-    print(f"node {config.node_id} ({config.role}) listening on {host}:{port}", flush=True)
+        _write_port(args.port_file, server.port)
+    host = (args.listen or config.listen).rpartition(":")[0]
+    print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
+          + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
     stop.wait()
     watcher.stop()
-    server.stop(GRACE_SECONDS).wait()
-    state.close()
+    server.stop(GRACE_SECONDS)
+    state.metrics.stop()
+    state.close()  # every answered request was committed to the audit log before answering
     print(f"node {config.node_id} stopped", flush=True)
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    material = load_node_config(args.tls_config).tls if args.tls_config else None
+    status = probe(args.address, material, args.timeout)
+    print(status)
+    return 0 if status == "SERVING" else 1
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -101,15 +131,21 @@ def _parser() -> argparse.ArgumentParser:
         "over your own SQLite data, as allowed by your YAML trust config.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text for a terminal, json (one object per line) for collectors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve signed queries until SIGTERM/Ctrl-C")
     serve.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
-    serve.add_argument(
-        "--port-file",
-        type=Path,
-        help="write the port actually bound here (useful with listen port 0)",
-    )
+    serve.add_argument("--port-file", type=Path,
+                       help="write the port actually bound here (useful with listen port 0)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="override node.listen")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow plaintext gRPC when node.tls is not configured (testing only)")
+    serve.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="serve Prometheus metrics over HTTP on this port (0: a free one)")
+    serve.add_argument("--metrics-address", default="127.0.0.1",
+                       help="address of the metrics endpoint (default: %(default)s)")
     serve.set_defaults(run=_serve)
 
     config = commands.add_parser("config", help="work with trust configs")
@@ -128,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
     verify.set_defaults(run=_audit_verify)
 
+    health_cmd = commands.add_parser(
+        "health", help="ask a node's standard gRPC health service; exit 0 only when SERVING")
+    health_cmd.add_argument("--address", required=True, metavar="HOST:PORT")
+    health_cmd.add_argument("--tls-config", type=Path, metavar="NODE_CONFIG",
+                            help="connect with the mutual TLS files of this node config")
+    health_cmd.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    health_cmd.set_defaults(run=_health)
+
     imp = commands.add_parser(
         "import",
         help="import CSV/JSON Lines into this node's store, atomically",
@@ -144,10 +188,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(json=args.log_format == "json", verbose=args.verbose)
     try:
         code: int = args.run(args)
     except FedtradeError as exc:

@@ -11,11 +11,12 @@ from functools import cached_property
 from pathlib import Path
 
 from node.catalogue import CATALOGUE
-from node.queries.settings import DEFAULT_CURRENCY_PER_USD, DisclosureControls, QuerySettings
+from node.queries.settings import DisclosureControls, QuerySettings, load_currency_rates
 from trust.errors import ConfigError, KeyFileError
 from trust.ids import ROLES, is_valid_id, parse_address
 from trust.keys import PublicKey, load_public_key
 from trust.linkage import load_linkage_secret
+from trust.pki import TlsMaterial, load_tls_section
 from trust.strictyaml import ConfigMapping, load_yaml
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
 ]
 
 _PURPOSE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 # DataSHIELD's minimum cell size; fedtrade's default is 10 and a config may not go below this.
 _LOWEST_MIN_CELL = 3
 
@@ -95,6 +95,8 @@ class NodeConfig:
     freshness: Freshness
     requesters: Mapping[str, Requester]
     settings: QuerySettings
+    # mutual TLS material (reloaded with the config, so renewed certificates apply)
+    tls: TlsMaterial | None
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
@@ -103,7 +105,8 @@ class NodeConfig:
 
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
-        return (self.node_id, self.role, self.listen, self.signing_key, self.database)
+        return (self.node_id, self.role, self.listen, self.signing_key, self.database,
+                self.tls is None)
 
 
 def _identifier(section: ConfigMapping, key: str) -> str:
@@ -222,24 +225,11 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
     return controls
 
 
-def _currency_rates(root: ConfigMapping) -> Mapping[str, float]:
-    section = root.optional_mapping("currency_per_usd")
-    if section is None:
-        return dict(DEFAULT_CURRENCY_PER_USD)
-    rates = {}
-    for code in section.keys():  # noqa: SIM118 (a ConfigMapping, not a dict)
-        if not _CURRENCY.match(code):
-            raise section.error(f"{code!r} is not an ISO 4217 currency code", code)
-        rates[code] = section.float(code, min=1e-9)
-    section.finish()
-    return rates
-
-
 def _settings(root: ConfigMapping) -> QuerySettings:
     defaults = QuerySettings()
     bands = root.optional_mapping("bands")
     settings = QuerySettings(
-        currency_per_usd=_currency_rates(root),
+        currency_per_usd=load_currency_rates(root),
         value_ratio_bands=_edges(bands, "value_ratio", defaults.value_ratio_bands),
         account_age_days=tuple(
             int(d) for d in _edges(bands, "account_age_days", defaults.account_age_days)
@@ -277,6 +267,7 @@ def load_node_config(path: Path) -> NodeConfig:
         raise node.error(str(exc), "listen") from None
     signing_key = node.path("signing_key")
     database = node.path("database")
+    tls = load_tls_section(node.optional_mapping("tls"))
     node.finish()
 
     fresh = root.mapping("freshness")
@@ -312,6 +303,7 @@ def load_node_config(path: Path) -> NodeConfig:
         freshness=freshness,
         requesters=requesters,
         settings=settings,
+        tls=tls,
     )
 
 
@@ -319,7 +311,8 @@ def check_unchanged(old: NodeConfig, new: NodeConfig) -> None:
     """Refuse a reload that changes what only a restart can change."""
     if old.restart_fields() != new.restart_fields():
         raise ConfigError(
-            "node.id, node.role, node.listen, node.signing_key and node.database cannot change "
-            "while the node runs; restore them, or restart the node to apply them",
+            "node.id, node.role, node.listen, node.signing_key, node.database and whether "
+            "node.tls is set cannot change while the node runs; restore them, or restart the "
+            "node to apply them",
             path=new.path,
         )

@@ -87,6 +87,7 @@ class HealthWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._problems: tuple[str, ...] | None = None
+        self._lock = threading.Lock()  # one round at a time, so statuses are set in order
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -95,6 +96,10 @@ class HealthWatch:
 
     def check_now(self) -> tuple[str, ...]:
         """Run every check once, set the services' status and return the problems found."""
+        with self._lock:
+            return self._check_now()
+
+    def _check_now(self) -> tuple[str, ...]:
         problems = []
         for check in self._checks:
             try:
@@ -104,14 +109,14 @@ class HealthWatch:
             if problem is not None:
                 problems.append(problem)
         found = tuple(problems)
+        before, self._problems = self._problems, found
         status = _NOT_SERVING if found else _SERVING
         for service in self._services:
             self._servicer.set(service, status)
-        if found and found != self._problems:
+        if found and found != before:
             log.warning("node is NOT_SERVING: %s", "; ".join(found))
-        elif not found and self._problems:
+        elif not found and before:
             log.info("node is SERVING again")
-        self._problems = found
         return found
 
     def start(self) -> None:

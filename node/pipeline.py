@@ -11,6 +11,8 @@ Every request, answered or refused, leaves one audit entry.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,8 +21,10 @@ from typing import TypeVar
 from node.audit import AuditEntry
 from node.catalogue import CATALOGUE, DESCRIBE
 from node.config import NodeConfig, QueryGrant, Requester
+from node.logs import log_request
 from node.queries.spec import Execution, ResultTable, validate_params
 from node.state import NodeState, SeenQuery
+from node.status import status_for
 from protos import query_pb2
 from trust.envelope import Envelope, sign, verify_threshold
 from trust.errors import (
@@ -46,6 +50,7 @@ from trust.wire import (
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
 
 CHUNK_ROWS = 2_000
+request_log = logging.getLogger("fedtrade.node.requests")
 T = TypeVar("T")
 
 
@@ -60,6 +65,7 @@ class _Trace:
     query_name: str = ""
     param_digest: str = ""
     seen: SeenQuery | None = None
+    rows: int = 0
 
     def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
         return AuditEntry(
@@ -204,19 +210,34 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
+    """Run ``work``; whatever happens, append the audit entry first, then log and count."""
     trace = _Trace()
+    started = time.perf_counter()
     try:
         result, answer_digest = work(trace)
     except FedtradeError as exc:
         state.store.record(trace.entry("refused", f"{type(exc).__name__}: {exc}"), trace.seen)
+        _observe(state, trace, "refused", status_for(exc).name, started)
         raise
     except Exception as exc:
         state.store.record(
             trace.entry("failed", f"internal error: {type(exc).__name__}"), trace.seen
         )
+        _observe(state, trace, "failed", "INTERNAL", started)
         raise
     state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
+    _observe(state, trace, "answered", "OK", started)
     return result
+
+
+def _observe(state: NodeState, trace: _Trace, decision: str, status: str, started: float) -> None:
+    seconds = time.perf_counter() - started
+    log_request(request_log, query_id=trace.query_id, requester=trace.requester,
+                query=trace.query_name, decision=decision, status=status,
+                latency_ms=round(seconds * 1000, 3))
+    if state.metrics is not None:
+        state.metrics.observe_request(trace.query_name, decision, status, seconds, trace.rows)
+        state.metrics.set_audit_log_entries(state.store.audit_entries)
 
 
 def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer) -> Envelope:
@@ -287,7 +308,9 @@ def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
 
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=False)
-        answer = query_pb2.Answer(table=_table(_run(state, accepted)))
+        result = _run(state, accepted)
+        trace.rows = len(result.rows)
+        answer = query_pb2.Answer(table=_table(result))
         signed = _sign_answer(state, accepted, answer)
         return signed, digest(signed.payload).hex()
 
@@ -305,6 +328,7 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
     def work(trace: _Trace) -> tuple[list[Envelope], str]:
         accepted = _accept(state, envelope, trace, describe=False)
         result = _run(state, accepted)
+        trace.rows = len(result.rows)
         chunks = list(_chunks(state, accepted, result))
         return chunks, digest(chunks[-1].payload).hex()
 

@@ -5,25 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from dataclasses import dataclass
 from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from node.health import HealthWatch, database_check, key_check
 from node.pipeline import answer_describe, answer_query, answer_screen
 from node.state import NodeState
 from node.status import status_for
+from node.tls import rotating_server_credentials
 from protos import envelope_pb2, node_pb2, node_pb2_grpc
 from trust.envelope import Envelope
 from trust.errors import FedtradeError, RateLimitError
 from trust.wire import envelope_from_proto, envelope_to_proto
 
-__all__ = ["MAX_MESSAGE_BYTES", "NodeServicer", "create_server"]
+__all__ = ["MAX_MESSAGE_BYTES", "SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
 
 log = logging.getLogger("fedtrade.node")
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# a whole manifest's house bills (consignee totals) fit; batches are far smaller
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 
 
@@ -76,10 +80,37 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             yield envelope_to_proto(chunk)
 
 
+@dataclass
+class NodeServer:
+    """A node's gRPC server and the watch that keeps its health status true."""
+
+    server: grpc.Server
+    port: int
+    health: HealthWatch
+
+    def start(self) -> None:
+        self.server.start()
+        self.health.start()
+
+    def stop(self, grace: float | None) -> None:
+        """Stop accepting; let in-flight requests finish within ``grace`` seconds."""
+        self.health.stop()
+        self.server.stop(grace).wait()
+
+
 def create_server(
-    state: NodeState, address: str, *, max_workers: int = 8
-) -> tuple[grpc.Server, int]:
-    """Build a started-ready server bound to ``address`` ("host:0" picks a free port)."""
+    state: NodeState,
+    address: str,
+    *,
+    max_workers: int = 8,
+    max_concurrent: int = 64,
+    health_interval: float = 5.0,
+) -> NodeServer:
+    """Build a node server bound to ``address`` ("host:0" picks a free port).
+
+    Over ``max_concurrent`` requests in progress, gRPC itself refuses new calls
+    with RESOURCE_EXHAUSTED instead of queueing without bound.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedtrade-rpc"),
         options=[
@@ -87,21 +118,26 @@ def create_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
+        maximum_concurrent_rpcs=max_concurrent,
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(state), server)
     health_servicer = health.HealthServicer()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (
-            SERVICE_NAME,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(address)
+    config = state.config
+    checks = [database_check(config.database), key_check(config.signing_key)]
+    watch = HealthWatch(health_servicer, ("", SERVICE_NAME), checks, health_interval)
+    tls = config.tls
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        # read the material from the config in force, so a reload renews the certificate
+        port = server.add_secure_port(
+            address, rotating_server_credentials(lambda: state.config.tls or tls))
     if port == 0:
         raise OSError(f"could not listen on {address}: the address is in use or not local")
-    return server, port
+    return NodeServer(server, port, watch)

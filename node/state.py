@@ -12,6 +12,7 @@ from pathlib import Path
 
 from node.audit import AuditEntry, AuditLog
 from node.config import NodeConfig
+from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
 from node.replay import ReplayGuard
 from node.store import open_store
@@ -74,6 +75,10 @@ class Store:
             if seen is not None:
                 self._replay.release(seen.query_id)
 
+    @property
+    def audit_entries(self) -> int:
+        return self._audit.entries
+
     def reader(self) -> sqlite3.Connection:
         """This thread's read-only connection: queries can never write to the store."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -102,6 +107,7 @@ class NodeState:
     signing_key: SigningKey
     store: Store
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     @classmethod

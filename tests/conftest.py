@@ -18,13 +18,15 @@ from coordinator.client import Coordinator, ParamValue, QueryContext
 from coordinator.config import load_coordinator_config
 from coordinator.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
 from coordinator.synth import generate
+from coordinator.tls import secure_channel
 from node.config import load_node_config
-from node.server import create_server
+from node.server import NodeServer, create_server
 from node.state import NodeState
 from node.store import import_path
 from protos import node_pb2_grpc, query_pb2
 from trust.envelope import Envelope, sign
 from trust.keys import SigningKey
+from trust.pki import TlsMaterial, load_tls_files
 from trust.wire import PAYLOAD_QUERY, to_value
 
 WORLD_SHIPMENTS = 3000
@@ -37,11 +39,21 @@ CONTEXT = QueryContext(
 class RunningNode:
     node_id: str
     state: NodeState
-    server: grpc.Server
+    node_server: NodeServer
     address: str
+    client_tls: TlsMaterial  # the coordinator's certificate, to call the node directly
+
+    @property
+    def server(self) -> grpc.Server:
+        return self.node_server.server
+
+    def stop(self) -> None:
+        self.node_server.stop(None)
+        self.state.close()
 
     def stub(self) -> node_pb2_grpc.NodeServiceStub:
-        return node_pb2_grpc.NodeServiceStub(grpc.insecure_channel(self.address))
+        channel = secure_channel(self.address, self.node_id, self.client_tls)
+        return node_pb2_grpc.NodeServiceStub(channel)
 
 
 @dataclass
@@ -52,12 +64,20 @@ class LiveFederation:
     coordinator_key: SigningKey
 
 
+def coordinator_tls(root: Path) -> TlsMaterial:
+    """The coordinator's TLS material in a federation laid out by create_federation."""
+    keys = root / "keys"
+    return load_tls_files(keys / f"{COORDINATOR_ID}.tls.crt", keys / f"{COORDINATOR_ID}.tls.key",
+                          root / "ca" / "ca.crt")
+
+
 def start_node(config_path: Path) -> RunningNode:
     config = load_node_config(config_path)
     state = NodeState.open(config)
-    server, port = create_server(state, "127.0.0.1:0")
-    server.start()
-    return RunningNode(config.node_id, state, server, f"127.0.0.1:{port}")
+    node_server = create_server(state, "127.0.0.1:0", health_interval=0.2)
+    node_server.start()
+    return RunningNode(config.node_id, state, node_server, f"127.0.0.1:{node_server.port}",
+                       coordinator_tls(config_path.parent))
 
 
 @pytest.fixture
@@ -126,8 +146,7 @@ def live_federation(federation: Federation) -> Iterator[LiveFederation]:
     yield LiveFederation(federation, nodes, coordinator, key)
     coordinator.close()
     for node in nodes.values():
-        node.server.stop(None).wait()
-        node.state.close()
+        node.stop()
 
 
 def signed_query(

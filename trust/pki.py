@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from trust.errors import KeyFileError
 from trust.ids import is_valid_id
 from trust.keys import read_secret_file, write_secret_file
+from trust.strictyaml import ConfigMapping
 
 __all__ = [
     "CA_CERT_FILE",
@@ -48,6 +49,7 @@ __all__ = [
     "init_ca",
     "issue_certificate",
     "load_tls_files",
+    "load_tls_section",
 ]
 
 CA_CERT_FILE = "ca.crt"
@@ -235,7 +237,6 @@ def issue_certificate(
     end = min(start + timedelta(days=days), ca_cert.not_valid_after_utc)
     key = _new_key()
     public = key.public_key()
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
@@ -268,7 +269,7 @@ def issue_certificate(
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
@@ -391,3 +392,15 @@ def load_tls_files(cert: Path, key: Path, ca: Path, *, now: datetime | None = No
         names=frozenset(names),
         not_after=leaf.not_valid_after_utc,
     )
+
+
+def load_tls_section(section: ConfigMapping | None) -> TlsMaterial | None:
+    """The optional ``tls: {cert, key, ca}`` section of a node or coordinator config."""
+    if section is None:
+        return None
+    files = {key: section.path(key) for key in ("cert", "key", "ca")}
+    section.finish()
+    try:
+        return load_tls_files(files["cert"], files["key"], files["ca"])
+    except KeyFileError as exc:
+        raise section.error(str(exc)) from exc

@@ -341,6 +341,29 @@ class ConfigMapping:
                 key, node, "a date such as 2026-12-31 or 2026-12-31T23:59:59Z") from None
         return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
 
+    def scalar_list(
+        self, key: builtins.str
+    ) -> tuple[builtins.str | builtins.int | builtins.float | builtins.bool, ...]:
+        """A required list of plain values (text, numbers, true/false), each kept in its type."""
+        node = self._value(key, _MISSING)
+        assert node is not None  # required keys are never absent here
+        if not isinstance(node, SequenceNode) or not node.value:
+            raise self._type_error(key, node, "a non-empty list of values")
+        values: list[builtins.str | builtins.int | builtins.float | builtins.bool] = []
+        for index, item in enumerate(node.value):
+            where = f"{key}[{index}]"
+            if not isinstance(item, ScalarNode) or item.tag not in (_STR, _INT, _FLOAT, _BOOL):
+                raise self._type_error(where, item, "text, a number or true/false")
+            if item.tag == _STR:
+                values.append(str(item.value))
+            elif item.tag == _BOOL:
+                values.append(_CONSTRUCTOR.construct_yaml_bool(item))
+            elif item.tag == _INT:
+                values.append(_CONSTRUCTOR.construct_yaml_int(item))
+            else:
+                values.append(self._as_float(item, where))
+        return tuple(values)
+
     def float_list(self, key: builtins.str) -> list[builtins.float]:
         """A required list of numbers."""
         node = self._value(key, _MISSING)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_CURRENCY_PER_USD", "DisclosureControls", "QuerySettings"]
+from trust.strictyaml import ConfigMapping
+
+__all__ = [
+    "DEFAULT_CURRENCY_PER_USD",
+    "DisclosureControls",
+    "QuerySettings",
+    "load_currency_rates",
+]
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 # Units of each currency per US dollar; operators set their own in the node config.
 DEFAULT_CURRENCY_PER_USD: Mapping[str, float] = {
@@ -26,6 +36,21 @@ DEFAULT_CURRENCY_PER_USD: Mapping[str, float] = {
     "MXN": 17.0,
     "CAD": 1.36,
 }
+
+
+def load_currency_rates(root: ConfigMapping) -> Mapping[str, float]:
+    """The optional currency_per_usd section of a config (defaults when absent)."""
+    section = root.optional_mapping("currency_per_usd")
+    if section is None:
+        return dict(DEFAULT_CURRENCY_PER_USD)
+    rates = {}
+    for code in section.keys():  # noqa: SIM118 (a ConfigMapping, not a dict)
+        if not _CURRENCY.match(code):
+            raise section.error(f"{code!r} is not an ISO 4217 currency code", code)
+        rates[code] = section.float(code, min=1e-9)
+    section.finish()
+    return rates
+
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,12 @@ _COMMON_STEPS = (
     ("0002_reference_lists", _REFERENCE_LISTS),
 )
 _ROLE_STEPS = {
-    "marketplace": (("0001_marketplace_tables", _MARKETPLACE),),
+    "marketplace": (
+        ("0001_marketplace_tables", _MARKETPLACE),
+        # date windows of consignee totals and trade statistics
+        ("0002_fulfillments_shipped_at",
+         "CREATE INDEX fulfillments_shipped_at ON fulfillments (shipped_at);"),
+    ),
     "carrier": (("0001_carrier_tables", _CARRIER),),
     "broker": (("0001_broker_tables", _BROKER),),
 }

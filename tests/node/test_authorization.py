@@ -53,8 +53,7 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
         answer = query_pb2.Answer.FromString(reply.payload)
         assert decode_table(answer.table).names == ("house_bill", "known", "screened")
     finally:
-        node.server.stop(None).wait()
-        node.state.close()
+        node.stop()
 
 
 @pytest.mark.parametrize(

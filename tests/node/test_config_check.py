@@ -7,9 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from coordinator.cli import main as fedtrade_main
 from coordinator.federation import Federation
+from coordinator.risk import DEFAULT_RISK
 from node.catalogue import CATALOGUE
 from node.cli import main as node_main
 from trust.keys import generate_keypair
@@ -109,3 +111,8 @@ def test_every_example_key_is_commented() -> None:
             assert lines[number - 1].strip().startswith("#"), (
                 f"{example.name}:{number + 1}: key {match.group(1)!r} has no comment above it"
             )
+
+
+def test_example_coordinator_risk_rules_are_the_defaults() -> None:
+    example = yaml.safe_load((ROOT / "configs" / "coordinator.yaml").read_text())
+    assert example["risk"] == DEFAULT_RISK

@@ -7,6 +7,7 @@ mode-based case (chmod 000) runs only as an ordinary user.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -55,6 +56,13 @@ def node(tmp_path: Path) -> Iterator[Node]:
     server.stop(None).wait()
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Swap the file's content atomically, so a running watch never sees half of it."""
+    new = path.with_suffix(".new")
+    new.write_bytes(data)
+    os.replace(new, path)
+
+
 def _watch(node: Node, interval: float = 60.0) -> HealthWatch:
     checks = [database_check(node.database), key_check(node.key)]
     return HealthWatch(node.servicer, ["", SERVICE], checks, interval)
@@ -67,7 +75,10 @@ def test_a_healthy_node_is_serving(node: Node) -> None:
     assert probe(node.address, None, timeout=5, service=SERVICE) == "SERVING"
 
 
-def test_a_corrupted_database_flips_to_not_serving_and_back(node: Node) -> None:
+def test_a_corrupted_database_flips_to_not_serving_and_back(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fedtrade.node.health")
     watch = _watch(node)
     watch.check_now()
     good = node.database.read_bytes()
@@ -76,9 +87,14 @@ def test_a_corrupted_database_flips_to_not_serving_and_back(node: Node) -> None:
     assert f"database {node.database} is unusable" in problem
     assert probe(node.address, None, timeout=5) == "NOT_SERVING"
     assert probe(node.address, None, timeout=5, service=SERVICE) == "NOT_SERVING"
+    watch.check_now()  # the same problem again is not logged again
     node.database.write_bytes(good)
     assert watch.check_now() == ()
     assert probe(node.address, None, timeout=5, service=SERVICE) == "SERVING"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", f"node is NOT_SERVING: {problem}"),
+        ("INFO", "node is SERVING again"),
+    ]
 
 
 def test_a_database_moved_away_or_without_audit_log_is_a_problem(node: Node) -> None:
@@ -151,9 +167,9 @@ def test_the_watch_thread_reports_changes_to_a_stock_watch_client(node: Node) ->
     try:
         assert statuses.get(timeout=5) == SERVING
         good = node.database.read_bytes()
-        node.database.write_bytes(b"garbage" * 1000)
+        _replace(node.database, b"garbage" * 1000)
         assert statuses.get(timeout=5) == NOT_SERVING
-        node.database.write_bytes(good)
+        _replace(node.database, good)
         assert statuses.get(timeout=5) == SERVING
         assert watch.problems == ()
     finally:

@@ -12,8 +12,9 @@ import grpc
 import pytest
 
 from coordinator.federation import Federation
+from coordinator.tls import secure_channel
 from protos import node_pb2_grpc
-from tests.conftest import signed_query
+from tests.conftest import coordinator_tls, signed_query
 from trust.keys import SigningKey
 from trust.wire import envelope_to_proto
 
@@ -62,7 +63,7 @@ def test_replay_is_refused_after_restart(federation: Federation) -> None:
 
     process, address = start(node_config, port_file)
     try:
-        with grpc.insecure_channel(address) as channel:
+        with secure_channel(address, NODE, coordinator_tls(federation.root)) as channel:
             node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
     finally:
         output = stop(process)
@@ -71,7 +72,10 @@ def test_replay_is_refused_after_restart(federation: Federation) -> None:
 
     process, address = start(node_config, port_file)
     try:
-        with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as caught:
+        with (
+            secure_channel(address, NODE, coordinator_tls(federation.root)) as channel,
+            pytest.raises(grpc.RpcError) as caught,
+        ):
             node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
     finally:
         stop(process)

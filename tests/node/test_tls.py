@@ -258,3 +258,12 @@ def test_rotating_credentials_serve_a_renewed_certificate_without_a_restart(
     # Client certificates are still required after the rotation.
     intruder = pki.raw(pki.issue(COORDINATOR, other=True))
     _refused(secure_channel(address, "marketplace-2", intruder, OPTIONS))
+
+
+@pytest.mark.parametrize("node_id", ["broker_2.eu", "1234", "n.-_1"])
+def test_unusual_but_valid_ids_pass_hostname_verification(
+    pki: Pki, serve: Callable[[grpc.ServerCredentials], str], node_id: str
+) -> None:
+    address = serve(server_credentials(pki.material(pki.issue(node_id))))
+    client = pki.material(pki.issue(COORDINATOR))
+    assert _check(secure_channel(address, node_id, client, OPTIONS)) == 1

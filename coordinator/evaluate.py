@@ -1,0 +1,307 @@
+"""Precision and recall of a screening run against the synthetic generator's ground truth.
+
+Each planted pattern is scored twice: for what the federation flagged (the ``patterns``
+column) and for what the manifest alone reveals (``manifest_only_patterns``, the
+baseline without the federation).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from coordinator.results import ShipmentResult
+from coordinator.synth import PATTERNS
+from trust.errors import DataError
+
+__all__ = [
+    "PRECISION_TARGET",
+    "RECALL_TARGET",
+    "Counts",
+    "Evaluation",
+    "PatternScore",
+    "TargetCheck",
+    "evaluate",
+    "format_evaluation",
+    "read_ground_truth",
+]
+
+RECALL_TARGET = 0.95
+PRECISION_TARGET = 0.90
+GROUND_TRUTH_COLUMNS = ("house_bill", "pattern")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Shipments flagged with a pattern against shipments it was planted on."""
+
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float | None:
+        """None when nothing was flagged (precision is undefined)."""
+        flagged = self.tp + self.fp
+        return self.tp / flagged if flagged else None
+
+    @property
+    def recall(self) -> float | None:
+        """None when the pattern was never planted (recall is undefined)."""
+        planted = self.tp + self.fn
+        return self.tp / planted if planted else None
+
+
+@dataclass(frozen=True)
+class PatternScore:
+    pattern: str
+    planted: int
+    federation: Counts
+    manifest_only: Counts
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """Whether recall and precision reach their targets on the checked patterns."""
+
+    patterns: tuple[str, ...]
+    # readable "pattern: why" for every checked pattern that misses a target
+    failures: tuple[str, ...]
+    recall_target: float
+    precision_target: float
+
+    @property
+    def met(self) -> bool:
+        return bool(self.patterns) and not self.failures
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    ground_truth: Path
+    shipments: int
+    # one score per pattern of the generator's vocabulary, in its order
+    scores: tuple[PatternScore, ...]
+    # flagged pattern names (either column) the ground truth does not know -> times flagged
+    unknown_patterns: Mapping[str, int]
+
+    def score(self, pattern: str) -> PatternScore:
+        for score in self.scores:
+            if score.pattern == pattern:
+                return score
+        raise KeyError(pattern)
+
+    def visible_patterns(self) -> tuple[str, ...]:
+        """Patterns planted at least once that the federation flagged correctly at least once."""
+        return tuple(s.pattern for s in self.scores if s.planted and s.federation.tp)
+
+    def check_targets(
+        self,
+        patterns: Collection[str] | None = None,
+        *,
+        recall_target: float = RECALL_TARGET,
+        precision_target: float = PRECISION_TARGET,
+    ) -> TargetCheck:
+        """Check the federation's figures on ``patterns`` (default: the visible ones)."""
+        if patterns is None:
+            checked = self.visible_patterns()
+        else:
+            unknown = sorted(set(patterns) - set(PATTERNS))
+            if unknown:
+                raise DataError(
+                    f"cannot check targets for unknown pattern(s) {', '.join(unknown)}; "
+                    f"known patterns: {', '.join(PATTERNS)}"
+                )
+            checked = tuple(p for p in PATTERNS if p in patterns)
+        failures = []
+        for pattern in checked:
+            counts = self.score(pattern).federation
+            recall, precision = counts.recall, counts.precision
+            if recall is None:
+                failures.append(f"{pattern}: never planted, recall cannot be measured")
+                continue
+            problems = []
+            if recall < recall_target:
+                problems.append(f"recall {recall:.4f} < {recall_target:g}")
+            if precision is None:
+                problems.append("nothing flagged, precision n/a")
+            elif precision < precision_target:
+                problems.append(f"precision {precision:.4f} < {precision_target:g}")
+            if problems:
+                failures.append(f"{pattern}: {', '.join(problems)}")
+        return TargetCheck(checked, tuple(failures), recall_target, precision_target)
+
+
+def read_ground_truth(path: Path | str) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+    """house bill -> planted patterns, and house bill -> line of its first ground-truth row."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}: no such file; give the ground_truth.csv written by `fedtrade synth`"
+        ) from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
+    planted: dict[str, set[str]] = {}
+    first_line: dict[str, int] = {}
+    known = set(PATTERNS)
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        line = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: file is empty; expected the header house_bill,pattern")
+            missing = [c for c in GROUND_TRUTH_COLUMNS if c not in header]
+            if missing:
+                raise DataError(
+                    f"{path}:1: header: missing column(s) {', '.join(missing)}; a ground truth "
+                    f"file has the columns house_bill,pattern"
+                )
+            bill_at, pattern_at = header.index("house_bill"), header.index("pattern")
+            end = reader.line_num
+            for fields in reader:
+                line, end = end + 1, reader.line_num
+                if len(fields) != len(header):
+                    raise DataError(
+                        f"{path}:{line}: row has {len(fields)} field(s), expected "
+                        f"{len(header)} ({','.join(header)})"
+                    )
+                bill, pattern = fields[bill_at], fields[pattern_at]
+                if not bill:
+                    raise DataError(f"{path}:{line}: house_bill: is empty")
+                if pattern not in known:
+                    raise DataError(
+                        f"{path}:{line}: pattern: {pattern!r} is not a pattern the generator "
+                        f"plants; known patterns: {', '.join(PATTERNS)}"
+                    )
+                planted.setdefault(bill, set()).add(pattern)
+                first_line.setdefault(bill, line)
+        except csv.Error as exc:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not UTF-8 text after line {line}") from None
+    return {bill: frozenset(p) for bill, p in planted.items()}, first_line
+
+
+class _Tally:
+    """Running TP/FP/FN per pattern for one column of the results."""
+
+    def __init__(self) -> None:
+        self.tp: Counter[str] = Counter()
+        self.fp: Counter[str] = Counter()
+        self.fn: Counter[str] = Counter()
+        self.unknown: Counter[str] = Counter()
+
+    def add(self, flagged: frozenset[str], planted: frozenset[str]) -> None:
+        self.tp.update(flagged & planted)
+        for pattern in flagged - planted:
+            if pattern in PATTERNS:
+                self.fp[pattern] += 1
+            else:
+                self.unknown[pattern] += 1
+        self.fn.update(planted - flagged)
+
+    def counts(self, pattern: str) -> Counts:
+        return Counts(self.tp[pattern], self.fp[pattern], self.fn[pattern])
+
+
+def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Evaluation:
+    """Score ``results`` against ``ground_truth``; every planted shipment must be in results."""
+    ground_truth = Path(ground_truth)
+    truth, first_line = read_ground_truth(ground_truth)
+    federation, manifest_only = _Tally(), _Tally()
+    seen: set[str] = set()
+    nothing: frozenset[str] = frozenset()
+    for result in results:
+        if result.house_bill in seen:
+            raise DataError(
+                f"house bill {result.house_bill!r} appears twice in the results; evaluate the "
+                f"results of one screening run (one row per shipment)"
+            )
+        seen.add(result.house_bill)
+        planted = truth.get(result.house_bill, nothing)
+        federation.add(frozenset(result.patterns), planted)
+        manifest_only.add(frozenset(result.manifest_only_patterns), planted)
+    absent = [bill for bill in truth if bill not in seen]
+    if absent:
+        bill = min(absent, key=first_line.__getitem__)
+        more = f" (and {len(absent) - 1} more shipment(s))" if len(absent) > 1 else ""
+        raise DataError(
+            f"{ground_truth}:{first_line[bill]}: house_bill: shipment {bill!r} is in the ground "
+            f"truth but not in the results{more}; evaluate the results of screening the "
+            f"manifest this ground truth was generated with"
+        )
+    planted_counts = Counter(p for patterns in truth.values() for p in patterns)
+    scores = tuple(
+        PatternScore(p, planted_counts[p], federation.counts(p), manifest_only.counts(p))
+        for p in PATTERNS
+    )
+    unknown = federation.unknown + manifest_only.unknown
+    return Evaluation(ground_truth, len(seen), scores, dict(sorted(unknown.items())))
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_evaluation(
+    evaluation: Evaluation,
+    patterns: Collection[str] | None = None,
+    *,
+    recall_target: float = RECALL_TARGET,
+    precision_target: float = PRECISION_TARGET,
+) -> str:
+    """An aligned table per pattern and a closing line saying whether the targets hold."""
+    header = ("pattern", "planted", "federation precision", "recall",
+              "manifest-only precision", "recall")
+    rows = [
+        (
+            s.pattern,
+            f"{s.planted:,}",
+            _ratio(s.federation.precision),
+            _ratio(s.federation.recall),
+            _ratio(s.manifest_only.precision),
+            _ratio(s.manifest_only.recall),
+        )
+        for s in evaluation.scores
+    ]
+    widths = [max(len(row[k]) for row in (header, *rows)) for k in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    out = [
+        f"{evaluation.shipments:,} shipments evaluated against {evaluation.ground_truth}",
+        "",
+        line(header),
+        line(tuple("-" * w for w in widths)),
+        *(line(row) for row in rows),
+        "",
+    ]
+    if evaluation.unknown_patterns:
+        flagged = ", ".join(f"{p} ({n:,})" for p, n in evaluation.unknown_patterns.items())
+        out.append(f"flagged patterns the ground truth does not know (not scored): {flagged}")
+    check = evaluation.check_targets(
+        patterns, recall_target=recall_target, precision_target=precision_target
+    )
+    targets = f"recall >= {check.recall_target:g} and precision >= {check.precision_target:g}"
+    if not check.patterns:
+        why = " (the federation flagged no planted pattern correctly)" if patterns is None else ""
+        out.append(f"targets ({targets}): NOT MET — no pattern to check{why}")
+    elif check.met:
+        out.append(
+            f"targets ({targets}): MET for all {len(check.patterns)} pattern(s) checked: "
+            f"{', '.join(check.patterns)}"
+        )
+    else:
+        out.append(
+            f"targets ({targets}): NOT MET for {len(check.failures)} of "
+            f"{len(check.patterns)} pattern(s) checked: {'; '.join(check.failures)}"
+        )
+    return "\n".join(out) + "\n"

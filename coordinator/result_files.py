@@ -1,0 +1,232 @@
+"""Writing and reading a screening run's per-shipment results (results.csv, results.jsonl).
+
+Files are written atomically: into a temporary file next to the target, renamed over
+the target only when the whole run's results are in, removed when anything fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TextIO
+
+from coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from trust.errors import DataError
+
+__all__ = ["LIST_SEPARATORS", "ResultWriter", "atomic_text_file", "read_results"]
+
+# List-valued columns and how results.csv joins their items (see coordinator.results).
+LIST_SEPARATORS: dict[str, str] = {
+    "patterns": ";",
+    "reasons": " | ",
+    "manifest_only_patterns": ";",
+    "answered_by": ";",
+    "no_answer": " | ",
+}
+
+_SCORE = re.compile(r"-?[0-9]+")
+
+
+@contextmanager
+def atomic_text_file(path: Path | str, *, newline: str | None = None) -> Iterator[TextIO]:
+    """Open a UTF-8 text file that appears at ``path`` only if the ``with`` block succeeds."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise DataError(
+            f"{target}: folder {target.parent} does not exist; create it or choose another path"
+        )
+    if target.is_dir():
+        raise DataError(f"{target} is a folder; give the path of a file to write")
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        handle = tmp.open("x", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise DataError(
+            f"{target}: cannot write in {target.parent} ({exc.strerror}); "
+            f"choose a folder you may write to"
+        ) from None
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _check(result: ShipmentResult) -> None:
+    """Refuse what results.csv could not give back unchanged."""
+    where = f"result for house bill {result.house_bill!r}"
+    if not result.house_bill:
+        raise DataError("a result has an empty house bill; every result must name its shipment")
+    if result.risk_level not in RISK_LEVELS:
+        raise DataError(
+            f"{where}: risk_level {result.risk_level!r} is not one of {', '.join(RISK_LEVELS)}"
+        )
+    if isinstance(result.score, bool) or not isinstance(result.score, int):
+        raise DataError(f"{where}: score {result.score!r} is not a whole number")
+    for column, sep in LIST_SEPARATORS.items():
+        # " | " items may not hold "|" at all: an item ending in " |" would split wrongly.
+        forbidden = sep.strip()
+        for item in getattr(result, column):
+            if not item:
+                raise DataError(f"{where}: {column}: has an empty entry; drop it")
+            if forbidden in item:
+                raise DataError(
+                    f"{where}: {column}: entry {item!r} contains {forbidden!r}, which separates "
+                    f"entries in results.csv; replace it (e.g. with '/')"
+                )
+
+
+class ResultWriter:
+    """Streams results to results.csv (and results.jsonl when given), atomically.
+
+    Use as a context manager; ``write`` each result as it is ready. The files appear
+    under their names when the ``with`` block ends without an exception.
+    """
+
+    def __init__(self, csv_path: Path | str, jsonl_path: Path | str | None = None) -> None:
+        self.csv_path = Path(csv_path)
+        self.jsonl_path = Path(jsonl_path) if jsonl_path is not None else None
+        if self.jsonl_path is not None and self.jsonl_path.resolve() == self.csv_path.resolve():
+            raise DataError(
+                f"{self.csv_path}: given as both the CSV and the JSON Lines output; "
+                f"give two different paths"
+            )
+        self.written = 0
+        self._stack: ExitStack | None = None
+        self._csv: csv.DictWriter[str] | None = None
+        self._jsonl: TextIO | None = None
+
+    def __enter__(self) -> Self:
+        with ExitStack() as stack:
+            handle = stack.enter_context(atomic_text_file(self.csv_path, newline=""))
+            # The default "\r\n" line ending (RFC 4180) also makes the writer quote a lone "\r".
+            self._csv = csv.DictWriter(handle, RESULT_COLUMNS)
+            self._csv.writeheader()
+            if self.jsonl_path is not None:
+                self._jsonl = stack.enter_context(atomic_text_file(self.jsonl_path))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack, self._csv, self._jsonl = self._stack, None, None, None
+        if stack is not None:
+            stack.__exit__(exc_type, exc, tb)
+
+    def write(self, result: ShipmentResult) -> None:
+        if self._csv is None:
+            raise RuntimeError("ResultWriter.write called outside its with block")
+        _check(result)
+        row: dict[str, str | int] = {
+            "house_bill": result.house_bill,
+            "risk_level": result.risk_level,
+            "score": result.score,
+        }
+        for column, sep in LIST_SEPARATORS.items():
+            row[column] = sep.join(getattr(result, column))
+        self._csv.writerow(row)
+        if self._jsonl is not None:
+            record = {
+                "house_bill": result.house_bill,
+                "risk_level": result.risk_level,
+                "score": result.score,
+                **{column: list(getattr(result, column)) for column in LIST_SEPARATORS},
+            }
+            self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.written += 1
+
+
+def read_results(path: Path | str) -> Iterator[ShipmentResult]:
+    """Parse results.csv back, one result at a time; DataError names file:line: column."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; give the --out file of a screening run") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        line = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise DataError(
+                    f"{path}: file is empty; expected the header {','.join(RESULT_COLUMNS)}"
+                )
+            _check_header(path, header)
+            end = reader.line_num
+            for fields in reader:
+                line, end = end + 1, reader.line_num
+                yield _parse_row(path, line, fields)
+        except csv.Error as exc:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{path}: not UTF-8 text after line {line}; results files are UTF-8 CSV"
+            ) from None
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if tuple(header) == RESULT_COLUMNS:
+        return
+    missing = [c for c in RESULT_COLUMNS if c not in header]
+    extra = [c for c in header if c not in RESULT_COLUMNS]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected column(s) {', '.join(extra)}")
+    if not problems:
+        problems.append("columns are out of order or repeated")
+    raise DataError(
+        f"{path}:1: header: {'; '.join(problems)}; a results file has exactly the columns "
+        f"{','.join(RESULT_COLUMNS)}"
+    )
+
+
+def _parse_row(path: Path, line: int, fields: list[str]) -> ShipmentResult:
+    if len(fields) != len(RESULT_COLUMNS):
+        raise DataError(
+            f"{path}:{line}: row has {len(fields)} field(s), expected {len(RESULT_COLUMNS)} "
+            f"({','.join(RESULT_COLUMNS)})"
+        )
+    row = dict(zip(RESULT_COLUMNS, fields, strict=True))
+    if not row["house_bill"]:
+        raise DataError(f"{path}:{line}: house_bill: is empty; every row names its shipment")
+    if row["risk_level"] not in RISK_LEVELS:
+        raise DataError(
+            f"{path}:{line}: risk_level: {row['risk_level']!r} is not one of "
+            f"{', '.join(RISK_LEVELS)}"
+        )
+    if not _SCORE.fullmatch(row["score"]):
+        raise DataError(f"{path}:{line}: score: {row['score']!r} is not a whole number")
+    lists: dict[str, tuple[str, ...]] = {}
+    for column, sep in LIST_SEPARATORS.items():
+        items = tuple(row[column].split(sep)) if row[column] else ()
+        if "" in items:
+            raise DataError(
+                f"{path}:{line}: {column}: has an empty entry (entries are joined with {sep!r})"
+            )
+        lists[column] = items
+    return ShipmentResult(
+        house_bill=row["house_bill"],
+        risk_level=row["risk_level"],
+        score=int(row["score"]),
+        **lists,
+    )

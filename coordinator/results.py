@@ -1,0 +1,68 @@
+"""What a screening run produces: one result per shipment, and the run's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["RESULT_COLUMNS", "RISK_LEVELS", "NodeStats", "ScreeningSummary", "ShipmentResult"]
+
+RISK_LEVELS = ("high", "medium", "low")
+# Columns of results.csv, in order. List-valued columns are joined with ";" (patterns,
+# node ids) or " | " (reasons, failures) in CSV and are arrays in JSON Lines.
+RESULT_COLUMNS = (
+    "house_bill",
+    "risk_level",
+    "score",
+    "patterns",
+    "reasons",
+    "manifest_only_patterns",
+    "answered_by",
+    "no_answer",
+)
+
+
+@dataclass(frozen=True)
+class ShipmentResult:
+    house_bill: str
+    risk_level: str
+    score: int
+    # ground-truth style pattern names the federation's answers flag (e.g. "undervaluation")
+    patterns: tuple[str, ...]
+    # readable reasons naming the nodes that supplied them
+    reasons: tuple[str, ...]
+    # patterns the manifest alone would flag (the baseline without the federation)
+    manifest_only_patterns: tuple[str, ...]
+    answered_by: tuple[str, ...]
+    # "node-id: reason" for every node that gave no answer for this shipment
+    no_answer: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    node_id: str
+    role: str
+    batches_answered: int
+    batches_failed: int
+    # failure reason -> number of batches
+    failures: Mapping[str, int]
+    # seconds from sending a batch to its last verified chunk, per answered batch
+    answer_seconds: Sequence[float]
+
+
+@dataclass(frozen=True)
+class ScreeningSummary:
+    manifest: str
+    purpose: str
+    case_id: str
+    started_at: datetime
+    finished_at: datetime
+    shipments: int
+    by_level: Mapping[str, int]
+    # pattern -> shipments flagged with it
+    by_pattern: Mapping[str, int]
+    # the highest-scoring shipments, highest first
+    top: Sequence[ShipmentResult]
+    nodes: Sequence[NodeStats]
+    manifest_only_by_pattern: Mapping[str, int] = field(default_factory=dict)

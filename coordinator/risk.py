@@ -1,0 +1,202 @@
+"""Risk rules: turn the nodes' per-shipment indicators into a risk level and its reasons.
+
+Rules live in the coordinator's YAML (``risk:``), validated strictly against
+the query catalogue: each names a role (or ``any``), an indicator field that
+role computes, a condition and a weight. A shipment's score is the sum of the
+weights of the rules it meets (each rule once); the level follows from the
+score. Every reason names the nodes that supplied it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from node.catalogue import CATALOGUE
+from trust.ids import ROLES
+from trust.strictyaml import ConfigMapping
+from trust.wire import PyValue
+
+__all__ = [
+    "DEFAULT_RISK",
+    "INDICATOR_QUERY",
+    "SPLIT_PATTERN",
+    "Assessment",
+    "RiskRules",
+    "Rule",
+    "assess",
+    "load_risk_rules",
+]
+
+INDICATOR_QUERY = "shipment_indicators"
+SPLIT_PATTERN = "split_shipment"
+ANY_ROLE = "any"
+_INDICATORS = CATALOGUE[INDICATOR_QUERY]
+# Fields every per-shipment answer carries, besides the granted indicators.
+_ALWAYS = ("known",)
+
+
+def _same(a: PyValue, b: PyValue) -> bool:
+    """Equal and of the same kind: false is not 0, and 1 is not true."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _rule_dict(pattern: str, role: str, field: str, condition: str, values: object,
+               weight: int, reason: str) -> dict[str, object]:
+    return {"pattern": pattern, "role": role, "field": field, condition: values,
+            "weight": weight, "reason": reason}
+
+
+# The default rules (configs/coordinator.yaml carries them with comments; a test keeps
+# the two equal). Pattern names match the synthetic generator's ground truth.
+DEFAULT_RISK: dict[str, object] = {
+    "levels": {"high": 50, "medium": 20},
+    "split": {"threshold_usd": 800, "weight": 40},
+    "rules": [
+        _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
+                   50, "declared/paid value ratio band {value}"),
+        _rule_dict("misclassification", "any", "hs_match_depth", "in", [0], 30,
+                   "HS code differs from the manifest's at chapter level"),
+        _rule_dict("unverified_seller", "marketplace", "kyc_verified", "in", [False], 25,
+                   "seller identity not verified"),
+        _rule_dict("new_seller", "marketplace", "account_age_band", "in", ["<30d"], 15,
+                   "seller account younger than 30 days"),
+        _rule_dict("linked_suspended_seller", "marketplace", "linked_suspended_band", "not_in",
+                   ["0"], 25, "seller linked to {value} suspended account(s)"),
+        _rule_dict("recalled_product", "marketplace", "recall_hit", "in", [True], 60,
+                   "listed product is on a recall list"),
+        _rule_dict("entity_list_manufacturer", "any", "entity_list_hit", "in", [True], 80,
+                   "party on the forced-labour / denied-party list"),
+        _rule_dict("unscreened", "carrier", "screened", "in", [False], 40,
+                   "not security screened"),
+        _rule_dict("unscreened", "carrier", "preload_status", "not_in", ["accepted"], 40,
+                   "pre-load status {value}"),
+        _rule_dict("manifest_entry_gap", "broker", "known", "in", [False], 30,
+                   "no customs entry filed for this house bill"),
+        _rule_dict("manifest_entry_gap", "broker", "entry_declared_ratio_band", "not_in",
+                   ["0.8-1.2"], 30, "entry value / declared value band {value}"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    role: str  # a role, or "any"
+    field: str
+    equals_any: tuple[PyValue, ...] | None
+    equals_none_of: tuple[PyValue, ...] | None
+    below: float | None
+    weight: int
+    reason: str
+
+    def matches(self, value: PyValue) -> bool:
+        if value is None:  # not known, or not answered: never a finding
+            return False
+        if self.equals_any is not None:
+            return any(_same(value, v) for v in self.equals_any)
+        if self.equals_none_of is not None:
+            return not any(_same(value, v) for v in self.equals_none_of)
+        assert self.below is not None
+        return isinstance(value, int | float) and not isinstance(value, bool) \
+            and value < self.below
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    rules: tuple[Rule, ...]
+    high: int
+    medium: int
+    split_threshold_usd: float  # 0 disables split-shipment detection
+    split_weight: int
+
+    def level(self, score: int) -> str:
+        return "high" if score >= self.high else "medium" if score >= self.medium else "low"
+
+    def fields_for(self, role: str) -> set[str]:
+        """The indicator fields the rules read from a node of ``role``."""
+        return {r.field for r in self.rules if r.role in (role, ANY_ROLE)} - set(_ALWAYS)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    score: int
+    level: str
+    patterns: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def assess(
+    rules: RiskRules,
+    answers: Mapping[str, tuple[str, Mapping[str, PyValue]]],
+    split_reason: str | None,
+) -> Assessment:
+    """Score one shipment from ``answers`` (node id -> (role, indicator record))."""
+    score = 0
+    patterns: list[str] = []
+    reasons: list[str] = []
+    for rule in rules.rules:
+        hits: dict[str, list[str]] = {}
+        for node_id, (role, record) in sorted(answers.items()):
+            if rule.role in (role, ANY_ROLE) and rule.matches(record.get(rule.field)):
+                hits.setdefault(str(record.get(rule.field)), []).append(node_id)
+        if not hits:
+            continue
+        score += rule.weight
+        if rule.pattern not in patterns:
+            patterns.append(rule.pattern)
+        for value, nodes in hits.items():
+            reasons.append(f"{'+'.join(nodes)}: {rule.reason.format(value=value)}")
+    if split_reason is not None:
+        score += rules.split_weight
+        patterns.append(SPLIT_PATTERN)
+        reasons.append(split_reason)
+    return Assessment(score, rules.level(score), tuple(patterns), tuple(reasons))
+
+
+def _rule(entry: ConfigMapping) -> Rule:
+    role = entry.choice("role", (*ROLES, ANY_ROLE))
+    field = entry.str("field")
+    roles = ROLES if role == ANY_ROLE else (role,)
+    available = {f for r in roles for f in _INDICATORS.fields_for(r)} | set(_ALWAYS)
+    if field not in available:
+        raise entry.error(
+            f"{role} nodes do not answer the indicator {field!r}; they answer: "
+            f"{', '.join(sorted(available))}",
+            "field",
+        )
+    conditions = [key for key in ("in", "not_in", "below") if entry.has(key)]
+    if len(conditions) != 1:
+        raise entry.error("give exactly one condition: in, not_in or below")
+    reason = entry.str("reason")
+    if "{value" in reason and reason.count("{") != 1:
+        raise entry.error("reason may use {value} once and no other braces", "reason")
+    rule = Rule(
+        pattern=entry.str("pattern"),
+        role=role,
+        field=field,
+        equals_any=entry.scalar_list("in") if conditions == ["in"] else None,
+        equals_none_of=entry.scalar_list("not_in") if conditions == ["not_in"] else None,
+        below=entry.float("below") if conditions == ["below"] else None,
+        weight=entry.int("weight", min=0, max=1000),
+        reason=reason,
+    )
+    entry.finish()
+    return rule
+
+
+def load_risk_rules(section: ConfigMapping) -> RiskRules:
+    levels = section.mapping("levels")
+    high, medium = levels.int("high", min=1), levels.int("medium", min=1)
+    if medium > high:
+        raise levels.error("medium must not be above high", "medium")
+    levels.finish()
+    split = section.mapping("split")
+    threshold = split.float("threshold_usd", min=0.0)
+    split_weight = split.int("weight", min=0, max=1000)
+    split.finish()
+    rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
+    section.finish()
+    return RiskRules(tuple(rules), high, medium, threshold, split_weight)

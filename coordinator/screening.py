@@ -1,0 +1,286 @@
+"""Federated manifest screening: fan out signed batch queries, verify, combine, assess.
+
+1. The manifest is validated in full first; nothing is sent if a row is bad.
+2. Split shipments: every node gets one ``consignee_daily_totals`` query per
+   date window, all with the same query id, so its tokens link across nodes
+   (and never with another run). Per consignee and day the coordinator takes,
+   for each role, the sum over that role's nodes, and the largest of those.
+3. The manifest streams in batches; each batch goes to every node at once over
+   the streaming ``Screen`` call (``shipment_indicators``), with the node's
+   deadline. Every chunk is verified and bound to its request before use.
+4. A node that is down, slow or refusing does not stop the run: its shipments
+   say "no answer from NODE (reason)"; after several failures in a row it is
+   treated as down for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from coordinator.client import Coordinator, QueryContext
+from coordinator.config import NodeEntry
+from coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
+from coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
+from coordinator.risk import INDICATOR_QUERY, assess
+from trust.errors import FedtradeError, RemoteError
+from trust.tables import decode_table
+from trust.wire import PyValue, table_value
+
+__all__ = ["LINKAGE_QUERY", "TOP_SHIPMENTS", "screen_manifest"]
+
+LINKAGE_QUERY = "consignee_daily_totals"
+LINKAGE_WINDOW_DAYS = 31
+TOP_SHIPMENTS = 50
+
+Record = Mapping[str, PyValue]
+
+
+@dataclass
+class _NodeRun:
+    entry: NodeEntry
+    answered: int = 0
+    failed: int = 0
+    consecutive_failures: int = 0
+    down: str | None = None
+    failures: Counter[str] = field(default_factory=Counter)
+    seconds: list[float] = field(default_factory=list)
+
+    def failure(self, reason: str, limit: int) -> None:
+        self.failed += 1
+        self.consecutive_failures += 1
+        self.failures[reason] += 1
+        if self.consecutive_failures >= limit and self.down is None:
+            self.down = f"treated as down after {limit} failed batches: {reason}"
+
+    def stats(self) -> NodeStats:
+        return NodeStats(self.entry.id, self.entry.role, self.answered, self.failed,
+                         dict(self.failures), tuple(self.seconds))
+
+
+def _reason(exc: FedtradeError) -> str:
+    """One line, without the " | " that separates reasons in results.csv."""
+    text = f"{exc.code}: {exc.details}" if isinstance(exc, RemoteError) else \
+        f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()).replace("|", "/")
+
+
+def _windows(first: str, last: str) -> Iterator[tuple[str, str]]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    while start <= end:
+        stop = min(end, start + timedelta(days=LINKAGE_WINDOW_DAYS - 1))
+        yield start.isoformat(), stop.isoformat()
+        start = stop + timedelta(days=1)
+
+
+@dataclass
+class _Group:
+    by_node: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # role, n, usd
+    bills: set[str] = field(default_factory=set)
+
+    def value_usd(self) -> tuple[float, int]:
+        """Per role the sum over its nodes; the largest role total (and its parcels)."""
+        per_role: dict[str, list[float]] = {}
+        for role, parcels, usd in self.by_node.values():
+            totals = per_role.setdefault(role, [0.0, 0.0])
+            totals[0] += usd
+            totals[1] += parcels
+        value, parcels = max((t[0], int(t[1])) for t in per_role.values())
+        return value, parcels
+
+
+def _split_reasons(
+    coordinator: Coordinator, scan: ManifestScan, context: QueryContext,
+    runs: Mapping[str, _NodeRun], pool: ThreadPoolExecutor,
+) -> dict[str, str]:
+    threshold = coordinator.config.risk.split_threshold_usd
+    if threshold <= 0:
+        return {}
+    groups: dict[tuple[str, str], _Group] = {}
+    for first, last in _windows(scan.first_day, scan.last_day):
+        query_id = os.urandom(16)  # one federated query: the same id at every node
+        params: dict[str, PyValue] = {"date_from": first, "date_to": last,
+                                      "house_bills": scan.house_bills}
+        futures = {
+            node_id: pool.submit(coordinator.screen, node_id, LINKAGE_QUERY, params, context,
+                                 query_id=query_id)
+            for node_id in runs
+        }
+        for node_id, future in futures.items():
+            run = runs[node_id]
+            try:
+                chunks = future.result()
+            except FedtradeError as exc:
+                run.failure(f"consignee totals: {_reason(exc)}",
+                            coordinator.config.screening.max_consecutive_failures)
+                continue
+            for chunk in chunks:
+                for token, day, parcels, usd, bills in decode_table(chunk.table).rows():
+                    group = groups.setdefault((str(token), str(day)), _Group())
+                    group.by_node[node_id] = (run.entry.role, int(parcels), float(usd))  # type: ignore[arg-type]
+                    group.bills.update(bills)  # type: ignore[arg-type]
+    reasons: dict[str, str] = {}
+    for (_, day), group in groups.items():
+        value, parcels = group.value_usd()
+        if value > threshold:
+            nodes = "+".join(sorted(group.by_node))
+            reason = (f"{nodes}: consignee over {threshold:g} USD on {day} "
+                      f"({parcels} parcels, {value:,.2f} USD)")
+            for bill in group.bills:
+                reasons.setdefault(bill, reason)
+    return reasons
+
+
+def _ask_batch(
+    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext
+) -> tuple[dict[str, Record], float]:
+    started = time.monotonic()
+    shipments = table_value({
+        "house_bill": batch.house_bill,
+        "declared_value_usd": batch.declared_value_usd,
+        "hs6": batch.hs6,
+    })
+    chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context)
+    records: dict[str, Record] = {}
+    for chunk in chunks:
+        for record in decode_table(chunk.table).records():
+            records[str(record["house_bill"])] = record
+    return records, time.monotonic() - started
+
+
+@dataclass
+class _Tally:
+    by_level: Counter[str] = field(default_factory=Counter)
+    by_pattern: Counter[str] = field(default_factory=Counter)
+    baseline: Counter[str] = field(default_factory=Counter)
+    top: list[tuple[int, int, ShipmentResult]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, result: ShipmentResult) -> None:
+        self.count += 1
+        self.by_level[result.risk_level] += 1
+        self.by_pattern.update(result.patterns)
+        self.baseline.update(result.manifest_only_patterns)
+        item = (result.score, -self.count, result)
+        if len(self.top) < TOP_SHIPMENTS:
+            heapq.heappush(self.top, item)
+        elif item > self.top[0]:
+            heapq.heapreplace(self.top, item)
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, nodes: list[str]) -> Iterator[Callable[[str, int], None]]:
+    """Advance with (task, amount); task is "shipments" or a node id."""
+    if not enabled:
+        yield lambda _task, _n: None
+        return
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, transient=False) as progress:
+        tasks = {"shipments": progress.add_task("shipments screened", total=total)}
+        for node in nodes:
+            tasks[node] = progress.add_task(f"  answered by {node}", total=total)
+        yield lambda task, n: progress.advance(tasks[task], n)
+
+
+def screen_manifest(
+    coordinator: Coordinator,
+    manifest: Path,
+    context: QueryContext,
+    emit: Callable[[ShipmentResult], None],
+    *,
+    progress: bool = False,
+) -> ScreeningSummary:
+    """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order."""
+    config = coordinator.config
+    settings = config.screening
+    started = datetime.now(UTC)
+    scan = scan_manifest(manifest, config.currency_per_usd)
+    runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
+    tally = _Tally()
+    workers = max(4, len(runs) * settings.in_flight_batches)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="screen") as pool, \
+            _progress(progress, scan.rows, list(runs)) as advance:
+        splits = _split_reasons(coordinator, scan, context, runs, pool)
+        pending: deque[tuple[Batch, dict[str, Future[tuple[dict[str, Record], float]]]]] = deque()
+
+        def finish_oldest() -> None:
+            batch, futures = pending.popleft()
+            answers: dict[str, dict[str, Record]] = {}
+            missing: dict[str, str] = {}
+            for node_id, run in runs.items():
+                future = futures.get(node_id)
+                if future is None:
+                    missing[node_id] = run.down or "not asked"
+                    continue
+                try:
+                    answers[node_id], seconds = future.result()
+                except FedtradeError as exc:
+                    missing[node_id] = _reason(exc)
+                    run.failure(missing[node_id], settings.max_consecutive_failures)
+                    continue
+                run.answered += 1
+                run.consecutive_failures = 0
+                run.seconds.append(seconds)
+                advance(node_id, len(batch.house_bill))
+            for index, bill in enumerate(batch.house_bill):
+                result = _assess_one(coordinator, scan, runs, answers, missing, splits, batch,
+                                     index)
+                emit(result)
+                tally.add(result)
+            advance("shipments", len(batch.house_bill))
+
+        for batch in read_batches(manifest, config.currency_per_usd, settings.batch_size):
+            futures = {
+                node_id: pool.submit(_ask_batch, coordinator, node_id, batch, context)
+                for node_id, run in runs.items() if run.down is None
+            }
+            pending.append((batch, futures))
+            if len(pending) >= settings.in_flight_batches:
+                finish_oldest()
+        while pending:
+            finish_oldest()
+    return ScreeningSummary(
+        manifest=str(manifest), purpose=context.purpose, case_id=context.case_id,
+        started_at=started, finished_at=datetime.now(UTC), shipments=tally.count,
+        by_level=dict(tally.by_level), by_pattern=dict(tally.by_pattern),
+        top=[item[2] for item in sorted(tally.top, reverse=True)],
+        nodes=[run.stats() for run in runs.values()],
+        manifest_only_by_pattern=dict(tally.baseline),
+    )
+
+
+def _assess_one(
+    coordinator: Coordinator, scan: ManifestScan, runs: Mapping[str, _NodeRun],
+    answers: Mapping[str, Mapping[str, Record]], missing: Mapping[str, str],
+    splits: Mapping[str, str], batch: Batch, index: int,
+) -> ShipmentResult:
+    bill = batch.house_bill[index]
+    indicators = {
+        node_id: (runs[node_id].entry.role, records[bill])
+        for node_id, records in answers.items() if bill in records
+    }
+    rules = coordinator.config.risk
+    assessment = assess(rules, indicators, splits.get(bill))
+    return ShipmentResult(
+        house_bill=bill,
+        risk_level=assessment.level,
+        score=assessment.score,
+        patterns=assessment.patterns,
+        reasons=assessment.reasons,
+        manifest_only_patterns=scan.manifest_only_patterns(
+            batch.declared_value_usd[index], batch.hs6[index], batch.consignee[index],
+            rules.split_threshold_usd),
+        answered_by=tuple(indicators),
+        no_answer=tuple(f"no answer from {node} ({reason})" for node, reason in missing.items()),
+    )

@@ -1,0 +1,317 @@
+"""Benchmark: federated manifest screening end to end vs one SQL join over a pooled database.
+
+Generates a synthetic world, imports each party's data into its node store,
+starts the three nodes as separate processes, and times `fedtrade screen` of
+the whole manifest as a separate process (signing, fan-out, verification,
+evidence, risk assessment, results file). Then it copies the same three
+stores into one SQLite file — the centralized hub a federation replaces — and
+times the same indicators computed by a single join. Reports shipments/s for
+both, their ratio (target <= 3x), whether 50,000 shipments/s was reached, and
+the peak memory of the coordinator and of each node. Timings are reported,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from coordinator.federation import NODE_IDS, Federation, create_federation
+from coordinator.pooled import POOLED_COLUMNS, build_pooled, pooled_indicators
+from coordinator.result_files import read_results
+from coordinator.synth import generate
+from node.config import load_node_config
+from node.store import import_path
+from trust.errors import FedtradeError
+
+TARGET_RATE = 50_000
+TARGET_RATIO = 3.0
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+SPLIT = "split_shipment"
+
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+@dataclass
+class Figures:
+    """Everything the final table and bench_screen.json report."""
+
+    shipments: int
+    seed: int
+    batch_size: int
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    rows: dict[str, int] = field(default_factory=dict)  # generate / import:ROLE -> rows
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)  # process -> MiB
+    checks: dict[str, int] = field(default_factory=dict)
+
+    def rate(self, phase: str, count: int | None = None) -> float:
+        seconds = self.phases[phase]
+        return (self.shipments if count is None else count) / seconds if seconds else 0.0
+
+    def summary(self) -> dict[str, object]:
+        federated, pooled = self.phases["screen"], self.phases["pooled join"]
+        return {
+            "federated_shipments_per_s": round(self.rate("screen")),
+            "pooled_shipments_per_s": round(self.rate("pooled join")),
+            "ratio_federated_over_pooled": round(federated / pooled, 3) if pooled else None,
+            "ratio_target_met": bool(pooled) and federated / pooled <= TARGET_RATIO,
+            "rate_target_met": self.rate("screen") >= TARGET_RATE,
+        }
+
+
+@contextmanager
+def _phase(figures: Figures, name: str, title: str, *, spinner: bool = True) -> Iterator[None]:
+    """Time a phase; a spinner with elapsed time on a terminal, plain lines otherwise."""
+    started = time.perf_counter()
+    if spinner and console.is_terminal:
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            progress.add_task(title, total=None)
+            yield
+    else:
+        console.print(f"{title} ...")
+        yield
+    figures.phases[name] = time.perf_counter() - started
+    console.print(f"[green]done[/green] {title}: {figures.phases[name]:.1f} s")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM) so far, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise FedtradeError(f"/proc/{pid}/status has no VmHWM line; run the benchmark on Linux")
+
+
+def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, log: Path) -> int:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not port_file.exists():
+        if process.poll() is not None:
+            raise FedtradeError(f"a node exited with status {process.returncode} while "
+                                f"starting; see {log}")
+        if time.monotonic() > deadline:
+            raise FedtradeError(f"a node did not start within {START_TIMEOUT:.0f} s; see {log}")
+        time.sleep(0.05)
+    return int(port_file.read_text())
+
+
+@contextmanager
+def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]:
+    """Run every node as a `fedtrade-node serve` process; record peak RSS, then stop them."""
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    data = federation.root / "data"
+    try:
+        for node_id, config in federation.node_configs.items():
+            with (data / f"{node_id}.log").open("wb") as log:
+                processes[node_id] = subprocess.Popen(
+                    [sys.executable, "-m", "node.cli", "serve", "--config", str(config),
+                     "--port-file", str(data / f"{node_id}.port")],
+                    stdout=log, stderr=subprocess.STDOUT,
+                )
+        yield {
+            node_id: "127.0.0.1:"
+            f"{_wait_for_port(process, data / f'{node_id}.port', data / f'{node_id}.log')}"
+            for node_id, process in processes.items()
+        }
+        for node_id, process in processes.items():
+            if process.poll() is None:
+                figures.peak_rss_mib[node_id] = _peak_rss_mib(process.pid)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _screen(federation: Federation, manifest: Path, root: Path, figures: Figures) -> Path:
+    """Run `fedtrade screen` as its own process; time it and take its peak RSS."""
+    results, log_path = root / "results.csv", root / "screen.log"
+    command = [sys.executable, "-m", "coordinator.cli", "screen",
+               "--config", str(federation.coordinator_config), str(manifest),
+               "--purpose", "TARGETING", "--case", "BENCH", "--officer", "bench",
+               "--out", str(results), "--no-progress"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    figures.peak_rss_mib["coordinator"] = usage.ru_maxrss / 1024  # KiB on Linux
+    if process.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        raise FedtradeError(f"`fedtrade screen` exited with status {process.returncode}; "
+                            f"the end of {log_path}:\n" + "\n".join(tail))
+    return results
+
+
+def _check_results(results: Path, figures: Figures) -> None:
+    """How many shipments the federation screened, fully answered, and flagged as split."""
+    count = complete = split = 0
+    for result in read_results(results):
+        count += 1
+        complete += len(result.answered_by) == len(NODE_IDS)
+        split += SPLIT in result.patterns
+    figures.checks.update({"federated_results": count, "federated_all_nodes_answered": complete,
+                           "federated_split_flags": split})
+
+
+def _pooled_join(db: Path, figures: Figures) -> None:
+    split_column = POOLED_COLUMNS.index("split_day")
+    count = split = 0
+    for row in pooled_indicators(db):
+        count += 1
+        split += row[split_column] is not None
+    figures.checks.update({"pooled_rows": count, "pooled_split_flags": split})
+
+
+def _run(args: argparse.Namespace, root: Path) -> Figures:
+    figures = Figures(args.shipments, args.seed, args.batch_size)
+    world = root / "world"
+    with _phase(figures, "generate", f"generating {args.shipments:,} shipments", spinner=False):
+        summary = generate(world, shipments=args.shipments, seed=args.seed,
+                           progress=console.is_terminal)
+    figures.rows["generate"] = sum(summary.rows.values())
+    federation = create_federation(root / "fed")
+    stores: dict[str, Path] = {}
+    for role, node_id in NODE_IDS.items():
+        stores[role] = load_node_config(federation.node_configs[node_id]).database
+        with _phase(figures, f"import {role}", f"importing the {role} data into {node_id}",
+                    spinner=False):
+            report = import_path(stores[role], role, None, world / role,
+                                 progress=console.is_terminal)
+        figures.rows[f"import {role}"] = sum(report.rows_inserted.values())
+
+    with _nodes(federation, figures) as addresses:
+        federation.write_coordinator_config(addresses, batch_size=args.batch_size)
+        with _phase(figures, "screen",
+                    f"screening {args.shipments:,} shipments across {len(addresses)} nodes"):
+            results = _screen(federation, world / "manifest.csv", root, figures)
+    _check_results(results, figures)
+
+    with _phase(figures, "pooled build", "building the pooled database (one hub, all data)"):
+        pooled = build_pooled(stores, world / "manifest.csv", root / "pooled.db")
+    with _phase(figures, "pooled join", "computing the same indicators with one pooled join"):
+        _pooled_join(pooled, figures)
+    return figures
+
+
+def _table(figures: Figures) -> Table:
+    table = Table(title=f"screening benchmark: {figures.shipments:,} shipments "
+                        f"(seed {figures.seed}, batch {figures.batch_size:,})")
+    table.add_column("measure")
+    table.add_column("seconds", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_column("note")
+    generated = figures.rows["generate"]
+    table.add_row("generate world", f"{figures.phases['generate']:.1f}",
+                  f"{figures.rate('generate', generated):,.0f} rows/s", f"{generated:,} rows")
+    for role in NODE_IDS:
+        rows = figures.rows[f"import {role}"]
+        table.add_row(f"import {role}", f"{figures.phases[f'import {role}']:.1f}",
+                      f"{figures.rate(f'import {role}', rows):,.0f} rows/s", f"{rows:,} rows")
+    summary = figures.summary()
+    checks = figures.checks
+    table.add_row("federated end to end", f"{figures.phases['screen']:.1f}",
+                  f"{summary['federated_shipments_per_s']:,} shipments/s",
+                  f"{checks['federated_results']:,} results, "
+                  f"{checks['federated_all_nodes_answered']:,} answered by all nodes, "
+                  f"{checks['federated_split_flags']:,} split flags")
+    table.add_row("pooled build (not timed in ratio)", f"{figures.phases['pooled build']:.1f}",
+                  "", "copy 3 stores + manifest into one file")
+    table.add_row("pooled single join", f"{figures.phases['pooled join']:.1f}",
+                  f"{summary['pooled_shipments_per_s']:,} shipments/s",
+                  f"{checks['pooled_rows']:,} rows, {checks['pooled_split_flags']:,} split flags")
+    ratio = summary["ratio_federated_over_pooled"]
+    table.add_row("ratio federated / pooled", "", f"{ratio}x",
+                  f"target <= {TARGET_RATIO:g}x: "
+                  f"{'met' if summary['ratio_target_met'] else 'NOT met'}")
+    table.add_row(f">= {TARGET_RATE:,} shipments/s end to end", "", "",
+                  "reached" if summary["rate_target_met"] else "NOT reached")
+    for process, mib in figures.peak_rss_mib.items():
+        table.add_row(f"peak RSS {process}", "", f"{mib:,.0f} MiB", "")
+    return table
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _json(figures: Figures) -> Mapping[str, object]:
+    return {
+        "shipments": figures.shipments, "seed": figures.seed, "batch_size": figures.batch_size,
+        "seconds": {k: round(v, 3) for k, v in figures.phases.items()},
+        "rows": figures.rows,
+        "peak_rss_mib": {k: round(v, 1) for k, v in figures.peak_rss_mib.items()},
+        "checks": figures.checks,
+        **figures.summary(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench_screen", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shipments", type=int, default=1_000_000,
+                        help="shipments in the synthetic world (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=5_000,
+                        help="shipments per screening batch (default: %(default)s)")
+    parser.add_argument("--workdir", type=Path,
+                        help="new or empty folder to work in, kept afterwards (default: a "
+                        "temporary folder, removed at the end unless --keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        parser.error(f"{args.workdir} is not empty; give a new or empty --workdir")
+    root = (args.workdir or Path(tempfile.mkdtemp(prefix="fedtrade-bench-screen-"))).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    remove = args.workdir is None and not args.keep
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    console.print(f"working folder: {root}{' (removed at the end)' if remove else ''}")
+    try:
+        figures = _run(args, root)
+        console.print(_table(figures))
+        report = root / "bench_screen.json"
+        report.write_text(json.dumps(_json(figures), indent=2) + "\n")
+        if not remove:
+            console.print(f"figures: {report}")
+        else:
+            console.print(json.dumps(_json(figures)))
+        return 0
+    except FedtradeError as exc:
+        console.print(f"[red]error[/red]: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]; every process started was stopped")
+        return 130
+    finally:
+        if remove:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

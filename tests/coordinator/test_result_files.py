@@ -1,0 +1,236 @@
+"""results.csv / results.jsonl: round trips, atomic writes, and clear errors on bad files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coordinator.result_files import ResultWriter, read_results
+from coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from trust.errors import DataError
+
+HEADER = ",".join(RESULT_COLUMNS) + "\r\n"
+
+
+def _items(forbidden: str) -> st.SearchStrategy[tuple[str, ...]]:
+    item = st.text(min_size=1, max_size=12).filter(lambda s: forbidden not in s)
+    return st.lists(item, max_size=3).map(tuple)
+
+
+results_strategy = st.builds(
+    ShipmentResult,
+    house_bill=st.text(min_size=1, max_size=14),
+    risk_level=st.sampled_from(RISK_LEVELS),
+    score=st.integers(-(10**6), 10**6),
+    patterns=_items(";"),
+    reasons=_items("|"),
+    manifest_only_patterns=_items(";"),
+    answered_by=_items(";"),
+    no_answer=_items("|"),
+)
+
+
+BASE = ShipmentResult(
+    house_bill="HB1",
+    risk_level="high",
+    score=7,
+    patterns=("undervaluation", "split_shipment"),
+    reasons=("marketplace: paid/declared ratio band <0.5",
+             "carrier+broker: consignee over threshold on 2026-11-02"),
+    manifest_only_patterns=("split_shipment",),
+    answered_by=("marketplace-1", "carrier-1"),
+    no_answer=("broker-1: deadline exceeded",),
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _leftovers(folder: Path, *keep: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(results_strategy, max_size=6))
+def test_round_trip_csv_and_jsonl(tmp_path_factory: pytest.TempPathFactory,
+                                  results: list[ShipmentResult]) -> None:
+    folder = tmp_path_factory.mktemp("rt")
+    with ResultWriter(folder / "results.csv", folder / "results.jsonl") as writer:
+        for result in results:
+            writer.write(result)
+    assert writer.written == len(results)
+    assert list(read_results(folder / "results.csv")) == results
+    lines = (folder / "results.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    records = [json.loads(line) for line in lines]
+    assert len(records) == len(results)
+    for record, result in zip(records, results, strict=True):
+        assert list(record) == list(RESULT_COLUMNS)
+        assert record["reasons"] == list(result.reasons)
+        assert record["score"] == result.score
+        assert ShipmentResult(
+            house_bill=record["house_bill"],
+            risk_level=record["risk_level"],
+            score=record["score"],
+            patterns=tuple(record["patterns"]),
+            reasons=tuple(record["reasons"]),
+            manifest_only_patterns=tuple(record["manifest_only_patterns"]),
+            answered_by=tuple(record["answered_by"]),
+            no_answer=tuple(record["no_answer"]),
+        ) == result
+
+
+def test_csv_layout_is_the_documented_one(tmp_path: Path) -> None:
+    with ResultWriter(tmp_path / "results.csv") as writer:
+        writer.write(BASE)
+        writer.write(replace(BASE, house_bill="HB2", risk_level="low", score=0, patterns=(),
+                             reasons=(), manifest_only_patterns=(), no_answer=()))
+    with (tmp_path / "results.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0] == {
+        "house_bill": "HB1",
+        "risk_level": "high",
+        "score": "7",
+        "patterns": "undervaluation;split_shipment",
+        "reasons": "marketplace: paid/declared ratio band <0.5 | "
+                   "carrier+broker: consignee over threshold on 2026-11-02",
+        "manifest_only_patterns": "split_shipment",
+        "answered_by": "marketplace-1;carrier-1",
+        "no_answer": "broker-1: deadline exceeded",
+    }
+    assert rows[1]["patterns"] == rows[1]["reasons"] == rows[1]["no_answer"] == ""
+    assert _leftovers(tmp_path) == ["results.csv"]
+
+
+def test_rows_stream_to_disk_before_close(tmp_path: Path) -> None:
+    with ResultWriter(tmp_path / "results.csv") as writer:
+        for n in range(5000):
+            writer.write(replace(BASE, house_bill=f"HB{n}"))
+        (temp,) = tmp_path.iterdir()
+        assert temp.name.startswith(".results.csv.")
+        assert temp.stat().st_size > 100_000
+        assert not (tmp_path / "results.csv").exists()
+    assert len(list(read_results(tmp_path / "results.csv"))) == 5000
+
+
+def _write_then_fail(writer: ResultWriter, failure: BaseException) -> None:
+    with writer:
+        writer.write(BASE)
+        raise failure
+
+
+def test_failure_leaves_nothing_and_keeps_the_old_file(tmp_path: Path) -> None:
+    old = _write(tmp_path / "results.csv", HEADER)
+    with pytest.raises(KeyError):
+        _write_then_fail(ResultWriter(old, tmp_path / "results.jsonl"), KeyError("failed"))
+    assert _leftovers(tmp_path) == ["results.csv"]
+    assert old.read_bytes() == HEADER.encode()
+
+
+def test_interrupt_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _write_then_fail(ResultWriter(tmp_path / "r.csv"), KeyboardInterrupt())
+    assert _leftovers(tmp_path) == []
+
+
+def test_success_replaces_the_old_file(tmp_path: Path) -> None:
+    _write(tmp_path / "results.csv", "stale\n")
+    with ResultWriter(tmp_path / "results.csv") as writer:
+        writer.write(BASE)
+    assert [r.house_bill for r in read_results(tmp_path / "results.csv")] == ["HB1"]
+    assert _leftovers(tmp_path) == ["results.csv"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (replace(BASE, reasons=("a | b",)), "HB1': reasons: entry 'a | b' contains '|'"),
+        (replace(BASE, no_answer=("ends with |",)), "HB1': no_answer: entry .* contains '|'"),
+        (replace(BASE, patterns=("a;b",)), "HB1': patterns: entry 'a;b' contains ';'"),
+        (replace(BASE, answered_by=("",)), "HB1': answered_by: has an empty entry"),
+        (replace(BASE, risk_level="severe"), "risk_level 'severe' is not one of high, medium"),
+        (replace(BASE, score=1.5), "score 1.5 is not a whole number"),  # type: ignore[arg-type]
+        (replace(BASE, house_bill=""), "empty house bill"),
+    ],
+)
+def test_writer_refuses_what_csv_cannot_round_trip(
+    tmp_path: Path, bad: ShipmentResult, message: str
+) -> None:
+    with ResultWriter(tmp_path / "results.csv") as writer:
+        writer.write(BASE)
+        with pytest.raises(DataError, match=message):
+            writer.write(bad)
+        assert writer.written == 1
+    assert [r.house_bill for r in read_results(tmp_path / "results.csv")] == ["HB1"]
+
+
+def test_writer_misuse_and_bad_targets(tmp_path: Path) -> None:
+    writer = ResultWriter(tmp_path / "results.csv")
+    with pytest.raises(RuntimeError, match="outside its with block"):
+        writer.write(BASE)
+    with pytest.raises(DataError, match="both the CSV and the JSON Lines"):
+        ResultWriter(tmp_path / "r.csv", tmp_path / "r.csv")
+    with pytest.raises(DataError, match="does not exist; create it"), \
+            ResultWriter(tmp_path / "nowhere" / "r.csv"):
+        pass
+    with pytest.raises(DataError, match="is a folder"), ResultWriter(tmp_path):
+        pass
+    # A failing second file must not leave the first one's temp file behind.
+    with pytest.raises(DataError, match="does not exist"), \
+            ResultWriter(tmp_path / "r.csv", tmp_path / "nowhere" / "r.jsonl"):
+        pass
+    assert _leftovers(tmp_path) == []
+
+
+GOOD_ROW = "HB1,high,7,undervaluation,marketplace: band <0.5,,marketplace-1,\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "file is empty; expected the header house_bill,"),
+        ("house_bill,risk_level\n", ":1: header: missing column(s) score, patterns"),
+        (HEADER.replace("score", "points"),
+         ":1: header: missing column(s) score; unexpected column(s) points"),
+        (HEADER.replace("house_bill,risk_level", "risk_level,house_bill"),
+         ":1: header: columns are out of order"),
+        (HEADER + GOOD_ROW + "HB2,high,7\n", ":3: row has 3 field"),
+        (HEADER + GOOD_ROW + "\n", ":3: row has 0 field"),
+        (HEADER + ",high,1,,,,,\n", ":2: house_bill: is empty"),
+        (HEADER + "HB1,severe,1,,,,,\n", ":2: risk_level: 'severe' is not one of high"),
+        (HEADER + "HB1,low,1_000,,,,,\n", ":2: score: '1_000' is not a whole number"),
+        (HEADER + "HB1,low,,,,,,\n", ":2: score: '' is not a whole number"),
+        (HEADER + "HB1,low,1,a;;b,,,,\n", ":2: patterns: has an empty entry"),
+        (HEADER + "HB1,low,1,, | x,,,\n", ":2: reasons: has an empty entry"),
+        (HEADER + 'HB1,low,1,"unterminated,,,,\n', ":2: not valid CSV"),
+    ],
+)
+def test_reader_names_file_line_and_column(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path / "results.csv", text)
+    with pytest.raises(DataError) as info:
+        list(read_results(path))
+    assert str(info.value).startswith(str(path))
+    assert message in str(info.value)
+
+
+def test_reader_line_numbers_count_multiline_fields(tmp_path: Path) -> None:
+    path = _write(tmp_path / "results.csv",
+                  HEADER + 'HB1,low,1,,"two\nlines",,,\n' + "HB2,low,x,,,,,\n")
+    with pytest.raises(DataError, match=r"results\.csv:4: score: 'x'"):
+        list(read_results(path))
+
+
+def test_reader_missing_and_binary_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file; give the --out file"):
+        list(read_results(tmp_path / "absent.csv"))
+    path = tmp_path / "binary.csv"
+    path.write_bytes(HEADER.encode() + b"\xff\xfe,,\n")
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        list(read_results(path))

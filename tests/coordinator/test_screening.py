@@ -1,0 +1,216 @@
+"""Federated screening end to end over real gRPC nodes holding a synthetic world."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+import pytest
+
+from coordinator.cli import main as fedtrade_main
+from coordinator.client import Coordinator
+from coordinator.config import load_coordinator_config
+from coordinator.federation import Federation
+from coordinator.results import ShipmentResult
+from coordinator.screening import screen_manifest
+from node.server import NodeServicer
+from node.state import NodeState
+from node.tls import server_credentials
+from protos import envelope_pb2, node_pb2_grpc
+from tests.conftest import CONTEXT, LiveFederation, World, live_federation
+
+BROKER = "broker-1"
+
+
+def run_screening(
+    live: LiveFederation, world: World, emit: Callable[[ShipmentResult], None] | None = None,
+    **screening: object,
+) -> tuple[list[ShipmentResult], object]:
+    config = live.coordinator.config
+    if screening:
+        config = replace(config, screening=replace(config.screening, **screening))
+    coordinator = Coordinator(config)
+    results: list[ShipmentResult] = []
+
+    def collect(result: ShipmentResult) -> None:
+        results.append(result)
+        if emit is not None:
+            emit(result)
+
+    try:
+        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect)
+    finally:
+        coordinator.close()
+    return results, summary
+
+
+def test_results_match_the_ground_truth(live_world: LiveFederation, world: World) -> None:
+    results, summary = run_screening(live_world, world, batch_size=700)
+    truth: dict[str, set[str]] = {}
+    for pattern, bills in world.truth().items():
+        for bill in bills:
+            truth.setdefault(bill, set()).add(pattern)
+    assert [r.house_bill for r in results] == [row["house_bill"] for row in world.manifest()]
+    wrong = {r.house_bill: (sorted(r.patterns), sorted(truth.get(r.house_bill, ())))
+             for r in results if set(r.patterns) != truth.get(r.house_bill, set())}
+    assert not wrong, list(wrong.items())[:10]
+    for result in results:
+        assert set(result.answered_by) == {"marketplace-1", "carrier-1", "broker-1"}
+        assert not result.no_answer
+        assert (result.risk_level == "low") == (result.score < 20)
+    undervalued = next(r for r in results if "undervaluation" in r.patterns)
+    assert any(reason.startswith("marketplace-1: declared/paid value ratio band <0.5")
+               for reason in undervalued.reasons)
+    split = next(r for r in results if "split_shipment" in r.patterns)
+    assert any("consignee over 800 USD on" in reason for reason in split.reasons)
+    assert summary.shipments == len(results)  # type: ignore[attr-defined]
+
+
+def test_a_node_killed_mid_run_leaves_marked_partial_results(
+    live_world: LiveFederation, world: World
+) -> None:
+    broker = live_world.nodes[BROKER]
+    stopped: list[int] = []
+
+    def kill_after_first_batch(result: ShipmentResult) -> None:
+        if not stopped:
+            broker.server.stop(None).wait()
+            stopped.append(1)
+
+    results, summary = run_screening(live_world, world, kill_after_first_batch, batch_size=500,
+                                     in_flight_batches=1)
+    answered = [r for r in results if BROKER in r.answered_by]
+    unanswered = [r for r in results if BROKER not in r.answered_by]
+    assert len(answered) == 500
+    assert len(unanswered) == len(results) - 500
+    for result in unanswered:
+        (missing,) = result.no_answer
+        assert missing.startswith(f"no answer from {BROKER} (")
+        assert set(result.answered_by) == {"marketplace-1", "carrier-1"}
+        assert "manifest_entry_gap" not in result.patterns  # no answer is not a finding
+    stats = {n.node_id: n for n in summary.nodes}  # type: ignore[attr-defined]
+    assert stats[BROKER].batches_failed > 0
+    assert stats["carrier-1"].batches_failed == 0
+
+
+Damage = Callable[[list[envelope_pb2.Envelope]], list[envelope_pb2.Envelope]]
+
+
+def serve(servicer: NodeServicer, state: NodeState) -> tuple[grpc.Server, int]:
+    """A second server over a real node's state and TLS identity, answering via ``servicer``."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    node_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
+    assert state.config.tls is not None
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(state.config.tls))
+    server.start()
+    return server, port
+
+
+class _TamperingServicer(NodeServicer):
+    """A node that signs real chunks, then damages the stream it sends."""
+
+    def __init__(self, state: NodeState, damage: Damage) -> None:
+        super().__init__(state)
+        self._damage = damage
+
+    def Screen(
+        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
+    ) -> Iterator[envelope_pb2.Envelope]:
+        chunks = list(super().Screen(request, context))
+        yield from self._damage(chunks)
+
+
+def _flip_signature(chunks: list[envelope_pb2.Envelope]) -> list[envelope_pb2.Envelope]:
+    sig = bytearray(chunks[-1].signatures[0].sig)
+    sig[5] ^= 0x40
+    chunks[-1].signatures[0].sig = bytes(sig)
+    return chunks
+
+
+_EARLIER: list[envelope_pb2.Envelope] = []
+
+
+def _chunk_of_another_request(chunks: list[envelope_pb2.Envelope]) -> list[envelope_pb2.Envelope]:
+    if not _EARLIER:
+        _EARLIER.extend(chunks)
+        return chunks
+    return [_EARLIER[0], *chunks[1:]]
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (_flip_signature, "BadSignatureError"),
+    (lambda chunks: chunks[1:], "out of order"),
+    (lambda chunks: chunks[:-1], "truncated"),
+    (lambda chunks: [chunks[1], chunks[0], *chunks[2:]], "out of order"),
+    (_chunk_of_another_request, "another request"),
+])
+def test_damaged_answer_streams_are_detected(
+    world_federation: Federation, world: World,
+    damage: Damage, message: str,
+) -> None:
+    _EARLIER.clear()
+    for live in live_federation(world_federation):
+        state = live.nodes[BROKER].state
+        bad, bad_port = serve(_TamperingServicer(state, damage), state)
+        try:
+            nodes = dict(live.coordinator.config.nodes)
+            nodes[BROKER] = replace(nodes[BROKER], address=f"127.0.0.1:{bad_port}")
+            live.coordinator = Coordinator(replace(live.coordinator.config, nodes=nodes))
+            if damage is _chunk_of_another_request:
+                run_screening(live, world)  # the first run gives the node a chunk to reuse
+            results, _ = run_screening(live, world)
+        finally:
+            bad.stop(None).wait()
+        for result in results:
+            assert BROKER not in result.answered_by
+            (missing,) = result.no_answer
+            assert message in missing
+
+
+def test_slow_node_past_its_deadline_is_marked(
+    world_federation: Federation, world: World
+) -> None:
+    class Slow(NodeServicer):
+        def Screen(
+            self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
+        ) -> Iterator[envelope_pb2.Envelope]:
+            time.sleep(1.5)
+            yield from super().Screen(request, context)
+
+    for live in live_federation(world_federation):
+        slow, port = serve(Slow(live.nodes[BROKER].state), live.nodes[BROKER].state)
+        try:
+            nodes = dict(live.coordinator.config.nodes)
+            nodes[BROKER] = replace(nodes[BROKER], address=f"127.0.0.1:{port}",
+                                    deadline_seconds=0.5)
+            live.coordinator = Coordinator(replace(live.coordinator.config, nodes=nodes))
+            results, summary = run_screening(live, world, batch_size=1000)
+        finally:
+            slow.stop(None).wait()
+        assert all("DEADLINE_EXCEEDED" in r.no_answer[0] for r in results)
+        assert {n.node_id: n.batches_answered for n in summary.nodes}[  # type: ignore[attr-defined]
+            BROKER] == 0
+
+
+def test_cli_writes_outputs_and_honours_require_all_nodes(
+    live_world: LiveFederation, world: World, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_path = live_world.federation.coordinator_config
+    args = ["screen", "--config", str(config_path), str(world.folder / "manifest.csv"),
+            "--purpose", "TARGETING", "--case", "C-9", "--no-progress"]
+    outputs = ["--out", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.jsonl"),
+               "--report", str(tmp_path / "r.html")]
+    assert fedtrade_main([*args, *outputs]) == 0
+    assert (tmp_path / "r.csv").read_text().count("\n") == len(world.manifest()) + 1
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    live_world.nodes[BROKER].server.stop(None).wait()
+    config_path.write_text(config_path.read_text().replace(
+        "batch_size: 5000", "batch_size: 5000\n  require_all_nodes: true"))
+    assert load_coordinator_config(config_path).screening.require_all_nodes
+    assert fedtrade_main([*args, "--out", str(tmp_path / "r2.csv")]) == 3
+    assert "broker-1 did not answer every batch" in capsys.readouterr().err
