@@ -124,7 +124,7 @@ def _screen(coordinator: Coordinator, world: Path, root: Path, context: QueryCon
                                   progress=console.is_terminal)
     write_report(report, summary)
     console.print(summary_table(summary))
-    console.print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
+    print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
 
 

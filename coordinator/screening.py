@@ -233,7 +233,7 @@ def screen_manifest(
                 run.consecutive_failures = 0
                 run.seconds.append(seconds)
                 advance(node_id, len(batch.house_bill))
-            for index, bill in enumerate(batch.house_bill):
+            for index in range(len(batch.house_bill)):
                 result = _assess_one(coordinator, scan, runs, answers, missing, splits, batch,
                                      index)
                 emit(result)

@@ -15,7 +15,7 @@ from coordinator.cli import main as fedtrade_main
 from coordinator.client import Coordinator
 from coordinator.config import load_coordinator_config
 from coordinator.federation import Federation
-from coordinator.results import ShipmentResult
+from coordinator.results import ScreeningSummary, ShipmentResult
 from coordinator.screening import screen_manifest
 from node.server import NodeServicer
 from node.state import NodeState
@@ -28,11 +28,11 @@ BROKER = "broker-1"
 
 def run_screening(
     live: LiveFederation, world: World, emit: Callable[[ShipmentResult], None] | None = None,
-    **screening: object,
-) -> tuple[list[ShipmentResult], object]:
+    batch_size: int = 5_000, in_flight_batches: int = 3,
+) -> tuple[list[ShipmentResult], ScreeningSummary]:
     config = live.coordinator.config
-    if screening:
-        config = replace(config, screening=replace(config.screening, **screening))
+    config = replace(config, screening=replace(
+        config.screening, batch_size=batch_size, in_flight_batches=in_flight_batches))
     coordinator = Coordinator(config)
     results: list[ShipmentResult] = []
 
@@ -67,7 +67,7 @@ def test_results_match_the_ground_truth(live_world: LiveFederation, world: World
                for reason in undervalued.reasons)
     split = next(r for r in results if "split_shipment" in r.patterns)
     assert any("consignee over 800 USD on" in reason for reason in split.reasons)
-    assert summary.shipments == len(results)  # type: ignore[attr-defined]
+    assert summary.shipments == len(results)
 
 
 def test_a_node_killed_mid_run_leaves_marked_partial_results(
@@ -92,7 +92,7 @@ def test_a_node_killed_mid_run_leaves_marked_partial_results(
         assert missing.startswith(f"no answer from {BROKER} (")
         assert set(result.answered_by) == {"marketplace-1", "carrier-1"}
         assert "manifest_entry_gap" not in result.patterns  # no answer is not a finding
-    stats = {n.node_id: n for n in summary.nodes}  # type: ignore[attr-defined]
+    stats = {n.node_id: n for n in summary.nodes}
     assert stats[BROKER].batches_failed > 0
     assert stats["carrier-1"].batches_failed == 0
 
@@ -192,7 +192,7 @@ def test_slow_node_past_its_deadline_is_marked(
         finally:
             slow.stop(None).wait()
         assert all("DEADLINE_EXCEEDED" in r.no_answer[0] for r in results)
-        assert {n.node_id: n.batches_answered for n in summary.nodes}[  # type: ignore[attr-defined]
+        assert {n.node_id: n.batches_answered for n in summary.nodes}[
             BROKER] == 0
 
 
