@@ -61,7 +61,7 @@ class RateLimiter:
                 raise RateLimitError(
                     f"rate limit of {limit.queries_per_minute} queries and "
                     f"{limit.shipments_per_minute} shipments per minute reached; "
-                    f"retry in {wait:.1f} s",
+                    f"retry in {max(wait, 0.1):.1f} s",
                     retry_after=wait,
                 )
             self._buckets[(requester, "queries")].level -= 1

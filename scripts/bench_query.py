@@ -1,6 +1,7 @@
 """Benchmark: a signed, authorized, audited query vs a bare gRPC echo of the same size.
 
-Both servers run as separate processes on loopback; the client alternates
+Both servers run as separate processes on loopback, both over the same mutual
+TLS (the node's certificate, the coordinator's client certificate); the client alternates
 blocks of calls to each so machine noise hits both alike, and reports medians
 and their ratio (target: at most 1.5x).
 """
@@ -18,10 +19,14 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import yaml
 
 from coordinator.client import Coordinator, QueryContext
 from coordinator.config import load_coordinator_config
-from coordinator.federation import create_federation
+from coordinator.federation import COORDINATOR_ID, create_federation
+from coordinator.tls import secure_channel
+from node.tls import server_credentials
+from trust.pki import load_tls_files
 from trust.wire import PyValue, envelope_to_proto
 
 ECHO_METHOD = "/bench.Echo/Echo"
@@ -31,8 +36,9 @@ CONTEXT = QueryContext(
 )
 
 
-def _serve_echo(port_file: Path) -> None:
-    """Child process: a gRPC server whose one method returns a reply of the asked size."""
+def _serve_echo(port_file: Path, root: Path) -> None:
+    """Child process: a gRPC server (the node's mutual TLS identity) whose one method
+    returns a reply of the asked size."""
 
     def echo(request: bytes, _context: grpc.ServicerContext) -> bytes:
         size = int.from_bytes(request[:4], "big")
@@ -46,7 +52,10 @@ def _serve_echo(port_file: Path) -> None:
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
+    keys = root / "keys"
+    material = load_tls_files(keys / f"{NODE}.tls.crt", keys / f"{NODE}.tls.key",
+                              root / "ca" / "ca.crt")
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(material))
     server.start()
     port_file.write_text(str(port))
     server.wait_for_termination()
@@ -63,6 +72,14 @@ def _start(args: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], s
     return process, f"127.0.0.1:{port_file.read_text().strip()}"
 
 
+def _lift_rate_limit(config_path: Path) -> None:
+    """The benchmark sends thousands of queries a minute, far over the default limit."""
+    config = yaml.safe_load(config_path.read_text())
+    config["requesters"][COORDINATOR_ID]["rate_limit"] = {
+        "queries_per_minute": 10_000_000, "shipments_per_minute": 10_000_000}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def _time_block(call: Callable[[], object], count: int) -> list[float]:
     samples = []
     for _ in range(count):
@@ -76,15 +93,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per kind (default 2000)")
     parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
-    parser.add_argument("--echo-server", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--echo-server", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
-        _serve_echo(args.echo_server)
+        _serve_echo(*args.echo_server)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="fedtrade-bench-") as tmp:
         root = Path(tmp)
         federation = create_federation(root, roles=("carrier",))
+        _lift_rate_limit(federation.node_configs[NODE])
         node, node_address = _start(
             [
                 "-m",
@@ -98,7 +116,7 @@ def main() -> int:
             root / "node.port",
         )
         echo, echo_address = _start(
-            [__file__, "--echo-server", str(root / "echo.port")], root / "echo.port"
+            [__file__, "--echo-server", str(root / "echo.port"), str(root)], root / "echo.port"
         )
         try:
             federation.write_coordinator_config({NODE: node_address})
@@ -114,7 +132,8 @@ def main() -> int:
             request_size = len(envelope_to_proto(request).SerializeToString())
             answer_size = sample.answer.ByteSize() + 150  # plus envelope and signature
             echo_request = answer_size.to_bytes(4, "big") + b"x" * (request_size - 4)
-            channel = grpc.insecure_channel(echo_address)
+            assert coordinator.config.tls is not None
+            channel = secure_channel(echo_address, NODE, coordinator.config.tls)
             echo_call = channel.unary_unary(ECHO_METHOD, None, None)
 
             def signed() -> object:
