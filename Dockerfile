@@ -6,7 +6,7 @@
 #       -v ./data:/data -p 50051:50051 fedtrade
 #
 # Configuration is by volume and environment; see docker/entrypoint.sh and
-# docs/operations.md. Everything is installed at build time: the running
+# the README ("Operating a node"). Everything is installed at build time: the running
 # container downloads nothing.
 
 # --- build: wheels of fedtrade and all its dependencies ---------------------

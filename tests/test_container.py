@@ -458,7 +458,7 @@ def test_compose_coordinator_describes_every_node_once_they_are_healthy() -> Non
 
 
 def test_every_deploy_path_compose_mounts_is_documented() -> None:
-    docs = (ROOT / "docs" / "operations.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     for service in _compose()["services"].values():
         for host, _mode in _mounts(service).values():
             assert host.startswith("./deploy/")

@@ -1,6 +1,6 @@
 """Synthetic federation: one consistent world seen by marketplace, carrier, broker and CBP.
 
-``generate`` writes the layout of docs/data-model.md ("synthetic federation layout")
+``generate`` writes the layout of the README ("Synthetic federation")
 with planted risk patterns and their ground truth, reproducibly from a seed.
 """
 

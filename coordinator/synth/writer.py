@@ -232,7 +232,7 @@ def generate(
     progress: bool | None = None,
     workers: int | None = None,
 ) -> SynthSummary:
-    """Write one consistent synthetic federation to ``out_dir`` (docs/data-model.md).
+    """Write one consistent synthetic federation to ``out_dir`` (README: "Synthetic federation").
 
     The same (shipments, seed, rates, threshold_usd, days) always give byte-identical
     files, whatever ``workers`` (default: one per CPU) is.
