@@ -20,8 +20,9 @@ from coordinator.render import answer_table, summary_table
 from coordinator.report import write_report
 from coordinator.result_files import ResultWriter, read_results
 from coordinator.screening import screen_manifest
+from node.cli import run_command
 from node.config import load_node_config
-from trust.errors import ConfigError, FedtradeError
+from trust.errors import ConfigError
 from trust.keys import SigningKey, generate_keypair
 from trust.linkage import generate_linkage_secret
 from trust.pki import init_ca, issue_certificate
@@ -308,13 +309,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        code: int = args.run(args)
-    except FedtradeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return code
+    return run_command(_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +14,7 @@ from coordinator.config import CoordinatorConfig, NodeEntry
 from coordinator.evidence import EvidenceStore
 from coordinator.tls import explain_tls_failure, secure_channel
 from coordinator.verify import verify_answer, verify_chunk_chain
-from protos import node_pb2_grpc, query_pb2
+from protos import envelope_pb2, node_pb2_grpc, query_pb2
 from trust.envelope import Envelope, sign
 from trust.errors import ConfigError, RemoteError
 from trust.keys import SigningKey
@@ -117,12 +117,9 @@ class Coordinator:
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context)
         stub = self._stub(node)
-        call = stub.Describe if query_name == DESCRIBE else stub.Query
-        try:
-            reply = call(envelope_to_proto(request), timeout=node.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise _remote_error(node.id, exc) from None
-        response = envelope_from_proto(reply)
+        method = stub.Describe if query_name == DESCRIBE else stub.Query
+        (response,) = _call(node, lambda: [method(envelope_to_proto(request),
+                                                  timeout=node.deadline_seconds)])
         answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
         if self._evidence is not None:
             self._evidence.add(
@@ -147,15 +144,9 @@ class Coordinator:
         """Send a signed batch query over Screen and verify the whole chunk chain."""
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
-        try:
-            replies = [
-                envelope_from_proto(r)
-                for r in self._stub(node).Screen(
-                    envelope_to_proto(request), timeout=node.deadline_seconds
-                )
-            ]
-        except grpc.RpcError as exc:
-            raise _remote_error(node.id, exc) from None
+        stub = self._stub(node)
+        replies = _call(node, lambda: stub.Screen(envelope_to_proto(request),
+                                                  timeout=node.deadline_seconds))
         chunks = verify_chunk_chain(
             replies, request=request, node_id=node.id, node_key=node.public_key
         )
@@ -174,6 +165,14 @@ class Coordinator:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
+
+
+def _call(node: NodeEntry, rpc: Callable[[], Iterable[envelope_pb2.Envelope]]) -> list[Envelope]:
+    """Run one RPC to ``node``; every gRPC failure becomes a RemoteError naming the node."""
+    try:
+        return [envelope_from_proto(reply) for reply in rpc()]
+    except grpc.RpcError as exc:
+        raise _remote_error(node.id, exc) from None
 
 
 def _param_value(value: ParamValue) -> query_pb2.Value:

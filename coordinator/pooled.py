@@ -135,7 +135,7 @@ def build_pooled(
                         f"{', '.join(missing)}")
     if out.exists():
         raise DataError(f"{out} already exists; give a new file for the pooled database")
-    conn = sqlite3.connect(out, isolation_level=None)
+    conn = sqlite3.connect(out)
     try:
         # A scratch copy: a crash mid-build leaves a file to delete, never a store.
         conn.execute("PRAGMA journal_mode=OFF")

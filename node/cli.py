@@ -25,7 +25,7 @@ from node.store.importer import import_path
 from trust.errors import ConfigError, FedtradeError
 from trust.keys import SigningKey
 
-__all__ = ["main"]
+__all__ = ["main", "run_command"]
 
 log = logging.getLogger("fedtrade.node")
 
@@ -186,15 +186,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    configure_logging(json=args.log_format == "json", verbose=args.verbose)
+def run_command(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; a FedtradeError becomes its message and exit status 1."""
     try:
         code: int = args.run(args)
     except FedtradeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(json=args.log_format == "json", verbose=args.verbose)
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class Figures:
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     rows: dict[str, int] = field(default_factory=dict)  # generate / import:ROLE -> rows
     peak_rss_mib: dict[str, float] = field(default_factory=dict)  # process -> MiB
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # process -> user + system
     checks: dict[str, int] = field(default_factory=dict)
 
     def rate(self, phase: str, count: int | None = None) -> float:
@@ -100,6 +101,13 @@ def _peak_rss_mib(pid: int) -> float:
     raise FedtradeError(f"/proc/{pid}/status has no VmHWM line; run the benchmark on Linux")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, log: Path) -> int:
     deadline = time.monotonic() + START_TIMEOUT
     while not port_file.exists():
@@ -133,6 +141,7 @@ def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]
         for node_id, process in processes.items():
             if process.poll() is None:
                 figures.peak_rss_mib[node_id] = _peak_rss_mib(process.pid)
+                figures.cpu_seconds[node_id] = _cpu_seconds(process.pid)
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -162,6 +171,7 @@ def _screen(federation: Federation, manifest: Path, root: Path, figures: Figures
         raise
     process.returncode = os.waitstatus_to_exitcode(status)
     figures.peak_rss_mib["coordinator"] = usage.ru_maxrss / 1024  # KiB on Linux
+    figures.cpu_seconds["coordinator"] = usage.ru_utime + usage.ru_stime
     if process.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-15:]
         raise FedtradeError(f"`fedtrade screen` exited with status {process.returncode}; "
@@ -253,7 +263,8 @@ def _table(figures: Figures) -> Table:
     table.add_row(f">= {TARGET_RATE:,} shipments/s end to end", "", "",
                   "reached" if summary["rate_target_met"] else "NOT reached")
     for process, mib in figures.peak_rss_mib.items():
-        table.add_row(f"peak RSS {process}", "", f"{mib:,.0f} MiB", "")
+        table.add_row(f"process {process}", "", f"{mib:,.0f} MiB peak RSS",
+                      f"{figures.cpu_seconds[process]:.1f} s CPU (user + system)")
     return table
 
 
@@ -267,6 +278,7 @@ def _json(figures: Figures) -> Mapping[str, object]:
         "seconds": {k: round(v, 3) for k, v in figures.phases.items()},
         "rows": figures.rows,
         "peak_rss_mib": {k: round(v, 1) for k, v in figures.peak_rss_mib.items()},
+        "cpu_seconds": {k: round(v, 2) for k, v in figures.cpu_seconds.items()},
         "checks": figures.checks,
         **figures.summary(),
     }

@@ -6,7 +6,8 @@ import csv
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,13 @@ def signed_query(
     query.issued_at.FromDatetime(issued)
     query.expires_at.FromDatetime(issued + ttl)
     return sign(PAYLOAD_QUERY, query.SerializeToString(), [key])
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``seconds`` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,14 @@ from coordinator.federation import COORDINATOR_ID, Federation
 from node.cli import main as node_main
 from node.reload import ConfigWatcher
 from protos import query_pb2
-from tests.conftest import CONTEXT, LiveFederation, live_federation, signed_query, start_node
+from tests.conftest import (
+    CONTEXT,
+    LiveFederation,
+    live_federation,
+    signed_query,
+    start_node,
+    wait_for,
+)
 from trust.keys import SigningKey
 from trust.tables import decode_table
 from trust.wire import envelope_to_proto, table_value
@@ -167,14 +173,6 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "50 shipments per minute" in (caught.value.details() or "")
 
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_edited_config_applies_without_restart_and_broken_edit_is_refused(

@@ -34,6 +34,7 @@ from tests.conftest import (
     LiveFederation,
     coordinator_tls,
     signed_query,
+    wait_for,
 )
 from trust.keys import SigningKey, generate_keypair
 from trust.wire import envelope_to_proto, table_value
@@ -97,14 +98,6 @@ def health_status(channel: grpc.Channel, service: str = "") -> int:
     response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
     return int(response.status)
 
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_health_and_reflection_with_stock_clients(live: LiveFederation) -> None:
