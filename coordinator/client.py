@@ -140,13 +140,17 @@ class Coordinator:
         context: QueryContext,
         *,
         query_id: bytes | None = None,
+        deadline_seconds: float | None = None,
     ) -> list[query_pb2.AnswerChunk]:
-        """Send a signed batch query over Screen and verify the whole chunk chain."""
+        """Send a signed batch query over Screen and verify the whole chunk chain.
+
+        ``deadline_seconds`` overrides the node's deadline (for whole-manifest queries).
+        """
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
         stub = self._stub(node)
-        replies = _call(node, lambda: stub.Screen(envelope_to_proto(request),
-                                                  timeout=node.deadline_seconds))
+        timeout = deadline_seconds or node.deadline_seconds
+        replies = _call(node, lambda: stub.Screen(envelope_to_proto(request), timeout=timeout))
         chunks = verify_chunk_chain(
             replies, request=request, node_id=node.id, node_key=node.public_key
         )

@@ -34,6 +34,8 @@ class ScreeningSettings:
     require_all_nodes: bool
     # after this many failed batches in a row, a node is treated as down for the run
     max_consecutive_failures: int
+    # deadline of the whole-manifest consignee totals query, per node
+    linkage_deadline_seconds: float
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ def _node_key(entry: ConfigMapping) -> PublicKey:
 
 def _screening(section: ConfigMapping | None) -> ScreeningSettings:
     if section is None:
-        return ScreeningSettings(5_000, 3, False, 3)
+        return ScreeningSettings(5_000, 3, False, 3, 300.0)
     settings = ScreeningSettings(
         batch_size=section.int("batch_size", 5_000, min=1, max=100_000),
         in_flight_batches=section.int("in_flight_batches", 3, min=1, max=32),
         require_all_nodes=section.bool("require_all_nodes", False),
         max_consecutive_failures=section.int("max_consecutive_failures", 3, min=1),
+        linkage_deadline_seconds=section.float("linkage_deadline_seconds", 300.0, min=1.0,
+                                               max=3600.0),
     )
     section.finish()
     return settings

@@ -24,7 +24,7 @@ __all__ = [
     "Assessment",
     "RiskRules",
     "Rule",
-    "assess",
+    "assess_batch",
     "load_risk_rules",
 ]
 
@@ -128,32 +128,49 @@ class Assessment:
     reasons: tuple[str, ...]
 
 
-def assess(
+def assess_batch(
     rules: RiskRules,
-    answers: Mapping[str, tuple[str, Mapping[str, PyValue]]],
-    split_reason: str | None,
-) -> Assessment:
-    """Score one shipment from ``answers`` (node id -> (role, indicator record))."""
-    score = 0
-    patterns: list[str] = []
-    reasons: list[str] = []
+    answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
+    size: int,
+    split_reasons: Sequence[str | None],
+) -> list[Assessment]:
+    """Score a batch column by column.
+
+    ``answers`` maps node id -> (role, indicator columns), each column holding one
+    value per shipment of the batch, in batch order. Most shipments meet no rule;
+    they cost one comparison per rule and node, and share one empty assessment.
+    """
+    scores: dict[int, int] = {}
+    patterns: dict[int, list[str]] = {}
+    reasons: dict[int, list[str]] = {}
+
+    def add(index: int, weight: int, pattern: str, reason: str) -> None:
+        scores[index] = scores.get(index, 0) + weight
+        found = patterns.setdefault(index, [])
+        if pattern not in found:
+            found.append(pattern)
+        reasons.setdefault(index, []).append(reason)
+
     for rule in rules.rules:
-        hits: dict[str, list[str]] = {}
-        for node_id, (role, record) in sorted(answers.items()):
-            if rule.role in (role, ANY_ROLE) and rule.matches(record.get(rule.field)):
-                hits.setdefault(str(record.get(rule.field)), []).append(node_id)
-        if not hits:
-            continue
-        score += rule.weight
-        if rule.pattern not in patterns:
-            patterns.append(rule.pattern)
-        for value, nodes in hits.items():
-            reasons.append(f"{'+'.join(nodes)}: {rule.reason.format(value=value)}")
-    if split_reason is not None:
-        score += rules.split_weight
-        patterns.append(SPLIT_PATTERN)
-        reasons.append(split_reason)
-    return Assessment(score, rules.level(score), tuple(patterns), tuple(reasons))
+        hits: dict[int, dict[str, list[str]]] = {}
+        for node_id, (role, columns) in sorted(answers.items()):
+            column = columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
+            for index, value in enumerate(column or ()):
+                if rule.matches(value):
+                    hits.setdefault(index, {}).setdefault(str(value), []).append(node_id)
+        for index, by_value in hits.items():
+            for position, (value, nodes) in enumerate(by_value.items()):
+                add(index, rule.weight if position == 0 else 0, rule.pattern,
+                    f"{'+'.join(nodes)}: {rule.reason.format(value=value)}")
+    for index, split in enumerate(split_reasons):
+        if split is not None:
+            add(index, rules.split_weight, SPLIT_PATTERN, split)
+    low = Assessment(0, rules.level(0), (), ())
+    return [
+        Assessment(scores[i], rules.level(scores[i]), tuple(patterns[i]), tuple(reasons[i]))
+        if i in scores else low
+        for i in range(size)
+    ]
 
 
 def _rule(entry: ConfigMapping) -> Rule:

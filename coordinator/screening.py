@@ -32,8 +32,8 @@ from coordinator.client import Coordinator, QueryContext
 from coordinator.config import NodeEntry
 from coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
 from coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
-from coordinator.risk import INDICATOR_QUERY, assess
-from trust.errors import FedtradeError, RemoteError
+from coordinator.risk import INDICATOR_QUERY, assess_batch
+from trust.errors import FedtradeError, RemoteError, VerificationError
 from trust.tables import decode_table
 from trust.wire import PyValue, table_value
 
@@ -43,7 +43,7 @@ LINKAGE_QUERY = "consignee_daily_totals"
 LINKAGE_WINDOW_DAYS = 31
 TOP_SHIPMENTS = 50
 
-Record = Mapping[str, PyValue]
+Columns = Mapping[str, list[PyValue]]
 
 
 @dataclass
@@ -112,8 +112,9 @@ def _split_reasons(
         params: dict[str, PyValue] = {"date_from": first, "date_to": last,
                                       "house_bills": scan.house_bills}
         futures = {
-            node_id: pool.submit(coordinator.screen, node_id, LINKAGE_QUERY, params, context,
-                                 query_id=query_id)
+            node_id: pool.submit(
+                coordinator.screen, node_id, LINKAGE_QUERY, params, context, query_id=query_id,
+                deadline_seconds=coordinator.config.screening.linkage_deadline_seconds)
             for node_id in runs
         }
         for node_id, future in futures.items():
@@ -143,7 +144,7 @@ def _split_reasons(
 
 def _ask_batch(
     coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext
-) -> tuple[dict[str, Record], float]:
+) -> tuple[Columns, float]:
     started = time.monotonic()
     shipments = table_value({
         "house_bill": batch.house_bill,
@@ -151,11 +152,16 @@ def _ask_batch(
         "hs6": batch.hs6,
     })
     chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context)
-    records: dict[str, Record] = {}
+    columns: dict[str, list[PyValue]] = {}
     for chunk in chunks:
-        for record in decode_table(chunk.table).records():
-            records[str(record["house_bill"])] = record
-    return records, time.monotonic() - started
+        for name, values in decode_table(chunk.table).columns.items():
+            columns.setdefault(name, []).extend(values)
+    if columns.get("house_bill") != batch.house_bill:
+        raise VerificationError(
+            f"{node_id} answered for other shipments than asked, or in another order; "
+            "its answer is not used"
+        )
+    return columns, time.monotonic() - started
 
 
 @dataclass
@@ -212,11 +218,11 @@ def screen_manifest(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="screen") as pool, \
             _progress(progress, scan.rows, list(runs)) as advance:
         splits = _split_reasons(coordinator, scan, context, runs, pool)
-        pending: deque[tuple[Batch, dict[str, Future[tuple[dict[str, Record], float]]]]] = deque()
+        pending: deque[tuple[Batch, dict[str, Future[tuple[Columns, float]]]]] = deque()
 
         def finish_oldest() -> None:
             batch, futures = pending.popleft()
-            answers: dict[str, dict[str, Record]] = {}
+            answers: dict[str, Columns] = {}
             missing: dict[str, str] = {}
             for node_id, run in runs.items():
                 future = futures.get(node_id)
@@ -233,9 +239,7 @@ def screen_manifest(
                 run.consecutive_failures = 0
                 run.seconds.append(seconds)
                 advance(node_id, len(batch.house_bill))
-            for index in range(len(batch.house_bill)):
-                result = _assess_one(coordinator, scan, runs, answers, missing, splits, batch,
-                                     index)
+            for result in _results(coordinator, scan, runs, answers, missing, splits, batch):
                 emit(result)
                 tally.add(result)
             advance("shipments", len(batch.house_bill))
@@ -260,27 +264,30 @@ def screen_manifest(
     )
 
 
-def _assess_one(
+def _results(
     coordinator: Coordinator, scan: ManifestScan, runs: Mapping[str, _NodeRun],
-    answers: Mapping[str, Mapping[str, Record]], missing: Mapping[str, str],
-    splits: Mapping[str, str], batch: Batch, index: int,
-) -> ShipmentResult:
-    bill = batch.house_bill[index]
-    indicators = {
-        node_id: (runs[node_id].entry.role, records[bill])
-        for node_id, records in answers.items() if bill in records
-    }
+    answers: Mapping[str, Columns], missing: Mapping[str, str],
+    splits: Mapping[str, str], batch: Batch,
+) -> Iterator[ShipmentResult]:
     rules = coordinator.config.risk
-    assessment = assess(rules, indicators, splits.get(bill))
-    return ShipmentResult(
-        house_bill=bill,
-        risk_level=assessment.level,
-        score=assessment.score,
-        patterns=assessment.patterns,
-        reasons=assessment.reasons,
-        manifest_only_patterns=scan.manifest_only_patterns(
-            batch.declared_value_usd[index], batch.hs6[index], batch.consignee[index],
-            rules.split_threshold_usd),
-        answered_by=tuple(indicators),
-        no_answer=tuple(f"no answer from {node} ({reason})" for node, reason in missing.items()),
+    assessments = assess_batch(
+        rules,
+        {node_id: (runs[node_id].entry.role, columns) for node_id, columns in answers.items()},
+        len(batch.house_bill),
+        [splits.get(bill) for bill in batch.house_bill],
     )
+    answered_by = tuple(answers)
+    no_answer = tuple(f"no answer from {node} ({reason})" for node, reason in missing.items())
+    for index, (bill, assessment) in enumerate(zip(batch.house_bill, assessments, strict=True)):
+        yield ShipmentResult(
+            house_bill=bill,
+            risk_level=assessment.level,
+            score=assessment.score,
+            patterns=assessment.patterns,
+            reasons=assessment.reasons,
+            manifest_only_patterns=scan.manifest_only_patterns(
+                batch.declared_value_usd[index], batch.hs6[index], batch.consignee[index],
+                rules.split_threshold_usd),
+            answered_by=answered_by,
+            no_answer=no_answer,
+        )

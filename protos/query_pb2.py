@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12protos/query.proto\x12\x0b\x66\x65\x64trade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x01\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x0e\n\x04\x66lag\x18\x04 \x01(\x08H\x00\x12&\n\x04list\x18\x05 \x01(\x0b\x32\x16.fedtrade.v1.ValueListH\x00\x12%\n\x06record\x18\x06 \x01(\x0b\x32\x13.fedtrade.v1.RecordH\x00\x12#\n\x05table\x18\x07 \x01(\x0b\x32\x12.fedtrade.v1.TableH\x00\x42\x06\n\x04kind\"/\n\tValueList\x12\"\n\x06values\x18\x01 \x03(\x0b\x32\x12.fedtrade.v1.Value\"|\n\x06Record\x12/\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x1f.fedtrade.v1.Record.FieldsEntry\x1a\x41\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.fedtrade.v1.Value:\x02\x38\x01\"\xf2\x02\n\x05Query\x12\x10\n\x08query_id\x18\x01 \x01(\x0c\x12\x14\n\x0crequester_id\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x13\n\x0blegal_basis\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x12\n\nquery_name\x18\n \x01(\t\x12.\n\x06params\x18\x0b \x03(\x0b\x32\x1e.fedtrade.v1.Query.ParamsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.fedtrade.v1.Value:\x02\x38\x01\"@\n\x05Table\x12\x11\n\trow_count\x18\x01 \x01(\r\x12$\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x13.fedtrade.v1.Column\"\xa3\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.fedtrade.v1.ColumnType\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x10\n\x08integers\x18\x04 \x03(\x12\x12\x0f\n\x07numbers\x18\x05 \x03(\x01\x12\r\n\x05\x66lags\x18\x06 \x03(\x08\x12\x14\n\x0clist_lengths\x18\x07 \x03(\r\x12\r\n\x05nulls\x18\x08 \x03(\r\"Y\n\x14ParameterDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\xc2\x01\n\x10QueryDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x64isclosure_class\x18\x03 \x01(\t\x12\x35\n\nparameters\x18\x04 \x03(\x0b\x32!.fedtrade.v1.ParameterDescription\x12\x15\n\routput_fields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_batch\x18\x07 \x01(\r\"Z\n\tCatalogue\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12.\n\x07queries\x18\x03 \x03(\x0b\x32\x1d.fedtrade.v1.QueryDescription\"\xfb\x01\n\x06\x41nswer\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.fedtrade.v1.AnswerStatus\x12/\n\x0bproduced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05table\x18\x06 \x01(\x0b\x32\x12.fedtrade.v1.TableH\x00\x12+\n\tcatalogue\x18\x07 \x01(\x0b\x32\x16.fedtrade.v1.CatalogueH\x00\x42\x08\n\x06result\"\xdb\x01\n\x0b\x41nswerChunk\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\r\x12\x1d\n\x15previous_chunk_digest\x18\x05 \x01(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\x12/\n\x0bproduced_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05table\x18\x08 \x01(\x0b\x32\x12.fedtrade.v1.Table*\xa1\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x43OLUMN_TYPE_NUMBER\x10\x03\x12\x14\n\x10\x43OLUMN_TYPE_FLAG\x10\x04\x12\x19\n\x15\x43OLUMN_TYPE_TEXT_LIST\x10\x05*C\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41NSWER_STATUS_OK\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12protos/query.proto\x12\x0b\x66\x65\x64trade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x01\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x0e\n\x04\x66lag\x18\x04 \x01(\x08H\x00\x12&\n\x04list\x18\x05 \x01(\x0b\x32\x16.fedtrade.v1.ValueListH\x00\x12%\n\x06record\x18\x06 \x01(\x0b\x32\x13.fedtrade.v1.RecordH\x00\x12#\n\x05table\x18\x07 \x01(\x0b\x32\x12.fedtrade.v1.TableH\x00\x12&\n\x05texts\x18\x08 \x01(\x0b\x32\x15.fedtrade.v1.TextListH\x00\x42\x06\n\x04kind\"\x1a\n\x08TextList\x12\x0e\n\x06values\x18\x01 \x03(\t\"/\n\tValueList\x12\"\n\x06values\x18\x01 \x03(\x0b\x32\x12.fedtrade.v1.Value\"|\n\x06Record\x12/\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x1f.fedtrade.v1.Record.FieldsEntry\x1a\x41\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.fedtrade.v1.Value:\x02\x38\x01\"\xf2\x02\n\x05Query\x12\x10\n\x08query_id\x18\x01 \x01(\x0c\x12\x14\n\x0crequester_id\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x13\n\x0blegal_basis\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x12\n\nquery_name\x18\n \x01(\t\x12.\n\x06params\x18\x0b \x03(\x0b\x32\x1e.fedtrade.v1.Query.ParamsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.fedtrade.v1.Value:\x02\x38\x01\"@\n\x05Table\x12\x11\n\trow_count\x18\x01 \x01(\r\x12$\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x13.fedtrade.v1.Column\"\xa3\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.fedtrade.v1.ColumnType\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x10\n\x08integers\x18\x04 \x03(\x12\x12\x0f\n\x07numbers\x18\x05 \x03(\x01\x12\r\n\x05\x66lags\x18\x06 \x03(\x08\x12\x14\n\x0clist_lengths\x18\x07 \x03(\r\x12\r\n\x05nulls\x18\x08 \x03(\r\"Y\n\x14ParameterDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\xc2\x01\n\x10QueryDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x64isclosure_class\x18\x03 \x01(\t\x12\x35\n\nparameters\x18\x04 \x03(\x0b\x32!.fedtrade.v1.ParameterDescription\x12\x15\n\routput_fields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_batch\x18\x07 \x01(\r\"Z\n\tCatalogue\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12.\n\x07queries\x18\x03 \x03(\x0b\x32\x1d.fedtrade.v1.QueryDescription\"\xfb\x01\n\x06\x41nswer\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.fedtrade.v1.AnswerStatus\x12/\n\x0bproduced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05table\x18\x06 \x01(\x0b\x32\x12.fedtrade.v1.TableH\x00\x12+\n\tcatalogue\x18\x07 \x01(\x0b\x32\x16.fedtrade.v1.CatalogueH\x00\x42\x08\n\x06result\"\xdb\x01\n\x0b\x41nswerChunk\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\r\x12\x1d\n\x15previous_chunk_digest\x18\x05 \x01(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\x12/\n\x0bproduced_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05table\x18\x08 \x01(\x0b\x32\x12.fedtrade.v1.Table*\xa1\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x43OLUMN_TYPE_NUMBER\x10\x03\x12\x14\n\x10\x43OLUMN_TYPE_FLAG\x10\x04\x12\x19\n\x15\x43OLUMN_TYPE_TEXT_LIST\x10\x05*C\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41NSWER_STATUS_OK\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,34 +36,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORD_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_QUERY_PARAMSENTRY']._loaded_options = None
   _globals['_QUERY_PARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_COLUMNTYPE']._serialized_start=1908
-  _globals['_COLUMNTYPE']._serialized_end=2069
-  _globals['_ANSWERSTATUS']._serialized_start=2071
-  _globals['_ANSWERSTATUS']._serialized_end=2138
+  _globals['_COLUMNTYPE']._serialized_start=1976
+  _globals['_COLUMNTYPE']._serialized_end=2137
+  _globals['_ANSWERSTATUS']._serialized_start=2139
+  _globals['_ANSWERSTATUS']._serialized_end=2206
   _globals['_VALUE']._serialized_start=69
-  _globals['_VALUE']._serialized_end=269
-  _globals['_VALUELIST']._serialized_start=271
-  _globals['_VALUELIST']._serialized_end=318
-  _globals['_RECORD']._serialized_start=320
-  _globals['_RECORD']._serialized_end=444
-  _globals['_RECORD_FIELDSENTRY']._serialized_start=379
-  _globals['_RECORD_FIELDSENTRY']._serialized_end=444
-  _globals['_QUERY']._serialized_start=447
-  _globals['_QUERY']._serialized_end=817
-  _globals['_QUERY_PARAMSENTRY']._serialized_start=752
-  _globals['_QUERY_PARAMSENTRY']._serialized_end=817
-  _globals['_TABLE']._serialized_start=819
-  _globals['_TABLE']._serialized_end=883
-  _globals['_COLUMN']._serialized_start=886
-  _globals['_COLUMN']._serialized_end=1049
-  _globals['_PARAMETERDESCRIPTION']._serialized_start=1051
-  _globals['_PARAMETERDESCRIPTION']._serialized_end=1140
-  _globals['_QUERYDESCRIPTION']._serialized_start=1143
-  _globals['_QUERYDESCRIPTION']._serialized_end=1337
-  _globals['_CATALOGUE']._serialized_start=1339
-  _globals['_CATALOGUE']._serialized_end=1429
-  _globals['_ANSWER']._serialized_start=1432
-  _globals['_ANSWER']._serialized_end=1683
-  _globals['_ANSWERCHUNK']._serialized_start=1686
-  _globals['_ANSWERCHUNK']._serialized_end=1905
+  _globals['_VALUE']._serialized_end=309
+  _globals['_TEXTLIST']._serialized_start=311
+  _globals['_TEXTLIST']._serialized_end=337
+  _globals['_VALUELIST']._serialized_start=339
+  _globals['_VALUELIST']._serialized_end=386
+  _globals['_RECORD']._serialized_start=388
+  _globals['_RECORD']._serialized_end=512
+  _globals['_RECORD_FIELDSENTRY']._serialized_start=447
+  _globals['_RECORD_FIELDSENTRY']._serialized_end=512
+  _globals['_QUERY']._serialized_start=515
+  _globals['_QUERY']._serialized_end=885
+  _globals['_QUERY_PARAMSENTRY']._serialized_start=820
+  _globals['_QUERY_PARAMSENTRY']._serialized_end=885
+  _globals['_TABLE']._serialized_start=887
+  _globals['_TABLE']._serialized_end=951
+  _globals['_COLUMN']._serialized_start=954
+  _globals['_COLUMN']._serialized_end=1117
+  _globals['_PARAMETERDESCRIPTION']._serialized_start=1119
+  _globals['_PARAMETERDESCRIPTION']._serialized_end=1208
+  _globals['_QUERYDESCRIPTION']._serialized_start=1211
+  _globals['_QUERYDESCRIPTION']._serialized_end=1405
+  _globals['_CATALOGUE']._serialized_start=1407
+  _globals['_CATALOGUE']._serialized_end=1497
+  _globals['_ANSWER']._serialized_start=1500
+  _globals['_ANSWER']._serialized_end=1751
+  _globals['_ANSWERCHUNK']._serialized_start=1754
+  _globals['_ANSWERCHUNK']._serialized_end=1973
 # @@protoc_insertion_point(module_scope)

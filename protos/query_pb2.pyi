@@ -73,6 +73,7 @@ class Value(_message.Message):
     LIST_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
     TABLE_FIELD_NUMBER: _builtins.int
+    TEXTS_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     integer: _builtins.int
     number: _builtins.float
@@ -85,6 +86,10 @@ class Value(_message.Message):
     def table(self) -> Global___Table:
         """A batch of records (e.g. shipments with reference values), column by column."""
 
+    @_builtins.property
+    def texts(self) -> Global___TextList:
+        """A list of texts, packed: a whole manifest's house bills stay one message."""
+
     def __init__(
         self,
         *,
@@ -95,16 +100,37 @@ class Value(_message.Message):
         list: Global___ValueList | None = ...,
         record: Global___Record | None = ...,
         table: Global___Table | None = ...,
+        texts: Global___TextList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text", "texts", b"texts"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag", "integer", b"integer", "kind", b"kind", "list", b"list", "number", b"number", "record", b"record", "table", b"table", "text", b"text", "texts", b"texts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["text", "integer", "number", "flag", "list", "record", "table"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["text", "integer", "number", "flag", "list", "record", "table", "texts"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___Value: _TypeAlias = Value  # noqa: Y015
+
+@_typing.final
+class TextList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TextList: _TypeAlias = TextList  # noqa: Y015
 
 @_typing.final
 class ValueList(_message.Message):

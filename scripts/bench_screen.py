@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import yaml
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -57,7 +58,7 @@ class Figures:
     seed: int
     batch_size: int
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
-    rows: dict[str, int] = field(default_factory=dict)  # generate / import:ROLE -> rows
+    rows: dict[str, int] = field(default_factory=dict)  # "generate" / "import ROLE" -> rows
     peak_rss_mib: dict[str, float] = field(default_factory=dict)  # process -> MiB
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # process -> user + system
     checks: dict[str, int] = field(default_factory=dict)
@@ -179,6 +180,14 @@ def _screen(federation: Federation, manifest: Path, root: Path, figures: Figures
     return results
 
 
+def _set_deadlines(config: Path, seconds: float) -> None:
+    """Give every node in the coordinator config a per-call deadline of ``seconds``."""
+    document = yaml.safe_load(config.read_text())
+    for entry in document["nodes"].values():
+        entry["deadline_seconds"] = seconds
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
 def _check_results(results: Path, figures: Figures) -> None:
     """How many shipments the federation screened, fully answered, and flagged as split."""
     count = complete = split = 0
@@ -218,6 +227,8 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
 
     with _nodes(federation, figures) as addresses:
         federation.write_coordinator_config(addresses, batch_size=args.batch_size)
+        if args.deadline is not None:
+            _set_deadlines(federation.coordinator_config, args.deadline)
         with _phase(figures, "screen",
                     f"screening {args.shipments:,} shipments across {len(addresses)} nodes"):
             results = _screen(federation, world / "manifest.csv", root, figures)
@@ -225,6 +236,7 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
 
     with _phase(figures, "pooled build", "building the pooled database (one hub, all data)"):
         pooled = build_pooled(stores, world / "manifest.csv", root / "pooled.db")
+        os.sync()  # its write-back must not run during the timed join
     with _phase(figures, "pooled join", "computing the same indicators with one pooled join"):
         _pooled_join(pooled, figures)
     return figures
@@ -268,6 +280,22 @@ def _table(figures: Figures) -> Table:
     return table
 
 
+def _disagreements(figures: Figures) -> list[str]:
+    """Why the two runs may not have done the same work (see screen.log)."""
+    checks, problems = figures.checks, []
+    if checks["federated_results"] != checks["pooled_rows"]:
+        problems.append(f"the federation returned {checks['federated_results']:,} results, the "
+                        f"pooled join {checks['pooled_rows']:,} rows")
+    if checks["federated_all_nodes_answered"] != checks["federated_results"]:
+        problems.append("some shipments lack an answer from some node")
+    if checks["federated_split_flags"] != checks["pooled_split_flags"]:
+        problems.append(
+            f"split-shipment flags differ (federated {checks['federated_split_flags']:,}, pooled "
+            f"{checks['pooled_split_flags']:,}): a node's consignee totals probably failed, e.g. "
+            "past its deadline (see screen.log; try a larger --deadline)")
+    return problems
+
+
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -280,6 +308,7 @@ def _json(figures: Figures) -> Mapping[str, object]:
         "peak_rss_mib": {k: round(v, 1) for k, v in figures.peak_rss_mib.items()},
         "cpu_seconds": {k: round(v, 2) for k, v in figures.cpu_seconds.items()},
         "checks": figures.checks,
+        "disagreements": _disagreements(figures),
         **figures.summary(),
     }
 
@@ -296,6 +325,10 @@ def main() -> int:
                         help="new or empty folder to work in, kept afterwards (default: a "
                         "temporary folder, removed at the end unless --keep)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--deadline", type=float,
+                        help="per-call deadline of every node in seconds (default: the "
+                        "federation's default); the consignee totals of a large manifest may "
+                        "need more")
     args = parser.parse_args()
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
         parser.error(f"{args.workdir} is not empty; give a new or empty --workdir")
@@ -307,6 +340,8 @@ def main() -> int:
     try:
         figures = _run(args, root)
         console.print(_table(figures))
+        for problem in _disagreements(figures):
+            console.print(f"[yellow]warning[/yellow]: {problem}")
         report = root / "bench_screen.json"
         report.write_text(json.dumps(_json(figures), indent=2) + "\n")
         if not remove:

@@ -8,7 +8,6 @@ answers one query, while tokens from two different queries cannot be joined.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -22,11 +21,13 @@ from trust.keys import read_secret_file, write_secret_file
 
 __all__ = [
     "MIN_SECRET_BYTES",
+    "consignee_material",
     "consignee_token",
     "generate_linkage_secret",
     "load_linkage_secret",
     "normalize_party",
     "query_token_key",
+    "token_of",
 ]
 
 MIN_SECRET_BYTES = 32
@@ -35,21 +36,39 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 _HINT = "create one with `fedtrade linkage-secret --out FILE` and give every node a copy"
 
 
+# ASCII bytes: letters upper-cased, digits kept, everything else a space.
+_ASCII_TABLE = bytes(
+    (c - 32 if 97 <= c <= 122 else c) if chr(c).isalnum() and c < 128 else 32
+    for c in range(256)
+)
+
+
 def normalize_party(text: str) -> str:
     """Upper-case, punctuation to spaces, whitespace collapsed.
 
     'Apt. 4,  Main st' and 'APT 4 MAIN ST' both become 'APT 4 MAIN ST'.
     """
-    return _NOT_ALNUM.sub(" ", text.upper()).strip()
+    return " ".join(_NOT_ALNUM.sub(" ", text.upper()).split())
+
+
+def consignee_material(name: str, address: str) -> bytes:
+    """The normalized name and address that a consignee token is computed over."""
+    if name.isascii() and address.isascii():  # the common case, fast (runs per row)
+        return b" ".join(name.encode().translate(_ASCII_TABLE).split()) + b"\x1f" + \
+            b" ".join(address.encode().translate(_ASCII_TABLE).split())
+    return f"{normalize_party(name)}\x1f{normalize_party(address)}".encode()
 
 
 def query_token_key(secret: bytes, query_id: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=query_id, info=_INFO).derive(secret)
 
 
+def token_of(key: bytes, material: bytes) -> str:
+    return hmac.digest(key, material, "sha256")[:16].hex()
+
+
 def consignee_token(key: bytes, name: str, address: str) -> str:
-    material = f"{normalize_party(name)}\x1f{normalize_party(address)}".encode()
-    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
+    return token_of(key, consignee_material(name, address))
 
 
 def generate_linkage_secret(path: Path) -> None:

@@ -104,6 +104,8 @@ def to_value(value: PyValue) -> query_pb2.Value:
         fields = {k: to_value(v) for k, v in value.items()}
         return query_pb2.Value(record=query_pb2.Record(fields=fields))
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if value and all(type(v) is str for v in value):
+            return query_pb2.Value(texts=query_pb2.TextList(values=value))  # type: ignore[arg-type]
         return query_pb2.Value(list=query_pb2.ValueList(values=[to_value(v) for v in value]))
     raise TypeError(f"cannot put a {type(value).__name__} into a Value")
 
@@ -124,5 +126,7 @@ def from_value(value: query_pb2.Value) -> PyValue:
         return {k: from_value(v) for k, v in value.record.fields.items()}
     if kind == "table":
         return dict(decode_table(value.table).columns)
+    if kind == "texts":
+        return list(value.texts.values)
     result: PyValue = getattr(value, kind)
     return result

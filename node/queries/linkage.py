@@ -11,12 +11,12 @@ with at least ``min_consignee_shipments`` shipments on a day are listed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable
 from trust.errors import MalformedRequestError, NodeUnavailableError
-from trust.linkage import consignee_token, query_token_key
+from trust.linkage import consignee_material, query_token_key, token_of
 from trust.wire import PyValue
 
 __all__ = ["LINKAGE_QUERIES", "MAX_DAYS"]
@@ -43,13 +43,6 @@ _ROWS: Mapping[str, str] = {
 }
 
 
-@dataclass
-class _Group:
-    shipments: int = 0
-    value_usd: float = 0.0
-    asked: list[str] = field(default_factory=list)
-
-
 def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
     first = date.fromisoformat(str(params["date_from"]))
     last = date.fromisoformat(str(params["date_to"]))
@@ -71,24 +64,33 @@ def _run(execution: Execution) -> ResultTable:
     asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
     key = query_token_key(settings.linkage_secret, execution.query_id)
     rates = settings.currency_per_usd
-    groups: dict[tuple[str, str], _Group] = {}
+    # (normalized consignee, day) -> [shipments, value in USD, house bills asked about or
+    # None]; lists, not objects: there is one group per consignee and day of the window.
+    # Only groups listed in the answer are tokenized.
+    groups: dict[tuple[bytes, str], list[Any]] = {}
     rows = execution.conn.execute(_ROWS[execution.role], {"start": start, "stop": stop})
     for house_bill, name, address, day, value, currency in rows:
         rate = rates.get(currency)
-        group = groups.setdefault((consignee_token(key, name, address), day), _Group())
-        group.shipments += 1
-        group.value_usd += value / rate if rate else 0.0
+        usd = value / rate if rate else 0.0
+        group_key = (consignee_material(name, address), day)
+        group = groups.get(group_key)
+        if group is None:
+            group = groups[group_key] = [0, 0.0, None]
+        group[0] += 1
+        group[1] += usd
         if house_bill in asked:
-            group.asked.append(house_bill)
+            group[2] = [*(group[2] or ()), house_bill]
     minimum = settings.disclosure.min_consignee_shipments
+    listed = [
+        (token_of(key, material), day, group)
+        for (material, day), group in groups.items() if group[0] >= minimum
+    ]
     out: list[tuple[PyValue, ...]] = []
-    for (token, day), group in sorted(groups.items()):
-        if group.shipments < minimum:
-            continue
+    for token, day, (shipments, value_usd, bills) in sorted(listed, key=lambda g: g[:2]):
         values: dict[str, PyValue] = {
-            "shipments": group.shipments,
-            "value_usd": round(group.value_usd, 2),
-            "house_bills": sorted(group.asked),
+            "shipments": shipments,
+            "value_usd": round(value_usd, 2),
+            "house_bills": sorted(bills or ()),
         }
         out.append((token, day, *(values[f] for f in execution.fields)))
     return ResultTable(columns=("consignee_token", "day", *execution.fields), rows=out)
