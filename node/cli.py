@@ -72,7 +72,10 @@ def _serve(args: argparse.Namespace) -> int:
     host = (args.listen or config.listen).rpartition(":")[0]
     print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
           + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
-    stop.wait()
+    # Wake up now and then: the kernel may deliver SIGTERM to one of gRPC's threads, and
+    # Python runs the handler only when the main thread gets back to the interpreter.
+    while not stop.wait(0.5):
+        pass
     watcher.stop()
     server.stop(GRACE_SECONDS)
     state.metrics.stop()
