@@ -23,23 +23,27 @@ __all__ = ["LINKAGE_QUERIES", "MAX_DAYS"]
 
 MAX_DAYS = 31
 
-# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop).
+# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop),
+# in day order (along an index), so that only one day's groups are held at a time.
 _ROWS: Mapping[str, str] = {
     "carrier": """
         SELECT h.house_bill, h.consignee_name, h.consignee_address, substr(m.eta, 1, 10),
                h.declared_value, h.currency
         FROM masters m JOIN house_bills h ON h.mawb = m.mawb
-        WHERE m.eta >= :start AND m.eta < :stop""",
+        WHERE m.eta >= :start AND m.eta < :stop
+        ORDER BY m.eta""",
     "broker": """
         SELECT e.house_bill, e.consignee_name, e.consignee_address, e.estimated_arrival,
                e.total_value_usd, 'USD'
         FROM entries e
-        WHERE e.estimated_arrival >= :start AND e.estimated_arrival < :stop""",
+        WHERE e.estimated_arrival >= :start AND e.estimated_arrival < :stop
+        ORDER BY e.estimated_arrival""",
     "marketplace": """
         SELECT f.house_bill, o.buyer_name, o.buyer_address, substr(f.shipped_at, 1, 10),
                o.total_paid, o.currency
         FROM fulfillments f JOIN orders o ON o.order_id = f.order_id
-        WHERE f.shipped_at >= :start AND f.shipped_at < :stop""",
+        WHERE f.shipped_at >= :start AND f.shipped_at < :stop
+        ORDER BY f.shipped_at""",
 }
 
 
@@ -64,35 +68,42 @@ def _run(execution: Execution) -> ResultTable:
     asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
     key = query_token_key(settings.linkage_secret, execution.query_id)
     rates = settings.currency_per_usd
-    # (normalized consignee, day) -> [shipments, value in USD, house bills asked about or
-    # None]; lists, not objects: there is one group per consignee and day of the window.
-    # Only groups listed in the answer are tokenized.
-    groups: dict[tuple[bytes, str], list[Any]] = {}
+    minimum = settings.disclosure.min_consignee_shipments
+    out: list[tuple[PyValue, ...]] = []
+
+    def flush(day: str, groups: dict[bytes, list[Any]]) -> None:
+        listed = sorted(
+            (token_of(key, material), group)
+            for material, group in groups.items() if group[0] >= minimum
+        )
+        for token, (shipments, value_usd, bills) in listed:
+            values: dict[str, PyValue] = {
+                "shipments": shipments,
+                "value_usd": round(value_usd, 2),
+                "house_bills": sorted(bills or ()),
+            }
+            out.append((token, day, *(values[f] for f in execution.fields)))
+
+    # normalized consignee -> [shipments, value in USD, house bills asked about or None],
+    # for the current day only; lists, not objects, as there is one per consignee and day.
+    # Only groups that are listed in the answer get a token.
+    groups: dict[bytes, list[Any]] = {}
+    current = ""
     rows = execution.conn.execute(_ROWS[execution.role], {"start": start, "stop": stop})
     for house_bill, name, address, day, value, currency in rows:
+        if day != current:
+            flush(current, groups)
+            groups, current = {}, day
         rate = rates.get(currency)
-        usd = value / rate if rate else 0.0
-        group_key = (consignee_material(name, address), day)
-        group = groups.get(group_key)
+        material = consignee_material(name, address)
+        group = groups.get(material)
         if group is None:
-            group = groups[group_key] = [0, 0.0, None]
+            group = groups[material] = [0, 0.0, None]
         group[0] += 1
-        group[1] += usd
+        group[1] += value / rate if rate else 0.0
         if house_bill in asked:
             group[2] = [*(group[2] or ()), house_bill]
-    minimum = settings.disclosure.min_consignee_shipments
-    listed = [
-        (token_of(key, material), day, group)
-        for (material, day), group in groups.items() if group[0] >= minimum
-    ]
-    out: list[tuple[PyValue, ...]] = []
-    for token, day, (shipments, value_usd, bills) in sorted(listed, key=lambda g: g[:2]):
-        values: dict[str, PyValue] = {
-            "shipments": shipments,
-            "value_usd": round(value_usd, 2),
-            "house_bills": sorted(bills or ()),
-        }
-        out.append((token, day, *(values[f] for f in execution.fields)))
+    flush(current, groups)
     return ResultTable(columns=("consignee_token", "day", *execution.fields), rows=out)
 
 
