@@ -366,6 +366,8 @@ def pooled_indicators(
     ``settings`` gives the bands, exchange rates and the consignee disclosure
     minimum the nodes use (default: the nodes' defaults); ``threshold_usd`` is
     the split-shipment threshold (0 disables it: split columns stay NULL).
+    The statement starts at once (DataError now if ``db`` is missing); rows are
+    fetched ``fetch_rows`` at a time as the iterator is consumed.
     """
     settings = settings or QuerySettings()
     if not db.is_file():
@@ -380,6 +382,16 @@ def pooled_indicators(
             "threshold": threshold_usd if threshold_usd > 0 else float("inf"),
             "min_shipments": settings.disclosure.min_consignee_shipments,
         })
+    except BaseException:
+        conn.close()
+        raise
+    return _stream(conn, cursor, fetch_rows)
+
+
+def _stream(
+    conn: sqlite3.Connection, cursor: sqlite3.Cursor, fetch_rows: int
+) -> Iterator[tuple[SqlValue, ...]]:
+    try:
         while rows := cursor.fetchmany(fetch_rows):
             yield from rows
     finally:

@@ -126,9 +126,19 @@ def test_build_refuses_missing_stores_and_existing_output(world: World, tmp_path
     with pytest.raises(DataError, match="import the marketplace data first"):
         build_pooled(stores, manifest, tmp_path / "pooled.db")
     assert not (tmp_path / "pooled.db").exists()
+    swapped = {role: world.stores[node_id] for role, node_id in NODE_IDS.items()}
+    swapped["marketplace"] = world.stores[NODE_IDS["carrier"]]
+    with pytest.raises(DataError, match="not a marketplace store"):
+        build_pooled(swapped, manifest, tmp_path / "pooled.db")
+    assert not (tmp_path / "pooled.db").exists()
     (tmp_path / "taken.db").write_bytes(b"")
     with pytest.raises(DataError, match="already exists"):
         build_pooled(stores, manifest, tmp_path / "taken.db")
+
+
+def test_indicators_of_a_missing_database_say_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="build it with build_pooled"):
+        pooled_indicators(tmp_path / "absent.db")
 
 
 def sql_value(expr_sql: str, value: float | int) -> PyValue:

@@ -50,7 +50,12 @@ def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
 
 def stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a node behind, even when the test fails
+        output, _ = process.communicate()
+        pytest.fail(f"the node did not stop within 30 s of SIGTERM: {output}")
     assert process.returncode == 0, output
     return output
 

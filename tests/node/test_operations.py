@@ -215,13 +215,18 @@ def test_sigterm_during_requests_loses_no_audit_entry(world_federation: Federati
             with lock:
                 answered += 1
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        futures = [pool.submit(one, i) for i in range(24)]
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        for future in futures:
-            future.result()
-    output, _ = process.communicate(timeout=60)
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(one, i) for i in range(24)]
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            for future in futures:
+                future.result()
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # never leave a node behind, even when the test fails
+            process.kill()
+            process.communicate()
     assert process.returncode == 0, output
     assert "stopped" in output
     assert answered > 0
