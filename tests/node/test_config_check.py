@@ -16,6 +16,7 @@ from node.catalogue import CATALOGUE
 from node.cli import main as node_main
 from trust.keys import generate_keypair
 from trust.linkage import generate_linkage_secret
+from trust.pki import init_ca, issue_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,8 +82,10 @@ def test_shipped_example_configs_are_valid(tmp_path: Path, name: str) -> None:
     """configs/*.yaml stay loadable: every key they use exists and has the right type."""
     for example in (ROOT / "configs").glob("*.yaml"):
         shutil.copy(example, tmp_path / example.name)
+    init_ca(tmp_path / "ca")
     for key in ("cbp-coordinator", "marketplace-1", "carrier-1", "broker-1"):
         generate_keypair(tmp_path / "keys", key)
+        issue_certificate(tmp_path / "ca", key, tmp_path / "keys")
     generate_linkage_secret(tmp_path / "keys" / "linkage.secret")
     main = fedtrade_main if name == "coordinator" else node_main
     assert main(["config", "check", str(tmp_path / f"{name}.yaml")]) == 0
