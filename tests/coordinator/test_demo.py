@@ -1,0 +1,62 @@
+"""The demo runs the federation end to end and leaves no process behind, also on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import wait_for
+
+
+def processes_using(folder: Path) -> list[int]:
+    """Pids of live processes whose command line names ``folder`` (the demo's nodes do)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(folder) in cmdline and int(entry.name) != os.getpid():
+            pids.append(int(entry.name))
+    return pids
+
+
+def demo(workdir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "coordinator.demo", "--workdir", str(workdir), "--shipments", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    process = demo(workdir)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert "evidence verified" in output
+    assert "targets (recall >= 0.95 and precision >= 0.9): MET" in output
+    assert (workdir / "report.html").exists()
+    assert processes_using(workdir) == []
+
+
+def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    process = demo(workdir)
+    try:
+        ports = [workdir / "data" / f"{n}.port" for n in ("marketplace-1", "carrier-1", "broker-1")]
+        assert wait_for(lambda: all(p.exists() for p in ports), 120), "nodes did not start"
+        assert len(processes_using(workdir)) >= 3
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, output
+    assert "interrupted" in output
+    assert wait_for(lambda: processes_using(workdir) == [], 10), processes_using(workdir)
