@@ -40,9 +40,10 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     """Check a coordinator config, or a node config (recognised by its top-level 'node' key)."""
-    text = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+    text = args.file.read_text(encoding="utf-8", errors="replace") if args.file.is_file() else ""
     if any(line.startswith("node:") for line in text.splitlines()):
         node = load_node_config(args.file)
+        SigningKey.from_file(node.signing_key)
         print(f"{args.file}: OK — node config for {node.node_id} ({node.role})")
         return 0
     config = load_coordinator_config(args.file)
