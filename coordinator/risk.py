@@ -9,6 +9,7 @@ score. Every reason names the nodes that supplied it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,9 +32,15 @@ __all__ = [
 INDICATOR_QUERY = "shipment_indicators"
 SPLIT_PATTERN = "split_shipment"
 ANY_ROLE = "any"
+_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _INDICATORS = CATALOGUE[INDICATOR_QUERY]
 # Fields every per-shipment answer carries, besides the granted indicators.
 _ALWAYS = ("known",)
+
+
+def _printable(value: str) -> str:
+    """A value a node sent, made safe for one line of results.csv ("|" separates reasons)."""
+    return " ".join(value.split()).replace("|", "/")[:80]
 
 
 def _same(a: PyValue, b: PyValue) -> bool:
@@ -161,7 +168,7 @@ def assess_batch(
         for index, by_value in hits.items():
             for position, (value, nodes) in enumerate(by_value.items()):
                 add(index, rule.weight if position == 0 else 0, rule.pattern,
-                    f"{'+'.join(nodes)}: {rule.reason.format(value=value)}")
+                    f"{'+'.join(nodes)}: {rule.reason.format(value=_printable(value))}")
     for index, split in enumerate(split_reasons):
         if split is not None:
             add(index, rules.split_weight, SPLIT_PATTERN, split)
@@ -187,11 +194,17 @@ def _rule(entry: ConfigMapping) -> Rule:
     conditions = [key for key in ("in", "not_in", "below") if entry.has(key)]
     if len(conditions) != 1:
         raise entry.error("give exactly one condition: in, not_in or below")
+    pattern = entry.str("pattern")
+    if not _PATTERN.match(pattern):
+        raise entry.error("a pattern name is lowercase letters, digits and '_'", "pattern")
     reason = entry.str("reason")
+    if "|" in reason or "\n" in reason:
+        raise entry.error("a reason is one line without '|' (it separates reasons in "
+                          "results.csv)", "reason")
     if "{value" in reason and reason.count("{") != 1:
         raise entry.error("reason may use {value} once and no other braces", "reason")
     rule = Rule(
-        pattern=entry.str("pattern"),
+        pattern=pattern,
         role=role,
         field=field,
         equals_any=entry.scalar_list("in") if conditions == ["in"] else None,
