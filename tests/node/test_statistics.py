@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from node.queries.settings import QuerySettings
 from node.queries.spec import Execution, ResultTable, validate_params
 from node.queries.statistics import STATISTICS_QUERIES, TOTAL
 from node.store import import_path
+from tests.node.test_disclosure import slices
 from trust.errors import MalformedRequestError
 from trust.wire import PyValue
 
@@ -101,16 +101,6 @@ def expected(path: Path, role: str, groups: Sequence[str],
 def by_key(table: ResultTable, width: int) -> dict[tuple[str, ...], dict[str, PyValue]]:
     return {tuple(str(v) for v in row[:width]): dict(zip(table.columns, row, strict=True))
             for row in table.rows}
-
-
-def slices(keys: Sequence[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]]]:
-    width = len(keys[0])
-    for count in range(1, width + 1):
-        for free in combinations(range(width), count):
-            groups: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
-            for key in keys:
-                groups[tuple(k for p, k in enumerate(key) if p not in free)].append(key)
-            yield from groups.values()
 
 
 @pytest.mark.parametrize("role", ROLES)
