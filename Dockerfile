@@ -13,10 +13,13 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY fedtrade/ fedtrade/
 COPY trust/ trust/
+COPY protos/ protos/
+COPY protocol/ protocol/
 COPY node/ node/
 COPY coordinator/ coordinator/
-COPY protos/ protos/
+COPY sim/ sim/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # --- runtime -----------------------------------------------------------------

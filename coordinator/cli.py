@@ -6,26 +6,26 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.client import Coordinator, QueryContext
-from coordinator.config import CoordinatorConfig, load_coordinator_config
-from coordinator.evaluate import evaluate, format_evaluation
-from coordinator.evidence import EvidenceStore, verify_evidence
-from coordinator.params import parse_params
-from coordinator.render import answer_table, summary_table
-from coordinator.report import write_report
-from coordinator.result_files import ResultWriter, read_results
-from coordinator.screening import screen_manifest
-from node.cli import run_command
-from node.config import load_node_config
-from trust.errors import ConfigError
-from trust.keys import SigningKey, generate_keypair
-from trust.linkage import generate_linkage_secret
-from trust.pki import init_ca, issue_certificate
+from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
+from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
+from fedtrade.coordinator.params import parse_params
+from fedtrade.coordinator.render import answer_table, summary_table
+from fedtrade.coordinator.report import write_report
+from fedtrade.coordinator.result_files import ResultWriter
+from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.cli import run_command
+from fedtrade.node.config import load_node_config
+from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.keys import SigningKey, generate_keypair
+from fedtrade.trust.linkage import generate_linkage_secret
+from fedtrade.trust.pki import init_ca, issue_certificate
 
 __all__ = ["main"]
 
@@ -141,11 +141,6 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    print(format_evaluation(evaluate(read_results(args.results), args.ground_truth)))
-    return 0
-
-
 def _evidence_verify(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     if not config.evidence_db.exists():
@@ -172,18 +167,16 @@ def _evidence_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _synth(args: argparse.Namespace) -> int:
-    from coordinator.synth import generate, parse_rate_overrides
+def _add_plugin_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Commands other installed packages contribute (entry point group ``fedtrade.commands``).
 
-    summary = generate(
-        args.out,
-        shipments=args.shipments,
-        seed=args.seed,
-        rates=parse_rate_overrides(args.rate),
-        threshold_usd=args.threshold,
-    )
-    print(summary)
-    return 0
+    The tooling package (``fedtrade.sim``: synth, evaluate) registers its commands this way,
+    so the product never imports it.
+    """
+    for entry in sorted(entry_points(group="fedtrade.commands"), key=lambda e: e.name):
+        entry.load()(commands)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -268,13 +261,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="show progress (default: when stderr is a terminal)")
     screen.set_defaults(run=_screen)
 
-    evaluation = commands.add_parser(
-        "evaluate", help="precision and recall of screening results against a ground truth",
-        description="Compare results.csv with a ground truth (house_bill,pattern) such as "
-        "`fedtrade synth` writes: per pattern, for the federation and for the manifest alone.")
-    evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
-    evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
-    evaluation.set_defaults(run=_evaluate)
 
     evidence = commands.add_parser("evidence", help="work with stored signed answers")
     evidence_commands = evidence.add_subparsers(
@@ -286,26 +272,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     verify.set_defaults(run=_evidence_verify)
 
-    synth = commands.add_parser(
-        "synth", help="generate a synthetic federation with planted risks and its ground truth"
-    )
-    synth.add_argument("--shipments", type=int, required=True, help="number of shipments")
-    synth.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
-    synth.add_argument("--out", type=Path, required=True, help="new or empty output folder")
-    synth.add_argument(
-        "--rate",
-        action="append",
-        default=[],
-        metavar="PATTERN=RATE",
-        help="override a planted pattern's rate, e.g. undervaluation=0.05",
-    )
-    synth.add_argument(
-        "--threshold",
-        type=float,
-        default=800.0,
-        help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
-    )
-    synth.set_defaults(run=_synth)
+    _add_plugin_commands(commands)
     return parser
 
 

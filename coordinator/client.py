@@ -10,15 +10,21 @@ from datetime import UTC, datetime
 
 import grpc
 
-from coordinator.config import CoordinatorConfig, NodeEntry
-from coordinator.evidence import EvidenceStore
-from coordinator.tls import explain_tls_failure, secure_channel
-from coordinator.verify import verify_answer, verify_chunk_chain
-from protos import envelope_pb2, node_pb2_grpc, query_pb2
-from trust.envelope import Envelope, sign
-from trust.errors import ConfigError, RemoteError
-from trust.keys import SigningKey
-from trust.wire import PAYLOAD_QUERY, PyValue, envelope_from_proto, envelope_to_proto, to_value
+from fedtrade.coordinator.config import CoordinatorConfig, NodeEntry
+from fedtrade.coordinator.evidence import EvidenceStore
+from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
+from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
+from fedtrade.protos import envelope_pb2, node_pb2_grpc, query_pb2
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.errors import ConfigError, RemoteError
+from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.wire import (
+    PAYLOAD_QUERY,
+    PyValue,
+    envelope_from_proto,
+    envelope_to_proto,
+    to_value,
+)
 
 __all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
 

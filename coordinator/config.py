@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coordinator.risk import RiskRules, load_risk_rules
-from node.queries.settings import load_currency_rates
-from trust.errors import ConfigError, KeyFileError
-from trust.ids import ROLES, is_valid_id, parse_address
-from trust.keys import PublicKey, load_public_key
-from trust.pki import TlsMaterial, load_tls_section
-from trust.strictyaml import ConfigMapping, load_yaml
+from fedtrade.coordinator.risk import RiskRules, load_risk_rules
+from fedtrade.node.queries.settings import load_currency_rates
+from fedtrade.trust.errors import ConfigError, KeyFileError
+from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
+from fedtrade.trust.keys import PublicKey, load_public_key
+from fedtrade.trust.pki import TlsMaterial, load_tls_section
+from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 
 __all__ = ["CoordinatorConfig", "NodeEntry", "ScreeningSettings", "load_coordinator_config"]
 
@@ -76,11 +76,11 @@ def _screening(section: ConfigMapping | None) -> ScreeningSettings:
     if section is None:
         return ScreeningSettings(5_000, 3, False, 3, 300.0)
     settings = ScreeningSettings(
-        batch_size=section.int("batch_size", 5_000, min=1, max=100_000),
-        in_flight_batches=section.int("in_flight_batches", 3, min=1, max=32),
-        require_all_nodes=section.bool("require_all_nodes", False),
-        max_consecutive_failures=section.int("max_consecutive_failures", 3, min=1),
-        linkage_deadline_seconds=section.float("linkage_deadline_seconds", 300.0, min=1.0,
+        batch_size=section.integer("batch_size", 5_000, min=1, max=100_000),
+        in_flight_batches=section.integer("in_flight_batches", 3, min=1, max=32),
+        require_all_nodes=section.flag("require_all_nodes", False),
+        max_consecutive_failures=section.integer("max_consecutive_failures", 3, min=1),
+        linkage_deadline_seconds=section.number("linkage_deadline_seconds", 300.0, min=1.0,
                                                max=3600.0),
     )
     section.finish()
@@ -90,15 +90,15 @@ def _screening(section: ConfigMapping | None) -> ScreeningSettings:
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
     """Load and validate a coordinator config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
-    version = root.int("version", min=1)
+    version = root.integer("version", min=1)
     me = root.mapping("coordinator")
-    requester_id = me.str("id")
+    requester_id = me.text("id")
     if not is_valid_id(requester_id):
         raise me.error(f"{requester_id!r} is not a valid id", "id")
     signing_key = me.path("signing_key")
     evidence_db = me.path("evidence_db")
-    ttl = me.int("query_ttl_seconds", default=60, min=5, max=3600)
-    legal_basis = me.str("legal_basis")
+    ttl = me.integer("query_ttl_seconds", default=60, min=5, max=3600)
+    legal_basis = me.text("legal_basis")
     tls = load_tls_section(me.optional_mapping("tls"))
     me.finish()
 
@@ -106,7 +106,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     for node_id, entry in root.mapping("nodes").items():
         if not is_valid_id(node_id):
             raise entry.error(f"{node_id!r} is not a valid node id")
-        address = entry.str("address")
+        address = entry.text("address")
         try:
             parse_address(address)
         except ValueError as exc:
@@ -116,7 +116,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
             role=entry.choice("role", ROLES),
             address=address,
             public_key=_node_key(entry),
-            deadline_seconds=entry.float("deadline_seconds", default=10.0, min=0.1, max=600.0),
+            deadline_seconds=entry.number("deadline_seconds", default=10.0, min=0.1, max=600.0),
         )
         entry.finish()
     screening = _screening(root.optional_mapping("screening"))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from coordinator.verify import verify_answer, verify_chunk_chain
-from protos import envelope_pb2
-from trust.envelope import Envelope
-from trust.errors import FedtradeError
-from trust.keys import PublicKey
-from trust.wire import envelope_from_proto, envelope_to_proto
+from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
+from fedtrade.protos import envelope_pb2
+from fedtrade.trust.envelope import Envelope
+from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.keys import PublicKey
+from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 
 __all__ = ["EvidenceProblem", "EvidenceStore", "verify_evidence"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from node.queries.spec import HOUSE_BILL
-from trust.errors import DataError
-from trust.linkage import normalize_party
+from fedtrade.node.queries.spec import HOUSE_BILL
+from fedtrade.trust.errors import DataError
+from fedtrade.trust.linkage import normalize_party
 
 __all__ = ["MANIFEST_COLUMNS", "Batch", "ManifestScan", "read_batches", "scan_manifest"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from coordinator.client import ParamValue
-from node.catalogue import CATALOGUE, DESCRIBE
-from node.queries.spec import ParamSpec
-from protos import query_pb2
-from trust.errors import MalformedRequestError
-from trust.wire import PyValue, table_value
+from fedtrade.coordinator.client import ParamValue
+from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.node.queries.spec import ParamSpec
+from fedtrade.protos import query_pb2
+from fedtrade.trust.errors import MalformedRequestError
+from fedtrade.trust.wire import PyValue, table_value
 
 __all__ = ["parse_params"]
 

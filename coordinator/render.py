@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from coordinator.client import VerifiedAnswer
-from coordinator.results import RISK_LEVELS, ScreeningSummary
-from trust.tables import decode_table
+from fedtrade.coordinator.client import VerifiedAnswer
+from fedtrade.coordinator.results import RISK_LEVELS, ScreeningSummary
+from fedtrade.trust.tables import decode_table
 
 __all__ = ["answer_table", "summary_table"]
 

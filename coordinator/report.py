@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from coordinator.result_files import atomic_text_file
-from coordinator.results import RISK_LEVELS, NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.result_files import atomic_text_file
+from fedtrade.coordinator.results import RISK_LEVELS, NodeStats, ScreeningSummary, ShipmentResult
 
 __all__ = ["p95", "render_report", "write_report"]
 

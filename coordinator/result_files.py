@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO
 
-from coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
-from trust.errors import DataError
+from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from fedtrade.trust.errors import DataError
 
 __all__ = ["LIST_SEPARATORS", "ResultWriter", "atomic_text_file", "read_results"]
 

@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from node.catalogue import CATALOGUE
-from trust.ids import ROLES
-from trust.strictyaml import ConfigMapping
-from trust.wire import PyValue
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.trust.ids import ROLES
+from fedtrade.trust.wire import PyValue
+from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = [
     "DEFAULT_RISK",
@@ -182,7 +182,7 @@ def assess_batch(
 
 def _rule(entry: ConfigMapping) -> Rule:
     role = entry.choice("role", (*ROLES, ANY_ROLE))
-    field = entry.str("field")
+    field = entry.text("field")
     roles = ROLES if role == ANY_ROLE else (role,)
     available = {f for r in roles for f in _INDICATORS.fields_for(r)} | set(_ALWAYS)
     if field not in available:
@@ -194,10 +194,10 @@ def _rule(entry: ConfigMapping) -> Rule:
     conditions = [key for key in ("in", "not_in", "below") if entry.has(key)]
     if len(conditions) != 1:
         raise entry.error("give exactly one condition: in, not_in or below")
-    pattern = entry.str("pattern")
+    pattern = entry.text("pattern")
     if not _PATTERN.match(pattern):
         raise entry.error("a pattern name is lowercase letters, digits and '_'", "pattern")
-    reason = entry.str("reason")
+    reason = entry.text("reason")
     if "|" in reason or "\n" in reason:
         raise entry.error("a reason is one line without '|' (it separates reasons in "
                           "results.csv)", "reason")
@@ -209,8 +209,8 @@ def _rule(entry: ConfigMapping) -> Rule:
         field=field,
         equals_any=entry.scalar_list("in") if conditions == ["in"] else None,
         equals_none_of=entry.scalar_list("not_in") if conditions == ["not_in"] else None,
-        below=entry.float("below") if conditions == ["below"] else None,
-        weight=entry.int("weight", min=0, max=1000),
+        below=entry.number("below") if conditions == ["below"] else None,
+        weight=entry.integer("weight", min=0, max=1000),
         reason=reason,
     )
     entry.finish()
@@ -219,13 +219,13 @@ def _rule(entry: ConfigMapping) -> Rule:
 
 def load_risk_rules(section: ConfigMapping) -> RiskRules:
     levels = section.mapping("levels")
-    high, medium = levels.int("high", min=1), levels.int("medium", min=1)
+    high, medium = levels.integer("high", min=1), levels.integer("medium", min=1)
     if medium > high:
         raise levels.error("medium must not be above high", "medium")
     levels.finish()
     split = section.mapping("split")
-    threshold = split.float("threshold_usd", min=0.0)
-    split_weight = split.int("weight", min=0, max=1000)
+    threshold = split.number("threshold_usd", min=0.0)
+    split_weight = split.integer("weight", min=0, max=1000)
     split.finish()
     rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
     section.finish()

@@ -28,14 +28,14 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from coordinator.client import Coordinator, QueryContext
-from coordinator.config import NodeEntry
-from coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
-from coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
-from coordinator.risk import INDICATOR_QUERY, assess_batch
-from trust.errors import FedtradeError, RemoteError, VerificationError
-from trust.tables import decode_table
-from trust.wire import PyValue, table_value
+from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.config import NodeEntry
+from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
+from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.risk import INDICATOR_QUERY, assess_batch
+from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
+from fedtrade.trust.tables import decode_table
+from fedtrade.trust.wire import PyValue, table_value
 
 __all__ = ["LINKAGE_QUERY", "TOP_SHIPMENTS", "screen_manifest"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from trust.pki import TlsMaterial
+from fedtrade.trust.pki import TlsMaterial
 
 __all__ = ["channel_credentials", "explain_tls_failure", "secure_channel"]
 

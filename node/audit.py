@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from trust.errors import FedtradeError
+from fedtrade.trust.errors import FedtradeError
 
 __all__ = [
     "GENESIS_HASH",

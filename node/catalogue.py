@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from node.queries.linkage import LINKAGE_QUERIES
-from node.queries.shipments import SHIPMENT_QUERIES
-from node.queries.spec import QuerySpec
-from node.queries.statistics import STATISTICS_QUERIES
+from fedtrade.node.queries.linkage import LINKAGE_QUERIES
+from fedtrade.node.queries.shipments import SHIPMENT_QUERIES
+from fedtrade.node.queries.spec import QuerySpec
+from fedtrade.node.queries.statistics import STATISTICS_QUERIES
 
 __all__ = ["CATALOGUE", "DESCRIBE"]
 

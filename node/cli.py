@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from node.audit import verify_chain
-from node.config import load_node_config
-from node.health import probe
-from node.logs import configure_logging
-from node.metrics import NodeMetrics
-from node.reload import ConfigWatcher
-from node.server import create_server
-from node.state import NodeState
-from node.store.importer import import_path
-from trust.errors import ConfigError, FedtradeError
-from trust.keys import SigningKey
+from fedtrade.node.audit import verify_chain
+from fedtrade.node.config import load_node_config
+from fedtrade.node.health import probe
+from fedtrade.node.logs import configure_logging
+from fedtrade.node.metrics import NodeMetrics
+from fedtrade.node.reload import ConfigWatcher
+from fedtrade.node.server import create_server
+from fedtrade.node.state import NodeState
+from fedtrade.node.store.importer import import_path
+from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.keys import SigningKey
 
 __all__ = ["main", "run_command"]
 

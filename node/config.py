@@ -10,14 +10,14 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from node.catalogue import CATALOGUE
-from node.queries.settings import DisclosureControls, QuerySettings, load_currency_rates
-from trust.errors import ConfigError, KeyFileError
-from trust.ids import ROLES, is_valid_id, parse_address
-from trust.keys import PublicKey, load_public_key
-from trust.linkage import load_linkage_secret
-from trust.pki import TlsMaterial, load_tls_section
-from trust.strictyaml import ConfigMapping, load_yaml
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.node.queries.settings import DisclosureControls, QuerySettings, load_currency_rates
+from fedtrade.trust.errors import ConfigError, KeyFileError
+from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
+from fedtrade.trust.keys import PublicKey, load_public_key
+from fedtrade.trust.linkage import load_linkage_secret
+from fedtrade.trust.pki import TlsMaterial, load_tls_section
+from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 
 __all__ = [
     "Freshness",
@@ -110,7 +110,7 @@ class NodeConfig:
 
 
 def _identifier(section: ConfigMapping, key: str) -> str:
-    value = section.str(key)
+    value = section.text(key)
     if not is_valid_id(value):
         raise section.error(
             f"{value!r} is not a valid id: use 1-63 lowercase letters, digits, '.', '_' or '-'", key
@@ -128,7 +128,7 @@ def _requester_keys(section: ConfigMapping) -> tuple[RequesterKey, ...]:
         not_before, not_after = entry.moment("not_before"), entry.moment("not_after")
         if not_before and not_after and not_after <= not_before:
             raise entry.error("not_after must be later than not_before", "not_after")
-        keys.append(RequesterKey(key, not_before, not_after, entry.bool("revoked", False)))
+        keys.append(RequesterKey(key, not_before, not_after, entry.flag("revoked", False)))
         entry.finish()
     if not keys:
         raise section.error("list at least one public key", "keys")
@@ -146,7 +146,7 @@ def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
             f"query {name!r} is answered by {', '.join(sorted(spec.roles))} nodes, "
             f"not by a {role} node; remove it from this config"
         )
-    purposes = grant.str_list("purposes")
+    purposes = grant.text_list("purposes")
     if not purposes:
         raise grant.error("list at least one purpose code", "purposes")
     for purpose in purposes:
@@ -156,7 +156,7 @@ def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
                 "purposes",
             )
     available = spec.fields_for(role)
-    fields = grant.str_list("fields", list(available))
+    fields = grant.text_list("fields", list(available))
     for field_name in fields:
         if field_name not in available:
             other = field_name in spec.output_fields
@@ -177,16 +177,16 @@ def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requeste
     keys = _requester_keys(section)
     limits = section.optional_mapping("rate_limit")
     rate = RateLimit(
-        queries_per_minute=limits.int("queries_per_minute", 600, min=1) if limits else 600,
+        queries_per_minute=limits.integer("queries_per_minute", 600, min=1) if limits else 600,
         shipments_per_minute=(
-            limits.int("shipments_per_minute", 6_000_000, min=1) if limits else 6_000_000
+            limits.integer("shipments_per_minute", 6_000_000, min=1) if limits else 6_000_000
         ),
     )
     if limits:
         limits.finish()
     grants = {name: _grant(name, g, role) for name, g in section.mapping("queries").items()}
     requester = Requester(
-        requester_id, keys, grants, rate, section.int("max_batch", 10_000, min=1, max=100_000)
+        requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000)
     )
     section.finish()
     return requester
@@ -197,7 +197,7 @@ def _edges(
 ) -> tuple[float, ...]:
     if section is None or not section.has(key):
         return default
-    edges = section.float_list(key)
+    edges = section.number_list(key)
     if not edges or any(b <= a for a, b in itertools.pairwise(edges)) or edges[0] <= 0:
         raise section.error("band edges must be positive and strictly increasing", key)
     return tuple(edges)
@@ -207,17 +207,19 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
     defaults = DisclosureControls()
     if section is None:
         return defaults
-    min_cell = section.int("min_cell_shipments", defaults.min_cell_shipments, min=_LOWEST_MIN_CELL)
+    min_cell = section.integer(
+        "min_cell_shipments", defaults.min_cell_shipments, min=_LOWEST_MIN_CELL
+    )
     rules = defaults.dominance
     if section.has("dominance"):
         rules = tuple(
-            (rule.int("n", min=1, max=10), rule.float("k", min=1.0, max=100.0))
+            (rule.integer("n", min=1, max=10), rule.number("k", min=1.0, max=100.0))
             for rule in section.mapping_list("dominance")
         )
     controls = DisclosureControls(
         min_cell_shipments=min_cell,
         dominance=rules,
-        min_consignee_shipments=section.int(
+        min_consignee_shipments=section.integer(
             "min_consignee_shipments", defaults.min_consignee_shipments, min=2
         ),
     )
@@ -256,11 +258,11 @@ def _settings(root: ConfigMapping) -> QuerySettings:
 def load_node_config(path: Path) -> NodeConfig:
     """Load and validate a node trust config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
-    version = root.int("version", min=1)
+    version = root.integer("version", min=1)
     node = root.mapping("node")
     node_id = _identifier(node, "id")
     role = node.choice("role", ROLES)
-    listen = node.str("listen")
+    listen = node.text("listen")
     try:
         parse_address(listen)
     except ValueError as exc:
@@ -272,8 +274,8 @@ def load_node_config(path: Path) -> NodeConfig:
 
     fresh = root.mapping("freshness")
     freshness = Freshness(
-        max_ttl_seconds=fresh.int("max_ttl_seconds", min=1, max=3600),
-        clock_skew_seconds=fresh.int("clock_skew_seconds", min=0, max=300),
+        max_ttl_seconds=fresh.integer("max_ttl_seconds", min=1, max=3600),
+        clock_skew_seconds=fresh.integer("clock_skew_seconds", min=0, max=300),
     )
     fresh.finish()
 

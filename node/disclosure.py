@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-from node.queries.settings import DisclosureControls
+from fedtrade.node.queries.settings import DisclosureControls
 
 __all__ = ["Cell", "ProtectedCell", "Reason", "grand_total", "protect"]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from trust.errors import KeyFileError, NodeUnavailableError
-from trust.keys import read_secret_file
-from trust.pki import TlsMaterial
+from fedtrade.trust.errors import KeyFileError, NodeUnavailableError
+from fedtrade.trust.keys import read_secret_file
+from fedtrade.trust.pki import TlsMaterial
 
 __all__ = ["Check", "HealthWatch", "database_check", "key_check", "probe"]
 

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from node.audit import AuditEntry
-from node.catalogue import CATALOGUE, DESCRIBE
-from node.config import NodeConfig, QueryGrant, Requester
-from node.logs import log_request
-from node.queries.spec import Execution, ResultTable, validate_params
-from node.state import NodeState, SeenQuery
-from node.status import status_for
-from protos import query_pb2
-from trust.envelope import Envelope, sign, verify_threshold
-from trust.errors import (
+from fedtrade.node.audit import AuditEntry
+from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.node.config import NodeConfig, QueryGrant, Requester
+from fedtrade.node.logs import log_request
+from fedtrade.node.queries.spec import Execution, ResultTable, validate_params
+from fedtrade.node.state import NodeState, SeenQuery
+from fedtrade.node.status import status_for
+from fedtrade.protos import query_pb2
+from fedtrade.trust.envelope import Envelope, sign, verify_threshold
+from fedtrade.trust.errors import (
     AudienceError,
     AuthorizationError,
     FedtradeError,
@@ -35,8 +35,8 @@ from trust.errors import (
     MalformedRequestError,
     UnknownKeyError,
 )
-from trust.tables import encode_rows
-from trust.wire import (
+from fedtrade.trust.tables import encode_rows
+from fedtrade.trust.wire import (
     PAYLOAD_ANSWER,
     PAYLOAD_CHUNK,
     PAYLOAD_QUERY,

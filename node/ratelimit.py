@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from node.config import RateLimit
-from trust.errors import RateLimitError
+from fedtrade.node.config import RateLimit
+from fedtrade.trust.errors import RateLimitError
 
 __all__ = ["RateLimiter"]
 

@@ -13,9 +13,9 @@ import logging
 import threading
 from pathlib import Path
 
-from node.config import NodeConfig, check_unchanged, load_node_config
-from node.state import NodeState
-from trust.errors import FedtradeError
+from fedtrade.node.config import NodeConfig, check_unchanged, load_node_config
+from fedtrade.node.state import NodeState
+from fedtrade.trust.errors import FedtradeError
 
 __all__ = ["ConfigWatcher", "reload_config"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from trust.errors import ReplayError
+from fedtrade.trust.errors import ReplayError
 
 __all__ = ["ReplayGuard"]
 

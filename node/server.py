@@ -12,15 +12,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from node.health import HealthWatch, database_check, key_check
-from node.pipeline import answer_describe, answer_query, answer_screen
-from node.state import NodeState
-from node.status import status_for
-from node.tls import rotating_server_credentials
-from protos import envelope_pb2, node_pb2, node_pb2_grpc
-from trust.envelope import Envelope
-from trust.errors import FedtradeError, RateLimitError
-from trust.wire import envelope_from_proto, envelope_to_proto
+from fedtrade.node.health import HealthWatch, database_check, key_check
+from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
+from fedtrade.node.state import NodeState
+from fedtrade.node.status import status_for
+from fedtrade.node.tls import rotating_server_credentials
+from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
+from fedtrade.trust.envelope import Envelope
+from fedtrade.trust.errors import FedtradeError, RateLimitError
+from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 
 __all__ = ["MAX_MESSAGE_BYTES", "SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
 

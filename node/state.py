@@ -10,15 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node.audit import AuditEntry, AuditLog
-from node.config import NodeConfig
-from node.metrics import NodeMetrics
-from node.ratelimit import RateLimiter
-from node.replay import ReplayGuard
-from node.store import open_store
-from trust.keys import SigningKey
+from fedtrade.node.audit import AuditEntry, AuditLog
+from fedtrade.node.config import NodeConfig
+from fedtrade.node.metrics import NodeMetrics
+from fedtrade.node.ratelimit import RateLimiter
+from fedtrade.node.replay import ReplayGuard
+from fedtrade.node.store import open_store
+from fedtrade.trust.keys import SigningKey
 
-__all__ = ["NodeState", "SeenQuery", "Store"]
+__all__ = ["NodeDatabase", "NodeState", "SeenQuery"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class SeenQuery:
     forget_before: float
 
 
-class Store:
+class NodeDatabase:
     """One serialized writer connection (audit, replay) and per-thread read-only readers."""
 
     def __init__(self, path: Path, role: str) -> None:
@@ -105,7 +105,7 @@ class NodeState:
 
     config: NodeConfig
     signing_key: SigningKey
-    store: Store
+    store: NodeDatabase
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
@@ -115,7 +115,7 @@ class NodeState:
         return cls(
             config=config,
             signing_key=SigningKey.from_file(config.signing_key),
-            store=Store(config.database, config.role),
+            store=NodeDatabase(config.database, config.role),
         )
 
     def close(self) -> None:

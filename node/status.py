@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from trust.errors import (
+from fedtrade.trust.errors import (
     AudienceError,
     AuthorizationError,
     FedtradeError,

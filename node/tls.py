@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import grpc
 
-from trust.pki import TlsMaterial
+from fedtrade.trust.pki import TlsMaterial
 
 __all__ = ["peer_ids", "rotating_server_credentials", "server_credentials"]
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos import envelope_pb2 as protos_dot_envelope__pb2
+from fedtrade.protos import envelope_pb2 as fedtrade_dot_protos_dot_envelope__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/node_pb2_grpc.py depends on'
+        + ' but the generated code in fedtrade/protos/node_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class NodeServiceStub:
         """
         self.Describe = channel.unary_unary(
                 '/fedtrade.v1.NodeService/Describe',
-                request_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
+                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
                 _registered_method=True)
         self.Query = channel.unary_unary(
                 '/fedtrade.v1.NodeService/Query',
-                request_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
+                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
                 _registered_method=True)
         self.Screen = channel.unary_stream(
                 '/fedtrade.v1.NodeService/Screen',
-                request_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
+                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
                 _registered_method=True)
 
 
@@ -81,18 +81,18 @@ def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
-                    request_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
             ),
             'Query': grpc.unary_unary_rpc_method_handler(
                     servicer.Query,
-                    request_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
             ),
             'Screen': grpc.unary_stream_rpc_method_handler(
                     servicer.Screen,
-                    request_deserializer=protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -120,8 +120,8 @@ class NodeService:
             request,
             target,
             '/fedtrade.v1.NodeService/Describe',
-            protos_dot_envelope__pb2.Envelope.SerializeToString,
-            protos_dot_envelope__pb2.Envelope.FromString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
             options,
             channel_credentials,
             insecure,
@@ -147,8 +147,8 @@ class NodeService:
             request,
             target,
             '/fedtrade.v1.NodeService/Query',
-            protos_dot_envelope__pb2.Envelope.SerializeToString,
-            protos_dot_envelope__pb2.Envelope.FromString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
             options,
             channel_credentials,
             insecure,
@@ -174,8 +174,8 @@ class NodeService:
             request,
             target,
             '/fedtrade.v1.NodeService/Screen',
-            protos_dot_envelope__pb2.Envelope.SerializeToString,
-            protos_dot_envelope__pb2.Envelope.FromString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
             options,
             channel_credentials,
             insecure,

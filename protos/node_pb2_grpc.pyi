@@ -6,8 +6,8 @@ signed Envelope; refusals are gRPC status codes with a readable reason.
 """
 
 from collections import abc as _abc
+from fedtrade.protos import envelope_pb2 as _envelope_pb2
 from grpc import aio as _aio
-from protos import envelope_pb2 as _envelope_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

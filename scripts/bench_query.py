@@ -21,13 +21,13 @@ from pathlib import Path
 import grpc
 import yaml
 
-from coordinator.client import Coordinator, QueryContext
-from coordinator.config import load_coordinator_config
-from coordinator.federation import COORDINATOR_ID, create_federation
-from coordinator.tls import secure_channel
-from node.tls import server_credentials
-from trust.pki import load_tls_files
-from trust.wire import PyValue, envelope_to_proto
+from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.tls import secure_channel
+from fedtrade.node.tls import server_credentials
+from fedtrade.sim.federation import COORDINATOR_ID, create_federation
+from fedtrade.trust.pki import load_tls_files
+from fedtrade.trust.wire import PyValue, envelope_to_proto
 
 ECHO_METHOD = "/bench.Echo/Echo"
 NODE = "carrier-1"
@@ -106,7 +106,7 @@ def main() -> int:
         node, node_address = _start(
             [
                 "-m",
-                "node.cli",
+                "fedtrade.node.cli",
                 "serve",
                 "--config",
                 str(federation.node_configs[NODE]),

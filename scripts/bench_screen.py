@@ -33,13 +33,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coordinator.federation import NODE_IDS, Federation, create_federation
-from coordinator.pooled import POOLED_COLUMNS, build_pooled, pooled_indicators
-from coordinator.result_files import read_results
-from coordinator.synth import generate
-from node.config import load_node_config
-from node.store import import_path
-from trust.errors import FedtradeError
+from fedtrade.coordinator.result_files import read_results
+from fedtrade.node.config import load_node_config
+from fedtrade.node.store import import_path
+from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
+from fedtrade.sim.pooled import POOLED_COLUMNS, build_pooled, pooled_indicators
+from fedtrade.sim.synth import generate
+from fedtrade.trust.errors import FedtradeError
 
 TARGET_RATE = 50_000
 TARGET_RATIO = 3.0
@@ -130,7 +130,7 @@ def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]
         for node_id, config in federation.node_configs.items():
             with (data / f"{node_id}.log").open("wb") as log:
                 processes[node_id] = subprocess.Popen(
-                    [sys.executable, "-m", "node.cli", "serve", "--config", str(config),
+                    [sys.executable, "-m", "fedtrade.node.cli", "serve", "--config", str(config),
                      "--port-file", str(data / f"{node_id}.port")],
                     stdout=log, stderr=subprocess.STDOUT,
                 )
@@ -158,7 +158,7 @@ def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]
 def _screen(federation: Federation, manifest: Path, root: Path, figures: Figures) -> Path:
     """Run `fedtrade screen` as its own process; time it and take its peak RSS."""
     results, log_path = root / "results.csv", root / "screen.log"
-    command = [sys.executable, "-m", "coordinator.cli", "screen",
+    command = [sys.executable, "-m", "fedtrade.coordinator.cli", "screen",
                "--config", str(federation.coordinator_config), str(manifest),
                "--purpose", "TARGETING", "--case", "BENCH", "--officer", "bench",
                "--out", str(results), "--no-progress"]

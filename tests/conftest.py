@@ -15,20 +15,20 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.client import Coordinator, ParamValue, QueryContext
-from coordinator.config import load_coordinator_config
-from coordinator.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
-from coordinator.synth import generate
-from coordinator.tls import secure_channel
-from node.config import load_node_config
-from node.server import NodeServer, create_server
-from node.state import NodeState
-from node.store import import_path
-from protos import node_pb2_grpc, query_pb2
-from trust.envelope import Envelope, sign
-from trust.keys import SigningKey
-from trust.pki import TlsMaterial, load_tls_files
-from trust.wire import PAYLOAD_QUERY, to_value
+from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
+from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.tls import secure_channel
+from fedtrade.node.config import load_node_config
+from fedtrade.node.server import NodeServer, create_server
+from fedtrade.node.state import NodeState
+from fedtrade.node.store import import_path
+from fedtrade.protos import node_pb2_grpc, query_pb2
+from fedtrade.sim.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
+from fedtrade.sim.synth import generate
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.pki import TlsMaterial, load_tls_files
+from fedtrade.trust.wire import PAYLOAD_QUERY, to_value
 
 WORLD_SHIPMENTS = 3000
 CONTEXT = QueryContext(

@@ -15,7 +15,8 @@ def test_generated_code_has_not_drifted(tmp_path: Path) -> None:
     subprocess.run(
         [str(ROOT / "scripts" / "codegen"), str(tmp_path)], check=True, env=env, capture_output=True
     )
-    generated = sorted(p.name for p in (tmp_path / "protos").iterdir())
+    fresh = tmp_path / "fedtrade" / "protos"
+    generated = sorted(p.name for p in fresh.iterdir())
     committed = sorted(
         p.name
         for p in (ROOT / "protos").iterdir()
@@ -23,6 +24,6 @@ def test_generated_code_has_not_drifted(tmp_path: Path) -> None:
     )
     assert generated == committed
     for name in generated:
-        assert (tmp_path / "protos" / name).read_bytes() == (ROOT / "protos" / name).read_bytes(), (
+        assert (fresh / name).read_bytes() == (ROOT / "protos" / name).read_bytes(), (
             f"protos/{name} differs from a fresh generation: run scripts/codegen and commit"
         )

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from coordinator.federation import NODE_IDS
+from fedtrade.sim.federation import NODE_IDS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -350,11 +350,11 @@ def test_build_context_holds_what_the_dockerfile_copies_and_no_secrets() -> None
         assert _allowed_by_dockerignore(top), f"{source} is excluded by .dockerignore"
     for secret in ("deploy", "keys", "data", ".venv", "demo-work"):
         assert not _allowed_by_dockerignore(secret)
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"
-    ]["find"]["include"]
-    for package in packages:
-        assert f"{package.rstrip('*')}/" in copied, f"package {package} is not copied"
+    # fedtrade/ links to the top-level folders; the build needs each link's target too
+    for link in (ROOT / "fedtrade").iterdir():
+        if link.is_symlink():
+            assert f"{link.resolve().name}/" in copied, f"fedtrade/{link.name} is not copied"
+    assert "fedtrade/" in copied
 
 
 def test_the_build_stage_context_builds_an_installable_wheel(tmp_path: Path) -> None:
@@ -389,9 +389,15 @@ def test_the_build_stage_context_builds_an_installable_wheel(tmp_path: Path) -> 
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         scripts = archive.read(entry_points).decode()
-    assert {"node/health.py", "node/tls.py", "trust/pki.py", "protos/node_pb2.py"} <= names
-    assert "fedtrade-node = node.cli:main" in scripts
-    assert "fedtrade = coordinator.cli:main" in scripts
+    assert {
+        "fedtrade/node/health.py", "fedtrade/node/tls.py", "fedtrade/trust/pki.py",
+        "fedtrade/protos/node_pb2.py", "fedtrade/sim/cli.py",
+    } <= names
+    assert {name.split("/")[0] for name in names} == {"fedtrade", wheel.name.split("-")[0]
+                                                       + "-" + wheel.name.split("-")[1]
+                                                       + ".dist-info"}
+    assert "fedtrade-node = fedtrade.node.cli:main" in scripts
+    assert "fedtrade = fedtrade.coordinator.cli:main" in scripts
 
 
 # --- compose.yaml ------------------------------------------------------------

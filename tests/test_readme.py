@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.cli import _parser as coordinator_parser
-from node.cli import _parser as node_parser
+from fedtrade.coordinator.cli import _parser as coordinator_parser
+from fedtrade.node.cli import _parser as node_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

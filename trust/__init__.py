@@ -4,7 +4,7 @@ It imports neither grpc nor sqlite, so node and coordinator share one copy of
 every security check.
 """
 
-from trust.envelope import (
+from fedtrade.trust.envelope import (
     Envelope,
     Signature,
     Verified,
@@ -13,7 +13,7 @@ from trust.envelope import (
     verify,
     verify_threshold,
 )
-from trust.errors import (
+from fedtrade.trust.errors import (
     AudienceError,
     AuthorizationError,
     BadSignatureError,
@@ -30,14 +30,14 @@ from trust.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from trust.keys import (
+from fedtrade.trust.keys import (
     PublicKey,
     SigningKey,
     generate_keypair,
     key_id_for,
     load_public_key,
 )
-from trust.strictyaml import ConfigMapping, load_yaml, load_yaml_text
+from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml, load_yaml_text
 
 __all__ = [
     "AudienceError",

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from trust.errors import (
+from fedtrade.trust.errors import (
     BadSignatureError,
     ThresholdError,
     UnknownKeyError,
     VerificationError,
 )
-from trust.keys import PublicKey, SigningKey
+from fedtrade.trust.keys import PublicKey, SigningKey
 
 __all__ = [
     "MAX_KEY_ID_LENGTH",

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from trust.errors import BadSignatureError, KeyFileError
+from fedtrade.trust.errors import BadSignatureError, KeyFileError
 
 __all__ = [
     "PublicKey",

@@ -16,8 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from trust.errors import KeyFileError
-from trust.keys import read_secret_file, write_secret_file
+from fedtrade.trust.errors import KeyFileError
+from fedtrade.trust.keys import read_secret_file, write_secret_file
 
 __all__ = [
     "MIN_SECRET_BYTES",

@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from trust.errors import KeyFileError
-from trust.ids import is_valid_id
-from trust.keys import read_secret_file, write_secret_file
-from trust.strictyaml import ConfigMapping
+from fedtrade.trust.errors import KeyFileError
+from fedtrade.trust.ids import is_valid_id
+from fedtrade.trust.keys import read_secret_file, write_secret_file
+from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = [
     "CA_CERT_FILE",

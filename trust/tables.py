@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from protos import query_pb2
-from trust.errors import MalformedRequestError
+from fedtrade.protos import query_pb2
+from fedtrade.trust.errors import MalformedRequestError
 
 __all__ = ["DecodedTable", "PyValue", "decode_table", "encode_columns", "encode_rows"]
 

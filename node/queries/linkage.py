@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable
-from trust.errors import MalformedRequestError, NodeUnavailableError
-from trust.linkage import consignee_material, query_token_key, token_of
-from trust.wire import PyValue
+from fedtrade.node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable
+from fedtrade.trust.errors import MalformedRequestError, NodeUnavailableError
+from fedtrade.trust.linkage import consignee_material, query_token_key, token_of
+from fedtrade.trust.wire import PyValue
 
 __all__ = ["LINKAGE_QUERIES", "MAX_DAYS"]
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from trust.strictyaml import ConfigMapping
+from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = [
     "DEFAULT_CURRENCY_PER_USD",
@@ -47,7 +47,7 @@ def load_currency_rates(root: ConfigMapping) -> Mapping[str, float]:
     for code in section.keys():  # noqa: SIM118 (a ConfigMapping, not a dict)
         if not _CURRENCY.match(code):
             raise section.error(f"{code!r} is not an ISO 4217 currency code", code)
-        rates[code] = section.float(code, min=1e-9)
+        rates[code] = section.number(code, min=1e-9)
     section.finish()
     return rates
 

@@ -15,9 +15,16 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from node.queries.settings import QuerySettings
-from node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable, band
-from trust.wire import PyValue
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.spec import (
+    HOUSE_BILL,
+    Execution,
+    ParamSpec,
+    QuerySpec,
+    ResultTable,
+    band,
+)
+from fedtrade.trust.wire import PyValue
 
 __all__ = ["SHIPMENT_QUERIES"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from node.queries.settings import QuerySettings
-from trust.errors import MalformedRequestError
-from trust.wire import PyValue
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.trust.errors import MalformedRequestError
+from fedtrade.trust.wire import PyValue
 
 __all__ = [
     "HOUSE_BILL",

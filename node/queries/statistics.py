@@ -27,11 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from node.disclosure import Cell, ProtectedCell, grand_total, protect
-from node.queries.spec import Execution, ParamSpec, QuerySpec, ResultTable
-from node.store.iso_codes import COUNTRIES
-from trust.errors import MalformedRequestError
-from trust.wire import PyValue
+from fedtrade.node.disclosure import Cell, ProtectedCell, grand_total, protect
+from fedtrade.node.queries.spec import Execution, ParamSpec, QuerySpec, ResultTable
+from fedtrade.node.store.iso_codes import COUNTRIES
+from fedtrade.trust.errors import MalformedRequestError
+from fedtrade.trust.wire import PyValue
 
 __all__ = ["GROUPS", "MAX_DAYS", "STATISTICS_QUERIES", "TOTAL"]
 

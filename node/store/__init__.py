@@ -6,10 +6,18 @@
 - ``node.store.identifiers`` validates and computes trade identifiers (MAWB, entry number, GTIN...).
 """
 
-from node.store.importer import import_path
-from node.store.migrations import open_store
-from node.store.report import FileImport, ImportReport, SkippedFile
-from node.store.schema import ROLES, TABLES, ColumnSpec, ForeignKey, RowRule, TableSpec, table_specs
+from fedtrade.node.store.importer import import_path
+from fedtrade.node.store.migrations import open_store
+from fedtrade.node.store.report import FileImport, ImportReport, SkippedFile
+from fedtrade.node.store.schema import (
+    ROLES,
+    TABLES,
+    ColumnSpec,
+    ForeignKey,
+    RowRule,
+    TableSpec,
+    table_specs,
+)
 
 __all__ = [
     "ROLES",

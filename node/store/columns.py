@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NoReturn
 
-from node.store import identifiers
-from trust.errors import DataError
+from fedtrade.node.store import identifiers
+from fedtrade.trust.errors import DataError
 
 __all__ = [
     "AIRPORT",

@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NoReturn
 
-from node.store.iso_codes import CANADIAN_MID_PROVINCES, COUNTRIES, CURRENCIES
-from trust.errors import DataError
+from fedtrade.node.store.iso_codes import CANADIAN_MID_PROVINCES, COUNTRIES, CURRENCIES
+from fedtrade.trust.errors import DataError
 
 __all__ = [
     "COUNTRIES",

@@ -27,15 +27,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from node.store.columns import SqlValue
-from node.store.migrations import open_store
-from node.store.plan import plan_import
-from node.store.progress import Display, import_progress
-from node.store.readers import RowReader
-from node.store.report import ErrorLog, FileImport, ImportReport, SkippedFile
-from node.store.schema import TableSpec, check_role
-from node.store.staging import CHUNK_ROWS, Stage
-from trust.errors import ConfigError, FedtradeError
+from fedtrade.node.store.columns import SqlValue
+from fedtrade.node.store.migrations import open_store
+from fedtrade.node.store.plan import plan_import
+from fedtrade.node.store.progress import Display, import_progress
+from fedtrade.node.store.readers import RowReader
+from fedtrade.node.store.report import ErrorLog, FileImport, ImportReport, SkippedFile
+from fedtrade.node.store.schema import TableSpec, check_role
+from fedtrade.node.store.staging import CHUNK_ROWS, Stage
+from fedtrade.trust.errors import ConfigError, FedtradeError
 
 __all__ = ["import_path"]
 

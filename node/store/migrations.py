@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from node.store.schema import check_role
-from trust.errors import ConfigError
+from fedtrade.node.store.schema import check_role
+from fedtrade.trust.errors import ConfigError
 
 __all__ = ["open_store"]
 

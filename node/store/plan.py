@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.store.readers import FORMATS
-from node.store.schema import TABLES, TableSpec, table_specs
-from trust.errors import DataError
+from fedtrade.node.store.readers import FORMATS
+from fedtrade.node.store.schema import TABLES, TableSpec, table_specs
+from fedtrade.trust.errors import DataError
 
 __all__ = ["plan_import"]
 

@@ -18,9 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from node.store.columns import TEXT, SqlValue
-from node.store.schema import ColumnSpec, TableSpec
-from trust.errors import DataError
+from fedtrade.node.store.columns import TEXT, SqlValue
+from fedtrade.node.store.schema import ColumnSpec, TableSpec
+from fedtrade.trust.errors import DataError
 
 __all__ = ["FORMATS", "ParsedRow", "Problem", "RowReader"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from trust.errors import DataError
+from fedtrade.trust.errors import DataError
 
 __all__ = ["ErrorLog", "FileImport", "ImportReport", "SkippedFile"]
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from node.store import columns as c
-from node.store.columns import ColumnType, SqlValue
-from trust.errors import ConfigError
-from trust.ids import ROLES
+from fedtrade.node.store import columns as c
+from fedtrade.node.store.columns import ColumnType, SqlValue
+from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.ids import ROLES
 
 __all__ = [
     "REFERENCE",

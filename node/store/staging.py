@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 
-from node.store.columns import SqlValue
-from node.store.schema import TableSpec
+from fedtrade.node.store.columns import SqlValue
+from fedtrade.node.store.schema import TableSpec
 
 __all__ = ["CHUNK_ROWS", "Stage"]
 

@@ -6,10 +6,10 @@ import sqlite3
 
 import pytest
 
-from coordinator.cli import main as fedtrade_main
-from coordinator.client import Coordinator
-from coordinator.evidence import EvidenceStore
-from protos import envelope_pb2
+from fedtrade.coordinator.cli import main as fedtrade_main
+from fedtrade.coordinator.client import Coordinator
+from fedtrade.coordinator.evidence import EvidenceStore
+from fedtrade.protos import envelope_pb2
 from tests.conftest import CONTEXT, LiveFederation
 
 

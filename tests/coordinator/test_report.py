@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.report import p95, render_report, write_report
-from coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
-from trust.errors import DataError
+from fedtrade.coordinator.report import p95, render_report, write_report
+from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.trust.errors import DataError
 
 SECTIONS = ("header", "summary", "patterns", "chart", "top", "nodes")
 START = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)

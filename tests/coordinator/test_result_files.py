@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.result_files import ResultWriter, read_results
-from coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
-from trust.errors import DataError
+from fedtrade.coordinator.result_files import ResultWriter, read_results
+from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from fedtrade.trust.errors import DataError
 
 HEADER = ",".join(RESULT_COLUMNS) + "\r\n"
 

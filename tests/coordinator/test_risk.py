@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from coordinator.risk import DEFAULT_RISK, RiskRules, assess_batch, load_risk_rules
-from trust.errors import ConfigError
-from trust.strictyaml import load_yaml_text
-from trust.wire import PyValue
+from fedtrade.coordinator.risk import DEFAULT_RISK, RiskRules, assess_batch, load_risk_rules
+from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.wire import PyValue
+from fedtrade.trust.yamlconfig import load_yaml_text
 
 
 def rules_from(risk: dict[str, object]) -> RiskRules:

@@ -11,16 +11,16 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.cli import main as fedtrade_main
-from coordinator.client import Coordinator
-from coordinator.config import load_coordinator_config
-from coordinator.federation import Federation
-from coordinator.results import ScreeningSummary, ShipmentResult
-from coordinator.screening import screen_manifest
-from node.server import NodeServicer
-from node.state import NodeState
-from node.tls import server_credentials
-from protos import envelope_pb2, node_pb2_grpc
+from fedtrade.coordinator.cli import main as fedtrade_main
+from fedtrade.coordinator.client import Coordinator
+from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.server import NodeServicer
+from fedtrade.node.state import NodeState
+from fedtrade.node.tls import server_credentials
+from fedtrade.protos import envelope_pb2, node_pb2_grpc
+from fedtrade.sim.federation import Federation
 from tests.conftest import CONTEXT, LiveFederation, World, live_federation
 
 BROKER = "broker-1"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from node.cli import main as node_main
+from fedtrade.node.cli import main as node_main
 from tests.conftest import CONTEXT, LiveFederation
 
 NODE = "carrier-1"

@@ -11,10 +11,13 @@ import grpc
 import pytest
 import yaml
 
-from coordinator.federation import COORDINATOR_ID, Federation
-from node.cli import main as node_main
-from node.reload import ConfigWatcher
-from protos import query_pb2
+from fedtrade.node.cli import main as node_main
+from fedtrade.node.reload import ConfigWatcher
+from fedtrade.protos import query_pb2
+from fedtrade.sim.federation import COORDINATOR_ID, Federation
+from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.tables import decode_table
+from fedtrade.trust.wire import envelope_to_proto, table_value
 from tests.conftest import (
     CONTEXT,
     LiveFederation,
@@ -23,9 +26,6 @@ from tests.conftest import (
     start_node,
     wait_for,
 )
-from trust.keys import SigningKey
-from trust.tables import decode_table
-from trust.wire import envelope_to_proto, table_value
 
 CARRIER = "carrier-1"
 

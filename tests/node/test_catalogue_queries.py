@@ -7,12 +7,12 @@ from collections.abc import Mapping
 
 import pytest
 
-from node.catalogue import CATALOGUE
-from node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
-from node.queries.spec import Execution, validate_params
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
+from fedtrade.node.queries.spec import Execution, validate_params
+from fedtrade.trust.tables import decode_table
+from fedtrade.trust.wire import PyValue, table_value
 from tests.conftest import CONTEXT, LiveFederation, World
-from trust.tables import decode_table
-from trust.wire import PyValue, table_value
 
 MARKET, CARRIER, BROKER = "marketplace-1", "carrier-1", "broker-1"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from coordinator.cli import main as fedtrade_main
-from coordinator.federation import Federation
-from coordinator.risk import DEFAULT_RISK
-from node.catalogue import CATALOGUE
-from node.cli import main as node_main
-from trust.keys import generate_keypair
-from trust.linkage import generate_linkage_secret
-from trust.pki import init_ca, issue_certificate
+from fedtrade.coordinator.cli import main as fedtrade_main
+from fedtrade.coordinator.risk import DEFAULT_RISK
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.node.cli import main as node_main
+from fedtrade.sim.federation import Federation
+from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.linkage import generate_linkage_secret
+from fedtrade.trust.pki import init_ca, issue_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 

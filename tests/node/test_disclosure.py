@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.disclosure import Cell, ProtectedCell, grand_total, protect
-from node.queries.settings import DisclosureControls
+from fedtrade.node.disclosure import Cell, ProtectedCell, grand_total, protect
+from fedtrade.node.queries.settings import DisclosureControls
 
 DEFAULTS = DisclosureControls()
 

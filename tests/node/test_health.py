@@ -22,12 +22,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from node.health import HealthWatch, database_check, key_check, probe
-from node.store import open_store
-from node.tls import server_credentials
-from trust.errors import NodeUnavailableError
-from trust.keys import generate_keypair
-from trust.pki import init_ca, issue_certificate, load_tls_files
+from fedtrade.node.health import HealthWatch, database_check, key_check, probe
+from fedtrade.node.store import open_store
+from fedtrade.node.tls import server_credentials
+from fedtrade.trust.errors import NodeUnavailableError
+from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.pki import init_ca, issue_certificate, load_tls_files
 
 SERVICE = "fedtrade.node.v1.NodeService"
 SERVING = health_pb2.HealthCheckResponse.SERVING

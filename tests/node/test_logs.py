@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.logs import REQUEST_FIELDS, JsonFormatter, configure_logging, log_request
+from fedtrade.node.logs import REQUEST_FIELDS, JsonFormatter, configure_logging, log_request
 
 QUERY_ID = "9f2c1a7e5b3d4c6f8a0b1c2d3e4f5a6b"
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.metrics import OTHER_QUERY, NodeMetrics
+from fedtrade.node.metrics import OTHER_QUERY, NodeMetrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.federation import Federation
-from coordinator.tls import secure_channel
-from protos import node_pb2_grpc
+from fedtrade.coordinator.tls import secure_channel
+from fedtrade.protos import node_pb2_grpc
+from fedtrade.sim.federation import Federation
+from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.wire import envelope_to_proto
 from tests.conftest import coordinator_tls, signed_query
-from trust.keys import SigningKey
-from trust.wire import envelope_to_proto
 
 NODE = "broker-1"
 
@@ -27,7 +27,7 @@ def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
         [
             sys.executable,
             "-m",
-            "node.cli",
+            "fedtrade.node.cli",
             "serve",
             "--config",
             str(config),

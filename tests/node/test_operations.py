@@ -21,14 +21,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from coordinator.federation import COORDINATOR_ID, Federation
-from coordinator.tls import secure_channel
-from node.config import load_node_config
-from node.metrics import NodeMetrics
-from node.reload import reload_config
-from node.server import SERVICE_NAME, create_server
-from node.state import NodeState
-from protos import node_pb2_grpc
+from fedtrade.coordinator.tls import secure_channel
+from fedtrade.node.config import load_node_config
+from fedtrade.node.metrics import NodeMetrics
+from fedtrade.node.reload import reload_config
+from fedtrade.node.server import SERVICE_NAME, create_server
+from fedtrade.node.state import NodeState
+from fedtrade.protos import node_pb2_grpc
+from fedtrade.sim.federation import COORDINATOR_ID, Federation
+from fedtrade.trust.keys import SigningKey, generate_keypair
+from fedtrade.trust.wire import envelope_to_proto, table_value
 from tests.conftest import (
     CONTEXT,
     LiveFederation,
@@ -36,8 +38,6 @@ from tests.conftest import (
     signed_query,
     wait_for,
 )
-from trust.keys import SigningKey, generate_keypair
-from trust.wire import envelope_to_proto, table_value
 
 CARRIER = "carrier-1"
 
@@ -190,7 +190,7 @@ def test_sigterm_during_requests_loses_no_audit_entry(world_federation: Federati
     config_path = world_federation.node_configs[CARRIER]
     port_file = root / "carrier.port"
     process = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "serve", "--config", str(config_path),
+        [sys.executable, "-m", "fedtrade.node.cli", "serve", "--config", str(config_path),
          "--port-file", str(port_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

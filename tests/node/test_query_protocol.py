@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coordinator.verify import verify_answer, verify_chunk_chain
-from node.pipeline import CHUNK_ROWS
+from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
+from fedtrade.node.pipeline import CHUNK_ROWS
+from fedtrade.trust.envelope import Envelope, Signature
+from fedtrade.trust.errors import VerificationError
+from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.tables import decode_table
+from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 from tests.conftest import CONTEXT, LiveFederation, signed_query
-from trust.envelope import Envelope, Signature
-from trust.errors import VerificationError
-from trust.keys import SigningKey
-from trust.tables import decode_table
-from trust.wire import envelope_from_proto, envelope_to_proto
 
 MARKET = "marketplace-1"
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.synth import generate
-from node.queries.settings import QuerySettings
-from node.queries.spec import Execution, ResultTable, validate_params
-from node.queries.statistics import STATISTICS_QUERIES, TOTAL
-from node.store import import_path
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.spec import Execution, ResultTable, validate_params
+from fedtrade.node.queries.statistics import STATISTICS_QUERIES, TOTAL
+from fedtrade.node.store import import_path
+from fedtrade.sim.synth import generate
+from fedtrade.trust.errors import MalformedRequestError
+from fedtrade.trust.wire import PyValue
 from tests.node.test_disclosure import slices
-from trust.errors import MalformedRequestError
-from trust.wire import PyValue
 
 SPEC = STATISTICS_QUERIES[0]
 ROLES = ("carrier", "broker", "marketplace")

@@ -12,9 +12,16 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from coordinator.tls import explain_tls_failure, secure_channel
-from node.tls import peer_ids, rotating_server_credentials, server_credentials
-from trust.pki import CaFiles, CertFiles, TlsMaterial, init_ca, issue_certificate, load_tls_files
+from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
+from fedtrade.node.tls import peer_ids, rotating_server_credentials, server_credentials
+from fedtrade.trust.pki import (
+    CaFiles,
+    CertFiles,
+    TlsMaterial,
+    init_ca,
+    issue_certificate,
+    load_tls_files,
+)
 
 NODE = "marketplace-1"
 COORDINATOR = "cbp-coordinator"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trust.envelope import (
+from fedtrade.trust.envelope import (
     MAX_KEY_ID_LENGTH,
     MAX_SIGNATURES,
     Envelope,
@@ -16,8 +16,13 @@ from trust.envelope import (
     verify,
     verify_threshold,
 )
-from trust.errors import BadSignatureError, ThresholdError, UnknownKeyError, VerificationError
-from trust.keys import PublicKey, SigningKey
+from fedtrade.trust.errors import (
+    BadSignatureError,
+    ThresholdError,
+    UnknownKeyError,
+    VerificationError,
+)
+from fedtrade.trust.keys import PublicKey, SigningKey
 
 TYPE = "application/vnd.fedtrade.test.v1"
 KEYS = [SigningKey.generate() for _ in range(4)]

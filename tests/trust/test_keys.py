@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from trust.errors import BadSignatureError, KeyFileError
-from trust.keys import PublicKey, SigningKey, generate_keypair, key_id_for, load_public_key
+from fedtrade.trust.errors import BadSignatureError, KeyFileError
+from fedtrade.trust.keys import PublicKey, SigningKey, generate_keypair, key_id_for, load_public_key
 
 
 def _mode(path: Path) -> int:

@@ -12,8 +12,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trust.errors import KeyFileError
-from trust.pki import (
+from fedtrade.trust.errors import KeyFileError
+from fedtrade.trust.pki import (
     CaFiles,
     CertFiles,
     certificate_names,

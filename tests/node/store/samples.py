@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from node.store.columns import FLAG, SqlValue
-from node.store.schema import TABLES
+from fedtrade.node.store.columns import FLAG, SqlValue
+from fedtrade.node.store.schema import TABLES
 
 Row = dict[str, SqlValue]
 

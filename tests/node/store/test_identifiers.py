@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.store import identifiers as ids
-from trust.errors import DataError
+from fedtrade.node.store import identifiers as ids
+from fedtrade.trust.errors import DataError
 
 DIGIT_STRINGS = st.text(alphabet="0123456789", min_size=1, max_size=1)
 

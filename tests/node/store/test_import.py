@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from node.store import import_path, open_store
-from node.store.columns import SqlValue
+from fedtrade.node.store import import_path, open_store
+from fedtrade.node.store.columns import SqlValue
+from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 from tests.node.store.samples import (
     ROLE_TABLES,
     SAMPLES,
@@ -19,7 +20,6 @@ from tests.node.store.samples import (
     write_csv,
     write_jsonl,
 )
-from trust.errors import ConfigError, DataError, FedtradeError
 
 ROLE_OF = {table: role for role, tables in ROLE_TABLES.items() for table in tables}
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from node.store import ROLES, TABLES, open_store, table_specs
-from node.store.schema import REFERENCE
+from fedtrade.node.store import ROLES, TABLES, open_store, table_specs
+from fedtrade.node.store.schema import REFERENCE
+from fedtrade.trust.errors import ConfigError
 from tests.node.store.samples import dump
-from trust.errors import ConfigError
 
 INTERNALS = ("store_meta", "audit_log", "seen_queries", "import_log")
 

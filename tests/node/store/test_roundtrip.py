@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.store import TABLES, import_path
-from node.store import columns as c
-from node.store import identifiers as ids
-from node.store.columns import ColumnType, SqlValue
-from node.store.schema import TableSpec
+from fedtrade.node.store import TABLES, import_path
+from fedtrade.node.store import columns as c
+from fedtrade.node.store import identifiers as ids
+from fedtrade.node.store.columns import ColumnType, SqlValue
+from fedtrade.node.store.schema import TableSpec
 from tests.node.store.samples import Row, stored_rows, write_csv, write_jsonl
 
 UPPER_DIGITS = string.ascii_uppercase + string.digits

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.synth.shipments import consignee_variants
+from fedtrade.sim.synth.shipments import consignee_variants
 
 KEYS = st.integers(min_value=0, max_value=10_000_000)
 SALTS = st.integers(min_value=0, max_value=2**40)

@@ -13,9 +13,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coordinator.results import ShipmentResult
-from coordinator.synth import PATTERNS
-from trust.errors import DataError
+from fedtrade.coordinator.results import ShipmentResult
+from fedtrade.sim.synth import PATTERNS
+from fedtrade.trust.errors import DataError
 
 __all__ = [
     "PRECISION_TARGET",

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from coordinator.synth import PATTERNS, RiskRates, SynthSummary, generate
-from coordinator.synth.codes import FX_PER_USD
-from node.store.importer import import_path
+from fedtrade.node.store.importer import import_path
+from fedtrade.sim.synth import PATTERNS, RiskRates, SynthSummary, generate
+from fedtrade.sim.synth.codes import FX_PER_USD
 
 ROLES = ("marketplace", "carrier", "broker")
 THRESHOLD = 800.0

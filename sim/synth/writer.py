@@ -27,8 +27,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from coordinator.synth.patterns import PATTERNS, RiskRates
-from coordinator.synth.shipments import (
+from fedtrade.sim.synth.patterns import PATTERNS, RiskRates
+from fedtrade.sim.synth.shipments import (
     CHUNK_FILES,
     MAX_SHIPMENTS,
     ChunkResult,
@@ -36,8 +36,8 @@ from coordinator.synth.shipments import (
     generate_chunk,
     prepare,
 )
-from coordinator.synth.world import Params, World, build_world
-from trust.errors import DataError
+from fedtrade.sim.synth.world import Params, World, build_world
+from fedtrade.trust.errors import DataError
 
 __all__ = ["CHUNK_SHIPMENTS", "COLUMNS", "SynthSummary", "generate"]
 

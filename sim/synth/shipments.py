@@ -17,9 +17,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coordinator.synth import codes
-from coordinator.synth.patterns import PATTERNS, UNDERVALUED_RATIO
-from coordinator.synth.world import (
+from fedtrade.node.store.identifiers import entry_check_digit
+from fedtrade.sim.synth import codes
+from fedtrade.sim.synth.patterns import PATTERNS, UNDERVALUED_RATIO
+from fedtrade.sim.synth.world import (
     COMBO_LINKED,
     COMBO_NEW,
     COMBO_UNVERIFIED,
@@ -28,7 +29,6 @@ from coordinator.synth.world import (
     World,
     derive_seed,
 )
-from node.store.identifiers import entry_check_digit
 
 __all__ = [
     "CHUNK_FILES",

@@ -9,21 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.federation import NODE_IDS
-from coordinator.pooled import (
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
+from fedtrade.node.queries.shipments import count_band
+from fedtrade.node.queries.spec import Execution, band, validate_params
+from fedtrade.sim.federation import NODE_IDS
+from fedtrade.sim.pooled import (
     POOLED_COLUMNS,
     _band,
     _count_band,
     build_pooled,
     pooled_indicators,
 )
-from node.catalogue import CATALOGUE
-from node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
-from node.queries.shipments import count_band
-from node.queries.spec import Execution, band, validate_params
+from fedtrade.trust.errors import DataError
+from fedtrade.trust.wire import PyValue
 from tests.conftest import World
-from trust.errors import DataError
-from trust.wire import PyValue
 
 FLAGS = {
     "known", "kyc_verified", "high_volume_seller", "recall_hit", "entity_list_hit",

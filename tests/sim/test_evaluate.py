@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.evaluate import Counts, Evaluation, evaluate, format_evaluation
-from coordinator.result_files import ResultWriter, read_results
-from coordinator.results import ShipmentResult
-from coordinator.synth import PATTERNS, generate
-from trust.errors import DataError
+from fedtrade.coordinator.result_files import ResultWriter, read_results
+from fedtrade.coordinator.results import ShipmentResult
+from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
+from fedtrade.sim.synth import PATTERNS, generate
+from fedtrade.trust.errors import DataError
 
 
 def _result(bill: str, patterns: Iterable[str] = (),

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coordinator.synth import PATTERNS, RiskRates, parse_rate_overrides
-from trust.errors import DataError
+from fedtrade.sim.synth import PATTERNS, RiskRates, parse_rate_overrides
+from fedtrade.trust.errors import DataError
 
 
 def test_rates_name_every_pattern_once() -> None:

@@ -24,20 +24,20 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.client import Coordinator, QueryContext
-from coordinator.config import load_coordinator_config
-from coordinator.evaluate import evaluate, format_evaluation
-from coordinator.evidence import EvidenceStore, verify_evidence
-from coordinator.federation import NODE_IDS, Federation, create_federation
-from coordinator.render import answer_table, summary_table
-from coordinator.report import write_report
-from coordinator.result_files import ResultWriter, read_results
-from coordinator.screening import screen_manifest
-from coordinator.synth import generate
-from node.config import load_node_config
-from node.store.importer import import_path
-from trust.errors import FedtradeError
-from trust.tables import decode_table
+from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
+from fedtrade.coordinator.render import answer_table, summary_table
+from fedtrade.coordinator.report import write_report
+from fedtrade.coordinator.result_files import ResultWriter, read_results
+from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.config import load_node_config
+from fedtrade.node.store.importer import import_path
+from fedtrade.sim.evaluate import evaluate, format_evaluation
+from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
+from fedtrade.sim.synth import generate
+from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.tables import decode_table
 
 __all__ = ["main"]
 
@@ -69,7 +69,7 @@ def _node_processes(federation: Federation) -> Iterator[dict[str, str]]:
                     [
                         sys.executable,
                         "-m",
-                        "node.cli",
+                        "fedtrade.node.cli",
                         "serve",
                         "--config",
                         str(config),

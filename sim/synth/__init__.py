@@ -4,7 +4,7 @@
 with planted risk patterns and their ground truth, reproducibly from a seed.
 """
 
-from coordinator.synth.patterns import PATTERNS, RiskRates, parse_rate_overrides
-from coordinator.synth.writer import SynthSummary, generate
+from fedtrade.sim.synth.patterns import PATTERNS, RiskRates, parse_rate_overrides
+from fedtrade.sim.synth.writer import SynthSummary, generate
 
 __all__ = ["PATTERNS", "RiskRates", "SynthSummary", "generate", "parse_rate_overrides"]

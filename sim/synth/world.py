@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from coordinator.synth import codes
-from coordinator.synth.patterns import RiskRates
-from node.store.identifiers import gtin_check_digit, mawb_check_digit
+from fedtrade.node.store.identifiers import gtin_check_digit, mawb_check_digit
+from fedtrade.sim.synth import codes
+from fedtrade.sim.synth.patterns import RiskRates
 
 __all__ = [
     "COMBO_LINKED",

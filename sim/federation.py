@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from coordinator.risk import DEFAULT_RISK
-from node.catalogue import CATALOGUE
-from trust.keys import generate_keypair
-from trust.linkage import generate_linkage_secret
-from trust.pki import init_ca, issue_certificate
+from fedtrade.coordinator.risk import DEFAULT_RISK
+from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.linkage import generate_linkage_secret
+from fedtrade.trust.pki import init_ca, issue_certificate
 
 __all__ = ["COORDINATOR_ID", "NODE_IDS", "Federation", "create_federation", "grants_for"]
 

@@ -18,12 +18,12 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from coordinator.manifest import MANIFEST_COLUMNS
-from node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
-from node.store.schema import table_specs
-from trust.errors import DataError
-from trust.ids import ROLES
-from trust.linkage import normalize_party
+from fedtrade.coordinator.manifest import MANIFEST_COLUMNS
+from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
+from fedtrade.node.store.schema import table_specs
+from fedtrade.trust.errors import DataError
+from fedtrade.trust.ids import ROLES
+from fedtrade.trust.linkage import normalize_party
 
 __all__ = ["MANIFEST_TABLE", "POOLED_COLUMNS", "PREFIXES", "build_pooled", "pooled_indicators"]
 

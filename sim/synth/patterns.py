@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
-from trust.errors import DataError
+from fedtrade.trust.errors import DataError
 
 __all__ = [
     "PATTERNS",

@@ -28,7 +28,8 @@ def processes_using(folder: Path) -> list[int]:
 
 def demo(workdir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "coordinator.demo", "--workdir", str(workdir), "--shipments", "300"],
+        [sys.executable, "-m", "fedtrade.sim.demo", "--workdir", str(workdir),
+         "--shipments", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 

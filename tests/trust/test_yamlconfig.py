@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trust.errors import ConfigError
-from trust.strictyaml import ConfigMapping, load_yaml, load_yaml_text
+from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml, load_yaml_text
 
 NODE_YAML = """\
 version: 3
@@ -49,20 +49,20 @@ def config_error(text: str) -> ConfigError:
 
 def test_typed_accessors_follow_yaml_tags() -> None:
     node = load(NODE_YAML).mapping("node")
-    assert node.str("id") == "marketplace-1"
-    assert node.int("port") == 8443
-    assert node.str("quoted_port") == "8443"
-    assert node.bool("debug") is False
-    assert node.float("ratio") == 1.0
-    assert isinstance(node.float("ratio"), float)
-    assert node.float("share", min=0, max=1) == 0.25
+    assert node.text("id") == "marketplace-1"
+    assert node.integer("port") == 8443
+    assert node.text("quoted_port") == "8443"
+    assert node.flag("debug") is False
+    assert node.number("ratio") == 1.0
+    assert isinstance(node.number("ratio"), float)
+    assert node.number("share", min=0, max=1) == 0.25
     assert node.choice("id", {"marketplace-1", "carrier-1"}) == "marketplace-1"
 
 
 def test_full_error_message_names_file_line_and_dotted_key() -> None:
     cbp = load(NODE_YAML).mapping("requesters").mapping("cbp")
     with pytest.raises(ConfigError) as info:
-        cbp.mapping("rate_limit").int("per_minute")
+        cbp.mapping("rate_limit").integer("per_minute")
     assert str(info.value) == (
         "configs/node.yaml:15: requesters.cbp.rate_limit.per_minute: "
         "expected an integer, got 'lots'"
@@ -74,18 +74,18 @@ def test_full_error_message_names_file_line_and_dotted_key() -> None:
 @pytest.mark.parametrize(
     ("accessor", "key", "expected"),
     [
-        (lambda m, k: m.int(k), "quoted_port", "expected an integer, got '8443'"),
-        (lambda m, k: m.int(k), "debug", "expected an integer, got 'false'"),
-        (lambda m, k: m.str(k), "port", "expected a string, got '8443'; put it in quotes"),
-        (lambda m, k: m.bool(k), "id", "expected true or false, got 'marketplace-1'"),
-        (lambda m, k: m.float(k), "id", "expected a number, got 'marketplace-1'"),
-        (lambda m, k: m.str_list(k), "id", "expected a list of strings"),
+        (lambda m, k: m.integer(k), "quoted_port", "expected an integer, got '8443'"),
+        (lambda m, k: m.integer(k), "debug", "expected an integer, got 'false'"),
+        (lambda m, k: m.text(k), "port", "expected a string, got '8443'; put it in quotes"),
+        (lambda m, k: m.flag(k), "id", "expected true or false, got 'marketplace-1'"),
+        (lambda m, k: m.number(k), "id", "expected a number, got 'marketplace-1'"),
+        (lambda m, k: m.text_list(k), "id", "expected a list of strings"),
         (lambda m, k: m.mapping(k), "port", "expected a mapping, got '8443'"),
         (lambda m, k: m.mapping_list(k), "id", "expected a list of mappings"),
         (lambda m, k: m.choice(k, ["a", "b"]), "id", "expected one of a, b, got"),
-        (lambda m, k: m.int(k, max=100), "port", "must be at most 100, got '8443'"),
-        (lambda m, k: m.int(k, min=9000), "port", "must be at least 9000"),
-        (lambda m, k: m.float(k, max=0.1), "share", "must be at most 0.1"),
+        (lambda m, k: m.integer(k, max=100), "port", "must be at most 100, got '8443'"),
+        (lambda m, k: m.integer(k, min=9000), "port", "must be at least 9000"),
+        (lambda m, k: m.number(k, max=0.1), "share", "must be at most 0.1"),
     ],
 )
 def test_wrong_types_and_ranges_are_refused_at_the_value(
@@ -102,28 +102,28 @@ def test_wrong_types_and_ranges_are_refused_at_the_value(
 
 def test_str_list_items_are_checked_one_by_one() -> None:
     config = load("names: [a, 2, c]\nfine: [x]\n")
-    assert config.str_list("fine") == ["x"]
+    assert config.text_list("fine") == ["x"]
     with pytest.raises(ConfigError, match=r"names\[1\]: expected a string, got '2'"):
-        config.str_list("names")
+        config.text_list("names")
 
 
 def test_long_values_are_truncated_in_messages() -> None:
     config = load("port: " + "9" * 30 + "x" * 100 + "\n")
     with pytest.raises(ConfigError) as info:
-        config.int("port")
+        config.integer("port")
     assert info.value.reason.endswith("...'")
     assert len(info.value.reason) < 100
 
 
 def test_non_finite_floats_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"expected a finite number, got '\.nan'"):
-        load("x: .nan\n").float("x")
+        load("x: .nan\n").number("x")
 
 
 def test_missing_required_key_is_reported_at_the_mapping() -> None:
     config = load(NODE_YAML)
     with pytest.raises(ConfigError) as info:
-        config.mapping("node").str("listen")
+        config.mapping("node").text("listen")
     assert str(info.value) == "configs/node.yaml:2: node: missing required key 'listen'"
     with pytest.raises(ConfigError, match=r"^configs/node\.yaml:1: missing required key 'tls'$"):
         config.mapping("tls")
@@ -131,15 +131,15 @@ def test_missing_required_key_is_reported_at_the_mapping() -> None:
 
 def test_defaults_apply_only_to_absent_keys() -> None:
     config = load(NODE_YAML)
-    assert config.int("workers", 4) == 4
-    assert config.str("name", None) is None
+    assert config.integer("workers", 4) == 4
+    assert config.text("name", None) is None
     assert config.optional_mapping("tls") is None
     assert config.mapping_list("routes", []) == []
-    assert config.str_list("tags", ["a"]) == ["a"]
+    assert config.text_list("tags", ["a"]) == ["a"]
     with pytest.raises(ConfigError, match=r":24: empty: missing value; give a value, or remove"):
-        config.int("empty", 3)
+        config.integer("empty", 3)
     with pytest.raises(ConfigError, match=r":24: empty: missing value; give a value$"):
-        config.str("empty")
+        config.text("empty")
 
 
 def test_items_and_mapping_list_name_their_position() -> None:
@@ -149,12 +149,12 @@ def test_items_and_mapping_list_name_their_position() -> None:
     other = requesters[1][1]
     assert other.where == "requesters.other"
     assert other.line == 16
-    assert other.str_list("purposes") == []
+    assert other.text_list("purposes") == []
     listeners = config.mapping_list("listeners")
     assert [entry.where for entry in listeners] == ["listeners[0]", "listeners[1]"]
     assert listeners[1].line == 22
     for entry in listeners:
-        entry.str("address")
+        entry.text("address")
     listeners[0].finish()
     with pytest.raises(ConfigError, match=r":23: listeners\[1\]\.extra: unknown key 'extra'"):
         listeners[1].finish()
@@ -179,9 +179,9 @@ def test_path_is_resolved_relative_to_the_config_file(tmp_path: Path) -> None:
 
 def test_finish_refuses_unread_keys_and_suggests_the_read_ones() -> None:
     config = load("version: 1\nqeuries: [a]\nnode: {id: n}\n")
-    config.int("version")
-    config.str_list("queries", [])
-    config.mapping("node").str("id")
+    config.integer("version")
+    config.text_list("queries", [])
+    config.mapping("node").text("id")
     with pytest.raises(ConfigError) as info:
         config.finish()
     assert str(info.value) == (
@@ -192,15 +192,15 @@ def test_finish_refuses_unread_keys_and_suggests_the_read_ones() -> None:
 
 def test_finish_checks_every_handed_out_mapping() -> None:
     config = load("node:\n  id: n\n  tpyo: 1\n")
-    config.mapping("node").str("id")
+    config.mapping("node").text("id")
     with pytest.raises(ConfigError, match=r"^configs/node.yaml:3: node.tpyo: unknown key 'tpyo'"):
         config.finish()
 
 
 def test_finish_passes_when_everything_was_read() -> None:
     config = load("version: 1\nnode:\n  id: n\n")
-    config.int("version")
-    config.mapping("node").str("id")
+    config.integer("version")
+    config.mapping("node").text("id")
     config.mapping("node")
     config.finish()
 
@@ -311,4 +311,4 @@ def test_load_yaml_round_trip_and_bom(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbfversion: 2\n")
     config = load_yaml(path)
     assert config.file == str(path)
-    assert config.int("version") == 2
+    assert config.integer("version") == 2

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from coordinator.synth import PATTERNS, RiskRates, generate
-from coordinator.synth.writer import CHUNK_SHIPMENTS, COLUMNS
-from node.store import identifiers as ids
-from trust.errors import DataError
+from fedtrade.node.store import identifiers as ids
+from fedtrade.sim.synth import PATTERNS, RiskRates, generate
+from fedtrade.sim.synth.writer import CHUNK_SHIPMENTS, COLUMNS
+from fedtrade.trust.errors import DataError
 
 LAYOUT = {
     "marketplace/sellers.csv", "marketplace/seller_links.csv", "marketplace/listings.csv",

@@ -8,7 +8,6 @@ and whose ``finish()`` refuses keys nobody asked for (typos).
 
 from __future__ import annotations
 
-import builtins
 import datetime
 import difflib
 import enum
@@ -23,7 +22,7 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, CollectionStartEvent, Event, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from trust.errors import ConfigError
+from fedtrade.trust.errors import ConfigError
 
 __all__ = ["ConfigMapping", "load_yaml", "load_yaml_text"]
 
@@ -210,81 +209,81 @@ class ConfigMapping:
     def __init__(
         self,
         node: MappingNode,
-        file: builtins.str,
-        where: builtins.str = "",
+        file: str,
+        where: str = "",
         *,
-        line: builtins.int | None = None,
+        line: int | None = None,
     ) -> None:
         self.node = node
         self.file = file
         self.where = where
         self._line = line if line is not None else _line(node)
-        self._entries: dict[builtins.str, tuple[Node, Node]] = {
+        self._entries: dict[str, tuple[Node, Node]] = {
             key_node.value: (key_node, value_node) for key_node, value_node in node.value
         }
-        self._asked: set[builtins.str] = set()
+        self._asked: set[str] = set()
         # Handed-out child mappings by key, so asking twice shares one record of reads.
-        self._children: dict[builtins.str, ConfigMapping] = {}
+        self._children: dict[str, ConfigMapping] = {}
 
-    def __repr__(self) -> builtins.str:
+    def __repr__(self) -> str:
         return f"ConfigMapping(file={self.file!r}, where={self.where!r}, line={self._line})"
 
     @property
-    def line(self) -> builtins.int:
+    def line(self) -> int:
         """The line of this mapping (of its key in the parent, when it has one)."""
         return self._line
 
-    def keys(self) -> list[builtins.str]:
+    def keys(self) -> list[str]:
         return list(self._entries)
 
-    def has(self, key: builtins.str) -> builtins.bool:
+    def has(self, key: str) -> bool:
         return key in self._entries
 
-    def line_of(self, key: builtins.str) -> builtins.int:
+    def line_of(self, key: str) -> int:
         """The line of ``key``, or of this mapping when the key is absent."""
         entry = self._entries.get(key)
         return _line(entry[0]) if entry is not None else self._line
 
-    def error(self, message: builtins.str, key: builtins.str | None = None) -> ConfigError:
+    def error(self, message: str, key: str | None = None) -> ConfigError:
         """A ``ConfigError`` at ``key`` (or at this mapping), for checks done by callers."""
         if key is None:
             return ConfigError(message, path=self.file, line=self._line, key=self.where or None)
         return ConfigError(message, path=self.file, line=self.line_of(key), key=self._key(key))
 
     @overload
-    def str(self, key: builtins.str) -> builtins.str: ...
+    def text(self, key: str) -> str: ...
     @overload
-    def str(self, key: builtins.str, default: _T) -> builtins.str | _T: ...
-    def str(self, key: builtins.str, default: object = _MISSING) -> object:
+    def text(self, key: str, default: _T) -> str | _T: ...
+    def text(self, key: str, default: object = _MISSING) -> object:
         node = self._value(key, default)
         if node is None:
             return default
         return self._as_str(node, key)
 
     @overload
-    def int(
+    def integer(
         self,
-        key: builtins.str,
+        key: str,
         *,
-        min: builtins.int | None = None,
-        max: builtins.int | None = None,
-    ) -> builtins.int: ...
+        min: int | None = None,
+        max: int | None = None,
+    ) -> int: ...
     @overload
-    def int(
+    def integer(
         self,
-        key: builtins.str,
+        key: str,
         default: _T,
         *,
-        min: builtins.int | None = None,
-        max: builtins.int | None = None,
-    ) -> builtins.int | _T: ...
-    def int(
+        min: int | None = None,
+        max: int | None = None,
+    ) -> int | _T: ...
+    def integer(
         self,
-        key: builtins.str,
+        key: str,
         default: object = _MISSING,
         *,
-        min: builtins.int | None = None,
-        max: builtins.int | None = None,
+        min: int | None = None,
+        max: int | None = None,
     ) -> object:
         node = self._value(key, default)
         if node is None:
@@ -296,29 +295,29 @@ class ConfigMapping:
         return value
 
     @overload
-    def float(
+    def number(
         self,
-        key: builtins.str,
+        key: str,
         *,
-        min: builtins.float | None = None,
-        max: builtins.float | None = None,
-    ) -> builtins.float: ...
+        min: float | None = None,
+        max: float | None = None,
+    ) -> float: ...
     @overload
-    def float(
+    def number(
         self,
-        key: builtins.str,
+        key: str,
         default: _T,
         *,
-        min: builtins.float | None = None,
-        max: builtins.float | None = None,
-    ) -> builtins.float | _T: ...
-    def float(
+        min: float | None = None,
+        max: float | None = None,
+    ) -> float | _T: ...
+    def number(
         self,
-        key: builtins.str,
+        key: str,
         default: object = _MISSING,
         *,
-        min: builtins.float | None = None,
-        max: builtins.float | None = None,
+        min: float | None = None,
+        max: float | None = None,
     ) -> object:
         node = self._value(key, default)
         if node is None:
@@ -327,7 +326,7 @@ class ConfigMapping:
         self._check_range(key, node, value, min, max)
         return value
 
-    def moment(self, key: builtins.str) -> datetime.datetime | None:
+    def moment(self, key: str) -> datetime.datetime | None:
         """An optional date (midnight UTC) or ISO date-time (UTC if it names no zone)."""
         node = self._value(key, None)
         if node is None:
@@ -342,14 +341,14 @@ class ConfigMapping:
         return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
 
     def scalar_list(
-        self, key: builtins.str
-    ) -> tuple[builtins.str | builtins.int | builtins.float | builtins.bool, ...]:
+        self, key: str
+    ) -> tuple[str | int | float | bool, ...]:
         """A required list of plain values (text, numbers, true/false), each kept in its type."""
         node = self._value(key, _MISSING)
         assert node is not None  # required keys are never absent here
         if not isinstance(node, SequenceNode) or not node.value:
             raise self._type_error(key, node, "a non-empty list of values")
-        values: list[builtins.str | builtins.int | builtins.float | builtins.bool] = []
+        values: list[str | int | float | bool] = []
         for index, item in enumerate(node.value):
             where = f"{key}[{index}]"
             if not isinstance(item, ScalarNode) or item.tag not in (_STR, _INT, _FLOAT, _BOOL):
@@ -364,7 +363,7 @@ class ConfigMapping:
                 values.append(self._as_float(item, where))
         return tuple(values)
 
-    def float_list(self, key: builtins.str) -> list[builtins.float]:
+    def number_list(self, key: str) -> list[float]:
         """A required list of numbers."""
         node = self._value(key, _MISSING)
         assert node is not None  # required keys are never absent here
@@ -372,11 +371,11 @@ class ConfigMapping:
             raise self._type_error(key, node, "a list of numbers")
         return [self._as_float(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
 
-    def _as_float(self, node: Node, key: builtins.str) -> builtins.float:
+    def _as_float(self, node: Node, key: str) -> float:
         if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
             raise self._type_error(key, node, "a number")
-        value: builtins.float = (
-            builtins.float(_CONSTRUCTOR.construct_yaml_int(node))
+        value: float = (
+            float(_CONSTRUCTOR.construct_yaml_int(node))
             if node.tag == _INT
             else _CONSTRUCTOR.construct_yaml_float(node)
         )
@@ -385,10 +384,10 @@ class ConfigMapping:
         return value
 
     @overload
-    def bool(self, key: builtins.str) -> builtins.bool: ...
+    def flag(self, key: str) -> bool: ...
     @overload
-    def bool(self, key: builtins.str, default: _T) -> builtins.bool | _T: ...
-    def bool(self, key: builtins.str, default: object = _MISSING) -> object:
+    def flag(self, key: str, default: _T) -> bool | _T: ...
+    def flag(self, key: str, default: object = _MISSING) -> object:
         node = self._value(key, default)
         if node is None:
             return default
@@ -397,10 +396,10 @@ class ConfigMapping:
         return _CONSTRUCTOR.construct_yaml_bool(node)
 
     @overload
-    def str_list(self, key: builtins.str) -> list[builtins.str]: ...
+    def text_list(self, key: str) -> list[str]: ...
     @overload
-    def str_list(self, key: builtins.str, default: _T) -> list[builtins.str] | _T: ...
-    def str_list(self, key: builtins.str, default: object = _MISSING) -> object:
+    def text_list(self, key: str, default: _T) -> list[str] | _T: ...
+    def text_list(self, key: str, default: object = _MISSING) -> object:
         node = self._value(key, default)
         if node is None:
             return default
@@ -409,13 +408,13 @@ class ConfigMapping:
         return [self._as_str(item, f"{key}[{index}]") for index, item in enumerate(node.value)]
 
     @overload
-    def choice(self, key: builtins.str, options: Collection[builtins.str]) -> builtins.str: ...
+    def choice(self, key: str, options: Collection[str]) -> str: ...
     @overload
     def choice(
-        self, key: builtins.str, options: Collection[builtins.str], default: _T
-    ) -> builtins.str | _T: ...
+        self, key: str, options: Collection[str], default: _T
+    ) -> str | _T: ...
     def choice(
-        self, key: builtins.str, options: Collection[builtins.str], default: object = _MISSING
+        self, key: str, options: Collection[str], default: object = _MISSING
     ) -> object:
         node = self._value(key, default)
         if node is None:
@@ -427,10 +426,10 @@ class ConfigMapping:
         return value
 
     @overload
-    def path(self, key: builtins.str) -> Path: ...
+    def path(self, key: str) -> Path: ...
     @overload
-    def path(self, key: builtins.str, default: _T) -> Path | _T: ...
-    def path(self, key: builtins.str, default: object = _MISSING) -> object:
+    def path(self, key: str, default: _T) -> Path | _T: ...
+    def path(self, key: str, default: object = _MISSING) -> object:
         """A file path; relative paths are relative to the config file's directory."""
         node = self._value(key, default)
         if node is None:
@@ -440,20 +439,20 @@ class ConfigMapping:
             raise self._error_at(node, key, "expected a file path, got an empty string")
         return Path(self.file).parent / value
 
-    def mapping(self, key: builtins.str) -> ConfigMapping:
+    def mapping(self, key: str) -> ConfigMapping:
         node = self._value(key, _MISSING)
         assert node is not None
         return self._child(key, node, line=self.line_of(key))
 
-    def optional_mapping(self, key: builtins.str) -> ConfigMapping | None:
+    def optional_mapping(self, key: str) -> ConfigMapping | None:
         node = self._value(key, None)
         return None if node is None else self._child(key, node, line=self.line_of(key))
 
     @overload
-    def mapping_list(self, key: builtins.str) -> list[ConfigMapping]: ...
+    def mapping_list(self, key: str) -> list[ConfigMapping]: ...
     @overload
-    def mapping_list(self, key: builtins.str, default: _T) -> list[ConfigMapping] | _T: ...
-    def mapping_list(self, key: builtins.str, default: object = _MISSING) -> object:
+    def mapping_list(self, key: str, default: _T) -> list[ConfigMapping] | _T: ...
+    def mapping_list(self, key: str, default: object = _MISSING) -> object:
         node = self._value(key, default)
         if node is None:
             return default
@@ -461,7 +460,7 @@ class ConfigMapping:
             raise self._type_error(key, node, "a list of mappings")
         return [self._child(f"{key}[{index}]", item) for index, item in enumerate(node.value)]
 
-    def items(self) -> list[tuple[builtins.str, ConfigMapping]]:
+    def items(self) -> list[tuple[str, ConfigMapping]]:
         """Every entry of a mapping whose values are all mappings (e.g. requesters by id)."""
         result = []
         for key, (key_node, value_node) in self._entries.items():
@@ -488,10 +487,10 @@ class ConfigMapping:
         for child in self._children.values():
             child.finish()
 
-    def _key(self, key: builtins.str) -> builtins.str:
+    def _key(self, key: str) -> str:
         return _join(self.where, key)
 
-    def _value(self, key: builtins.str, default: object) -> Node | None:
+    def _value(self, key: str, default: object) -> Node | None:
         """The value node of ``key``; None when absent and a default exists."""
         self._asked.add(key)
         entry = self._entries.get(key)
@@ -510,14 +509,14 @@ class ConfigMapping:
             raise self._error_at(node, key, f"missing value; give a value{hint}")
         return node
 
-    def _as_str(self, node: Node, key: builtins.str) -> builtins.str:
+    def _as_str(self, node: Node, key: str) -> str:
         if not isinstance(node, ScalarNode) or node.tag != _STR:
             hint = "; put it in quotes to use it as text" if isinstance(node, ScalarNode) else ""
             raise self._type_error(key, node, "a string", hint)
         return str(node.value)
 
     def _child(
-        self, key: builtins.str, node: Node, *, line: builtins.int | None = None
+        self, key: str, node: Node, *, line: int | None = None
     ) -> ConfigMapping:
         known = self._children.get(key)
         if known is not None:
@@ -530,11 +529,11 @@ class ConfigMapping:
 
     def _check_range(
         self,
-        key: builtins.str,
+        key: str,
         node: Node,
-        value: builtins.float,
-        low: builtins.float | None,
-        high: builtins.float | None,
+        value: float,
+        low: float | None,
+        high: float | None,
     ) -> None:
         if low is not None and value < low:
             raise self._error_at(node, key, f"must be at least {low}, got {_describe(node)}")
@@ -542,9 +541,9 @@ class ConfigMapping:
             raise self._error_at(node, key, f"must be at most {high}, got {_describe(node)}")
 
     def _type_error(
-        self, key: builtins.str, node: Node, expected: builtins.str, hint: builtins.str = ""
+        self, key: str, node: Node, expected: str, hint: str = ""
     ) -> ConfigError:
         return self._error_at(node, key, f"expected {expected}, got {_describe(node)}{hint}")
 
-    def _error_at(self, node: Node, key: builtins.str, message: builtins.str) -> ConfigError:
+    def _error_at(self, node: Node, key: str, message: str) -> ConfigError:
         return ConfigError(message, path=self.file, line=_line(node), key=self._key(key))
