@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import json
 import math
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
@@ -171,6 +174,13 @@ _TABLES: Tables | None = None  # a worker process's tables, set by _init_worker
 
 
 def _init_worker(world: World) -> None:
+    # A forked worker inherits the parent's signal handlers. The demo's and the benchmark's
+    # SIGTERM handler raises KeyboardInterrupt, which in a worker can fire while it holds
+    # the pool's task-queue lock: the worker then dies holding it and Pool.terminate()
+    # waits on that lock for ever. Workers therefore leave interrupts to the parent
+    # (SIGINT ignored) and die at once on SIGTERM, as Pool.terminate() expects.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     global _TABLES
     _TABLES = prepare(world)
 
@@ -191,10 +201,19 @@ def _results(world: World, specs: list[tuple[int, int, int]], workers: int,
     # its memory pages instead of copying them.
     gc.freeze()
     stack.callback(gc.unfreeze)
-    pool = stack.enter_context(
-        context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(world,))
-    )
+    pool = context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(world,))
+    stack.push(functools.partial(_shut_down, pool))
     return pool.imap(_work, specs)
+
+
+def _shut_down(pool: multiprocessing.pool.Pool, failed: type[BaseException] | None,
+               *_exc: object) -> None:
+    """Let workers finish after success; on any failure or interrupt, stop them now."""
+    if failed is None:
+        pool.close()
+    else:
+        pool.terminate()
+    pool.join()
 
 
 def _write_table(path: Path, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> int:
