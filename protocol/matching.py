@@ -1,0 +1,78 @@
+"""Matching messy trade identities: party names and product codes.
+
+Names on lists and in trade documents differ in case, punctuation, legal-form
+suffixes ("Co., Ltd.", "GmbH") and script ("Şenol" / "Senol"). ``normalize_name``
+maps all of those to one form (cleanco strips the legal forms, anyascii
+transliterates) and ``name_similarity`` compares the normalised names token by
+token (rapidfuzz), so a match comes with a strength in 0..1 that a configured
+threshold turns into a hit.
+
+Product codes: a UPC-12, an EAN-13 and a GTIN-14 of the same product differ only
+by leading zeros; ``gtin14`` validates the check digit (python-stdnum) and pads
+to 14 digits, so codes compare equal whatever form each list uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from anyascii import anyascii
+from cleanco import basename
+from rapidfuzz import fuzz
+from stdnum import ean
+
+__all__ = ["DEFAULT_NAME_THRESHOLD", "gtin14", "name_similarity", "normalize_name"]
+
+# Token similarity at or above which two party names are taken as the same party.
+DEFAULT_NAME_THRESHOLD = 0.9
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
+
+
+def _tokens(text: str) -> str:
+    return " ".join(_NOT_ALNUM.sub(" ", text.upper()).split())
+
+
+def normalize_name(name: str) -> str:
+    """Transliterated, upper-case, punctuation-free, without legal-form suffixes.
+
+    "Shenzhen XYZ Co., Ltd." and "SHENZHEN XYZ CO LTD" both become "SHENZHEN XYZ".
+    Idempotent. A name that is nothing but a legal form keeps it (never empty for
+    a non-empty name).
+    """
+    text = _tokens(anyascii(name))
+    while text:
+        # cleanco strips one suffix at a time ("Co. Ltd" -> "Co."); repeat to a fixed point
+        shorter = _tokens(basename(text))
+        if not shorter or shorter == text:
+            break
+        text = shorter
+    return text
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Match strength of two party names, 0..1 (1: the same after normalisation).
+
+    Token-sort similarity: word order does not matter, a missing or misspelt word
+    lowers the strength in proportion to its length.
+    """
+    left, right = normalize_name(a), normalize_name(b)
+    if not left or not right:
+        return 0.0
+    if left == right:
+        return 1.0
+    return round(fuzz.token_sort_ratio(left, right) / 100.0, 4)
+
+
+def gtin14(code: str | None) -> str | None:
+    """The GTIN-14 form of a UPC-A, EAN-8, EAN-13 or GTIN-14 code; None if not valid.
+
+    Separators are ignored; the check digit must be right, as a wrong one means a
+    different (or mistyped) product, which must not match anything.
+    """
+    if code is None:
+        return None
+    compact = ean.compact(code)
+    if len(compact) not in (8, 12, 13, 14) or not ean.is_valid(compact):
+        return None
+    return compact.zfill(14)
