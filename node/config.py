@@ -244,6 +244,11 @@ def _settings(root: ConfigMapping) -> QuerySettings:
     )
     if bands:
         bands.finish()
+    matching = root.optional_mapping("matching")
+    if matching is not None:
+        threshold = matching.number("name_threshold", min=0.5, max=1.0)
+        matching.finish()
+        settings = replace(settings, name_match_threshold=threshold)
     linkage = root.optional_mapping("linkage")
     if linkage is not None:
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from anyascii import anyascii
-from cleanco import basename
+from cleanco import basename  # type: ignore[import-untyped]
 from rapidfuzz import fuzz
 from stdnum import ean
 

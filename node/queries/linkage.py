@@ -38,9 +38,20 @@ _ROWS: Mapping[str, str] = {
         FROM entries e
         WHERE e.estimated_arrival >= :start AND e.estimated_arrival < :stop
         ORDER BY e.estimated_arrival""",
+    # Each parcel's own goods (its parcel_lines; else its share of the order's lines), so
+    # an order in two parcels counts once, not its whole total once per parcel.
     "marketplace": """
         SELECT f.house_bill, o.buyer_name, o.buyer_address, substr(f.shipped_at, 1, 10),
-               o.total_paid, o.currency
+               coalesce(
+                   (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
+                    FROM parcel_lines pl JOIN order_lines ol
+                      ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
+                    WHERE pl.house_bill = f.house_bill),
+                   (SELECT sum(ol.amount_paid) FROM order_lines ol
+                    WHERE ol.order_id = f.order_id)
+                   / (SELECT count(*) FROM fulfillments f2 WHERE f2.order_id = f.order_id),
+                   0.0),
+               o.currency
         FROM fulfillments f JOIN orders o ON o.order_id = f.order_id
         WHERE f.shipped_at >= :start AND f.shipped_at < :stop
         ORDER BY f.shipped_at""",

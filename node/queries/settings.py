@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fedtrade.protocol.matching import DEFAULT_NAME_THRESHOLD
 from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = [
@@ -75,6 +76,8 @@ class QuerySettings:
     account_age_days: tuple[int, ...] = (30, 180, 730)
     # linked suspended seller accounts band edges
     linked_suspended: tuple[int, ...] = (1, 2, 5)
+    # party-name match strength (0..1) at or above which a name is an entity-list hit
+    name_match_threshold: float = DEFAULT_NAME_THRESHOLD
     disclosure: DisclosureControls = DisclosureControls()
     # shared federation linkage secret (never held by the coordinator); None: no linkage queries
     linkage_secret: bytes | None = field(default=None, repr=False)

@@ -10,10 +10,14 @@ negative finding.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
 
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import (
@@ -24,6 +28,7 @@ from fedtrade.node.queries.spec import (
     ResultTable,
     band,
 )
+from fedtrade.protocol.matching import gtin14, normalize_name
 from fedtrade.trust.wire import PyValue
 
 __all__ = ["SHIPMENT_QUERIES"]
@@ -38,23 +43,53 @@ WITH batch AS (
 )
 """
 
-# How each role finds its record of a shipment, and whether it holds one.
-_SOURCES: Mapping[str, tuple[str, str]] = {
+# The marketplace's evidence comes from the order lines the parcel itself carries
+# (parcel_lines; or every line of the order when the parcel is its order's only
+# fulfillment). Values are the goods in the parcel (line amounts paid, shipping and tax
+# excluded, prorated by the pieces in the parcel); a parcel mixing currencies has no
+# value. Seller flags take the riskiest seller of the parcel's lines (multi-seller carts);
+# country and status are those of the seller of the most valuable line.
+_PARCEL = """,
+parcel AS (
+    SELECT b.house_bill, pl.order_id, pl.line_no, pl.quantity
+    FROM batch b JOIN parcel_lines pl ON pl.house_bill = b.house_bill
+    UNION ALL
+    SELECT b.house_bill, ol.order_id, ol.line_no, ol.quantity
+    FROM batch b JOIN fulfillments f ON f.house_bill = b.house_bill
+    JOIN order_lines ol ON ol.order_id = f.order_id
+    WHERE NOT EXISTS (SELECT 1 FROM parcel_lines x WHERE x.house_bill = b.house_bill)
+      AND NOT EXISTS (SELECT 1 FROM fulfillments y
+                      WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
+),
+goods AS (
+    SELECT p.house_bill, max(ol.amount_paid * p.quantity / ol.quantity) AS top_amount{columns}
+    FROM parcel p
+    JOIN order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
+    JOIN orders o ON o.order_id = p.order_id
+    JOIN listings l ON l.listing_id = ol.listing_id
+    JOIN sellers s ON s.seller_id = l.seller_id
+    GROUP BY p.house_bill
+)
+"""
+
+# How each role finds its record of a shipment, and whether it holds one:
+# (extra CTEs, joins, "known" expression).
+_SOURCES: Mapping[str, tuple[str, str, str]] = {
     "marketplace": (
+        "_PARCEL",
         """
         LEFT JOIN fulfillments f ON f.house_bill = b.house_bill
-        LEFT JOIN orders o ON o.order_id = f.order_id
-        LEFT JOIN order_lines ol ON ol.order_id = o.order_id AND ol.line_no = 1
-        LEFT JOIN listings l ON l.listing_id = ol.listing_id
-        LEFT JOIN sellers s ON s.seller_id = l.seller_id""",
+        LEFT JOIN goods g ON g.house_bill = b.house_bill""",
         "f.order_id IS NOT NULL",
     ),
     "carrier": (
+        "",
         """
         LEFT JOIN house_bills h ON h.house_bill = b.house_bill""",
         "h.house_bill IS NOT NULL",
     ),
     "broker": (
+        "",
         """
         LEFT JOIN entries e ON e.entry_number = (
             SELECT entry_number FROM entries WHERE house_bill = b.house_bill
@@ -63,7 +98,38 @@ _SOURCES: Mapping[str, tuple[str, str]] = {
     ),
 }
 
-Convert = Callable[[tuple[PyValue, ...], QuerySettings], PyValue]
+
+class _Context:
+    """Settings, and the reference lists a batch is checked against (read once per batch)."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: QuerySettings) -> None:
+        self.conn = conn
+        self.settings = settings
+
+    @functools.cached_property
+    def recalled(self) -> frozenset[str]:
+        rows = self.conn.execute("SELECT gtin FROM recalled_products")
+        return frozenset(code for (raw,) in rows if (code := gtin14(raw)) is not None)
+
+    @functools.cached_property
+    def listed_names(self) -> tuple[str, ...]:
+        rows = self.conn.execute("SELECT DISTINCT name FROM entity_list")
+        return tuple(sorted({name for (raw,) in rows if (name := normalize_name(raw))}))
+
+    def name_strength(self, names: PyValue) -> float | None:
+        """Best match strength of any of the (char 31 separated) names against the list."""
+        if not isinstance(names, str):
+            return None
+        best = 0.0
+        for name in set(names.split("\x1f")):
+            found = process.extractOne(normalize_name(name), self.listed_names,
+                                       scorer=fuzz.token_sort_ratio)
+            if found is not None:
+                best = max(best, found[1] / 100.0)
+        return round(best, 2)
+
+
+Convert = Callable[[tuple[PyValue, ...], _Context], PyValue]
 
 
 @dataclass(frozen=True)
@@ -74,11 +140,11 @@ class _Field:
     convert: Convert
 
 
-def _flag(raw: tuple[PyValue, ...], _settings: QuerySettings) -> PyValue:
+def _flag(raw: tuple[PyValue, ...], _ctx: _Context) -> PyValue:
     return None if raw[0] is None else bool(raw[0])
 
 
-def _plain(raw: tuple[PyValue, ...], _settings: QuerySettings) -> PyValue:
+def _plain(raw: tuple[PyValue, ...], _ctx: _Context) -> PyValue:
     return raw[0]
 
 
@@ -94,15 +160,15 @@ def count_band(count: PyValue, edges: tuple[int, ...]) -> PyValue:
     return f"{edges[-1]}+"
 
 
-def _age_band(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
+def _age_band(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
     days = raw[0]
-    return (
-        band(float(days), settings.account_age_days, "d") if isinstance(days, int | float) else None
-    )
+    if not isinstance(days, int | float):
+        return None
+    return band(float(days), ctx.settings.account_age_days, "d")
 
 
-def _linked_band(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
-    return count_band(raw[0], settings.linked_suspended)
+def _linked_band(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
+    return count_band(raw[0], ctx.settings.linked_suspended)
 
 
 def _usd(amount: PyValue, currency: PyValue, settings: QuerySettings) -> float | None:
@@ -112,21 +178,23 @@ def _usd(amount: PyValue, currency: PyValue, settings: QuerySettings) -> float |
     return None if rate is None else amount / rate
 
 
-def _ratio_band(declared: PyValue, actual_usd: float | None, settings: QuerySettings) -> PyValue:
+def _ratio_band(
+    declared: PyValue, actual_usd: float | None, settings: QuerySettings
+) -> PyValue:
     if not isinstance(declared, int | float) or not actual_usd:
         return None
     return band(declared / actual_usd, settings.value_ratio_bands)
 
 
-def _declared_paid(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
+def _declared_paid(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
     declared, paid, currency = raw
-    return _ratio_band(declared, _usd(paid, currency, settings), settings)
+    return _ratio_band(declared, _usd(paid, currency, ctx.settings), ctx.settings)
 
 
-def _entry_declared(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
+def _entry_declared(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
     declared, entry_usd = raw
     return _ratio_band(
-        declared, float(entry_usd) if isinstance(entry_usd, int | float) else None, settings
+        declared, float(entry_usd) if isinstance(entry_usd, int | float) else None, ctx.settings
     )
 
 
@@ -140,8 +208,37 @@ def match_depth(code: PyValue, reference: PyValue) -> PyValue:
     return 0
 
 
-def _depth(raw: tuple[PyValue, ...], _settings: QuerySettings) -> PyValue:
-    return match_depth(raw[0], raw[1])
+def _depth(raw: tuple[PyValue, ...], _ctx: _Context) -> PyValue:
+    """The best depth over the node's codes for the parcel (space separated): a parcel of
+    several items agrees when any of its items carries the manifest's code."""
+    codes, reference = raw
+    if not isinstance(codes, str):
+        return None
+    depths = [match_depth(code, reference) for code in codes.split()]
+    return max((d for d in depths if isinstance(d, int)), default=None)
+
+
+def _recall(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
+    """Whether any GTIN of the parcel's lines is recalled, compared as GTIN-14."""
+    gtins = raw[0]
+    if not isinstance(gtins, str):
+        return False if raw[1] else None  # lines known, none with a GTIN: no hit
+    return any(gtin14(g) in ctx.recalled for g in gtins.split())
+
+
+def _name_strength(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
+    return ctx.name_strength(raw[0])
+
+
+def _entity_hit(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
+    """A listed maker (MID, broker) or a party name at or above the match threshold."""
+    names, mid_hit = raw
+    if mid_hit:
+        return True
+    strength = ctx.name_strength(names)
+    if strength is None:
+        return None if mid_hit is None else False
+    return strength >= ctx.settings.name_match_threshold
 
 
 def _if_held(record_key: str, expr: str) -> str:
@@ -149,38 +246,72 @@ def _if_held(record_key: str, expr: str) -> str:
     return f"CASE WHEN {record_key} IS NULL THEN NULL ELSE {expr} END"
 
 
-_FIRST_HTS6 = (
-    "(SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number"
-    " ORDER BY line_no LIMIT 1)"
+_ENTRY_HTS6 = (
+    "(SELECT group_concat(substr(hts10, 1, 6), ' ') FROM entry_lines"
+    " WHERE entry_number = e.entry_number)"
+)
+_ITEM_HS6 = (
+    "(SELECT group_concat(hs6, ' ') FROM house_bill_items WHERE house_bill = h.house_bill)"
 )
 _LINKED_SUSPENDED = """(SELECT count(DISTINCT x.seller_id) FROM seller_links k
     JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
                                          THEN k.linked_seller_id ELSE k.seller_id END
     WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
       AND x.status = 'suspended')"""
-_ENTITY_NAME = "EXISTS(SELECT 1 FROM entity_list x WHERE upper(trim(x.name)) = upper(trim({})))"
+# The parcel's aggregates; only those the asked fields read are computed.
+_GOODS: Mapping[str, str] = {
+    "paid": "sum(ol.amount_paid * p.quantity / ol.quantity)",
+    "currency": "CASE WHEN count(DISTINCT o.currency) = 1 THEN min(o.currency) END",
+    "kyc_verified": "min(s.kyc_verified)",
+    "high_volume": "max(s.high_volume)",
+    "age": "min(CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER))",
+    "linked": f"max({_LINKED_SUSPENDED})",
+    # bare columns of the row with the largest amount (SQLite's max() rule)
+    "country": "s.country",
+    "status": "s.status",
+    "hints": "group_concat(l.hs6_hint, ' ')",
+    "gtins": "group_concat(l.gtin, ' ')",
+    "names": "group_concat(s.legal_name, char(31))",
+}
+
+
+def _ctes(name: str, exprs: list[str]) -> str:
+    if name != "_PARCEL":
+        return ""
+    text = " ".join(exprs)
+    columns = "".join(f",\n           {sql} AS {col}" for col, sql in _GOODS.items()
+                      if f"g.{col}" in text)
+    return _PARCEL.replace("{columns}", columns)
+# MIDs compared on the maker of each entry line (never the seller's name).
+_LISTED_MID = _if_held(
+    "e.entry_number",
+    "EXISTS(SELECT 1 FROM entry_lines el JOIN entity_list x ON x.mid = el.mid "
+    "WHERE el.entry_number = e.entry_number)",
+)
+_ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
+    "marketplace": ("g.names", "NULL"),
+    "carrier": ("h.shipper_name", "NULL"),
+    "broker": ("NULL", _LISTED_MID),
+}
 
 _FIELDS: Mapping[str, _Field] = {
     # seller_profile
-    "kyc_verified": _Field({"marketplace": ("s.kyc_verified",)}, _flag),
-    "high_volume_seller": _Field({"marketplace": ("s.high_volume",)}, _flag),
-    "account_age_band": _Field(
-        {"marketplace": ("CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)",)},
-        _age_band,
-    ),
-    "linked_suspended_band": _Field({"marketplace": (_LINKED_SUSPENDED,)}, _linked_band),
-    "seller_country": _Field({"marketplace": ("s.country",)}, _plain),
-    "seller_status": _Field({"marketplace": ("s.status",)}, _plain),
-    # value_check
+    "kyc_verified": _Field({"marketplace": ("g.kyc_verified",)}, _flag),
+    "high_volume_seller": _Field({"marketplace": ("g.high_volume",)}, _flag),
+    "account_age_band": _Field({"marketplace": ("g.age",)}, _age_band),
+    "linked_suspended_band": _Field({"marketplace": ("g.linked",)}, _linked_band),
+    "seller_country": _Field({"marketplace": ("g.country",)}, _plain),
+    "seller_status": _Field({"marketplace": ("g.status",)}, _plain),
+    # value_check: the goods in this parcel, not the order's total with shipping and tax
     "declared_paid_ratio_band": _Field(
-        {"marketplace": ("b.declared_usd", "o.total_paid", "o.currency")}, _declared_paid
+        {"marketplace": ("b.declared_usd", "g.paid", "g.currency")}, _declared_paid
     ),
     # classification_check
     "hs_match_depth": _Field(
         {
-            "marketplace": ("l.hs6_hint", "b.ref_hs6"),
-            "carrier": ("h.hs6", "b.ref_hs6"),
-            "broker": (_FIRST_HTS6, "b.ref_hs6"),
+            "marketplace": ("g.hints", "b.ref_hs6"),
+            "carrier": (f"coalesce({_ITEM_HS6}, h.hs6)", "b.ref_hs6"),
+            "broker": (_ENTRY_HTS6, "b.ref_hs6"),
         },
         _depth,
     ),
@@ -211,32 +342,10 @@ _FIELDS: Mapping[str, _Field] = {
         {"broker": ("b.declared_usd", "e.total_value_usd")}, _entry_declared
     ),
     # list_hits
-    "recall_hit": _Field(
-        {
-            "marketplace": (
-                _if_held(
-                    "o.order_id",
-                    "EXISTS(SELECT 1 FROM order_lines ol2 "
-                    "JOIN listings l2 ON l2.listing_id = ol2.listing_id "
-                    "JOIN recalled_products r ON r.gtin = l2.gtin WHERE ol2.order_id = o.order_id)",
-                ),
-            )
-        },
-        _flag,
-    ),
-    "entity_list_hit": _Field(
-        {
-            "marketplace": (_if_held("s.seller_id", _ENTITY_NAME.format("s.legal_name")),),
-            "carrier": (_if_held("h.house_bill", _ENTITY_NAME.format("h.shipper_name")),),
-            "broker": (
-                _if_held(
-                    "e.entry_number",
-                    "EXISTS(SELECT 1 FROM entry_lines el JOIN entity_list x ON x.mid = el.mid "
-                    "WHERE el.entry_number = e.entry_number)",
-                ),
-            ),
-        },
-        _flag,
+    "recall_hit": _Field({"marketplace": ("g.gtins", "g.house_bill")}, _recall),
+    "entity_list_hit": _Field(_ENTITY_SQL, _entity_hit),
+    "entity_name_strength": _Field(
+        {role: sql[:1] for role, sql in _ENTITY_SQL.items() if role != "broker"}, _name_strength
     ),
 }
 
@@ -258,7 +367,7 @@ def _batch_json(shipments: PyValue) -> str:
 
 def _run(execution: Execution) -> ResultTable:
     role = execution.role
-    joins, known = _SOURCES[role]
+    ctes, joins, known = _SOURCES[role]
     exprs: list[str] = []
     slices: list[tuple[str, slice]] = []
     for name in execution.fields:
@@ -266,9 +375,9 @@ def _run(execution: Execution) -> ResultTable:
         slices.append((name, slice(len(exprs), len(exprs) + len(sql))))
         exprs.extend(sql)
     select = ", ".join(["b.house_bill", f"{known} AS known", *exprs])
-    statement = f"{_BATCH} SELECT {select} FROM batch b {joins} ORDER BY b.pos"
+    statement = f"{_BATCH}{_ctes(ctes, exprs)} SELECT {select} FROM batch b {joins} ORDER BY b.pos"
     batch = _batch_json(execution.params["shipments"])
-    settings = execution.settings
+    ctx = _Context(execution.conn, execution.settings)
     rows: list[tuple[PyValue, ...]] = []
     for record in execution.conn.execute(statement, {"batch": batch}):
         known_flag = bool(record[1])
@@ -278,7 +387,7 @@ def _run(execution: Execution) -> ResultTable:
                 record[0],
                 known_flag,
                 *(
-                    _FIELDS[name].convert(values[cut], settings) if known_flag else None
+                    _FIELDS[name].convert(values[cut], ctx) if known_flag else None
                     for name, cut in slices
                 ),
             )
@@ -310,11 +419,12 @@ def _query(name: str, description: str, fields: tuple[str, ...]) -> QuerySpec:
 
 
 def _known(execution: Execution) -> ResultTable:
-    joins, known = _SOURCES[execution.role]
+    ctes, joins, known = _SOURCES[execution.role]
     bills = execution.params["house_bills"]
     assert isinstance(bills, list)
     batch = json.dumps([[hb, None, None] for hb in bills])
-    statement = f"{_BATCH} SELECT b.house_bill, {known} FROM batch b {joins} ORDER BY b.pos"
+    select = f"SELECT b.house_bill, {known} FROM batch b {joins} ORDER BY b.pos"
+    statement = f"{_BATCH}{_ctes(ctes, [])} {select}"
     rows = [(hb, bool(k)) for hb, k in execution.conn.execute(statement, {"batch": batch})]
     return ResultTable(columns=("house_bill", "known"), rows=rows)
 
@@ -387,8 +497,9 @@ SHIPMENT_QUERIES: tuple[QuerySpec, ...] = (
     ),
     _query(
         "list_hits",
-        "Whether the shipment hits a recalled-product list (GTIN) or the "
-        "forced-labour / denied-party entity list (MID or name) held by this node.",
-        ("recall_hit", "entity_list_hit"),
+        "Whether the shipment hits a recalled-product list (GTIN, compared as GTIN-14) or the "
+        "forced-labour / denied-party entity list (the entry line's MID, or a party name at "
+        "or above the node's match threshold) held by this node, and the name match strength.",
+        ("recall_hit", "entity_list_hit", "entity_name_strength"),
     ),
 )

@@ -161,6 +161,20 @@ CREATE TABLE fulfillments (
 CREATE INDEX fulfillments_order_id ON fulfillments (order_id);
 """
 
+# Which order lines (and how many of each) travel in which parcel: a multi-parcel order
+# splits its lines over several house bills, and one parcel may carry lines of several
+# orders (a consolidated cart). Value, seller and HS evidence come from these lines.
+_PARCEL_LINES = """
+CREATE TABLE parcel_lines (
+    house_bill TEXT NOT NULL REFERENCES fulfillments (house_bill),
+    order_id TEXT NOT NULL REFERENCES orders (order_id),
+    line_no INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    PRIMARY KEY (house_bill, order_id, line_no)
+) STRICT;
+CREATE INDEX parcel_lines_order ON parcel_lines (order_id, line_no);
+"""
+
 _CARRIER = """
 CREATE TABLE masters (
     mawb TEXT PRIMARY KEY NOT NULL,
@@ -260,6 +274,7 @@ _ROLE_STEPS = {
         # date windows of consignee totals and trade statistics
         ("0002_fulfillments_shipped_at",
          "CREATE INDEX fulfillments_shipped_at ON fulfillments (shipped_at);"),
+        ("0003_parcel_lines", _PARCEL_LINES),
     ),
     "carrier": (("0001_carrier_tables", _CARRIER),),
     "broker": (("0001_broker_tables", _BROKER),),

@@ -205,6 +205,18 @@ _SPECS = (
         unique=(("house_bill",),),
     ),
     TableSpec(
+        "parcel_lines", "marketplace",
+        "The order lines each parcel (house bill) carries; without rows for a house bill, "
+        "a parcel that is its order's only fulfillment carries all of the order's lines.",
+        (
+            _col("house_bill", c.HOUSE_BILL, references="fulfillments.house_bill"),
+            _col("order_id", c.IDENT, references="orders.order_id"),
+            _col("line_no", _POSITIVE_INT, doc="a line of that order (order_lines.line_no)"),
+            _col("quantity", _POSITIVE_INT, doc="pieces of that line in this parcel"),
+        ),
+        ("house_bill", "order_id", "line_no"),
+    ),
+    TableSpec(
         "masters", "carrier", "Master air waybills: one flight consolidation each.",
         (
             _col("mawb", c.MAWB),
