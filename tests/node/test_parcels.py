@@ -73,9 +73,9 @@ _PARCEL_LINES = [
 def _store(path: Path, parcel_lines: bool) -> Path:
     db = open_store(path, "marketplace")
     for table, rows in _ROWS.items():
-        db[table].insert_all(rows)
+        db.table(table).insert_all(rows)
     if parcel_lines:
-        db["parcel_lines"].insert_all(_PARCEL_LINES)
+        db.table("parcel_lines").insert_all(_PARCEL_LINES)
     db.close()
     return path
 
@@ -154,7 +154,7 @@ def test_parcels_without_parcel_lines_claim_no_line_evidence(tmp_path: Path) -> 
 def test_one_parcel_order_without_parcel_lines_carries_all_lines(tmp_path: Path) -> None:
     db = open_store(tmp_path / "one.db", "marketplace")
     for table, rows in _ROWS.items():
-        db[table].insert_all(rows[:1] if table == "fulfillments" else rows)
+        db.table(table).insert_all(rows[:1] if table == "fulfillments" else rows)
     db.close()
     with sqlite3.connect(f"{(tmp_path / 'one.db').resolve().as_uri()}?mode=ro", uri=True) as conn:
         batch: PyValue = {"house_bill": ["HB0001"], "declared_value_usd": [590.0],
