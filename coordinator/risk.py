@@ -1,10 +1,15 @@
-"""Risk rules: turn the nodes' per-shipment indicators into a risk level and its reasons.
+"""Risk rules: turn the nodes' per-shipment answers into weighted evidence and a score.
 
 Rules live in the coordinator's YAML (``risk:``), validated strictly against
 the query catalogue: each names a role (or ``any``), an indicator field that
-role computes, a condition and a weight. A shipment's score is the sum of the
-weights of the rules it meets (each rule once); the level follows from the
-score. Every reason names the nodes that supplied it.
+role computes, a condition, a weight, the violation it is evidence for
+(``pattern``) and its kind. A ``violation`` rule flags its pattern; an
+``indicator`` rule (a new seller, a pending pre-load status) only adds its
+weight and reason, as it is evidence, not a finding. A shipment's score is the
+sum of the weights of the rules it meets (each rule once), so the points of its
+reasons add up to its score; the level follows from the score. Every reason
+names the nodes that supplied it. An answer a node does not have (unknown, not
+held) never meets a rule: absence is not evidence.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from fedtrade.trust.yamlconfig import ConfigMapping
 __all__ = [
     "DEFAULT_RISK",
     "INDICATOR_QUERY",
+    "KINDS",
     "SPLIT_PATTERN",
     "Assessment",
     "RiskRules",
@@ -50,10 +56,13 @@ def _same(a: PyValue, b: PyValue) -> bool:
     return a == b
 
 
+KINDS = ("violation", "indicator")
+
+
 def _rule_dict(pattern: str, role: str, field: str, condition: str, values: object,
-               weight: int, reason: str) -> dict[str, object]:
-    return {"pattern": pattern, "role": role, "field": field, condition: values,
-            "weight": weight, "reason": reason}
+               weight: int, reason: str, kind: str = "violation") -> dict[str, object]:
+    return {"pattern": pattern, "kind": kind, "role": role, "field": field,
+            condition: values, "weight": weight, "reason": reason}
 
 
 # The default rules (configs/coordinator.yaml carries them with comments; a test keeps
@@ -63,25 +72,36 @@ DEFAULT_RISK: dict[str, object] = {
     "split": {"threshold_usd": 800, "weight": 40},
     "rules": [
         _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
-                   50, "declared/paid value ratio band {value}"),
-        _rule_dict("misclassification", "any", "hs_match_depth", "in", [0], 30,
-                   "HS code differs from the manifest's at chapter level"),
-        _rule_dict("unverified_seller", "marketplace", "kyc_verified", "in", [False], 25,
-                   "seller identity not verified"),
-        _rule_dict("new_seller", "marketplace", "account_age_band", "in", ["<30d"], 15,
-                   "seller account younger than 30 days"),
+                   50, "declared value under half the goods paid in this parcel ({value})"),
+        # classification evidence by source reliability: broker entry > carrier > marketplace
+        _rule_dict("misclassification", "broker", "hs_match_depth", "in", [0], 40,
+                   "entry HTS differs from the manifest's HS at chapter level"),
+        _rule_dict("misclassification", "broker", "hs_match_depth", "in", [2], 30,
+                   "entry HTS differs from the manifest's HS at heading (HS4) level"),
+        _rule_dict("misclassification", "broker", "hs_match_depth", "in", [4], 10,
+                   "entry HTS differs from the manifest's HS at subheading (HS6) level",
+                   "indicator"),
+        _rule_dict("misclassification", "carrier", "hs_match_depth", "in", [0], 20,
+                   "carrier item HS differs from the manifest's at chapter level"),
+        _rule_dict("misclassification", "marketplace", "hs_match_depth", "in", [0], 10,
+                   "marketplace HS hint differs from the manifest's at chapter level",
+                   "indicator"),
+        _rule_dict("unverified_seller", "marketplace", "kyc_verified", "in", [False], 15,
+                   "seller identity not verified", "indicator"),
+        _rule_dict("new_seller", "marketplace", "account_age_band", "in", ["<30d"], 10,
+                   "seller account younger than 30 days", "indicator"),
         _rule_dict("linked_suspended_seller", "marketplace", "linked_suspended_band", "not_in",
                    ["0"], 25, "seller linked to {value} suspended account(s)"),
         _rule_dict("recalled_product", "marketplace", "recall_hit", "in", [True], 60,
-                   "listed product is on a recall list"),
+                   "product in this parcel is on a recall list"),
         _rule_dict("entity_list_manufacturer", "any", "entity_list_hit", "in", [True], 80,
                    "party on the forced-labour / denied-party list"),
         _rule_dict("unscreened", "carrier", "screened", "in", [False], 40,
                    "not security screened"),
-        _rule_dict("unscreened", "carrier", "preload_status", "not_in", ["accepted"], 40,
+        _rule_dict("unscreened", "carrier", "preload_status", "in", ["hold", "do_not_load"], 40,
                    "pre-load status {value}"),
-        _rule_dict("manifest_entry_gap", "broker", "known", "in", [False], 30,
-                   "no customs entry filed for this house bill"),
+        _rule_dict("unscreened", "carrier", "preload_status", "in", ["pending"], 5,
+                   "pre-load status pending", "indicator"),
         _rule_dict("manifest_entry_gap", "broker", "entry_declared_ratio_band", "not_in",
                    ["0.8-1.2"], 30, "entry value / declared value band {value}"),
     ],
@@ -91,6 +111,7 @@ DEFAULT_RISK: dict[str, object] = {
 @dataclass(frozen=True)
 class Rule:
     pattern: str
+    kind: str  # "violation" flags the pattern; "indicator" only adds evidence
     role: str  # a role, or "any"
     field: str
     equals_any: tuple[PyValue, ...] | None
@@ -131,8 +152,9 @@ class RiskRules:
 class Assessment:
     score: int
     level: str
-    patterns: tuple[str, ...]
-    reasons: tuple[str, ...]
+    patterns: tuple[str, ...]  # the violations flagged
+    reasons: tuple[str, ...]  # each ends with its points, "(+40)"; they add up to score
+    points: tuple[int, ...] = ()
 
 
 def assess_batch(
@@ -150,13 +172,15 @@ def assess_batch(
     scores: dict[int, int] = {}
     patterns: dict[int, list[str]] = {}
     reasons: dict[int, list[str]] = {}
+    points: dict[int, list[int]] = {}
 
-    def add(index: int, weight: int, pattern: str, reason: str) -> None:
+    def add(index: int, weight: int, pattern: str | None, reason: str) -> None:
         scores[index] = scores.get(index, 0) + weight
         found = patterns.setdefault(index, [])
-        if pattern not in found:
+        if pattern is not None and pattern not in found:
             found.append(pattern)
-        reasons.setdefault(index, []).append(reason)
+        reasons.setdefault(index, []).append(f"{reason} (+{weight})")
+        points.setdefault(index, []).append(weight)
 
     for rule in rules.rules:
         hits: dict[int, dict[str, list[str]]] = {}
@@ -165,16 +189,18 @@ def assess_batch(
             for index, value in enumerate(column or ()):
                 if rule.matches(value):
                     hits.setdefault(index, {}).setdefault(str(value), []).append(node_id)
+        flagged = rule.pattern if rule.kind == "violation" else None
         for index, by_value in hits.items():
-            for position, (value, nodes) in enumerate(by_value.items()):
-                add(index, rule.weight if position == 0 else 0, rule.pattern,
-                    f"{'+'.join(nodes)}: {rule.reason.format(value=_printable(value))}")
+            nodes = "+".join(dict.fromkeys(n for found in by_value.values() for n in found))
+            values = "/".join(_printable(value) for value in by_value)
+            add(index, rule.weight, flagged, f"{nodes}: {rule.reason.format(value=values)}")
     for index, split in enumerate(split_reasons):
         if split is not None:
             add(index, rules.split_weight, SPLIT_PATTERN, split)
-    low = Assessment(0, rules.level(0), (), ())
+    low = Assessment(0, rules.level(0), (), (), ())
     return [
-        Assessment(scores[i], rules.level(scores[i]), tuple(patterns[i]), tuple(reasons[i]))
+        Assessment(scores[i], rules.level(scores[i]), tuple(patterns[i]), tuple(reasons[i]),
+                   tuple(points[i]))
         if i in scores else low
         for i in range(size)
     ]
@@ -183,8 +209,14 @@ def assess_batch(
 def _rule(entry: ConfigMapping) -> Rule:
     role = entry.choice("role", (*ROLES, ANY_ROLE))
     field = entry.text("field")
+    if field in _ALWAYS:
+        raise entry.error(
+            f"{field!r} only says whether a node holds the shipment; absence is not evidence, "
+            "so no rule may read it",
+            "field",
+        )
     roles = ROLES if role == ANY_ROLE else (role,)
-    available = {f for r in roles for f in _INDICATORS.fields_for(r)} | set(_ALWAYS)
+    available = {f for r in roles for f in _INDICATORS.fields_for(r)}
     if field not in available:
         raise entry.error(
             f"{role} nodes do not answer the indicator {field!r}; they answer: "
@@ -205,6 +237,7 @@ def _rule(entry: ConfigMapping) -> Rule:
         raise entry.error("reason may use {value} once and no other braces", "reason")
     rule = Rule(
         pattern=pattern,
+        kind=str(entry.choice("kind", KINDS, "violation")),
         role=role,
         field=field,
         equals_any=entry.scalar_list("in") if conditions == ["in"] else None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fedtrade.coordinator.risk import DEFAULT_RISK, RiskRules, assess_batch, load_risk_rules
 from fedtrade.trust.errors import ConfigError
@@ -22,20 +24,92 @@ def test_default_rules_load_and_score_columns() -> None:
     rules = rules_from(DEFAULT_RISK)
     answers: dict[str, tuple[str, dict[str, list[PyValue]]]] = {
         "carrier-1": ("carrier", {"known": [True, True, False], "screened": [True, False, None],
-                                  "preload_status": ["accepted", "hold|x\ny", None],
+                                  "preload_status": ["accepted", "hold", None],
                                   "hs_match_depth": [6, 0, None]}),
+        "marketplace-1": ("marketplace", {"known": [True, True, False],
+                                          "linked_suspended_band": ["0", "x|y\nz", None]}),
         "broker-1": ("broker", {"known": [True, False, True], "hs_match_depth": [6, 0, 6],
                                 "entry_declared_ratio_band": ["0.8-1.2", None, "0.8-1.2"]}),
     }
     first, second, third = assess_batch(rules, answers, 3, [None, None, "split reason"])
     assert (first.score, first.level, first.patterns) == (0, "low", ())
-    assert second.patterns == ("misclassification", "unscreened", "manifest_entry_gap")
-    assert second.score == 30 + 40 + 40 + 30
-    assert "broker-1+carrier-1: HS code differs from the manifest's at chapter level" \
+    assert second.patterns == ("misclassification", "linked_suspended_seller", "unscreened")
+    # broker (40) and carrier (20) chapter-level disagreement, linked, unscreened, held
+    assert second.score == 40 + 20 + 25 + 40 + 40 == sum(second.points)
+    assert "marketplace-1: seller linked to x/y z suspended account(s) (+25)" \
+        in second.reasons  # one line, no "|"
+    assert "broker-1: entry HTS differs from the manifest's HS at chapter level (+40)" \
         in second.reasons
-    assert "carrier-1: pre-load status hold/x y" in second.reasons  # one line, no "|"
+    assert "carrier-1: pre-load status hold (+40)" in second.reasons
     assert third.patterns == ("split_shipment",)  # unknown at the carrier is no finding
     assert third.level == "medium"
+
+
+def test_not_known_to_a_node_is_never_a_finding() -> None:
+    """Regression: a broker that holds no entry for a house bill once meant "entry gap"."""
+    rules = rules_from(DEFAULT_RISK)
+    unknown: dict[str, list[PyValue]] = {
+        "known": [False], "hs_match_depth": [None], "entry_declared_ratio_band": [None],
+        "entity_list_hit": [None], "kyc_verified": [None], "screened": [None],
+        "preload_status": [None], "recall_hit": [None], "declared_paid_ratio_band": [None],
+        "account_age_band": [None], "linked_suspended_band": [None],
+    }
+    answers = {f"{role}-1": (role, unknown) for role in ("marketplace", "carrier", "broker")}
+    (assessment,) = assess_batch(rules, answers, 1, [None])
+    assert (assessment.score, assessment.patterns, assessment.reasons) == (0, (), ())
+    risk = yaml.safe_load(yaml.safe_dump(DEFAULT_RISK))
+    risk["rules"][0].update({"role": "broker", "field": "known", "in": [False]})
+    with pytest.raises(ConfigError, match="absence is not evidence"):
+        rules_from(risk)
+
+
+def test_indicators_add_evidence_but_flag_no_violation() -> None:
+    rules = rules_from(DEFAULT_RISK)
+    answers: dict[str, tuple[str, dict[str, list[PyValue]]]] = {
+        "marketplace-1": ("marketplace", {"known": [True, True],
+                                          "kyc_verified": [False, False],
+                                          "account_age_band": ["<30d", "<30d"],
+                                          "linked_suspended_band": ["0", "2-4"]}),
+        "carrier-1": ("carrier", {"known": [True, True], "preload_status": ["pending", "pending"]}),
+    }
+    honest, linked = assess_batch(rules, answers, 2, [None, None])
+    assert honest.patterns == ()  # new, unverified, pending: evidence, no finding
+    assert honest.score == 15 + 10 + 5 == sum(honest.points)
+    assert linked.patterns == ("linked_suspended_seller",)
+    assert linked.score == honest.score + 25
+
+
+_FIELDS: dict[str, list[PyValue]] = {
+           "kyc_verified": [False, True, None], "account_age_band": ["<30d", "<30d", None],
+           "linked_suspended_band": ["0", "1", "2-4", None],
+           "declared_paid_ratio_band": ["<0.5", "0.8-1.2", None],
+           "hs_match_depth": [0, 2, 4, 6, None], "recall_hit": [True, False, None],
+           "entity_list_hit": [True, False, None]}
+_ANSWER = st.fixed_dictionaries({f: st.sampled_from(v) for f, v in _FIELDS.items()})
+
+
+@given(_ANSWER, _ANSWER, st.sampled_from(["marketplace", "carrier", "broker"]),
+       st.booleans())
+def test_score_is_the_sum_of_its_reasons_and_monotone_in_evidence(
+    base: dict[str, PyValue], extra: dict[str, PyValue], role: str, split: bool
+) -> None:
+    """Reasons add up to the score; answering more (another node) never lowers it."""
+    rules = rules_from(DEFAULT_RISK)
+
+    def columns(answer: dict[str, PyValue]) -> dict[str, list[PyValue]]:
+        return {"known": [True], **{f: [v] for f, v in answer.items()}}
+
+    one = {"marketplace-1": ("marketplace", columns(base))}
+    two = {**one, f"{role}-2": (role, columns(extra))}
+    (alone,) = assess_batch(rules, one, 1, ["split" if split else None])
+    (more,) = assess_batch(rules, two, 1, ["split" if split else None])
+    for assessment in (alone, more):
+        assert assessment.score == sum(assessment.points)
+        assert len(assessment.points) == len(assessment.reasons)
+        assert all(r.endswith(f"(+{p})") for r, p in zip(assessment.reasons,
+                                                          assessment.points, strict=True))
+    assert more.score >= alone.score
+    assert set(more.patterns) >= set(alone.patterns)
 
 
 @pytest.mark.parametrize(("change", "message"), [
