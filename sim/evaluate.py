@@ -3,32 +3,51 @@
 Each planted pattern is scored twice: for what the federation flagged (the ``patterns``
 column) and for what the manifest alone reveals (``manifest_only_patterns``, the
 baseline without the federation).
+
+Inspection budgets: an officer can open only a share of the shipments (1 %, 5 %,
+10 %). Each worklist ranks the shipments it scored above zero, highest first (ties in
+manifest order): the federation by its score, the manifest-only baseline by the same
+rule weights applied to its own patterns. A worklist shorter than the budget leaves
+slots unused rather than filling them at random. A hit is a shipment carrying at least
+one planted violation; the generator's seller indicators (new, unverified) are not
+violations.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from fedtrade.coordinator.results import ShipmentResult
+from fedtrade.coordinator.risk import DEFAULT_RISK, SPLIT_PATTERN
 from fedtrade.sim.synth import PATTERNS
 from fedtrade.trust.errors import DataError
 
 __all__ = [
+    "BUDGETS",
+    "INDICATOR_PATTERNS",
     "PRECISION_TARGET",
     "RECALL_TARGET",
+    "Budget",
     "Counts",
     "Evaluation",
     "PatternScore",
     "TargetCheck",
+    "budgets",
     "evaluate",
+    "format_budgets",
     "format_evaluation",
+    "manifest_only_score",
     "read_ground_truth",
 ]
 
+BUDGETS = (0.01, 0.05, 0.10)
+# Planted seller properties that are evidence, not violations (an honest seller may be new).
+INDICATOR_PATTERNS = ("unverified_seller", "new_seller")
 RECALL_TARGET = 0.95
 PRECISION_TARGET = 0.90
 GROUND_TRUTH_COLUMNS = ("house_bill", "pattern")
@@ -53,6 +72,82 @@ class Counts:
         """None when the pattern was never planted (recall is undefined)."""
         planted = self.tp + self.fn
         return self.tp / planted if planted else None
+
+
+def _manifest_only_weights() -> dict[str, int]:
+    """The default rules' largest violation weight per pattern: the baseline's score."""
+    weights: dict[str, int] = {}
+    rules = DEFAULT_RISK["rules"]
+    assert isinstance(rules, list)
+    for rule in rules:
+        if rule["kind"] == "violation":
+            weights[rule["pattern"]] = max(weights.get(rule["pattern"], 0), rule["weight"])
+    split = DEFAULT_RISK["split"]
+    assert isinstance(split, dict)
+    weights[SPLIT_PATTERN] = split["weight"]
+    return weights
+
+
+MANIFEST_ONLY_WEIGHTS = _manifest_only_weights()
+
+
+def manifest_only_score(patterns: Iterable[str]) -> int:
+    return sum(MANIFEST_ONLY_WEIGHTS.get(p, 0) for p in set(patterns))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the top ``share`` of the shipments, by each worklist's ranking, catches."""
+
+    share: float
+    slots: int  # shipments an officer may open: ceil(share x shipments)
+    violating: int  # shipments carrying at least one planted violation
+    federation_hits: int
+    manifest_only_hits: int
+    federation_listed: int  # shipments the worklist had for the slots (score > 0)
+    manifest_only_listed: int
+
+    @staticmethod
+    def _rate(hits: int, of: int) -> float | None:
+        return hits / of if of else None
+
+    def hit_rate(self, federation: bool = True) -> float | None:
+        """Hits per slot opened (the worklist's precision at this budget)."""
+        listed = self.federation_listed if federation else self.manifest_only_listed
+        hits = self.federation_hits if federation else self.manifest_only_hits
+        return self._rate(hits, min(self.slots, listed))
+
+    def recall(self, federation: bool = True) -> float | None:
+        hits = self.federation_hits if federation else self.manifest_only_hits
+        return self._rate(hits, self.violating)
+
+    @property
+    def gain(self) -> float | None:
+        """Federation hits over manifest-only hits (None when the baseline catches none)."""
+        return self._rate(self.federation_hits, self.manifest_only_hits)
+
+
+def budgets(
+    federation: list[int], manifest_only: list[int], violating: list[bool],
+    shares: Iterable[float] = BUDGETS,
+) -> tuple[Budget, ...]:
+    """Budgets over per-shipment scores (in manifest order) and whether each is violating."""
+    size = len(violating)
+
+    def ranked(scores: list[int]) -> list[int]:
+        listed = [i for i in range(size) if scores[i] > 0]
+        return sorted(listed, key=lambda i: -scores[i])  # stable: ties in manifest order
+
+    fed, base = ranked(federation), ranked(manifest_only)
+    out = []
+    for share in shares:
+        slots = math.ceil(share * size)
+        out.append(Budget(
+            share, slots, sum(violating),
+            sum(violating[i] for i in fed[:slots]), sum(violating[i] for i in base[:slots]),
+            len(fed), len(base),
+        ))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -86,6 +181,7 @@ class Evaluation:
     scores: tuple[PatternScore, ...]
     # flagged pattern names (either column) the ground truth does not know -> times flagged
     unknown_patterns: Mapping[str, int]
+    budgets: tuple[Budget, ...] = ()
 
     def score(self, pattern: str) -> PatternScore:
         for score in self.scores:
@@ -216,6 +312,10 @@ def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Eva
     federation, manifest_only = _Tally(), _Tally()
     seen: set[str] = set()
     nothing: frozenset[str] = frozenset()
+    scores: list[int] = []
+    baseline: list[int] = []
+    violating: list[bool] = []
+    indicators = set(INDICATOR_PATTERNS)
     for result in results:
         if result.house_bill in seen:
             raise DataError(
@@ -226,6 +326,9 @@ def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Eva
         planted = truth.get(result.house_bill, nothing)
         federation.add(frozenset(result.patterns), planted)
         manifest_only.add(frozenset(result.manifest_only_patterns), planted)
+        scores.append(result.score)
+        baseline.append(manifest_only_score(result.manifest_only_patterns))
+        violating.append(bool(planted - indicators))
     absent = [bill for bill in truth if bill not in seen]
     if absent:
         bill = min(absent, key=first_line.__getitem__)
@@ -236,16 +339,32 @@ def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Eva
             f"manifest this ground truth was generated with"
         )
     planted_counts = Counter(p for patterns in truth.values() for p in patterns)
-    scores = tuple(
+    per_pattern = tuple(
         PatternScore(p, planted_counts[p], federation.counts(p), manifest_only.counts(p))
         for p in PATTERNS
     )
     unknown = federation.unknown + manifest_only.unknown
-    return Evaluation(ground_truth, len(seen), scores, dict(sorted(unknown.items())))
+    return Evaluation(ground_truth, len(seen), per_pattern, dict(sorted(unknown.items())),
+                      budgets(scores, baseline, violating))
 
 
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_budgets(rows: Iterable[Budget]) -> list[str]:
+    """One line per budget: hit rate and recall of both worklists, and their ratio."""
+    out = []
+    for b in rows:
+        gain = "n/a" if b.gain is None else f"{b.gain:.2f}x"
+        out.append(
+            f"budget {b.share:.0%} ({b.slots:,} of the shipments, {b.violating:,} violating): "
+            f"federation {b.federation_hits:,} caught, hit rate {_ratio(b.hit_rate())}, "
+            f"recall {_ratio(b.recall())}; manifest-only {b.manifest_only_hits:,} caught, "
+            f"hit rate {_ratio(b.hit_rate(False))}, recall {_ratio(b.recall(False))}; "
+            f"federation/manifest-only {gain}"
+        )
+    return [*out, ""] if out else out
 
 
 def format_evaluation(
@@ -284,6 +403,7 @@ def format_evaluation(
         *(line(row) for row in rows),
         "",
     ]
+    out.extend(format_budgets(evaluation.budgets))
     if evaluation.unknown_patterns:
         flagged = ", ".join(f"{p} ({n:,})" for p, n in evaluation.unknown_patterns.items())
         out.append(f"flagged patterns the ground truth does not know (not scored): {flagged}")

@@ -10,7 +10,14 @@ import pytest
 
 from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.results import ShipmentResult
-from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
+from fedtrade.sim.evaluate import (
+    Counts,
+    Evaluation,
+    budgets,
+    evaluate,
+    format_evaluation,
+    manifest_only_score,
+)
 from fedtrade.sim.synth import PATTERNS, generate
 from fedtrade.trust.errors import DataError
 
@@ -262,3 +269,41 @@ def test_imperfect_federation_on_a_synth_world(synth_world: Path) -> None:
     assert not check.met
     assert {failure.split(":")[0] for failure in check.failures} == {
         "undervaluation", "unscreened"}
+
+
+def test_budget_arithmetic_on_a_hand_made_case() -> None:
+    """20 shipments, 4 violating (indices 0, 3, 7, 12); budgets of 5 %, 10 %, 50 %."""
+    violating = [i in (0, 3, 7, 12) for i in range(20)]
+    federation = [0] * 20
+    federation[3], federation[7], federation[5], federation[12] = 90, 60, 60, 10
+    baseline = [0] * 20
+    baseline[5], baseline[0] = 50, 40  # a false alarm ranked first, then a hit
+    five, ten, half = budgets(federation, baseline, violating, (0.05, 0.10, 0.5))
+    assert (five.slots, ten.slots, half.slots) == (1, 2, 10)
+    # 5 %: one slot; the federation opens index 3 (a hit), the baseline index 5 (not)
+    assert (five.federation_hits, five.manifest_only_hits) == (1, 0)
+    assert (five.hit_rate(), five.hit_rate(False), five.gain) == (1.0, 0.0, None)
+    # 10 %: 3 then 5 (tied with 7, earlier in the manifest); the baseline 5 then 0
+    assert (ten.federation_hits, ten.manifest_only_hits) == (1, 1)
+    assert (ten.recall(), ten.recall(False), ten.gain) == (0.25, 0.25, 1.0)
+    # 50 %: the worklists run out (4 and 2 listed); unused slots are not counted as misses
+    assert (half.federation_hits, half.federation_listed, half.hit_rate()) == (3, 4, 0.75)
+    assert (half.manifest_only_hits, half.hit_rate(False)) == (1, 0.5)
+
+
+def test_evaluation_budgets_rank_the_baseline_by_the_same_weights(tmp_path: Path) -> None:
+    truth = _truth(tmp_path, [("HB1", "undervaluation"), ("HB2", "new_seller")])
+    results = [
+        _result("HB1", ["undervaluation"]),
+        _result("HB2", ["recalled_product", "unscreened"], ["undervaluation", "split_shipment"]),
+        *(_result(f"HB{n}") for n in range(3, 101)),
+    ]
+    evaluation = evaluate(results, truth)
+    one = evaluation.budgets[0]
+    # HB2 carries only a seller indicator: not a violation, so the baseline misses
+    assert (one.share, one.slots, one.violating) == (0.01, 1, 1)
+    assert manifest_only_score(["undervaluation", "split_shipment"]) == 50 + 40
+    # the federation ranks HB2 (score 20) above HB1 (10): its one slot misses too
+    assert (one.federation_hits, one.manifest_only_hits) == (0, 0)
+    assert evaluation.budgets[1].federation_hits == 1  # 5 slots: both listed
+    assert "budget 1% (1 of the shipments, 1 violating)" in format_evaluation(evaluation)
