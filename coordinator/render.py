@@ -49,8 +49,15 @@ def summary_table(summary: ScreeningSummary) -> Table:
         table.add_row(f"risk {level}", str(summary.by_level.get(level, 0)), "")
     patterns = sorted(set(summary.by_pattern) | set(summary.manifest_only_by_pattern))
     for pattern in patterns:
+        base = summary.manifest_only_by_pattern.get(pattern, 0)
+        confirmed = summary.manifest_only_confirmed.get(pattern, 0)
+        # a manifest-alone count never without its precision against the nodes' evidence
         table.add_row(pattern, str(summary.by_pattern.get(pattern, 0)),
-                      str(summary.manifest_only_by_pattern.get(pattern, 0)))
+                      f"{base} (precision vs. nodes {confirmed / base:.2f})" if base else "0")
+    for point in summary.budget_curve:
+        if point.share in (0.01, 0.05, 0.10):
+            table.add_row(f"top {point.share:.0%} opened ({point.slots})",
+                          f"{point.federation} flagged", f"{point.manifest_only} flagged")
     for node in summary.nodes:
         state = "all batches answered" if not node.batches_failed else (
             f"{node.batches_failed} batch(es) without answer: "

@@ -13,7 +13,14 @@ from html import escape
 from pathlib import Path
 
 from fedtrade.coordinator.result_files import atomic_text_file
-from fedtrade.coordinator.results import RISK_LEVELS, NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.results import (
+    RISK_LEVELS,
+    BudgetPoint,
+    NodeStats,
+    ScreeningSummary,
+    ShipmentResult,
+)
+from fedtrade.coordinator.risk import PATTERN_NAMES
 
 __all__ = ["p95", "render_report", "write_report"]
 
@@ -77,6 +84,10 @@ def _share(count: int, total: int) -> str:
     return f"{100 * count / total:.1f} %" if total else "—"
 
 
+def _name(pattern: str) -> str:
+    return escape(PATTERN_NAMES.get(pattern, pattern.replace("_", " ").capitalize()))
+
+
 def _level(level: str) -> str:
     css = f' class="level level-{level}"' if level in RISK_LEVELS else ' class="level"'
     return f"<span{css}>{escape(level)}</span>"
@@ -135,34 +146,39 @@ def _pattern_order(s: ScreeningSummary) -> list[str]:
 
 def _patterns(s: ScreeningSummary, order: Sequence[str]) -> str:
     note = (
-        '<p class="note">Shipments flagged with each risk pattern from the stakeholder '
-        "nodes' answers (federation), against what the manifest alone reveals "
-        "(baseline without the federation).</p>"
+        '<p class="note">Shipments flagged with each violation from the stakeholder '
+        "nodes' answers (federation), against what the manifest alone flags (baseline "
+        "without the federation). Every manifest-only count stands with its precision "
+        "against the nodes' evidence: the share of its flags that the nodes' answers also "
+        "flag (precision against a ground truth: <span class='code'>fedtrade evaluate</span>).</p>"
     )
     if not order:
-        return (f'<section id="patterns"><h2>Risk patterns</h2>{note}'
-                "<p>No shipment was flagged with any pattern.</p></section>")
-    rows = [
-        (
-            escape(p),
+        return (f'<section id="patterns"><h2>Violations</h2>{note}'
+                "<p>No shipment was flagged with any violation.</p></section>")
+    rows = []
+    for p in order:
+        base = s.manifest_only_by_pattern.get(p, 0)
+        confirmed = s.manifest_only_confirmed.get(p, 0)
+        rows.append((
+            _name(p),
             _n(s.by_pattern.get(p, 0)),
             _share(s.by_pattern.get(p, 0), s.shipments),
-            _n(s.manifest_only_by_pattern.get(p, 0)),
-        )
-        for p in order
-    ]
+            _n(base),
+            f"{confirmed / base:.2f}" if base else _NONE,
+        ))
     table = _table(
-        [("Pattern", False), ("Federation", True), ("Share", True), ("Manifest alone", True)],
+        [("Violation", False), ("Federation", True), ("Share", True), ("Manifest alone", True),
+         ("Manifest-alone precision vs. nodes", True)],
         rows,
     )
-    return f'<section id="patterns"><h2>Risk patterns</h2>{note}{table}</section>'
+    return f'<section id="patterns"><h2>Violations</h2>{note}{table}</section>'
 
 
 def _chart(s: ScreeningSummary, order: Sequence[str]) -> str:
     title = "<h2>Risk patterns, federation vs. manifest alone</h2>"
     if not order:
         return f'<section id="chart">{title}<p>Nothing to chart.</p></section>'
-    label_w, bar_w, value_w, bar_h, gap, top = 210, 440, 70, 13, 12, 30
+    label_w, bar_w, value_w, bar_h, gap, top = 210, 400, 210, 13, 12, 30
     width = label_w + bar_w + value_w
     height = top + len(order) * (2 * bar_h + gap)
     peak = max([*s.by_pattern.values(), *s.manifest_only_by_pattern.values(), 1])
@@ -178,8 +194,8 @@ def _chart(s: ScreeningSummary, order: Sequence[str]) -> str:
     for k, pattern in enumerate(order):
         y = top + k * (2 * bar_h + gap)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + bar_h + 4}" text-anchor="end">{escape(pattern)}'
-            "</text>"
+            f'<text x="{label_w - 8}" y="{y + bar_h + 4}" text-anchor="end">'
+            f'{escape(pattern.replace("_", " "))}</text>'
         )
         for row, (what, counts, colour) in enumerate((
             ("federation", s.by_pattern, _FED_COLOUR),
@@ -187,38 +203,105 @@ def _chart(s: ScreeningSummary, order: Sequence[str]) -> str:
         )):
             count = counts.get(pattern, 0)
             w = bar_w * count / peak
+            base = s.manifest_only_confirmed.get(pattern, 0)
+            extra = (f" (precision vs. nodes {base / count:.2f})"
+                     if row == 1 and count else "")
             by = y + row * bar_h
             parts.append(
                 f'<rect x="{label_w}" y="{by}" width="{w:.1f}" height="{bar_h - 2}" '
-                f'fill="{colour}"><title>{escape(pattern)}, {what}: {_n(count)}</title></rect>'
-                f'<text x="{label_w + w + 4:.1f}" y="{by + bar_h - 3}">{_n(count)}</text>'
+                f'fill="{colour}"><title>{_name(pattern)}, {what}: {_n(count)}</title></rect>'
+                f'<text x="{label_w + w + 4:.1f}" y="{by + bar_h - 3}">{_n(count)}{extra}</text>'
             )
     parts.append("</svg>")
     return f'<section id="chart">{title}{"".join(parts)}</section>'
 
 
+def _budget(points: Sequence[BudgetPoint]) -> str:
+    title = "<h2>Inspection budget: what opening the top of each worklist catches</h2>"
+    if not points:
+        return f'<section id="budget">{title}<p>Nothing to chart.</p></section>'
+    note = (
+        '<p class="note">Each worklist lists the shipments it scored above zero, highest '
+        "first: the federation by its score, the manifest alone by the same rule weights. "
+        "For each budget (share of all shipments opened) the curve counts the opened "
+        "shipments that carry a violation flagged from the nodes' evidence, so the "
+        "federation's own curve is an upper reference here; recall and hit rate against "
+        "a ground truth come from <span class='code'>fedtrade evaluate</span>.</p>"
+    )
+    left, right, top, bottom, plot_w, plot_h = 60, 150, 20, 40, 520, 220
+    width, height = left + plot_w + right, top + plot_h + bottom
+    x_max = max(p.share for p in points)
+    y_max = max(1, *(max(p.federation, p.manifest_only) for p in points))
+
+    def xy(share: float, count: int) -> tuple[float, float]:
+        return (left + plot_w * share / x_max, top + plot_h * (1 - count / y_max))
+
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        'aria-labelledby="budget-title"><title id="budget-title">Violations caught per '
+        "inspection budget: federation vs. manifest alone</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#1b1f24"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#1b1f24"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">'
+        "share of shipments opened</text>",
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{_n(y_max)}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
+    for p in points:
+        x, _ = xy(p.share, 0)
+        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+                     f"{p.share:.0%}</text>")
+    curves = (("federation", _FED_COLOUR, [p.federation for p in points]),
+              ("manifest alone", _BASE_COLOUR, [p.manifest_only for p in points]))
+    for what, colour, counts in curves:
+        coords = [xy(0.0, 0), *(xy(p.share, c) for p, c in zip(points, counts, strict=True))]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                     'stroke-width="2"/>')
+        for p, c, (x, y) in zip(points, counts, coords[1:], strict=True):
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>'
+                         f"{what}, top {p.share:.0%} ({_n(p.slots)} shipments): "
+                         f"{_n(c)} with a violation</title></circle>")
+        last_x, last_y = coords[-1]
+        parts.append(f'<text x="{last_x + 8:.1f}" y="{last_y + 4:.1f}">{what}</text>')
+    parts.append("</svg>")
+    rows = [(f"{p.share:.0%}", _n(p.slots), _n(p.federation), _n(p.manifest_only))
+            for p in points]
+    table = _table([("Budget", True), ("Shipments opened", True), ("Federation", True),
+                    ("Manifest alone", True)], rows)
+    return f'<section id="budget">{title}{note}{"".join(parts)}{table}</section>'
+
+
 def _top(top: Sequence[ShipmentResult]) -> str:
-    title = "<h2>Top-risk shipments</h2>"
+    title = "<h2>Worklist: top-risk shipments by violation</h2>"
     if not top:
         return f'<section id="top">{title}<p>No shipments.</p></section>'
-    rows = [
-        (
-            f'<span class="code">{escape(r.house_bill)}</span>',
-            _level(r.risk_level),
-            _n(r.score),
-            _list(r.reasons),
-            escape(", ".join(r.answered_by)) if r.answered_by else _NONE,
-            _list(r.no_answer),
-        )
-        for r in top
-    ]
-    table = _table(
-        [("House bill", False), ("Risk", False), ("Score", True), ("Reasons", False),
-         ("Nodes answered", False), ("No answer from", False)],
-        rows,
-    )
-    note = f'<p class="note">The {_n(len(top))} highest-scoring shipments, highest first.</p>'
-    return f'<section id="top">{title}{note}{table}</section>'
+    groups: dict[str, list[ShipmentResult]] = {}
+    for r in top:
+        groups.setdefault(r.patterns[0] if r.patterns else "", []).append(r)
+    head = [("House bill", False), ("Risk", False), ("Score", True), ("Reasons (points)", False),
+            ("Nodes answered", False), ("No answer from", False)]
+    sections = []
+    for pattern, results in groups.items():
+        rows = [
+            (
+                f'<span class="code">{escape(r.house_bill)}</span>',
+                _level(r.risk_level),
+                _n(r.score),
+                _list(r.reasons),
+                escape(", ".join(r.answered_by)) if r.answered_by else _NONE,
+                _list(r.no_answer),
+            )
+            for r in results
+        ]
+        name = _name(pattern) if pattern else "Indicators only (no violation flagged)"
+        sections.append(f"<h3>{name} ({_n(len(results))})</h3>{_table(head, rows)}")
+    note = (f'<p class="note">The worklist: the {_n(len(top))} highest-scoring shipments, '
+            "grouped by their first violation (in the order of the rules), highest score "
+            "first in each group. Each reason shows the points it adds; they add up to the "
+            "score.</p>")
+    return f'<section id="top">{title}{note}{"".join(sections)}</section>'
 
 
 def _failures(failures: Mapping[str, int]) -> str:
@@ -272,6 +355,7 @@ def render_report(summary: ScreeningSummary) -> str:
         _summary(summary),
         _patterns(summary, order),
         _chart(summary, order),
+        _budget(summary.budget_curve),
         _top(summary.top),
         _nodes(summary.nodes),
         "</main>",

@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["RESULT_COLUMNS", "RISK_LEVELS", "NodeStats", "ScreeningSummary", "ShipmentResult"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "RISK_LEVELS",
+    "BudgetPoint",
+    "NodeStats",
+    "ScreeningSummary",
+    "ShipmentResult",
+]
 
 RISK_LEVELS = ("high", "medium", "low")
 # Columns of results.csv, in order. List-valued columns are joined with ";" (patterns,
@@ -52,6 +59,17 @@ class NodeStats:
 
 
 @dataclass(frozen=True)
+class BudgetPoint:
+    """What opening the top ``share`` of each worklist catches, without a ground truth:
+    shipments opened that the nodes' answers flag with a violation."""
+
+    share: float
+    slots: int
+    federation: int
+    manifest_only: int
+
+
+@dataclass(frozen=True)
 class ScreeningSummary:
     manifest: str
     purpose: str
@@ -66,3 +84,6 @@ class ScreeningSummary:
     top: Sequence[ShipmentResult]
     nodes: Sequence[NodeStats]
     manifest_only_by_pattern: Mapping[str, int] = field(default_factory=dict)
+    # pattern -> manifest-only flags of it that the nodes' answers also flag
+    manifest_only_confirmed: Mapping[str, int] = field(default_factory=dict)
+    budget_curve: Sequence[BudgetPoint] = ()

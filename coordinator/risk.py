@@ -15,7 +15,7 @@ held) never meets a rule: absence is not evidence.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fedtrade.node.catalogue import CATALOGUE
@@ -27,12 +27,14 @@ __all__ = [
     "DEFAULT_RISK",
     "INDICATOR_QUERY",
     "KINDS",
+    "PATTERN_NAMES",
     "SPLIT_PATTERN",
     "Assessment",
     "RiskRules",
     "Rule",
     "assess_batch",
     "load_risk_rules",
+    "worklist",
 ]
 
 INDICATOR_QUERY = "shipment_indicators"
@@ -57,6 +59,19 @@ def _same(a: PyValue, b: PyValue) -> bool:
 
 
 KINDS = ("violation", "indicator")
+# Readable names of the patterns, for reports (the code names stay in results.csv).
+PATTERN_NAMES: Mapping[str, str] = {
+    "undervaluation": "Undervaluation (declared below the price paid)",
+    "split_shipment": "Split shipment (one consignee over the de minimis threshold)",
+    "misclassification": "Misclassification (HS code of the goods differs)",
+    "linked_suspended_seller": "Seller linked to suspended accounts",
+    "unverified_seller": "Unverified seller identity",
+    "new_seller": "New seller account",
+    "recalled_product": "Recalled or unsafe product",
+    "entity_list_manufacturer": "Forced-labour or denied party",
+    "unscreened": "Security: not screened or held",
+    "manifest_entry_gap": "Entry value differs from the manifest",
+}
 
 
 def _rule_dict(pattern: str, role: str, field: str, condition: str, values: object,
@@ -143,6 +158,15 @@ class RiskRules:
     def level(self, score: int) -> str:
         return "high" if score >= self.high else "medium" if score >= self.medium else "low"
 
+    def manifest_only_score(self, patterns: Iterable[str]) -> int:
+        """The manifest-only baseline scored by the same weights: per pattern it flags, the
+        largest weight of a violation rule for that pattern (the split weight for splits)."""
+        weights: dict[str, int] = {SPLIT_PATTERN: self.split_weight}
+        for rule in self.rules:
+            if rule.kind == "violation":
+                weights[rule.pattern] = max(weights.get(rule.pattern, 0), rule.weight)
+        return sum(weights.get(p, 0) for p in set(patterns))
+
     def fields_for(self, role: str) -> set[str]:
         """The indicator fields the rules read from a node of ``role``."""
         return {r.field for r in self.rules if r.role in (role, ANY_ROLE)} - set(_ALWAYS)
@@ -204,6 +228,12 @@ def assess_batch(
         if i in scores else low
         for i in range(size)
     ]
+
+
+def worklist(scores: Sequence[int]) -> list[int]:
+    """Positions of the shipments scored above zero, highest first (ties in manifest order):
+    the order an officer opens them in. Unscored shipments are never on it."""
+    return sorted((i for i, score in enumerate(scores) if score > 0), key=lambda i: -scores[i])
 
 
 def _rule(entry: ConfigMapping) -> Rule:

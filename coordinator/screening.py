@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import time
+from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,16 +33,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
-from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
-from fedtrade.coordinator.risk import INDICATOR_QUERY, assess_batch
+from fedtrade.coordinator.results import BudgetPoint, NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.risk import INDICATOR_QUERY, RiskRules, assess_batch, worklist
 from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
 from fedtrade.trust.tables import decode_table
 from fedtrade.trust.wire import PyValue, table_value
 
-__all__ = ["LINKAGE_QUERY", "TOP_SHIPMENTS", "screen_manifest"]
+__all__ = ["BUDGET_SHARES", "LINKAGE_QUERY", "TOP_SHIPMENTS", "budget_curve", "screen_manifest"]
 
 LINKAGE_QUERY = "consignee_daily_totals"
 LINKAGE_WINDOW_DAYS = 31
+# Inspection budgets the report's curve shows: 1 % to 10 %, then 15 % and 20 %.
+BUDGET_SHARES = (*(k / 100 for k in range(1, 11)), 0.15, 0.20)
 TOP_SHIPMENTS = 50
 
 Columns = Mapping[str, list[PyValue]]
@@ -166,22 +170,45 @@ def _ask_batch(
 
 @dataclass
 class _Tally:
+    rules: RiskRules
     by_level: Counter[str] = field(default_factory=Counter)
     by_pattern: Counter[str] = field(default_factory=Counter)
     baseline: Counter[str] = field(default_factory=Counter)
+    confirmed: Counter[str] = field(default_factory=Counter)
     top: list[tuple[int, int, ShipmentResult]] = field(default_factory=list)
     count: int = 0
+    # per shipment: federation score, manifest-only score, violation flagged by the nodes
+    scores: array[int] = field(default_factory=lambda: array("q"))
+    baseline_scores: array[int] = field(default_factory=lambda: array("q"))
+    flagged: bytearray = field(default_factory=bytearray)
 
     def add(self, result: ShipmentResult) -> None:
         self.count += 1
         self.by_level[result.risk_level] += 1
         self.by_pattern.update(result.patterns)
         self.baseline.update(result.manifest_only_patterns)
+        self.confirmed.update(set(result.manifest_only_patterns) & set(result.patterns))
+        self.scores.append(result.score)
+        self.baseline_scores.append(self.rules.manifest_only_score(result.manifest_only_patterns))
+        self.flagged.append(1 if result.patterns else 0)
         item = (result.score, -self.count, result)
         if len(self.top) < TOP_SHIPMENTS:
             heapq.heappush(self.top, item)
         elif item > self.top[0]:
             heapq.heapreplace(self.top, item)
+
+
+def budget_curve(scores: Sequence[int], baseline: Sequence[int], flagged: Sequence[int],
+                 shares: Sequence[float] = BUDGET_SHARES) -> tuple[BudgetPoint, ...]:
+    """Per budget share: flagged shipments among the top of each worklist (score > 0 only,
+    highest first, ties in manifest order)."""
+    fed, base = worklist(scores), worklist(baseline)
+    points = []
+    for share in shares:
+        slots = math.ceil(share * len(scores))
+        points.append(BudgetPoint(share, slots, sum(flagged[i] for i in fed[:slots]),
+                                  sum(flagged[i] for i in base[:slots])))
+    return tuple(points)
 
 
 @contextmanager
@@ -213,7 +240,7 @@ def screen_manifest(
     started = datetime.now(UTC)
     scan = scan_manifest(manifest, config.currency_per_usd)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
-    tally = _Tally()
+    tally = _Tally(config.risk)
     workers = max(4, len(runs) * settings.in_flight_batches)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="screen") as pool, \
             _progress(progress, scan.rows, list(runs)) as advance:
@@ -261,6 +288,8 @@ def screen_manifest(
         top=[item[2] for item in sorted(tally.top, reverse=True)],
         nodes=[run.stats() for run in runs.values()],
         manifest_only_by_pattern=dict(tally.baseline),
+        manifest_only_confirmed=dict(tally.confirmed),
+        budget_curve=budget_curve(tally.scores, tally.baseline_scores, tally.flagged),
     )
 
 

@@ -16,6 +16,7 @@ violations.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fedtrade.coordinator.results import ShipmentResult
-from fedtrade.coordinator.risk import DEFAULT_RISK, SPLIT_PATTERN
+from fedtrade.coordinator.risk import DEFAULT_RISK, load_risk_rules, worklist
 from fedtrade.sim.synth import PATTERNS
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.yamlconfig import load_yaml_text
 
 __all__ = [
     "BUDGETS",
@@ -49,6 +51,8 @@ BUDGETS = (0.01, 0.05, 0.10)
 # Planted seller properties that are evidence, not violations (an honest seller may be new).
 INDICATOR_PATTERNS = ("unverified_seller", "new_seller")
 RECALL_TARGET = 0.95
+_DEFAULT_RULES = load_risk_rules(
+    load_yaml_text(json.dumps({"risk": DEFAULT_RISK}), "default risk rules").mapping("risk"))
 PRECISION_TARGET = 0.90
 GROUND_TRUTH_COLUMNS = ("house_bill", "pattern")
 
@@ -74,25 +78,9 @@ class Counts:
         return self.tp / planted if planted else None
 
 
-def _manifest_only_weights() -> dict[str, int]:
-    """The default rules' largest violation weight per pattern: the baseline's score."""
-    weights: dict[str, int] = {}
-    rules = DEFAULT_RISK["rules"]
-    assert isinstance(rules, list)
-    for rule in rules:
-        if rule["kind"] == "violation":
-            weights[rule["pattern"]] = max(weights.get(rule["pattern"], 0), rule["weight"])
-    split = DEFAULT_RISK["split"]
-    assert isinstance(split, dict)
-    weights[SPLIT_PATTERN] = split["weight"]
-    return weights
-
-
-MANIFEST_ONLY_WEIGHTS = _manifest_only_weights()
-
-
 def manifest_only_score(patterns: Iterable[str]) -> int:
-    return sum(MANIFEST_ONLY_WEIGHTS.get(p, 0) for p in set(patterns))
+    """The baseline's score under the default rule weights (configs/coordinator.yaml)."""
+    return _DEFAULT_RULES.manifest_only_score(patterns)
 
 
 @dataclass(frozen=True)
@@ -132,16 +120,10 @@ def budgets(
     shares: Iterable[float] = BUDGETS,
 ) -> tuple[Budget, ...]:
     """Budgets over per-shipment scores (in manifest order) and whether each is violating."""
-    size = len(violating)
-
-    def ranked(scores: list[int]) -> list[int]:
-        listed = [i for i in range(size) if scores[i] > 0]
-        return sorted(listed, key=lambda i: -scores[i])  # stable: ties in manifest order
-
-    fed, base = ranked(federation), ranked(manifest_only)
+    fed, base = worklist(federation), worklist(manifest_only)
     out = []
     for share in shares:
-        slots = math.ceil(share * size)
+        slots = math.ceil(share * len(violating))
         out.append(Budget(
             share, slots, sum(violating),
             sum(violating[i] for i in fed[:slots]), sum(violating[i] for i in base[:slots]),

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.coordinator.report import p95, render_report, write_report
-from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.results import BudgetPoint, NodeStats, ScreeningSummary, ShipmentResult
 from fedtrade.trust.errors import DataError
 
-SECTIONS = ("header", "summary", "patterns", "chart", "top", "nodes")
+SECTIONS = ("header", "summary", "patterns", "chart", "budget", "top", "nodes")
 START = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 
 
@@ -133,6 +133,9 @@ SUMMARY = ScreeningSummary(
         NodeStats("broker-1", "broker", 0, 20, {"deadline exceeded after 5.0 s": 20}, []),
     ),
     manifest_only_by_pattern={"split_shipment": 12, "manifest_entry_gap": 3},
+    manifest_only_confirmed={"split_shipment": 9},
+    budget_curve=(BudgetPoint(0.01, 10, 10, 4), BudgetPoint(0.05, 50, 50, 9),
+                  BudgetPoint(0.10, 100, 78, 9)),
 )
 
 
@@ -164,31 +167,52 @@ def test_summary_counts_by_level(page: Page) -> None:
 
 
 def test_patterns_federation_against_the_manifest_alone(page: Page) -> None:
-    assert page.rows["patterns"][0] == ["Pattern", "Federation", "Share", "Manifest alone"]
+    assert page.rows["patterns"][0] == ["Violation", "Federation", "Share", "Manifest alone",
+                                        "Manifest-alone precision vs. nodes"]
     assert page.body("patterns") == [
-        ["undervaluation", "30", "3.0 %", "0"],
-        ["split_shipment", "28", "2.8 %", "12"],
-        ["unscreened", "20", "2.0 %", "0"],
-        ["manifest_entry_gap", "0", "0.0 %", "3"],
+        ["Undervaluation (declared below the price paid)", "30", "3.0 %", "0", "—"],
+        ["Split shipment (one consignee over the de minimis threshold)", "28", "2.8 %", "12",
+         "0.75"],
+        ["Security: not screened or held", "20", "2.0 %", "0", "—"],
+        ["Entry value differs from the manifest", "0", "0.0 %", "3", "0.00"],
     ]
 
 
 def test_chart_is_inline_svg_with_one_bar_per_pattern_and_source(page: Page) -> None:
     rects = [a for tag, a in page.tags if tag == "rect"]
     assert len(rects) == 2 + 2 * 4  # legend + (federation, manifest alone) per pattern
-    assert "undervaluation, federation: 30" in page.svg_titles
-    assert "split_shipment, manifest alone: 12" in page.svg_titles
+    under = "Undervaluation (declared below the price paid)"
+    split = "Split shipment (one consignee over the de minimis threshold)"
+    gap = "Entry value differs from the manifest"
+    assert f"{under}, federation: 30" in page.svg_titles
+    assert f"{split}, manifest alone: 12" in page.svg_titles
     widths = {t: float(str(a["width"])) for t, a in zip(page.svg_titles[1:], rects[2:],
-                                                        strict=True)}
-    assert widths["undervaluation, federation: 30"] == 440.0  # the longest bar fills the axis
-    assert widths["split_shipment, manifest alone: 12"] == pytest.approx(440 * 12 / 30, abs=0.1)
-    assert widths["manifest_entry_gap, federation: 0"] == 0.0
-    assert "manifest alone" in page.text("chart")
+                                                        strict=False)}
+    assert widths[f"{under}, federation: 30"] == 400.0  # the longest bar fills the axis
+    assert widths[f"{split}, manifest alone: 12"] == pytest.approx(400 * 12 / 30, abs=0.1)
+    assert widths[f"{gap}, federation: 0"] == 0.0
+    # a manifest-alone count never stands without its precision
+    assert "12 (precision vs. nodes 0.75)" in page.text("chart")
+    assert "3 (precision vs. nodes 0.00)" in page.text("chart")
+
+
+def test_budget_curve_federation_against_the_manifest_alone(page: Page) -> None:
+    assert page.body("budget") == [
+        ["1%", "10", "10", "4"], ["5%", "50", "50", "9"], ["10%", "100", "78", "9"],
+    ]
+    lines = [a for tag, a in page.tags if tag == "polyline"]
+    assert len(lines) == 2  # federation and manifest alone
+    # 3 points after the origin; the tallest (78) at the top of the plot (y = 20)
+    fed = [tuple(map(float, xy.split(","))) for xy in str(lines[0]["points"]).split()]
+    assert fed == [(60.0, 240.0), (112.0, round(240 - 220 * 10 / 78, 1)),
+                   (320.0, round(240 - 220 * 50 / 78, 1)), (580.0, 20.0)]
+    assert "manifest alone, top 5% (50 shipments): 9 with a violation" in page.svg_titles
 
 
 def test_top_risk_shipments(page: Page) -> None:
-    assert page.rows["top"][0] == ["House bill", "Risk", "Score", "Reasons", "Nodes answered",
-                                   "No answer from"]
+    assert page.rows["top"][0] == ["House bill", "Risk", "Score", "Reasons (points)",
+                                   "Nodes answered", "No answer from"]
+    assert "Undervaluation (declared below the price paid) (3)" in page.text("top")
     assert page.body("top") == [
         ["AB1234567890", "high", "95",
          "marketplace: paid/declared ratio band <0.5 / "
@@ -222,7 +246,7 @@ def test_page_loads_nothing(page: Page) -> None:
     assert {tag for tag, _ in page.tags} <= {
         "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "dl", "dt",
         "dd", "main", "section", "p", "table", "thead", "tbody", "tr", "th", "td", "span",
-        "ul", "li", "svg", "rect", "text", "footer",
+        "ul", "li", "svg", "rect", "text", "footer", "h3", "line", "polyline", "circle",
     }
 
 
