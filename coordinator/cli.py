@@ -18,7 +18,7 @@ from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_table, summary_table
 from fedtrade.coordinator.report import write_report
-from fedtrade.coordinator.result_files import ResultWriter
+from fedtrade.coordinator.result_files import ResultWriter, write_worklist
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.cli import run_command
 from fedtrade.node.config import load_node_config
@@ -129,9 +129,12 @@ def _screen(args: argparse.Namespace) -> int:
         evidence.close()
     if args.report is not None:
         write_report(args.report, summary)
+    if args.worklist is not None:
+        write_worklist(args.out, args.worklist)
     console = Console()
     console.print(summary_table(summary))
-    outputs = [str(p) for p in (args.out, args.json, args.report) if p is not None]
+    outputs = [str(p) for p in (args.out, args.json, args.report, args.worklist)
+               if p is not None]
     console.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
     failed = [n for n in summary.nodes if n.batches_failed]
     if failed and config.screening.require_all_nodes:
@@ -257,6 +260,9 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")
     screen.add_argument("--report", type=Path, help="also write a self-contained HTML report")
+    screen.add_argument("--worklist", type=Path,
+                        help="also write the worklist: the shipments scored above zero, "
+                        "highest score first (results CSV columns)")
     screen.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress (default: when stderr is a terminal)")
     screen.set_defaults(run=_screen)

@@ -18,9 +18,16 @@ from types import TracebackType
 from typing import Self, TextIO
 
 from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from fedtrade.coordinator.risk import worklist
 from fedtrade.trust.errors import DataError
 
-__all__ = ["LIST_SEPARATORS", "ResultWriter", "atomic_text_file", "read_results"]
+__all__ = [
+    "LIST_SEPARATORS",
+    "ResultWriter",
+    "atomic_text_file",
+    "read_results",
+    "write_worklist",
+]
 
 # List-valued columns and how results.csv joins their items (see coordinator.results).
 LIST_SEPARATORS: dict[str, str] = {
@@ -230,3 +237,13 @@ def _parse_row(path: Path, line: int, fields: list[str]) -> ShipmentResult:
         score=int(row["score"]),
         **lists,
     )
+
+
+def write_worklist(results: Path | str, worklist_path: Path | str) -> int:
+    """Write the shipments of ``results`` scored above zero, highest first (ties in
+    manifest order), to ``worklist_path``; return how many."""
+    scored = [r for r in read_results(results) if r.score > 0]
+    with ResultWriter(worklist_path) as writer:
+        for index in worklist([r.score for r in scored]):
+            writer.write(scored[index])
+    return len(scored)

@@ -14,6 +14,7 @@ import pytest
 from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.result_files import read_results
 from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.server import NodeServicer
@@ -229,10 +230,13 @@ def test_cli_writes_outputs_and_honours_require_all_nodes(
     args = ["screen", "--config", str(config_path), str(world.folder / "manifest.csv"),
             "--purpose", "TARGETING", "--case", "C-9", "--no-progress"]
     outputs = ["--out", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.jsonl"),
-               "--report", str(tmp_path / "r.html")]
+               "--report", str(tmp_path / "r.html"), "--worklist", str(tmp_path / "w.csv")]
     assert fedtrade_main([*args, *outputs]) == 0
     assert (tmp_path / "r.csv").read_text().count("\n") == len(world.manifest()) + 1
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    results = list(read_results(tmp_path / "r.csv"))
+    ranked = list(read_results(tmp_path / "w.csv"))
+    assert ranked == sorted((r for r in results if r.score > 0), key=lambda r: -r.score)
     live_world.nodes[BROKER].server.stop(None).wait()
     config_path.write_text(config_path.read_text().replace(
         "batch_size: 5000", "batch_size: 5000\n  require_all_nodes: true"))
