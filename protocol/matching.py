@@ -15,13 +15,19 @@ to 14 digits, so codes compare equal whatever form each list uses.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 from anyascii import anyascii
 from cleanco import basename  # type: ignore[import-untyped]
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from stdnum import ean
 
-__all__ = ["DEFAULT_NAME_THRESHOLD", "gtin14", "name_similarity", "normalize_name"]
+__all__ = [
+    "DEFAULT_NAME_THRESHOLD",
+    "best_match",
+    "gtin14",     "name_similarity",
+    "normalize_name",
+]
 
 # Token similarity at or above which two party names are taken as the same party.
 DEFAULT_NAME_THRESHOLD = 0.9
@@ -62,6 +68,17 @@ def name_similarity(a: str, b: str) -> float:
     if left == right:
         return 1.0
     return round(fuzz.token_sort_ratio(left, right) / 100.0, 4)
+
+
+def best_match(names: Iterable[str], listed: Sequence[str]) -> float:
+    """The strongest match of any of ``names`` against ``listed`` (already normalised
+    names, e.g. an entity list), 0..1; 0.0 when either side is empty."""
+    best = 0.0
+    for name in set(names):
+        found = process.extractOne(normalize_name(name), listed, scorer=fuzz.token_sort_ratio)
+        if found is not None:
+            best = max(best, found[1] / 100.0)
+    return round(best, 2)
 
 
 def gtin14(code: str | None) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from fedtrade.coordinator.manifest import MANIFEST_COLUMNS
 from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
 from fedtrade.node.store.schema import table_specs
+from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.ids import ROLES
 from fedtrade.trust.linkage import normalize_party
@@ -176,7 +177,14 @@ parcels AS (
     WHERE e.estimated_arrival >= bounds.first AND e.estimated_arrival < bounds.stop
     UNION ALL
     SELECT 'marketplace', f.house_bill, party_key(o.buyer_name, o.buyer_address),
-           substr(f.shipped_at, 1, 10), coalesce(o.total_paid / fx.per_usd, 0)
+           substr(f.shipped_at, 1, 10), coalesce(coalesce(
+               (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
+                FROM mp_parcel_lines pl JOIN mp_order_lines ol
+                  ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
+                WHERE pl.house_bill = f.house_bill),
+               (SELECT sum(ol.amount_paid) FROM mp_order_lines ol WHERE ol.order_id = f.order_id)
+               / (SELECT count(*) FROM mp_fulfillments f2 WHERE f2.order_id = f.order_id),
+               0.0) / fx.per_usd, 0)
     FROM bounds, mp_fulfillments f JOIN mp_orders o ON o.order_id = f.order_id
     LEFT JOIN temp.fx fx ON fx.currency = o.currency
     WHERE f.shipped_at >= bounds.first AND f.shipped_at < bounds.stop
@@ -197,8 +205,40 @@ split AS (
     FROM listed WHERE top > :threshold GROUP BY house_bill
 )"""
 
-_ENTITY_NAME = ("EXISTS(SELECT 1 FROM {table} x "
-                "WHERE upper(trim(x.name)) = upper(trim({column})))")
+# The parcel's own order lines, as the marketplace node finds them (node.queries.shipments).
+_PARCEL = f"""
+parcel AS (
+    SELECT m.house_bill, pl.order_id, pl.line_no, pl.quantity
+    FROM {MANIFEST_TABLE} m JOIN mp_parcel_lines pl ON pl.house_bill = m.house_bill
+    UNION ALL
+    SELECT m.house_bill, ol.order_id, ol.line_no, ol.quantity
+    FROM {MANIFEST_TABLE} m JOIN mp_fulfillments f ON f.house_bill = m.house_bill
+    JOIN mp_order_lines ol ON ol.order_id = f.order_id
+    WHERE NOT EXISTS (SELECT 1 FROM mp_parcel_lines x WHERE x.house_bill = m.house_bill)
+      AND NOT EXISTS (SELECT 1 FROM mp_fulfillments y
+                      WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
+),
+goods AS (
+    SELECT p.house_bill, max(ol.amount_paid * p.quantity / ol.quantity) AS top_amount,
+           sum(ol.amount_paid * p.quantity / ol.quantity) AS paid,
+           CASE WHEN count(DISTINCT o.currency) = 1 THEN min(o.currency) END AS currency,
+           min(s.kyc_verified) AS kyc, max(s.high_volume) AS high_volume,
+           min(CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)) AS age,
+           max((SELECT count(DISTINCT x.seller_id) FROM mp_seller_links k
+                JOIN mp_sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
+                                                   THEN k.linked_seller_id ELSE k.seller_id END
+                WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
+                  AND x.status = 'suspended')) AS linked,
+           s.country AS country, s.status AS status, l.hs6_hint AS hint,
+           recalled(group_concat(l.gtin, ' ')) AS recall,
+           name_strength(group_concat(s.legal_name, char(31))) AS strength
+    FROM parcel p
+    JOIN mp_order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
+    JOIN mp_orders o ON o.order_id = p.order_id
+    JOIN mp_listings l ON l.listing_id = ol.listing_id
+    JOIN mp_sellers s ON s.seller_id = l.seller_id
+    GROUP BY p.house_bill
+)"""
 
 # One row per manifest shipment with each party's raw values. The OFFSET keeps SQLite
 # from flattening this into the outer SELECT, which would repeat the correlated
@@ -207,32 +247,21 @@ _RAW = f"""
 raw AS (
     SELECT m.pos, m.house_bill, m.declared_value_usd AS declared, m.hs6 AS ref_hs6,
         f.order_id IS NOT NULL AS mp_known,
-        s.kyc_verified AS mp_kyc, s.high_volume AS mp_high_volume,
-        CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER) AS mp_age,
-        (SELECT count(DISTINCT x.seller_id) FROM mp_seller_links k
-            JOIN mp_sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
-                                                    THEN k.linked_seller_id ELSE k.seller_id END
-            WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
-              AND x.status = 'suspended') AS mp_linked,
-        s.country AS mp_country, s.status AS mp_status,
-        o.total_paid / fxo.per_usd AS mp_paid_usd,
-        l.hs6_hint AS mp_hs6,
-        CASE WHEN o.order_id IS NULL THEN NULL ELSE EXISTS(
-            SELECT 1 FROM mp_order_lines ol2 JOIN mp_listings l2 ON l2.listing_id = ol2.listing_id
-            JOIN mp_recalled_products r ON r.gtin = l2.gtin WHERE ol2.order_id = o.order_id)
-        END AS mp_recall,
-        CASE WHEN s.seller_id IS NULL THEN NULL
-             ELSE {_ENTITY_NAME.format(table="mp_entity_list", column="s.legal_name")}
-        END AS mp_entity,
+        g.kyc AS mp_kyc, g.high_volume AS mp_high_volume, g.age AS mp_age,
+        g.linked AS mp_linked, g.country AS mp_country, g.status AS mp_status,
+        g.paid / fxo.per_usd AS mp_paid_usd,
+        g.hint AS mp_hs6,
+        CASE WHEN g.house_bill IS NULL THEN NULL ELSE g.recall END AS mp_recall,
+        g.strength AS mp_strength,
         h.house_bill IS NOT NULL AS cr_known,
-        h.hs6 AS cr_hs6, h.known_shipper AS cr_known_shipper, h.screened AS cr_screened,
+        coalesce((SELECT hs6 FROM cr_house_bill_items WHERE house_bill = h.house_bill
+                  ORDER BY value DESC, item_no LIMIT 1), h.hs6) AS cr_hs6,
+        h.known_shipper AS cr_known_shipper, h.screened AS cr_screened,
         h.preload_status AS cr_preload,
-        CASE WHEN h.house_bill IS NULL THEN NULL
-             ELSE {_ENTITY_NAME.format(table="cr_entity_list", column="h.shipper_name")}
-        END AS cr_entity,
+        name_strength(h.shipper_name) AS cr_strength,
         e.entry_number IS NOT NULL AS bk_known,
         (SELECT substr(hts10, 1, 6) FROM bk_entry_lines WHERE entry_number = e.entry_number
-            ORDER BY line_no LIMIT 1) AS bk_hs6,
+            ORDER BY value_usd DESC, line_no LIMIT 1) AS bk_hs6,
         e.entry_type AS bk_type, e.release_status AS bk_release,
         CASE WHEN e.entry_number IS NULL THEN NULL ELSE EXISTS(
             SELECT 1 FROM bk_entry_lines el WHERE el.entry_number = e.entry_number
@@ -246,11 +275,8 @@ raw AS (
         split.day AS split_day, split.usd AS split_usd
     FROM {MANIFEST_TABLE} m
     LEFT JOIN mp_fulfillments f ON f.house_bill = m.house_bill
-    LEFT JOIN mp_orders o ON o.order_id = f.order_id
-    LEFT JOIN temp.fx fxo ON fxo.currency = o.currency
-    LEFT JOIN mp_order_lines ol ON ol.order_id = o.order_id AND ol.line_no = 1
-    LEFT JOIN mp_listings l ON l.listing_id = ol.listing_id
-    LEFT JOIN mp_sellers s ON s.seller_id = l.seller_id
+    LEFT JOIN goods g ON g.house_bill = m.house_bill
+    LEFT JOIN temp.fx fxo ON fxo.currency = g.currency
     LEFT JOIN cr_house_bills h ON h.house_bill = m.house_bill
     LEFT JOIN bk_entries e ON e.entry_number = (
         SELECT entry_number FROM bk_entries WHERE house_bill = m.house_bill
@@ -292,6 +318,11 @@ def _depth(code: str) -> str:
             + " ELSE 0 END")
 
 
+def _hit(strength: str, settings: QuerySettings) -> str:
+    return (f"CASE WHEN {strength} IS NULL THEN NULL "
+            f"ELSE {strength} >= {settings.name_match_threshold!r} END")
+
+
 def _fields(settings: QuerySettings) -> dict[str, dict[str, str]]:
     """Per role, each shipment_indicators field as SQL over the raw row."""
     return {
@@ -306,14 +337,16 @@ def _fields(settings: QuerySettings) -> dict[str, dict[str, str]]:
                                                settings.value_ratio_bands),
             "hs_match_depth": _depth("mp_hs6"),
             "recall_hit": "mp_recall",
-            "entity_list_hit": "mp_entity",
+            "entity_list_hit": _hit("mp_strength", settings),
+            "entity_name_strength": "mp_strength",
         },
         "carrier": {
             "hs_match_depth": _depth("cr_hs6"),
             "known_shipper": "cr_known_shipper",
             "screened": "cr_screened",
             "preload_status": "cr_preload",
-            "entity_list_hit": "cr_entity",
+            "entity_list_hit": _hit("cr_strength", settings),
+            "entity_name_strength": "cr_strength",
         },
         "broker": {
             "hs_match_depth": _depth("bk_hs6"),
@@ -345,13 +378,31 @@ def _statement(settings: QuerySettings) -> str:
         select.append(known)
         select += [f"CASE WHEN {known} THEN {sql} END" for sql in fields.values()]
     select += ["split_day", "split_usd"]
-    return f"WITH {_SPLIT},{_RAW}\nSELECT {', '.join(select)} FROM raw"
+    return f"WITH {_SPLIT},{_PARCEL},{_RAW}\nSELECT {', '.join(select)} FROM raw"
 
 
 def _party_key(name: str | None, address: str | None) -> str | None:
     if name is None or address is None:
         return None
     return f"{normalize_party(name)}\x1f{normalize_party(address)}"
+
+
+def _list_functions(conn: sqlite3.Connection, settings: QuerySettings) -> None:
+    """recalled(gtins) and name_strength(names), as the nodes compute them (one list each:
+    the generator gives every role the same reference lists)."""
+    recalled = {code for (raw,) in conn.execute("SELECT gtin FROM mp_recalled_products")
+                if (code := gtin14(raw)) is not None}
+    listed = sorted({normalize_name(n) for (n,) in conn.execute("SELECT name FROM mp_entity_list")}
+                    - {""})
+
+    def is_recalled(gtins: str | None) -> int:
+        return int(any(gtin14(g) in recalled for g in (gtins or "").split()))
+
+    def strength(names: str | None) -> float | None:
+        return None if names is None else best_match(names.split("\x1f"), listed)
+
+    conn.create_function("recalled", 1, is_recalled, deterministic=True)
+    conn.create_function("name_strength", 1, strength, deterministic=True)
 
 
 def pooled_indicators(
@@ -375,6 +426,7 @@ def pooled_indicators(
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:
         conn.create_function("party_key", 2, _party_key, deterministic=True)
+        _list_functions(conn, settings)
         conn.execute("CREATE TEMP TABLE fx (currency TEXT PRIMARY KEY, per_usd REAL NOT NULL)")
         conn.executemany("INSERT INTO temp.fx VALUES (?, ?)",
                          sorted(settings.currency_per_usd.items()))

@@ -17,8 +17,6 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import (
     HOUSE_BILL,
@@ -28,7 +26,7 @@ from fedtrade.node.queries.spec import (
     ResultTable,
     band,
 )
-from fedtrade.protocol.matching import gtin14, normalize_name
+from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 from fedtrade.trust.wire import PyValue
 
 __all__ = ["SHIPMENT_QUERIES"]
@@ -120,13 +118,7 @@ class _Context:
         """Best match strength of any of the (char 31 separated) names against the list."""
         if not isinstance(names, str):
             return None
-        best = 0.0
-        for name in set(names.split("\x1f")):
-            found = process.extractOne(normalize_name(name), self.listed_names,
-                                       scorer=fuzz.token_sort_ratio)
-            if found is not None:
-                best = max(best, found[1] / 100.0)
-        return round(best, 2)
+        return best_match(names.split("\x1f"), self.listed_names)
 
 
 Convert = Callable[[tuple[PyValue, ...], _Context], PyValue]
