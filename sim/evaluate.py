@@ -31,6 +31,7 @@ from fedtrade.trust.yamlconfig import load_yaml_text
 
 __all__ = [
     "BUDGETS",
+    "BUDGET_GAIN_TARGET",
     "INDICATOR_PATTERNS",
     "PRECISION_TARGET",
     "RECALL_TARGET",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 BUDGETS = (0.01, 0.05, 0.10)
+BUDGET_GAIN_TARGET = 2.0
 # Planted seller properties that are evidence, not violations (an honest seller may be new).
 INDICATOR_PATTERNS = ("unverified_seller", "new_seller")
 RECALL_TARGET = 0.95
@@ -335,8 +337,10 @@ def _ratio(value: float | None) -> str:
 
 
 def format_budgets(rows: Iterable[Budget]) -> list[str]:
-    """One line per budget: hit rate and recall of both worklists, and their ratio."""
+    """One line per budget: hit rate and recall of both worklists, and their ratio; then
+    whether the federation catches at least BUDGET_GAIN_TARGET times the baseline at 5 %."""
     out = []
+    rows = tuple(rows)
     for b in rows:
         gain = "n/a" if b.gain is None else f"{b.gain:.2f}x"
         out.append(
@@ -346,6 +350,13 @@ def format_budgets(rows: Iterable[Budget]) -> list[str]:
             f"hit rate {_ratio(b.hit_rate(False))}, recall {_ratio(b.recall(False))}; "
             f"federation/manifest-only {gain}"
         )
+    at_five = next((b for b in rows if b.share == 0.05), None)
+    if at_five is not None:
+        met = at_five.federation_hits >= BUDGET_GAIN_TARGET * at_five.manifest_only_hits \
+            and at_five.federation_hits > 0
+        out.append(f"budget target (at 5 %, federation catches >= {BUDGET_GAIN_TARGET:g}x the "
+                   f"manifest-only worklist): {'MET' if met else 'NOT MET'} "
+                   f"({at_five.federation_hits:,} vs {at_five.manifest_only_hits:,})")
     return [*out, ""] if out else out
 
 
