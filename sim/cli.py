@@ -12,6 +12,7 @@ from pathlib import Path
 from fedtrade.coordinator.result_files import read_results
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.synth import generate, parse_rate_overrides
+from fedtrade.sim.synth.confounders import MIXES, mix_named
 
 __all__ = ["register"]
 
@@ -28,6 +29,7 @@ def _synth(args: argparse.Namespace) -> int:
         seed=args.seed,
         rates=parse_rate_overrides(args.rate),
         threshold_usd=args.threshold,
+        confounders=mix_named(args.confounders),
     )
     print(summary)
     return 0
@@ -60,5 +62,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=float,
         default=800.0,
         help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
+    )
+    synth.add_argument(
+        "--confounders",
+        default="none",
+        choices=list(MIXES),
+        help="confounder mix: honest shipments with risk-like signals, listed in "
+        "confounders.csv (default: %(default)s)",
     )
     synth.set_defaults(run=_synth)

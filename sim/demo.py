@@ -36,6 +36,7 @@ from fedtrade.node.store.importer import import_path
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
+from fedtrade.sim.synth.confounders import MIXES, mix_named
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.tables import decode_table
 
@@ -45,10 +46,11 @@ console = Console()
 START_TIMEOUT = 30.0
 
 
-def _load_world(federation: Federation, shipments: int, seed: int) -> Path:
+def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> Path:
     world = federation.root / "world"
     with console.status(f"generating a synthetic world of {shipments} shipments"):
-        generate(world, shipments=shipments, seed=seed, progress=False)
+        generate(world, shipments=shipments, seed=seed, progress=False,
+                 confounders=mix_named(mix))
     for role, node_id in NODE_IDS.items():
         config = load_node_config(federation.node_configs[node_id])
         report = import_path(config.database, role, None, world / role, progress=False)
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         raise FedtradeError(f"{root} is not empty; give a new --workdir")
     federation = create_federation(root)
     console.print(f"[bold]working folder[/bold]: {root} (keys, configs, stores, evidence)")
-    world = _load_world(federation, args.shipments, args.seed)
+    world = _load_world(federation, args.shipments, args.seed, args.confounders)
     bills = _sample_house_bills(world, 5)
     context = QueryContext(
         purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
@@ -186,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--shipments", type=int, default=2000, help="size of the synthetic world")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world")
+    parser.add_argument("--confounders", default="none", choices=list(MIXES),
+                        help="confounder mix of the synthetic world (default: %(default)s)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

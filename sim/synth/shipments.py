@@ -51,6 +51,8 @@ CHUNK_FILES: tuple[str, ...] = (
     "broker/entry_lines",
     "manifest",
     "ground_truth",
+    "marketplace/parcel_lines",
+    "confounders",
 )
 
 (
@@ -188,6 +190,8 @@ class _Chunk:
         rates = p.rates
         self.rates = [(1 << k, rates.get(name)) for k, name in enumerate(PATTERNS)
                       if name != "split_shipment" and rates.get(name) > 0.0]
+        self.confounders = [(name, rate) for name, rate in p.confounders.as_dict().items()
+                            if rate > 0.0]
         self.threshold = p.threshold_usd
         split = rates.split_shipment if self.threshold > 0 else 0.0
         # A group of on average 4 parcels starts with probability q at a free slot, so
@@ -368,8 +372,15 @@ class _Chunk:
         """Append the CSV lines of one shipment to every output file."""
         t = self.t
         rnd = self.rnd
-        orders, order_lines, fulfillments, house_bills, items, _, _, manifest, truth = self.out
+        (orders, order_lines, fulfillments, house_bills, items, _, _, manifest, truth,
+         parcel_lines, confounded) = self.out
         flags = plan.flags
+        # Drawn only when the mix has them, so the mix "none" leaves the output unchanged.
+        confounders = {name for name, rate in self.confounders if rnd() < rate}
+        if flags & _SPLIT:
+            confounders.discard("coupon")  # the split group was sized on the full price
+        if flags & (_GAP | _UNSCREENED):
+            confounders -= {"other_broker", "pending_preload"}
         seller = plan.seller
         master = plan.master
         lines = plan.lines
@@ -388,16 +399,25 @@ class _Chunk:
         ordered = plan.order_day * 86400 + int(rnd() * 86400)
         shipped = ordered + 3600 + int(rnd() * (t.departure[master] - ordered - 4 * 3600))
         name, address = _spell(identity, v_market)
+        discount = 0.5 + rnd() * 0.3 if "coupon" in confounders else 1.0
+        paid = plan.paid * discount
+        total = paid * (2.05 + rnd() * 1.5) if "shipping_over_goods" in confounders else paid
         orders.append(
             f"{order_id},{name},{_csv(address)},{days[ordered // 86400]}"
-            f"{clock[ordered % 86400]},{plan.paid:.2f},{currency}\n"
+            f"{clock[ordered % 86400]},{total:.2f},{currency}\n"
         )
         fulfillments.append(
             f"FUL{_FIRST_ORDER + index},{order_id},{carrier},{house_bill},"
             f"{days[shipped // 86400]}{clock[shipped % 86400]}\n"
         )
         for line_no, (listing, qty) in enumerate(lines, 1):
-            if qty == 1:
+            parcel_lines.append(f"{house_bill},{order_id},{line_no},{qty}\n")
+            if discount < 1.0:
+                order_lines.append(
+                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
+                    f"{t.price_text[listing]},{t.price[listing] * qty * discount:.2f}\n"
+                )
+            elif qty == 1:
                 order_lines.append(f"{order_id},{line_no},{t.single_line[listing]}")
             else:
                 order_lines.append(
@@ -412,7 +432,7 @@ class _Chunk:
         if flags & _MISCLASS:
             pool = self.w.decoys[t.chapter[seller]]
             decoy = pool[int(rnd() * len(pool))]
-        declared_usd = plan.paid / _FX[currency] * plan.factor
+        declared_usd = paid / _FX[currency] * plan.factor
         hb_currency = currency if currency != "USD" and rnd() < 0.15 else "USD"
         declared = round(declared_usd * _FX[hb_currency], 2)
         declared_text = f"{declared:.2f}"
@@ -427,6 +447,8 @@ class _Chunk:
             r = rnd()
             screening = (("1," if r < 0.5 else "0,")
                          + ("0,pending" if r < 0.6 else "0,accepted" if r < 0.85 else "0,hold"))
+        elif "pending_preload" in confounders:
+            screening = "1,1,pending"
         else:
             screening = "1,1,accepted"
         name, address = _spell(identity, v_carrier)
@@ -460,9 +482,11 @@ class _Chunk:
                 entry_usd = round(entry_usd * (0.55 + rnd() * 0.2), 2)
             else:
                 entry_usd = round(entry_usd * (1.3 + rnd() * 0.3), 2)
-        if entry_usd >= 0:
+        if entry_usd >= 0 and "other_broker" not in confounders:
             self.emit_entry(index, plan, identity, house_bill, arrival_day, entry_usd, decoy)
 
+        for confounder in sorted(confounders):
+            confounded.append(f"{house_bill},{confounder}\n")
         if flags:
             counts = self.counts
             for k, pattern in enumerate(PATTERNS):

@@ -12,11 +12,12 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from fedtrade.node.store.identifiers import gtin_check_digit, mawb_check_digit
 from fedtrade.sim.synth import codes
+from fedtrade.sim.synth.confounders import ConfounderMix
 from fedtrade.sim.synth.patterns import RiskRates
 
 __all__ = [
@@ -75,6 +76,7 @@ class Params:
     rates: RiskRates
     threshold_usd: float
     days: int
+    confounders: ConfounderMix = field(default_factory=ConfounderMix)
 
     @property
     def end_date(self) -> date:

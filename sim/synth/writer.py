@@ -30,6 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from fedtrade.sim.synth.confounders import ConfounderMix
 from fedtrade.sim.synth.patterns import PATTERNS, RiskRates
 from fedtrade.sim.synth.shipments import (
     CHUNK_FILES,
@@ -97,6 +98,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "arrival_date",
     ),
     "ground_truth": ("house_bill", "pattern"),
+    "marketplace/parcel_lines": ("house_bill", "order_id", "line_no", "quantity"),
+    "confounders": ("house_bill", "confounder"),
 }
 
 
@@ -250,6 +253,7 @@ def generate(
     days: int = 14,
     progress: bool | None = None,
     workers: int | None = None,
+    confounders: ConfounderMix | None = None,
 ) -> SynthSummary:
     """Write one consistent synthetic federation to ``out_dir`` (README: "Synthetic federation").
 
@@ -262,7 +266,9 @@ def generate(
     existed = out_dir.exists()
     _make_out_dir(out_dir)
     try:
-        return _generate(out_dir, Params(shipments, seed, rates, float(threshold_usd), days),
+        params = Params(shipments, seed, rates, float(threshold_usd), days,
+                        confounders or ConfounderMix())
+        return _generate(out_dir, params,
                          show=sys.stderr.isatty() if progress is None else progress,
                          workers=workers if workers is not None else os.cpu_count() or 1)
     except BaseException:
@@ -329,6 +335,7 @@ def _generate(out_dir: Path, params: Params, *, show: bool, workers: int) -> Syn
         "last_arrival_date": last.isoformat(),
         "chunk_shipments": CHUNK_SHIPMENTS,
         "rates": params.rates.as_dict(),
+        "confounders": params.confounders.as_dict(),
         "split_shipment_enabled": params.threshold_usd > 0 and params.rates.split_shipment > 0,
     }
     (out_dir / "synth.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n",
