@@ -71,23 +71,23 @@ goods AS (
 """
 
 # How each role finds its record of a shipment, and whether it holds one:
-# (extra CTEs, joins, "known" expression).
-_SOURCES: Mapping[str, tuple[str, str, str]] = {
+# (whether it reads the parcel's goods, joins, "known" expression).
+_SOURCES: Mapping[str, tuple[bool, str, str]] = {
     "marketplace": (
-        "_PARCEL",
+        True,
         """
         LEFT JOIN fulfillments f ON f.house_bill = b.house_bill
         LEFT JOIN goods g ON g.house_bill = b.house_bill""",
         "f.order_id IS NOT NULL",
     ),
     "carrier": (
-        "",
+        False,
         """
         LEFT JOIN house_bills h ON h.house_bill = b.house_bill""",
         "h.house_bill IS NOT NULL",
     ),
     "broker": (
-        "",
+        False,
         """
         LEFT JOIN entries e ON e.entry_number = (
             SELECT entry_number FROM entries WHERE house_bill = b.house_bill
@@ -263,8 +263,9 @@ _GOODS: Mapping[str, str] = {
 }
 
 
-def _ctes(name: str, exprs: list[str]) -> str:
-    if name != "_PARCEL":
+def _ctes(parcel: bool, exprs: list[str]) -> str:
+    """The parcel CTEs with only the goods columns ``exprs`` read ("" without a parcel)."""
+    if not parcel:
         return ""
     text = " ".join(exprs)
     columns = "".join(f",\n           {sql} AS {col}" for col, sql in _GOODS.items()
@@ -355,7 +356,7 @@ def _batch_json(shipments: PyValue) -> str:
 
 def _run(execution: Execution) -> ResultTable:
     role = execution.role
-    ctes, joins, known = _SOURCES[role]
+    parcel, joins, known = _SOURCES[role]
     exprs: list[str] = []
     slices: list[tuple[str, slice]] = []
     for name in execution.fields:
@@ -363,7 +364,8 @@ def _run(execution: Execution) -> ResultTable:
         slices.append((name, slice(len(exprs), len(exprs) + len(sql))))
         exprs.extend(sql)
     select = ", ".join(["b.house_bill", f"{known} AS known", *exprs])
-    statement = f"{_BATCH}{_ctes(ctes, exprs)} SELECT {select} FROM batch b {joins} ORDER BY b.pos"
+    statement = (f"{_BATCH}{_ctes(parcel, exprs)} "
+                 f"SELECT {select} FROM batch b {joins} ORDER BY b.pos")
     batch = _batch_json(execution.params["shipments"])
     ctx = _Context(execution.conn, execution.settings)
     rows: list[tuple[PyValue, ...]] = []
@@ -407,12 +409,12 @@ def _query(name: str, description: str, fields: tuple[str, ...]) -> QuerySpec:
 
 
 def _known(execution: Execution) -> ResultTable:
-    ctes, joins, known = _SOURCES[execution.role]
+    parcel, joins, known = _SOURCES[execution.role]
     bills = execution.params["house_bills"]
     assert isinstance(bills, list)
     batch = json.dumps([[hb, None, None] for hb in bills])
     select = f"SELECT b.house_bill, {known} FROM batch b {joins} ORDER BY b.pos"
-    statement = f"{_BATCH}{_ctes(ctes, [])} {select}"
+    statement = f"{_BATCH}{_ctes(parcel, [])} {select}"
     rows = [(hb, bool(k)) for hb, k in execution.conn.execute(statement, {"batch": batch})]
     return ResultTable(columns=("house_bill", "known"), rows=rows)
 
