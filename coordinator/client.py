@@ -14,24 +14,24 @@ from fedtrade.coordinator.config import CoordinatorConfig, NodeEntry
 from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
-from fedtrade.protos import envelope_pb2, node_pb2_grpc, query_pb2
-from fedtrade.trust.envelope import Envelope, sign
-from fedtrade.trust.errors import ConfigError, RemoteError
-from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.wire import (
+from fedtrade.protocol.catalogue import DESCRIBE
+from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     envelope_from_proto,
     envelope_to_proto,
     to_value,
 )
+from fedtrade.protos import envelope_pb2, node_pb2_grpc, query_pb2
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.errors import ConfigError, RemoteError
+from fedtrade.trust.keys import SigningKey
 
 __all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
 
-DESCRIBE = "describe"
-# A plain value, or a ready Value such as a table of shipments (trust.wire.table_value).
+# A plain value, or a ready Value such as a table of shipments (protocol.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fedtrade.node.queries.spec import HOUSE_BILL
+from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.linkage import normalize_party
 
@@ -107,7 +107,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 def _check(row: Mapping[str, str], rates: Mapping[str, float]) -> tuple[float, str | None]:
     """Declared value in USD, or a problem 'field: what is wrong'."""
-    if not HOUSE_BILL.match(row["house_bill"] or ""):
+    if not HOUSE_BILL.fullmatch(row["house_bill"] or ""):
         return 0.0, f"house_bill: {row['house_bill']!r} is not 4-20 uppercase letters/digits"
     hs6 = row["hs6"] or ""
     if len(hs6) != 6 or not hs6.isdigit():

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from fedtrade.coordinator.client import VerifiedAnswer
 from fedtrade.coordinator.results import RISK_LEVELS, ScreeningSummary
-from fedtrade.trust.tables import decode_table
+from fedtrade.protocol.tables import decode_table
 
 __all__ = ["answer_table", "summary_table"]
 

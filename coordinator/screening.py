@@ -33,14 +33,14 @@ from fedtrade.coordinator.config import NodeEntry
 from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
 from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.risk import INDICATOR_QUERY, assess_batch
+from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import PyValue, table_value
 from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import PyValue, table_value
 
 __all__ = ["LINKAGE_QUERY", "TOP_SHIPMENTS", "screen_manifest"]
 
 LINKAGE_QUERY = "consignee_daily_totals"
-LINKAGE_WINDOW_DAYS = 31
 TOP_SHIPMENTS = 50
 
 Columns = Mapping[str, list[PyValue]]
@@ -78,7 +78,7 @@ def _reason(exc: FedtradeError) -> str:
 def _windows(first: str, last: str) -> Iterator[tuple[str, str]]:
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     while start <= end:
-        stop = min(end, start + timedelta(days=LINKAGE_WINDOW_DAYS - 1))
+        stop = min(end, start + timedelta(days=CONSIGNEE_TOTALS_MAX_DAYS - 1))
         yield start.isoformat(), stop.isoformat()
         start = stop + timedelta(days=1)
 

@@ -10,8 +10,9 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from fedtrade.node.catalogue import CATALOGUE
-from fedtrade.node.queries.settings import DisclosureControls, QuerySettings, load_currency_rates
+from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
 from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
 from fedtrade.trust.keys import PublicKey, load_public_key

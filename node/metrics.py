@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 
 __all__ = ["OTHER_QUERY", "NodeMetrics"]
 

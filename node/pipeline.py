@@ -19,12 +19,25 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry
-from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
 from fedtrade.node.logs import log_request
-from fedtrade.node.queries.spec import Execution, ResultTable, validate_params
+from fedtrade.node.queries.spec import Execution, ResultTable
 from fedtrade.node.state import NodeState, SeenQuery
 from fedtrade.node.status import status_for
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.tables import encode_rows
+from fedtrade.protocol.wire import (
+    PAYLOAD_ANSWER,
+    PAYLOAD_CHUNK,
+    PAYLOAD_QUERY,
+    PyValue,
+    digest,
+    from_value,
+    parse_payload,
+    timestamp,
+)
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
 from fedtrade.trust.errors import (
@@ -34,17 +47,6 @@ from fedtrade.trust.errors import (
     FreshnessError,
     MalformedRequestError,
     UnknownKeyError,
-)
-from fedtrade.trust.tables import encode_rows
-from fedtrade.trust.wire import (
-    PAYLOAD_ANSWER,
-    PAYLOAD_CHUNK,
-    PAYLOAD_QUERY,
-    PyValue,
-    digest,
-    from_value,
-    parse_payload,
-    timestamp,
 )
 
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
@@ -290,8 +292,7 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
 
 def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
-    spec = CATALOGUE[accepted.query.query_name]
-    return spec.run(
+    return RUNS[accepted.query.query_name](
         Execution(
             conn=state.store.reader(),
             role=accepted.config.role,

@@ -17,17 +17,16 @@ from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.node.tls import rotating_server_credentials
+from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError, RateLimitError
-from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 
-__all__ = ["MAX_MESSAGE_BYTES", "SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
+__all__ = ["SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
 
 log = logging.getLogger("fedtrade.node")
 
-# a whole manifest's house bills (consignee totals) fit; batches are far smaller
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 
 

@@ -25,9 +25,9 @@ from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.tls import secure_channel
 from fedtrade.node.tls import server_credentials
+from fedtrade.protocol.wire import PyValue, envelope_to_proto
 from fedtrade.sim.federation import COORDINATOR_ID, create_federation
 from fedtrade.trust.pki import load_tls_files
-from fedtrade.trust.wire import PyValue, envelope_to_proto
 
 ECHO_METHOD = "/bench.Echo/Echo"
 NODE = "carrier-1"

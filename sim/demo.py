@@ -33,11 +33,11 @@ from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
+from fedtrade.protocol.tables import decode_table
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import FedtradeError
-from fedtrade.trust.tables import decode_table
 
 __all__ = ["main"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from fedtrade.coordinator.risk import DEFAULT_RISK
-from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.trust.keys import generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate

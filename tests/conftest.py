@@ -22,13 +22,13 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store import import_path
+from fedtrade.protocol.wire import PAYLOAD_QUERY, to_value
 from fedtrade.protos import node_pb2_grpc, query_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.keys import SigningKey
 from fedtrade.trust.pki import TlsMaterial, load_tls_files
-from fedtrade.trust.wire import PAYLOAD_QUERY, to_value
 
 WORLD_SHIPMENTS = 3000
 CONTEXT = QueryContext(

@@ -13,11 +13,11 @@ import yaml
 
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.reload import ConfigWatcher
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import envelope_to_proto, table_value
 from fedtrade.protos import query_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, Federation
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import envelope_to_proto, table_value
 from tests.conftest import (
     CONTEXT,
     LiveFederation,

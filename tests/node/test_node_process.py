@@ -12,10 +12,10 @@ import grpc
 import pytest
 
 from fedtrade.coordinator.tls import secure_channel
+from fedtrade.protocol.wire import envelope_to_proto
 from fedtrade.protos import node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.wire import envelope_to_proto
 from tests.conftest import coordinator_tls, signed_query
 
 NODE = "broker-1"

@@ -27,10 +27,10 @@ from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.reload import reload_config
 from fedtrade.node.server import SERVICE_NAME, create_server
 from fedtrade.node.state import NodeState
+from fedtrade.protocol.wire import envelope_to_proto, table_value
 from fedtrade.protos import node_pb2_grpc
 from fedtrade.sim.federation import COORDINATOR_ID, Federation
 from fedtrade.trust.keys import SigningKey, generate_keypair
-from fedtrade.trust.wire import envelope_to_proto, table_value
 from tests.conftest import (
     CONTEXT,
     LiveFederation,

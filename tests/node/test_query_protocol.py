@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
 from fedtrade.node.pipeline import CHUNK_ROWS
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import VerificationError
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 from tests.conftest import CONTEXT, LiveFederation, signed_query
 
 MARKET = "marketplace-1"
