@@ -19,7 +19,7 @@ from fedtrade.node.health import probe
 from fedtrade.node.logs import configure_logging
 from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.reload import ConfigWatcher
-from fedtrade.node.server import create_server
+from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store.importer import import_path
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
@@ -39,20 +39,8 @@ def _write_port(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    config = load_node_config(args.config)
-    if config.tls is None:
-        if not args.insecure:
-            raise ConfigError(
-                "node.tls is not configured: a node serves mutual TLS (see the README, "
-                "'Operating a node'); pass --insecure to serve plaintext on a test network",
-                path=args.config, key="node.tls")
-        log.warning("serving PLAINTEXT gRPC (--insecure): queries and answers are signed but "
-                    "not encrypted, and any client can connect")
-    state = NodeState.open(config)
-    state.metrics = NodeMetrics()
-    state.metrics.observe_config(config)
-    server = create_server(state, args.listen or config.listen)
+def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Namespace) -> None:
+    """Serve (and follow config edits) until SIGTERM or Ctrl-C, then drain and stop."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -65,22 +53,43 @@ def _serve(args: argparse.Namespace) -> int:
     watcher = ConfigWatcher(state)
     server.start()
     watcher.start()
-    if args.metrics_port is not None:
-        bound = state.metrics.start(args.metrics_port, args.metrics_address)
-        log.info("metrics at http://%s:%d/metrics", args.metrics_address, bound)
-    if args.port_file is not None:
-        _write_port(args.port_file, server.port)
-    host = (args.listen or config.listen).rpartition(":")[0]
-    print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
-          + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
-    # Wake up now and then: the kernel may deliver SIGTERM to one of gRPC's threads, and
-    # Python runs the handler only when the main thread gets back to the interpreter.
-    while not stop.wait(0.5):
-        pass
-    watcher.stop()
-    server.stop(GRACE_SECONDS)
-    state.metrics.stop()
-    state.close()  # every answered request was committed to the audit log before answering
+    try:
+        if args.port_file is not None:
+            _write_port(args.port_file, server.port)
+        config = state.config
+        host = (args.listen or config.listen).rpartition(":")[0]
+        print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
+              + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
+        # Wake up now and then: the kernel may deliver SIGTERM to one of gRPC's threads, and
+        # Python runs the handler only when the main thread gets back to the interpreter.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        watcher.stop()
+        server.stop(GRACE_SECONDS)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    if config.tls is None:
+        if not args.insecure:
+            raise ConfigError(
+                "node.tls is not configured: a node serves mutual TLS (see the README, "
+                "'Operating a node'); pass --insecure to serve plaintext on a test network",
+                path=args.config, key="node.tls")
+        log.warning("serving PLAINTEXT gRPC (--insecure): queries and answers are signed but "
+                    "not encrypted, and any client can connect")
+    state = NodeState.open(config)
+    metrics = state.metrics = NodeMetrics()
+    try:
+        metrics.observe_config(config)
+        if args.metrics_port is not None:
+            bound = metrics.start(args.metrics_port, args.metrics_address)
+            log.info("metrics at http://%s:%d/metrics", args.metrics_address, bound)
+        _run_until_signal(create_server(state, args.listen or config.listen), state, args)
+    finally:
+        metrics.stop()
+        state.close()  # every answered request was committed to the audit log before answering
     print(f"node {config.node_id} stopped", flush=True)
     return 0
 

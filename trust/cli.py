@@ -10,6 +10,7 @@ the unknown option, and exit status 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import json
 import os
@@ -47,11 +48,12 @@ _HINTS = {
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An argument parser whose commands name what they do not know, with their own usage.
+    """An argument parser whose commands name an unknown option, with their own usage.
 
-    Plain argparse lets a subcommand pass unknown arguments up to the top-level
-    parser, which then prints the top-level usage and "unrecognized arguments".
-    Here the command that received them reports them.
+    Plain argparse reports a mistyped option last, after "the following arguments
+    are required" caused by the typo, and from a subcommand it passes unknown
+    arguments up to the top-level parser, which prints the top-level usage. Here
+    the command that receives an option it does not know names it first.
     """
 
     def __init__(self, *args: Any, version: bool = False, **kwargs: Any) -> None:
@@ -63,13 +65,38 @@ class CommandParser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]  # same behaviour, narrower types
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
+        unknown = self._unknown_option(sys.argv[1:] if args is None else args)
+        if unknown is not None:
+            known = [o for o in self._option_string_actions if o.startswith("--")]
+            close = difflib.get_close_matches(unknown, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            self.error(f"unknown option {unknown} ({hint}see '{self.prog} --help')")
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
-            options = [extra for extra in extras if extra.startswith("-")]
-            if options:
-                self.error(f"unknown option {options[0]} (see '{self.prog} --help')")
             self.error(f"unexpected argument {extras[0]!r} (see '{self.prog} --help')")
         return parsed, extras
+
+    def _unknown_option(self, args: Sequence[str]) -> str | None:
+        """The first option in ``args`` this parser does not know, as argparse would read it.
+
+        Stops at ``--`` and at a subcommand's name: what follows belongs to that command.
+        """
+        commands = {name for action in self._actions
+                    if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+        options = self._option_string_actions
+        for arg in args:
+            if arg == "--" or arg in commands:
+                return None
+            if not arg.startswith("-") or arg == "-" or " " in arg or arg[1:2].isdigit():
+                continue  # a value, or what argparse reads as a positional or a number
+            name = arg.split("=", 1)[0]
+            if name in options or (not name.startswith("--") and name[:2] in options):
+                continue  # exact, or a short option with its value attached (-vv, -ofile)
+            if name.startswith("--") and self.allow_abbrev and any(
+                    option.startswith(name) for option in options):
+                continue  # an abbreviation; argparse itself reports an ambiguous one
+            return name
+        return None
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
