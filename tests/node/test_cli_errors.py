@@ -71,7 +71,7 @@ def test_serve_on_a_busy_port(federation: Federation, busy_port: int) -> None:
 
 
 def test_serve_with_a_busy_metrics_port(federation: Federation, busy_port: int) -> None:
-    """The gRPC port was bound already: the node must still exit cleanly, with one line."""
+    """Checked before the gRPC port is bound; the store is closed again, nothing stays up."""
     run = node_cli("serve", "--config", str(federation.node_configs[NODE]),
                    "--metrics-port", str(busy_port))
     assert run.error_line() == (
