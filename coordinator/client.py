@@ -16,6 +16,7 @@ from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
 from fedtrade.protocol.catalogue import DESCRIBE
 from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.rpc_errors import rpc_failure
 from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
@@ -190,8 +191,7 @@ def _param_value(value: ParamValue) -> query_pb2.Value:
 
 
 def _remote_error(node_id: str, exc: grpc.RpcError) -> RemoteError:
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return RemoteError(node_id, code.name, explain_tls_failure(exc, node_id))
-    details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
-    return RemoteError(node_id, code.name, details)
+    failure = rpc_failure(exc)
+    if failure.code == grpc.StatusCode.UNAVAILABLE:
+        return RemoteError(node_id, failure.code.name, explain_tls_failure(exc, node_id))
+    return RemoteError(node_id, failure.code.name, failure.details)

@@ -39,6 +39,8 @@ def reload_config(state: NodeState) -> NodeConfig | None:
         log.error("config change refused, version %d stays in force: %s", current.version, exc)
         return None
     state.config = new
+    if state.metrics is not None:
+        state.metrics.observe_config(new)
     log.info("config version %d now in force (was %d)", new.version, current.version)
     return new
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError, RateLimitError
+from fedtrade.trust.ids import parse_address
 
 __all__ = ["SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
 
@@ -110,6 +112,7 @@ def create_server(
     Over ``max_concurrent`` requests in progress, gRPC itself refuses new calls
     with RESOURCE_EXHAUSTED instead of queueing without bound.
     """
+    _check_bindable(address)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedtrade-rpc"),
         options=[
@@ -131,12 +134,39 @@ def create_server(
     checks = [database_check(config.database), key_check(config.signing_key)]
     watch = HealthWatch(health_servicer, ("", SERVICE_NAME), checks, health_interval)
     tls = config.tls
-    if tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        # read the material from the config in force, so a reload renews the certificate
-        port = server.add_secure_port(
-            address, rotating_server_credentials(lambda: state.config.tls or tls))
-    if port == 0:
-        raise OSError(f"could not listen on {address}: the address is in use or not local")
+    try:
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            # read the material from the config in force, so a reload renews the certificate
+            port = server.add_secure_port(
+                address, rotating_server_credentials(lambda: state.config.tls or tls))
+    except RuntimeError as exc:  # gRPC logs the reason and raises only "Failed to bind"
+        raise FedtradeError(_cannot_listen(address, "gRPC could not bind it")) from exc
     return NodeServer(server, port, watch)
+
+
+def _cannot_listen(address: str, reason: str) -> str:
+    return (f"cannot listen on {address}: {reason}; check node.listen (or --listen): the port "
+            "must be free and the host an address of this machine")
+
+
+def _check_bindable(address: str) -> None:
+    """Raise a FedtradeError with the system's reason if ``address`` cannot be bound.
+
+    gRPC itself only logs why a bind failed (in use, not a local address) and
+    raises a bare "Failed to bind"; a trial bind names the reason in one line.
+    """
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        raise FedtradeError(f"cannot listen on {address}: {exc}") from None
+    try:
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            with socket.socket(family, kind, proto) as trial:
+                trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+                trial.bind(sockaddr)
+    except OSError as exc:  # socket.gaierror included: an unknown host name
+        raise FedtradeError(_cannot_listen(address, exc.strerror or str(exc))) from exc

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
+from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.results import ShipmentResult
 from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
@@ -262,3 +264,26 @@ def test_imperfect_federation_on_a_synth_world(synth_world: Path) -> None:
     assert not check.met
     assert {failure.split(":")[0] for failure in check.failures} == {
         "undervaluation", "unscreened"}
+
+
+def test_evaluate_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results.csv"
+    with ResultWriter(results) as writer:
+        for result in RESULTS:
+            writer.write(result)
+    truth = _truth(tmp_path, TRUTH)
+    assert fedtrade_main(["evaluate", str(results), str(truth), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["ground_truth"], data["shipments"]) == (str(truth), 6)
+    scores = {p["pattern"]: p for p in data["patterns"]}
+    assert list(scores) == list(PATTERNS)
+    assert scores["undervaluation"]["planted"] == 3
+    assert scores["undervaluation"]["federation"] == {
+        "tp": 2, "fp": 1, "fn": 1, "precision": 2 / 3, "recall": 2 / 3}
+    assert scores["undervaluation"]["manifest_only"]["precision"] is None
+    assert data["targets"] == {
+        "recall": 0.95, "precision": 0.9, "checked": ["undervaluation", "split_shipment"],
+        "met": False,
+        "failures": ["undervaluation: recall 0.6667 < 0.95, precision 0.6667 < 0.9"],
+    }
+    assert data["unknown_patterns"] == {}
