@@ -24,7 +24,7 @@ from fedtrade.protocol.wire import (
     envelope_to_proto,
     to_value,
 )
-from fedtrade.protos import envelope_pb2, node_pb2_grpc, query_pb2
+from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc, query_pb2
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, RemoteError
 from fedtrade.trust.keys import SigningKey
@@ -124,9 +124,16 @@ class Coordinator:
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context)
         stub = self._stub(node)
-        method = stub.Describe if query_name == DESCRIBE else stub.Query
-        (response,) = _call(node, lambda: [method(envelope_to_proto(request),
-                                                  timeout=node.deadline_seconds)])
+        wire = envelope_to_proto(request)
+
+        def rpc() -> list[envelope_pb2.Envelope]:
+            if query_name == DESCRIBE:
+                describe = node_pb2.DescribeRequest(envelope=wire)
+                return [stub.Describe(describe, timeout=node.deadline_seconds).envelope]
+            query = node_pb2.QueryRequest(envelope=wire)
+            return [stub.Query(query, timeout=node.deadline_seconds).envelope]
+
+        (response,) = _call(node, rpc)
         answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
         if self._evidence is not None:
             self._evidence.add(
@@ -157,7 +164,9 @@ class Coordinator:
         query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
         stub = self._stub(node)
         timeout = deadline_seconds or node.deadline_seconds
-        replies = _call(node, lambda: stub.Screen(envelope_to_proto(request), timeout=timeout))
+        screen = node_pb2.ScreenRequest(envelope=envelope_to_proto(request))
+        replies = _call(node, lambda: (reply.envelope
+                                       for reply in stub.Screen(screen, timeout=timeout)))
         chunks = verify_chunk_chain(
             replies, request=request, node_id=node.id, node_key=node.public_key
         )

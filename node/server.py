@@ -61,24 +61,25 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             _abort(context, exc)
 
     def Describe(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> envelope_pb2.Envelope:
-        return self._unary(answer_describe, request, context)
+        self, request: node_pb2.DescribeRequest, context: grpc.ServicerContext
+    ) -> node_pb2.DescribeResponse:
+        return node_pb2.DescribeResponse(
+            envelope=self._unary(answer_describe, request.envelope, context))
 
     def Query(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> envelope_pb2.Envelope:
-        return self._unary(answer_query, request, context)
+        self, request: node_pb2.QueryRequest, context: grpc.ServicerContext
+    ) -> node_pb2.QueryResponse:
+        return node_pb2.QueryResponse(envelope=self._unary(answer_query, request.envelope, context))
 
     def Screen(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> Iterator[envelope_pb2.Envelope]:
+        self, request: node_pb2.ScreenRequest, context: grpc.ServicerContext
+    ) -> Iterator[node_pb2.ScreenResponse]:
         try:
-            chunks = answer_screen(self._state, envelope_from_proto(request))
+            chunks = answer_screen(self._state, envelope_from_proto(request.envelope))
         except Exception as exc:
             _abort(context, exc)
         for chunk in chunks:
-            yield envelope_to_proto(chunk)
+            yield node_pb2.ScreenResponse(envelope=envelope_to_proto(chunk))
 
 
 @dataclass

@@ -14,7 +14,7 @@ import yaml
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.reload import ConfigWatcher
 from fedtrade.protocol.tables import decode_table
-from fedtrade.protocol.wire import envelope_to_proto, table_value
+from fedtrade.protocol.wire import table_value
 from fedtrade.protos import query_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, Federation
 from fedtrade.trust.keys import SigningKey
@@ -22,6 +22,7 @@ from tests.conftest import (
     CONTEXT,
     LiveFederation,
     live_federation,
+    query_request,
     signed_query,
     start_node,
     wait_for,
@@ -55,8 +56,8 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
             query_name="security_profile",
             params={"shipments": table_value({"house_bill": ["HB0001"]})},
         )
-        reply = node.stub().Query(envelope_to_proto(envelope), timeout=10)
-        answer = query_pb2.Answer.FromString(reply.payload)
+        reply = node.stub().Query(query_request(envelope), timeout=10)
+        answer = query_pb2.Answer.FromString(reply.envelope.payload)
         assert decode_table(answer.table).names == ("house_bill", "known", "screened")
     finally:
         node.stop()
@@ -130,7 +131,7 @@ def test_batch_over_max_batch_is_refused(limited: LiveFederation) -> None:
         params={"shipments": batch},
     )
     with pytest.raises(grpc.RpcError) as caught:
-        limited.nodes[CARRIER].stub().Query(envelope_to_proto(envelope), timeout=10)
+        limited.nodes[CARRIER].stub().Query(query_request(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "max_batch of 20" in (caught.value.details() or "")
 
@@ -139,10 +140,10 @@ def test_rate_limit_refuses_with_retry_hint(limited: LiveFederation) -> None:
     stub = limited.nodes[CARRIER].stub()
     for _ in range(3):
         envelope = signed_query(limited.coordinator_key, audience=CARRIER)
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     envelope = signed_query(limited.coordinator_key, audience=CARRIER)
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     error = caught.value
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "retry in" in (error.details() or "")
@@ -161,7 +162,7 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
             query_name="security_profile",
             params={"shipments": batch},
         )
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     envelope = signed_query(
         limited.coordinator_key,
         audience=CARRIER,
@@ -169,7 +170,7 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
         params={"shipments": batch},
     )
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "50 shipments per minute" in (caught.value.details() or "")
 
@@ -204,7 +205,7 @@ def test_edited_config_applies_without_restart_and_broken_edit_is_refused(
             params={"shipments": table_value({"house_bill": ["HB0001"]})},
         )
         with pytest.raises(grpc.RpcError) as caught:
-            node.stub().Query(envelope_to_proto(envelope), timeout=10)
+            node.stub().Query(query_request(envelope), timeout=10)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
         with caplog.at_level(logging.ERROR, logger="fedtrade.node.reload"):
