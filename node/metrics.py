@@ -64,6 +64,12 @@ class NodeMetrics:
             "Version of the trust config in force (changes when a reload is applied).",
             registry=self.registry,
         )
+        self._refused_reloads = Counter(
+            "fedtrade_config_reloads_refused",
+            "Edited trust configs refused (invalid, version not increased, or a change that "
+            "needs a restart); the previous config stays in force. Alert on any increase.",
+            registry=self.registry,
+        )
         self._certificate_expiry = Gauge(
             "fedtrade_tls_certificate_expiry_timestamp_seconds",
             "When the node's TLS certificate expires, as a Unix time; alert well before it.",
@@ -90,6 +96,9 @@ class NodeMetrics:
 
     def set_config_version(self, version: int) -> None:
         self._config_version.set(version)
+
+    def count_refused_reload(self) -> None:
+        self._refused_reloads.inc()
 
     def set_certificate_expiry(self, not_after: datetime) -> None:
         self._certificate_expiry.set(not_after.timestamp())

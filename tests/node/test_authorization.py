@@ -62,6 +62,26 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
         node.stop()
 
 
+def test_grant_without_fields_grants_no_fields(federation: Federation) -> None:
+    """A grant whose 'fields' line is missing (a cut-off edit) must not widen to all fields."""
+    path = federation.node_configs[CARRIER]
+    edit_config(path, lambda c: requester(c)["queries"]["security_profile"].pop("fields"))
+    node = start_node(path)
+    try:
+        key = federation.root / "keys" / "cbp-coordinator.key"
+        envelope = signed_query(
+            SigningKey.from_file(key),
+            audience=CARRIER,
+            query_name="security_profile",
+            params={"shipments": table_value({"house_bill": ["HB0001"]})},
+        )
+        reply = node.stub().Query(envelope_to_proto(envelope), timeout=10)
+        answer = query_pb2.Answer.FromString(reply.payload)
+        assert decode_table(answer.table).names == ("house_bill", "known")
+    finally:
+        node.stop()
+
+
 @pytest.mark.parametrize(
     ("grant", "message"),
     [

@@ -43,8 +43,10 @@ CARRIER = "carrier-1"
 
 
 def edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` and raise the version, as a reload requires."""
     config = yaml.safe_load(path.read_text())
     change(config)
+    config["version"] += 1
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
