@@ -23,6 +23,7 @@ from fedtrade.trust.wire import PyValue
 
 __all__ = [
     "HOUSE_BILL",
+    "MAX_TEXT_PARAM_CHARS",
     "SHIPMENT_FIELDS",
     "Disclosure",
     "Execution",
@@ -38,6 +39,7 @@ ParamType = Literal[
 ]
 Disclosure = Literal["per_shipment", "aggregate", "linkage"]
 HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,20}$")
+MAX_TEXT_PARAM_CHARS = 256  # each text parameter value (names, list items)
 _HS6 = re.compile(r"^[0-9]{6}$")
 # What CBP already holds from the manifest, sent as reference values with each shipment.
 SHIPMENT_FIELDS: Mapping[str, str] = {
@@ -129,6 +131,9 @@ def _bad(spec: ParamSpec, problem: str) -> MalformedRequestError:
 
 
 def _check_text(spec: ParamSpec, value: str) -> str:
+    if len(value) > MAX_TEXT_PARAM_CHARS:
+        raise _bad(spec, f"a text of {len(value)} characters exceeds the limit of "
+                         f"{MAX_TEXT_PARAM_CHARS}")
     if spec.pattern is not None and not spec.pattern.match(value):
         raise _bad(spec, f"{value[:40]!r} does not match {spec.pattern.pattern}")
     return value

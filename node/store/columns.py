@@ -168,7 +168,8 @@ def _in_range(number: Decimal, value: object, expected: str) -> Decimal:
     if not number.is_finite():
         _fail(value, "is not a finite number", expected)
     if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
-        _fail(value, f"is out of range (magnitudes from 1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})", expected)
+        _fail(value, f"is out of range (magnitudes 1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})",
+              expected)
     return number
 
 

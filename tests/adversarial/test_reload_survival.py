@@ -72,7 +72,8 @@ def test_watcher_survives_broken_edits_and_then_applies_a_revocation(
     def revoke(config: dict[str, Any]) -> None:
         config["requesters"][COORDINATOR_ID]["keys"][0]["revoked"] = True
 
-    def bump(config: dict[str, Any]) -> None:
+    def revoke_and_bump(config: dict[str, Any]) -> None:
+        revoke(config)
         config["version"] = 2
 
     hostile = [
@@ -90,7 +91,7 @@ def test_watcher_survives_broken_edits_and_then_applies_a_revocation(
             assert wait_for(functools.partial(refused_at_least, carrier, count))
             assert carrier.state.config.version == 1
             assert query_code(carrier, key) == grpc.StatusCode.OK
-        replace_file(path, edited(path, lambda c: (revoke(c), bump(c))))
+        replace_file(path, edited(path, revoke_and_bump))
         assert wait_for(lambda: carrier.state.config.version == 2)
         assert query_code(carrier, key) == grpc.StatusCode.UNAUTHENTICATED
         assert refused_reloads(carrier) == len(hostile)
