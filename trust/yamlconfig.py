@@ -144,7 +144,9 @@ def load_yaml_text(text: str, path: str) -> ConfigMapping:
             line=text.count("\n", 0, exc.position) + 1,
         ) from None
     if root is None:
-        raise ConfigError("config is empty; it must be a mapping of keys to values", path=path)
+        raise ConfigError(
+            "config is empty; it must be a mapping of keys to values", path=path, line=1
+        )
     if not isinstance(root, MappingNode):
         raise ConfigError(
             f"the top level must be a mapping of keys to values, got {_describe(root)}",
