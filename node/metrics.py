@@ -65,6 +65,12 @@ class NodeMetrics:
             "Version of the trust config in force (changes when a reload is applied).",
             registry=self.registry,
         )
+        self._refused_reloads = Counter(
+            "fedtrade_config_reloads_refused",
+            "Edited trust configs refused (invalid, version not increased, or a change that "
+            "needs a restart); the previous config stays in force. Alert on any increase.",
+            registry=self.registry,
+        )
         # registered once the node has a certificate: a plaintext node exports no expiry
         # rather than 0, which an expiry alert would read as long expired
         self._certificate_expiry: Gauge | None = None
@@ -106,6 +112,9 @@ class NodeMetrics:
                 registry=self.registry,
             )
         self._certificate_expiry.set(config.tls.not_after.timestamp())
+
+    def count_refused_reload(self) -> None:
+        self._refused_reloads.inc()
 
     def start(self, port: int, address: str = "127.0.0.1") -> int:
         """Serve /metrics over plain HTTP in a daemon thread; returns the bound port.

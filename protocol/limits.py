@@ -16,6 +16,7 @@ __all__ = [
     "MAX_BATCH_SHIPMENTS",
     "MAX_LISTED_HOUSE_BILLS",
     "MAX_MESSAGE_BYTES",
+    "MAX_TEXT_PARAM_CHARS",
     "ORIGIN_COUNTRY",
     "STATISTICS_MAX_DAYS",
 ]
@@ -30,6 +31,8 @@ MAX_LISTED_HOUSE_BILLS = 2_000_000
 # Longest date ranges (inclusive) of the aggregate and the linkage queries.
 CONSIGNEE_TOTALS_MAX_DAYS = 31
 STATISTICS_MAX_DAYS = 92
+# Longest text parameter value (names, list items); refused beyond, never echoed.
+MAX_TEXT_PARAM_CHARS = 256
 
 HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,20}$")
 HS6 = re.compile(r"^[0-9]{6}$")

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from datetime import date
 
-from fedtrade.protocol.limits import HOUSE_BILL, HS6
+from fedtrade.protocol.limits import HOUSE_BILL, HS6, MAX_TEXT_PARAM_CHARS
 from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
 from fedtrade.protocol.tables import PyValue
 from fedtrade.trust.errors import MalformedRequestError
@@ -24,6 +24,9 @@ def _bad(spec: ParamSpec, problem: str) -> MalformedRequestError:
 
 
 def _check_text(spec: ParamSpec, value: str) -> str:
+    if len(value) > MAX_TEXT_PARAM_CHARS:
+        raise _bad(spec, f"a text of {len(value)} characters exceeds the limit of "
+                         f"{MAX_TEXT_PARAM_CHARS}")
     if spec.pattern is not None and not spec.pattern.fullmatch(value):
         raise _bad(spec, f"{value[:40]!r} does not match {spec.pattern.pattern}")
     return value

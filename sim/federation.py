@@ -102,7 +102,10 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
-                    "queries": {name: {"purposes": p} for name, p in grants_for(role).items()},
+                    "queries": {
+                        name: {"purposes": p, "fields": list(CATALOGUE[name].fields_for(role))}
+                        for name, p in grants_for(role).items()
+                    },
                 }
             },
             "linkage": {"secret_file": LINKAGE_SECRET},

@@ -49,6 +49,7 @@ __all__ = [
 SqlValue = str | int | float | None
 
 _INT64_MAX = 2**63 - 1
+_MAX_EXPONENT = 15  # decimal magnitudes from 1e-15 to 1e15
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 # The usual shapes, converted without Decimal; anything else takes the checked path.
 _PLAIN_MONEY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
@@ -162,19 +163,26 @@ DATE = _string_type("date", _DATE_EXPECTED, _check_date)
 TIMESTAMP = _string_type("timestamp", _TIMESTAMP_EXPECTED, _check_timestamp)
 
 
+def _in_range(number: Decimal, value: object, expected: str) -> Decimal:
+    """Refuse magnitudes no trade value has, before Decimal arithmetic or float() trips on them."""
+    if not number.is_finite():
+        _fail(value, "is not a finite number", expected)
+    if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        _fail(value, f"is out of range (magnitudes 1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})",
+              expected)
+    return number
+
+
 def _number_from_json(value: object, expected: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         _fail(value, f"is {_json_kind(value)}, not a number", expected)
-    number = Decimal(value)
-    if not number.is_finite():
-        _fail(value, "is not a finite number", expected)
-    return number
+    return _in_range(Decimal(value), value, expected)
 
 
 def _number_from_csv(raw: str, expected: str) -> Decimal:
     if _DECIMAL.fullmatch(raw) is None:
         _fail(raw, "is not a decimal number", expected)
-    return Decimal(raw)
+    return _in_range(Decimal(raw), raw, expected)
 
 
 def _money(number: Decimal, value: object) -> SqlValue:
@@ -237,6 +245,8 @@ def integer(minimum: int) -> ColumnType:
     def from_csv(raw: str) -> SqlValue:
         if _INTEGER.fullmatch(raw) is None:
             _fail(raw, "is not a whole number", expected)
+        if len(raw) > 20:  # beyond int64; int() refuses over 4,300 digits with ValueError
+            _fail(raw, "is out of range", expected)
         return bounded(int(raw), raw)
 
     def from_json(value: object) -> SqlValue:

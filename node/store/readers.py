@@ -228,6 +228,10 @@ class RowReader:
             except ValueError as exc:
                 yield ParsedRow(line, None, ((None, f"is not valid JSON ({exc})"),))
                 continue
+            except RecursionError:
+                problem = "nests arrays or objects too deeply (expected one flat object per line)"
+                yield ParsedRow(line, None, ((None, problem),))
+                continue
             if not isinstance(obj, dict):
                 problem = "is not a JSON object (expected one object per line)"
                 yield ParsedRow(line, None, ((None, problem),))

@@ -42,11 +42,27 @@ def requester(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_granted_fields_limit_the_answer(federation: Federation) -> None:
+@pytest.mark.parametrize(
+    ("fields", "columns"),
+    [
+        (["screened"], ("house_bill", "known", "screened")),
+        # a grant whose 'fields' line is missing (a cut-off edit) must not widen to all fields
+        (None, ("house_bill", "known")),
+    ],
+    ids=["listed", "missing"],
+)
+def test_granted_fields_limit_the_answer(
+    federation: Federation, fields: list[str] | None, columns: tuple[str, ...]
+) -> None:
     path = federation.node_configs[CARRIER]
-    edit_config(
-        path, lambda c: requester(c)["queries"]["security_profile"].update(fields=["screened"])
-    )
+
+    def grant(config: dict[str, Any]) -> None:
+        security = requester(config)["queries"]["security_profile"]
+        security.pop("fields")
+        if fields is not None:
+            security["fields"] = fields
+
+    edit_config(path, grant)
     node = start_node(path)
     try:
         key = federation.root / "keys" / "cbp-coordinator.key"
@@ -58,7 +74,7 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
         )
         reply = node.stub().Query(query_request(envelope), timeout=10)
         answer = query_pb2.Answer.FromString(reply.envelope.payload)
-        assert decode_table(answer.table).names == ("house_bill", "known", "screened")
+        assert decode_table(answer.table).names == columns
     finally:
         node.stop()
 

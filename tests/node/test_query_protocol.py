@@ -144,12 +144,17 @@ def test_refusals_carry_status_and_reason_and_are_audited(
     assert reason in entry[2]
 
 
-def test_unknown_key_is_refused_and_audited(live: LiveFederation) -> None:
-    error = call(live, MARKET, signed_query(SigningKey.generate(), audience=MARKET))
-    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "trust config" in (error.details() or "")
+def test_unknown_key_is_refused_and_audited_in_aggregate(live: LiveFederation) -> None:
+    for _ in range(3):
+        error = call(live, MARKET, signed_query(SigningKey.generate(), audience=MARKET))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "trust config" in (error.details() or "")
+    assert audit_rows(live, MARKET) == []  # counted, not written one row per request
+    live.nodes[MARKET].state.flush_refusals()
     (entry,) = audit_rows(live, MARKET)
     assert entry[1] == "refused"
+    assert entry[2].startswith(
+        "3 request(s) refused before authentication from ipv4:127.0.0.1 between ")
 
 
 def test_replay_is_refused_and_audited(live: LiveFederation) -> None:

@@ -84,6 +84,8 @@ BAD_CELLS = [
     ("order_lines", "line_no", "0", "is out of range (expected a whole number >= 1)"),
     ("order_lines", "quantity", "1.5", "is not a whole number"),
     ("order_lines", "quantity", "99999999999999999999", "is out of range"),
+    ("order_lines", "quantity", "9" * 5000, "is out of range"),  # int() raised ValueError
+    ("listings", "price", "9" * 500 + ".5", "is out of range"),  # once decimal.InvalidOperation
     ("fulfillments", "carrier_code", "dhl", "is not a carrier code"),
     ("fulfillments", "house_bill", "HB-2", "is not a house bill number"),
     ("masters", "mawb", "02012345676", "check digit 6 but serial 1234567 mod 7 is 5"),
@@ -156,6 +158,8 @@ def test_bad_json_value_is_refused_with_line_and_field(
         ('{"seller_id": "S9", "seller_id": "S8"}',
          "is not valid JSON (field(s) 'seller_id' appear more than once)"),
         ('{"seller_id": NaN}', "is not valid JSON (NaN is not allowed in JSON)"),
+        ('{"seller_id": ' + "[" * 100_000 + "]" * 100_000 + "}",  # once RecursionError
+         "nests arrays or objects too deeply"),
     ],
 )
 def test_malformed_json_line_is_refused(tmp_path: Path, line: str, message: str) -> None:
@@ -165,6 +169,27 @@ def test_malformed_json_line_is_refused(tmp_path: Path, line: str, message: str)
         f.write("\n" + line + "\n")
     text = refused(db, "marketplace", path)
     assert f"{path}:5: {message}" in text, text
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "number"),
+    [("listings", "price", "1e400"), ("listings", "price", "1e-400"),
+     ("house_bills", "weight_kg", "1e400"), ("house_bills", "weight_kg", "1e-400"),
+     ("house_bills", "declared_value", "9" * 400)],
+)
+def test_json_number_out_of_range_is_a_row_error(
+    tmp_path: Path, table: str, field: str, number: str
+) -> None:
+    """Once decimal.InvalidOperation (money) or a stored inf / 0.0 (a real > 0)."""
+    db = store_with_parents(tmp_path, table)
+    rows: list[dict[str, object]] = [dict(row) for row in SAMPLES[table]]
+    rows[2][field] = "NUMBER"
+    lines = [json.dumps(row).replace('"NUMBER"', number) for row in rows]
+    path = tmp_path / f"new_{table}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = refused(db, ROLE_OF[table], path, table=table)
+    assert f"{path}:3: {field}: " in text, text
+    assert "is out of range" in text, text
 
 
 def test_unknown_json_field_is_refused(tmp_path: Path) -> None:
