@@ -37,7 +37,7 @@ ParamType = Literal[
     "text", "integer", "number", "flag", "date", "text_list", "choice_list", "shipments"
 ]
 Disclosure = Literal["per_shipment", "aggregate", "linkage"]
-HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,20}$")
+HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,35}$")
 _HS6 = re.compile(r"^[0-9]{6}$")
 # What CBP already holds from the manifest, sent as reference values with each shipment.
 SHIPMENT_FIELDS: Mapping[str, str] = {
@@ -158,7 +158,7 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
     columns: dict[str, list[PyValue]] = {"house_bill": bills}
     for bill in bills:
         if not isinstance(bill, str) or not HOUSE_BILL.match(bill):
-            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-20 uppercase letters/digits")
+            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase letters/digits")
     if len(set(bills)) != rows:
         raise _bad(spec, "lists a house bill twice")
     for name in ("declared_value_usd", "hs6"):
