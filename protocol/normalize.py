@@ -91,7 +91,11 @@ def timestamp(raw: str) -> str:
         return raw
     if moment.tzinfo is None:
         return raw
-    return _same(raw, moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    try:
+        utc = moment.astimezone(datetime.UTC)
+    except OverflowError:  # a time at the very end of year 1 or 9999
+        return raw
+    return _same(raw, utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z")
 
 
 def money(raw: str) -> str:
