@@ -25,13 +25,14 @@ from fedtrade.trust.errors import DataError
 __all__ = ["RejectLimit", "Rejects", "reason_kind"]
 
 _VALUE = re.compile(r"^(\(.*?\)|'.*?'|\S+) (?=is |has |starts |looks |appears |links )")
+_WHERE = re.compile(r" \([^()]*:[0-9]+\)")
 _EXPECTED = re.compile(r" \(expected .*$| \(first at line .*$")
 
 
 def reason_kind(field: str | None, problem: str) -> str:
     """A problem without its value, for counting rows refused for the same reason."""
     kind = _EXPECTED.sub("", _VALUE.sub("", problem)).split(";")[0]
-    kind = re.sub(r"'[^']*'", "'…'", kind)
+    kind = re.sub(r"'[^']*'", "'…'", _WHERE.sub("", kind))
     return f"{field}: {kind}" if field else kind
 
 
