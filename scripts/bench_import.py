@@ -6,16 +6,21 @@ messy (every row has a label-form house bill, a lower-case currency, an HS6 with
 a dot and a three-decimal amount, so every row takes the normalising path). Each
 is imported into a fresh carrier store in its own process, which reports its
 rows/s and peak RSS; the script prints both and their ratio, measured in one
-run. Nothing is asserted.
+run. ``--baseline REF`` also imports the clean file with the code of git
+revision REF (e.g. ``main`` before normalisation), for today's vs. now.
+Nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import resource
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +61,8 @@ def _child(folder: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="rows per file")
+    parser.add_argument("--baseline", metavar="GITREF",
+                        help="also import the clean file with the code of this git revision")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -63,19 +70,35 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         results = {}
-        for name in ("clean", "messy"):
-            folder = Path(tmp) / name
-            _write(folder, args.rows, name == "messy")
+        runs: list[tuple[str, str, str | None]] = [
+            ("clean", "clean", None), ("messy", "messy", None)]
+        if args.baseline:
+            source = Path(tmp) / "baseline-src"
+            source.mkdir()
+            archive = subprocess.run(["git", "archive", args.baseline], check=True,
+                                     capture_output=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(source, filter="tar")
+            runs.insert(0, (f"clean@{args.baseline}", "clean", str(source)))
+        for name, kind, pythonpath in runs:
+            folder = Path(tmp) / kind
+            if not folder.exists():
+                _write(folder, args.rows, kind == "messy")
+            env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
             out = subprocess.run([sys.executable, __file__, "--child", str(folder)],
-                                 check=True, capture_output=True, text=True).stdout
+                                 check=True, capture_output=True, text=True, env=env).stdout
             results[name] = json.loads(out)
             (folder / "store.db").unlink()
     for name, r in results.items():
-        print(f"{name:6} {r['rows']:>10,} rows  {r['rows'] / r['seconds']:>9,.0f} rows/s  "
+        print(f"{name:12} {r['rows']:>10,} rows  {r['rows'] / r['seconds']:>9,.0f} rows/s  "
               f"peak RSS {r['peak_mib']:,.0f} MiB")
     ratio = (results["messy"]["rows"] / results["messy"]["seconds"]) / (
         results["clean"]["rows"] / results["clean"]["seconds"])
     print(f"messy/clean throughput ratio: {ratio:.2f} (every messy row is normalised)")
+    if args.baseline:
+        base = results[f"clean@{args.baseline}"]
+        now = results["clean"]["rows"] / results["clean"]["seconds"]
+        print(f"clean now / clean@{args.baseline}: {now / (base['rows'] / base['seconds']):.2f}")
     return 0
 
 

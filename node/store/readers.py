@@ -253,6 +253,8 @@ class RowReader:
     ) -> ParsedRow:
         if not problems:
             _apply_rules(self.spec, row, problems)
+            if not problems and not changes:
+                return ParsedRow(line, row)
         return ParsedRow(line, row, tuple(problems), tuple(changes or ()))
 
     # JSON Lines
