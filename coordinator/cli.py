@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import sys
 from collections.abc import Sequence
@@ -142,7 +143,8 @@ def _screen(args: argparse.Namespace) -> int:
     try:
         with ResultWriter(args.out, args.json) as writer:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
-                                      progress=show_progress)
+                                      progress=show_progress, rates_file=args.rates,
+                                      quarantine=args.quarantine)
     finally:
         coordinator.close()
         evidence.close()
@@ -152,6 +154,10 @@ def _screen(args: argparse.Namespace) -> int:
     out.print(summary_table(summary))
     outputs = [str(p) for p in (args.out, args.json, args.report) if p is not None]
     out.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
+    if args.quarantine is not None and args.quarantine.exists():
+        with args.quarantine.open(newline="", encoding="utf-8") as rejects:
+            bad = sum(1 for _ in csv.reader(rejects)) - 1
+        out.print(f"{bad} bad manifest row(s) not screened, written to {args.quarantine}")
     failed = [n for n in summary.nodes if n.batches_failed]
     if failed and config.screening.require_all_nodes:
         print(f"error: {', '.join(n.node_id for n in failed)} did not answer every batch and the "
@@ -285,6 +291,12 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")
     screen.add_argument("--report", type=Path, help="also write a self-contained HTML report")
+    screen.add_argument("--rates", type=Path, metavar="RATES.csv",
+                        help="dated currency rates (date,currency,per_usd), used over the "
+                        "config's currency_per_usd from each rate's date on")
+    screen.add_argument("--quarantine", type=Path, metavar="REJECTS.csv",
+                        help="write bad manifest rows here (plus an import_error column) and "
+                        "screen the rest; default: a bad row refuses the whole manifest")
     screen.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress (default: when stderr is a terminal)")
     screen.set_defaults(run=_screen)

@@ -34,6 +34,7 @@ from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, sca
 from fedtrade.coordinator.results import NodeStats, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.risk import INDICATOR_QUERY, assess_batch
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
+from fedtrade.protocol.rates import RateTable
 from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import PyValue, table_value
 from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
@@ -206,12 +207,21 @@ def screen_manifest(
     emit: Callable[[ShipmentResult], None],
     *,
     progress: bool = False,
+    rates_file: Path | None = None,
+    quarantine: Path | None = None,
 ) -> ScreeningSummary:
-    """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order."""
+    """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order.
+
+    ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes the
+    manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    """
     config = coordinator.config
     settings = config.screening
     started = datetime.now(UTC)
-    scan = scan_manifest(manifest, config.currency_per_usd)
+    rates = RateTable.constant(config.currency_per_usd)
+    if rates_file is not None:
+        rates.load(rates_file)
+    scan = scan_manifest(manifest, rates, quarantine)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     tally = _Tally()
     workers = max(4, len(runs) * settings.in_flight_batches)
@@ -244,7 +254,7 @@ def screen_manifest(
                 tally.add(result)
             advance("shipments", len(batch.house_bill))
 
-        for batch in read_batches(manifest, config.currency_per_usd, settings.batch_size):
+        for batch in read_batches(manifest, rates, settings.batch_size, scan.rejected):
             futures = {
                 node_id: pool.submit(_ask_batch, coordinator, node_id, batch, context)
                 for node_id, run in runs.items() if run.down is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.reload import ConfigWatcher
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
-from fedtrade.node.store.importer import import_path
+from fedtrade.node.store.importer import RejectLimit, import_path
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.keys import SigningKey
@@ -152,8 +153,15 @@ def _import(args: argparse.Namespace) -> int:
         table, path = args.target[0], Path(args.target[1])
     else:
         raise FedtradeError("give TABLE PATH for one file, or just a FOLDER")
-    report = import_path(config.database, config.role, table, path)
+    limit = None if args.max_rejects is None else RejectLimit.parse(args.max_rejects)
+    report = import_path(config.database, config.role, table, path,
+                         quarantine=args.quarantine, max_rejects=limit)
     print(report.summary())
+    if args.report is not None:
+        try:
+            args.report.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+        except OSError as exc:
+            raise FedtradeError(f"{args.report}: cannot write the report: {exc.strerror}") from exc
     return 0
 
 
@@ -219,6 +227,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "target", nargs="+", metavar="[TABLE] PATH", help="table name and file, or a folder"
     )
+    imp.add_argument("--quarantine", type=Path, metavar="REJECTS",
+                     help="import the valid rows and write the refused ones here, in the input's "
+                     "format plus an import_error column (a folder when importing a folder)")
+    imp.add_argument("--max-rejects", metavar="N|P%",
+                     help="with --quarantine: refuse the import when more rows are refused")
+    imp.add_argument("--report", type=Path, metavar="REPORT.json",
+                     help="write what the import did as JSON: rows read, inserted, unchanged, "
+                     "refused by reason, normalisations and the values they changed")
     imp.set_defaults(run=_import)
     return parser
 

@@ -34,7 +34,8 @@ STATISTICS_MAX_DAYS = 92
 # Longest text parameter value (names, list items); refused beyond, never echoed.
 MAX_TEXT_PARAM_CHARS = 256
 
-HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,20}$")
+# 4-35: label forms, UPU S10 (13) and USPS IMpb (22+) tracking numbers fit.
+HOUSE_BILL = re.compile(r"^[A-Z0-9]{4,35}$")
 HS6 = re.compile(r"^[0-9]{6}$")
 HS_CHAPTER = re.compile(r"^(0[1-9]|[1-9][0-9])$")
 ORIGIN_COUNTRY = re.compile(r"^[A-Z]{2}$")

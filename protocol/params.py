@@ -56,7 +56,7 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
     columns: dict[str, list[PyValue]] = {"house_bill": bills}
     for bill in bills:
         if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
-            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-20 uppercase letters/digits")
+            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase letters/digits")
     if len(set(bills)) != rows:
         raise _bad(spec, "lists a house bill twice")
     for name in ("declared_value_usd", "hs6"):

@@ -115,7 +115,7 @@ WINDOW: dict[str, PyValue] = {"date_from": "2025-01-01", "date_to": "2025-01-31"
         (KNOWN, {"house_bills": [str(n).zfill(6) for n in range(10_001)]}, "takes 1 to 10000"),
         (KNOWN, {"house_bills": "HB0001"}, "must be a list"),
         (INDICATORS, {"shipments": {"house_bill": ["HB0001", "HB0001"]}}, "house bill twice"),
-        (INDICATORS, {"shipments": {"house_bill": ["HB0001\n"]}}, "4-20 uppercase"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001\n"]}}, "4-35 uppercase"),
         (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "hs6": ["6109"]}}, "6 digits"),
         (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "hs6": ["610910\n"]}}, "6 digits"),
         (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "declared_value_usd": [-1.0]}},
