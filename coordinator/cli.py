@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.params import parse_params
-from fedtrade.coordinator.render import answer_table, summary_table
+from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
 from fedtrade.coordinator.report import write_report
 from fedtrade.coordinator.result_files import ResultWriter, write_worklist
 from fedtrade.coordinator.screening import screen_manifest
-from fedtrade.node.cli import run_command
-from fedtrade.node.config import load_node_config
+from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate
+from fedtrade.trust.yamlconfig import load_yaml
 
 __all__ = ["main"]
 
@@ -38,16 +38,33 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_node_config(path: Path) -> bool:
+    try:
+        root = load_yaml(path)
+    except ConfigError:
+        return False
+    return root.has("node") and not root.has("coordinator")
+
+
 def _config_check(args: argparse.Namespace) -> int:
-    """Check a coordinator config, or a node config (recognised by its top-level 'node' key)."""
-    text = args.file.read_text(encoding="utf-8", errors="replace") if args.file.is_file() else ""
-    if any(line.startswith("node:") for line in text.splitlines()):
-        node = load_node_config(args.file)
-        SigningKey.from_file(node.signing_key)
-        print(f"{args.file}: OK — node config for {node.node_id} ({node.role})")
-        return 0
-    config = load_coordinator_config(args.file)
+    """Check a coordinator config; point at `fedtrade-node config check` for a node config."""
+    try:
+        config = load_coordinator_config(args.file)
+    except ConfigError:
+        if _is_node_config(args.file):
+            raise ConfigError(
+                f"this is a node config; check it with `fedtrade-node config check {args.file}`",
+                path=args.file,
+            ) from None
+        raise
     SigningKey.from_file(config.signing_key)
+    if args.json:
+        print_json({
+            "file": str(args.file), "ok": True, "kind": "coordinator",
+            "requester_id": config.requester_id, "version": config.version,
+            "nodes": sorted(config.nodes),
+        })
+        return 0
     print(
         f"{args.file}: OK — coordinator {config.requester_id}, config version "
         f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}"
@@ -105,9 +122,12 @@ def _query(args: argparse.Namespace) -> int:
     finally:
         coordinator.close()
         evidence.close()
-    console = Console()
-    console.print(answer_table(result))
-    console.print(
+    if args.json:
+        print_json({**answer_json(result), "evidence_db": str(config.evidence_db)})
+        return 0
+    out = console()
+    out.print(answer_table(result))
+    out.print(
         f"[green]verified[/green]: signed by {result.node_id}, bound to query "
         f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}"
     )
@@ -123,7 +143,8 @@ def _screen(args: argparse.Namespace) -> int:
     try:
         with ResultWriter(args.out, args.json) as writer:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
-                                      progress=show_progress)
+                                      progress=show_progress, rates_file=args.rates,
+                                      quarantine=args.quarantine)
     finally:
         coordinator.close()
         evidence.close()
@@ -131,11 +152,15 @@ def _screen(args: argparse.Namespace) -> int:
         write_report(args.report, summary)
     if args.worklist is not None:
         write_worklist(args.out, args.worklist)
-    console = Console()
-    console.print(summary_table(summary))
+    out = console()
+    out.print(summary_table(summary))
     outputs = [str(p) for p in (args.out, args.json, args.report, args.worklist)
                if p is not None]
-    console.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
+    out.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
+    if args.quarantine is not None and args.quarantine.exists():
+        with args.quarantine.open(newline="", encoding="utf-8") as rejects:
+            bad = sum(1 for _ in csv.reader(rejects)) - 1
+        out.print(f"{bad} bad manifest row(s) not screened, written to {args.quarantine}")
     failed = [n for n in summary.nodes if n.batches_failed]
     if failed and config.screening.require_all_nodes:
         print(f"error: {', '.join(n.node_id for n in failed)} did not answer every batch and the "
@@ -159,20 +184,25 @@ def _evidence_verify(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+    if args.json:
+        print_json({
+            "ok": not problems, "checked": checked,
+            "problems": [{"row": p.row_id, "node": p.node_id, "query_id": p.query_id,
+                          "problem": p.problem} for p in problems],
+        })
+        return 1 if problems else 0
     if problems:
         table = Table("row", "node", "query id", "problem", title="evidence that does NOT verify")
         for p in problems:
             table.add_row(str(p.row_id), p.node_id, p.query_id, p.problem)
-        Console(stderr=True).print(table)
+        console(stderr=True).print(table)
         print(f"{len(problems)} of {checked} stored responses fail verification", file=sys.stderr)
         return 1
     print(f"evidence OK: {checked} stored responses verified against the nodes' public keys")
     return 0
 
 
-def _add_plugin_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
+def _add_plugin_commands(commands: argparse._SubParsersAction[CommandParser]) -> None:
     """Commands other installed packages contribute (entry point group ``fedtrade.commands``).
 
     The tooling package (``fedtrade.sim``: synth, evaluate) registers its commands this way,
@@ -183,8 +213,9 @@ def _add_plugin_commands(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="fedtrade",
+        version=True,
         description="CBP side of fedtrade: sign queries to stakeholder nodes, verify their "
         "signed answers, keep them as evidence; plus key and data tooling for operators.",
     )
@@ -224,8 +255,10 @@ def _parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="work with configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_commands.add_parser("check", help="validate a config without starting anything")
-    check.add_argument("file", type=Path, help="coordinator (or node) config YAML")
+    check = config_commands.add_parser(
+        "check", help="validate a coordinator config (and its key files) without starting anything")
+    check.add_argument("file", type=Path, help="coordinator config (YAML)")
+    add_json_option(check)
     check.set_defaults(run=_config_check)
 
     query = commands.add_parser(
@@ -246,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
         help="query parameter (repeatable)",
     )
     _add_context_options(query)
+    add_json_option(query)
     query.set_defaults(run=_query)
 
     screen = commands.add_parser(
@@ -263,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--worklist", type=Path,
                         help="also write the worklist: the shipments scored above zero, "
                         "highest score first (results CSV columns)")
+    screen.add_argument("--rates", type=Path, metavar="RATES.csv",
+                        help="dated currency rates (date,currency,per_usd), used over the "
+                        "config's currency_per_usd from each rate's date on")
+    screen.add_argument("--quarantine", type=Path, metavar="REJECTS.csv",
+                        help="write bad manifest rows here (plus an import_error column) and "
+                        "screen the rest; default: a bad row refuses the whole manifest")
     screen.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress (default: when stderr is a terminal)")
     screen.set_defaults(run=_screen)
@@ -276,6 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="re-verify every stored answer offline; exits 1 if any fails"
     )
     verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    add_json_option(verify)
     verify.set_defaults(run=_evidence_verify)
 
     _add_plugin_commands(commands)

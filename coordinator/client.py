@@ -14,24 +14,25 @@ from fedtrade.coordinator.config import CoordinatorConfig, NodeEntry
 from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
-from fedtrade.protos import envelope_pb2, node_pb2_grpc, query_pb2
-from fedtrade.trust.envelope import Envelope, sign
-from fedtrade.trust.errors import ConfigError, RemoteError
-from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.wire import (
+from fedtrade.protocol.catalogue import DESCRIBE
+from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.rpc_errors import rpc_failure
+from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     envelope_from_proto,
     envelope_to_proto,
     to_value,
 )
+from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc, query_pb2
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.errors import ConfigError, RemoteError
+from fedtrade.trust.keys import SigningKey
 
 __all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
 
-DESCRIBE = "describe"
-# A plain value, or a ready Value such as a table of shipments (trust.wire.table_value).
+# A plain value, or a ready Value such as a table of shipments (protocol.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,16 @@ class Coordinator:
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context)
         stub = self._stub(node)
-        method = stub.Describe if query_name == DESCRIBE else stub.Query
-        (response,) = _call(node, lambda: [method(envelope_to_proto(request),
-                                                  timeout=node.deadline_seconds)])
+        wire = envelope_to_proto(request)
+
+        def rpc() -> list[envelope_pb2.Envelope]:
+            if query_name == DESCRIBE:
+                describe = node_pb2.DescribeRequest(envelope=wire)
+                return [stub.Describe(describe, timeout=node.deadline_seconds).envelope]
+            query = node_pb2.QueryRequest(envelope=wire)
+            return [stub.Query(query, timeout=node.deadline_seconds).envelope]
+
+        (response,) = _call(node, rpc)
         answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
         if self._evidence is not None:
             self._evidence.add(
@@ -156,7 +164,9 @@ class Coordinator:
         query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
         stub = self._stub(node)
         timeout = deadline_seconds or node.deadline_seconds
-        replies = _call(node, lambda: stub.Screen(envelope_to_proto(request), timeout=timeout))
+        screen = node_pb2.ScreenRequest(envelope=envelope_to_proto(request))
+        replies = _call(node, lambda: (reply.envelope
+                                       for reply in stub.Screen(screen, timeout=timeout)))
         chunks = verify_chunk_chain(
             replies, request=request, node_id=node.id, node_key=node.public_key
         )
@@ -190,8 +200,7 @@ def _param_value(value: ParamValue) -> query_pb2.Value:
 
 
 def _remote_error(node_id: str, exc: grpc.RpcError) -> RemoteError:
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return RemoteError(node_id, code.name, explain_tls_failure(exc, node_id))
-    details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
-    return RemoteError(node_id, code.name, details)
+    failure = rpc_failure(exc)
+    if failure.code == grpc.StatusCode.UNAVAILABLE:
+        return RemoteError(node_id, failure.code.name, explain_tls_failure(exc, node_id))
+    return RemoteError(node_id, failure.code.name, failure.details)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fedtrade.coordinator.risk import RiskRules, load_risk_rules
-from fedtrade.node.queries.settings import load_currency_rates
+from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
 from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
 from fedtrade.trust.keys import PublicKey, load_public_key

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
+from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.keys import PublicKey
-from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
 
 __all__ = ["EvidenceProblem", "EvidenceStore", "verify_evidence"]
 

@@ -1,9 +1,15 @@
 """CBP's inbound manifest: strict reading, and what the manifest alone can reveal.
 
-The manifest is read twice, streaming: a first pass validates every row
-(nothing is sent to any node if a row is bad), collects what the linkage query
+The manifest is read twice, streaming: a first pass normalises and validates
+every row (``fedtrade.protocol.normalize``, the same rules as a node's import, so
+a house bill compares equal on both sides), collects what the linkage query
 needs and the statistics of the manifest-only baseline; the second pass yields
-batches for screening.
+batches for screening. Values are converted to USD at the dated rate of the
+row's arrival day (``fedtrade.protocol.rates``).
+
+By default a bad row refuses the manifest (nothing is sent to any node). With
+a quarantine file, bad rows are written there (the row as written plus an
+``import_error`` column), left out of screening, and the rest is screened.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fedtrade.node.queries.spec import HOUSE_BILL
+from fedtrade.protocol import normalize
+from fedtrade.protocol.limits import HOUSE_BILL
+from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.linkage import normalize_party
 
@@ -28,6 +36,7 @@ MANIFEST_COLUMNS = (
     "shipper_country", "origin_country", "declared_value", "currency", "hs6", "arrival_date",
 )
 MAX_ERRORS = 20
+REJECT_COLUMN = "import_error"
 # The baseline calls a declared value low when it is under this share of the HS6 median.
 LOW_VALUE_SHARE = 0.5
 MIN_HS6_SAMPLES = 5
@@ -55,6 +64,8 @@ class ManifestScan:
 
     path: Path
     rows: int = 0
+    rejected: dict[int, str] = field(default_factory=dict)
+    """Line -> problem of each row left out (quarantine)."""
     first_day: str = ""
     last_day: str = ""
     house_bills: list[str] = field(default_factory=list)
@@ -105,75 +116,117 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
 
 
-def _check(row: Mapping[str, str], rates: Mapping[str, float]) -> tuple[float, str | None]:
-    """Declared value in USD, or a problem 'field: what is wrong'."""
-    if not HOUSE_BILL.match(row["house_bill"] or ""):
-        return 0.0, f"house_bill: {row['house_bill']!r} is not 4-20 uppercase letters/digits"
-    hs6 = row["hs6"] or ""
+@dataclass(frozen=True)
+class _Row:
+    house_bill: str
+    hs6: str
+    day: str
+    usd: float
+
+
+def _check(row: Mapping[str, str | None], rates: RateTable) -> _Row | str:
+    """The row normalised, with its declared value in USD; or a problem 'field: what'."""
+    bill = normalize.house_bill(row["house_bill"] or "")
+    if not HOUSE_BILL.fullmatch(bill):
+        return f"house_bill: {bill!r} is not 4-35 uppercase letters/digits"
+    problem = normalize.tracking_problem(bill)
+    if problem is not None:
+        return f"house_bill: {bill!r} {problem}"
+    hs6 = normalize.compact(row["hs6"] or "")
     if len(hs6) != 6 or not hs6.isdigit():
-        return 0.0, f"hs6: {hs6!r} is not 6 digits"
+        return f"hs6: {hs6!r} is not 6 digits"
+    day = (row["arrival_date"] or "").strip()
     try:
-        date.fromisoformat(row["arrival_date"] or "")
+        date.fromisoformat(day)
     except ValueError:
-        return 0.0, f"arrival_date: {row['arrival_date']!r} is not a date YYYY-MM-DD"
-    rate = rates.get(row["currency"] or "")
+        return f"arrival_date: {day!r} is not a date YYYY-MM-DD"
+    currency = normalize.code(row["currency"] or "")
+    rate = rates.per_usd(currency, day)
     if rate is None:
-        return 0.0, (f"currency: {row['currency']!r} has no exchange rate in the coordinator "
-                     "config (currency_per_usd)")
+        return (f"currency: {currency!r} has no exchange rate on {day} (add one to the rate "
+                "file, --rates, or to the coordinator config's currency_per_usd)")
+    text = normalize.money(row["declared_value"] or "")
     try:
-        value = float(row["declared_value"])
-    except (TypeError, ValueError):
-        return 0.0, f"declared_value: {row['declared_value']!r} is not a number"
-    if not value >= 0:
-        return 0.0, f"declared_value: {value} is negative"
-    return value / rate, None
+        value = float(text)
+    except ValueError:
+        return f"declared_value: {text!r} is not a number"
+    if not value >= 0 or value == float("inf"):
+        return f"declared_value: {text} is not an amount >= 0"
+    return _Row(bill, hs6, day, value / rate)
 
 
-def scan_manifest(path: Path, rates: Mapping[str, float]) -> ManifestScan:
-    """First pass: validate every row; raise DataError listing the first problems."""
+def scan_manifest(
+    path: Path, rates: RateTable, quarantine: Path | None = None
+) -> ManifestScan:
+    """First pass: validate every row; raise DataError listing the first problems,
+    or, with ``quarantine``, write the bad rows there and leave them out."""
     scan = ManifestScan(path)
-    errors: list[str] = []
-    error_count = 0
     seen: set[str] = set()
     for line, row in _rows(path):
-        usd, problem = _check(row, rates)
-        if problem is None and row["house_bill"] in seen:
-            problem = f"house_bill: {row['house_bill']} is listed twice"
-        if problem is not None:
-            error_count += 1
-            if len(errors) < MAX_ERRORS:
-                errors.append(f"{path}:{line}: {problem}")
+        checked = _check(row, rates)
+        if isinstance(checked, _Row) and checked.house_bill in seen:
+            checked = f"house_bill: {checked.house_bill} is listed twice"
+        if isinstance(checked, str):
+            scan.rejected[line] = checked
             continue
-        bill, day = row["house_bill"], row["arrival_date"]
-        seen.add(bill)
-        scan.house_bills.append(bill)
+        seen.add(checked.house_bill)
+        scan.house_bills.append(checked.house_bill)
         scan.rows += 1
+        day, usd = checked.day, checked.usd
         scan.first_day = min(scan.first_day or day, day)
         scan.last_day = max(scan.last_day, day)
-        scan._values_by_hs6.setdefault(row["hs6"], array("d")).append(usd)
+        scan._values_by_hs6.setdefault(checked.hs6, array("d")).append(usd)
         totals = scan._consignee_days.setdefault(
             _consignee_key(row["consignee_name"], row["consignee_address"], day), [0, 0.0])
         totals[0] += 1
         totals[1] += usd
-    if error_count:
-        more = f"\n... and {error_count - len(errors)} more" if error_count > len(errors) else ""
-        raise DataError(f"{path}: {error_count} bad row(s); nothing was sent:\n"
-                        + "\n".join(errors) + more)
+    if scan.rejected and quarantine is None:
+        first = [f"{path}:{line}: {problem}"
+                 for line, problem in list(scan.rejected.items())[:MAX_ERRORS]]
+        more = len(scan.rejected) - len(first)
+        raise DataError(f"{path}: {len(scan.rejected)} bad row(s); nothing was sent:\n"
+                        + "\n".join(first) + (f"\n... and {more} more" if more else ""))
+    if scan.rejected and quarantine is not None:
+        _write_rejects(path, scan.rejected, quarantine)
     if scan.rows == 0:
-        raise DataError(f"{path}: the manifest has no shipments")
+        raise DataError(f"{path}: the manifest has no shipments"
+                        + (" left to screen" if scan.rejected else ""))
     scan.finish()
     return scan
 
 
-def read_batches(path: Path, rates: Mapping[str, float], size: int) -> Iterator[Batch]:
-    """Second pass: the (already validated) manifest in batches of ``size`` shipments."""
+def _write_rejects(path: Path, rejected: Mapping[int, str], quarantine: Path) -> None:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as source, \
+                quarantine.open("w", newline="", encoding="utf-8") as out:
+            reader = csv.reader(source)
+            writer = csv.writer(out, lineterminator="\n")
+            for row in reader:
+                line = reader.line_num
+                if line == 1:
+                    writer.writerow([*row, REJECT_COLUMN])
+                elif line in rejected:
+                    writer.writerow([*row, f"{path}:{line}: {rejected[line]}"])
+    except OSError as exc:
+        raise DataError(
+            f"{quarantine}: cannot write the manifest rejects: {exc.strerror}") from None
+
+
+def read_batches(
+    path: Path, rates: RateTable, size: int, skip: Mapping[int, str] | None = None
+) -> Iterator[Batch]:
+    """Second pass: the validated manifest in batches of ``size`` shipments, without the
+    rows of ``skip`` (the lines a quarantine scan left out)."""
     batch = Batch([], [], [], [], [])
-    for _, row in _rows(path):
-        usd, _ = _check(row, rates)
-        day = row["arrival_date"]
-        batch.house_bill.append(row["house_bill"])
-        batch.declared_value_usd.append(round(usd, 2))
-        batch.hs6.append(row["hs6"])
+    for line, row in _rows(path):
+        if skip and line in skip:
+            continue
+        checked = _check(row, rates)
+        assert isinstance(checked, _Row), "read_batches runs on a manifest scan_manifest accepted"
+        day = checked.day
+        batch.house_bill.append(checked.house_bill)
+        batch.declared_value_usd.append(round(checked.usd, 2))
+        batch.hs6.append(checked.hs6)
         batch.consignee.append(_consignee_key(row["consignee_name"], row["consignee_address"], day))
         batch.arrival_date.append(day)
         if len(batch.house_bill) == size:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fedtrade.coordinator.client import ParamValue
-from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
-from fedtrade.node.queries.spec import ParamSpec
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.protocol.spec import ParamSpec
+from fedtrade.protocol.wire import PyValue, table_value
 from fedtrade.protos import query_pb2
 from fedtrade.trust.errors import MalformedRequestError
-from fedtrade.trust.wire import PyValue, table_value
 
 __all__ = ["parse_params"]
 

@@ -1,14 +1,31 @@
-"""Readable terminal tables for verified answers."""
+"""Readable terminal tables for verified answers, and the same answers as JSON."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
+from rich.console import Console
 from rich.table import Table
 
 from fedtrade.coordinator.client import VerifiedAnswer
 from fedtrade.coordinator.results import RISK_LEVELS, ScreeningSummary
-from fedtrade.trust.tables import decode_table
+from fedtrade.protocol.tables import decode_table
 
-__all__ = ["answer_table", "summary_table"]
+__all__ = ["answer_json", "answer_table", "console", "summary_table"]
+
+# Wide enough for any row: piped output is for reading in full or for grep, never cut.
+_UNLIMITED_WIDTH = 1 << 20
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for stdout (or stderr): fitted to a terminal, never truncating otherwise.
+
+    Rich assumes 80 columns when the stream is not a terminal and cuts cells with
+    "…"; a file or a pipe gets every cell in full instead, one table row per line.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else _UNLIMITED_WIDTH)
 
 
 def answer_table(result: VerifiedAnswer) -> Table:
@@ -39,6 +56,29 @@ def answer_table(result: VerifiedAnswer) -> Table:
     for row in decoded.rows():
         table.add_row(*("—" if v is None else str(v) for v in row))
     return table
+
+
+def answer_json(result: VerifiedAnswer) -> dict[str, Any]:
+    """A verified answer as plain data: the catalogue of a describe, else the answer's rows."""
+    head: dict[str, Any] = {
+        "node": result.node_id,
+        "query": result.query.query_name,
+        "query_id": result.query.query_id.hex(),
+        "verified": True,
+    }
+    answer = result.answer
+    if answer.WhichOneof("result") == "catalogue":
+        return {**head, "catalogue": [
+            {
+                "query": q.name,
+                "parameters": [{"name": p.name, "type": p.type} for p in q.parameters],
+                "output_fields": list(q.output_fields),
+                "purposes": list(q.purposes),
+                "class": q.disclosure_class,
+            }
+            for q in answer.catalogue.queries
+        ]}
+    return {**head, "rows": list(decode_table(answer.table).records())}
 
 
 def summary_table(summary: ScreeningSummary) -> Table:

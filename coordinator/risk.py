@@ -18,9 +18,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.ids import ROLES
-from fedtrade.trust.wire import PyValue
 from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = [

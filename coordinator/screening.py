@@ -35,14 +35,15 @@ from fedtrade.coordinator.config import NodeEntry
 from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
 from fedtrade.coordinator.results import BudgetPoint, NodeStats, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.risk import INDICATOR_QUERY, RiskRules, assess_batch, worklist
+from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
+from fedtrade.protocol.rates import RateTable
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import PyValue, table_value
 from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import PyValue, table_value
 
 __all__ = ["BUDGET_SHARES", "LINKAGE_QUERY", "TOP_SHIPMENTS", "budget_curve", "screen_manifest"]
 
 LINKAGE_QUERY = "consignee_daily_totals"
-LINKAGE_WINDOW_DAYS = 31
 # Inspection budgets the report's curve shows: 1 % to 10 %, then 15 % and 20 %.
 BUDGET_SHARES = (*(k / 100 for k in range(1, 11)), 0.15, 0.20)
 TOP_SHIPMENTS = 50
@@ -82,7 +83,7 @@ def _reason(exc: FedtradeError) -> str:
 def _windows(first: str, last: str) -> Iterator[tuple[str, str]]:
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     while start <= end:
-        stop = min(end, start + timedelta(days=LINKAGE_WINDOW_DAYS - 1))
+        stop = min(end, start + timedelta(days=CONSIGNEE_TOTALS_MAX_DAYS - 1))
         yield start.isoformat(), stop.isoformat()
         start = stop + timedelta(days=1)
 
@@ -233,12 +234,21 @@ def screen_manifest(
     emit: Callable[[ShipmentResult], None],
     *,
     progress: bool = False,
+    rates_file: Path | None = None,
+    quarantine: Path | None = None,
 ) -> ScreeningSummary:
-    """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order."""
+    """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order.
+
+    ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes the
+    manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    """
     config = coordinator.config
     settings = config.screening
     started = datetime.now(UTC)
-    scan = scan_manifest(manifest, config.currency_per_usd)
+    rates = RateTable.constant(config.currency_per_usd)
+    if rates_file is not None:
+        rates.load(rates_file)
+    scan = scan_manifest(manifest, rates, quarantine)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     tally = _Tally(config.risk)
     workers = max(4, len(runs) * settings.in_flight_batches)
@@ -271,7 +281,7 @@ def screen_manifest(
                 tally.add(result)
             advance("shipments", len(batch.house_bill))
 
-        for batch in read_batches(manifest, config.currency_per_usd, settings.batch_size):
+        for batch in read_batches(manifest, rates, settings.batch_size, scan.rejected):
             futures = {
                 node_id: pool.submit(_ask_batch, coordinator, node_id, batch, context)
                 for node_id, run in runs.items() if run.down is None

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from fedtrade.protocol.rpc_errors import rpc_failure
 from fedtrade.trust.pki import TlsMaterial
 
 __all__ = ["channel_credentials", "explain_tls_failure", "secure_channel"]
@@ -93,15 +94,14 @@ _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 def explain_tls_failure(exc: grpc.RpcError, node_id: str) -> str:
     """A person-readable reason for a failed connection to ``node_id``, as far as gRPC tells."""
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
-    if code == grpc.StatusCode.UNAVAILABLE:
+    failure = rpc_failure(exc)
+    if failure.code == grpc.StatusCode.UNAVAILABLE:
         for needles, meaning in _CAUSES:
-            if any(needle in details for needle in needles):
+            if any(needle in failure.details for needle in needles):
                 return f"connection to {node_id} failed: {meaning.format(node=node_id)}"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return (
             f"connection to {node_id} timed out before an answer: the node is overloaded or "
             "unreachable (a firewall dropping packets?)"
         )
-    return f"call to {node_id} failed with {code.name}: {details}"
+    return f"call to {node_id} failed with {failure}"

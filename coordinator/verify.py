@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fedtrade.protocol.wire import PAYLOAD_ANSWER, PAYLOAD_CHUNK, digest, parse_payload
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope, verify
 from fedtrade.trust.errors import VerificationError
 from fedtrade.trust.keys import PublicKey
-from fedtrade.trust.wire import PAYLOAD_ANSWER, PAYLOAD_CHUNK, digest, parse_payload
 
 __all__ = ["verify_answer", "verify_chunk_chain"]
 

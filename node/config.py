@@ -10,8 +10,9 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from fedtrade.node.catalogue import CATALOGUE
-from fedtrade.node.queries.settings import DisclosureControls, QuerySettings, load_currency_rates
+from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
 from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
 from fedtrade.trust.keys import PublicKey, load_public_key
@@ -156,7 +157,8 @@ def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
                 "purposes",
             )
     available = spec.fields_for(role)
-    fields = grant.text_list("fields", list(available))
+    # No 'fields' grants no fields: a grant cut short by a half-written edit must not widen.
+    fields = grant.text_list("fields", [])
     for field_name in fields:
         if field_name not in available:
             other = field_name in spec.output_fields
@@ -263,7 +265,7 @@ def _settings(root: ConfigMapping) -> QuerySettings:
 def load_node_config(path: Path) -> NodeConfig:
     """Load and validate a node trust config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
-    version = root.integer("version", min=1)
+    version = root.integer("version", min=1, max=2**53)
     node = root.mapping("node")
     node_id = _identifier(node, "id")
     role = node.choice("role", ROLES)
@@ -315,7 +317,15 @@ def load_node_config(path: Path) -> NodeConfig:
 
 
 def check_unchanged(old: NodeConfig, new: NodeConfig) -> None:
-    """Refuse a reload that changes what only a restart can change."""
+    """Refuse a reload that does not raise the version or changes what needs a restart."""
+    if new.version <= old.version:
+        raise ConfigError(
+            f"version {new.version} is not higher than version {old.version} in force; "
+            "raise 'version' when the edit is complete (and replace the file in one rename) "
+            "to apply it",
+            path=new.path,
+            key="version",
+        )
     if old.restart_fields() != new.restart_fields():
         raise ConfigError(
             "node.id, node.role, node.listen, node.signing_key, node.database and whether "

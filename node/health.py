@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from fedtrade.protocol.rpc_errors import rpc_failure
 from fedtrade.trust.errors import KeyFileError, NodeUnavailableError
 from fedtrade.trust.keys import read_secret_file
 from fedtrade.trust.pki import TlsMaterial
@@ -173,10 +174,8 @@ def probe(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
         except grpc.RpcError as exc:
-            code = exc.code().name if isinstance(exc, grpc.Call) else "UNKNOWN"
-            details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
             raise NodeUnavailableError(
-                f"health check of {address} failed: {code}: {details}"
+                f"health check of {address} failed: {rpc_failure(exc)}"
             ) from None
     status: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     return status

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
-from datetime import datetime
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.node.config import NodeConfig
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.trust.errors import FedtradeError
 
 __all__ = ["OTHER_QUERY", "NodeMetrics"]
 
@@ -64,11 +65,15 @@ class NodeMetrics:
             "Version of the trust config in force (changes when a reload is applied).",
             registry=self.registry,
         )
-        self._certificate_expiry = Gauge(
-            "fedtrade_tls_certificate_expiry_timestamp_seconds",
-            "When the node's TLS certificate expires, as a Unix time; alert well before it.",
+        self._refused_reloads = Counter(
+            "fedtrade_config_reloads_refused",
+            "Edited trust configs refused (invalid, version not increased, or a change that "
+            "needs a restart); the previous config stays in force. Alert on any increase.",
             registry=self.registry,
         )
+        # registered once the node has a certificate: a plaintext node exports no expiry
+        # rather than 0, which an expiry alert would read as long expired
+        self._certificate_expiry: Gauge | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,11 +93,28 @@ class NodeMetrics:
     def set_audit_log_entries(self, count: int) -> None:
         self._audit_entries.set(count)
 
-    def set_config_version(self, version: int) -> None:
-        self._config_version.set(version)
+    def observe_config(self, config: NodeConfig) -> None:
+        """Show the config now in force: its version and its TLS certificate's expiry.
 
-    def set_certificate_expiry(self, not_after: datetime) -> None:
-        self._certificate_expiry.set(not_after.timestamp())
+        Called at start-up and after every applied reload (a renewed certificate
+        arrives with a reload).
+        """
+        self._config_version.set(config.version)
+        if config.tls is None:
+            if self._certificate_expiry is not None:
+                self.registry.unregister(self._certificate_expiry)
+                self._certificate_expiry = None
+            return
+        if self._certificate_expiry is None:
+            self._certificate_expiry = Gauge(
+                "fedtrade_tls_certificate_expiry_timestamp_seconds",
+                "When the node's TLS certificate expires, as a Unix time; alert well before it.",
+                registry=self.registry,
+            )
+        self._certificate_expiry.set(config.tls.not_after.timestamp())
+
+    def count_refused_reload(self) -> None:
+        self._refused_reloads.inc()
 
     def start(self, port: int, address: str = "127.0.0.1") -> int:
         """Serve /metrics over plain HTTP in a daemon thread; returns the bound port.
@@ -107,9 +129,9 @@ class NodeMetrics:
                 port, addr=address, registry=self.registry
             )
         except OSError as exc:
-            raise OSError(
+            raise FedtradeError(
                 f"cannot serve metrics on {address}:{port}: {exc.strerror}; choose another "
-                "metrics port or free this one"
+                "--metrics-port or stop the process that holds this one"
             ) from exc
         return int(self._server.server_port)
 

@@ -5,7 +5,10 @@ requester keys, parse only the verified bytes, check the claimed requester,
 the audience and the validity window, refuse a replayed query id, authorize
 the query and purpose, validate parameters, execute on a read-only
 connection, and sign the answer bound to the digest of the request payload.
-Every request, answered or refused, leaves one audit entry.
+The verified payload's text fields and timestamps are checked against their
+limits before anything is copied or echoed. Every authenticated request,
+answered or refused, leaves one audit entry; refusals before authentication
+are counted per peer and audited in aggregate (see ``_audited``).
 """
 
 from __future__ import annotations
@@ -19,12 +22,27 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry
-from fedtrade.node.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
 from fedtrade.node.logs import log_request
-from fedtrade.node.queries.spec import Execution, ResultTable, validate_params
+from fedtrade.node.payload import check_query_payload
+from fedtrade.node.peers import current_peer
+from fedtrade.node.queries.spec import Execution, ResultTable
 from fedtrade.node.state import NodeState, SeenQuery
 from fedtrade.node.status import status_for
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.tables import encode_rows
+from fedtrade.protocol.wire import (
+    PAYLOAD_ANSWER,
+    PAYLOAD_CHUNK,
+    PAYLOAD_QUERY,
+    PyValue,
+    digest,
+    from_value,
+    parse_payload,
+    timestamp,
+)
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
 from fedtrade.trust.errors import (
@@ -35,21 +53,11 @@ from fedtrade.trust.errors import (
     MalformedRequestError,
     UnknownKeyError,
 )
-from fedtrade.trust.tables import encode_rows
-from fedtrade.trust.wire import (
-    PAYLOAD_ANSWER,
-    PAYLOAD_CHUNK,
-    PAYLOAD_QUERY,
-    PyValue,
-    digest,
-    from_value,
-    parse_payload,
-    timestamp,
-)
 
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
 
 CHUNK_ROWS = 2_000
+_UNVERIFIED = "(unverified)"
 request_log = logging.getLogger("fedtrade.node.requests")
 T = TypeVar("T")
 
@@ -59,7 +67,7 @@ class _Trace:
     """What the audit entry for this request will say, filled in as facts are verified."""
 
     query_id: str = ""
-    requester: str = "(unverified)"
+    requester: str = _UNVERIFIED
     purpose: str = ""
     case_id: str = ""
     query_name: str = ""
@@ -119,6 +127,7 @@ def _identify(
     (requester,) = requesters.values()
     trace.requester = requester.id
     query = parse_payload(query_pb2.Query, verified.payload)
+    check_query_payload(query)  # before any of its text is copied or echoed
     trace.query_id = query.query_id.hex()
     trace.purpose, trace.case_id, trace.query_name = query.purpose, query.case_id, query.query_name
     if query.requester_id != requester.id:
@@ -210,19 +219,33 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
-    """Run ``work``; whatever happens, append the audit entry first, then log and count."""
+    """Run ``work``; whatever happens, audit first, then log and count.
+
+    An authenticated request gets its own audit entry. A request refused before
+    its signature verified is only counted, per peer and reason, and audited in
+    aggregate once per interval (``node.refusals``): unauthenticated senders
+    cannot grow the audit log one row per request.
+    """
+    if state.refusals.due():
+        state.flush_refusals()
     trace = _Trace()
     started = time.perf_counter()
     try:
         result, answer_digest = work(trace)
     except FedtradeError as exc:
-        state.store.record(trace.entry("refused", f"{type(exc).__name__}: {exc}"), trace.seen)
+        reason = f"{type(exc).__name__}: {exc}"
+        if trace.requester == _UNVERIFIED:
+            state.refusals.add(current_peer(), type(exc).__name__, reason)
+        else:
+            state.store.record(trace.entry("refused", reason), trace.seen)
         _observe(state, trace, "refused", status_for(exc).name, started)
         raise
     except Exception as exc:
-        state.store.record(
-            trace.entry("failed", f"internal error: {type(exc).__name__}"), trace.seen
-        )
+        reason = f"internal error: {type(exc).__name__}"
+        if trace.requester == _UNVERIFIED:
+            state.refusals.add(current_peer(), "internal error", reason)
+        else:
+            state.store.record(trace.entry("failed", reason), trace.seen)
         _observe(state, trace, "failed", "INTERNAL", started)
         raise
     state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
@@ -290,8 +313,7 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
 
 def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
-    spec = CATALOGUE[accepted.query.query_name]
-    return spec.run(
+    return RUNS[accepted.query.query_name](
         Execution(
             conn=state.store.reader(),
             role=accepted.config.role,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -13,21 +14,22 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fedtrade.node.health import HealthWatch, database_check, key_check
+from fedtrade.node.peers import PeerInterceptor
 from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.node.tls import rotating_server_credentials
+from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError, RateLimitError
-from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
+from fedtrade.trust.ids import parse_address
 
-__all__ = ["MAX_MESSAGE_BYTES", "SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
+__all__ = ["SERVICE_NAME", "NodeServer", "NodeServicer", "create_server"]
 
 log = logging.getLogger("fedtrade.node")
 
-# a whole manifest's house bills (consignee totals) fit; batches are far smaller
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name
 
 
@@ -60,24 +62,25 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             _abort(context, exc)
 
     def Describe(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> envelope_pb2.Envelope:
-        return self._unary(answer_describe, request, context)
+        self, request: node_pb2.DescribeRequest, context: grpc.ServicerContext
+    ) -> node_pb2.DescribeResponse:
+        return node_pb2.DescribeResponse(
+            envelope=self._unary(answer_describe, request.envelope, context))
 
     def Query(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> envelope_pb2.Envelope:
-        return self._unary(answer_query, request, context)
+        self, request: node_pb2.QueryRequest, context: grpc.ServicerContext
+    ) -> node_pb2.QueryResponse:
+        return node_pb2.QueryResponse(envelope=self._unary(answer_query, request.envelope, context))
 
     def Screen(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> Iterator[envelope_pb2.Envelope]:
+        self, request: node_pb2.ScreenRequest, context: grpc.ServicerContext
+    ) -> Iterator[node_pb2.ScreenResponse]:
         try:
-            chunks = answer_screen(self._state, envelope_from_proto(request))
+            chunks = answer_screen(self._state, envelope_from_proto(request.envelope))
         except Exception as exc:
             _abort(context, exc)
         for chunk in chunks:
-            yield envelope_to_proto(chunk)
+            yield node_pb2.ScreenResponse(envelope=envelope_to_proto(chunk))
 
 
 @dataclass
@@ -111,6 +114,7 @@ def create_server(
     Over ``max_concurrent`` requests in progress, gRPC itself refuses new calls
     with RESOURCE_EXHAUSTED instead of queueing without bound.
     """
+    _check_bindable(address)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedtrade-rpc"),
         options=[
@@ -119,6 +123,7 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=max_concurrent,
+        interceptors=[PeerInterceptor()],  # refusals before authentication count per peer
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(state), server)
     health_servicer = health.HealthServicer()
@@ -132,12 +137,39 @@ def create_server(
     checks = [database_check(config.database), key_check(config.signing_key)]
     watch = HealthWatch(health_servicer, ("", SERVICE_NAME), checks, health_interval)
     tls = config.tls
-    if tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        # read the material from the config in force, so a reload renews the certificate
-        port = server.add_secure_port(
-            address, rotating_server_credentials(lambda: state.config.tls or tls))
-    if port == 0:
-        raise OSError(f"could not listen on {address}: the address is in use or not local")
+    try:
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            # read the material from the config in force, so a reload renews the certificate
+            port = server.add_secure_port(
+                address, rotating_server_credentials(lambda: state.config.tls or tls))
+    except RuntimeError as exc:  # gRPC logs the reason and raises only "Failed to bind"
+        raise FedtradeError(_cannot_listen(address, "gRPC could not bind it")) from exc
     return NodeServer(server, port, watch)
+
+
+def _cannot_listen(address: str, reason: str) -> str:
+    return (f"cannot listen on {address}: {reason}; check node.listen (or --listen): the port "
+            "must be free and the host an address of this machine")
+
+
+def _check_bindable(address: str) -> None:
+    """Raise a FedtradeError with the system's reason if ``address`` cannot be bound.
+
+    gRPC itself only logs why a bind failed (in use, not a local address) and
+    raises a bare "Failed to bind"; a trial bind names the reason in one line.
+    """
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        raise FedtradeError(f"cannot listen on {address}: {exc}") from None
+    try:
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            with socket.socket(family, kind, proto) as trial:
+                trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+                trial.bind(sockaddr)
+    except OSError as exc:  # socket.gaierror included: an unknown host name
+        raise FedtradeError(_cannot_listen(address, exc.strerror or str(exc))) from exc

@@ -1,4 +1,8 @@
-"""The node's open resources: its store connections, its audit log and its key."""
+"""The node's open resources: its store connections, its audit log and its key.
+
+Refusals before authentication are only counted here (``refusals``) and reach
+the audit log aggregated, once per interval and at shutdown.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.config import NodeConfig
 from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.ratelimit import RateLimiter
+from fedtrade.node.refusals import RefusalTally
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.store import open_store
 from fedtrade.trust.keys import SigningKey
@@ -109,6 +114,7 @@ class NodeState:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
+    refusals: RefusalTally = field(default_factory=RefusalTally)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeState:
@@ -118,5 +124,13 @@ class NodeState:
             store=NodeDatabase(config.database, config.role),
         )
 
+    def flush_refusals(self) -> None:
+        """Write the aggregated refusals before authentication counted so far."""
+        for entry in self.refusals.drain():
+            self.store.record(entry)
+
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.flush_refusals()
+        finally:
+            self.store.close()

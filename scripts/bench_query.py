@@ -25,9 +25,10 @@ from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.tls import secure_channel
 from fedtrade.node.tls import server_credentials
+from fedtrade.protocol.wire import PyValue, envelope_to_proto
+from fedtrade.protos import node_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, create_federation
 from fedtrade.trust.pki import load_tls_files
-from fedtrade.trust.wire import PyValue, envelope_to_proto
 
 ECHO_METHOD = "/bench.Echo/Echo"
 NODE = "carrier-1"
@@ -123,13 +124,13 @@ def main() -> int:
             coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
             params: dict[str, PyValue] = {"house_bills": [f"HB{i:08d}" for i in range(args.batch)]}
 
-            # Same sizes on the wire: the echo sends a request as large as a signed
-            # query envelope and gets back as many bytes as a signed answer.
+            # Same sizes on the wire: the echo sends a request as large as a Query
+            # request (the signed query envelope) and gets back as many bytes as a signed answer.
             sample = coordinator.ask(NODE, "shipment_known", params, CONTEXT)
             _, request = coordinator.sign_query(
                 coordinator.config.node(NODE), "shipment_known", params, CONTEXT
             )
-            request_size = len(envelope_to_proto(request).SerializeToString())
+            request_size = node_pb2.QueryRequest(envelope=envelope_to_proto(request)).ByteSize()
             answer_size = sample.answer.ByteSize() + 150  # plus envelope and signature
             echo_request = answer_size.to_bytes(4, "big") + b"x" * (request_size - 4)
             assert coordinator.config.tls is not None

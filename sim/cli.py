@@ -8,17 +8,54 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from fedtrade.coordinator.result_files import read_results
-from fedtrade.sim.evaluate import evaluate, format_evaluation
+from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
 from fedtrade.sim.synth import generate, parse_rate_overrides
 from fedtrade.sim.synth.confounders import MIXES, mix_named
+from fedtrade.trust.cli import CommandParser, add_json_option, print_json
 
 __all__ = ["register"]
 
 
+def _counts_json(counts: Counts) -> dict[str, Any]:
+    return {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
+            "precision": counts.precision, "recall": counts.recall}
+
+
+def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
+    check = evaluation.check_targets()
+    return {
+        "ground_truth": str(evaluation.ground_truth),
+        "shipments": evaluation.shipments,
+        "patterns": [
+            {"pattern": s.pattern, "planted": s.planted,
+             "federation": _counts_json(s.federation),
+             "manifest_only": _counts_json(s.manifest_only)}
+            for s in evaluation.scores
+        ],
+        "unknown_patterns": dict(evaluation.unknown_patterns),
+        "budgets": [
+            {"share": b.share, "slots": b.slots, "violating": b.violating,
+             "federation": {"caught": b.federation_hits, "hit_rate": b.hit_rate(),
+                            "recall": b.recall()},
+             "manifest_only": {"caught": b.manifest_only_hits, "hit_rate": b.hit_rate(False),
+                               "recall": b.recall(False)}}
+            for b in evaluation.budgets
+        ],
+        "targets": {"recall": check.recall_target, "precision": check.precision_target,
+                    "checked": list(check.patterns), "met": check.met,
+                    "failures": list(check.failures)},
+    }
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    print(format_evaluation(evaluate(read_results(args.results), args.ground_truth)))
+    evaluation = evaluate(read_results(args.results), args.ground_truth)
+    if args.json:
+        print_json(_evaluation_json(evaluation))
+    else:
+        print(format_evaluation(evaluation))
     return 0
 
 
@@ -35,13 +72,14 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
     evaluation = commands.add_parser(
         "evaluate", help="precision and recall of screening results against a ground truth",
         description="Compare results.csv with a ground truth (house_bill,pattern) such as "
         "`fedtrade synth` writes: per pattern, for the federation and for the manifest alone.")
     evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
     evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
+    add_json_option(evaluation)
     evaluation.set_defaults(run=_evaluate)
 
     synth = commands.add_parser(

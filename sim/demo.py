@@ -33,12 +33,12 @@ from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
+from fedtrade.protocol.tables import decode_table
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
 from fedtrade.sim.synth.confounders import MIXES, mix_named
 from fedtrade.trust.errors import FedtradeError
-from fedtrade.trust.tables import decode_table
 
 __all__ = ["main"]
 
@@ -55,7 +55,54 @@ def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> 
         config = load_node_config(federation.node_configs[node_id])
         report = import_path(config.database, role, None, world / role, progress=False)
         console.print(f"[bold]{node_id}[/bold]: {report.summary()}")
+    _import_messy_export(federation, world)
     return world
+
+
+# A late carrier export the way real systems write it: label-form and postal tracking
+# numbers, lower-case codes, dotted HS codes, three-decimal money, and two bad rows.
+_MESSY_BILLS = (
+    ("qx-3100-001697", "usd", "556.636", "8518.30", "1 Late St"),
+    ("9400 1000 0000 0000 0000 06", "eur", "12.5", "950300", "2 Late St"),
+    ("RR 123 456 785 US", "USD", "40.00", "9503.00", ""),  # no consignee address
+    ("LATE0004", "USD", "-3", "851830", "4 Late St"),  # negative value
+)
+
+
+def _import_messy_export(federation: Federation, world: Path) -> None:
+    with (world / "carrier" / "masters.csv").open(newline="") as f:
+        mawb = next(csv.DictReader(f))["mawb"]
+    folder = federation.root / "late-export"
+    folder.mkdir()
+    with (folder / "house_bills.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["house_bill", "mawb", "shipper_name", "shipper_address", "shipper_country",
+                      "consignee_name", "consignee_address", "pieces", "weight_kg",
+                      "declared_value", "currency", "description", "hs6", "origin_country",
+                      "known_shipper", "screened", "preload_status"])
+        for bill, currency, value, hs6, address in _MESSY_BILLS:
+            out.writerow([bill, mawb, "Late Shipper", "9 Dock Rd", "cn", "Late Consignee",
+                          address, 1, 0.5, value, currency, "late parcel", hs6, "CN", 1, 1,
+                          "accepted"])
+    with (folder / "house_bill_items.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["house_bill", "item_no", "description", "hs6", "quantity", "value"])
+        for bill, *_ in _MESSY_BILLS:
+            out.writerow([bill, 1, "late parcel", "851830", 1, "10.00"])
+    config = load_node_config(federation.node_configs[NODE_IDS["carrier"]])
+    rejects = federation.root / "late-export-rejects"
+    console.print(f"[bold]quarantine import[/bold] of a messy export {folder}")
+    report = import_path(config.database, "carrier", None, folder, progress=False,
+                         quarantine=rejects)
+    console.print(report.summary())
+    table = Table("file", "row as written (first cells)", "why it was refused")
+    for path in sorted(rejects.iterdir()):
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                error = row.pop("import_error")
+                table.add_row(path.name, ",".join(list(row.values())[:3]),
+                              error.split(": ", 1)[1])
+    console.print(table)
 
 
 @contextmanager

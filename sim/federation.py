@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from fedtrade.coordinator.risk import DEFAULT_RISK
-from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.trust.keys import generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate
@@ -102,7 +102,10 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
-                    "queries": {name: {"purposes": p} for name, p in grants_for(role).items()},
+                    "queries": {
+                        name: {"purposes": p, "fields": list(CATALOGUE[name].fields_for(role))}
+                        for name, p in grants_for(role).items()
+                    },
                 }
             },
             "linkage": {"secret_file": LINKAGE_SECRET},

@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from fedtrade.coordinator.manifest import MANIFEST_COLUMNS
-from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
+from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.store.schema import table_specs
+from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
 from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.ids import ROLES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import shutil
 import sqlite3
@@ -22,13 +23,13 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store import import_path
-from fedtrade.protos import node_pb2_grpc, query_pb2
+from fedtrade.protocol.wire import PAYLOAD_QUERY, envelope_to_proto, to_value
+from fedtrade.protos import node_pb2, node_pb2_grpc, query_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.keys import SigningKey
 from fedtrade.trust.pki import TlsMaterial, load_tls_files
-from fedtrade.trust.wire import PAYLOAD_QUERY, to_value
 
 WORLD_SHIPMENTS = 3000
 CONTEXT = QueryContext(
@@ -181,6 +182,30 @@ def signed_query(
     query.issued_at.FromDatetime(issued)
     query.expires_at.FromDatetime(issued + ttl)
     return sign(PAYLOAD_QUERY, query.SerializeToString(), [key])
+
+
+def describe_request(envelope: Envelope) -> node_pb2.DescribeRequest:
+    return node_pb2.DescribeRequest(envelope=envelope_to_proto(envelope))
+
+
+def query_request(envelope: Envelope) -> node_pb2.QueryRequest:
+    return node_pb2.QueryRequest(envelope=envelope_to_proto(envelope))
+
+
+def screen_request(envelope: Envelope) -> node_pb2.ScreenRequest:
+    return node_pb2.ScreenRequest(envelope=envelope_to_proto(envelope))
+
+
+@pytest.fixture(autouse=True)
+def _drop_log_handlers() -> Iterator[None]:
+    """In-process `fedtrade-node` commands log to the test's captured stderr; drop that handler
+    afterwards, or a later test logs into a closed stream."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:

@@ -390,7 +390,7 @@ def test_the_build_stage_context_builds_an_installable_wheel(tmp_path: Path) -> 
         scripts = archive.read(entry_points).decode()
     assert {
         "fedtrade/node/health.py", "fedtrade/node/tls.py", "fedtrade/trust/pki.py",
-        "fedtrade/protos/node_pb2.py", "fedtrade/sim/cli.py",
+        "fedtrade/protos/v2/node_pb2.py", "fedtrade/protos/v2/node.proto", "fedtrade/sim/cli.py",
     } <= names
     assert {name.split("/")[0] for name in names} == {"fedtrade", wheel.name.split("-")[0]
                                                        + "-" + wheel.name.split("-")[1]

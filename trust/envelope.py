@@ -33,6 +33,7 @@ __all__ = [
 # Envelopes arrive from the network: bound the work one envelope can cause.
 MAX_SIGNATURES = 16
 MAX_KEY_ID_LENGTH = 128
+_SHOWN = 64  # characters of an untrusted value quoted in an error
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -91,7 +92,8 @@ def verify_threshold(
     _check_bounds(envelope)
     if envelope.payload_type != payload_type:
         raise VerificationError(
-            f"envelope payload type is {envelope.payload_type!r}, expected {payload_type!r}: "
+            f"envelope payload type is {envelope.payload_type[:_SHOWN]!r}, expected "
+            f"{payload_type!r}: "
             "the sender signed a different kind of message"
         )
     message = pae(envelope.payload_type, envelope.payload)
@@ -108,7 +110,10 @@ def verify_threshold(
         checked.add((signature.key_id, signature.sig))
         signers.add(public_key.key_id)
     if not signers:
-        seen = ", ".join(repr(s.key_id) for s in envelope.signatures) or "none"
+        # key ids are attacker-chosen: show a bounded prefix of the first few
+        seen = ", ".join(repr(s.key_id[:16]) for s in envelope.signatures[:3]) or "none"
+        if len(envelope.signatures) > 3:
+            seen += f" and {len(envelope.signatures) - 3} more"
         raise UnknownKeyError(
             f"{payload_type} envelope is not signed by any trusted key (key ids seen: {seen}); "
             "the signer's public key must be listed in the trust config"

@@ -34,6 +34,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from fedtrade.trust.errors import BadSignatureError, KeyFileError
+from fedtrade.trust.files import (
+    MAX_KEY_BYTES,
+    FileShapeError,
+    open_regular,
+    read_capped,
+    read_descriptor,
+)
 
 __all__ = [
     "PublicKey",
@@ -94,13 +101,15 @@ class PublicKey:
     @classmethod
     def from_file(cls, path: Path) -> PublicKey:
         try:
-            data = path.read_bytes()
+            data = read_capped(path, MAX_KEY_BYTES)
         except FileNotFoundError:
             raise KeyFileError(
                 f"{path}: public key file not found; check the path or copy the peer's .pub file"
             ) from None
         except OSError as exc:
             raise KeyFileError(f"{path}: cannot read public key file: {exc.strerror}") from None
+        except FileShapeError as exc:
+            raise KeyFileError(f"{path}: public key file {exc}") from None
         return cls.from_pem(data, source=str(path))
 
     def to_pem(self) -> bytes:
@@ -183,23 +192,25 @@ class SigningKey:
 def read_secret_file(path: Path, what: str, *, hint: str) -> bytes:
     """Read a file holding a secret, refusing one that group or others may read."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd, info = open_regular(path)
     except FileNotFoundError:
         raise KeyFileError(f"{path}: {what} file not found; check the path or {hint}") from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot open {what} file: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        # fstat the open descriptor, so the file checked is the file read.
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(f"{path}: {what} path is not a regular file")
+    except FileShapeError as exc:
+        raise KeyFileError(f"{path}: {what} file {exc}") from None
+    try:
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise KeyFileError(
                 f"{path} is readable by group/others (mode {mode:04o}); a {what} must "
                 f"be private: run `chmod 600 {path}`"
             )
-        return handle.read()
+        return read_descriptor(fd, MAX_KEY_BYTES)
+    except FileShapeError as exc:
+        raise KeyFileError(f"{path}: {what} file {exc}") from None
+    finally:
+        os.close(fd)
 
 
 def write_secret_file(path: Path, data: bytes, what: str) -> None:

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fedtrade.trust.errors import KeyFileError
+from fedtrade.trust.files import MAX_KEY_BYTES, FileShapeError, read_capped
 from fedtrade.trust.ids import is_valid_id
 from fedtrade.trust.keys import read_secret_file, write_secret_file
 from fedtrade.trust.yamlconfig import ConfigMapping
@@ -286,11 +287,13 @@ def issue_certificate(
 
 def _read_public(path: Path, what: str, hint: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_capped(path, MAX_KEY_BYTES)
     except FileNotFoundError:
         raise KeyFileError(f"{path}: {what} file not found; check the path or {hint}") from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read {what} file: {exc.strerror}") from None
+    except FileShapeError as exc:
+        raise KeyFileError(f"{path}: {what} file {exc}") from None
 
 
 def _parse_certificate(data: bytes, path: Path | str) -> x509.Certificate:

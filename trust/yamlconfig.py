@@ -23,6 +23,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, Event, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.files import MAX_CONFIG_BYTES, FileShapeError, read_capped
 
 __all__ = ["ConfigMapping", "load_yaml", "load_yaml_text"]
 
@@ -40,6 +41,11 @@ _ALLOWED_TAGS = frozenset(
     {_STR, _INT, _FLOAT, _BOOL, _NULL, _TAG + "timestamp", _TAG + "seq", _TAG + "map"}
 )
 _SHOWN_CHARS = 40
+# Bounds on what a config may hold: PyYAML composes nested collections recursively,
+# and Python refuses to convert integers of more than 4,300 digits.
+MAX_DEPTH = 32
+MAX_KEY_CHARS = 256
+MAX_VALUE_CHARS = 4096  # a long file path fits
 _CONSTRUCTOR = SafeConstructor()
 
 
@@ -60,10 +66,18 @@ class _StrictLoader(yaml.SafeLoader):
     def __init__(self, text: str, path: str) -> None:
         super().__init__(text)
         self.config_path = path
+        self._depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event: Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in stubs
         line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if self._depth >= MAX_DEPTH:
+            raise ConfigError(
+                f"values are nested more than {MAX_DEPTH} levels deep; no fedtrade config "
+                "nests that deep: check the brackets and indentation",
+                path=self.config_path,
+                line=line,
+            )
         found = None
         if isinstance(event, AliasEvent):
             found = f"*{event.anchor}"
@@ -76,13 +90,17 @@ class _StrictLoader(yaml.SafeLoader):
                 path=self.config_path,
                 line=line,
             )
-        return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def load_yaml(path: Path) -> ConfigMapping:
     """Read and strictly parse a YAML config file whose root is a mapping."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_capped(path, MAX_CONFIG_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
             "config file not found; check the path or start from an example in configs/",
@@ -97,6 +115,8 @@ def load_yaml(path: Path) -> ConfigMapping:
             f"cannot read config file: {exc.strerror}; check that it is a readable file",
             path=path,
         ) from None
+    except FileShapeError as exc:
+        raise ConfigError(f"config file {exc}", path=path) from None
     return load_yaml_text(text, str(path))
 
 
@@ -124,7 +144,9 @@ def load_yaml_text(text: str, path: str) -> ConfigMapping:
             line=text.count("\n", 0, exc.position) + 1,
         ) from None
     if root is None:
-        raise ConfigError("config is empty; it must be a mapping of keys to values", path=path)
+        raise ConfigError(
+            "config is empty; it must be a mapping of keys to values", path=path, line=1
+        )
     if not isinstance(root, MappingNode):
         raise ConfigError(
             f"the top level must be a mapping of keys to values, got {_describe(root)}",
@@ -140,6 +162,14 @@ def _check_tree(node: Node, path: str, where: str) -> None:
     if node.tag not in _ALLOWED_TAGS:
         raise ConfigError(
             f"YAML tag {node.tag!r} is not allowed; write a plain value (quote it if it is text)",
+            path=path,
+            line=_line(node),
+            key=where or None,
+        )
+    if isinstance(node, ScalarNode) and len(node.value) > MAX_VALUE_CHARS:
+        raise ConfigError(
+            f"a value of {len(node.value)} characters is longer than the {MAX_VALUE_CHARS} "
+            "allowed; shorten it",
             path=path,
             line=_line(node),
             key=where or None,
@@ -166,6 +196,14 @@ def _check_tree(node: Node, path: str, where: str) -> None:
                     key=where or None,
                 )
             key = key_node.value
+            if len(key) > MAX_KEY_CHARS:
+                raise ConfigError(
+                    f"a key of {len(key)} characters is longer than the {MAX_KEY_CHARS} "
+                    "allowed; shorten it",
+                    path=path,
+                    line=_line(key_node),
+                    key=where or None,
+                )
             dotted = _join(where, key)
             if key in first_lines:
                 raise ConfigError(
@@ -290,7 +328,7 @@ class ConfigMapping:
             return default
         if not isinstance(node, ScalarNode) or node.tag != _INT:
             raise self._type_error(key, node, "an integer")
-        value = _CONSTRUCTOR.construct_yaml_int(node)
+        value = self._as_int(node, key)
         self._check_range(key, node, value, min, max)
         return value
 
@@ -358,7 +396,7 @@ class ConfigMapping:
             elif item.tag == _BOOL:
                 values.append(_CONSTRUCTOR.construct_yaml_bool(item))
             elif item.tag == _INT:
-                values.append(_CONSTRUCTOR.construct_yaml_int(item))
+                values.append(self._as_int(item, where))
             else:
                 values.append(self._as_float(item, where))
         return tuple(values)
@@ -371,14 +409,24 @@ class ConfigMapping:
             raise self._type_error(key, node, "a list of numbers")
         return [self._as_float(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
 
+    def _as_int(self, node: ScalarNode, key: str) -> int:
+        try:
+            value: int = _CONSTRUCTOR.construct_yaml_int(node)
+        except ValueError:  # Python refuses to convert very long decimal integers
+            raise self._type_error(key, node, "an integer with fewer digits") from None
+        return value
+
     def _as_float(self, node: Node, key: str) -> float:
         if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
             raise self._type_error(key, node, "a number")
-        value: float = (
-            float(_CONSTRUCTOR.construct_yaml_int(node))
-            if node.tag == _INT
-            else _CONSTRUCTOR.construct_yaml_float(node)
-        )
+        try:
+            value: float = (
+                float(self._as_int(node, key))
+                if node.tag == _INT
+                else _CONSTRUCTOR.construct_yaml_float(node)
+            )
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
             raise self._type_error(key, node, "a finite number")
         return value

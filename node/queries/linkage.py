@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from fedtrade.node.queries.spec import HOUSE_BILL, Execution, ParamSpec, QuerySpec, ResultTable
+from fedtrade.node.queries.spec import Execution, ResultTable, Run
+from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS as MAX_DAYS
+from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError, NodeUnavailableError
 from fedtrade.trust.linkage import consignee_material, query_token_key, token_of
-from fedtrade.trust.wire import PyValue
 
-__all__ = ["LINKAGE_QUERIES", "MAX_DAYS"]
-
-MAX_DAYS = 31
+__all__ = ["LINKAGE_RUNS"]
 
 # Per role: house bill, consignee name, address, day, value, currency within [:start, :stop),
 # in day order (along an index), so that only one day's groups are held at a time.
@@ -118,29 +117,4 @@ def _run(execution: Execution) -> ResultTable:
     return ResultTable(columns=("consignee_token", "day", *execution.fields), rows=out)
 
 
-LINKAGE_QUERIES: tuple[QuerySpec, ...] = (
-    QuerySpec(
-        name="consignee_daily_totals",
-        description="Per consignee (pseudonymous token, valid for this query only) and day: "
-        "number of shipments and their value in USD, for consignees with several shipments "
-        "a day; optionally which of the given house bills belong to each.",
-        roles=frozenset(_ROWS),
-        params=(
-            ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
-            ParamSpec("date_to", "date", f"last day, at most {MAX_DAYS} days after date_from"),
-            # Not a batch: the whole manifest may be listed, to find its shipments' groups.
-            ParamSpec(
-                "house_bills",
-                "text_list",
-                "house bills to place in the groups",
-                required=False,
-                pattern=HOUSE_BILL,
-                max_items=2_000_000,
-            ),
-        ),
-        key_columns=("consignee_token", "day"),
-        output_fields=("shipments", "value_usd", "house_bills"),
-        disclosure="linkage",
-        run=_run,
-    ),
-)
+LINKAGE_RUNS: Mapping[str, Run] = {"consignee_daily_totals": _run}

@@ -18,18 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fedtrade.node.queries.settings import QuerySettings
-from fedtrade.node.queries.spec import (
-    HOUSE_BILL,
-    Execution,
-    ParamSpec,
-    QuerySpec,
-    ResultTable,
-    band,
-)
+from fedtrade.node.queries.spec import Execution, ResultTable, Run, band
 from fedtrade.protocol.matching import best_match, gtin14, normalize_name
-from fedtrade.trust.wire import PyValue
+from fedtrade.protocol.wire import PyValue
 
-__all__ = ["SHIPMENT_QUERIES"]
+__all__ = ["SHIPMENT_RUNS"]
 
 _BATCH = """
 WITH batch AS (
@@ -385,29 +378,6 @@ def _run(execution: Execution) -> ResultTable:
     return ResultTable(columns=("house_bill", "known", *execution.fields), rows=rows)
 
 
-_SHIPMENTS = ParamSpec(
-    "shipments",
-    "shipments",
-    "the batch: a table of house_bill with the manifest's declared_value_usd and hs6",
-    batch=True,
-)
-
-
-def _query(name: str, description: str, fields: tuple[str, ...]) -> QuerySpec:
-    roles = frozenset(role for f in fields for role in _FIELDS[f].sql)
-    return QuerySpec(
-        name=name,
-        description=description,
-        roles=roles,
-        params=(_SHIPMENTS,),
-        key_columns=("house_bill", "known"),
-        output_fields=fields,
-        disclosure="per_shipment",
-        run=_run,
-        role_fields={role: tuple(f for f in fields if role in _FIELDS[f].sql) for role in roles},
-    )
-
-
 def _known(execution: Execution) -> ResultTable:
     parcel, joins, known = _SOURCES[execution.role]
     bills = execution.params["house_bills"]
@@ -419,77 +389,19 @@ def _known(execution: Execution) -> ResultTable:
     return ResultTable(columns=("house_bill", "known"), rows=rows)
 
 
-SHIPMENT_QUERIES: tuple[QuerySpec, ...] = (
-    QuerySpec(
-        name="shipment_known",
-        description="For each house bill: whether this node holds a record of the shipment.",
-        roles=frozenset(_SOURCES),
-        params=(
-            ParamSpec(
-                "house_bills",
-                "text_list",
-                "house bill numbers to look up",
-                pattern=HOUSE_BILL,
-                batch=True,
-            ),
-        ),
-        key_columns=("house_bill", "known"),
-        output_fields=(),
-        disclosure="per_shipment",
-        run=_known,
-    ),
-    _query(
-        "seller_profile",
-        "Seller behind each shipment: KYC verified, high-volume seller "
-        "(INFORM Act), account age band, linked suspended accounts band, country, status.",
+# The indicator queries differ only in their fields: one batch statement runs them all.
+SHIPMENT_RUNS: Mapping[str, Run] = {
+    "shipment_known": _known,
+    **dict.fromkeys(
         (
-            "kyc_verified",
-            "high_volume_seller",
-            "account_age_band",
-            "linked_suspended_band",
-            "seller_country",
-            "seller_status",
+            "seller_profile",
+            "value_check",
+            "classification_check",
+            "security_profile",
+            "entry_status",
+            "shipment_indicators",
+            "list_hits",
         ),
+        _run,
     ),
-    _query(
-        "value_check",
-        "Declared value (from the manifest) over the amount paid at the "
-        "marketplace, as a ratio band.",
-        ("declared_paid_ratio_band",),
-    ),
-    _query(
-        "classification_check",
-        "How many leading HS digits (6/4/2/0) of this node's code agree with the manifest's HS6.",
-        ("hs_match_depth",),
-    ),
-    _query(
-        "security_profile",
-        "Carrier security data: known shipper, screened, pre-load status.",
-        ("known_shipper", "screened", "preload_status"),
-    ),
-    _query(
-        "entry_status",
-        "Customs entry filed by the broker: type, release status, "
-        "certificate on file, importer of record present, entry value over declared value band.",
-        (
-            "entry_type",
-            "release_status",
-            "certificate_on_file",
-            "importer_of_record_present",
-            "entry_declared_ratio_band",
-        ),
-    ),
-    _query(
-        "shipment_indicators",
-        "Every per-shipment indicator this node can compute, in one "
-        "pass over the batch (what screening asks each node).",
-        tuple(_FIELDS),
-    ),
-    _query(
-        "list_hits",
-        "Whether the shipment hits a recalled-product list (GTIN, compared as GTIN-14) or the "
-        "forced-labour / denied-party entity list (the entry line's MID, or a party name at "
-        "or above the node's match threshold) held by this node, and the name match strength.",
-        ("recall_hit", "entity_list_hit", "entity_name_strength"),
-    ),
-)
+}

@@ -22,23 +22,19 @@ row is the grand total, with ``TOTAL`` in every key column.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from fedtrade.node.disclosure import Cell, ProtectedCell, grand_total, protect
-from fedtrade.node.queries.spec import Execution, ParamSpec, QuerySpec, ResultTable
+from fedtrade.node.queries.spec import Execution, ResultTable, Run
 from fedtrade.node.store.iso_codes import COUNTRIES
+from fedtrade.protocol.catalogue import TOTAL
+from fedtrade.protocol.limits import STATISTICS_MAX_DAYS as MAX_DAYS
+from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError
-from fedtrade.trust.wire import PyValue
 
-__all__ = ["GROUPS", "MAX_DAYS", "STATISTICS_QUERIES", "TOTAL"]
-
-MAX_DAYS = 92
-GROUPS = ("hs_chapter", "origin", "week")
-# Key value of the grand total row in every key column; no chapter, country or week looks like it.
-TOTAL = "*"
+__all__ = ["STATISTICS_RUNS"]
 
 
 @dataclass(frozen=True)
@@ -212,28 +208,4 @@ def _run(execution: Execution) -> ResultTable:
     )
 
 
-STATISTICS_QUERIES: tuple[QuerySpec, ...] = (
-    QuerySpec(
-        name="trade_statistics",
-        description="Shipments and value in USD grouped by HS chapter, origin country and/or "
-        "ISO week (arrival day; ship day at a marketplace), with disclosure control: cells "
-        "with few shipments or dominated by one or two shippers, importers or sellers are "
-        "suppressed (marked, no values), plus the cells that would give them away. Key "
-        f"columns follow group_by; the last row is the grand total, keyed {TOTAL!r}.",
-        roles=frozenset(_SOURCES),
-        params=(
-            ParamSpec("group_by", "choice_list", "1 to 3 of: " + ", ".join(GROUPS),
-                      max_items=len(GROUPS), choices=GROUPS),
-            ParamSpec("date_from", "date", "first day"),
-            ParamSpec("date_to", "date", f"last day, at most {MAX_DAYS} days after date_from"),
-            ParamSpec("hs_chapter", "text", "only this HS chapter (2 digits)", required=False,
-                      pattern=re.compile(r"^(0[1-9]|[1-9][0-9])$")),
-            ParamSpec("origin", "text", "only this origin country (ISO 3166-1 alpha-2)",
-                      required=False, pattern=re.compile(r"^[A-Z]{2}$")),
-        ),
-        key_columns=("suppressed", "reason"),
-        output_fields=("shipments", "value_usd"),
-        disclosure="aggregate",
-        run=_run,
-    ),
-)
+STATISTICS_RUNS: Mapping[str, Run] = {"trade_statistics": _run}

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import NoReturn
 
 from fedtrade.node.store import identifiers
+from fedtrade.protocol import normalize
 from fedtrade.trust.errors import DataError
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
 SqlValue = str | int | float | None
 
 _INT64_MAX = 2**63 - 1
+_MAX_EXPONENT = 15  # decimal magnitudes from 1e-15 to 1e15
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 # The usual shapes, converted without Decimal; anything else takes the checked path.
 _PLAIN_MONEY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
@@ -70,6 +72,13 @@ class ColumnType:
     from_json: Callable[[object], SqlValue]
     choices: tuple[str, ...] = ()
     """The allowed values of an enumeration; empty for other types."""
+    normalise: Callable[[str], str] | None = None
+    """Makes an export's text canonical (``fedtrade.protocol.normalize``); tried only
+    when the value as written is refused, so clean files pay nothing for it."""
+    normalised: str = ""
+    """What ``normalise`` does, for import reports, e.g. 'converted to UTC'."""
+    lossy: bool = False
+    """Whether normalising can change the value itself (the original is then recorded)."""
 
 
 def _show(value: object) -> str:
@@ -95,7 +104,8 @@ def _json_kind(value: object) -> str:
 
 def _string_type(
     name: str, expected: str, check: Callable[[str], None] | None = None,
-    choices: tuple[str, ...] = (),
+    choices: tuple[str, ...] = (), normalise: Callable[[str], str] | None = None,
+    normalised: str = "",
 ) -> ColumnType:
     def from_csv(raw: str) -> SqlValue:
         if check is not None:
@@ -107,7 +117,7 @@ def _string_type(
             _fail(value, f"is {_json_kind(value)}, not a string", expected)
         return from_csv(value)
 
-    return ColumnType(name, "TEXT", expected, from_csv, from_json, choices)
+    return ColumnType(name, "TEXT", expected, from_csv, from_json, choices, normalise, normalised)
 
 
 def _check_ident(raw: str) -> None:
@@ -118,7 +128,9 @@ def _check_ident(raw: str) -> None:
 _IDENT_EXPECTED = "an identifier of at most 128 printable characters without surrounding spaces"
 
 TEXT = _string_type("text", "text")
-IDENT = _string_type("identifier", _IDENT_EXPECTED, _check_ident)
+IDENT = _string_type(
+    "identifier", _IDENT_EXPECTED, _check_ident, normalise=normalize.strip,
+    normalised="surrounding spaces removed")
 
 
 def enum(*values: str) -> ColumnType:
@@ -159,22 +171,31 @@ def _check_timestamp(raw: str) -> None:
 
 
 DATE = _string_type("date", _DATE_EXPECTED, _check_date)
-TIMESTAMP = _string_type("timestamp", _TIMESTAMP_EXPECTED, _check_timestamp)
+TIMESTAMP = _string_type(
+    "timestamp", _TIMESTAMP_EXPECTED, _check_timestamp, normalise=normalize.timestamp,
+    normalised="converted to UTC")
+
+
+def _in_range(number: Decimal, value: object, expected: str) -> Decimal:
+    """Refuse magnitudes no trade value has, before Decimal arithmetic or float() trips on them."""
+    if not number.is_finite():
+        _fail(value, "is not a finite number", expected)
+    if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        _fail(value, f"is out of range (magnitudes 1e-{_MAX_EXPONENT} to 1e{_MAX_EXPONENT})",
+              expected)
+    return number
 
 
 def _number_from_json(value: object, expected: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         _fail(value, f"is {_json_kind(value)}, not a number", expected)
-    number = Decimal(value)
-    if not number.is_finite():
-        _fail(value, "is not a finite number", expected)
-    return number
+    return _in_range(Decimal(value), value, expected)
 
 
 def _number_from_csv(raw: str, expected: str) -> Decimal:
     if _DECIMAL.fullmatch(raw) is None:
         _fail(raw, "is not a decimal number", expected)
-    return Decimal(raw)
+    return _in_range(Decimal(raw), raw, expected)
 
 
 def _money(number: Decimal, value: object) -> SqlValue:
@@ -199,6 +220,9 @@ MONEY = ColumnType(
     _MONEY_EXPECTED,
     _money_from_csv,
     lambda value: _money(_number_from_json(value, _MONEY_EXPECTED), value),
+    normalise=normalize.money,
+    normalised="rounded half-even to cents",
+    lossy=True,
 )
 
 
@@ -237,6 +261,8 @@ def integer(minimum: int) -> ColumnType:
     def from_csv(raw: str) -> SqlValue:
         if _INTEGER.fullmatch(raw) is None:
             _fail(raw, "is not a whole number", expected)
+        if len(raw) > 20:  # beyond int64; int() refuses over 4,300 digits with ValueError
+            _fail(raw, "is out of range", expected)
         return bounded(int(raw), raw)
 
     def from_json(value: object) -> SqlValue:
@@ -269,20 +295,32 @@ _FLAG_EXPECTED = "a flag: 0 or 1 in CSV, true/false (or 0/1) in JSON"
 FLAG = ColumnType("flag", "INTEGER", _FLAG_EXPECTED, _flag_from_csv, _flag_from_json)
 
 
-def _identifier(name: str, check: Callable[[str], None], expected_key: str) -> ColumnType:
-    return _string_type(name, identifiers.EXPECTED[expected_key], check)
+_COMPACTED = "separators and spaces removed, upper case"
+_CODE = "trimmed, upper case"
+
+
+def _identifier(
+    name: str, check: Callable[[str], None], expected_key: str,
+    normalise: Callable[[str], str] = normalize.compact, normalised: str = _COMPACTED,
+) -> ColumnType:
+    return _string_type(name, identifiers.EXPECTED[expected_key], check, (), normalise, normalised)
 
 
 HS6 = _identifier("HS6", identifiers.validate_hs6, "HS6")
 HTS10 = _identifier("HTS10", identifiers.validate_hts10, "HTS10")
 MAWB = _identifier("MAWB", identifiers.validate_mawb, "MAWB")
-ENTRY_NUMBER = _identifier("entry number", identifiers.validate_entry_number, "entry number")
+ENTRY_NUMBER = _identifier("entry number", identifiers.validate_entry_number, "entry number",
+                           normalize.entry_number, "written XXX-NNNNNNN-N, upper case")
 GTIN = _identifier("GTIN", identifiers.validate_gtin, "GTIN")
 MID = _identifier("MID", identifiers.validate_mid, "MID")
-COUNTRY = _identifier("ISO 3166 alpha-2", identifiers.validate_country, "country")
-CURRENCY = _identifier("ISO 4217", identifiers.validate_currency, "currency")
-AIRPORT = _identifier("airport", identifiers.validate_airport, "airport")
+COUNTRY = _identifier("ISO 3166 alpha-2", identifiers.validate_country, "country",
+                      normalize.code, _CODE)
+CURRENCY = _identifier("ISO 4217", identifiers.validate_currency, "currency",
+                       normalize.code, _CODE)
+AIRPORT = _identifier("airport", identifiers.validate_airport, "airport", normalize.code, _CODE)
 PORT_CODE = _identifier("US port", identifiers.validate_port_code, "port code")
-HOUSE_BILL = _identifier("house bill", identifiers.validate_house_bill, "house bill")
+HOUSE_BILL = _identifier("house bill", identifiers.validate_house_bill, "house bill",
+                         normalize.house_bill)
 FLIGHT_NO = _identifier("flight number", identifiers.validate_flight_no, "flight number")
-CARRIER_CODE = _identifier("carrier code", identifiers.validate_carrier_code, "carrier code")
+CARRIER_CODE = _identifier("carrier code", identifiers.validate_carrier_code, "carrier code",
+                           normalize.code, _CODE)

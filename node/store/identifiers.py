@@ -34,6 +34,8 @@ from types import MappingProxyType
 from typing import NoReturn
 
 from fedtrade.node.store.iso_codes import CANADIAN_MID_PROVINCES, COUNTRIES, CURRENCIES
+from fedtrade.protocol import normalize
+from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.trust.errors import DataError
 
 __all__ = [
@@ -78,7 +80,10 @@ EXPECTED: Mapping[str, str] = MappingProxyType({
     "currency": "an ISO 4217 alphabetic currency code in upper case, e.g. USD, EUR, CNY",
     "airport": "a 3-letter IATA airport code in upper case, e.g. JFK",
     "port code": "a 4-digit US port code (district + port), e.g. 4701",
-    "house bill": "4 to 20 characters A-Z and 0-9, e.g. HB12345678",
+    "house bill": (
+        "4 to 35 characters A-Z and 0-9 (a UPU S10 or 22-digit USPS IMpb tracking number "
+        "with its check digit), e.g. HB12345678"
+    ),
     "flight number": "a 2-character airline designator and 1 to 4 digits, e.g. LH8160 or 5X117",
     "carrier code": "a carrier code of 2 or 3 letters A-Z, e.g. DHL",
 })
@@ -86,7 +91,6 @@ EXPECTED: Mapping[str, str] = MappingProxyType({
 
 _ENTRY = re.compile(r"([A-Z0-9]{3})-([0-9]{7})-([0-9])")
 _MID = re.compile(r"[A-Z]{2}[A-Z0-9]{1,13}")
-_HOUSE_BILL = re.compile(r"[A-Z0-9]{4,20}")
 _FLIGHT = re.compile(r"[A-Z0-9]{2}[0-9]{1,4}")
 _CARRIER = re.compile(r"[A-Z]{2,3}")
 _AIRPORT = re.compile(r"[A-Z]{3}")
@@ -225,8 +229,11 @@ def validate_port_code(value: str) -> None:
 
 
 def validate_house_bill(value: str) -> None:
-    if _HOUSE_BILL.fullmatch(value) is None:
+    if HOUSE_BILL.fullmatch(value) is None:
         _fail(value, "is not a house bill number", EXPECTED["house bill"])
+    problem = normalize.tracking_problem(value)
+    if problem is not None:
+        _fail(value, problem, EXPECTED["house bill"])
 
 
 def validate_flight_no(value: str) -> None:

@@ -15,6 +15,19 @@
    exception, KeyboardInterrupt included, rolls everything back.
 
 A file whose SHA-256 is already in ``import_log`` for its table is skipped.
+
+Values refused as written are normalised first (``fedtrade.protocol.normalize``,
+through ``ColumnType.normalise``); the report counts each kind of normalisation
+and lists the values it changed (money rounded to cents).
+
+With ``quarantine`` (a file, or a folder for a folder import) a refused row no
+longer refuses the import: every problem of step 1 and 2 refuses its row
+(children of a refused row are refused with it, for that reason), the refused
+rows are written to the rejects file in the input's format plus an
+``import_error`` column, and the other rows are imported in the one
+transaction. ``max_rejects`` aborts it, writing nothing to the store, when too
+many rows were refused. A file that cannot be read at all (header, encoding,
+CSV quoting) still refuses the whole import.
 """
 
 from __future__ import annotations
@@ -23,21 +36,30 @@ import datetime
 import hashlib
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedtrade.node.store.columns import SqlValue
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.plan import plan_import
 from fedtrade.node.store.progress import Display, import_progress
+from fedtrade.node.store.quarantine import RejectLimit, Rejects
 from fedtrade.node.store.readers import RowReader
-from fedtrade.node.store.report import ErrorLog, FileImport, ImportReport, SkippedFile
+from fedtrade.node.store.report import (
+    MAX_LOSSY_KEPT,
+    ErrorLog,
+    FileImport,
+    ImportReport,
+    SkippedFile,
+)
 from fedtrade.node.store.schema import TableSpec, check_role
 from fedtrade.node.store.staging import CHUNK_ROWS, Stage
-from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
-__all__ = ["import_path"]
+__all__ = ["RejectLimit", "import_path"]
 
 _CACHE_KIB = 65536  # page cache per database (store and TEMP) while importing
 
@@ -83,21 +105,52 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+@dataclass
+class _Intake:
+    """What the reading step found: problems, refused rows and normalisations."""
+
+    errors: ErrorLog
+    rejects: Rejects | None
+    read: Counter[int] = field(default_factory=Counter)
+    normalised: Counter[str] = field(default_factory=Counter)
+    lossy: list[tuple[str, int, str, str, str]] = field(default_factory=list)
+
+    def problem(
+        self, index: int, spec: TableSpec, path: Path, line: int, field: str | None, text: str
+    ) -> None:
+        if self.rejects is None:
+            self.errors.add(index, path, line, field, text)
+        else:
+            self.rejects.add(index, spec.name, path, line, field, text)
+
+
 def _stage(
-    conn: sqlite3.Connection, index: int, spec: TableSpec, path: Path, errors: ErrorLog,
+    conn: sqlite3.Connection, index: int, spec: TableSpec, path: Path, intake: _Intake,
     display: Display,
 ) -> Stage:
-    stage = Stage(conn, spec, index)
+    stage = Stage(conn, spec, index, str(path))
     reader = RowReader(path, spec)
     bar = display.file(path)
     batch: list[tuple[SqlValue, ...]] = []
+    refused: list[tuple[SqlValue, ...]] = []
     rows = 0
     for row in reader:
         rows += 1
-        if row.values is None:
-            for field, problem in row.problems:
-                errors.add(index, path, row.line, field, problem)
+        for change in row.changes:
+            intake.normalised[f"{spec.name}.{change.field}: {change.how}"] += 1
+            if change.lossy and len(intake.lossy) < MAX_LOSSY_KEPT:
+                intake.lossy.append(
+                    (str(path), row.line, change.field, change.original, change.stored))
+        if row.problems:
+            for field_name, problem in row.problems:
+                if row.values is None:  # the file cannot be read on: never quarantined
+                    intake.errors.add(index, path, row.line, field_name, problem)
+                else:
+                    intake.problem(index, spec, path, row.line, field_name, problem)
+            if intake.rejects is not None and row.values is not None:
+                refused.append((row.line, *row.values))
             continue
+        assert row.values is not None
         batch.append((row.line, *row.values))
         if len(batch) >= CHUNK_ROWS:
             stage.add(batch)
@@ -105,27 +158,47 @@ def _stage(
             bar.update(reader.bytes_read, rows)
     if batch:
         stage.add(batch)
+    if refused:
+        stage.refuse(refused)
+    intake.read[index] = rows
     bar.update(reader.bytes_read, rows)
     stage.index()
     return stage
 
 
+def _check_sets(
+    files: list[tuple[int, TableSpec, Path, str]], stages: dict[str, Stage], intake: _Intake,
+) -> None:
+    """The set-based checks; in quarantine, refused rows leave their stage, parents first."""
+    for index, spec, path, _ in files:
+        stage = stages[spec.name]
+        for line, field_name, problem in stage.findings(stages):
+            intake.problem(index, spec, path, line, field_name, problem)
+        if intake.rejects is not None:
+            stage.drop(intake.rejects.lines(index))
+
+
 def _write(
     conn: sqlite3.Connection, files: list[tuple[int, TableSpec, Path, str]],
-    stages: dict[str, Stage], errors: ErrorLog, fail_after: _FailAfter, display: Display,
+    stages: dict[str, Stage], intake: _Intake, fail_after: _FailAfter, display: Display,
+    max_rejects: RejectLimit | None,
 ) -> list[FileImport]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for index, spec, path, _ in files:
-        for line, field, problem in stages[spec.name].findings(stages):
-            errors.add(index, path, line, field, problem)
-    if errors.count:
-        raise errors.error()
+    if intake.errors.count:
+        raise intake.errors.error()
+    _check_sets(files, stages, intake)
+    if intake.errors.count:
+        raise intake.errors.error()
+    if intake.rejects is not None:
+        _check_limit(intake.rejects, max_rejects, sum(intake.read.values()))
+        intake.rejects.write()
     bar = display.writing(sum(stage.rows for stage in stages.values()))
     checked = 0
     written = 0
     results = []
-    for _, spec, path, digest in files:
+    for index, spec, path, digest in files:
         stage = stages[spec.name]
+        rejected = 0 if intake.rejects is None else intake.rejects.rows(index)
         inserted = 0
         first = 1
         while first <= stage.rows:
@@ -142,13 +215,27 @@ def _write(
             "VALUES (?, ?, ?, ?)",
             (digest, spec.name, inserted, now),
         )
-        results.append(FileImport(spec.name, path, inserted, stage.rows - inserted))
+        kept = intake.read[index] - rejected
+        results.append(
+            FileImport(spec.name, path, inserted, kept - inserted, intake.read[index], rejected))
     return results
+
+
+def _check_limit(rejects: Rejects, limit: RejectLimit | None, read: int) -> None:
+    if limit is None or not limit.exceeded(rejects.count, read):
+        return
+    rejects.write()  # the refused rows are kept even so: they are what needs fixing
+    rejects.publish()
+    lines = [f"import refused, nothing was written: {rejects.count:,} of {read:,} rows were "
+             f"refused, more than --max-rejects {limit} (refused rows: {rejects.destination}):"]
+    lines += [f"  {text}" for text in rejects.first(20)]
+    raise DataError("\n".join(lines))
 
 
 def _run(
     conn: sqlite3.Connection, plan: list[tuple[TableSpec, Path]], max_errors: int,
-    show_progress: bool, fail_after_rows: int | None,
+    show_progress: bool, fail_after_rows: int | None, rejects: Rejects | None,
+    max_rejects: RejectLimit | None,
 ) -> ImportReport:
     conn.execute(f"PRAGMA main.cache_size = -{_CACHE_KIB}")
     conn.execute(f"PRAGMA temp.cache_size = -{_CACHE_KIB}")
@@ -167,21 +254,34 @@ def _run(
             files.append((index, spec, path, digest))
         else:
             skipped.append(SkippedFile(spec.name, path, row[0]))
-    errors = ErrorLog(max_errors)
+    intake = _Intake(ErrorLog(max_errors), rejects)
     with import_progress(show_progress) as display:
         with _transaction(conn, "BEGIN"):
             stages = {
-                spec.name: _stage(conn, index, spec, path, errors, display)
+                spec.name: _stage(conn, index, spec, path, intake, display)
                 for index, spec, path, _ in files
             }
-        with _transaction(conn, "BEGIN IMMEDIATE"):
-            written = _write(conn, files, stages, errors, _FailAfter(fail_after_rows), display)
-    return ImportReport(tuple(written), tuple(skipped))
+        try:
+            with _transaction(conn, "BEGIN IMMEDIATE"):
+                written = _write(
+                    conn, files, stages, intake, _FailAfter(fail_after_rows), display,
+                    max_rejects)
+        except BaseException:
+            if rejects is not None:
+                rejects.discard()
+            raise
+    if rejects is not None:
+        rejects.publish()
+    return ImportReport(
+        tuple(written), tuple(skipped), dict(intake.normalised),
+        {} if rejects is None else dict(rejects.reasons.most_common()), tuple(intake.lossy),
+        None if rejects is None else rejects.destination)
 
 
 def import_path(
     db_path: Path, role: str, table: str | None, path: Path, *, max_errors: int = 20,
     progress: bool | None = None, fail_after_rows: int | None = None,
+    quarantine: Path | None = None, max_rejects: RejectLimit | None = None,
 ) -> ImportReport:
     """Import ``path`` (a file, or a folder of ``<table>.csv|.jsonl`` files) into the store.
 
@@ -191,16 +291,21 @@ def import_path(
     case nothing is written; ``ConfigError`` when the store cannot be opened
     for ``role``. ``progress`` shows a progress bar on standard error (default:
     when it is a terminal). ``fail_after_rows`` is a test hook that aborts the
-    import after that many rows were inserted.
+    import after that many rows were inserted. ``quarantine`` imports the valid
+    rows and writes the refused ones there (a folder when ``path`` is one);
+    ``max_rejects`` then refuses the import when more rows than that were refused.
     """
     check_role(role)
     if max_errors < 1:
         raise ConfigError(f"max_errors must be at least 1, not {max_errors}")
     plan = plan_import(role, table, path)
+    if max_rejects is not None and quarantine is None:
+        raise ConfigError("--max-rejects applies to a quarantine import; add --quarantine")
+    rejects = None if quarantine is None else Rejects(quarantine, path.is_dir())
     show = sys.stderr.isatty() if progress is None else progress
     db = open_store(db_path, role)
     try:
         with db.ensure_autocommit_on():
-            return _run(db.conn, plan, max_errors, show, fail_after_rows)
+            return _run(db.conn, plan, max_errors, show, fail_after_rows, rejects, max_rejects)
     finally:
         db.close()

@@ -1,10 +1,15 @@
 """Stream the rows of one CSV or JSON Lines import file, each checked against its TableSpec.
 
 Nothing here holds more than one row: files are read line by line, and each
-row comes out as a ``ParsedRow`` with either its SQL values (in the spec's
-column order) or the problems found in it. A problem that makes the rest of the
-file unreadable (a bad header, broken CSV quoting, text that is not UTF-8) is
-reported as the last row.
+row comes out as a ``ParsedRow`` with its SQL values (in the spec's column
+order) and the problems found in it. A value refused as written is normalised
+(``ColumnType.normalise``) and checked again; each normalisation that made it
+acceptable is listed in the row's ``changes``. A problem that makes the rest of
+the file unreadable (a bad header, broken CSV quoting, text that is not UTF-8)
+is reported as the last row.
+
+``raw_rows`` reads the same file again as written (CSV cells or JSON text), for
+writing refused rows back in the input's own format.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from fedtrade.node.store.columns import TEXT, SqlValue
 from fedtrade.node.store.schema import ColumnSpec, TableSpec
 from fedtrade.trust.errors import DataError
 
-__all__ = ["FORMATS", "ParsedRow", "Problem", "RowReader"]
+__all__ = ["ERROR_COLUMN", "FORMATS", "Change", "ParsedRow", "Problem", "RowReader", "raw_rows"]
 
 FORMATS = (".csv", ".jsonl")
+ERROR_COLUMN = "import_error"
+"""The column a rejects file adds; an import ignores it, so a fixed rejects file imports as is."""
 
 Problem = tuple[str | None, str]
 """(field or None for the whole row, problem text)."""
@@ -33,10 +40,45 @@ _CsvPlan = tuple[tuple[int, ColumnSpec, Callable[[str], SqlValue] | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """A value the import normalised: as written, as stored, and how."""
+
+    field: str
+    original: str
+    stored: str
+    how: str
+    lossy: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedRow:
+    """One row: its values (None where a field was refused) and its problems, if any."""
+
     line: int
     values: tuple[SqlValue, ...] | None
     problems: tuple[Problem, ...] = ()
+    changes: tuple[Change, ...] = ()
+
+
+def _convert(
+    col: ColumnSpec, raw: str, convert: Callable[[str], SqlValue] | None,
+    changes: list[Change],
+) -> SqlValue:
+    """``raw`` normalised and converted; raises DataError. Only rows refused as written
+    come here, so normalising before the one conversion costs clean files nothing."""
+    normalise = col.type.normalise
+    if normalise is None:
+        return raw if convert is None else convert(raw)
+    canon = normalise(raw)
+    value = col.type.from_csv(canon)
+    if canon is not raw:
+        changes.append(Change(col.name, raw, canon, col.type.normalised, col.type.lossy))
+    return value
+
+
+def _blank(col: ColumnSpec, raw: str) -> bool:
+    """An empty value, or one only spaces for a type that trims (a free text keeps them)."""
+    return raw == "" or (col.type.normalise is not None and not raw.strip())
 
 
 class _FileRejectedError(Exception):
@@ -95,6 +137,7 @@ class RowReader:
         self.spec = spec
         self._binary: BinaryIO | None = None
         self._column_list = ", ".join(spec.column_names)
+        self._width = 0
 
     @property
     def bytes_read(self) -> int:
@@ -136,7 +179,7 @@ class RowReader:
         duplicates = sorted({name for name in header if header.count(name) > 1})
         if duplicates:
             problems.append(f"duplicate column(s) {', '.join(map(repr, duplicates))}")
-        unknown = [name for name in header if name not in names]
+        unknown = [name for name in header if name not in names and name != ERROR_COLUMN]
         if unknown:
             problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
         missing = [name for name in names if name not in header]
@@ -144,6 +187,7 @@ class RowReader:
             problems.append(f"missing column(s) {', '.join(missing)}")
         if problems:
             raise _FileRejectedError(1, f"header: {'; '.join(problems)} {expected}")
+        self._width = len(header)
         return tuple(header.index(name) for name in names)
 
     def _csv(self, lines: Iterator[str]) -> Iterator[ParsedRow]:
@@ -154,7 +198,6 @@ class RowReader:
             (position, col, None if col.type is TEXT else col.type.from_csv)
             for position, col in zip(positions, self.spec.columns, strict=True)
         )
-        width = len(positions)
         while True:
             start = reader.line_num + 1
             try:
@@ -166,9 +209,10 @@ class RowReader:
                 raise _FileRejectedError(start, problem) from exc
             if not cells:
                 continue
-            if len(cells) != width:
+            if len(cells) != self._width:
                 yield ParsedRow(
-                    start, None, ((None, f"has {len(cells)} fields but the header has {width}"),)
+                    start, None,
+                    ((None, f"has {len(cells)} fields but the header has {self._width}"),),
                 )
                 continue
             if "" not in cells:
@@ -188,30 +232,30 @@ class RowReader:
     def _csv_row(self, line: int, cells: list[str], plan: _CsvPlan) -> ParsedRow:
         values: list[SqlValue] = []
         problems: list[Problem] = []
+        changes: list[Change] = []
         for position, col, convert in plan:
             raw = cells[position]
-            if raw == "":
+            if _blank(col, raw):
                 if not col.nullable:
                     problems.append((col.name, _missing(col)))
                 values.append(None)
-            elif convert is None:
-                values.append(raw)
-            else:
-                try:
-                    values.append(convert(raw))
-                except DataError as exc:
-                    problems.append((col.name, str(exc)))
-                    values.append(None)
-        return self._finish(line, tuple(values), problems)
+                continue
+            try:
+                values.append(_convert(col, raw, convert, changes))
+            except DataError as exc:
+                problems.append((col.name, str(exc)))
+                values.append(None)
+        return self._finish(line, tuple(values), problems, changes)
 
     def _finish(
-        self, line: int, row: tuple[SqlValue, ...], problems: list[Problem]
+        self, line: int, row: tuple[SqlValue, ...], problems: list[Problem],
+        changes: list[Change] | None = None,
     ) -> ParsedRow:
         if not problems:
             _apply_rules(self.spec, row, problems)
-        if problems:
-            return ParsedRow(line, None, tuple(problems))
-        return ParsedRow(line, row)
+            if not problems and not changes:
+                return ParsedRow(line, row)
+        return ParsedRow(line, row, tuple(problems), tuple(changes or ()))
 
     # JSON Lines
 
@@ -228,6 +272,10 @@ class RowReader:
             except ValueError as exc:
                 yield ParsedRow(line, None, ((None, f"is not valid JSON ({exc})"),))
                 continue
+            except RecursionError:
+                problem = "nests arrays or objects too deeply (expected one flat object per line)"
+                yield ParsedRow(line, None, ((None, problem),))
+                continue
             if not isinstance(obj, dict):
                 problem = "is not a JSON object (expected one object per line)"
                 yield ParsedRow(line, None, ((None, problem),))
@@ -238,19 +286,57 @@ class RowReader:
         problems: list[Problem] = [
             (key, f"is not a column of {self.spec.name} (expected only {self._column_list})")
             for key in obj
-            if key not in names
+            if key not in names and key != ERROR_COLUMN
         ]
         values: list[SqlValue] = []
+        changes: list[Change] = []
         for col in self.spec.columns:
             value = obj.get(col.name)
-            if value is None or value == "":
+            if value is None or (isinstance(value, str) and _blank(col, value)):
                 if not col.nullable:
                     problems.append((col.name, _missing(col)))
                 values.append(None)
                 continue
             try:
-                values.append(col.type.from_json(value))
+                values.append(self._json_value(col, value, changes))
             except DataError as exc:
                 problems.append((col.name, str(exc)))
                 values.append(None)
-        return self._finish(line, tuple(values), problems)
+        return self._finish(line, tuple(values), problems, changes)
+
+    @staticmethod
+    def _json_value(col: ColumnSpec, value: object, changes: list[Change]) -> SqlValue:
+        try:
+            return col.type.from_json(value)
+        except DataError:
+            # a string of a text type, or a number of a money column (556.636), is normalised
+            if col.type.normalise is None:
+                raise
+            if isinstance(value, str) and col.type.sql == "TEXT":
+                text = value
+            elif col.type.sql == "REAL" and isinstance(value, int | Decimal) \
+                    and not isinstance(value, bool):
+                text = str(value)
+            else:
+                raise
+            return _convert(col, text, col.type.from_csv, changes)
+
+
+def raw_rows(path: Path) -> Iterator[tuple[int, list[str] | str]]:
+    """The rows of ``path`` as written: (line, CSV cells) with the header as line 1, or
+    (line, JSON text). Only for files already read by ``RowReader``."""
+    with path.open(encoding="utf-8-sig", newline="") as text:
+        if path.suffix.lower() == ".csv":
+            reader = csv.reader(text, strict=True)
+            while True:
+                start = reader.line_num + 1
+                try:
+                    cells = next(reader)
+                except (StopIteration, csv.Error):
+                    return
+                if cells:
+                    yield start, cells
+        else:
+            for line, row in enumerate(text, start=1):
+                if row.strip():
+                    yield line, row.rstrip("\r\n")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fedtrade.trust.errors import DataError
 
-__all__ = ["ErrorLog", "FileImport", "ImportReport", "SkippedFile"]
+__all__ = ["MAX_LOSSY_KEPT", "ErrorLog", "FileImport", "ImportReport", "SkippedFile"]
+
+MAX_LOSSY_KEPT = 1000
+"""How many value-changing normalisations (original and stored value) a report lists."""
 
 
 def _rows(count: int) -> str:
@@ -22,6 +27,8 @@ class FileImport:
     path: Path
     rows_inserted: int
     rows_unchanged: int
+    rows_read: int = 0
+    rows_rejected: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,13 @@ class SkippedFile:
 class ImportReport:
     files: tuple[FileImport, ...]
     skipped: tuple[SkippedFile, ...]
+    normalised: Mapping[str, int] = field(default_factory=dict)
+    """'table.column: how' -> rows whose value was normalised that way."""
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    """'table.field: reason' -> rows refused for it (quarantine imports)."""
+    lossy: tuple[tuple[str, int, str, str, str], ...] = ()
+    """(file, line, column, as written, as stored) of values normalisation changed."""
+    rejects_file: Path | None = None
 
     @property
     def rows_inserted(self) -> dict[str, int]:
@@ -47,12 +61,18 @@ class ImportReport:
         return totals
 
     def summary(self) -> str:
-        """Lines for a person: what was imported and what was skipped."""
+        """Lines for a person: what was imported, normalised, refused and skipped."""
         lines = [
             f"{item.path}: {_rows(item.rows_inserted)} inserted into {item.table}"
             + (f", {_rows(item.rows_unchanged)} already stored" if item.rows_unchanged else "")
+            + (f", {_rows(item.rows_rejected)} refused" if item.rows_rejected else "")
             for item in self.files
         ]
+        lines += [f"  normalised {_rows(n)}: {what}" for what, n in self.normalised.items()]
+        lines += [f"  refused {_rows(n)}: {why}" for why, n in self.rejected.items()]
+        if self.rejects_file is not None and self.rejected:
+            lines.append(f"refused rows written to {self.rejects_file} (fix them there and "
+                         "import that file again)")
         lines += [
             f"{item.path}: skipped, the same file was imported into {item.table} "
             f"at {item.imported_at}"
@@ -60,6 +80,29 @@ class ImportReport:
         ]
         return "\n".join(lines)
 
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for ``--report report.json``."""
+        return {
+            "files": [
+                {"table": f.table, "path": str(f.path), "rows_read": f.rows_read,
+                 "inserted": f.rows_inserted, "unchanged": f.rows_unchanged,
+                 "rejected": f.rows_rejected}
+                for f in self.files
+            ],
+            "skipped": [
+                {"table": s.table, "path": str(s.path), "imported_at": s.imported_at}
+                for s in self.skipped
+            ],
+            "rejected_by_reason": dict(self.rejected),
+            "rejects_file": None if self.rejects_file is None else str(self.rejects_file),
+            "normalisations": dict(self.normalised),
+            "values_changed": [
+                {"file": path, "line": line, "column": column, "original": original,
+                 "stored": stored}
+                for path, line, column, original, stored in self.lossy
+            ],
+        }
 
 class ErrorLog:
     """Keeps the first ``limit`` errors in file and line order and counts all of them."""
@@ -88,3 +131,4 @@ class ErrorLog:
         if self.count > len(first):
             lines.append(f"  ... and {self.count - len(first):,} more errors")
         return DataError("\n".join(lines))
+

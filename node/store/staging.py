@@ -12,6 +12,10 @@ instead of a million lookups from Python:
 - a foreign key that matches neither a stored row nor a row staged from the
   parent's file in the same import.
 
+In a quarantine import the rows refused so far are kept in a second TEMP table
+(``refuse``, ``drop``), so a child row whose parent was refused is refused for
+that reason, once, instead of as a foreign-key error.
+
 The TEMP tables live in SQLite's temporary database of the importing
 connection, so staging never writes to or locks the store itself.
 """
@@ -51,15 +55,36 @@ def _join(key: Sequence[str], left: str, right: str) -> str:
 class Stage:
     """The staged rows of one file for table ``spec`` (TEMP table ``name``)."""
 
-    def __init__(self, conn: sqlite3.Connection, spec: TableSpec, index: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, spec: TableSpec, index: int, path_name: str = ""
+    ) -> None:
         self.conn = conn
         self.spec = spec
+        self.path_name = path_name
         self.name = f"_stage_{index}"
         self.rows = 0
         columns = ", ".join(f"{_q(col.name)} {col.type.sql}" for col in spec.columns)
         conn.execute(f"CREATE TEMP TABLE {self.name} (_line INTEGER NOT NULL, {columns})")
         marks = ", ".join("?" * (len(spec.columns) + 1))
         self._insert = f"INSERT INTO temp.{self.name} VALUES ({marks})"
+        self.refused = f"_refused_{index}"
+        conn.execute(f"CREATE TEMP TABLE {self.refused} AS SELECT * FROM {self.name} WHERE 0")
+
+    def refuse(self, rows: Sequence[tuple[SqlValue, ...]]) -> None:
+        """Remember refused rows, given as (line, value or None, ...), for their children."""
+        self.conn.executemany(f"INSERT INTO temp.{self.refused} VALUES "
+                              f"({', '.join('?' * (len(self.spec.columns) + 1))})", rows)
+
+    def drop(self, lines: Sequence[int]) -> None:
+        """Move the staged rows of ``lines`` to the refused rows."""
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dropped (line INTEGER PRIMARY KEY)")
+        self.conn.execute("DELETE FROM temp._dropped")
+        self.conn.executemany("INSERT OR IGNORE INTO temp._dropped VALUES (?)",
+                              ((line,) for line in lines))
+        picked = "_line IN (SELECT line FROM temp._dropped)"
+        self.conn.execute(
+            f"INSERT INTO temp.{self.refused} SELECT * FROM temp.{self.name} WHERE {picked}")
+        self.conn.execute(f"DELETE FROM temp.{self.name} WHERE {picked}")
 
     def add(self, rows: Sequence[tuple[SqlValue, ...]]) -> None:
         """Stage rows given as (line, value, value, ...)."""
@@ -148,12 +173,23 @@ class Stage:
                 f"(SELECT 1 FROM main.{_q(fk.table)} AS p WHERE p.{target} = s.{_q(col.name)})"
             )
             parent = staged.get(fk.table)
+            refused = "NULL"
             if parent is not None:
                 sql += (
                     f" AND NOT EXISTS (SELECT 1 FROM temp.{parent.name} AS p "
                     f"WHERE p.{target} = s.{_q(col.name)})"
                 )
-            for line, value in self.conn.execute(sql + " ORDER BY s._line"):
+                refused = (f"(SELECT min(r._line) FROM temp.{parent.refused} AS r "
+                           f"WHERE r.{target} = s.{_q(col.name)})")
+            sql = sql.replace("SELECT s._line, ", f"SELECT s._line, {refused}, ", 1)
+            for line, parent_line, value in self.conn.execute(sql + " ORDER BY s._line"):
+                if parent_line is not None:
+                    assert parent is not None
+                    yield line, col.name, (
+                        f"{value!r} is the {fk.column} of a {fk.table} row refused in this "
+                        f"import ({parent.path_name}:{parent_line}); fix that row first"
+                    )
+                    continue
                 yield line, col.name, (
                     f"{value!r} is not in {fk.table} (expected the {fk.column} of a row in "
                     f"{fk.table}: import that row first or fix the value)"

@@ -173,6 +173,7 @@ def _chunks(shipments: int) -> list[tuple[int, int, int]]:
     ]
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _TABLES: Tables | None = None  # a worker process's tables, set by _init_worker
 
 
@@ -184,6 +185,7 @@ def _init_worker(world: World) -> None:
     # (SIGINT ignored) and die at once on SIGTERM, as Pool.terminate() expects.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     global _TABLES
     _TABLES = prepare(world)
 
@@ -204,8 +206,15 @@ def _results(world: World, specs: list[tuple[int, int, int]], workers: int,
     # its memory pages instead of copying them.
     gc.freeze()
     stack.callback(gc.unfreeze)
-    pool = context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(world,))
-    stack.push(functools.partial(_shut_down, pool))
+    # Signals stay blocked until the pool is registered for shutdown (and, in a worker,
+    # until it has set its own handlers), so no interrupt can leave workers unowned.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        pool = context.Pool(min(workers, len(specs)), initializer=_init_worker,
+                            initargs=(world,))
+        stack.push(functools.partial(_shut_down, pool))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return pool.imap(_work, specs)
 
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedtrade.coordinator.risk import DEFAULT_RISK, RiskRules, assess_batch, load_risk_rules
+from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import ConfigError
-from fedtrade.trust.wire import PyValue
 from fedtrade.trust.yamlconfig import load_yaml_text
 
 

@@ -20,7 +20,7 @@ from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
-from fedtrade.protos import envelope_pb2, node_pb2_grpc
+from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from tests.conftest import CONTEXT, LiveFederation, World, live_federation
 
@@ -144,10 +144,11 @@ class _TamperingServicer(NodeServicer):
         self._damage = damage
 
     def Screen(
-        self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-    ) -> Iterator[envelope_pb2.Envelope]:
-        chunks = list(super().Screen(request, context))
-        yield from self._damage(chunks)
+        self, request: node_pb2.ScreenRequest, context: grpc.ServicerContext
+    ) -> Iterator[node_pb2.ScreenResponse]:
+        chunks = [reply.envelope for reply in super().Screen(request, context)]
+        for chunk in self._damage(chunks):
+            yield node_pb2.ScreenResponse(envelope=chunk)
 
 
 def _flip_signature(chunks: list[envelope_pb2.Envelope]) -> list[envelope_pb2.Envelope]:
@@ -202,8 +203,8 @@ def test_slow_node_past_its_deadline_is_marked(
 ) -> None:
     class Slow(NodeServicer):
         def Screen(
-            self, request: envelope_pb2.Envelope, context: grpc.ServicerContext
-        ) -> Iterator[envelope_pb2.Envelope]:
+            self, request: node_pb2.ScreenRequest, context: grpc.ServicerContext
+        ) -> Iterator[node_pb2.ScreenResponse]:
             time.sleep(1.5)
             yield from super().Screen(request, context)
 

@@ -13,15 +13,16 @@ import yaml
 
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.reload import ConfigWatcher
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import table_value
 from fedtrade.protos import query_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, Federation
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import envelope_to_proto, table_value
 from tests.conftest import (
     CONTEXT,
     LiveFederation,
     live_federation,
+    query_request,
     signed_query,
     start_node,
     wait_for,
@@ -41,11 +42,27 @@ def requester(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_granted_fields_limit_the_answer(federation: Federation) -> None:
+@pytest.mark.parametrize(
+    ("fields", "columns"),
+    [
+        (["screened"], ("house_bill", "known", "screened")),
+        # a grant whose 'fields' line is missing (a cut-off edit) must not widen to all fields
+        (None, ("house_bill", "known")),
+    ],
+    ids=["listed", "missing"],
+)
+def test_granted_fields_limit_the_answer(
+    federation: Federation, fields: list[str] | None, columns: tuple[str, ...]
+) -> None:
     path = federation.node_configs[CARRIER]
-    edit_config(
-        path, lambda c: requester(c)["queries"]["security_profile"].update(fields=["screened"])
-    )
+
+    def grant(config: dict[str, Any]) -> None:
+        security = requester(config)["queries"]["security_profile"]
+        security.pop("fields")
+        if fields is not None:
+            security["fields"] = fields
+
+    edit_config(path, grant)
     node = start_node(path)
     try:
         key = federation.root / "keys" / "cbp-coordinator.key"
@@ -55,9 +72,9 @@ def test_granted_fields_limit_the_answer(federation: Federation) -> None:
             query_name="security_profile",
             params={"shipments": table_value({"house_bill": ["HB0001"]})},
         )
-        reply = node.stub().Query(envelope_to_proto(envelope), timeout=10)
-        answer = query_pb2.Answer.FromString(reply.payload)
-        assert decode_table(answer.table).names == ("house_bill", "known", "screened")
+        reply = node.stub().Query(query_request(envelope), timeout=10)
+        answer = query_pb2.Answer.FromString(reply.envelope.payload)
+        assert decode_table(answer.table).names == columns
     finally:
         node.stop()
 
@@ -130,7 +147,7 @@ def test_batch_over_max_batch_is_refused(limited: LiveFederation) -> None:
         params={"shipments": batch},
     )
     with pytest.raises(grpc.RpcError) as caught:
-        limited.nodes[CARRIER].stub().Query(envelope_to_proto(envelope), timeout=10)
+        limited.nodes[CARRIER].stub().Query(query_request(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "max_batch of 20" in (caught.value.details() or "")
 
@@ -139,10 +156,10 @@ def test_rate_limit_refuses_with_retry_hint(limited: LiveFederation) -> None:
     stub = limited.nodes[CARRIER].stub()
     for _ in range(3):
         envelope = signed_query(limited.coordinator_key, audience=CARRIER)
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     envelope = signed_query(limited.coordinator_key, audience=CARRIER)
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     error = caught.value
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "retry in" in (error.details() or "")
@@ -161,7 +178,7 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
             query_name="security_profile",
             params={"shipments": batch},
         )
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     envelope = signed_query(
         limited.coordinator_key,
         audience=CARRIER,
@@ -169,7 +186,7 @@ def test_shipment_rate_limit(limited: LiveFederation) -> None:
         params={"shipments": batch},
     )
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Query(envelope_to_proto(envelope), timeout=10)
+        stub.Query(query_request(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "50 shipments per minute" in (caught.value.details() or "")
 
@@ -204,7 +221,7 @@ def test_edited_config_applies_without_restart_and_broken_edit_is_refused(
             params={"shipments": table_value({"house_bill": ["HB0001"]})},
         )
         with pytest.raises(grpc.RpcError) as caught:
-            node.stub().Query(envelope_to_proto(envelope), timeout=10)
+            node.stub().Query(query_request(envelope), timeout=10)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
         with caplog.at_level(logging.ERROR, logger="fedtrade.node.reload"):

@@ -7,11 +7,14 @@ from collections.abc import Mapping
 
 import pytest
 
-from fedtrade.node.catalogue import CATALOGUE
-from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
-from fedtrade.node.queries.spec import Execution, validate_params
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import PyValue, table_value
+from fedtrade.node.catalogue import RUNS
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.spec import Execution
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import PyValue, table_value
 from tests.conftest import CONTEXT, LiveFederation, World
 
 MARKET, CARRIER, BROKER = "marketplace-1", "carrier-1", "broker-1"
@@ -126,7 +129,7 @@ def test_fields_not_granted_are_never_computed(world: World) -> None:
     conn = sqlite3.connect(f"{world.stores[MARKET].resolve().as_uri()}?mode=ro", uri=True)
     conn.set_trace_callback(statements.append)
     spec = CATALOGUE["seller_profile"]
-    result = spec.run(
+    result = RUNS[spec.name](
         Execution(
             conn=conn,
             role="marketplace",
@@ -159,7 +162,7 @@ def test_consignee_tokens_link_across_nodes_within_one_query_only(
     def totals(node: str, qid: bytes) -> dict[str, tuple[PyValue, ...]]:
         spec = CATALOGUE["consignee_daily_totals"]
         conn = live_world.nodes[node].state.store.reader()
-        result = spec.run(
+        result = RUNS[spec.name](
             Execution(
                 conn=conn,
                 role=live_world.nodes[node].state.config.role,

@@ -11,8 +11,8 @@ import yaml
 
 from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.risk import DEFAULT_RISK
-from fedtrade.node.catalogue import CATALOGUE
 from fedtrade.node.cli import main as node_main
+from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.keys import generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret

@@ -1,15 +1,26 @@
 from __future__ import annotations
 
+import re
+import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fedtrade.node.config import load_node_config
 from fedtrade.node.metrics import OTHER_QUERY, NodeMetrics
+from fedtrade.sim.federation import Federation
+from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.pki import issue_certificate
+from tests.conftest import wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -41,7 +52,9 @@ def metrics() -> Iterator[NodeMetrics]:
     node_metrics.stop()
 
 
-def test_metrics_endpoint_serves_recorded_requests(metrics: NodeMetrics) -> None:
+def test_metrics_endpoint_serves_recorded_requests(
+    metrics: NodeMetrics, federation: Federation
+) -> None:
     port = metrics.start(0)
     assert port > 0
     metrics.observe_request("shipment_known", "answered", "OK", 0.004, rows=3)
@@ -49,9 +62,9 @@ def test_metrics_endpoint_serves_recorded_requests(metrics: NodeMetrics) -> None
     metrics.observe_request("shipment_known", "refused", "PERMISSION_DENIED", 0.001, rows=0)
     metrics.observe_request("describe", "answered", "OK", 0.002, rows=1)
     metrics.set_audit_log_entries(4)
-    metrics.set_config_version(7)
-    expiry = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
-    metrics.set_certificate_expiry(expiry)
+    config = load_node_config(federation.node_configs["carrier-1"])
+    assert config.tls is not None
+    metrics.observe_config(config)
 
     samples = _samples(_fetch(port))
 
@@ -78,9 +91,9 @@ def test_metrics_endpoint_serves_recorded_requests(metrics: NodeMetrics) -> None
     assert samples[(bucket, _labels(query="shipment_known", le="+Inf"))] == 3
     assert samples[("fedtrade_rows_returned_total", _labels(query="shipment_known"))] == 5
     assert samples[("fedtrade_audit_log_entries", _labels())] == 4
-    assert samples[("fedtrade_config_version", _labels())] == 7
+    assert samples[("fedtrade_config_version", _labels())] == config.version
     assert samples[("fedtrade_tls_certificate_expiry_timestamp_seconds", _labels())] == (
-        expiry.timestamp()
+        config.tls.not_after.timestamp()
     )
 
 
@@ -123,5 +136,79 @@ def test_a_busy_port_is_reported(metrics: NodeMetrics) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(OSError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+        with pytest.raises(FedtradeError, match=f"cannot serve metrics on 127.0.0.1:{port}: "
+                           "Address already in use"):
             metrics.start(port)
+
+
+def test_a_plaintext_node_exports_no_certificate_expiry(
+    metrics: NodeMetrics, federation: Federation
+) -> None:
+    """No certificate: no expiry series at all, rather than 0 that an alert reads as expired."""
+    config = load_node_config(federation.node_configs["carrier-1"])
+    port = metrics.start(0)
+    metrics.observe_config(replace(config, tls=None))
+    assert "fedtrade_tls_certificate_expiry" not in _fetch(port)
+    metrics.observe_config(config)
+    assert "fedtrade_tls_certificate_expiry" in _fetch(port)
+    metrics.observe_config(replace(config, tls=None))
+    assert "fedtrade_tls_certificate_expiry" not in _fetch(port)
+
+
+# --- a running `fedtrade-node serve` ----------------------------------------------------------
+
+NODE = "broker-1"
+
+
+@contextmanager
+def serving_with_metrics(config: Path) -> Iterator[int]:
+    """Run `fedtrade-node serve --metrics-port 0`; yield the metrics port from its log."""
+    log = config.parent / "node.log"
+    port_file = config.parent / "node.port"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fedtrade.node.cli", "serve", "--config", str(config),
+             "--port-file", str(port_file), "--metrics-port", "0"],
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )
+    try:
+        if not wait_for(lambda: port_file.exists() or process.poll() is not None, 30):
+            pytest.fail(f"node did not start: {log.read_text()}")
+        found = re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", log.read_text())
+        assert found is not None, log.read_text()
+        yield int(found.group(1))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log.read_text()
+
+
+def _gauges(port: int) -> tuple[float, float]:
+    samples = _samples(_fetch(port))
+    return (samples[("fedtrade_config_version", _labels())],
+            samples[("fedtrade_tls_certificate_expiry_timestamp_seconds", _labels())])
+
+
+@pytest.mark.slow
+def test_running_node_shows_its_certificate_and_config_reloads(federation: Federation) -> None:
+    """The README's expiry alert reads a real certificate; a renewal by reload moves both."""
+    config_path = federation.node_configs[NODE]
+    first = load_node_config(config_path)
+    assert first.tls is not None
+    with serving_with_metrics(config_path) as port:
+        assert _gauges(port) == (1, first.tls.not_after.timestamp())
+
+        renewed = issue_certificate(federation.root / "ca", NODE, federation.root / "renewed",
+                                    days=30)
+        text = config_path.read_text()
+        for kind in ("crt", "key"):
+            text = text.replace(f"keys/{NODE}.tls.{kind}", f"renewed/{NODE}.tls.{kind}")
+        config_path.write_text(text.replace("version: 1\n", "version: 2\n", 1))
+
+        expected = (2, renewed.not_after.timestamp())
+        assert wait_for(lambda: _gauges(port) == expected, 15), _gauges(port)
+    assert renewed.not_after < first.tls.not_after  # the gauge really moved

@@ -15,8 +15,7 @@ from fedtrade.coordinator.tls import secure_channel
 from fedtrade.protos import node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.wire import envelope_to_proto
-from tests.conftest import coordinator_tls, signed_query
+from tests.conftest import coordinator_tls, query_request, signed_query
 
 NODE = "broker-1"
 
@@ -63,13 +62,13 @@ def stop(process: subprocess.Popen[str]) -> str:
 def test_replay_is_refused_after_restart(federation: Federation) -> None:
     node_config = federation.node_configs[NODE]
     key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
-    envelope = envelope_to_proto(signed_query(key, audience=NODE))
+    request = query_request(signed_query(key, audience=NODE))
     port_file = federation.root / "port"
 
     process, address = start(node_config, port_file)
     try:
         with secure_channel(address, NODE, coordinator_tls(federation.root)) as channel:
-            node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
+            node_pb2_grpc.NodeServiceStub(channel).Query(request, timeout=10)
     finally:
         output = stop(process)
     assert "listening on" in output
@@ -81,7 +80,7 @@ def test_replay_is_refused_after_restart(federation: Federation) -> None:
             secure_channel(address, NODE, coordinator_tls(federation.root)) as channel,
             pytest.raises(grpc.RpcError) as caught,
         ):
-            node_pb2_grpc.NodeServiceStub(channel).Query(envelope, timeout=10)
+            node_pb2_grpc.NodeServiceStub(channel).Query(request, timeout=10)
     finally:
         stop(process)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

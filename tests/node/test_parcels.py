@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from fedtrade.node.catalogue import CATALOGUE
+from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
-from fedtrade.node.queries.spec import Execution, validate_params
+from fedtrade.node.queries.spec import Execution
 from fedtrade.node.store.migrations import open_store
-from fedtrade.trust.wire import PyValue
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.wire import PyValue
 
 _BUYER = ("Jane Roe", "1 Main St, Springfield IL")
 _ROWS: dict[str, list[dict[str, PyValue]]] = {
@@ -91,7 +93,7 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite3.Con
 def _run(conn: sqlite3.Connection, query: str, params: dict[str, PyValue],
          fields: tuple[str, ...] | None = None) -> list[dict[str, PyValue]]:
     spec = CATALOGUE[query]
-    result = spec.run(Execution(
+    result = RUNS[query](Execution(
         conn=conn, role="marketplace", params=validate_params(spec, params),
         fields=fields or spec.fields_for("marketplace"), query_id=b"\1" * 16,
         settings=QuerySettings(linkage_secret=b"s" * 32),

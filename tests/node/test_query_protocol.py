@@ -12,12 +12,19 @@ from hypothesis import strategies as st
 
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
 from fedtrade.node.pipeline import CHUNK_ROWS
+from fedtrade.protocol.tables import decode_table
+from fedtrade.protocol.wire import envelope_from_proto
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import VerificationError
 from fedtrade.trust.keys import SigningKey
-from fedtrade.trust.tables import decode_table
-from fedtrade.trust.wire import envelope_from_proto, envelope_to_proto
-from tests.conftest import CONTEXT, LiveFederation, signed_query
+from tests.conftest import (
+    CONTEXT,
+    LiveFederation,
+    describe_request,
+    query_request,
+    screen_request,
+    signed_query,
+)
 
 MARKET = "marketplace-1"
 
@@ -34,7 +41,7 @@ def audit_rows(live: LiveFederation, node_id: str) -> list[tuple[str, str, str]]
 
 def call(live: LiveFederation, node_id: str, envelope: Envelope) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as caught:
-        live.nodes[node_id].stub().Query(envelope_to_proto(envelope), timeout=10)
+        live.nodes[node_id].stub().Query(query_request(envelope), timeout=10)
     return caught.value
 
 
@@ -52,7 +59,7 @@ def test_valid_query_is_answered_with_a_signed_bound_answer(live: LiveFederation
 
 def test_answer_verifies_against_the_node_key_and_not_another(live: LiveFederation) -> None:
     request = signed_query(live.coordinator_key, audience=MARKET)
-    reply = envelope_from_proto(live.nodes[MARKET].stub().Query(envelope_to_proto(request)))
+    reply = envelope_from_proto(live.nodes[MARKET].stub().Query(query_request(request)).envelope)
     node_key = live.coordinator.config.node(MARKET).public_key
     verify_answer(reply, request=request, node_id=MARKET, node_key=node_key)
     other_request = signed_query(live.coordinator_key, audience=MARKET)
@@ -137,18 +144,23 @@ def test_refusals_carry_status_and_reason_and_are_audited(
     assert reason in entry[2]
 
 
-def test_unknown_key_is_refused_and_audited(live: LiveFederation) -> None:
-    error = call(live, MARKET, signed_query(SigningKey.generate(), audience=MARKET))
-    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert "trust config" in (error.details() or "")
+def test_unknown_key_is_refused_and_audited_in_aggregate(live: LiveFederation) -> None:
+    for _ in range(3):
+        error = call(live, MARKET, signed_query(SigningKey.generate(), audience=MARKET))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "trust config" in (error.details() or "")
+    assert audit_rows(live, MARKET) == []  # counted, not written one row per request
+    live.nodes[MARKET].state.flush_refusals()
     (entry,) = audit_rows(live, MARKET)
     assert entry[1] == "refused"
+    assert entry[2].startswith(
+        "3 request(s) refused before authentication from ipv4:127.0.0.1 between ")
 
 
 def test_replay_is_refused_and_audited(live: LiveFederation) -> None:
     envelope = signed_query(live.coordinator_key, audience=MARKET)
     stub = live.nodes[MARKET].stub()
-    stub.Query(envelope_to_proto(envelope), timeout=10)
+    stub.Query(query_request(envelope), timeout=10)
     error = call(live, MARKET, envelope)
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "already used" in (error.details() or "")
@@ -158,7 +170,7 @@ def test_replay_is_refused_and_audited(live: LiveFederation) -> None:
 def test_describe_rpc_refuses_other_queries(live: LiveFederation) -> None:
     envelope = signed_query(live.coordinator_key, audience=MARKET)
     with pytest.raises(grpc.RpcError) as caught:
-        live.nodes[MARKET].stub().Describe(envelope_to_proto(envelope), timeout=10)
+        live.nodes[MARKET].stub().Describe(describe_request(envelope), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -178,8 +190,8 @@ def test_screen_detects_dropped_reordered_and_foreign_chunks(live: LiveFederatio
         live.coordinator_key, audience="carrier-1", params={"house_bills": bills}
     )
     replies = [
-        envelope_from_proto(e)
-        for e in live.nodes["carrier-1"].stub().Screen(envelope_to_proto(request), timeout=10)
+        envelope_from_proto(e.envelope)
+        for e in live.nodes["carrier-1"].stub().Screen(screen_request(request), timeout=10)
     ]
     key = live.coordinator.config.node("carrier-1").public_key
 

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
-from fedtrade.node.queries.spec import Execution, ResultTable, validate_params
-from fedtrade.node.queries.statistics import STATISTICS_QUERIES, TOTAL
+from fedtrade.node.queries.spec import Execution, ResultTable
 from fedtrade.node.store import import_path
+from fedtrade.protocol.catalogue import CATALOGUE, TOTAL
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.wire import PyValue
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import MalformedRequestError
-from fedtrade.trust.wire import PyValue
 from tests.node.test_disclosure import slices
 
-SPEC = STATISTICS_QUERIES[0]
+SPEC = CATALOGUE["trade_statistics"]
 ROLES = ("carrier", "broker", "marketplace")
 WINDOW = {"date_from": "2024-12-20", "date_to": "2025-01-20"}
 BOTH = ("shipments", "value_usd")
@@ -70,7 +72,7 @@ def run(path: Path, role: str, params: Mapping[str, PyValue], fields: tuple[str,
         conn.set_trace_callback(trace.append)
     try:
         checked = validate_params(SPEC, {**WINDOW, **params})
-        return SPEC.run(Execution(conn, role, checked, fields, b"q" * 16, QuerySettings()))
+        return RUNS[SPEC.name](Execution(conn, role, checked, fields, b"q" * 16, QuerySettings()))
     finally:
         conn.close()
 

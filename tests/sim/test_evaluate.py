@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
+from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.results import ShipmentResult
 from fedtrade.sim.evaluate import (
@@ -307,3 +309,28 @@ def test_evaluation_budgets_rank_the_baseline_by_the_same_weights(tmp_path: Path
     assert (one.federation_hits, one.manifest_only_hits) == (0, 0)
     assert evaluation.budgets[1].federation_hits == 1  # 5 slots: both listed
     assert "budget 1% (1 of the shipments, 1 violating)" in format_evaluation(evaluation)
+
+
+def test_evaluate_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results.csv"
+    with ResultWriter(results) as writer:
+        for result in RESULTS:
+            writer.write(result)
+    truth = _truth(tmp_path, TRUTH)
+    assert fedtrade_main(["evaluate", str(results), str(truth), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["ground_truth"], data["shipments"]) == (str(truth), 6)
+    scores = {p["pattern"]: p for p in data["patterns"]}
+    assert list(scores) == list(PATTERNS)
+    assert scores["undervaluation"]["planted"] == 3
+    assert scores["undervaluation"]["federation"] == {
+        "tp": 2, "fp": 1, "fn": 1, "precision": 2 / 3, "recall": 2 / 3}
+    assert scores["undervaluation"]["manifest_only"]["precision"] is None
+    assert data["targets"] == {
+        "recall": 0.95, "precision": 0.9, "checked": ["undervaluation", "split_shipment"],
+        "met": False,
+        "failures": ["undervaluation: recall 0.6667 < 0.95, precision 0.6667 < 0.9"],
+    }
+    assert data["unknown_patterns"] == {}
+    assert [b["share"] for b in data["budgets"]] == [0.01, 0.05, 0.10]
+    assert data["budgets"][0]["slots"] == 1

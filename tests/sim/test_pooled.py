@@ -9,10 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedtrade.node.catalogue import CATALOGUE
-from fedtrade.node.queries.settings import DEFAULT_CURRENCY_PER_USD, QuerySettings
+from fedtrade.node.catalogue import RUNS
+from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.shipments import count_band
-from fedtrade.node.queries.spec import Execution, band, validate_params
+from fedtrade.node.queries.spec import Execution, band
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.wire import PyValue
 from fedtrade.sim.federation import NODE_IDS
 from fedtrade.sim.pooled import (
     POOLED_COLUMNS,
@@ -22,7 +26,6 @@ from fedtrade.sim.pooled import (
     pooled_indicators,
 )
 from fedtrade.trust.errors import DataError
-from fedtrade.trust.wire import PyValue
 from tests.conftest import World
 
 FLAGS = {
@@ -58,7 +61,7 @@ def node_answers(world: World, role: str) -> dict[str, dict[str, PyValue]]:
     store = world.stores[NODE_IDS[role]]
     conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        result = INDICATORS.run(Execution(
+        result = RUNS[INDICATORS.name](Execution(
             conn=conn, role=role, params=validate_params(INDICATORS, {"shipments": batch}),
             fields=INDICATORS.fields_for(role), query_id=b"\0" * 16, settings=QuerySettings(),
         ))

@@ -69,7 +69,22 @@ def test_unknown_key_is_refused_and_named() -> None:
     envelope = sign(TYPE, b"x", [MALLORY])
     with pytest.raises(UnknownKeyError, match="trust config") as info:
         verify(envelope, trust_of(ALICE, BOB), payload_type=TYPE)
-    assert MALLORY.key_id in str(info.value)
+    assert MALLORY.key_id[:16] in str(info.value)
+    assert MALLORY.key_id not in str(info.value)  # key ids are quoted capped
+
+
+def test_unknown_key_ids_are_quoted_bounded() -> None:
+    """16 fake key ids of 128 characters each: the reason stays short."""
+    envelope = sign(TYPE, b"x", [MALLORY])
+    fakes = tuple(Signature("f" * 128, b"s" * 64) for _ in range(16))
+    envelope = Envelope(envelope.payload_type, envelope.payload, fakes)
+    with pytest.raises(UnknownKeyError, match="and 13 more") as info:
+        verify(envelope, trust_of(ALICE), payload_type=TYPE)
+    assert len(str(info.value)) < 300
+    wrong = Envelope("t" * 100_000, b"x", envelope.signatures)
+    with pytest.raises(VerificationError) as wrong_type:
+        verify(wrong, trust_of(ALICE), payload_type=TYPE)
+    assert len(str(wrong_type.value)) < 300
 
 
 def test_unsigned_envelope_is_refused() -> None:

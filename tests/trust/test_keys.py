@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from fedtrade.trust.errors import BadSignatureError, KeyFileError
+from fedtrade.trust.files import MAX_KEY_BYTES
 from fedtrade.trust.keys import PublicKey, SigningKey, generate_keypair, key_id_for, load_public_key
+from fedtrade.trust.linkage import load_linkage_secret
 
 
 def _mode(path: Path) -> int:
@@ -185,3 +188,27 @@ def test_load_public_key_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError) as info:
         load_public_key(missing)
     assert str(missing) in str(info.value)
+
+
+@pytest.mark.parametrize("reader", ["public", "private", "linkage"])
+def test_key_path_that_is_a_fifo_or_device_or_huge_fails_at_once(
+    tmp_path: Path, reader: str
+) -> None:
+    """A FIFO would block a plain open(); /dev/zero would never end a plain read()."""
+    fifo = tmp_path / "key.pem"
+    os.mkfifo(fifo, 0o600)
+    huge = tmp_path / "huge.pem"
+    huge.write_bytes(b"A" * (MAX_KEY_BYTES + 1))
+    huge.chmod(0o600)
+    load: Callable[[Path], object] = {
+        "public": load_public_key,
+        "private": SigningKey.from_file,
+        "linkage": load_linkage_secret,
+    }[reader]
+    for path, expected in (
+        (fifo, r"is a FIFO \(named pipe\), not a regular file"),
+        (Path("/dev/zero"), "is a character device, not a regular file"),
+        (huge, f"is larger than {MAX_KEY_BYTES} bytes"),
+    ):
+        with pytest.raises(KeyFileError, match=expected):
+            load(path)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -290,7 +291,7 @@ def test_load_yaml_reports_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found") as info:
         load_yaml(missing)
     assert info.value.path == str(missing)
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    with pytest.raises(ConfigError, match="config file is a directory, not a regular file"):
         load_yaml(tmp_path)
     missing.write_bytes(b"a: \xff\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
@@ -312,3 +313,61 @@ def test_load_yaml_round_trip_and_bom(tmp_path: Path) -> None:
     config = load_yaml(path)
     assert config.file == str(path)
     assert config.integer("version") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        ("version: " + "9" * 5000 + "\n", 1, "a value of 5000 characters is longer than the 4096"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", 1, "nested more than 32 levels deep"),
+        ("a:\n" + "".join(" " * i + "b:\n" for i in range(1, 100)), 32, "nested more than 32"),
+        ("k" * 300 + ": 1\n", 1, "a key of 300 characters is longer than the 256"),
+    ],
+    ids=["long-integer", "deep-list", "deep-mapping", "long-key"],
+)
+def test_oversized_or_deep_yaml_is_a_config_error_with_line(
+    text: str, line: int, expected: str
+) -> None:
+    error = config_error(text)
+    assert expected in error.reason
+    assert error.line == line
+
+
+def test_integers_too_large_for_a_float_or_python_are_config_errors() -> None:
+    root = load_yaml_text("big: " + "9" * 400 + "\nversion: 0x" + "f" * 4000 + "\n", "c.yaml")
+    with pytest.raises(ConfigError, match="expected a finite number") as info:
+        root.number("big")
+    assert info.value.line == 1
+    with pytest.raises(ConfigError, match="must be at most"):
+        root.integer("version", max=2**53)
+    # Python's digit limit can be lowered (PYTHONINTMAXSTRDIGITS); a long integer is then
+    # still a ConfigError, not ValueError.
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        root = load_yaml_text("version: " + "7" * 1000 + "\n", "c.yaml")
+        with pytest.raises(ConfigError, match="an integer with fewer digits") as info:
+            root.integer("version")
+        assert info.value.line == 1
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "too-large"])
+def test_config_path_that_is_not_a_small_regular_file_fails_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    if kind == "fifo":
+        path = tmp_path / "node.yaml"
+        os.mkfifo(path)  # a plain open() would block here until a writer appears
+        expected = r"is a FIFO \(named pipe\), not a regular file"
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")  # a plain read() would never end
+        expected = "is a character device, not a regular file"
+    else:
+        path = tmp_path / "node.yaml"
+        path.write_bytes(b"# padding\n" * 200_000)
+        expected = "is larger than 1048576 bytes"
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_yaml(path)
+    assert info.value.path == str(path)

@@ -62,10 +62,10 @@ def with_value(table: str, index: int, **changes: SqlValue) -> list[Row]:
 
 # (table, field, bad CSV cell, what the message must say)
 BAD_CELLS = [
-    ("sellers", "seller_id", " S2", "is not a usable identifier"),
+    ("sellers", "seller_id", "S\x002", "is not a usable identifier"),
     ("sellers", "legal_name", "", "is missing (expected text)"),
     ("sellers", "country", "XX", "is not an ISO 3166-1 alpha-2 country code"),
-    ("sellers", "country", "de", "is not an ISO 3166-1 alpha-2 country code"),
+    ("sellers", "country", "d e", "is not an ISO 3166-1 alpha-2 country code"),
     ("sellers", "kyc_verified", "yes", "is not a flag (expected a flag: 0 or 1"),
     ("sellers", "high_volume", "2", "is not a flag"),
     ("sellers", "registered_at", "2024-02-30", "is not a real date"),
@@ -74,7 +74,7 @@ BAD_CELLS = [
     ("listings", "hs6_hint", "85183", "is not an HS6 code"),
     ("listings", "gtin", "012345678904", "has check digit 4 but the GS1 check digit is 5"),
     ("listings", "price", "-1.00", "is negative (expected an amount >= 0 with at most 2 decimals"),
-    ("listings", "price", "19.999", "has more than 2 decimals"),
+    ("listings", "price", "19.9.9", "is not a decimal number"),
     ("listings", "price", "19,99", "is not a decimal number"),
     ("listings", "price", "1e3", "is not a decimal number"),
     ("listings", "currency", "XYZ", "is not an active ISO 4217 currency code"),
@@ -84,12 +84,15 @@ BAD_CELLS = [
     ("order_lines", "line_no", "0", "is out of range (expected a whole number >= 1)"),
     ("order_lines", "quantity", "1.5", "is not a whole number"),
     ("order_lines", "quantity", "99999999999999999999", "is out of range"),
-    ("fulfillments", "carrier_code", "dhl", "is not a carrier code"),
+    ("order_lines", "quantity", "9" * 5000, "is out of range"),  # int() raised ValueError
+    ("listings", "price", "9" * 500 + ".5", "is out of range"),  # once decimal.InvalidOperation
+    ("fulfillments", "carrier_code", "d-hl", "is not a carrier code"),
     ("fulfillments", "house_bill", "HB-2", "is not a house bill number"),
+    ("fulfillments", "house_bill", "RR123456784US", "looks like a UPU S10 tracking number"),
     ("masters", "mawb", "02012345676", "check digit 6 but serial 1234567 mod 7 is 5"),
-    ("masters", "mawb", "020-12345675", "remove the separators"),
+    ("masters", "mawb", "020-1234567", "is not 11 digits"),
     ("masters", "flight_no", "LH", "is not a flight number"),
-    ("masters", "origin_airport", "fra", "is not an airport code"),
+    ("masters", "origin_airport", "fr", "is not an airport code"),
     ("house_bills", "weight_kg", "0", "is not greater than 0"),
     ("house_bills", "pieces", "0", "is out of range"),
     ("house_bills", "declared_value", "-0.01", "is negative"),
@@ -103,7 +106,7 @@ BAD_CELLS = [
     ("entry_lines", "mid", "ZZTOYCO12TOR", "ZZ, which is not an ISO 3166 country code"),
     ("entry_lines", "origin_country", "", "is missing"),
     ("recalled_products", "gtin", "96385075", "has check digit 5 but the GS1 check digit is 4"),
-    ("entity_list", "mid", "cnxin", "is not a manufacturer ID"),
+    ("entity_list", "mid", "c", "is not a manufacturer ID"),
 ]
 
 
@@ -128,7 +131,7 @@ BAD_JSON_VALUES: list[tuple[str, str, object, str]] = [
     ("order_lines", "quantity", True, "is a JSON boolean, not a whole number"),
     ("order_lines", "quantity", 2.5, "is a JSON number, not a whole number"),
     ("listings", "price", "19.99", "is a JSON string, not a number"),
-    ("listings", "price", 19.999, "has more than 2 decimals"),
+    ("listings", "price", -19.999, "is negative"),
     ("house_bills", "weight_kg", -1, "is not greater than 0"),
     ("house_bills", "description", ["a"], "is a JSON array, not a string"),
 ]
@@ -156,6 +159,8 @@ def test_bad_json_value_is_refused_with_line_and_field(
         ('{"seller_id": "S9", "seller_id": "S8"}',
          "is not valid JSON (field(s) 'seller_id' appear more than once)"),
         ('{"seller_id": NaN}', "is not valid JSON (NaN is not allowed in JSON)"),
+        ('{"seller_id": ' + "[" * 100_000 + "]" * 100_000 + "}",  # once RecursionError
+         "nests arrays or objects too deeply"),
     ],
 )
 def test_malformed_json_line_is_refused(tmp_path: Path, line: str, message: str) -> None:
@@ -165,6 +170,27 @@ def test_malformed_json_line_is_refused(tmp_path: Path, line: str, message: str)
         f.write("\n" + line + "\n")
     text = refused(db, "marketplace", path)
     assert f"{path}:5: {message}" in text, text
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "number"),
+    [("listings", "price", "1e400"), ("listings", "price", "1e-400"),
+     ("house_bills", "weight_kg", "1e400"), ("house_bills", "weight_kg", "1e-400"),
+     ("house_bills", "declared_value", "9" * 400)],
+)
+def test_json_number_out_of_range_is_a_row_error(
+    tmp_path: Path, table: str, field: str, number: str
+) -> None:
+    """Once decimal.InvalidOperation (money) or a stored inf / 0.0 (a real > 0)."""
+    db = store_with_parents(tmp_path, table)
+    rows: list[dict[str, object]] = [dict(row) for row in SAMPLES[table]]
+    rows[2][field] = "NUMBER"
+    lines = [json.dumps(row).replace('"NUMBER"', number) for row in rows]
+    path = tmp_path / f"new_{table}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = refused(db, ROLE_OF[table], path, table=table)
+    assert f"{path}:3: {field}: " in text, text
+    assert "is out of range" in text, text
 
 
 def test_unknown_json_field_is_refused(tmp_path: Path) -> None:
@@ -321,9 +347,9 @@ def test_folder_is_all_or_nothing(tmp_path: Path) -> None:
     folder.mkdir()
     write_csv(folder / "masters.csv", "masters", SAMPLES["masters"])
     write_csv(folder / "house_bills.csv", "house_bills",
-              with_value("house_bills", 2, currency="usd"))
+              with_value("house_bills", 2, currency="usx"))
     text = refused(db, "carrier", folder)
-    assert f"{folder / 'house_bills.csv'}:4: currency: 'usd'" in text
+    assert f"{folder / 'house_bills.csv'}:4: currency: 'USX'" in text
     assert stored_rows(db, "masters") == []
 
 

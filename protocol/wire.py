@@ -14,10 +14,10 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fedtrade.protocol.tables import PyValue, decode_table, encode_columns
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import MalformedRequestError
-from fedtrade.trust.tables import PyValue, decode_table, encode_columns
 
 __all__ = [
     "PAYLOAD_ANSWER",

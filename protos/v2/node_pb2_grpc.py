@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from fedtrade.protos import envelope_pb2 as fedtrade_dot_protos_dot_envelope__pb2
+from fedtrade.protos.v2 import node_pb2 as fedtrade_dot_protos_dot_v2_dot_node__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in fedtrade/protos/node_pb2_grpc.py depends on'
+        + ' but the generated code in fedtrade/protos/v2/node_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -35,19 +35,19 @@ class NodeServiceStub:
             channel: A grpc.Channel.
         """
         self.Describe = channel.unary_unary(
-                '/fedtrade.v1.NodeService/Describe',
-                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                '/fedtrade.protos.v2.NodeService/Describe',
+                request_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeResponse.FromString,
                 _registered_method=True)
         self.Query = channel.unary_unary(
-                '/fedtrade.v1.NodeService/Query',
-                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                '/fedtrade.protos.v2.NodeService/Query',
+                request_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryRequest.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryResponse.FromString,
                 _registered_method=True)
         self.Screen = channel.unary_stream(
-                '/fedtrade.v1.NodeService/Screen',
-                request_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-                response_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+                '/fedtrade.protos.v2.NodeService/Screen',
+                request_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenRequest.SerializeToString,
+                response_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenResponse.FromString,
                 _registered_method=True)
 
 
@@ -55,7 +55,7 @@ class NodeServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Describe(self, request, context):
-        """Signed query named "describe": returns a signed Answer with the Catalogue
+        """Signed Query named "describe": returns a signed Answer with the Catalogue
         of queries this requester may run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -81,24 +81,24 @@ def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
-                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeRequest.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeResponse.SerializeToString,
             ),
             'Query': grpc.unary_unary_rpc_method_handler(
                     servicer.Query,
-                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryRequest.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryResponse.SerializeToString,
             ),
             'Screen': grpc.unary_stream_rpc_method_handler(
                     servicer.Screen,
-                    request_deserializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
-                    response_serializer=fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
+                    request_deserializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenRequest.FromString,
+                    response_serializer=fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'fedtrade.v1.NodeService', rpc_method_handlers)
+            'fedtrade.protos.v2.NodeService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('fedtrade.v1.NodeService', rpc_method_handlers)
+    server.add_registered_method_handlers('fedtrade.protos.v2.NodeService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -119,9 +119,9 @@ class NodeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fedtrade.v1.NodeService/Describe',
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+            '/fedtrade.protos.v2.NodeService/Describe',
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeRequest.SerializeToString,
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.DescribeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -146,9 +146,9 @@ class NodeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fedtrade.v1.NodeService/Query',
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+            '/fedtrade.protos.v2.NodeService/Query',
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryRequest.SerializeToString,
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.QueryResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -173,9 +173,9 @@ class NodeService:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/fedtrade.v1.NodeService/Screen',
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.SerializeToString,
-            fedtrade_dot_protos_dot_envelope__pb2.Envelope.FromString,
+            '/fedtrade.protos.v2.NodeService/Screen',
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenRequest.SerializeToString,
+            fedtrade_dot_protos_dot_v2_dot_node__pb2.ScreenResponse.FromString,
             options,
             channel_credentials,
             insecure,

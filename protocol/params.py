@@ -1,0 +1,143 @@
+"""What a query's typed parameters accept: the checks behind every parameter type.
+
+A node checks every request with ``validate_params`` before it runs anything.
+Patterns must match a whole value (``fullmatch``): ``$`` alone would let a
+trailing newline through.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+
+from fedtrade.protocol.limits import HOUSE_BILL, HS6, MAX_TEXT_PARAM_CHARS
+from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
+from fedtrade.protocol.tables import PyValue
+from fedtrade.trust.errors import MalformedRequestError
+
+__all__ = ["validate_params"]
+
+
+def _bad(spec: ParamSpec, problem: str) -> MalformedRequestError:
+    return MalformedRequestError(f"parameter {spec.name!r}: {problem}")
+
+
+def _check_text(spec: ParamSpec, value: str) -> str:
+    if len(value) > MAX_TEXT_PARAM_CHARS:
+        raise _bad(spec, f"a text of {len(value)} characters exceeds the limit of "
+                         f"{MAX_TEXT_PARAM_CHARS}")
+    if spec.pattern is not None and not spec.pattern.fullmatch(value):
+        raise _bad(spec, f"{value[:40]!r} does not match {spec.pattern.pattern}")
+    return value
+
+
+def _check_list(spec: ParamSpec, value: PyValue) -> list[PyValue]:
+    if not isinstance(value, list):
+        raise _bad(spec, "must be a list")
+    if not 1 <= len(value) <= spec.max_items:
+        raise _bad(spec, f"takes 1 to {spec.max_items} values, got {len(value)}")
+    return value
+
+
+def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]]:
+    """A batch arrives as a table: equal-length columns house_bill, declared_value_usd, hs6."""
+    if not isinstance(value, dict) or "house_bill" not in value:
+        raise _bad(
+            spec,
+            "must be a table with a house_bill column (and optional "
+            "declared_value_usd and hs6 columns)",
+        )
+    unknown = sorted(set(value) - set(SHIPMENT_FIELDS))
+    if unknown:
+        raise _bad(spec, f"unknown column {unknown[0]!r}; columns: {', '.join(SHIPMENT_FIELDS)}")
+    bills = _check_list(spec, value["house_bill"])
+    rows = len(bills)
+    columns: dict[str, list[PyValue]] = {"house_bill": bills}
+    for bill in bills:
+        if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
+            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase letters/digits")
+    if len(set(bills)) != rows:
+        raise _bad(spec, "lists a house bill twice")
+    for name in ("declared_value_usd", "hs6"):
+        column = value.get(name)
+        if column is None:
+            columns[name] = [None] * rows
+            continue
+        if not isinstance(column, list) or len(column) != rows:
+            raise _bad(spec, f"column {name!r} must have one value per house bill")
+        columns[name] = column
+    for bill, amount in zip(bills, columns["declared_value_usd"], strict=True):
+        if amount is not None and (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+            or amount < 0
+        ):
+            raise _bad(spec, f"declared_value_usd of {bill} must be a number >= 0")
+    for bill, hs6 in zip(bills, columns["hs6"], strict=True):
+        if hs6 is not None and (not isinstance(hs6, str) or not HS6.fullmatch(hs6)):
+            raise _bad(spec, f"hs6 of {bill} must be 6 digits")
+    return columns
+
+
+def _check_one(spec: ParamSpec, value: PyValue) -> PyValue:
+    match spec.type:
+        case "text_list":
+            items = _check_list(spec, value)
+            if not all(isinstance(v, str) for v in items):
+                raise _bad(spec, "must be a list of text values")
+            return [_check_text(spec, v) for v in items if isinstance(v, str)]
+        case "choice_list":
+            items = _check_list(spec, value)
+            bad = [v for v in items if v not in spec.choices]
+            if bad or len(set(map(str, items))) != len(items):
+                raise _bad(spec, f"takes distinct values from: {', '.join(spec.choices)}")
+            return items
+        case "shipments":
+            return _check_shipments(spec, value)
+        case "date":
+            if not isinstance(value, str):
+                raise _bad(spec, "must be a date YYYY-MM-DD")
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise _bad(spec, f"{value[:20]!r} is not a date YYYY-MM-DD") from None
+            return value
+        case "text":
+            if not isinstance(value, str):
+                raise _bad(spec, "must be text")
+            return _check_text(spec, value)
+        case "flag":
+            if not isinstance(value, bool):
+                raise _bad(spec, "must be true or false")
+            return value
+        case "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _bad(spec, "must be an integer")
+            return value
+        case "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _bad(spec, "must be a number")
+            return value
+    raise AssertionError(spec.type)
+
+
+def validate_params(spec: QuerySpec, params: Mapping[str, PyValue]) -> dict[str, PyValue]:
+    """Check parameters against the query's declaration; raise MalformedRequestError."""
+    known = {p.name: p for p in spec.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise MalformedRequestError(
+            f"query {spec.name!r} has no parameter {unknown[0]!r}; "
+            f"it takes: {', '.join(known) or 'no parameters'}"
+        )
+    checked: dict[str, PyValue] = {}
+    for p in spec.params:
+        value = params.get(p.name)
+        if value is None:
+            if p.required:
+                raise MalformedRequestError(f"query {spec.name!r} needs parameter {p.name!r}")
+            continue
+        checked[p.name] = _check_one(p, value)
+    return checked

@@ -1,0 +1,167 @@
+"""What a coordinator encodes, a node decodes and accepts unchanged; bad parameters are refused."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.limits import HOUSE_BILL, HS6
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.spec import ParamSpec, QuerySpec
+from fedtrade.protocol.tables import PyValue
+from fedtrade.protocol.wire import from_value, table_value, to_value
+from fedtrade.protos import query_pb2
+from fedtrade.trust.errors import MalformedRequestError
+
+DAYS = st.dates().map(lambda d: d.isoformat())
+
+
+def matching(spec: ParamSpec) -> st.SearchStrategy[str]:
+    return st.text() if spec.pattern is None else st.from_regex(spec.pattern, fullmatch=True)
+
+
+def shipments(max_size: int = 20) -> st.SearchStrategy[dict[str, list[PyValue]]]:
+    bills = st.lists(st.from_regex(HOUSE_BILL, fullmatch=True), min_size=1, max_size=max_size,
+                     unique=True)
+
+    def columns(house_bills: list[str]) -> st.SearchStrategy[dict[str, list[PyValue]]]:
+        n = len(house_bills)
+        amounts = st.none() | st.floats(min_value=0, allow_infinity=False)
+        codes = st.none() | st.from_regex(HS6, fullmatch=True)
+        return st.fixed_dictionaries({
+            "house_bill": st.just(list[PyValue](house_bills)),
+            "declared_value_usd": st.lists(amounts, min_size=n, max_size=n),
+            "hs6": st.lists(codes, min_size=n, max_size=n),
+        })
+
+    return bills.flatmap(columns)
+
+
+def valid(spec: ParamSpec) -> st.SearchStrategy[PyValue]:
+    match spec.type:
+        case "shipments":
+            return shipments()
+        case "date":
+            return DAYS
+        case "text":
+            return matching(spec)
+        case "text_list":
+            return st.lists(matching(spec), min_size=1, max_size=min(spec.max_items, 20))
+        case "choice_list":
+            return st.lists(st.sampled_from(spec.choices), min_size=1, unique=True)
+        case "flag":
+            return st.booleans()
+        case "integer":
+            return st.integers(min_value=-(2**63), max_value=2**63 - 1)
+        case "number":
+            return st.floats(allow_nan=False, allow_infinity=False)
+    raise AssertionError(spec.type)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[QuerySpec, dict[str, PyValue]]:
+    spec = draw(st.sampled_from(list(CATALOGUE.values())))
+    params = {p.name: draw(valid(p)) for p in spec.params if p.required or draw(st.booleans())}
+    return spec, params
+
+
+def over_the_wire(params: Mapping[str, PyValue]) -> dict[str, PyValue]:
+    """Encode as the coordinator does (batches as tables), sign-ready bytes, decode as a node."""
+    query = query_pb2.Query(params={
+        name: table_value(value) if isinstance(value, dict) else to_value(value)
+        for name, value in params.items()
+    })
+    received = query_pb2.Query.FromString(query.SerializeToString(deterministic=True))
+    return {name: from_value(value) for name, value in received.params.items()}
+
+
+@given(requests())
+def test_every_valid_request_crosses_the_wire_and_is_accepted_unchanged(
+    request: tuple[QuerySpec, dict[str, PyValue]],
+) -> None:
+    spec, params = request
+    checked = validate_params(spec, over_the_wire(params))
+    assert checked == params
+    batch = next((params[p.name] for p in spec.params if p.batch), [])
+    if isinstance(batch, dict):
+        batch = batch["house_bill"]
+    assert isinstance(batch, list)
+    assert spec.batch_size(checked) == len(batch)
+
+
+def refused(spec: QuerySpec, params: Mapping[str, PyValue], reason: str) -> None:
+    with pytest.raises(MalformedRequestError, match=reason):
+        validate_params(spec, over_the_wire(params))
+
+
+INDICATORS = CATALOGUE["shipment_indicators"]
+KNOWN = CATALOGUE["shipment_known"]
+STATISTICS = CATALOGUE["trade_statistics"]
+WINDOW: dict[str, PyValue] = {"date_from": "2025-01-01", "date_to": "2025-01-31"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "params", "reason"),
+    [
+        (KNOWN, {"house_bills": ["HB0001"], "extra": 1}, "has no parameter 'extra'"),
+        (KNOWN, {}, "needs parameter 'house_bills'"),
+        (KNOWN, {"house_bills": ["HB0001\n"]}, "does not match"),
+        (KNOWN, {"house_bills": ["hb0001"]}, "does not match"),
+        (KNOWN, {"house_bills": [str(n).zfill(6) for n in range(10_001)]}, "takes 1 to 10000"),
+        (KNOWN, {"house_bills": "HB0001"}, "must be a list"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001", "HB0001"]}}, "house bill twice"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001\n"]}}, "4-35 uppercase"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "hs6": ["6109"]}}, "6 digits"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "hs6": ["610910\n"]}}, "6 digits"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "declared_value_usd": [-1.0]}},
+         "number >= 0"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "declared_value_usd": [math.nan]}},
+         "number >= 0"),
+        (INDICATORS, {"shipments": {"house_bill": ["HB0001"], "paid": [1.0]}},
+         "unknown column 'paid'"),
+        (INDICATORS, {"shipments": ["HB0001"]}, "must be a table"),
+        (STATISTICS, {**WINDOW, "group_by": ["week", "week"]}, "takes distinct values"),
+        (STATISTICS, {**WINDOW, "group_by": ["seller"]}, "takes distinct values"),
+        (STATISTICS, {"group_by": ["week"], "date_from": "2025-02-30", "date_to": "2025-03-01"},
+         "not a date"),
+        (STATISTICS, {**WINDOW, "group_by": ["week"], "origin": "CN\n"}, "does not match"),
+    ],
+)
+def test_bad_parameters_are_refused_with_the_reason(
+    spec: QuerySpec, params: dict[str, PyValue], reason: str
+) -> None:
+    refused(spec, params, reason)
+
+
+def test_a_shipments_column_must_have_one_value_per_house_bill() -> None:
+    # table_value itself refuses unequal columns, so send the table as a record of lists
+    with pytest.raises(MalformedRequestError, match="one value per house bill"):
+        validate_params(INDICATORS, {"shipments": from_value(to_value(
+            {"house_bill": ["HB0001", "HB0002"], "hs6": ["610910"]}))})
+
+
+SCALARS = QuerySpec(
+    name="scalars", description="", roles=frozenset({"carrier"}), key_columns=(),
+    output_fields=(), disclosure="aggregate",
+    params=(ParamSpec("n", "integer", ""), ParamSpec("x", "number", ""),
+            ParamSpec("f", "flag", "")),
+)
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"n": True, "x": 1.0, "f": True}, "'n': must be an integer"),
+        ({"n": 1.5, "x": 1.0, "f": True}, "'n': must be an integer"),
+        ({"n": 1, "x": False, "f": True}, "'x': must be a number"),
+        ({"n": 1, "x": "1", "f": True}, "'x': must be a number"),
+        ({"n": 1, "x": 1, "f": 1}, "'f': must be true or false"),
+    ],
+)
+def test_scalars_keep_their_kind(params: dict[str, PyValue], reason: str) -> None:
+    refused(SCALARS, params, reason)
