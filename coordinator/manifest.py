@@ -25,11 +25,13 @@ from pathlib import Path
 
 from fedtrade.protocol import normalize
 from fedtrade.protocol.limits import HOUSE_BILL
+from fedtrade.protocol.matching import normalize_consignee
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
-from fedtrade.trust.linkage import normalize_party
 
-__all__ = ["MANIFEST_COLUMNS", "Batch", "ManifestScan", "read_batches", "scan_manifest"]
+__all__ = [
+    "MANIFEST_COLUMNS", "Batch", "ManifestScan", "SplitRule", "read_batches", "scan_manifest",
+]
 
 MANIFEST_COLUMNS = (
     "house_bill", "mawb", "consignee_name", "consignee_address", "shipper_name",
@@ -53,9 +55,21 @@ class Batch:
     arrival_date: list[str]
 
 
-def _consignee_key(name: str, address: str, day: str) -> int:
-    material = f"{normalize_party(name)}\x1f{normalize_party(address)}\x1f{day}".encode()
-    return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
+def _consignee(row: Mapping[str, str | None]) -> tuple[int, str]:
+    """A key of the consignee's normalised identity (as the nodes tokenise it), and the
+    normalised address."""
+    name, address = normalize_consignee(row["consignee_name"] or "", row["consignee_address"] or "")
+    material = f"{name}\x1f{address}".encode()
+    return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big"), address
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How the manifest's consignee totals are read: threshold (0: off), window, forwarders."""
+
+    threshold_usd: float = 0.0
+    window_days: int = 1
+    forwarding_addresses: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -71,8 +85,30 @@ class ManifestScan:
     house_bills: list[str] = field(default_factory=list)
     _values_by_hs6: dict[str, array[float]] = field(default_factory=dict)
     _medians: dict[str, float] = field(default_factory=dict)
-    # consignee-and-day key -> [parcels, declared USD]
-    _consignee_days: dict[int, list[float]] = field(default_factory=dict)
+    split: SplitRule = field(default_factory=SplitRule)
+    # consignee key -> arrival day (ordinal) -> [parcels, declared USD]
+    _consignee_days: dict[int, dict[int, list[float]]] = field(default_factory=dict)
+    consignee_of: dict[str, int] = field(default_factory=dict)
+    """House bill -> consignee key, to add the manifest's own totals to the nodes'."""
+    forwarding: set[int] = field(default_factory=set)
+    """Consignee keys at a known forwarding address."""
+    _split_days: set[tuple[int, int]] = field(default_factory=set)
+
+    def add(self, bill: str, consignee: int, at_forwarder: bool, day: str, usd: float) -> None:
+        self.consignee_of[bill] = consignee
+        if at_forwarder:
+            self.forwarding.add(consignee)
+        totals = self._consignee_days.setdefault(consignee, {}).setdefault(
+            date.fromisoformat(day).toordinal(), [0, 0.0])
+        totals[0] += 1
+        totals[1] += usd
+
+    def window_total(self, consignee: int, opening: date) -> tuple[int, float]:
+        """Parcels and declared USD of the consignee in the window starting on ``opening``."""
+        days = self._consignee_days.get(consignee, {})
+        first = opening.toordinal()
+        inside = [days[d] for d in range(first, first + self.split.window_days) if d in days]
+        return int(sum(t[0] for t in inside)), sum(t[1] for t in inside)
 
     def finish(self) -> None:
         self._medians = {
@@ -80,17 +116,27 @@ class ManifestScan:
             for hs6, values in self._values_by_hs6.items() if len(values) >= MIN_HS6_SAMPLES
         }
         self._values_by_hs6.clear()
+        rule = self.split
+        if rule.threshold_usd <= 0:
+            return
+        for consignee, days in self._consignee_days.items():
+            if consignee in self.forwarding:
+                continue
+            for opening in days:
+                window = [d for d in range(opening, opening + rule.window_days) if d in days]
+                parcels, usd = self.window_total(consignee, date.fromordinal(opening))
+                if parcels >= 2 and usd > rule.threshold_usd:
+                    self._split_days.update((consignee, d) for d in window)
 
     def manifest_only_patterns(
-        self, declared_usd: float, hs6: str, consignee: int, threshold_usd: float
+        self, declared_usd: float, hs6: str, consignee: int, day: str
     ) -> tuple[str, ...]:
         """The baseline: what CBP could flag from the manifest alone."""
         found = []
         median = self._medians.get(hs6)
         if median is not None and declared_usd < LOW_VALUE_SHARE * median:
             found.append("undervaluation")
-        parcels, total = self._consignee_days[consignee]
-        if threshold_usd > 0 and parcels >= 2 and total > threshold_usd:
+        if (consignee, date.fromisoformat(day).toordinal()) in self._split_days:
             found.append("split_shipment")
         return tuple(found)
 
@@ -156,11 +202,13 @@ def _check(row: Mapping[str, str | None], rates: RateTable) -> _Row | str:
 
 
 def scan_manifest(
-    path: Path, rates: RateTable, quarantine: Path | None = None
+    path: Path, rates: RateTable, quarantine: Path | None = None,
+    split: SplitRule | None = None,
 ) -> ManifestScan:
     """First pass: validate every row; raise DataError listing the first problems,
     or, with ``quarantine``, write the bad rows there and leave them out."""
-    scan = ManifestScan(path)
+    scan = ManifestScan(path, split=split or SplitRule())
+    forwarders = scan.split.forwarding_addresses
     seen: set[str] = set()
     for line, row in _rows(path):
         checked = _check(row, rates)
@@ -176,10 +224,8 @@ def scan_manifest(
         scan.first_day = min(scan.first_day or day, day)
         scan.last_day = max(scan.last_day, day)
         scan._values_by_hs6.setdefault(checked.hs6, array("d")).append(usd)
-        totals = scan._consignee_days.setdefault(
-            _consignee_key(row["consignee_name"], row["consignee_address"], day), [0, 0.0])
-        totals[0] += 1
-        totals[1] += usd
+        consignee, address = _consignee(row)
+        scan.add(checked.house_bill, consignee, address in forwarders, day, usd)
     if scan.rejected and quarantine is None:
         first = [f"{path}:{line}: {problem}"
                  for line, problem in list(scan.rejected.items())[:MAX_ERRORS]]
@@ -227,7 +273,7 @@ def read_batches(
         batch.house_bill.append(checked.house_bill)
         batch.declared_value_usd.append(round(checked.usd, 2))
         batch.hs6.append(checked.hs6)
-        batch.consignee.append(_consignee_key(row["consignee_name"], row["consignee_address"], day))
+        batch.consignee.append(_consignee(row)[0])
         batch.arrival_date.append(day)
         if len(batch.house_bill) == size:
             yield batch

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS
+from fedtrade.protocol.matching import normalize_address
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.ids import ROLES
 from fedtrade.trust.yamlconfig import ConfigMapping
@@ -84,7 +86,8 @@ def _rule_dict(pattern: str, role: str, field: str, condition: str, values: obje
 # the two equal). Pattern names match the synthetic generator's ground truth.
 DEFAULT_RISK: dict[str, object] = {
     "levels": {"high": 50, "medium": 20},
-    "split": {"threshold_usd": 800, "weight": 40},
+    "split": {"threshold_usd": 800, "window_days": 3, "weight": 40,
+              "forwarding_addresses": []},
     "rules": [
         _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
                    50, "declared value under half the goods paid in this parcel ({value})"),
@@ -154,6 +157,9 @@ class RiskRules:
     medium: int
     split_threshold_usd: float  # 0 disables split-shipment detection
     split_weight: int
+    split_window_days: int = 1
+    # normalised addresses of known forwarders: many buyers' parcels under one consignee
+    forwarding_addresses: frozenset[str] = frozenset()
 
     def level(self, score: int) -> str:
         return "high" if score >= self.high else "medium" if score >= self.medium else "low"
@@ -289,7 +295,10 @@ def load_risk_rules(section: ConfigMapping) -> RiskRules:
     split = section.mapping("split")
     threshold = split.number("threshold_usd", min=0.0)
     split_weight = split.integer("weight", min=0, max=1000)
+    window = split.integer("window_days", 1, min=1, max=CONSIGNEE_WINDOW_MAX_DAYS)
+    forwarding = frozenset(
+        normalize_address(a) for a in split.text_list("forwarding_addresses", []))
     split.finish()
     rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
     section.finish()
-    return RiskRules(tuple(rules), high, medium, threshold, split_weight)
+    return RiskRules(tuple(rules), high, medium, threshold, split_weight, window, forwarding)

@@ -2,9 +2,13 @@
 
 1. The manifest is validated in full first; nothing is sent if a row is bad.
 2. Split shipments: every node gets one ``consignee_daily_totals`` query per
-   date window, all with the same query id, so its tokens link across nodes
-   (and never with another run). Per consignee and day the coordinator takes,
-   for each role, the sum over that role's nodes, and the largest of those.
+   date range, all with the same query id, so its tokens link across nodes
+   (and never with another run), asking for sliding windows of the configured
+   days (arrival day at every node). Per consignee and window the coordinator
+   takes, for each role, the sum over that role's nodes, and the manifest's own
+   total for the consignees of the bills placed in the group; the largest of
+   those is compared with the threshold. A group at a configured forwarding
+   address is no split.
 3. The manifest streams in batches; each batch goes to every node at once over
    the streaming ``Screen`` call (``shipment_indicators``), with the node's
    deadline. Every chunk is verified and bound to its request before use.
@@ -32,7 +36,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
-from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
+from fedtrade.coordinator.manifest import (
+    Batch,
+    ManifestScan,
+    SplitRule,
+    read_batches,
+    scan_manifest,
+)
 from fedtrade.coordinator.results import BudgetPoint, NodeStats, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.risk import INDICATOR_QUERY, RiskRules, assess_batch, worklist
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
@@ -80,8 +90,11 @@ def _reason(exc: FedtradeError) -> str:
     return " ".join(text.split()).replace("|", "/")
 
 
-def _windows(first: str, last: str) -> Iterator[tuple[str, str]]:
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
+def _windows(first: str, last: str, width: int) -> Iterator[tuple[str, str]]:
+    """Ranges of window openings: from ``width - 1`` days before the manifest's first day,
+    so that a window reaching into the manifest from before it counts too."""
+    start = date.fromisoformat(first) - timedelta(days=width - 1)
+    end = date.fromisoformat(last)
     while start <= end:
         stop = min(end, start + timedelta(days=CONSIGNEE_TOTALS_MAX_DAYS - 1))
         yield start.isoformat(), stop.isoformat()
@@ -93,29 +106,40 @@ class _Group:
     by_node: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # role, n, usd
     bills: set[str] = field(default_factory=set)
 
-    def value_usd(self) -> tuple[float, int]:
-        """Per role the sum over its nodes; the largest role total (and its parcels)."""
-        per_role: dict[str, list[float]] = {}
+    def value_usd(self, manifest: tuple[int, float]) -> tuple[float, int, str]:
+        """Per role the sum over its nodes, and the manifest's own total (as a role of its
+        own); the largest (value, parcels, role)."""
+        per_role: dict[str, list[float]] = {"manifest": [manifest[1], manifest[0]]}
         for role, parcels, usd in self.by_node.values():
             totals = per_role.setdefault(role, [0.0, 0.0])
             totals[0] += usd
             totals[1] += parcels
-        value, parcels = max((t[0], int(t[1])) for t in per_role.values())
-        return value, parcels
+        value, parcels, role = max((t[0], int(t[1]), r) for r, t in per_role.items())
+        return value, parcels, role
+
+
+def _manifest_total(scan: ManifestScan, bills: set[str], opening: str) -> tuple[int, float]:
+    """The manifest's own parcels and value in the window, over the consignees (as the
+    manifest spells them) of the house bills the nodes placed in the group."""
+    consignees = {scan.consignee_of[b] for b in bills if b in scan.consignee_of}
+    day = date.fromisoformat(opening)
+    totals = [scan.window_total(c, day) for c in consignees]
+    return sum(t[0] for t in totals), sum(t[1] for t in totals)
 
 
 def _split_reasons(
     coordinator: Coordinator, scan: ManifestScan, context: QueryContext,
     runs: Mapping[str, _NodeRun], pool: ThreadPoolExecutor,
 ) -> dict[str, str]:
-    threshold = coordinator.config.risk.split_threshold_usd
+    rules = coordinator.config.risk
+    threshold, width = rules.split_threshold_usd, rules.split_window_days
     if threshold <= 0:
         return {}
     groups: dict[tuple[str, str], _Group] = {}
-    for first, last in _windows(scan.first_day, scan.last_day):
+    for first, last in _windows(scan.first_day, scan.last_day, width):
         query_id = os.urandom(16)  # one federated query: the same id at every node
         params: dict[str, PyValue] = {"date_from": first, "date_to": last,
-                                      "house_bills": scan.house_bills}
+                                      "window_days": width, "house_bills": scan.house_bills}
         futures = {
             node_id: pool.submit(
                 coordinator.screen, node_id, LINKAGE_QUERY, params, context, query_id=query_id,
@@ -136,12 +160,15 @@ def _split_reasons(
                     group.by_node[node_id] = (run.entry.role, int(parcels), float(usd))  # type: ignore[arg-type]
                     group.bills.update(bills)  # type: ignore[arg-type]
     reasons: dict[str, str] = {}
-    for (_, day), group in groups.items():
-        value, parcels = group.value_usd()
+    span = "on" if width == 1 else f"in {width} days from"
+    for (_, day), group in sorted(groups.items(), key=lambda item: item[0][1]):
+        if any(scan.consignee_of.get(b) in scan.forwarding for b in group.bills):
+            continue  # a forwarder's address: many buyers, not one consignee splitting
+        value, parcels, role = group.value_usd(_manifest_total(scan, group.bills, day))
         if value > threshold:
-            nodes = "+".join(sorted(group.by_node))
-            reason = (f"{nodes}: consignee over {threshold:g} USD on {day} "
-                      f"({parcels} parcels, {value:,.2f} USD)")
+            sources = "+".join([*sorted(group.by_node), "manifest"])
+            reason = (f"{sources}: consignee over {threshold:g} USD {span} {day} "
+                      f"(largest total: {role}, {parcels} parcels, {value:,.2f} USD)")
             for bill in group.bills:
                 reasons.setdefault(bill, reason)
     return reasons
@@ -248,7 +275,9 @@ def screen_manifest(
     rates = RateTable.constant(config.currency_per_usd)
     if rates_file is not None:
         rates.load(rates_file)
-    scan = scan_manifest(manifest, rates, quarantine)
+    rules = config.risk
+    scan = scan_manifest(manifest, rates, quarantine, SplitRule(
+        rules.split_threshold_usd, rules.split_window_days, rules.forwarding_addresses))
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     tally = _Tally(config.risk)
     workers = max(4, len(runs) * settings.in_flight_batches)
@@ -326,7 +355,7 @@ def _results(
             reasons=assessment.reasons,
             manifest_only_patterns=scan.manifest_only_patterns(
                 batch.declared_value_usd[index], batch.hs6[index], batch.consignee[index],
-                rules.split_threshold_usd),
+                batch.arrival_date[index]),
             answered_by=answered_by,
             no_answer=no_answer,
         )

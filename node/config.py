@@ -257,8 +257,9 @@ def _settings(root: ConfigMapping) -> QuerySettings:
             secret = load_linkage_secret(linkage.path("secret_file"))
         except KeyFileError as exc:
             raise linkage.error(str(exc), "secret_file") from exc
+        transit = linkage.integer("transit_days", settings.transit_days, min=0, max=30)
         linkage.finish()
-        settings = replace(settings, linkage_secret=secret)
+        settings = replace(settings, linkage_secret=secret, transit_days=transit)
     return settings
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from fedtrade.protocol.limits import (
     CONSIGNEE_TOTALS_MAX_DAYS,
+    CONSIGNEE_WINDOW_MAX_DAYS,
     HOUSE_BILL,
     HS_CHAPTER,
     MAX_LISTED_HOUSE_BILLS,
@@ -156,15 +157,19 @@ _SHIPMENT_QUERIES = (
 
 _CONSIGNEE_DAILY_TOTALS = QuerySpec(
     name="consignee_daily_totals",
-    description="Per consignee (pseudonymous token, valid for this query only) and day: "
-    "number of shipments and their value in USD, for consignees with several shipments "
-    "a day; optionally which of the given house bills belong to each.",
+    description="Per consignee (pseudonymous token of the normalised name and address, valid "
+    "for this query only) and window of window_days days starting on `day` (arrival day at "
+    "every node): number of shipments and their value in USD, for consignees with several "
+    "shipments in the window; optionally which of the given house bills belong to each.",
     roles=frozenset(ROLES),
     params=(
-        ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
+        ParamSpec("date_from", "date", "first day a window may start on (arrival day)"),
         ParamSpec(
-            "date_to", "date", f"last day, at most {CONSIGNEE_TOTALS_MAX_DAYS} days after date_from"
+            "date_to", "date", f"last day a window may start on, at most "
+            f"{CONSIGNEE_TOTALS_MAX_DAYS} days after date_from"
         ),
+        ParamSpec("window_days", "integer", f"days summed per window, 1 to "
+                  f"{CONSIGNEE_WINDOW_MAX_DAYS} (default 1: per day)", required=False),
         # Not a batch: the whole manifest may be listed, to find its shipments' groups.
         ParamSpec(
             "house_bills",

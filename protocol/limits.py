@@ -10,6 +10,7 @@ import re
 
 __all__ = [
     "CONSIGNEE_TOTALS_MAX_DAYS",
+    "CONSIGNEE_WINDOW_MAX_DAYS",
     "HOUSE_BILL",
     "HS6",
     "HS_CHAPTER",
@@ -30,6 +31,8 @@ MAX_BATCH_SHIPMENTS = 10_000
 MAX_LISTED_HOUSE_BILLS = 2_000_000
 # Longest date ranges (inclusive) of the aggregate and the linkage queries.
 CONSIGNEE_TOTALS_MAX_DAYS = 31
+# Longest sliding window (days) a consignee's shipments are summed over.
+CONSIGNEE_WINDOW_MAX_DAYS = 14
 STATISTICS_MAX_DAYS = 92
 # Longest text parameter value (names, list items); refused beyond, never echoed.
 MAX_TEXT_PARAM_CHARS = 256

@@ -25,7 +25,10 @@ from stdnum import ean
 __all__ = [
     "DEFAULT_NAME_THRESHOLD",
     "best_match",
-    "gtin14",     "name_similarity",
+    "gtin14",
+    "name_similarity",
+    "normalize_address",
+    "normalize_consignee",
     "normalize_name",
 ]
 
@@ -54,6 +57,36 @@ def normalize_name(name: str) -> str:
             break
         text = shorter
     return text
+
+
+# Honorifics carry no identity; "MR JOHN SMITH" and "John Smith" are one consignee.
+_HONORIFICS = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "SIR", "MADAM"})
+# USPS Publication 28 abbreviations (the common ones) and unit designators: one spelling
+# each, so "12 Main Street Apartment 4" and "12 MAIN ST APT 4" are one address.
+_ADDRESS_WORDS = {
+    "STREET": "ST", "STR": "ST", "AVENUE": "AVE", "AV": "AVE", "ROAD": "RD",
+    "BOULEVARD": "BLVD", "DRIVE": "DR", "LANE": "LN", "COURT": "CT", "PLACE": "PL",
+    "HIGHWAY": "HWY", "PARKWAY": "PKWY", "SQUARE": "SQ", "TERRACE": "TER", "CIRCLE": "CIR",
+    "NORTH": "N", "SOUTH": "S", "EAST": "E", "WEST": "W",
+    "APARTMENT": "APT", "UNIT": "APT", "SUITE": "APT", "STE": "APT",
+    "FLOOR": "FL",
+}
+
+
+def normalize_address(address: str) -> str:
+    """Transliterated, upper-case, punctuation-free, one spelling per street word and unit
+    designator ("#4" is "APT 4"). Idempotent; distinct numbers stay distinct."""
+    text = _tokens(anyascii(address).replace("#", " APT "))
+    words = [_ADDRESS_WORDS.get(w, w) for w in text.split()]
+    # "Apartment #4" says APT twice
+    return " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1] or w != "APT")
+
+
+def normalize_consignee(name: str, address: str) -> tuple[str, str]:
+    """The identity a consignee is tokenised over: the name without honorifics, its words
+    in sorted order ("ROE, JANE" is "JANE ROE"), and the normalised address."""
+    words = sorted(w for w in _tokens(anyascii(name)).split() if w not in _HONORIFICS)
+    return " ".join(words), normalize_address(address)
 
 
 def name_similarity(a: str, b: str) -> float:

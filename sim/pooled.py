@@ -22,10 +22,9 @@ from fedtrade.coordinator.manifest import MANIFEST_COLUMNS
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.store.schema import table_specs
 from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
-from fedtrade.protocol.matching import best_match, gtin14, normalize_name
+from fedtrade.protocol.matching import best_match, gtin14, normalize_consignee, normalize_name
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.ids import ROLES
-from fedtrade.trust.linkage import normalize_party
 
 __all__ = ["MANIFEST_TABLE", "POOLED_COLUMNS", "PREFIXES", "build_pooled", "pooled_indicators"]
 
@@ -154,8 +153,9 @@ def build_pooled(
     return out
 
 
-# Split shipments, as the federation computes them: per role, consignee (normalized
-# name and address) and day, the parcels and their USD value within the manifest's
+# Split shipments as the federation computed them with window_days 1 (the sliding
+# windows, the marketplace's transit estimate, the manifest's own totals and forwarding
+# addresses are not mirrored yet): per role, consignee (normalized name and address) and day, the parcels and their USD value within the manifest's
 # days; groups of fewer than :min_shipments parcels are not listed (the nodes'
 # disclosure control); a consignee-day is over when its largest listed role total
 # is, and every manifest shipment in a listed group of it is flagged.
@@ -385,7 +385,7 @@ def _statement(settings: QuerySettings) -> str:
 def _party_key(name: str | None, address: str | None) -> str | None:
     if name is None or address is None:
         return None
-    return f"{normalize_party(name)}\x1f{normalize_party(address)}"
+    return "\x1f".join(normalize_consignee(name, address))
 
 
 def _list_functions(conn: sqlite3.Connection, settings: QuerySettings) -> None:

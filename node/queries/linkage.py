@@ -1,29 +1,36 @@
-"""Consignee daily totals: pseudonymous tokens with shipment counts and value sums.
+"""Consignee totals: pseudonymous tokens with shipment counts and value sums per window.
 
-For split-shipment detection CBP needs, per consignee and day, how many parcels
-arrive and what they are worth — across parties, without learning who the
-consignee is. Each node tokenizes normalized name + address with a key derived
-from the federation linkage secret and the query id (see trust.linkage), so one
-query's tokens match across nodes and never across queries. Only consignees
-with at least ``min_consignee_shipments`` shipments on a day are listed.
+For split-shipment detection CBP needs, per consignee and window of a few days,
+how many parcels arrive and what they are worth — across parties, without
+learning who the consignee is. Each node normalises the consignee's name and
+address (``protocol.matching.normalize_consignee``: honorifics, word order,
+street abbreviations) and tokenizes them with a key derived from the federation
+linkage secret and the query id (see trust.linkage), so one query's tokens match
+across nodes and never across queries.
+
+Every node counts a shipment on its arrival day: the carrier its master's ETA,
+the broker the entry's estimated arrival, the marketplace (which never learns
+the arrival) the ship day plus its configured ``linkage.transit_days``. A
+window of ``window_days`` days starts on each day a consignee has a shipment;
+only windows with at least ``min_consignee_shipments`` shipments are listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
 
 from fedtrade.node.queries.spec import Execution, ResultTable, Run
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS as MAX_DAYS
+from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS as MAX_WINDOW
+from fedtrade.protocol.matching import normalize_consignee
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError, NodeUnavailableError
 from fedtrade.trust.linkage import consignee_material, query_token_key, token_of
 
 __all__ = ["LINKAGE_RUNS"]
 
-# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop),
-# in day order (along an index), so that only one day's groups are held at a time.
+# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop).
 _ROWS: Mapping[str, str] = {
     "carrier": """
         SELECT h.house_bill, h.consignee_name, h.consignee_address, substr(m.eta, 1, 10),
@@ -57,14 +64,18 @@ _ROWS: Mapping[str, str] = {
 }
 
 
-def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
+def _window(params: Mapping[str, PyValue]) -> tuple[date, date, int]:
     first = date.fromisoformat(str(params["date_from"]))
     last = date.fromisoformat(str(params["date_to"]))
+    width = params.get("window_days")
+    width = 1 if width is None else width
     if last < first:
         raise MalformedRequestError("date_to is before date_from")
     if (last - first).days >= MAX_DAYS:
         raise MalformedRequestError(f"the date range may span at most {MAX_DAYS} days")
-    return first.isoformat(), (last + timedelta(days=1)).isoformat()
+    if not isinstance(width, int) or not 1 <= width <= MAX_WINDOW:
+        raise MalformedRequestError(f"window_days must be 1 to {MAX_WINDOW}")
+    return first, last, width
 
 
 def _run(execution: Execution) -> ResultTable:
@@ -74,46 +85,46 @@ def _run(execution: Execution) -> ResultTable:
             "this node has no linkage secret configured (linkage.secret_file); it cannot "
             "answer consignee linkage queries"
         )
-    start, stop = _window(execution.params)
+    first, last, width = _window(execution.params)
+    # arrival day d is read from the row dated d - shift (the marketplace's ship day)
+    shift = settings.transit_days if execution.role == "marketplace" else 0
+    start = first - timedelta(days=shift)
+    stop = last + timedelta(days=width - shift)
     asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
-    key = query_token_key(settings.linkage_secret, execution.query_id)
     rates = settings.currency_per_usd
+    # normalized consignee -> its shipments (arrival day number, USD, house bill if asked)
+    shipments: dict[bytes, list[tuple[int, float, str | None]]] = {}
+    rows = execution.conn.execute(
+        _ROWS[execution.role], {"start": start.isoformat(), "stop": stop.isoformat()})
+    for house_bill, name, address, day, value, currency in rows:
+        rate = rates.get(currency)
+        material = consignee_material(*normalize_consignee(name, address))
+        arrival = date.fromisoformat(day).toordinal() + shift
+        shipments.setdefault(material, []).append(
+            (arrival, value / rate if rate else 0.0, house_bill if house_bill in asked else None))
+    key = query_token_key(settings.linkage_secret, execution.query_id)
     minimum = settings.disclosure.min_consignee_shipments
     out: list[tuple[PyValue, ...]] = []
-
-    def flush(day: str, groups: dict[bytes, list[Any]]) -> None:
-        listed = sorted(
-            (token_of(key, material), group)
-            for material, group in groups.items() if group[0] >= minimum
-        )
-        for token, (shipments, value_usd, bills) in listed:
+    for material, parcels in shipments.items():
+        if len(parcels) < minimum:
+            continue
+        parcels.sort(key=lambda p: p[0])
+        token: str | None = None
+        for opening in sorted({p[0] for p in parcels}):
+            if not first.toordinal() <= opening <= last.toordinal():
+                continue
+            inside = [p for p in parcels if opening <= p[0] < opening + width]
+            if len(inside) < minimum:
+                continue
+            token = token or token_of(key, material)  # only listed consignees get one
             values: dict[str, PyValue] = {
-                "shipments": shipments,
-                "value_usd": round(value_usd, 2),
-                "house_bills": sorted(bills or ()),
+                "shipments": len(inside),
+                "value_usd": round(sum(p[1] for p in inside), 2),
+                "house_bills": sorted(p[2] for p in inside if p[2] is not None),
             }
-            out.append((token, day, *(values[f] for f in execution.fields)))
-
-    # normalized consignee -> [shipments, value in USD, house bills asked about or None],
-    # for the current day only; lists, not objects, as there is one per consignee and day.
-    # Only groups that are listed in the answer get a token.
-    groups: dict[bytes, list[Any]] = {}
-    current = ""
-    rows = execution.conn.execute(_ROWS[execution.role], {"start": start, "stop": stop})
-    for house_bill, name, address, day, value, currency in rows:
-        if day != current:
-            flush(current, groups)
-            groups, current = {}, day
-        rate = rates.get(currency)
-        material = consignee_material(name, address)
-        group = groups.get(material)
-        if group is None:
-            group = groups[material] = [0, 0.0, None]
-        group[0] += 1
-        group[1] += value / rate if rate else 0.0
-        if house_bill in asked:
-            group[2] = [*(group[2] or ()), house_bill]
-    flush(current, groups)
+            out.append((token, date.fromordinal(opening).isoformat(),
+                        *(values[f] for f in execution.fields)))
+    out.sort(key=lambda row: (str(row[1]), str(row[0])))
     return ResultTable(columns=("consignee_token", "day", *execution.fields), rows=out)
 
 

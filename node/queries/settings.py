@@ -36,5 +36,7 @@ class QuerySettings:
     # party-name match strength (0..1) at or above which a name is an entity-list hit
     name_match_threshold: float = DEFAULT_NAME_THRESHOLD
     disclosure: DisclosureControls = DisclosureControls()
+    # days from ship day to arrival day (a marketplace's estimate, for consignee windows)
+    transit_days: int = 3
     # shared federation linkage secret (never held by the coordinator); None: no linkage queries
     linkage_secret: bytes | None = field(default=None, repr=False)

@@ -92,7 +92,7 @@ def test_results_match_the_ground_truth(live_world: LiveFederation, world: World
     assert any(reason.startswith("marketplace-1: declared value under half the goods paid")
                for reason in undervalued.reasons)
     split = next(r for r in results if "split_shipment" in r.patterns)
-    assert any("consignee over 800 USD on" in reason for reason in split.reasons)
+    assert any("consignee over 800 USD in 3 days from" in reason for reason in split.reasons)
     assert summary.shipments == len(results)
 
 

@@ -103,7 +103,8 @@ def _run(conn: sqlite3.Connection, query: str, params: dict[str, PyValue],
 
 def test_an_order_in_two_parcels_counts_its_goods_once(conn: sqlite3.Connection) -> None:
     (group,) = _run(conn, "consignee_daily_totals",
-                    {"date_from": "2025-03-02", "date_to": "2025-03-02",
+                    # shipped 2 March, arriving (transit_days 3) on 5 March
+                    {"date_from": "2025-03-05", "date_to": "2025-03-05",
                      "house_bills": ["HB0001", "HB0002"]})
     assert group["shipments"] == 2
     # 597.53 of goods: not 2 x 620.00 (the order total with shipping, once per parcel)
