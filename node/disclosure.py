@@ -31,6 +31,7 @@ through their own decisions across queries and are gone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable
@@ -112,7 +113,9 @@ def bound(rows: Iterable[Contribution], privacy: PrivacySettings) -> Bounded:
 
 
 def _accuracy(scale: float) -> int:
-    return math.ceil(float(dp.discrete_laplacian_scale_to_accuracy(scale, ALPHA)))
+    accuracy = float(dp.discrete_laplacian_scale_to_accuracy(scale, ALPHA))
+    # OpenDP answers -inf when the scale is so small that the noise is 0 all but never.
+    return math.ceil(accuracy) if math.isfinite(accuracy) and accuracy > 0 else 0
 
 
 def _scalar(value: int, sensitivity: int, epsilon: float, atom: str) -> tuple[Noisy, float]:
@@ -122,6 +125,30 @@ def _scalar(value: int, sensitivity: int, epsilon: float, atom: str) -> tuple[No
     return Noisy(int(measurement(value)), _accuracy(scale)), float(measurement.map(sensitivity))
 
 
+_COUNTS = (dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T="i64")),
+           dp.l01inf_distance(dp.absolute_distance(T="i64")))
+
+
+def _counts(scale: float, threshold: int) -> dp.Measurement:
+    return dp.m.make_laplace_threshold(*_COUNTS, scale=scale, threshold=threshold)
+
+
+def _spent(scale: float, threshold: int, d_in: tuple[int, int, int]) -> tuple[float, float]:
+    epsilon, delta = _counts(scale, threshold).map(d_in)  # type: ignore[no-untyped-call]
+    return float(epsilon), float(delta)
+
+
+@functools.lru_cache(maxsize=256)
+def _lowest_threshold(scale: float, d_in: tuple[int, int, int], delta: float) -> int:
+    """The lowest threshold whose privacy map keeps delta within the bound (a search of
+    OpenDP's map, so it is remembered per setting)."""
+
+    def within(threshold: float) -> bool:  # OpenDP's stub types it float; T=int below
+        return threshold >= d_in[2] and _spent(scale, int(threshold), d_in)[1] <= delta
+
+    return int(dp.binary_search(within, bounds=(1, 2**30), T=int))
+
+
 def _threshold_counts(counts: dict[str, int], privacy: PrivacySettings, epsilon: float,
                       floor: int) -> tuple[dict[str, int], int, float, float, float]:
     """Noisy counts of the cells that clear the threshold, the threshold, scale, epsilon, delta."""
@@ -129,24 +156,9 @@ def _threshold_counts(counts: dict[str, int], privacy: PrivacySettings, epsilon:
     touched = shipments * privacy.cells_per_shipment
     d_in = (touched, touched, shipments)  # cells a unit touches, L1, largest change in one cell
     scale = touched / epsilon
-    domain = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T="i64"))
-    metric = dp.l01inf_distance(dp.absolute_distance(T="i64"))
-
-    def make(threshold: int) -> dp.Measurement:
-        return dp.m.make_laplace_threshold(domain, metric, scale=scale, threshold=threshold)
-
-    def spent(threshold: int) -> tuple[float, float]:
-        epsilon, delta = make(threshold).map(d_in)  # type: ignore[no-untyped-call]
-        return float(epsilon), float(delta)
-
-    # The lowest threshold whose privacy map keeps delta within the configured bound.
-    def within_delta(threshold: float) -> bool:  # OpenDP's stub types it float; T=int below
-        return threshold >= shipments and spent(int(threshold))[1] <= privacy.delta
-
-    lowest = int(dp.binary_search(within_delta, bounds=(1, 2**30), T=int))
-    threshold = max(lowest, floor)
-    released = {str(k): int(v) for k, v in make(threshold)(counts).items()}
-    return released, threshold, scale, *spent(threshold)
+    threshold = max(_lowest_threshold(scale, d_in, privacy.delta), floor)
+    released = {str(k): int(v) for k, v in _counts(scale, threshold)(counts).items()}
+    return released, threshold, scale, *_spent(scale, threshold, d_in)
 
 
 def release(data: Bounded, privacy: PrivacySettings, epsilon: float, *, values: bool,

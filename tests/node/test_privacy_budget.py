@@ -6,6 +6,7 @@ import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -15,16 +16,18 @@ from fedtrade.coordinator.client import Coordinator, ParamValue
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import load_node_config
+from fedtrade.sim.federation import Federation
 from fedtrade.trust.errors import ConfigError, RemoteError
 from fedtrade.trust.tables import decode_table
-from tests.conftest import CONTEXT, LiveFederation, live_federation, start_node
+from fedtrade.trust.wire import envelope_to_proto
+from tests.conftest import CONTEXT, LiveFederation, live_federation, signed_query, start_node
 
 BROKER = "broker-1"
 WINDOW: dict[str, ParamValue] = {"date_from": "2024-12-20", "date_to": "2025-01-20"}
 
 
-def ask(live: LiveFederation, **params: ParamValue) -> dict[str, object]:
-    """The first (privacy) facts of a trade_statistics answer, from its total row."""
+def ask(live: LiveFederation, **params: ParamValue) -> dict[str, Any]:
+    """A trade_statistics answer: its rows, and its total row by column name."""
     result = live.coordinator.ask(BROKER, "trade_statistics",
                                   {"group_by": ["week"], **WINDOW, **params}, CONTEXT)
     table = decode_table(result.answer.table)
@@ -80,7 +83,8 @@ def test_budget_is_debited_refused_at_exhaustion_and_survives_restart(
     with sqlite3.connect(store) as conn:
         decisions = [r[0] for r in conn.execute(
             "SELECT decision FROM audit_log WHERE query_name = 'trade_statistics'")]
-    assert decisions.count("answered") == 11 and decisions.count("refused") == 2
+    assert decisions.count("answered") == 11
+    assert decisions.count("refused") == 2
 
 
 def test_identical_query_costs_nothing_and_blocks_averaging(live_world: LiveFederation) -> None:
@@ -89,27 +93,30 @@ def test_identical_query_costs_nothing_and_blocks_averaging(live_world: LiveFede
     assert [e for _, e in ledger(live_world.nodes[BROKER].state.store.path)] == [0.5]
 
 
-def test_concurrent_queries_never_overspend(world_federation: object) -> None:
-    from fedtrade.sim.federation import Federation
-    assert isinstance(world_federation, Federation)
+def test_concurrent_queries_never_overspend(world_federation: Federation) -> None:
     path = world_federation.node_configs[BROKER]
     config = yaml.safe_load(path.read_text())
     config["privacy"].update(budget_epsilon=2.0, epsilon_per_query=0.25)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    for live in live_federation(world_federation):
-        def one(chapter: int) -> str:
-            try:
-                ask(live, hs_chapter=f"{chapter:02d}")
-            except RemoteError as exc:
-                return "refused" if "RESOURCE_EXHAUSTED" in str(exc) else str(exc)
-            return "answered"
+    running = live_federation(world_federation)
+    live = next(running)
 
+    def one(chapter: int, live: LiveFederation = live) -> str:
+        try:
+            ask(live, hs_chapter=f"{chapter:02d}")
+        except RemoteError as exc:
+            return "refused" if "RESOURCE_EXHAUSTED" in str(exc) else str(exc)
+        return "answered"
+
+    try:
         with ThreadPoolExecutor(32) as pool:
             outcomes = list(pool.map(one, range(1, 33)))
         spent = ledger(live.nodes[BROKER].state.store.path)
         assert outcomes.count("answered") == 8 == len(spent)
         assert outcomes.count("refused") == 24
         assert sum(e for _, e in spent) <= 2.0 + 1e-9
+    finally:
+        next(running, None)
 
 
 def test_budget_command_shows_spend_per_requester(
@@ -117,7 +124,9 @@ def test_budget_command_shows_spend_per_requester(
     ask(live_world, origin="CN")
     assert node_main(["budget", "--config", str(live_world.federation.node_configs[BROKER])]) == 0
     out = capsys.readouterr().out
-    assert "cbp-coordinator" in out and "0.5" in out and "4.5" in out
+    assert "cbp-coordinator" in out
+    assert "0.5" in out
+    assert "4.5" in out
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -145,8 +154,6 @@ def test_privacy_config_errors_name_file_and_line(
 
 
 def test_screen_call_refuses_aggregates(live_world: LiveFederation) -> None:
-    from fedtrade.trust.wire import envelope_to_proto
-    from tests.conftest import signed_query
     request = signed_query(live_world.coordinator_key, audience=BROKER,
                            query_name="trade_statistics",
                            params={"group_by": ["week"], **WINDOW})
