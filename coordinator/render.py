@@ -36,9 +36,34 @@ def answer_table(result: VerifiedAnswer) -> Table:
     table = Table(
         *decoded.names, title=f"{result.node_id}: {result.query.query_name} (signed answer)"
     )
-    for row in decoded.rows():
-        table.add_row(*("—" if v is None else str(v) for v in row))
+    rows = list(decoded.rows())
+    for row in rows:
+        table.add_row(*_marked(decoded.names, row))
+    if PRIVACY_COLUMN in decoded.names and rows:
+        facts = dict(zip(decoded.names, rows[-1], strict=True))
+        table.caption = (f"differential privacy: {facts['mechanism']} noise, epsilon "
+                         f"{facts['epsilon']} spent, budget remaining {facts[PRIVACY_COLUMN]}; "
+                         "± is the 95 % interval, ±>value marks an interval wider than the value")
     return table
+
+
+# Columns of a differentially private answer (see the node's trade_statistics).
+PRIVACY_COLUMN = "budget_remaining"
+_INTERVAL = "_pm95"
+
+
+def _marked(names: tuple[str, ...], row: tuple[object, ...]) -> list[str]:
+    """Cells as text; a noisy value whose 95 % interval is wider than itself is marked."""
+    values = dict(zip(names, row, strict=True))
+    out = []
+    for name, value in values.items():
+        text = "—" if value is None else str(value)
+        plus_minus = values.get(name + _INTERVAL)
+        if (isinstance(value, int | float) and isinstance(plus_minus, int | float)
+                and plus_minus > abs(value)):
+            text += " (±>value)"
+        out.append(text)
+    return out
 
 
 def summary_table(summary: ScreeningSummary) -> Table:
