@@ -8,12 +8,13 @@ from fedtrade.coordinator.client import VerifiedAnswer
 from fedtrade.coordinator.render import answer_table
 from fedtrade.protos import query_pb2
 from fedtrade.trust.tables import encode_rows
+from fedtrade.trust.wire import PyValue
 
 COLUMNS = ("week", "shipments", "shipments_pm95", "value_usd", "value_usd_pm95", "mechanism",
            "epsilon", "delta", "budget_remaining")
 
 
-def shown(rows: list[tuple[object, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
+def shown(rows: list[tuple[PyValue, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
     answer = query_pb2.Answer(table=encode_rows(columns, rows))
     result = VerifiedAnswer("broker-1", query_pb2.Query(query_name="trade_statistics"), answer)
     console = Console(width=400, record=True)
