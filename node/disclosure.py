@@ -83,7 +83,6 @@ class Release:
     total: tuple[Noisy, Noisy | None]
     epsilon: float
     delta: float
-    threshold: int
 
 
 def _order(shipment: str) -> bytes:
@@ -150,15 +149,15 @@ def _lowest_threshold(scale: float, d_in: tuple[int, int, int], delta: float) ->
 
 
 def _threshold_counts(counts: dict[str, int], privacy: PrivacySettings, epsilon: float,
-                      floor: int) -> tuple[dict[str, int], int, float, float, float]:
-    """Noisy counts of the cells that clear the threshold, the threshold, scale, epsilon, delta."""
+                      floor: int) -> tuple[dict[str, int], float, float, float]:
+    """Noisy counts of the cells that clear the threshold; the scale, epsilon and delta."""
     shipments = privacy.contribution_shipments()
     touched = shipments * privacy.cells_per_shipment
     d_in = (touched, touched, shipments)  # cells a unit touches, L1, largest change in one cell
     scale = touched / epsilon
     threshold = max(_lowest_threshold(scale, d_in, privacy.delta), floor)
     released = {str(k): int(v) for k, v in _counts(scale, threshold)(counts).items()}
-    return released, threshold, scale, *_spent(scale, threshold, d_in)
+    return released, scale, *_spent(scale, threshold, d_in)
 
 
 def release(data: Bounded, privacy: PrivacySettings, epsilon: float, *, values: bool,
@@ -167,7 +166,7 @@ def release(data: Bounded, privacy: PrivacySettings, epsilon: float, *, values: 
     part = epsilon / (4 if values else 2)
     shipments = privacy.contribution_shipments()
     counts = {_SEP.join(k): len(s) for k, s in data.shipments.items()}
-    noisy, threshold, scale, spent, delta = _threshold_counts(counts, privacy, part, floor)
+    noisy, scale, spent, delta = _threshold_counts(counts, privacy, part, floor)
     count_pm = _accuracy(scale)
     total_count, total_spent = _scalar(data.total_shipments, shipments, part, "i64")
     spent += total_spent
@@ -186,4 +185,4 @@ def release(data: Bounded, privacy: PrivacySettings, epsilon: float, *, values: 
         spent += value_spent
     cells = [(key, Noisy(int(noisy[_SEP.join(key)]), count_pm), cents)
              for key, cents in zip(keys, noisy_cents, strict=True)]
-    return Release(cells, (total_count, total_cents), spent, delta, threshold)
+    return Release(cells, (total_count, total_cents), spent, delta)
