@@ -1,4 +1,4 @@
-"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit)."""
+"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit, budget)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -19,6 +20,7 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.health import probe
 from fedtrade.node.logs import configure_logging
 from fedtrade.node.metrics import NodeMetrics
+from fedtrade.node.privacy_ledger import Budget, spend_by_requester
 from fedtrade.node.reload import ConfigWatcher
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
@@ -145,6 +147,31 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budget(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    privacy = config.settings.privacy
+    if privacy is None:
+        raise FedtradeError(f"{args.config}: no privacy section, so no aggregate query is "
+                            "answered and no budget is kept")
+    if not config.database.exists():
+        raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
+    budgets = {r.id: Budget(r.budget_epsilon or privacy.budget_epsilon, privacy.period_days)
+               for r in config.requesters.values()}
+    conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        spends = spend_by_requester(conn, config.node_id, budgets, time.time())
+    finally:
+        conn.close()
+    print(f"privacy budget at node {config.node_id} over the last {privacy.period_days} days "
+          f"(unit: {privacy.unit})")
+    print(f"{'requester':<24} {'answers':>8} {'epsilon spent':>14} {'budget':>8} "
+          f"{'remaining':>10} {'delta spent':>12}")
+    for spend in spends:
+        print(f"{spend.requester:<24} {spend.answers:>8} {spend.epsilon:>14.4g} "
+              f"{spend.budget.epsilon:>8.4g} {spend.remaining:>10.4g} {spend.delta:>12.3g}")
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
     if len(args.target) == 1:
@@ -207,6 +234,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
     add_json_option(verify)
     verify.set_defaults(run=_audit_verify)
+
+    budget = commands.add_parser(
+        "budget", help="show each requester's privacy budget spend in the current period")
+    budget.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    budget.set_defaults(run=_budget)
 
     health_cmd = commands.add_parser(
         "health", help="ask a node's standard gRPC health service; exit 0 only when SERVING")

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
+from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
@@ -43,6 +43,8 @@ class QueryGrant:
     name: str
     purposes: frozenset[str]
     fields: tuple[str, ...]
+    # Privacy loss of one answer to an aggregate query; None for other queries.
+    epsilon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Requester:
     grants: Mapping[str, QueryGrant]
     rate_limit: RateLimit
     max_batch: int
+    # Privacy budget per period at this node (aggregate queries); None: privacy.budget_epsilon.
+    budget_epsilon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,14 @@ def _requester_keys(section: ConfigMapping) -> tuple[RequesterKey, ...]:
     return tuple(keys)
 
 
+def _epsilon(section: ConfigMapping, key: str) -> float:
+    """A privacy loss: a number > 0 (0 would mean no answer; negative means nothing)."""
+    value = section.number(key, max=100.0)
+    if not value > 0:
+        raise section.error(f"{key} must be greater than 0 (typical: 0.1 to 1)", key)
+    return value
+
+
 def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
     spec = CATALOGUE.get(name)
     if spec is None:
@@ -168,12 +180,39 @@ def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
                 + f"; {role} nodes answer {name} with: {', '.join(available) or 'no fields'}",
                 "fields",
             )
+    epsilon = None
+    if grant.has("epsilon"):
+        if spec.disclosure != "aggregate":
+            raise grant.error(f"{name!r} is not an aggregate query: epsilon applies only to "
+                              "differentially private aggregates; remove it", "epsilon")
+        epsilon = _epsilon(grant, "epsilon")
     grant.finish()
     # keep catalogue order, so answers have stable columns
-    return QueryGrant(name, frozenset(purposes), tuple(f for f in available if f in fields))
+    return QueryGrant(name, frozenset(purposes), tuple(f for f in available if f in fields),
+                      epsilon)
 
 
-def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requester:
+def _check_privacy(queries: ConfigMapping, requester: Requester,
+                   privacy: PrivacySettings | None) -> None:
+    """Aggregate grants need the privacy section; each grant's epsilon must fit the budget."""
+    for grant in requester.grants.values():
+        if CATALOGUE[grant.name].disclosure != "aggregate":
+            continue
+        if privacy is None:
+            raise queries.error(
+                f"{grant.name!r} is an aggregate query, released under differential privacy: "
+                "add a privacy section (unit, bounds, epsilon_per_query, budget_epsilon, "
+                "period_days, delta; see configs/broker.yaml)", grant.name)
+        epsilon = grant.epsilon or privacy.epsilon_per_query
+        budget = requester.budget_epsilon or privacy.budget_epsilon
+        if epsilon > budget:
+            raise queries.error(
+                f"epsilon {epsilon:g} exceeds the budget of {budget:g} per period, so the query "
+                "could never be answered; lower epsilon or raise budget_epsilon", grant.name)
+
+
+def _requester(requester_id: str, section: ConfigMapping, role: str,
+               privacy: PrivacySettings | None) -> Requester:
     if not is_valid_id(requester_id):
         raise section.error(f"{requester_id!r} is not a valid requester id")
     keys = _requester_keys(section)
@@ -186,10 +225,13 @@ def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requeste
     )
     if limits:
         limits.finish()
-    grants = {name: _grant(name, g, role) for name, g in section.mapping("queries").items()}
+    queries = section.mapping("queries")
+    grants = {name: _grant(name, g, role) for name, g in queries.items()}
     requester = Requester(
-        requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000)
+        requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000),
+        _epsilon(section, "budget_epsilon") if section.has("budget_epsilon") else None,
     )
+    _check_privacy(queries, requester, privacy)
     section.finish()
     return requester
 
@@ -209,24 +251,42 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
     defaults = DisclosureControls()
     if section is None:
         return defaults
+    if section.has("dominance"):
+        raise section.error(
+            "dominance rules are gone: they decide on true values, which leaks across queries; "
+            "aggregates are protected by differential privacy now (see the privacy section) — "
+            "remove this key", "dominance")
     min_cell = section.integer(
         "min_cell_shipments", defaults.min_cell_shipments, min=_LOWEST_MIN_CELL
     )
-    rules = defaults.dominance
-    if section.has("dominance"):
-        rules = tuple(
-            (rule.integer("n", min=1, max=10), rule.number("k", min=1.0, max=100.0))
-            for rule in section.mapping_list("dominance")
-        )
     controls = DisclosureControls(
         min_cell_shipments=min_cell,
-        dominance=rules,
         min_consignee_shipments=section.integer(
             "min_consignee_shipments", defaults.min_consignee_shipments, min=2
         ),
     )
     section.finish()
     return controls
+
+
+def _privacy(section: ConfigMapping | None) -> PrivacySettings | None:
+    if section is None:
+        return None
+    bounds = section.mapping("bounds")
+    privacy = PrivacySettings(
+        unit=section.choice("unit", ("shipment", "party")),
+        shipments_per_unit=bounds.integer("shipments_per_party", min=1, max=10_000),
+        cells_per_shipment=bounds.integer("cells_per_shipment", min=1, max=100),
+        value_cents_per_shipment=round(
+            100 * bounds.number("value_usd_per_shipment", min=0.01, max=1e9)),
+        epsilon_per_query=_epsilon(section, "epsilon_per_query"),
+        budget_epsilon=_epsilon(section, "budget_epsilon"),
+        period_days=section.integer("period_days", min=1, max=3660),
+        delta=section.number("delta", min=1e-15, max=1e-3),
+    )
+    bounds.finish()
+    section.finish()
+    return privacy
 
 
 def _settings(root: ConfigMapping) -> QuerySettings:
@@ -242,6 +302,7 @@ def _settings(root: ConfigMapping) -> QuerySettings:
             int(d) for d in _edges(bands, "linked_suspended", defaults.linked_suspended)
         ),
         disclosure=_disclosure(root.optional_mapping("disclosure")),
+        privacy=_privacy(root.optional_mapping("privacy")),
         linkage_secret=None,
     )
     if bands:
@@ -287,10 +348,11 @@ def load_node_config(path: Path) -> NodeConfig:
     )
     fresh.finish()
 
+    settings = _settings(root)
     requesters: dict[str, Requester] = {}
     owner_of_key: dict[str, str] = {}
     for requester_id, section in root.mapping("requesters").items():
-        requester = _requester(requester_id, section, role)
+        requester = _requester(requester_id, section, role, settings.privacy)
         for entry in requester.keys:
             owner = owner_of_key.setdefault(entry.key.key_id, requester_id)
             if owner != requester_id:
@@ -300,7 +362,6 @@ def load_node_config(path: Path) -> NodeConfig:
                     "keys",
                 )
         requesters[requester_id] = requester
-    settings = _settings(root)
     root.finish()
     return NodeConfig(
         path=path,

@@ -9,18 +9,27 @@ The verified payload's text fields and timestamps are checked against their
 limits before anything is copied or echoed. Every authenticated request,
 answered or refused, leaves one audit entry; refusals before authentication
 are counted per peer and audited in aggregate (see ``_audited``).
+
+Aggregate queries (differential privacy, ``_release_aggregate``) add three
+steps: budget (the answer already released for an identical query, or a
+refusal when the requester's budget cannot pay), noise (the query runs and
+``node.disclosure`` adds OpenDP noise to the bounded contributions), and
+debit (the ledger entry, the cached answer and the audit entry in one
+transaction, before the signed answer leaves the node).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from fedtrade.node import privacy_ledger
 from fedtrade.node.audit import AuditEntry
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
@@ -74,6 +83,7 @@ class _Trace:
     param_digest: str = ""
     seen: SeenQuery | None = None
     rows: int = 0
+    recorded: bool = False  # the answer's audit entry is already committed (aggregates)
 
     def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
         return AuditEntry(
@@ -248,7 +258,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
             state.store.record(trace.entry("failed", reason), trace.seen)
         _observe(state, trace, "failed", "INTERNAL", started)
         raise
-    state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
+    if not trace.recorded:
+        state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
     _observe(state, trace, "answered", "OK", started)
     return result
 
@@ -311,7 +322,7 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
     return _audited(state, work)
 
 
-def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
+def _run(state: NodeState, accepted: _Accepted, epsilon: float | None = None) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
     return RUNS[accepted.query.query_name](
         Execution(
@@ -321,8 +332,49 @@ def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
             fields=accepted.grant.fields,
             query_id=accepted.query.query_id,
             settings=accepted.config.settings,
+            epsilon=epsilon,
         )
     )
+
+
+def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | None:
+    """What an aggregate answer costs and whose budget pays; None for other queries."""
+    privacy, grant = accepted.config.settings.privacy, accepted.grant
+    if CATALOGUE[accepted.query.query_name].disclosure != "aggregate":
+        return None
+    assert privacy is not None  # the config loader requires it for aggregate grants
+    assert grant is not None
+    epsilon = grant.epsilon or privacy.epsilon_per_query
+    return privacy_ledger.Charge(
+        requester=accepted.requester.id,
+        node_id=accepted.config.node_id,
+        query_id=accepted.query.query_id.hex(),
+        query_name=grant.name,
+        key=privacy_ledger.cache_key(state.store.reader(), grant.name, accepted.params,
+                                     grant.fields, epsilon),
+        epsilon=epsilon,
+        budget=privacy_ledger.Budget(
+            accepted.requester.budget_epsilon or privacy.budget_epsilon, privacy.period_days),
+    )
+
+
+def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_ledger.Charge,
+                       trace: _Trace) -> tuple[Envelope, str]:
+    """Budget, noise, then debit + audit in one transaction before the answer is released."""
+    cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
+    noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
+
+    def debit(conn: sqlite3.Connection) -> tuple[Envelope, str, str]:
+        table, note = privacy_ledger.debit(conn, charge, noisy, state.clock())
+        trace.rows = len(table.rows)
+        signed = _sign_answer(state, accepted, query_pb2.Answer(table=_table(table)))
+        return signed, digest(signed.payload).hex(), note
+
+    signed, answer_digest = state.store.record_release(
+        lambda answer_digest, note: trace.entry("answered", note, answer_digest), trace.seen,
+        debit)
+    trace.recorded = True
+    return signed, answer_digest
 
 
 def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
@@ -330,6 +382,9 @@ def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
 
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=False)
+        charge = _charge(state, accepted)
+        if charge is not None:
+            return _release_aggregate(state, accepted, charge, trace)
         result = _run(state, accepted)
         trace.rows = len(result.rows)
         answer = query_pb2.Answer(table=_table(result))
@@ -349,6 +404,8 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
 
     def work(trace: _Trace) -> tuple[list[Envelope], str]:
         accepted = _accept(state, envelope, trace, describe=False)
+        if _charge(state, accepted) is not None:
+            raise MalformedRequestError("use the Query call for aggregate queries")
         result = _run(state, accepted)
         trace.rows = len(result.rows)
         chunks = list(_chunks(state, accepted, result))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.config import NodeConfig
@@ -24,6 +25,8 @@ from fedtrade.node.store import open_store
 from fedtrade.trust.keys import SigningKey
 
 __all__ = ["NodeDatabase", "NodeState", "SeenQuery"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,27 @@ class NodeDatabase:
         finally:
             if seen is not None:
                 self._replay.release(seen.query_id)
+
+    def record_release(
+        self,
+        entry: Callable[[str, str], AuditEntry],
+        seen: SeenQuery | None,
+        release: Callable[[sqlite3.Connection], tuple[T, str, str]],
+    ) -> tuple[T, str]:
+        """Run ``release`` (budget debit, signing) and append its audit entry in one commit.
+
+        ``release`` returns the answer, its digest and a note; ``entry(digest, note)``
+        makes the audit entry. When ``release`` raises, nothing is written and the query
+        id stays reserved for the refusal's own ``record``.
+        """
+        with self.write() as conn:
+            result, answer_digest, note = release(conn)
+            if seen is not None:
+                self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+            self._audit.append(conn, entry(answer_digest, note))
+        if seen is not None:
+            self._replay.release(seen.query_id)
+        return result, answer_digest
 
     @property
     def audit_entries(self) -> int:

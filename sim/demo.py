@@ -24,7 +24,7 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
-from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.render import answer_table, summary_table
@@ -164,6 +164,17 @@ def _sample_house_bills(world: Path, count: int) -> list[str]:
     return [*bills, "NOTSHIPPED01"]
 
 
+def _noisy_statistics(coordinator: Coordinator, world: Path, context: QueryContext) -> None:
+    """One differentially private aggregate: noisy values, 95 % intervals, remaining budget."""
+    with (world / "manifest.csv").open(newline="") as f:
+        days = sorted({row["arrival_date"] for row in csv.DictReader(f)})
+    params: dict[str, ParamValue] = {"group_by": ["week"], "date_from": days[0],
+                                     "date_to": days[min(len(days), 28) - 1]}  # four weeks
+    for _ in range(2):  # the repeat is answered from the node's cache, at no cost
+        console.print(answer_table(coordinator.ask("broker-1", "trade_statistics", params,
+                                                   context)))
+
+
 def _screen(coordinator: Coordinator, world: Path, root: Path, context: QueryContext) -> None:
     """Screen the generated manifest across the three nodes, report, and evaluate."""
     results, report = root / "results.csv", root / "report.html"
@@ -209,6 +220,7 @@ def _run(args: argparse.Namespace) -> int:
             for bill, flags in known.items():
                 table.add_row(bill, *("yes" if flags[n] else "no" for n in addresses))
             console.print(table)
+            _noisy_statistics(coordinator, world, context)
             _screen(coordinator, world, root, context)
         finally:
             coordinator.close()

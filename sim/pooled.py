@@ -153,12 +153,13 @@ def build_pooled(
     return out
 
 
-# Split shipments as the federation computed them with window_days 1 (the sliding
+# Split shipments as the federation computed them with window_days 1 (its sliding
 # windows, the marketplace's transit estimate, the manifest's own totals and forwarding
-# addresses are not mirrored yet): per role, consignee (normalized name and address) and day, the parcels and their USD value within the manifest's
-# days; groups of fewer than :min_shipments parcels are not listed (the nodes'
-# disclosure control); a consignee-day is over when its largest listed role total
-# is, and every manifest shipment in a listed group of it is flagged.
+# addresses are not mirrored yet): per role, consignee (normalized name and address)
+# and day, the parcels and their USD value within the manifest's days; groups of fewer
+# than :min_shipments parcels are not listed (the nodes' disclosure control); a
+# consignee-day is over when its largest listed role total is, and every manifest
+# shipment in a listed group of it is flagged.
 _SPLIT = f"""
 bounds AS (
     SELECT min(arrival_date) AS first, date(max(arrival_date), '+1 day') AS stop

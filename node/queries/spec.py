@@ -36,6 +36,8 @@ class Execution:
     fields: tuple[str, ...]
     query_id: bytes
     settings: QuerySettings
+    # Privacy loss an aggregate answer may spend (from the requester's grant); None otherwise.
+    epsilon: float | None = None
 
 
 Run = Callable[[Execution], ResultTable]

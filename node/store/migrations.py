@@ -72,6 +72,42 @@ CREATE TABLE import_log (
 ) STRICT;
 """
 
+# node.privacy_ledger: spend per requester (append-only, like the audit log) and the answers
+# already released, returned again at no cost.
+_PRIVACY_LEDGER = """
+CREATE TABLE privacy_ledger (
+    seq INTEGER PRIMARY KEY,
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    spent_at REAL NOT NULL,
+    epsilon REAL NOT NULL,
+    delta REAL NOT NULL,
+    query_id TEXT NOT NULL,
+    query_name TEXT NOT NULL
+) STRICT;
+CREATE INDEX privacy_ledger_spend ON privacy_ledger (requester, node_id, spent_at);
+
+CREATE TRIGGER privacy_ledger_no_update BEFORE UPDATE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER privacy_ledger_no_delete BEFORE DELETE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: DELETE is not allowed');
+END;
+
+CREATE TABLE privacy_answers (
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    rows TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (requester, node_id, cache_key)
+) STRICT;
+"""
+
 _REFERENCE_LISTS = """
 CREATE TABLE recalled_products (
     gtin TEXT PRIMARY KEY NOT NULL,
@@ -267,6 +303,7 @@ def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations
 _COMMON_STEPS = (
     ("0001_node_internals", _NODE_INTERNALS),
     ("0002_reference_lists", _REFERENCE_LISTS),
+    ("0003_privacy_ledger", _PRIVACY_LEDGER),
 )
 _ROLE_STEPS = {
     "marketplace": (
