@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS
@@ -41,6 +42,7 @@ __all__ = [
 
 INDICATOR_QUERY = "shipment_indicators"
 SPLIT_PATTERN = "split_shipment"
+ENTRY_GAP_PATTERN = "manifest_entry_gap"
 ANY_ROLE = "any"
 _PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _INDICATORS = CATALOGUE[INDICATOR_QUERY]
@@ -88,6 +90,7 @@ DEFAULT_RISK: dict[str, object] = {
     "levels": {"high": 50, "medium": 20},
     "split": {"threshold_usd": 800, "window_days": 3, "weight": 40,
               "forwarding_addresses": []},
+    "entry_gap": {"required_over_usd": 800, "deadline_days": 15, "weight": 30},
     "rules": [
         _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
                    50, "declared value under half the goods paid in this parcel ({value})"),
@@ -151,6 +154,38 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class EntryGapRule:
+    """A missing entry is evidence only where one is required (declared value over
+    ``required_over_usd``) and overdue (``deadline_days`` after arrival, as of ``as_of``),
+    and no broker that answered holds it. 0 USD with weight 0 turns it off."""
+
+    required_over_usd: float = 800.0
+    deadline_days: int = 15
+    weight: int = 0
+    as_of: date | None = None  # None: the day of screening
+
+    def reasons(
+        self, broker_known: Sequence[Sequence[PyValue]], brokers: str,
+        declared_usd: Sequence[float], arrival: Sequence[str], today: date,
+    ) -> list[str | None]:
+        """Per shipment the reason, or None; ``broker_known`` holds each answering broker
+        node's ``known`` column (none answered: no evidence at all)."""
+        if not broker_known or self.weight == 0:
+            return [None] * len(declared_usd)
+        as_of = self.as_of or today
+        out: list[str | None] = []
+        for i, (usd, day) in enumerate(zip(declared_usd, arrival, strict=True)):
+            late = (as_of - date.fromisoformat(day)).days - self.deadline_days
+            required = usd > self.required_over_usd
+            held = any(known[i] for known in broker_known)
+            out.append(
+                f"{brokers}: no entry {late + self.deadline_days} days after arrival, one is "
+                f"required over {self.required_over_usd:g} USD within {self.deadline_days} days"
+                if required and late > 0 and not held else None)
+        return out
+
+
+@dataclass(frozen=True)
 class RiskRules:
     rules: tuple[Rule, ...]
     high: int
@@ -160,6 +195,7 @@ class RiskRules:
     split_window_days: int = 1
     # normalised addresses of known forwarders: many buyers' parcels under one consignee
     forwarding_addresses: frozenset[str] = frozenset()
+    entry_gap: EntryGapRule = EntryGapRule()
 
     def level(self, score: int) -> str:
         return "high" if score >= self.high else "medium" if score >= self.medium else "low"
@@ -192,6 +228,7 @@ def assess_batch(
     answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
     size: int,
     split_reasons: Sequence[str | None],
+    entry_gaps: Sequence[str | None] = (),
 ) -> list[Assessment]:
     """Score a batch column by column.
 
@@ -227,6 +264,9 @@ def assess_batch(
     for index, split in enumerate(split_reasons):
         if split is not None:
             add(index, rules.split_weight, SPLIT_PATTERN, split)
+    for index, gap in enumerate(entry_gaps):
+        if gap is not None:
+            add(index, rules.entry_gap.weight, ENTRY_GAP_PATTERN, gap)
     low = Assessment(0, rules.level(0), (), (), ())
     return [
         Assessment(scores[i], rules.level(scores[i]), tuple(patterns[i]), tuple(reasons[i]),
@@ -299,6 +339,17 @@ def load_risk_rules(section: ConfigMapping) -> RiskRules:
     forwarding = frozenset(
         normalize_address(a) for a in split.text_list("forwarding_addresses", []))
     split.finish()
+    gap = section.mapping("entry_gap")
+    as_of = gap.text("as_of", None)
+    try:
+        as_of_day = None if as_of is None else date.fromisoformat(as_of)
+    except ValueError:
+        raise gap.error(f"{as_of!r} is not a date 'YYYY-MM-DD' (quoted)", "as_of") from None
+    entry_gap = EntryGapRule(
+        gap.number("required_over_usd", min=0.0), gap.integer("deadline_days", min=0, max=365),
+        gap.integer("weight", min=0, max=1000), as_of_day)
+    gap.finish()
     rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
     section.finish()
-    return RiskRules(tuple(rules), high, medium, threshold, split_weight, window, forwarding)
+    return RiskRules(tuple(rules), high, medium, threshold, split_weight, window, forwarding,
+                     entry_gap)

@@ -305,7 +305,8 @@ def screen_manifest(
                 run.consecutive_failures = 0
                 run.seconds.append(seconds)
                 advance(node_id, len(batch.house_bill))
-            for result in _results(coordinator, scan, runs, answers, missing, splits, batch):
+            for result in _results(coordinator, scan, runs, answers, missing, splits, batch,
+                                   started.date()):
                 emit(result)
                 tally.add(result)
             advance("shipments", len(batch.house_bill))
@@ -335,14 +336,19 @@ def screen_manifest(
 def _results(
     coordinator: Coordinator, scan: ManifestScan, runs: Mapping[str, _NodeRun],
     answers: Mapping[str, Columns], missing: Mapping[str, str],
-    splits: Mapping[str, str], batch: Batch,
+    splits: Mapping[str, str], batch: Batch, today: date,
 ) -> Iterator[ShipmentResult]:
     rules = coordinator.config.risk
+    brokers = sorted(n for n in answers if runs[n].entry.role == "broker")
+    gaps = rules.entry_gap.reasons(
+        [answers[n]["known"] for n in brokers], "+".join(brokers),
+        batch.declared_value_usd, batch.arrival_date, today)
     assessments = assess_batch(
         rules,
         {node_id: (runs[node_id].entry.role, columns) for node_id, columns in answers.items()},
         len(batch.house_bill),
         [splits.get(bill) for bill in batch.house_bill],
+        gaps,
     )
     answered_by = tuple(answers)
     no_answer = tuple(f"no answer from {node} ({reason})" for node, reason in missing.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,39 @@ def test_bad_rules_are_refused_with_their_line(change: dict[str, object], messag
         rules_from(risk)
     assert caught.value.line is not None
     assert Path(str(caught.value.path)).name == "coordinator.yaml"
+
+
+def test_a_missing_entry_counts_only_where_required_and_overdue() -> None:
+    """Regression: "not known to the broker" once read as an entry gap for every shipment."""
+    rule = rules_from(DEFAULT_RISK).entry_gap
+    assert (rule.required_over_usd, rule.deadline_days, rule.weight) == (800.0, 15, 30)
+    today = date(2026, 11, 30)
+    declared = [900.0, 900.0, 500.0, 900.0, 900.0]
+    arrival = ["2026-11-01", "2026-11-20", "2026-11-01", "2026-11-01", "2026-11-01"]
+    # two brokers answered; the fourth shipment's entry is at broker-2, the fifth at broker-1
+    known: list[list[PyValue]] = [[False, False, False, False, True],
+                                  [False, False, False, True, False]]
+    reasons = rule.reasons(known, "broker-1+broker-2", declared, arrival, today)
+    assert reasons == [
+        "broker-1+broker-2: no entry 29 days after arrival, one is required over 800 USD "
+        "within 15 days",
+        None,  # arrived 10 days ago: not yet due
+        None,  # 500 USD: under de minimis, no entry required
+        None, None,  # an entry is held by one broker or the other
+    ]
+    # no broker answered: nothing is known either way, so nothing is evidence
+    assert rule.reasons([], "", declared, arrival, today) == [None] * 5
+    # screening as of a day before the deadline: not overdue yet
+    early = replace(rule, as_of=date(2026, 11, 10))
+    assert early.reasons(known, "b", declared, arrival, today)[0] is None
+    (scored,) = assess_batch(rules_from(DEFAULT_RISK), {}, 1, [None], reasons[:1])
+    assert (scored.score, scored.patterns) == (30, ("manifest_entry_gap",))
+
+
+def test_entry_gap_as_of_must_be_a_date() -> None:
+    risk = yaml.safe_load(yaml.safe_dump(DEFAULT_RISK))
+    risk["entry_gap"]["as_of"] = "30 Nov"
+    with pytest.raises(ConfigError, match=r"as_of.*not a date"):
+        rules_from(risk)
+    risk["entry_gap"]["as_of"] = "2026-11-30"
+    assert rules_from(risk).entry_gap.as_of == date(2026, 11, 30)
