@@ -6,7 +6,10 @@ violations': an order whose shipping costs more than the goods (the order total
 is far above the parcel's value), a coupon or flash sale (paid well under list
 price, declared what was paid: low against the HS6 median), an entry filed by
 another broker or not yet filed (the broker node holds none), a pre-load status
-still pending on a screened parcel. New and unverified sellers are honest unless
+still pending on a screened parcel, a frequent buyer (an honest consignee whose
+2-3 parcels, each under the threshold, arrive within 3 days and together exceed
+it: the split rule's own signal; with frequent buyers in the mix, split groups
+spread over up to 3 days as well). New and unverified sellers are honest unless
 a violation is planted (their rates are the generator's seller-indicator rates).
 Every confounded shipment is listed in confounders.csv (house_bill,confounder);
 ground_truth.csv lists violations only.
@@ -32,6 +35,7 @@ class ConfounderMix:
     coupon: float = 0.0
     other_broker: float = 0.0
     pending_preload: float = 0.0
+    frequent_buyer: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -50,11 +54,11 @@ CONFOUNDERS: tuple[str, ...] = tuple(f.name for f in fields(ConfounderMix))
 MIXES: Mapping[str, ConfounderMix] = MappingProxyType({
     "none": ConfounderMix(),
     "realistic": ConfounderMix(shipping_over_goods=0.15, coupon=0.10, other_broker=0.20,
-                               pending_preload=0.05),
+                               pending_preload=0.05, frequent_buyer=0.02),
     "heavy": ConfounderMix(shipping_over_goods=0.35, coupon=0.25, other_broker=0.40,
-                           pending_preload=0.15),
+                           pending_preload=0.15, frequent_buyer=0.06),
     "skewed": ConfounderMix(shipping_over_goods=0.05, coupon=0.40, other_broker=0.05,
-                            pending_preload=0.30),
+                            pending_preload=0.30, frequent_buyer=0.01),
 })
 
 

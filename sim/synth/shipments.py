@@ -71,6 +71,9 @@ _SELLER_TRIES = 12
 # and together at least the second; the margins absorb rounding and currency.
 _PARCEL_MAX = 0.9
 _GROUP_MIN = 1.1
+# Days a frequent buyer's (and then a splitter's) parcels arrive over: the coordinator's
+# default split window.
+SPREAD_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,15 @@ class _Chunk:
         rates = p.rates
         self.rates = [(1 << k, rates.get(name)) for k, name in enumerate(PATTERNS)
                       if name != "split_shipment" and rates.get(name) > 0.0]
-        self.confounders = [(name, rate) for name, rate in p.confounders.as_dict().items()
-                            if rate > 0.0]
+        mix = p.confounders.as_dict()
+        # frequent buyers are planned as groups, the rest drawn per parcel
+        frequent = mix.pop("frequent_buyer")
+        self.confounders = [(name, rate) for name, rate in mix.items() if rate > 0.0]
+        # honest groups of on average 2.5 parcels, started like split groups
+        self.frequent_start = frequent / (2.5 - 1.5 * frequent) if frequent > 0 else 0.0
+        # with frequent buyers in the mix, splitters spread their parcels over days too
+        self.spread_days = SPREAD_DAYS if frequent > 0 else 1
+        self.frequent: set[int] = set()
         self.threshold = p.threshold_usd
         split = rates.split_shipment if self.threshold > 0 else 0.0
         # A group of on average 4 parcels starts with probability q at a free slot, so
@@ -306,20 +316,24 @@ class _Chunk:
                      self.factor(flags), master,
                      (self.variant(), self.variant(), self.variant()))
 
-    def plan_group(self, first: int, size: int) -> list[_Plan] | None:
-        """A split shipment: ``size`` parcels to one consignee on one day, or None."""
+    def plan_group(self, first: int, size: int, split: bool = True) -> list[_Plan] | None:
+        """``size`` parcels to one consignee arriving within ``spread_days`` days (one day
+        without frequent buyers in the mix), together over the threshold, or None: a split
+        shipment, or with ``split`` False an honest frequent buyer's parcels."""
         w = self.w
         rnd = self.rnd
         threshold = self.threshold
         currency = w.sellers.currency
+        spread = self.spread_days if split else SPREAD_DAYS
         for _ in range(_GROUP_TRIES):
-            arrival = w.first_arrival + int(rnd() * w.params.days)
+            arrival = w.first_arrival + int(rnd() * max(1, w.params.days - spread + 1))
             used_prefixes: set[str] = set()
             plans: list[_Plan] = []
             declared = 0.0
             base = int(rnd() * 5)
             for j in range(size):
-                plan = self.plan_parcel(first, arrival, used_prefixes, (base + j) % 5)
+                day = arrival + (int(rnd() * spread) if spread > 1 else 0)
+                plan = self.plan_parcel(first, day, used_prefixes, (base + j) % 5, split)
                 if plan is None:
                     break
                 plans.append(plan)
@@ -329,10 +343,10 @@ class _Chunk:
         return None
 
     def plan_parcel(self, key: int, arrival: int, used_prefixes: set[str],
-                    carrier_variant: int) -> _Plan | None:
+                    carrier_variant: int, split: bool = True) -> _Plan | None:
         w = self.w
         rnd = self.rnd
-        flags = self.draw_flags() | _SPLIT
+        flags = self.draw_flags() | _SPLIT if split else self.draw_flags() & ~_SPLIT
         factor = self.factor(flags)
         target_declared = self.threshold * (0.45 + rnd() * (_PARCEL_MAX - 0.45 - 0.05))
         for _ in range(_SELLER_TRIES):
@@ -365,6 +379,15 @@ class _Chunk:
                         self.emit(index + offset, plan)
                     index += size
                     continue
+            if self.frequent_start and stop - index >= 2 and rnd() < self.frequent_start:
+                size = 2 + int(rnd() * 2)
+                group = self.plan_group(index, size, split=False)
+                if group is not None:
+                    for offset, plan in enumerate(group):
+                        self.frequent.add(index + offset)
+                        self.emit(index + offset, plan)
+                    index += size
+                    continue
             self.emit(index, self.plan_single(index))
             index += 1
 
@@ -377,6 +400,9 @@ class _Chunk:
         flags = plan.flags
         # Drawn only when the mix has them, so the mix "none" leaves the output unchanged.
         confounders = {name for name, rate in self.confounders if rnd() < rate}
+        if index in self.frequent:
+            confounders.add("frequent_buyer")
+            confounders.discard("coupon")  # the group was sized on the full price
         if flags & _SPLIT:
             confounders.discard("coupon")  # the split group was sized on the full price
         if flags & (_GAP | _UNSCREENED):

@@ -6,12 +6,14 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fedtrade.node.store import identifiers as ids
+from fedtrade.protocol.matching import normalize_consignee
 from fedtrade.sim.synth import PATTERNS, RiskRates, generate
 from fedtrade.sim.synth.confounders import MIXES
 from fedtrade.sim.synth.writer import CHUNK_SHIPMENTS, COLUMNS
@@ -211,7 +213,8 @@ def test_confounders_are_labelled_and_leave_violations_alone(tmp_path: Path) -> 
     for row in _read(mixed / "confounders.csv"):
         confounded.setdefault(row["house_bill"], set()).add(row["confounder"])
     kinds = {c for found in confounded.values() for c in found}
-    assert kinds == {"shipping_over_goods", "coupon", "other_broker", "pending_preload"}
+    assert kinds == {"shipping_over_goods", "coupon", "other_broker", "pending_preload",
+                     "frequent_buyer"}
     orders = {r["order_id"]: r for r in _read(mixed / "marketplace" / "orders.csv")}
     lines: dict[str, float] = {}
     for line in _read(mixed / "marketplace" / "order_lines.csv"):
@@ -230,3 +233,19 @@ def test_confounders_are_labelled_and_leave_violations_alone(tmp_path: Path) -> 
             assert (bills[bill]["screened"], bills[bill]["preload_status"]) == ("1", "pending")
     parcel_lines = _read(mixed / "marketplace" / "parcel_lines.csv")
     assert {r["house_bill"] for r in parcel_lines} == set(fulfilled)
+    # frequent buyers: honest (no split planted), one consignee's parcels within 3 days,
+    # together over the threshold: the split rule's own signal on an honest consignee
+    truth = {(r["house_bill"], r["pattern"]) for r in _read(mixed / "ground_truth.csv")}
+    buyers: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in _read(mixed / "manifest.csv"):
+        if "frequent_buyer" in confounded.get(row["house_bill"], ()):
+            assert (row["house_bill"], "split_shipment") not in truth
+            key = normalize_consignee(row["consignee_name"], row["consignee_address"])
+            buyers.setdefault(key, []).append(row)
+    assert buyers
+    for rows in buyers.values():
+        days = sorted(date.fromisoformat(r["arrival_date"]) for r in rows)
+        assert len(rows) >= 2
+        assert (days[-1] - days[0]).days <= 2
+        if all(r["currency"] == "USD" for r in rows):
+            assert sum(float(r["declared_value"]) for r in rows) > 800
