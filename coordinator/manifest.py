@@ -74,7 +74,8 @@ class SplitRule:
 
 @dataclass
 class ManifestScan:
-    """What the first pass learned; the baseline's statistics stay small (per HS6, per day)."""
+    """What the first pass learned: the baseline's statistics (per HS6; per consignee and
+    day) and each house bill's consignee, for the manifest's own split totals."""
 
     path: Path
     rows: int = 0

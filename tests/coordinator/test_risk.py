@@ -87,6 +87,8 @@ _FIELDS: dict[str, list[PyValue]] = {
            "declared_paid_ratio_band": ["<0.5", "0.8-1.2", None],
            "hs_match_depth": [0, 2, 4, 6, None], "recall_hit": [True, False, None],
            "entity_list_hit": [True, False, None]}
+# Loaded once: parsing the rules for every example would time the YAML parser, not scoring.
+_DEFAULT_RULES = rules_from(DEFAULT_RISK)
 _ANSWER = st.fixed_dictionaries({f: st.sampled_from(v) for f, v in _FIELDS.items()})
 
 
@@ -96,7 +98,7 @@ def test_score_is_the_sum_of_its_reasons_and_monotone_in_evidence(
     base: dict[str, PyValue], extra: dict[str, PyValue], role: str, split: bool
 ) -> None:
     """Reasons add up to the score; answering more (another node) never lowers it."""
-    rules = rules_from(DEFAULT_RISK)
+    rules = _DEFAULT_RULES
 
     def columns(answer: dict[str, PyValue]) -> dict[str, list[PyValue]]:
         return {"known": [True], **{f: [v] for f, v in answer.items()}}
