@@ -82,9 +82,11 @@ _SOURCES: Mapping[str, tuple[bool, str, str]] = {
     "broker": (
         False,
         """
-        LEFT JOIN entries e ON e.entry_number = (
-            SELECT entry_number FROM entries WHERE house_bill = b.house_bill
-            ORDER BY entry_number DESC LIMIT 1)""",
+        LEFT JOIN entries e ON e.entry_number = coalesce(
+            (SELECT entry_number FROM entries WHERE house_bill = b.house_bill
+             ORDER BY entry_number DESC LIMIT 1),
+            (SELECT entry_number FROM entry_house_bills WHERE house_bill = b.house_bill
+             ORDER BY entry_number DESC LIMIT 1))""",
         "e.entry_number IS NOT NULL",
     ),
 }
@@ -234,6 +236,17 @@ _ITEM_HS6 = (
     "(SELECT hs6 FROM house_bill_items WHERE house_bill = h.house_bill"
     " ORDER BY value DESC, item_no LIMIT 1)"
 )
+# What the entry's total is compared with: the parcel's declared value; for a consolidated
+# entry, the sum over every house bill it covers, known only when all are in the batch.
+_COVERED = """(SELECT e.house_bill UNION
+    SELECT x.house_bill FROM entry_house_bills x WHERE x.entry_number = e.entry_number)"""
+_ENTRY_DECLARED = f"""CASE
+    WHEN NOT EXISTS (SELECT 1 FROM entry_house_bills x WHERE x.entry_number = e.entry_number)
+        THEN b.declared_usd
+    WHEN (SELECT count(*) FROM batch y WHERE y.house_bill IN {_COVERED})
+         = (SELECT count(*) FROM {_COVERED})
+        THEN (SELECT sum(y.declared_usd) FROM batch y WHERE y.house_bill IN {_COVERED})
+    END"""
 _LINKED_SUSPENDED = """(SELECT count(DISTINCT x.seller_id) FROM seller_links k
     JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
                                          THEN k.linked_seller_id ELSE k.seller_id END
@@ -321,7 +334,7 @@ _FIELDS: Mapping[str, _Field] = {
         _flag,
     ),
     "entry_declared_ratio_band": _Field(
-        {"broker": ("b.declared_usd", "e.total_value_usd")}, _entry_declared
+        {"broker": (_ENTRY_DECLARED, "e.total_value_usd")}, _entry_declared
     ),
     # list_hits
     "recall_hit": _Field({"marketplace": ("g.gtins", "g.house_bill")}, _recall),

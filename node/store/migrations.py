@@ -254,6 +254,16 @@ CREATE TABLE house_bill_items (
 ) STRICT;
 """
 
+# A consolidated entry covers several house bills: entries.house_bill and these.
+_ENTRY_HOUSE_BILLS = """
+CREATE TABLE entry_house_bills (
+    entry_number TEXT NOT NULL REFERENCES entries (entry_number),
+    house_bill TEXT NOT NULL,
+    PRIMARY KEY (entry_number, house_bill)
+) STRICT;
+CREATE INDEX entry_house_bills_house_bill ON entry_house_bills (house_bill);
+"""
+
 _BROKER = """
 CREATE TABLE entries (
     entry_number TEXT PRIMARY KEY NOT NULL,
@@ -314,7 +324,10 @@ _ROLE_STEPS = {
         ("0003_parcel_lines", _PARCEL_LINES),
     ),
     "carrier": (("0001_carrier_tables", _CARRIER),),
-    "broker": (("0001_broker_tables", _BROKER),),
+    "broker": (
+        ("0001_broker_tables", _BROKER),
+        ("0002_entry_house_bills", _ENTRY_HOUSE_BILLS),
+    ),
 }
 _COMMON = _migrations("fedtrade-node", _COMMON_STEPS)
 _ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}

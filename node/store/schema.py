@@ -282,6 +282,15 @@ _SPECS = (
         ("entry_number",),
     ),
     TableSpec(
+        "entry_house_bills", "broker",
+        "Further house bills a consolidated entry covers, besides entries.house_bill.",
+        (
+            _col("entry_number", c.ENTRY_NUMBER, references="entries.entry_number"),
+            _col("house_bill", c.HOUSE_BILL),
+        ),
+        ("entry_number", "house_bill"),
+    ),
+    TableSpec(
         "entry_lines", "broker", "The tariff lines of each entry.",
         (
             _col("entry_number", c.ENTRY_NUMBER, references="entries.entry_number"),

@@ -1,0 +1,72 @@
+"""A consolidated entry covers several house bills (issue 12): each is known to the
+broker, and the entry's total is compared with the sum of the bills it covers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fedtrade.node.catalogue import RUNS
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.migrations import open_store
+from fedtrade.protocol.catalogue import CATALOGUE
+from fedtrade.protocol.wire import PyValue
+
+_ENTRY = {"entry_type": "01", "importer_of_record": "Jane Roe", "consignee_name": "Jane Roe",
+          "consignee_address": "12 Main St", "port_code": "4701",
+          "estimated_arrival": "2026-11-02", "mawb": "02012345675",
+          "release_status": "released"}
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    path = tmp_path / "broker.db"
+    db = open_store(path, "broker")
+    db.table("entries").insert_all([
+        {**_ENTRY, "entry_number": "EB7-0000001-3", "house_bill": "HB0001",
+         "total_value_usd": 1000.0},  # covers HB0001, HB0002 and HB0003
+        {**_ENTRY, "entry_number": "EB7-0000002-1", "house_bill": "HB0009",
+         "total_value_usd": 100.0},
+    ])
+    db.table("entry_house_bills").insert_all([
+        {"entry_number": "EB7-0000001-3", "house_bill": "HB0002"},
+        {"entry_number": "EB7-0000001-3", "house_bill": "HB0003"},
+    ])
+    db.close()
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    yield connection
+    connection.close()
+
+
+def _bands(conn: sqlite3.Connection, shipments: list[tuple[str, float]]) -> dict[str, PyValue]:
+    spec = CATALOGUE["entry_status"]
+    table = {"house_bill": [s[0] for s in shipments],
+             "declared_value_usd": [s[1] for s in shipments], "hs6": ["851830"] * len(shipments)}
+    result = RUNS[spec.name](Execution(
+        conn=conn, role="broker", params={"shipments": json.loads(json.dumps(table))},
+        fields=("entry_declared_ratio_band",), query_id=b"\1" * 16, settings=QuerySettings()))
+    rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    assert all(row["known"] for row in rows)  # every covered bill is known to the broker
+    return {str(row["house_bill"]): row["entry_declared_ratio_band"] for row in rows}
+
+
+def test_every_covered_house_bill_is_compared_with_the_entry_as_a_whole(
+    conn: sqlite3.Connection,
+) -> None:
+    # 1,000 USD entered for three parcels declared 450 + 300 + 250: ratio 1.0 for each,
+    # not 300/1000 (a false entry gap) for the second one alone
+    bands = _bands(conn, [("HB0001", 450.0), ("HB0002", 300.0), ("HB0003", 250.0),
+                          ("HB0009", 100.0)])
+    assert bands == dict.fromkeys(("HB0001", "HB0002", "HB0003", "HB0009"), "0.8-1.2")
+
+
+def test_a_consolidated_entry_with_bills_outside_the_batch_is_no_evidence(
+    conn: sqlite3.Connection,
+) -> None:
+    assert _bands(conn, [("HB0002", 300.0), ("HB0009", 40.0)]) == {
+        "HB0002": None, "HB0009": "<0.5"}  # 40 declared for 100 entered
