@@ -17,6 +17,7 @@ only windows with at least ``min_consignee_shipments`` shipments are listed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import date, timedelta
 
@@ -109,11 +110,13 @@ def _run(execution: Execution) -> ResultTable:
         if len(parcels) < minimum:
             continue
         parcels.sort(key=lambda p: p[0])
+        days = [p[0] for p in parcels]
         token: str | None = None
-        for opening in sorted({p[0] for p in parcels}):
+        for opening in sorted(set(days)):
             if not first.toordinal() <= opening <= last.toordinal():
                 continue
-            inside = [p for p in parcels if opening <= p[0] < opening + width]
+            # bisect: a forwarder's address may hold thousands of parcels
+            inside = parcels[bisect_left(days, opening):bisect_left(days, opening + width)]
             if len(inside) < minimum:
                 continue
             token = token or token_of(key, material)  # only listed consignees get one
