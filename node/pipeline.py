@@ -2,16 +2,16 @@
 
 For every request, in this order: verify the signature against the trusted
 requester keys, parse only the verified bytes, check the claimed requester
-and that the TLS client certificate may speak for it,
-the audience and the validity window, refuse a replayed query id, authorize
-the query and purpose, validate parameters, check approvers' co-signatures
-where the trust config asks for them (four eyes), execute on a read-only
-connection, and sign the answer bound to the digest of the request payload.
-The verified payload's text fields and timestamps are checked against their
-limits before anything is copied or echoed. Answers (and a stream's last
-chunk) carry the node's latest signed audit checkpoint. Every authenticated request,
-answered or refused, leaves one audit entry; refusals before authentication
-are counted per peer and audited in aggregate (see ``_audited``).
+and that the TLS client certificate may speak for it, the audience and the
+validity window, check approvers' co-signatures where the trust config asks
+for them (four eyes), refuse a replayed query id, authorize the query and
+purpose, validate parameters, execute on a read-only connection, and sign the
+answer bound to the digest of the request payload, with the node's latest
+signed audit checkpoint in it. The verified payload's text fields and
+timestamps are checked against their limits before anything is copied or
+echoed. Every authenticated request, answered or refused, leaves one audit
+entry; refusals before authentication are counted per peer and audited in
+aggregate (see ``_audited``).
 """
 
 from __future__ import annotations
