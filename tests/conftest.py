@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import shutil
 import sqlite3
@@ -79,6 +80,17 @@ def start_node(config_path: Path) -> RunningNode:
     node_server.start()
     return RunningNode(config.node_id, state, node_server, f"127.0.0.1:{node_server.port}",
                        coordinator_tls(config_path.parent))
+
+
+@pytest.fixture(autouse=True)
+def _drop_cli_log_handlers() -> Iterator[None]:
+    """A CLI main() run in-process logs to that test's captured stderr; do not keep that."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
 
 
 @pytest.fixture
