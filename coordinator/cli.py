@@ -6,22 +6,27 @@ import argparse
 import csv
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from rich.table import Table
 
-from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.client import Coordinator, QueryContext, VerifiedAnswer
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
-from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
+from fedtrade.coordinator.evidence import EvidenceStore, node_checkpoints, verify_evidence
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
 from fedtrade.coordinator.report import write_report
 from fedtrade.coordinator.result_files import ResultWriter
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope_lines
+from fedtrade.protocol.wire import PAYLOAD_QUERY, parse_payload
+from fedtrade.protos import query_pb2
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
-from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate
@@ -115,10 +120,29 @@ def _query(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     params = parse_params(args.query, args.param)
     context = _context(args, config)
+    if args.sign_only is not None:
+        coordinator = Coordinator(config, insecure=True)  # signs only; connects to nothing
+        query, request = coordinator.sign_query(config.node(args.node), args.query, params,
+                                                context)
+        write_envelope_lines(args.sign_only, [request])
+        print(f"signed query {query.query_id.hex()} ({args.query} for {args.node}, purpose "
+              f"{query.purpose}) written to {args.sign_only}, not sent; it expires at "
+              f"{query.expires_at.ToDatetime().isoformat(timespec='seconds')}Z. Approvers: "
+              f"fedtrade approve {args.sign_only} --key KEY; then: fedtrade send "
+              f"{args.sign_only} --config {args.config}")
+        return 0
+    return _print_answer(args, config, lambda c: c.ask(args.node, args.query, params, context))
+
+
+def _print_answer(
+    args: argparse.Namespace,
+    config: CoordinatorConfig,
+    ask: Callable[[Coordinator], VerifiedAnswer],
+) -> int:
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     try:
-        result = coordinator.ask(args.node, args.query, params, context)
+        result = ask(coordinator)
     finally:
         coordinator.close()
         evidence.close()
@@ -132,6 +156,34 @@ def _query(args: argparse.Namespace) -> int:
         f"{result.query.query_id.hex()}; stored as evidence in {config.evidence_db}"
     )
     return 0
+
+
+def _pending_query(path: Path) -> tuple[query_pb2.Query, Envelope]:
+    (envelope,) = read_envelope_lines(path, "signed query")[:1]
+    if envelope.payload_type != PAYLOAD_QUERY:
+        raise FedtradeError(f"{path}: holds a {envelope.payload_type[:64]!r}, not a signed query")
+    return parse_payload(query_pb2.Query, envelope.payload), envelope
+
+
+def _approve(args: argparse.Namespace) -> int:
+    query, envelope = _pending_query(args.file)
+    key = SigningKey.from_file(args.key)
+    if any(s.key_id == key.key_id for s in envelope.signatures):
+        raise FedtradeError(f"{args.file} is already signed by key {key.key_id[:16]}…; each "
+                            "key counts once: another approver must sign")
+    (signature,) = sign(envelope.payload_type, envelope.payload, [key]).signatures
+    write_envelope_lines(args.file, [replace(envelope,
+                                             signatures=(*envelope.signatures, signature))])
+    print(f"approved query {query.query_id.hex()}: {query.query_name} for {query.audience}, "
+          f"purpose {query.purpose}, case {query.case_id}, officer {query.officer_id}, asked "
+          f"by {query.requester_id}; {len(envelope.signatures) + 1} signature(s) now")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    query, envelope = _pending_query(args.file)
+    return _print_answer(args, config, lambda c: c.send(query, envelope))
 
 
 def _screen(args: argparse.Namespace) -> int:
@@ -196,6 +248,28 @@ def _evidence_verify(args: argparse.Namespace) -> int:
         print(f"{len(problems)} of {checked} stored responses fail verification", file=sys.stderr)
         return 1
     print(f"evidence OK: {checked} stored responses verified against the nodes' public keys")
+    return 0
+
+
+def _evidence_checkpoints(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    node = config.nodes.get(args.node)
+    if node is None:
+        raise FedtradeError(f"node {args.node!r} is not in {args.config}; it lists: "
+                            f"{', '.join(sorted(config.nodes))}")
+    if not config.evidence_db.exists():
+        raise ConfigError("no evidence store yet; run a query first", path=args.config,
+                          key="coordinator.evidence_db")
+    store = EvidenceStore(config.evidence_db)
+    try:
+        envelopes = node_checkpoints(store, node.id, node.public_key)
+    finally:
+        store.close()
+    if not envelopes:
+        raise FedtradeError(f"the evidence holds no audit checkpoint of {node.id} yet")
+    write_envelope_lines(args.out, envelopes)
+    print(f"{len(envelopes)} signed audit checkpoint(s) of {node.id} written to {args.out}; "
+          f"its operator checks them with: fedtrade-node audit verify --checkpoint {args.out}")
     return 0
 
 
@@ -275,9 +349,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="query parameter (repeatable)",
     )
+    query.add_argument("--sign-only", type=Path, metavar="FILE",
+                       help="write the signed query to FILE instead of sending it, for approvers "
+                       "to co-sign (fedtrade approve) before fedtrade send")
     _add_context_options(query)
     add_json_option(query)
     query.set_defaults(run=_query)
+
+    approve = commands.add_parser(
+        "approve", help="co-sign a query written by query --sign-only (four eyes)",
+        description="Print what the query asks and add your signature to FILE. A node that "
+        "requires k of n approvers answers only when k distinct approver keys signed.")
+    approve.add_argument("file", type=Path, metavar="FILE", help="from query --sign-only")
+    approve.add_argument("--key", type=Path, required=True,
+                         help="your approver private key (fedtrade keygen)")
+    approve.set_defaults(run=_approve)
+
+    send = commands.add_parser(
+        "send", help="send a query written by query --sign-only, with its approvals")
+    send.add_argument("file", type=Path, metavar="FILE", help="from query --sign-only")
+    send.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    send.add_argument("--insecure", action="store_true",
+                      help="allow plaintext gRPC when coordinator.tls is not configured")
+    add_json_option(send)
+    send.set_defaults(run=_send)
 
     screen = commands.add_parser(
         "screen", help="screen a manifest across all nodes: risk level and reasons per shipment",
@@ -312,6 +407,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     add_json_option(verify)
     verify.set_defaults(run=_evidence_verify)
+    checkpoints = evidence_commands.add_parser(
+        "checkpoints", help="write a node's signed audit checkpoints kept with the evidence")
+    checkpoints.add_argument("--config", type=Path, required=True,
+                             help="coordinator config (YAML)")
+    checkpoints.add_argument("--node", required=True, metavar="NODE_ID")
+    checkpoints.add_argument("--out", type=Path, required=True, metavar="FILE",
+                             help="JSON lines, for `fedtrade-node audit verify --checkpoint`")
+    checkpoints.set_defaults(run=_evidence_checkpoints)
 
     _add_plugin_commands(commands)
     return parser

@@ -121,8 +121,13 @@ class Coordinator:
         self, node_id: str, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
     ) -> VerifiedAnswer:
         """Send one signed query (or 'describe') and return the verified answer."""
-        node = self.config.node(node_id)
-        query, request = self.sign_query(node, query_name, params, context)
+        query, request = self.sign_query(self.config.node(node_id), query_name, params, context)
+        return self.send(query, request)
+
+    def send(self, query: query_pb2.Query, request: Envelope) -> VerifiedAnswer:
+        """Send ``request`` (signed ``query``, approvers' signatures included) to its audience
+        and return the verified answer."""
+        node, query_name = self.config.node(query.audience), query.query_name
         stub = self._stub(node)
         wire = envelope_to_proto(request)
 

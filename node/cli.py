@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from fedtrade.node.audit import verify_chain
+from fedtrade.node.audit import stored_hash, verify_chain
 from fedtrade.node.config import load_node_config
 from fedtrade.node.health import probe
 from fedtrade.node.logs import configure_logging
@@ -25,6 +25,8 @@ from fedtrade.node.reload import ConfigWatcher
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store.importer import RejectLimit, import_path
+from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, verify_checkpoint
+from fedtrade.protocol.envelope_files import read_envelope_lines
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.keys import SigningKey
@@ -81,7 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
                 "'Operating a node'); pass --insecure to serve plaintext on a test network",
                 path=args.config, key="node.tls")
         log.warning("serving PLAINTEXT gRPC (--insecure): queries and answers are signed but "
-                    "not encrypted, and any client can connect")
+                    "not encrypted, any client can connect, and the binding of TLS client "
+                    "certificates to requesters (tls_identities) is OFF")
     state = NodeState.open(config)
     metrics = state.metrics = NodeMetrics()
     try:
@@ -129,10 +132,18 @@ def _audit_verify(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
     if not config.database.exists():
         raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
+    # checkpoints first: a bad file is the user's to fix before anything is concluded
+    public_key = SigningKey.from_file(config.signing_key).public_key
+    checkpoints = [verify_checkpoint(envelope, node_id=config.node_id, node_key=public_key)
+                   for path in args.checkpoint
+                   for envelope in read_envelope_lines(path, "checkpoint")]
     try:
         conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
         try:
             count = verify_chain(conn)
+            check_consistent(checkpoints)
+            for checkpoint in sorted(checkpoints, key=lambda c: -c.sequence):  # newest first
+                check_log_extends(checkpoint, lambda seq: stored_hash(conn, seq))
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -140,10 +151,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
             f"{config.database}: cannot read the audit log ({exc}); is it this node's store? "
             "restore it from backup if it is damaged"
         ) from exc
+    newest = max((c.sequence for c in checkpoints), default=None)
     if args.json:
-        print_json({"database": str(config.database), "ok": True, "entries": count})
+        print_json({"database": str(config.database), "ok": True, "entries": count,
+                    "checkpoints": len(checkpoints), "newest_checkpoint_entry": newest})
     else:
-        print(f"audit log OK: {count} entries, hash chain intact")
+        print(f"audit log OK: {count} entries, hash chain intact"
+              + (f"; extends all {len(checkpoints)} checkpoint(s), newest at entry {newest}"
+                 if checkpoints else ""))
     return 0
 
 
@@ -232,6 +247,11 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="check the audit hash chain; exits 1 on any edit, deletion or reordering"
     )
     verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    verify.add_argument(
+        "--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+        help="also check the log against the signed checkpoints in FILE (JSON lines, from "
+        "`fedtrade evidence checkpoints` or the node's own .checkpoints.jsonl); detects "
+        "deleted newest entries (repeatable)")
     add_json_option(verify)
     verify.set_defaults(run=_audit_verify)
 

@@ -1,14 +1,17 @@
 """What a node does with a signed request, as plain functions.
 
 For every request, in this order: verify the signature against the trusted
-requester keys, parse only the verified bytes, check the claimed requester,
-the audience and the validity window, refuse a replayed query id, authorize
-the query and purpose, validate parameters, execute on a read-only
-connection, and sign the answer bound to the digest of the request payload.
-The verified payload's text fields and timestamps are checked against their
-limits before anything is copied or echoed. Every authenticated request,
-answered or refused, leaves one audit entry; refusals before authentication
-are counted per peer and audited in aggregate (see ``_audited``).
+requester keys, parse only the verified bytes, check the claimed requester
+and that the TLS client certificate may speak for it, the audience and the
+validity window, check approvers' co-signatures where the trust config asks
+for them (four eyes), refuse a replayed query id, authorize the query and
+purpose, validate parameters, execute on a read-only connection, and sign the
+answer bound to the digest of the request payload, with the node's latest
+signed audit checkpoint in it. The verified payload's text fields and
+timestamps are checked against their limits before anything is copied or
+echoed. Every authenticated request, answered or refused, leaves one audit
+entry; refusals before authentication are counted per peer and audited in
+aggregate (see ``_audited``).
 
 Aggregate queries (differential privacy, ``_release_aggregate``) add three
 steps: budget (the answer already released for an identical query, or a
@@ -35,7 +38,7 @@ from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
 from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
-from fedtrade.node.peers import current_peer
+from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
 from fedtrade.node.state import NodeState, SeenQuery
 from fedtrade.node.status import status_for
@@ -48,6 +51,7 @@ from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     digest,
+    envelope_to_proto,
     from_value,
     parse_payload,
     timestamp,
@@ -136,6 +140,8 @@ def _identify(
         )
     (requester,) = requesters.values()
     trace.requester = requester.id
+    if config.tls is not None:
+        _check_tls_identity(requester)
     query = parse_payload(query_pb2.Query, verified.payload)
     check_query_payload(query)  # before any of its text is copied or echoed
     trace.query_id = query.query_id.hex()
@@ -146,6 +152,19 @@ def _identify(
             f"{requester.id!r}; sign with the requester's own key"
         )
     return query, requester
+
+
+def _check_tls_identity(requester: Requester) -> None:
+    """The TLS client must be one the trust config lets speak for the signing requester."""
+    presented = current_peer_identities()
+    if presented.isdisjoint(requester.tls_identities):
+        shown = ", ".join(sorted(name[:64] for name in presented)[:3]) or "no name"
+        raise AuthorizationError(
+            f"the query is signed by requester {requester.id!r} but arrived over a TLS "
+            f"connection whose certificate names {shown}; this node accepts {requester.id!r} "
+            f"only from {', '.join(sorted(requester.tls_identities))} (tls_identities in its "
+            "trust config)"
+        )
 
 
 def _check_window(config: NodeConfig, query: query_pb2.Query, now: float) -> None:
@@ -196,6 +215,24 @@ def _authorize(
     return grant, params
 
 
+def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.Query) -> None:
+    """Four eyes: enough distinct approvers co-signed a query the trust config marks."""
+    approval = requester.approval
+    if approval is None or not approval.applies(query.query_name, query.purpose):
+        return
+    try:
+        signed = len(verify_threshold(envelope, approval.approvers,
+                                      payload_type=PAYLOAD_QUERY).signers)
+    except UnknownKeyError:  # no approver signed at all
+        signed = 0
+    if signed < approval.required:
+        raise AuthorizationError(
+            f"query {query.query_name!r} for purpose {query.purpose!r} needs {approval.required} "
+            f"of {len(approval.approvers)} approvers of {requester.id!r} to sign; {signed} of "
+            f"{len(approval.approvers)} signed — have more approvers run `fedtrade approve`"
+        )
+
+
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
     config = state.config
     now = state.clock()
@@ -208,6 +245,8 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     if len(query.query_id) != 16:
         raise MalformedRequestError("the query id must be 16 random bytes")
     _check_window(config, query, now)
+    # before the query id is used up, so a query short of approvals can collect more and return
+    _check_approvals(envelope, requester, query)
     params = {name: from_value(v) for name, v in query.params.items()}
     trace.param_digest = hashlib.sha256(
         query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
@@ -238,6 +277,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
     """
     if state.refusals.due():
         state.flush_refusals()
+    if state.checkpoint_due():
+        state.sign_checkpoint()
     trace = _Trace()
     started = time.perf_counter()
     try:
@@ -280,7 +321,13 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
     answer.node_id = accepted.config.node_id
     answer.status = query_pb2.ANSWER_STATUS_OK
     answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+    _attach_checkpoint(state, answer)
     return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
+
+
+def _attach_checkpoint(state: NodeState, message: query_pb2.Answer | query_pb2.AnswerChunk) -> None:
+    if state.checkpoint is not None:
+        message.checkpoint.CopyFrom(envelope_to_proto(state.checkpoint))
 
 
 def _table(result: ResultTable) -> query_pb2.Table:
@@ -429,6 +476,8 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
             table=_table(part),
         )
         chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+        if chunk.last:
+            _attach_checkpoint(state, chunk)
         signed = sign(
             PAYLOAD_CHUNK, chunk.SerializeToString(deterministic=True), [state.signing_key]
         )

@@ -1,7 +1,10 @@
 """The node's open resources: its store connections, its audit log and its key.
 
 Refusals before authentication are only counted here (``refusals``) and reach
-the audit log aggregated, once per interval and at shutdown.
+the audit log aggregated, once per interval and at shutdown. The node signs a
+checkpoint of its audit head at start, every ``CHECKPOINT_SECONDS`` while it
+answers and at shutdown; answers carry the latest, and each one is appended to
+the checkpoint file next to the database (``checkpoint_file``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,9 +26,20 @@ from fedtrade.node.ratelimit import RateLimiter
 from fedtrade.node.refusals import RefusalTally
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.store import open_store
+from fedtrade.protocol.checkpoints import sign_checkpoint
+from fedtrade.protocol.envelope_files import envelope_line
+from fedtrade.trust.envelope import Envelope
+from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["NodeDatabase", "NodeState", "SeenQuery"]
+__all__ = ["CHECKPOINT_SECONDS", "NodeDatabase", "NodeState", "SeenQuery", "checkpoint_file"]
+
+CHECKPOINT_SECONDS = 60.0
+
+
+def checkpoint_file(database: Path) -> Path:
+    """Where a node appends the audit checkpoints it signs: next to its database."""
+    return database.with_name(database.name + ".checkpoints.jsonl")
 
 T = TypeVar("T")
 
@@ -108,6 +123,11 @@ class NodeDatabase:
     def audit_entries(self) -> int:
         return self._audit.entries
 
+    def audit_head(self) -> tuple[int, str]:
+        """(sequence, hash) of the newest committed audit entry."""
+        with self._write_lock:
+            return self._audit.head
+
     def reader(self) -> sqlite3.Connection:
         """This thread's read-only connection: queries can never write to the store."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -139,14 +159,38 @@ class NodeState:
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
     refusals: RefusalTally = field(default_factory=RefusalTally)
+    checkpoint: Envelope | None = None  # the latest signed audit checkpoint
+    _checkpoint_signed: float = field(default=float("-inf"), repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeState:
-        return cls(
+        state = cls(
             config=config,
             signing_key=SigningKey.from_file(config.signing_key),
             store=NodeDatabase(config.database, config.role),
         )
+        state.sign_checkpoint()
+        return state
+
+    def checkpoint_due(self) -> bool:
+        return time.monotonic() - self._checkpoint_signed >= CHECKPOINT_SECONDS
+
+    def sign_checkpoint(self) -> Envelope:
+        """Sign the audit head, keep it for the answers and append it to the checkpoint file."""
+        self._checkpoint_signed = time.monotonic()
+        sequence, entry_hash = self.store.audit_head()
+        envelope = sign_checkpoint(self.signing_key, self.config.node_id, sequence, entry_hash,
+                                   datetime.fromtimestamp(self.clock(), UTC))
+        path = checkpoint_file(self.config.database)
+        try:
+            with path.open("a", encoding="ascii") as out:
+                out.write(envelope_line(envelope) + "\n")
+        except OSError as exc:
+            raise FedtradeError(
+                f"{path}: cannot append the audit checkpoint: {exc.strerror}; the node needs "
+                "write access next to its database") from exc
+        self.checkpoint = envelope
+        return envelope
 
     def flush_refusals(self) -> None:
         """Write the aggregated refusals before authentication counted so far."""
@@ -156,5 +200,6 @@ class NodeState:
     def close(self) -> None:
         try:
             self.flush_refusals()
+            self.sign_checkpoint()
         finally:
             self.store.close()

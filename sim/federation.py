@@ -112,6 +112,7 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
+                    "tls_identities": [COORDINATOR_ID],
                     "queries": {
                         name: {"purposes": p, "fields": list(CATALOGUE[name].fields_for(role))}
                         for name, p in grants_for(role).items()

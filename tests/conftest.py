@@ -82,6 +82,17 @@ def start_node(config_path: Path) -> RunningNode:
                        coordinator_tls(config_path.parent))
 
 
+@pytest.fixture(autouse=True)
+def _drop_cli_log_handlers() -> Iterator[None]:
+    """A CLI main() run in-process logs to that test's captured stderr; do not keep that."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+
+
 @pytest.fixture
 def federation(tmp_path: Path) -> Federation:
     return create_federation(tmp_path / "fed")
