@@ -15,6 +15,7 @@ from rich.table import Table
 
 from fedtrade.coordinator.client import Coordinator, QueryContext, VerifiedAnswer
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
+from fedtrade.coordinator.enrol import NodeProposal, add_node
 from fedtrade.coordinator.evidence import EvidenceStore, node_checkpoints, verify_evidence
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
@@ -27,9 +28,10 @@ from fedtrade.protos import query_pb2
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
-from fedtrade.trust.pki import init_ca, issue_certificate
+from fedtrade.trust.pki import init_ca, issue_certificate, issue_from_csr
 from fedtrade.trust.yamlconfig import load_yaml
 
 __all__ = ["main"]
@@ -63,13 +65,18 @@ def _config_check(args: argparse.Namespace) -> int:
             ) from None
         raise
     SigningKey.from_file(config.signing_key)
+    warnings = expiry_warnings(
+        [("TLS certificate", config.tls.not_after),
+         ("federation CA certificate", config.tls.ca_not_after)] if config.tls else [])
     if args.json:
         print_json({
             "file": str(args.file), "ok": True, "kind": "coordinator",
             "requester_id": config.requester_id, "version": config.version,
-            "nodes": sorted(config.nodes),
+            "nodes": sorted(config.nodes), "warnings": warnings,
         })
         return 0
+    for warning in warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     print(
         f"{args.file}: OK — coordinator {config.requester_id}, config version "
         f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}"
@@ -94,9 +101,30 @@ def _pki_init(args: argparse.Namespace) -> int:
 
 
 def _pki_issue(args: argparse.Namespace) -> int:
+    if args.csr is not None:
+        files = issue_from_csr(args.ca, args.csr, args.out, days=args.days)
+        print(f"wrote {files.cert}, valid until {files.not_after:%Y-%m-%d}, naming "
+              f"{files.cert.name.removesuffix('.tls.crt')}: send it back to the node's operator")
+        return 0
     files = issue_certificate(args.ca, args.name, args.out, days=args.days)
     print(f"wrote {files.cert} and {files.key} (mode 0600), valid until "
           f"{files.not_after:%Y-%m-%d}, naming {args.name}")
+    return 0
+
+
+def _nodes_add(args: argparse.Namespace) -> int:
+    proposal = NodeProposal(args.id, args.role, args.address, args.public_key, args.deadline)
+    entry, config = add_node(args.config, proposal, apply=args.apply)
+    key_id = config.nodes[args.id].public_key.key_id
+    if args.json:
+        print_json({"config": args.config, "applied": args.apply, "node_id": args.id,
+                    "role": args.role, "address": args.address, "key_id": key_id,
+                    "entry": entry})
+        return 0
+    print(entry, end="")
+    where = f"added to {args.config}" if args.apply else \
+        f"checked against {args.config}, not written (add --apply to write it in)"
+    print(f"# {args.id}: {where}; key id {key_id[:16]}…")
     return 0
 
 
@@ -312,7 +340,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Issue NAME.tls.crt and NAME.tls.key, with NAME (a node or coordinator id) "
         "as the certificate's name; valid for both ends of mutual TLS.")
     pki_issue.add_argument("--ca", type=Path, required=True, help="CA folder (pki init)")
-    pki_issue.add_argument("--name", required=True, help="node or coordinator id")
+    named = pki_issue.add_mutually_exclusive_group(required=True)
+    named.add_argument("--name", help="node or coordinator id: a new key and its certificate")
+    named.add_argument("--csr", type=Path, metavar="ID.tls.csr",
+                       help="a node's certificate request (fedtrade-node init without --ca): "
+                       "issue ID.tls.crt for the id it names; its key stays with the node")
     pki_issue.add_argument("--out", type=Path, required=True, help="folder for the files")
     pki_issue.add_argument("--days", type=int, default=365, help="validity (default 365)")
     pki_issue.set_defaults(run=_pki_issue)
@@ -323,6 +355,26 @@ def _parser() -> argparse.ArgumentParser:
         "the same file (linkage.secret_file); the coordinator never holds it.")
     linkage.add_argument("--out", type=Path, required=True, help="file to create")
     linkage.set_defaults(run=_linkage_secret)
+
+    nodes = commands.add_parser("nodes", help="the nodes this coordinator queries")
+    nodes_commands = nodes.add_subparsers(dest="nodes_command", required=True, metavar="ACTION")
+    nodes_add = nodes_commands.add_parser(
+        "add", help="print, check and optionally write in the nodes: entry of a new node",
+        description="Print the nodes: entry for a new node and check it: the whole config "
+        "must load with it (its public key file, address, role, a new id). With --apply, "
+        "write it at the end of the nodes: block (comments kept; atomic replace).")
+    nodes_add.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    nodes_add.add_argument("--id", required=True, help="the node's id (its node.id)")
+    nodes_add.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
+    nodes_add.add_argument("--address", required=True, metavar="HOST:PORT",
+                           help="where this coordinator reaches the node")
+    nodes_add.add_argument("--public-key", type=Path, required=True, metavar="ID.pub",
+                           help="the node's Ed25519 public key file (from its operator)")
+    nodes_add.add_argument("--deadline", type=float, default=10.0, metavar="SECONDS",
+                           help="seconds to wait for its answers (default: %(default)s)")
+    nodes_add.add_argument("--apply", action="store_true", help="write the entry into --config")
+    add_json_option(nodes_add)
+    nodes_add.set_defaults(run=_nodes_add)
 
     config = commands.add_parser("config", help="work with configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -22,6 +22,7 @@ from fedtrade.node.logs import configure_logging
 from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.privacy_ledger import Budget, spend_by_requester
 from fedtrade.node.reload import ConfigWatcher
+from fedtrade.node.scaffold import Scaffold, init_node
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store.importer import RejectLimit, import_path
@@ -29,6 +30,7 @@ from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, v
 from fedtrade.protocol.envelope_files import read_envelope_lines
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey
 
 __all__ = ["main"]
@@ -42,6 +44,14 @@ def _write_port(path: Path, port: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(f"{port}\n")
     os.replace(tmp, path)
+
+
+def _announce(args: argparse.Namespace, message: str, **fields: object) -> None:
+    """A start or stop line: plain on stdout, or with JSON logging one JSON log line like all."""
+    if args.log_format == "json":
+        log.info(message, extra=fields)
+    else:
+        print(message, flush=True)
 
 
 def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Namespace) -> None:
@@ -63,8 +73,10 @@ def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Names
             _write_port(args.port_file, server.port)
         config = state.config
         host = (args.listen or config.listen).rpartition(":")[0]
-        print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
-              + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
+        _announce(args, f"node {config.node_id} ({config.role}) listening on "
+                  f"{host}:{server.port}" + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"),
+                  event="listening", node_id=config.node_id, role=config.role,
+                  address=f"{host}:{server.port}", tls=config.tls is not None)
         # Wake up now and then: the kernel may deliver SIGTERM to one of gRPC's threads, and
         # Python runs the handler only when the main thread gets back to the interpreter.
         while not stop.wait(0.5):
@@ -96,7 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         metrics.stop()
         state.close()  # every answered request was committed to the audit log before answering
-    print(f"node {config.node_id} stopped", flush=True)
+    _announce(args, f"node {config.node_id} stopped", event="stopped", node_id=config.node_id)
     return 0
 
 
@@ -113,14 +125,23 @@ def _health(args: argparse.Namespace) -> int:
 def _config_check(args: argparse.Namespace) -> int:
     config = load_node_config(args.file)
     SigningKey.from_file(config.signing_key)
+    dates = [(f"requester {r.id}'s key {entry.key.key_id[:16]}…", entry.not_after)
+             for r in config.requesters.values() for entry in r.keys if not entry.revoked]
+    if config.tls is not None:
+        dates += [("TLS certificate", config.tls.not_after),
+                  ("federation CA certificate", config.tls.ca_not_after)]
+    warnings = expiry_warnings(dates)
     if args.json:
         print_json({
             "file": str(args.file), "ok": True, "kind": "node", "node_id": config.node_id,
             "role": config.role, "version": config.version,
             "requesters": sorted(config.requesters),
             "tls_not_after": config.tls.not_after.isoformat() if config.tls else None,
+            "warnings": warnings,
         })
         return 0
+    for warning in warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     print(
         f"{args.file}: OK — node {config.node_id} ({config.role}), config version "
         f"{config.version}, {len(config.requesters)} requester(s)"
@@ -207,6 +228,52 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _next_steps(made: Scaffold, requester: str) -> list[str]:
+    steps = []
+    if made.tls_csr is not None:
+        steps.append(f"send {made.tls_csr} to the federation CA's holder, who runs `fedtrade pki "
+                     f"issue --ca CA_DIR --csr {made.tls_csr.name} --out DIR`; put the "
+                     f"{made.node_id}.tls.crt you get back in {made.tls_key.parent}/, and the "
+                     f"federation's ca.crt at {made.ca_cert}")
+    steps += [
+        f"copy the coordinator's public key ({requester}.pub, from its operator) to "
+        f"{made.requester_key}",
+        f"copy the federation's linkage secret (from another node's operator, over a secure "
+        f"channel) to {made.linkage_secret} (mode 0600); the first node creates it with "
+        "`fedtrade linkage-secret`",
+        f"send the coordinator's operator: id {made.node_id}, role {made.role}, the address it "
+        f"reaches this node at (listening on {made.listen}), and {made.public_key} (key id "
+        f"{made.key_id[:16]}…); they add it with `fedtrade nodes add`",
+        f"import your data: fedtrade-node import --config {made.config} FOLDER",
+        f"check, then start: fedtrade-node config check {made.config} && "
+        f"fedtrade-node serve --config {made.config}",
+    ]
+    return steps
+
+
+def _init(args: argparse.Namespace) -> int:
+    made = init_node(args.out, args.id, args.role, listen=args.listen,
+                     requester=args.requester, ca_dir=args.ca)
+    steps = _next_steps(made, args.requester)
+    written = [made.config, made.signing_key, made.public_key, made.tls_key]
+    written += [p for p in (made.tls_cert, made.tls_csr) if p is not None]
+    if args.ca is not None:
+        written.append(made.ca_cert)
+    if args.json:
+        print_json({"node_id": made.node_id, "role": made.role, "listen": made.listen,
+                    "config": made.config, "public_key": made.public_key,
+                    "key_id": made.key_id, "written": written,
+                    "missing": made.missing(), "next_steps": steps})
+        return 0
+    print(f"node {made.node_id} ({made.role}) created in {args.out}:")
+    for path in written:
+        print(f"  {path}")
+    print("next steps:")
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="fedtrade-node",
@@ -231,6 +298,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-address", default="127.0.0.1",
                        help="address of the metrics endpoint (default: %(default)s)")
     serve.set_defaults(run=_serve)
+
+    init = commands.add_parser(
+        "init", help="create a new node: keys, TLS certificate or request, commented config",
+        description="Create OUT/config/node.yaml (granting what the coordinator's screening "
+        "asks), OUT/keys (Ed25519 signing key pair, TLS key and certificate, or a request "
+        "without --ca) and OUT/data, then print what to do next. Nothing is overwritten.")
+    init.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
+    init.add_argument("--id", required=True, help="the new node's id, e.g. carrier-2")
+    init.add_argument("--out", type=Path, required=True, help="new folder for the node")
+    init.add_argument("--ca", type=Path, metavar="CA_DIR",
+                      help="the federation CA folder (pki init): issue the TLS certificate "
+                      "now; without it, write a request (ID.tls.csr) for the CA's holder")
+    init.add_argument("--listen", default="127.0.0.1:50051", metavar="HOST:PORT",
+                      help="node.listen (default: %(default)s); one port per node on a host")
+    init.add_argument("--requester", default="cbp-coordinator",
+                      help="the coordinator's requester id (default: %(default)s)")
+    add_json_option(init)
+    init.set_defaults(run=_init)
 
     config = commands.add_parser("config", help="work with trust configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
