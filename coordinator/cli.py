@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
@@ -118,7 +119,9 @@ def _query(args: argparse.Namespace) -> int:
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     try:
-        result = coordinator.ask(args.node, args.query, params, context)
+        blocks = () if args.attestations is None else \
+            load_attested(args.attestations, config.nodes).blocks
+        result = coordinator.ask(args.node, args.query, params, context, attestations=blocks)
     finally:
         coordinator.close()
         evidence.close()
@@ -144,7 +147,8 @@ def _screen(args: argparse.Namespace) -> int:
         with ResultWriter(args.out, args.json) as writer:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
                                       progress=show_progress, rates_file=args.rates,
-                                      quarantine=args.quarantine)
+                                      quarantine=args.quarantine,
+                                      attestations=args.attestations)
     finally:
         coordinator.close()
         evidence.close()
@@ -262,8 +266,9 @@ def _parser() -> argparse.ArgumentParser:
         "query",
         help="send one signed query to one node and print the verified answer",
         description="Parameters are NAME=VALUE; a list takes comma-separated values or "
-        "NAME=@FILE with one value per line. A shipment is HOUSE_BILL[:DECLARED_USD[:HS6]], "
-        "e.g. shipments=HB1:45.50:610910,HB2. Use the query 'describe' to list what you may ask.",
+        "NAME=@FILE with one value per line. Questions about shipments name attested house "
+        "bills (shipments=HB1,HB2) and carry the filer's blocks (--attestations). Use the "
+        "query 'describe' to list what you may ask.",
     )
     query.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     query.add_argument("--node", required=True, help="node id from the config")
@@ -275,6 +280,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="query parameter (repeatable)",
     )
+    query.add_argument("--attestations", type=Path, metavar="BLOCKS.jsonl",
+                       help="the filer's signed manifest blocks (fedtrade-node attest) the "
+                       "question is about; needed for per-shipment and linkage queries")
     _add_context_options(query)
     add_json_option(query)
     query.set_defaults(run=_query)
@@ -287,6 +295,8 @@ def _parser() -> argparse.ArgumentParser:
         "marked, and the run goes on.")
     screen.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     screen.add_argument("manifest", type=Path, help="manifest CSV (see the README's columns)")
+    screen.add_argument("--attestations", type=Path, required=True, metavar="BLOCKS.jsonl",
+                        help="the filer's signed blocks of this manifest (fedtrade-node attest)")
     _add_context_options(screen)
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")

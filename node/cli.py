@@ -1,4 +1,5 @@
-"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit)."""
+"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit,
+attest)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from fedtrade.node.attest import attest_manifest
 from fedtrade.node.audit import verify_chain
 from fedtrade.node.config import load_node_config
 from fedtrade.node.health import probe
@@ -165,6 +167,15 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attest(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    blocks = attest_manifest(
+        args.manifest, args.out, SigningKey.from_file(config.signing_key), config.node_id,
+        block_lines=args.block_lines, valid_hours=args.valid_hours)
+    print(f"attested {args.manifest} as {config.node_id} in {blocks} signed block(s): {args.out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="fedtrade-node",
@@ -236,6 +247,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="write what the import did as JSON: rows read, inserted, unchanged, "
                      "refused by reason, normalisations and the values they changed")
     imp.set_defaults(run=_import)
+
+    attest = commands.add_parser(
+        "attest",
+        help="sign the manifest this node filed, in blocks, for the requester's questions",
+        description="Sign the lines of a manifest file this node (carrier or broker) filed: "
+        "one Ed25519 signature per block. Nodes that list this node under trusted_filers "
+        "answer questions about these lines only.",
+    )
+    attest.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    attest.add_argument("--manifest", type=Path, required=True, help="the filed manifest (CSV)")
+    attest.add_argument("--out", type=Path, required=True,
+                        help="write the signed blocks here (DSSE JSON lines)")
+    attest.add_argument("--block-lines", type=int, default=1_000, metavar="N",
+                        help="lines per signed block (default %(default)s)")
+    attest.add_argument("--valid-hours", type=float, default=72.0, metavar="H",
+                        help="hours the blocks stay valid (default %(default)s)")
+    attest.set_defaults(run=_attest)
     return parser
 
 

@@ -2,9 +2,14 @@
 
 For every request, in this order: verify the signature against the trusted
 requester keys, parse only the verified bytes, check the claimed requester,
-the audience and the validity window, refuse a replayed query id, authorize
-the query and purpose, validate parameters, execute on a read-only
-connection, and sign the answer bound to the digest of the request payload.
+charge the question to the requester's rate limit (describe and refusals
+count too), check the audience and the validity window, refuse a query id
+ever answered before, authorize the query and purpose, validate parameters,
+charge its shipments, check the attestation (every house bill asked about
+must be in a manifest block signed by a trusted filer; reference values come
+from there: ``node.attestation``), execute on a read-only connection, sign
+the answer bound to the digest of the request payload, and watch for
+enumeration (``node.enumeration``).
 The verified payload's text fields and timestamps are checked against their
 limits before anything is copied or echoed. Every authenticated request,
 answered or refused, leaves one audit entry; refusals before authentication
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from fedtrade.node.attestation import Attestation, verify_attestations
 from fedtrade.node.audit import AuditEntry
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
@@ -28,7 +34,7 @@ from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer
 from fedtrade.node.queries.spec import Execution, ResultTable
-from fedtrade.node.state import NodeState, SeenQuery
+from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 from fedtrade.protocol.params import validate_params
@@ -39,6 +45,7 @@ from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     digest,
+    envelope_from_proto,
     from_value,
     parse_payload,
     timestamp,
@@ -72,7 +79,7 @@ class _Trace:
     case_id: str = ""
     query_name: str = ""
     param_digest: str = ""
-    seen: SeenQuery | None = None
+    seen: str | None = None  # the reserved query id, persisted with the audit entry
     rows: int = 0
 
     def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
@@ -98,6 +105,7 @@ class _Accepted:
     requester: Requester
     grant: QueryGrant | None  # None for describe
     params: dict[str, PyValue]
+    attestation: bytes  # digest of the attested blocks the question carries (b"" if none)
 
 
 def _identify(
@@ -182,14 +190,56 @@ def _authorize(
             f"a batch of {size} shipments exceeds this requester's max_batch of "
             f"{requester.max_batch}; split it into smaller batches"
         )
-    state.rate_limiter.charge(requester.id, requester.rate_limit, size)
+    state.rate_limiter.charge_shipments(requester.id, requester.rate_limit, size)
     return grant, params
+
+
+def _asked_bills(params: dict[str, PyValue]) -> list[str]:
+    """The house bills a question names (its batch, or the bills to place in groups)."""
+    value = params.get("shipments", params.get("house_bills"))
+    bills = value["house_bill"] if isinstance(value, dict) else value
+    return [str(bill) for bill in bills] if isinstance(bills, list) else []
+
+
+def _attest(
+    state: NodeState, config: NodeConfig, query: query_pb2.Query, params: dict[str, PyValue],
+    now: float,
+) -> tuple[dict[str, PyValue], bytes]:
+    """Check the question's attestation; the batch's reference values come from it."""
+    spec = CATALOGUE.get(query.query_name)
+    if spec is None or spec.disclosure == "aggregate":
+        if query.attestations:
+            raise MalformedRequestError(
+                f"{query.query_name!r} is not about manifest lines; send it without attestations")
+        return params, b""
+    attestation: Attestation = verify_attestations(
+        [envelope_from_proto(block) for block in query.attestations],
+        config.filer_keys,
+        (config.node_id, state.signing_key.public_key),
+        now,
+        config.freshness.clock_skew_seconds,
+    )
+    attestation.require(_asked_bills(params))
+    batch = params.get("shipments")
+    if isinstance(batch, dict):
+        rates = config.settings.currency_per_usd
+        lines = [attestation.lines[str(bill)] for bill in batch["house_bill"]]
+        declared: list[PyValue] = [
+            round(line.declared_value / rates[line.currency], 2) if line.currency in rates
+            else None
+            for line in lines
+        ]
+        params = {**params, "shipments": {"house_bill": batch["house_bill"],
+                                          "declared_value_usd": declared,
+                                          "hs6": [line.hs6 for line in lines]}}
+    return params, attestation.digest
 
 
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
     config = state.config
     now = state.clock()
     query, requester = _identify(config, envelope, trace, now)
+    state.rate_limiter.charge_query(requester.id, requester.rate_limit)
     if query.audience != config.node_id:
         raise AudienceError(
             f"the query is addressed to {query.audience!r}, this node is "
@@ -203,11 +253,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
         query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
     ).hexdigest()
     state.store.reserve_query_id(trace.query_id)
-    trace.seen = SeenQuery(
-        trace.query_id,
-        query.expires_at.ToMicroseconds() / 1e6,
-        forget_before=now - config.freshness.clock_skew_seconds,
-    )
+    trace.seen = trace.query_id
     if describe != (query.query_name == DESCRIBE):
         raise MalformedRequestError(
             "use the Describe call for the 'describe' query and the Query call for all others"
@@ -215,7 +261,8 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     grant = None
     if not describe:
         grant, params = _authorize(state, requester, query, params)
-    return _Accepted(config, query, digest(envelope.payload), requester, grant, params)
+    params, attested = _attest(state, config, query, params, now)
+    return _Accepted(config, query, digest(envelope.payload), requester, grant, params, attested)
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
@@ -237,7 +284,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), type(exc).__name__, reason)
         else:
-            state.store.record(trace.entry("refused", reason), trace.seen)
+            state.store.record(trace.entry("refused", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "refused", status_for(exc).name, started)
         raise
     except Exception as exc:
@@ -245,10 +293,12 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), "internal error", reason)
         else:
-            state.store.record(trace.entry("failed", reason), trace.seen)
+            state.store.record(trace.entry("failed", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "failed", "INTERNAL", started)
         raise
-    state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
+    state.store.record(trace.entry("answered", "", answer_digest), trace.seen,
+                       state.rate_limiter.changed())
     _observe(state, trace, "answered", "OK", started)
     return result
 
@@ -321,8 +371,24 @@ def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
             fields=accepted.grant.fields,
             query_id=accepted.query.query_id,
             settings=accepted.config.settings,
+            attestation=accepted.attestation,
         )
     )
+
+
+def _watch(state: NodeState, accepted: _Accepted, result: ResultTable) -> None:
+    """Feed the enumeration alarm with how many shipments asked about were not known."""
+    if "known" not in result.columns:
+        return
+    column = result.columns.index("known")
+    unknown = sum(1 for row in result.rows if row[column] is False)
+    requester = accepted.requester.id
+    trip = state.alarm.observe(requester, len(result.rows), unknown, state.clock(),
+                               accepted.config.alarm)
+    if trip is not None:
+        state.rate_limiter.throttle(requester, trip.until)
+        if state.metrics is not None:
+            state.metrics.count_enumeration_alarm(requester)
 
 
 def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
@@ -331,6 +397,7 @@ def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=False)
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         answer = query_pb2.Answer(table=_table(result))
         signed = _sign_answer(state, accepted, answer)
@@ -350,6 +417,7 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
     def work(trace: _Trace) -> tuple[list[Envelope], str]:
         accepted = _accept(state, envelope, trace, describe=False)
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         chunks = list(_chunks(state, accepted, result))
         return chunks, digest(chunks[-1].payload).hex()

@@ -16,23 +16,15 @@ from pathlib import Path
 
 from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.config import NodeConfig
+from fedtrade.node.enumeration import EnumerationAlarm
 from fedtrade.node.metrics import NodeMetrics
-from fedtrade.node.ratelimit import RateLimiter
+from fedtrade.node.ratelimit import RateLimiter, RateRow
 from fedtrade.node.refusals import RefusalTally
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.store import open_store
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["NodeDatabase", "NodeState", "SeenQuery"]
-
-
-@dataclass(frozen=True)
-class SeenQuery:
-    """A reserved query id to persist with the request's audit entry."""
-
-    query_id: str
-    expires_at: float
-    forget_before: float
+__all__ = ["NodeDatabase", "NodeState"]
 
 
 class NodeDatabase:
@@ -69,16 +61,29 @@ class NodeDatabase:
         with self._write_lock:
             self._replay.reserve(self._writer, query_id)
 
-    def record(self, entry: AuditEntry, seen: SeenQuery | None = None) -> None:
-        """Append the audit entry and persist the reserved query id, in one commit."""
+    def record(
+        self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
+    ) -> None:
+        """Append the audit entry, persist the reserved query id (hex) and the changed
+        rate-limit state, in one commit."""
         try:
             with self.write() as conn:
                 if seen is not None:
-                    self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+                    self._replay.persist(conn, seen)
+                if rates:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO rate_state (requester, kind, level, updated) "
+                        "VALUES (?, ?, ?, ?)", rates)
                 self._audit.append(conn, entry)
         finally:
             if seen is not None:
-                self._replay.release(seen.query_id)
+                self._replay.release(seen)
+
+    def rate_rows(self) -> list[RateRow]:
+        """The rate-limit state saved before the last shutdown."""
+        with self._write_lock:
+            rows = self._writer.execute("SELECT requester, kind, level, updated FROM rate_state")
+            return [(str(r), str(k), float(level), float(when)) for r, k, level, when in rows]
 
     @property
     def audit_entries(self) -> int:
@@ -115,13 +120,16 @@ class NodeState:
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
     refusals: RefusalTally = field(default_factory=RefusalTally)
+    alarm: EnumerationAlarm = field(default_factory=EnumerationAlarm)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeState:
+        store = NodeDatabase(config.database, config.role)
         return cls(
             config=config,
             signing_key=SigningKey.from_file(config.signing_key),
-            store=NodeDatabase(config.database, config.role),
+            store=store,
+            rate_limiter=RateLimiter(saved=store.rate_rows()),
         )
 
     def flush_refusals(self) -> None:

@@ -16,6 +16,7 @@ from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.cli import main as node_main
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
@@ -41,11 +42,23 @@ def run_screening(
         if emit is not None:
             emit(result)
 
+    attested = attest_manifest(live, world)
     try:
-        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect)
+        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect,
+                                  attestations=attested)
     finally:
         coordinator.close()
     return results, summary
+
+
+def attest_manifest(live: LiveFederation, world: World) -> Path:
+    """The carrier signs the manifest it filed, with `fedtrade-node attest`."""
+    out = live.federation.root / "manifest.attest.jsonl"
+    if not out.exists():
+        assert node_main(["attest", "--config", str(live.federation.node_configs["carrier-1"]),
+                          "--manifest", str(world.folder / "manifest.csv"), "--out", str(out),
+                          "--block-lines", "500"]) == 0
+    return out
 
 
 def test_results_match_the_ground_truth(live_world: LiveFederation, world: World) -> None:
@@ -203,7 +216,8 @@ def test_cli_writes_outputs_and_honours_require_all_nodes(
 ) -> None:
     config_path = live_world.federation.coordinator_config
     args = ["screen", "--config", str(config_path), str(world.folder / "manifest.csv"),
-            "--purpose", "TARGETING", "--case", "C-9", "--no-progress"]
+            "--purpose", "TARGETING", "--case", "C-9", "--no-progress",
+            "--attestations", str(attest_manifest(live_world, world))]
     outputs = ["--out", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.jsonl"),
                "--report", str(tmp_path / "r.html")]
     assert fedtrade_main([*args, *outputs]) == 0
