@@ -249,8 +249,10 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
         raise MalformedRequestError("the query id must be 16 random bytes")
     _check_window(config, query, now)
     params = {name: from_value(v) for name, v in query.params.items()}
+    # the digest covers the attested blocks too: the audit entry names the filer's lines
     trace.param_digest = hashlib.sha256(
-        query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
+        query_pb2.Query(params=query.params, attestations=query.attestations)
+        .SerializeToString(deterministic=True)
     ).hexdigest()
     state.store.reserve_query_id(trace.query_id)
     trace.seen = trace.query_id
