@@ -40,6 +40,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     assert "evidence verified" in output
+    assert "attested" in output
+    assert "carrier-1 signed the manifest it filed" in output
+    assert "NOTSHIPPED01: refused, PERMISSION_DENIED" in " ".join(output.split())
     assert "targets (recall >= 0.95 and precision >= 0.9): MET" in output
     assert (workdir / "report.html").exists()
     assert processes_using(workdir) == []
