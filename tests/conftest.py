@@ -77,8 +77,8 @@ class LiveFederation:
         return attest(self.federation.filer_key(), self.federation.filer_id, rows, **options)
 
 
-# The filer of the running federation: signed_query attests the house bills it names
-# with this key unless a test passes its own attestations.
+# The filer of the federation whose node started last (start_node): signed_query attests
+# the house bills it names with this key unless a test passes its own attestations.
 _FILER: list[tuple[SigningKey, str]] = []
 
 
@@ -145,6 +145,9 @@ def coordinator_tls(root: Path) -> TlsMaterial:
 
 def start_node(config_path: Path) -> RunningNode:
     config = load_node_config(config_path)
+    filer_key = config_path.parent / "keys" / "carrier-1.key"
+    if filer_key.exists():
+        _FILER[:] = [(SigningKey.from_file(filer_key), "carrier-1")]
     state = NodeState.open(config)
     node_server = create_server(state, "127.0.0.1:0", health_interval=0.2)
     node_server.start()
@@ -215,9 +218,7 @@ def live_federation(federation: Federation) -> Iterator[LiveFederation]:
     config = load_coordinator_config(federation.coordinator_config)
     coordinator = Coordinator(config)
     key = SigningKey.from_file(config.signing_key)
-    _FILER.append((federation.filer_key(), federation.filer_id))
     yield LiveFederation(federation, nodes, coordinator, key)
-    _FILER.pop()
     coordinator.close()
     for node in nodes.values():
         node.stop()
