@@ -125,9 +125,14 @@ class Coordinator:
         context: QueryContext, *, attestations: Sequence[Envelope] = (),
     ) -> VerifiedAnswer:
         """Send one signed query (or 'describe') and return the verified answer."""
-        node = self.config.node(node_id)
-        query, request = self.sign_query(node, query_name, params, context,
+        query, request = self.sign_query(self.config.node(node_id), query_name, params, context,
                                          attestations=attestations)
+        return self.send(query, request)
+
+    def send(self, query: query_pb2.Query, request: Envelope) -> VerifiedAnswer:
+        """Send ``request`` (signed ``query``, approvers' signatures included) to its audience
+        and return the verified answer."""
+        node, query_name = self.config.node(query.audience), query.query_name
         stub = self._stub(node)
         wire = envelope_to_proto(request)
 

@@ -9,6 +9,9 @@
    id and blocks, so its tokens link across nodes (and never with another
    question). Per consignee and day the coordinator takes, for each role, the
    sum over that role's nodes (values rounded by each node), and the largest.
+   This assumes nodes of one role hold disjoint parcels (two carriers each carry
+   part), while nodes of different roles see the same parcels (so roles are not
+   added up); a parcel held by two nodes of one role would be counted twice.
 3. The manifest streams in batches; each batch goes to every node at once over
    the streaming ``Screen`` call (``shipment_indicators``), with the node's
    deadline. Every chunk is verified and bound to its request before use.

@@ -20,7 +20,15 @@ from fedtrade.protocol.limits import (
 from fedtrade.protocol.spec import ParamSpec, QuerySpec
 from fedtrade.trust.ids import ROLES
 
-__all__ = ["CATALOGUE", "DESCRIBE", "INDICATOR_ROLES", "STATISTICS_GROUPS", "TOTAL"]
+__all__ = [
+    "CATALOGUE",
+    "DESCRIBE",
+    "INDICATOR_ROLES",
+    "INTERVAL_SUFFIX",
+    "PRIVACY_COLUMNS",
+    "STATISTICS_GROUPS",
+    "TOTAL",
+]
 
 # The name of the signed query answered by the Describe call (it is not in CATALOGUE).
 DESCRIBE = "describe"
@@ -28,6 +36,11 @@ STATISTICS_GROUPS = ("hs_chapter", "origin", "week")
 # Key value of trade_statistics' grand total row in every key column; no chapter, country
 # or week looks like it.
 TOTAL = "*"
+# Last columns of every trade_statistics row (differential privacy: mechanism, epsilon and
+# delta spent, the requester's budget left at this node), and the suffix of the column that
+# holds each noisy measure's 95 % interval half-width.
+PRIVACY_COLUMNS = ("mechanism", "epsilon", "delta", "budget_remaining")
+INTERVAL_SUFFIX = "_pm95"
 
 _MARKETPLACE, _CARRIER, _BROKER = "marketplace", "carrier", "broker"
 # Which roles compute each per-shipment indicator, in the order answers list them.
@@ -180,9 +193,10 @@ _CONSIGNEE_DAILY_TOTALS = QuerySpec(
 _TRADE_STATISTICS = QuerySpec(
     name="trade_statistics",
     description="Shipments and value in USD grouped by HS chapter, origin country and/or "
-    "ISO week (arrival day; ship day at a marketplace), with disclosure control: cells "
-    "with few shipments or dominated by one or two shippers, importers or sellers are "
-    "suppressed (marked, no values), plus the cells that would give them away. Key "
+    "ISO week (arrival day; ship day at a marketplace), under differential privacy: "
+    "noisy values, each with the half-width of its 95 % interval (<field>_pm95); a cell "
+    "appears when its noisy count clears the release threshold; every answer spends "
+    "epsilon from the requester's budget at this node (identical repeats are free). Key "
     f"columns follow group_by; the last row is the grand total, keyed {TOTAL!r}.",
     roles=frozenset(ROLES),
     params=(
@@ -196,7 +210,7 @@ _TRADE_STATISTICS = QuerySpec(
         ParamSpec("origin", "text", "only this origin country (ISO 3166-1 alpha-2)",
                   required=False, pattern=ORIGIN_COUNTRY),
     ),
-    key_columns=("suppressed", "reason"),
+    key_columns=PRIVACY_COLUMNS,
     output_fields=("shipments", "value_usd"),
     disclosure="aggregate",
 )

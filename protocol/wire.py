@@ -21,6 +21,7 @@ from fedtrade.trust.errors import MalformedRequestError
 
 __all__ = [
     "PAYLOAD_ANSWER",
+    "PAYLOAD_CHECKPOINT",
     "PAYLOAD_CHUNK",
     "PAYLOAD_QUERY",
     "PyValue",
@@ -38,9 +39,11 @@ __all__ = [
 PAYLOAD_QUERY = "application/vnd.fedtrade.query.v1+protobuf"
 PAYLOAD_ANSWER = "application/vnd.fedtrade.answer.v1+protobuf"
 PAYLOAD_CHUNK = "application/vnd.fedtrade.answer-chunk.v1+protobuf"
+PAYLOAD_CHECKPOINT = "application/vnd.fedtrade.audit-checkpoint.v1+protobuf"
 
 M = TypeVar(
-    "M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk, attestation_pb2.ManifestBlock
+    "M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk, query_pb2.AuditCheckpoint,
+    attestation_pb2.ManifestBlock,
 )
 
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fedtrade.coordinator.attested import load_attested
-from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.render import answer_table, summary_table
@@ -187,6 +187,17 @@ def _guess(coordinator: Coordinator, context: QueryContext, attested: Path) -> N
     raise FedtradeError("a guessed house bill was answered; the attestation check is off")
 
 
+def _noisy_statistics(coordinator: Coordinator, world: Path, context: QueryContext) -> None:
+    """One differentially private aggregate: noisy values, 95 % intervals, remaining budget."""
+    with (world / "manifest.csv").open(newline="") as f:
+        days = sorted({row["arrival_date"] for row in csv.DictReader(f)})
+    params: dict[str, ParamValue] = {"group_by": ["week"], "date_from": days[0],
+                                     "date_to": days[min(len(days), 28) - 1]}  # four weeks
+    for _ in range(2):  # the repeat is answered from the node's cache, at no cost
+        console.print(answer_table(coordinator.ask("broker-1", "trade_statistics", params,
+                                                   context)))
+
+
 def _screen(
     coordinator: Coordinator, world: Path, root: Path, context: QueryContext, attested: Path
 ) -> None:
@@ -238,6 +249,7 @@ def _run(args: argparse.Namespace) -> int:
                 table.add_row(bill, *("yes" if flags[n] else "no" for n in addresses))
             console.print(table)
             _guess(coordinator, context, attested)
+            _noisy_statistics(coordinator, world, context)
             _screen(coordinator, world, root, context, attested)
         finally:
             coordinator.close()

@@ -24,6 +24,16 @@ NODE_IDS: Mapping[str, str] = {
 }
 PURPOSES = ("TARGETING", "INVESTIGATION")
 LINKAGE_SECRET = "keys/linkage.secret"  # noqa: S105 (a file path, not a secret)
+# Differential privacy of aggregates, as in configs/*.yaml.
+PRIVACY: Mapping[str, object] = {
+    "unit": "shipment",
+    "bounds": {"shipments_per_party": 20, "cells_per_shipment": 1,
+               "value_usd_per_shipment": 2000},
+    "epsilon_per_query": 0.5,
+    "budget_epsilon": 5.0,
+    "period_days": 30,
+    "delta": 1e-7,
+}
 
 
 def grants_for(role: str) -> dict[str, list[str]]:
@@ -110,6 +120,7 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
+                    "tls_identities": [COORDINATOR_ID],
                     "queries": {
                         name: {"purposes": p, "fields": list(CATALOGUE[name].fields_for(role))}
                         for name, p in grants_for(role).items()
@@ -117,6 +128,7 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
                 }
             },
             "linkage": {"secret_file": LINKAGE_SECRET},
+            "privacy": dict(PRIVACY),
         }
         if "carrier" in roles:  # the carrier files the manifest and attests it
             filer = NODE_IDS["carrier"]

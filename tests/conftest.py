@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import shutil
 import sqlite3
@@ -155,6 +156,17 @@ def start_node(config_path: Path) -> RunningNode:
                        coordinator_tls(config_path.parent))
 
 
+@pytest.fixture(autouse=True)
+def _drop_cli_log_handlers() -> Iterator[None]:
+    """A CLI main() run in-process logs to that test's captured stderr; do not keep that."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+
+
 @pytest.fixture
 def federation(tmp_path: Path) -> Federation:
     return create_federation(tmp_path / "fed")
@@ -273,6 +285,18 @@ def query_request(envelope: Envelope) -> node_pb2.QueryRequest:
 
 def screen_request(envelope: Envelope) -> node_pb2.ScreenRequest:
     return node_pb2.ScreenRequest(envelope=envelope_to_proto(envelope))
+
+
+@pytest.fixture(autouse=True)
+def _drop_log_handlers() -> Iterator[None]:
+    """In-process `fedtrade-node` commands log to the test's captured stderr; drop that handler
+    afterwards, or a later test logs into a closed stream."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:

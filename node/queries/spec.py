@@ -38,6 +38,8 @@ class Execution:
     settings: QuerySettings
     # digest of the attested manifest blocks the question carries (linkage token keys)
     attestation: bytes = b""
+    # Privacy loss an aggregate answer may spend (from the requester's grant); None otherwise.
+    epsilon: float | None = None
 
 
 Run = Callable[[Execution], ResultTable]

@@ -72,6 +72,42 @@ CREATE TABLE import_log (
 ) STRICT;
 """
 
+# node.privacy_ledger: spend per requester (append-only, like the audit log) and the answers
+# already released, returned again at no cost.
+_PRIVACY_LEDGER = """
+CREATE TABLE privacy_ledger (
+    seq INTEGER PRIMARY KEY,
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    spent_at REAL NOT NULL,
+    epsilon REAL NOT NULL,
+    delta REAL NOT NULL,
+    query_id TEXT NOT NULL,
+    query_name TEXT NOT NULL
+) STRICT;
+CREATE INDEX privacy_ledger_spend ON privacy_ledger (requester, node_id, spent_at);
+
+CREATE TRIGGER privacy_ledger_no_update BEFORE UPDATE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER privacy_ledger_no_delete BEFORE DELETE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: DELETE is not allowed');
+END;
+
+CREATE TABLE privacy_answers (
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    rows TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (requester, node_id, cache_key)
+) STRICT;
+"""
+
 _REFERENCE_LISTS = """
 CREATE TABLE recalled_products (
     gtin TEXT PRIMARY KEY NOT NULL,
@@ -269,7 +305,8 @@ CREATE TABLE rate_state (
 _COMMON_STEPS = (
     ("0001_node_internals", _NODE_INTERNALS),
     ("0002_reference_lists", _REFERENCE_LISTS),
-    ("0003_request_state", _REQUEST_STATE),
+    ("0003_privacy_ledger", _PRIVACY_LEDGER),
+    ("0004_request_state", _REQUEST_STATE),
 )
 _ROLE_STEPS = {
     "marketplace": (
@@ -284,7 +321,7 @@ _ROLE_STEPS = {
 _COMMON = _migrations("fedtrade-node", _COMMON_STEPS)
 
 
-_KEEP_SEEN = "0004_keep_seen_query_ids"  # a Python step: SQLite 3.40 has no unhex()
+_KEEP_SEEN = "0005_keep_seen_query_ids"  # a Python step: SQLite 3.40 has no unhex()
 
 
 @_COMMON(name=_KEEP_SEEN)

@@ -4,10 +4,9 @@ piped, unknown options named."""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 Main = Callable[[Sequence[str]], int]
 
 
-@pytest.fixture(autouse=True)
-def _drop_log_handlers() -> Iterator[None]:
-    """`fedtrade-node` commands send logs to this test's captured stderr; do not keep that."""
-    root = logging.getLogger()
-    before = list(root.handlers)
-    yield
-    for handler in list(root.handlers):
-        if handler not in before:
-            root.removeHandler(handler)
 CONTEXT_ARGS = ["--purpose", "TARGETING", "--case", "CASE-1"]
 
 

@@ -17,6 +17,7 @@ from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.attest import attest_manifest as attest_blocks
+from fedtrade.node.peers import PeerInterceptor
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
@@ -115,7 +116,9 @@ Damage = Callable[[list[envelope_pb2.Envelope]], list[envelope_pb2.Envelope]]
 
 def serve(servicer: NodeServicer, state: NodeState) -> tuple[grpc.Server, int]:
     """A second server over a real node's state and TLS identity, answering via ``servicer``."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    # the interceptor tells the pipeline the TLS client's names (tls_identities)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                         interceptors=[PeerInterceptor()])
     node_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
     assert state.config.tls is not None
     port = server.add_secure_port("127.0.0.1:0", server_credentials(state.config.tls))

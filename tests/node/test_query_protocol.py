@@ -111,12 +111,12 @@ def test_flipped_byte_anywhere_is_refused(live: LiveFederation, data: st.DataObj
     [
         ({"audience": "carrier-1"}, grpc.StatusCode.PERMISSION_DENIED, "addressed to"),
         (
-            {"issued": datetime.now(UTC) - timedelta(minutes=10)},
+            {"issued": -timedelta(minutes=10)},
             grpc.StatusCode.UNAUTHENTICATED,
             "expired",
         ),
         (
-            {"issued": datetime.now(UTC) + timedelta(minutes=5)},
+            {"issued": timedelta(minutes=5)},
             grpc.StatusCode.UNAUTHENTICATED,
             "not valid yet",
         ),
@@ -136,6 +136,8 @@ def test_flipped_byte_anywhere_is_refused(live: LiveFederation, data: st.DataObj
 def test_refusals_carry_status_and_reason_and_are_audited(
     live: LiveFederation, change: dict[str, object], code: grpc.StatusCode, reason: str
 ) -> None:
+    if isinstance(change.get("issued"), timedelta):  # relative to now, not to collection time
+        change = {**change, "issued": datetime.now(UTC) + change["issued"]}  # type: ignore[operator]
     envelope = signed_query(live.coordinator_key, **{"audience": MARKET, **change})  # type: ignore[arg-type]
     error = call(live, MARKET, envelope)
     assert error.code() == code
