@@ -249,6 +249,8 @@ def _next_steps(made: Scaffold, requester: str) -> list[str]:
     steps += [
         f"copy the coordinator's public key ({requester}.pub, from its operator) to "
         f"{made.requester_key}",
+        *(f"copy the trusted filer's public key (from its operator) to {key}"
+          for key in made.filer_keys),
         f"copy the federation's linkage secret (from another node's operator, over a secure "
         f"channel) to {made.linkage_secret} (mode 0600); the first node creates it with "
         "`fedtrade linkage-secret`",
@@ -264,7 +266,8 @@ def _next_steps(made: Scaffold, requester: str) -> list[str]:
 
 def _init(args: argparse.Namespace) -> int:
     made = init_node(args.out, args.id, args.role, listen=args.listen,
-                     requester=args.requester, ca_dir=args.ca)
+                     requester=args.requester, ca_dir=args.ca,
+                     filers=tuple(args.trusted_filer))
     steps = _next_steps(made, args.requester)
     written = [made.config, made.signing_key, made.public_key, made.tls_key]
     written += [p for p in (made.tls_cert, made.tls_csr) if p is not None]
@@ -325,6 +328,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="node.listen (default: %(default)s); one port per node on a host")
     init.add_argument("--requester", default="cbp-coordinator",
                       help="the coordinator's requester id (default: %(default)s)")
+    init.add_argument("--trusted-filer", action="append", default=[], metavar="FILER_ID",
+                      help="a carrier or broker node whose manifest attestations this node "
+                      "answers for (repeatable); its public key goes in OUT/config/FILER_ID.pub")
     add_json_option(init)
     init.set_defaults(run=_init)
 
