@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.currency import load_currency_rates
@@ -21,6 +22,7 @@ from fedtrade.trust.pki import TlsMaterial, load_tls_section
 from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 
 __all__ = [
+    "Approval",
     "Freshness",
     "NodeConfig",
     "QueryGrant",
@@ -72,14 +74,30 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Four eyes: queries or purposes that need ``required`` distinct approvers to co-sign."""
+
+    required: int
+    approvers: Mapping[str, PublicKey]  # key id -> key; each key counts once
+    queries: frozenset[str]
+    purposes: frozenset[str]
+
+    def applies(self, query_name: str, purpose: str) -> bool:
+        return query_name in self.queries or purpose in self.purposes
+
+
+@dataclass(frozen=True)
 class Requester:
     id: str
     keys: tuple[RequesterKey, ...]
     grants: Mapping[str, QueryGrant]
     rate_limit: RateLimit
     max_batch: int
+    # certificate names (DNS SANs) that may carry this requester's queries over mutual TLS
+    tls_identities: frozenset[str]
     # Privacy budget per period at this node (aggregate queries); None: privacy.budget_epsilon.
     budget_epsilon: float | None = None
+    approval: Approval | None = None
 
 
 @dataclass(frozen=True)
@@ -102,11 +120,19 @@ class NodeConfig:
     settings: QuerySettings
     # mutual TLS material (reloaded with the config, so renewed certificates apply)
     tls: TlsMaterial | None
+    # filer id -> keys whose manifest attestations this node answers for
+    trusted_filers: Mapping[str, tuple[RequesterKey, ...]]
+    alarm: AlarmSettings
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
         """Every listed key id with its requester, revoked and expired ones included."""
         return {k.key.key_id: (r, k) for r in self.requesters.values() for k in r.keys}
+
+    @cached_property
+    def filer_keys(self) -> dict[str, tuple[str, RequesterKey]]:
+        """Every listed filer key id with its filer id, revoked and expired ones included."""
+        return {k.key.key_id: (f, k) for f, keys in self.trusted_filers.items() for k in keys}
 
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
@@ -211,6 +237,46 @@ def _check_privacy(queries: ConfigMapping, requester: Requester,
                 "could never be answered; lower epsilon or raise budget_epsilon", grant.name)
 
 
+def _tls_identities(requester_id: str, section: ConfigMapping) -> frozenset[str]:
+    # Without the key, only a certificate naming the requester id itself may speak for it.
+    names = section.text_list("tls_identities", [requester_id])
+    if not names:
+        raise section.error(
+            "list at least one certificate name, or leave the key out to accept only a "
+            f"certificate naming {requester_id!r}", "tls_identities")
+    for name in names:
+        if not is_valid_id(name):
+            raise section.error(
+                f"{name[:64]!r} is not a certificate name fedtrade issues: use the id given to "
+                "`fedtrade pki issue --name`", "tls_identities")
+    return frozenset(names)
+
+
+def _approval(section: ConfigMapping | None) -> Approval | None:
+    if section is None:
+        return None
+    approvers: dict[str, PublicKey] = {}
+    for entry in section.mapping_list("approvers"):
+        try:
+            key = load_public_key(entry.path("file"))
+        except KeyFileError as exc:
+            raise entry.error(str(exc), "file") from exc
+        entry.finish()
+        approvers[key.key_id] = key
+    if not approvers:
+        raise section.error("list the approvers' public keys", "approvers")
+    queries = frozenset(section.text_list("queries", []))
+    purposes = frozenset(section.text_list("purposes", []))
+    if not queries and not purposes:
+        raise section.error("name the queries or the purposes that need approval", "queries")
+    unknown = sorted(queries - set(CATALOGUE))
+    if unknown:
+        raise section.error(f"unknown query {unknown[0][:64]!r}", "queries")
+    required = section.integer("required", min=1, max=len(approvers))
+    section.finish()
+    return Approval(required, approvers, queries, purposes)
+
+
 def _requester(requester_id: str, section: ConfigMapping, role: str,
                privacy: PrivacySettings | None) -> Requester:
     if not is_valid_id(requester_id):
@@ -229,7 +295,9 @@ def _requester(requester_id: str, section: ConfigMapping, role: str,
     grants = {name: _grant(name, g, role) for name, g in queries.items()}
     requester = Requester(
         requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000),
+        _tls_identities(requester_id, section),
         _epsilon(section, "budget_epsilon") if section.has("budget_epsilon") else None,
+        _approval(section.optional_mapping("approval")),
     )
     _check_privacy(queries, requester, privacy)
     section.finish()
@@ -263,6 +331,9 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
         min_cell_shipments=min_cell,
         min_consignee_shipments=section.integer(
             "min_consignee_shipments", defaults.min_consignee_shipments, min=2
+        ),
+        consignee_value_step_usd=section.number(
+            "consignee_value_step_usd", defaults.consignee_value_step_usd, min=1.0
         ),
     )
     section.finish()
@@ -324,6 +395,35 @@ def _settings(root: ConfigMapping) -> QuerySettings:
     return settings
 
 
+def _trusted_filers(root: ConfigMapping) -> dict[str, tuple[RequesterKey, ...]]:
+    section = root.optional_mapping("trusted_filers")
+    if section is None:
+        return {}
+    filers = {}
+    for filer_id, entry in section.items():
+        if not is_valid_id(filer_id):
+            raise entry.error(f"{filer_id!r} is not a valid filer (node) id")
+        filers[filer_id] = _requester_keys(entry)
+        entry.finish()
+    return filers
+
+
+def _alarm(root: ConfigMapping) -> AlarmSettings:
+    section = root.optional_mapping("enumeration_alarm")
+    defaults = AlarmSettings()
+    if section is None:
+        return defaults
+    alarm = AlarmSettings(
+        window_seconds=section.integer("window_seconds", defaults.window_seconds, min=1),
+        min_shipments=section.integer("min_shipments", defaults.min_shipments, min=1),
+        max_unknown_share=section.number(
+            "max_unknown_share", defaults.max_unknown_share, min=0.0, max=1.0),
+        throttle_seconds=section.integer("throttle_seconds", defaults.throttle_seconds, min=1),
+    )
+    section.finish()
+    return alarm
+
+
 def load_node_config(path: Path) -> NodeConfig:
     """Load and validate a node trust config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
@@ -362,6 +462,16 @@ def load_node_config(path: Path) -> NodeConfig:
                     "keys",
                 )
         requesters[requester_id] = requester
+    for requester_id, section in root.mapping("requesters").items():
+        approval = requesters[requester_id].approval
+        for key_id in approval.approvers if approval else ():
+            if key_id in owner_of_key:
+                raise section.error(
+                    f"approver key {key_id[:16]}… is also a key of requester "
+                    f"{owner_of_key[key_id]!r}; an approver signs with a key of its own",
+                    "approval")
+    trusted_filers = _trusted_filers(root)
+    alarm = _alarm(root)
     root.finish()
     return NodeConfig(
         path=path,
@@ -375,6 +485,8 @@ def load_node_config(path: Path) -> NodeConfig:
         requesters=requesters,
         settings=settings,
         tls=tls,
+        trusted_filers=trusted_filers,
+        alarm=alarm,
     )
 
 

@@ -15,7 +15,6 @@ from fedtrade.protocol.limits import (
     CONSIGNEE_WINDOW_MAX_DAYS,
     HOUSE_BILL,
     HS_CHAPTER,
-    MAX_LISTED_HOUSE_BILLS,
     ORIGIN_COUNTRY,
     STATISTICS_MAX_DAYS,
 )
@@ -73,7 +72,8 @@ INDICATOR_ROLES: Mapping[str, tuple[str, ...]] = {
 _SHIPMENTS = ParamSpec(
     "shipments",
     "shipments",
-    "the batch: a table of house_bill with the manifest's declared_value_usd and hs6",
+    "the batch: a table with a house_bill column; every house bill must be in an attested "
+    "manifest block the question carries, whose declared value and HS6 are the reference",
     batch=True,
 )
 
@@ -97,13 +97,14 @@ def _per_shipment(name: str, description: str, fields: tuple[str, ...]) -> Query
 _SHIPMENT_QUERIES = (
     QuerySpec(
         name="shipment_known",
-        description="For each house bill: whether this node holds a record of the shipment.",
+        description="For each attested house bill: whether this node holds a record of the "
+        "shipment.",
         roles=frozenset(ROLES),
         params=(
             ParamSpec(
                 "house_bills",
                 "text_list",
-                "house bill numbers to look up",
+                "attested house bill numbers to look up",
                 pattern=HOUSE_BILL,
                 batch=True,
             ),
@@ -171,9 +172,10 @@ _SHIPMENT_QUERIES = (
 _CONSIGNEE_DAILY_TOTALS = QuerySpec(
     name="consignee_daily_totals",
     description="Per consignee (pseudonymous token of the normalised name and address, valid "
-    "for this query only) and window of window_days days starting on `day` (arrival day at "
-    "every node): number of shipments and their value in USD, for consignees with several "
-    "shipments in the window; optionally which of the given house bills belong to each.",
+    "for this query and its attested blocks only) and window of window_days days starting "
+    "on `day` (arrival day at every node): number of shipments and their value in USD "
+    "rounded to the node's step, for consignees with several shipments in the window that "
+    "hold one of the given attested house bills, and which of those belong to each.",
     roles=frozenset(ROLES),
     params=(
         ParamSpec("date_from", "date", "first day a window may start on (arrival day)"),
@@ -183,14 +185,13 @@ _CONSIGNEE_DAILY_TOTALS = QuerySpec(
         ),
         ParamSpec("window_days", "integer", f"days summed per window, 1 to "
                   f"{CONSIGNEE_WINDOW_MAX_DAYS} (default 1: per day)", required=False),
-        # Not a batch: the whole manifest may be listed, to find its shipments' groups.
+        # A batch: the listed bills count against max_batch and the shipment rate.
         ParamSpec(
             "house_bills",
             "text_list",
-            "house bills to place in the groups",
-            required=False,
+            "attested house bills; only the groups holding one of them are listed",
             pattern=HOUSE_BILL,
-            max_items=MAX_LISTED_HOUSE_BILLS,
+            batch=True,
         ),
     ),
     key_columns=("consignee_token", "day"),

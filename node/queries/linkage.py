@@ -5,14 +5,18 @@ how many parcels arrive and what they are worth — across parties, without
 learning who the consignee is. Each node normalises the consignee's name and
 address (``protocol.matching.normalize_consignee``: honorifics, word order,
 street abbreviations) and tokenizes them with a key derived from the federation
-linkage secret and the query id (see trust.linkage), so one query's tokens match
-across nodes and never across queries.
+linkage secret, the query id and the digest of the question's attested blocks
+(see trust.linkage), so one question's tokens match across nodes and never
+across questions.
 
 Every node counts a shipment on its arrival day: the carrier its master's ETA,
 the broker the entry's estimated arrival, the marketplace (which never learns
 the arrival) the ship day plus its configured ``linkage.transit_days``. A
 window of ``window_days`` days starts on each day a consignee has a shipment;
-only windows with at least ``min_consignee_shipments`` shipments are listed.
+only windows with at least ``min_consignee_shipments`` shipments that hold one
+of the attested house bills asked about are listed, and their values are
+rounded to ``consignee_value_step_usd``, so overlapping windows cannot be
+chained through exact value patterns.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def _run(execution: Execution) -> ResultTable:
     shift = settings.transit_days if execution.role == "marketplace" else 0
     start = first - timedelta(days=shift)
     stop = last + timedelta(days=width - shift)
-    asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
+    asked = set(execution.params["house_bills"])  # type: ignore[arg-type]
     rates = settings.currency_per_usd
     # normalized consignee -> its shipments (arrival day number, USD, house bill if asked)
     shipments: dict[bytes, list[tuple[int, float, str | None]]] = {}
@@ -103,8 +107,9 @@ def _run(execution: Execution) -> ResultTable:
         arrival = date.fromisoformat(day).toordinal() + shift
         shipments.setdefault(material, []).append(
             (arrival, value / rate if rate else 0.0, house_bill if house_bill in asked else None))
-    key = query_token_key(settings.linkage_secret, execution.query_id)
+    key = query_token_key(settings.linkage_secret, execution.query_id, execution.attestation)
     minimum = settings.disclosure.min_consignee_shipments
+    step = settings.disclosure.consignee_value_step_usd
     out: list[tuple[PyValue, ...]] = []
     for material, parcels in shipments.items():
         if len(parcels) < minimum:
@@ -117,13 +122,14 @@ def _run(execution: Execution) -> ResultTable:
                 continue
             # bisect: a forwarder's address may hold thousands of parcels
             inside = parcels[bisect_left(days, opening):bisect_left(days, opening + width)]
-            if len(inside) < minimum:
+            bills = sorted(p[2] for p in inside if p[2] is not None)
+            if len(inside) < minimum or not bills:
                 continue
             token = token or token_of(key, material)  # only listed consignees get one
             values: dict[str, PyValue] = {
                 "shipments": len(inside),
-                "value_usd": round(sum(p[1] for p in inside), 2),
-                "house_bills": sorted(p[2] for p in inside if p[2] is not None),
+                "value_usd": round(sum(p[1] for p in inside) / step) * step,
+                "house_bills": bills,
             }
             out.append((token, date.fromordinal(opening).isoformat(),
                         *(values[f] for f in execution.fields)))

@@ -17,8 +17,11 @@ class DisclosureControls:
 
     # An aggregate cell is released only when its noisy shipment count reaches this.
     min_cell_shipments: int = 10
-    # consignee totals: only consignees with at least this many shipments on a day are listed
+    # consignee totals: only windows with at least this many shipments are listed
     min_consignee_shipments: int = 2
+    # consignee totals: released values are rounded to a multiple of this (USD), so
+    # overlapping windows cannot be chained through exact value patterns
+    consignee_value_step_usd: float = 50.0
 
 
 @dataclass(frozen=True)

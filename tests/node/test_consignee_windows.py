@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fedtrade.node.catalogue import RUNS
-from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
 from fedtrade.node.queries.spec import Execution
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
@@ -61,7 +61,10 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 def _totals(conn: sqlite3.Connection, params: dict[str, PyValue],
             transit_days: int = 0) -> list[dict[str, PyValue]]:
     spec = CATALOGUE["consignee_daily_totals"]
-    settings = replace(QuerySettings(linkage_secret=b"s" * 32), transit_days=transit_days)
+    # a 1 USD step keeps the window sums readable; the default 50 USD rounding is
+    # tested in test_catalogue_queries
+    settings = replace(QuerySettings(linkage_secret=b"s" * 32), transit_days=transit_days,
+                       disclosure=DisclosureControls(consignee_value_step_usd=1.0))
     result = RUNS[spec.name](Execution(
         conn=conn, role="marketplace", params=validate_params(spec, params),
         fields=spec.output_fields, query_id=b"\1" * 16, settings=settings))
@@ -90,13 +93,25 @@ def test_windows_slide_over_the_days_a_consignee_has_parcels(conn: sqlite3.Conne
     # windows from 4 and 9 March hold one each: not listed (fewer than two shipments)
     assert [(r["day"], r["shipments"], r["value_usd"]) for r in rows] == [
         ("2025-03-01", 2, 550.0), ("2025-03-02", 2, 530.0)]
-    per_day = _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-31"})
+    per_day = _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-31",
+                             "house_bills": _ALL})
     assert per_day == []  # one parcel a day: nothing to list
+
+
+def test_only_windows_holding_an_asked_bill_are_listed(conn: sqlite3.Connection) -> None:
+    # HB0003 (4 March) is in the window from 2 March only; 1-3 March holds two other
+    # parcels and is left out, and so is everything around HB0004 (alone on 9 March)
+    rows = _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-31",
+                          "window_days": 3, "house_bills": ["HB0003"]})
+    assert [(r["day"], r["shipments"], r["value_usd"], r["house_bills"]) for r in rows] == [
+        ("2025-03-02", 2, 530.0, ["HB0003"])]
+    assert _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-31",
+                          "window_days": 3, "house_bills": ["HB0004"]}) == []
 
 
 def test_the_marketplace_counts_on_the_estimated_arrival_day(conn: sqlite3.Connection) -> None:
     rows = _totals(conn, {"date_from": "2025-03-03", "date_to": "2025-03-05",
-                          "window_days": 3}, transit_days=2)
+                          "window_days": 3, "house_bills": _ALL}, transit_days=2)
     # shipped 1, 2 and 4 March, arriving 3, 4 and 6 March: windows from 3 and 4 March
     assert [(r["day"], r["shipments"]) for r in rows] == [("2025-03-03", 2), ("2025-03-04", 2)]
 
@@ -105,4 +120,4 @@ def test_the_marketplace_counts_on_the_estimated_arrival_day(conn: sqlite3.Conne
 def test_a_window_out_of_range_is_refused(conn: sqlite3.Connection, width: int) -> None:
     with pytest.raises(MalformedRequestError, match="window_days must be 1 to 14"):
         _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-02",
-                       "window_days": width})
+                       "window_days": width, "house_bills": _ALL})

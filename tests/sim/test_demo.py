@@ -45,6 +45,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "targets (recall >= 0.95 and precision >= 0.9): " in output
     assert "budget 5% (15 of the shipments" in output
     assert "budget target (at 5 %, federation catches >= 2x the manifest-only" in output
+    assert "attested" in output
+    assert "carrier-1 signed the manifest it filed" in output
+    assert "NOTSHIPPED01: refused, PERMISSION_DENIED" in " ".join(output.split())
     # a differentially private aggregate with its intervals; the repeat costs nothing
     words = " ".join(output.split())  # rich wraps table captions
     assert words.count("discrete_laplace noise, epsilon 0.5 spent, budget remaining 4.5;") == 2
