@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "CHUNK_ROWS",
     "CONSIGNEE_TOTALS_MAX_DAYS",
+    "DEFAULT_MESSAGE_BYTES",
     "HOUSE_BILL",
     "HS6",
     "HS_CHAPTER",
+    "LARGE_REQUEST_BYTES",
     "MAX_BATCH_SHIPMENTS",
     "MAX_LISTED_HOUSE_BILLS",
     "MAX_MESSAGE_BYTES",
@@ -21,9 +24,23 @@ __all__ = [
     "STATISTICS_MAX_DAYS",
 ]
 
-# Largest gRPC message either side sends or accepts: a whole manifest's house bills
-# (consignee totals) fit; batches are far smaller.
+# Largest gRPC message either side may be configured to send or accept.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Default largest message, sized from the wire encoding of the largest legitimate one:
+# a consignee totals request listing a whole manifest's house bills. Each bill costs a
+# tag byte, a length byte and at most 35 characters: 37 bytes; a 1,000,000-shipment
+# manifest (the design's sizing) is 37,000,000 bytes, 35.3 MiB, plus under 1 KiB of
+# query fields, signatures and framing. A Screen batch is far smaller: 10,000 shipments
+# (the default max_batch) cost at most 37 + 8 (hs6) + 8 (value) bytes each, 0.53 MB.
+# The consignee totals answer carries at most those bills back (once each), so the
+# coordinator's receive limit is the same figure.
+DEFAULT_MESSAGE_BYTES = 40 * 1024 * 1024
+# Above this, a request counts as large: a node handles only a few at a time. A Screen
+# batch of 10,000 shipments (0.53 MB) stays under it; only whole-manifest lists exceed it.
+LARGE_REQUEST_BYTES = 1024 * 1024
+# Rows per answer chunk of a Screen stream: a node sends at most this many in one
+# chunk, and a coordinator expects ceil(rows / CHUNK_ROWS) chunks (at least one).
+CHUNK_ROWS = 2_000
 # Most shipments one batch parameter may carry (a requester's max_batch may be lower).
 MAX_BATCH_SHIPMENTS = 10_000
 # Most house bills one consignee totals query may place in its groups: a whole manifest.
