@@ -18,11 +18,14 @@ import pytest
 import yaml
 
 from fedtrade.coordinator.tls import secure_channel
+from fedtrade.node.cli import main as node_main
+from fedtrade.node.config import check_unchanged, load_node_config
 from fedtrade.node.intake import LargeRequestLimit
-from fedtrade.protocol.limits import LARGE_REQUEST_BYTES
+from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, LARGE_REQUEST_BYTES
 from fedtrade.protocol.wire import PAYLOAD_QUERY
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.sim.federation import Federation
+from fedtrade.trust.errors import ConfigError
 from fedtrade.trust.keys import SigningKey
 from tests.conftest import coordinator_tls, query_request, signed_query
 from tests.node.test_node_process import start, stop
@@ -176,3 +179,39 @@ def test_large_requests_beyond_the_slots_are_refused_while_others_run() -> None:
         holding.release.set()
         server.stop(None)
     assert refusals == [("large request limit", refusals[0][1])]
+
+
+@pytest.mark.parametrize(("key", "value", "error"), [
+    ("max_message_bytes", 1024, "node.max_message_bytes"),  # below 1 MiB: no batch fits
+    ("max_message_bytes", 64 * 1024 * 1024 + 1, "node.max_message_bytes"),
+    ("max_message_bytes", "40MiB", "node.max_message_bytes"),
+    ("max_large_requests", 0, "node.max_large_requests"),
+    ("max_large_requests", 17, "node.max_large_requests"),
+])
+def test_message_limits_are_validated_strictly(
+    federation: Federation, key: str, value: object, error: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = federation.node_configs[NODE]
+    document = yaml.safe_load(config.read_text())
+    document["node"][key] = value
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert node_main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"{config}:" in err
+    assert error in err
+    assert "Traceback" not in err
+
+
+def test_message_limits_need_a_restart(federation: Federation) -> None:
+    config = federation.node_configs[NODE]
+    old = load_node_config(config)
+    document = yaml.safe_load(config.read_text())
+    document["version"] += 1
+    document["node"]["max_large_requests"] = 3
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    new = load_node_config(config)
+    assert new.intake.max_large_requests == 3
+    assert old.intake.max_message_bytes == DEFAULT_MESSAGE_BYTES
+    with pytest.raises(ConfigError, match=r"node\.max_large_requests"):
+        check_unchanged(old, new)
