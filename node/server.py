@@ -20,7 +20,7 @@ from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.node.tls import rotating_server_credentials
-from fedtrade.protocol.limits import LARGE_REQUEST_BYTES
+from fedtrade.protocol.limits import LARGE_REQUEST_BYTES, MAX_MESSAGE_BYTES
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.trust.envelope import Envelope
@@ -127,7 +127,7 @@ def create_server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedtrade-rpc"),
         options=[
             ("grpc.max_receive_message_length", intake.max_message_bytes),
-            ("grpc.max_send_message_length", intake.max_message_bytes),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=max_concurrent,

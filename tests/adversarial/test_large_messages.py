@@ -7,6 +7,8 @@ test light; the bound scales with that limit (README, Security).
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -59,16 +61,17 @@ def junk(size: int) -> envelope_pb2.Envelope:
 
 
 @pytest.fixture
-def node(federation: Federation) -> Iterator[tuple[int, str]]:
+def node(federation: Federation) -> Iterator[tuple[subprocess.Popen[str], str]]:
     config = federation.node_configs[NODE]
     document = yaml.safe_load(config.read_text())
     document["node"]["max_message_bytes"] = LIMIT
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     process, address = start(config, federation.root / "port")
     try:
-        yield process.pid, address
+        yield process, address
     finally:
-        stop(process)
+        if process.poll() is None:
+            stop(process)
 
 
 def call(address: str, federation: Federation, method: str, request: object) -> grpc.StatusCode:
@@ -85,9 +88,10 @@ def call(address: str, federation: Federation, method: str, request: object) -> 
 
 
 def test_large_unauthenticated_messages_are_refused_within_a_memory_bound(
-    federation: Federation, node: tuple[int, str]
+    federation: Federation, node: tuple[subprocess.Popen[str], str]
 ) -> None:
-    pid, address = node
+    process, address = node
+    pid = process.pid
     idle = rss_mib(pid, "VmRSS")
 
     too_large = node_pb2.ScreenRequest(envelope=junk(LIMIT + 1024 * 1024))
@@ -113,9 +117,18 @@ def test_large_unauthenticated_messages_are_refused_within_a_memory_bound(
     request = query_request(signed_query(key, audience=NODE))
     assert call(address, federation, "Query", request) == grpc.StatusCode.OK  # still answering
 
+    stop(process)  # writes the refusals counted before authentication, aggregated
+    database = load_node_config(federation.node_configs[NODE]).database
+    with sqlite3.connect(database) as conn:
+        reasons = [row[0] for row in conn.execute(
+            "SELECT reason FROM audit_log WHERE requester = '(unauthenticated)'")]
+    assert any("from ipv4:127.0.0.1" in reason and ": large request limit;" in reason
+               for reason in reasons), reasons
+    assert all(len(reason) < 600 for reason in reasons)
+
 
 def test_malformed_bytes_are_invalid_argument(
-    federation: Federation, node: tuple[int, str]
+    federation: Federation, node: tuple[subprocess.Popen[str], str]
 ) -> None:
     _, address = node
     with secure_channel(address, NODE, coordinator_tls(federation.root)) as channel:
