@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext, VerifiedAnswer
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
 from fedtrade.coordinator.enrol import NodeProposal, add_node
@@ -148,10 +149,12 @@ def _query(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     params = parse_params(args.query, args.param)
     context = _context(args, config)
+    blocks = () if args.attestations is None else \
+        load_attested(args.attestations, config.nodes).blocks
     if args.sign_only is not None:
         coordinator = Coordinator(config, insecure=True)  # signs only; connects to nothing
         query, request = coordinator.sign_query(config.node(args.node), args.query, params,
-                                                context)
+                                                context, attestations=blocks)
         write_envelope_lines(args.sign_only, [request])
         print(f"signed query {query.query_id.hex()} ({args.query} for {args.node}, purpose "
               f"{query.purpose}) written to {args.sign_only}, not sent; it expires at "
@@ -159,7 +162,8 @@ def _query(args: argparse.Namespace) -> int:
               f"fedtrade approve {args.sign_only} --key KEY; then: fedtrade send "
               f"{args.sign_only} --config {args.config}")
         return 0
-    return _print_answer(args, config, lambda c: c.ask(args.node, args.query, params, context))
+    return _print_answer(args, config, lambda c: c.ask(args.node, args.query, params, context,
+                                                       attestations=blocks))
 
 
 def _print_answer(
@@ -224,7 +228,8 @@ def _screen(args: argparse.Namespace) -> int:
         with ResultWriter(args.out, args.json) as writer:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
                                       progress=show_progress, rates_file=args.rates,
-                                      quarantine=args.quarantine)
+                                      quarantine=args.quarantine,
+                                      attestations=args.attestations)
     finally:
         coordinator.close()
         evidence.close()
@@ -388,8 +393,9 @@ def _parser() -> argparse.ArgumentParser:
         "query",
         help="send one signed query to one node and print the verified answer",
         description="Parameters are NAME=VALUE; a list takes comma-separated values or "
-        "NAME=@FILE with one value per line. A shipment is HOUSE_BILL[:DECLARED_USD[:HS6]], "
-        "e.g. shipments=HB1:45.50:610910,HB2. Use the query 'describe' to list what you may ask.",
+        "NAME=@FILE with one value per line. Questions about shipments name attested house "
+        "bills (shipments=HB1,HB2) and carry the filer's blocks (--attestations). Use the "
+        "query 'describe' to list what you may ask.",
     )
     query.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     query.add_argument("--node", required=True, help="node id from the config")
@@ -401,6 +407,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="query parameter (repeatable)",
     )
+    query.add_argument("--attestations", type=Path, metavar="BLOCKS.jsonl",
+                       help="the filer's signed manifest blocks (fedtrade-node attest) the "
+                       "question is about; needed for per-shipment and linkage queries")
     query.add_argument("--sign-only", type=Path, metavar="FILE",
                        help="write the signed query to FILE instead of sending it, for approvers "
                        "to co-sign (fedtrade approve) before fedtrade send")
@@ -434,6 +443,8 @@ def _parser() -> argparse.ArgumentParser:
         "marked, and the run goes on.")
     screen.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     screen.add_argument("manifest", type=Path, help="manifest CSV (see the README's columns)")
+    screen.add_argument("--attestations", type=Path, required=True, metavar="BLOCKS.jsonl",
+                        help="the filer's signed blocks of this manifest (fedtrade-node attest)")
     _add_context_options(screen)
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")

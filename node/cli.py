@@ -1,4 +1,5 @@
-"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit, budget)."""
+"""`fedtrade-node`: the stakeholder's command line (init, serve, check config, import,
+audit, attest, budget)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from fedtrade.node.attest import attest_manifest
 from fedtrade.node.audit import stored_hash, verify_chain
 from fedtrade.node.config import load_node_config
 from fedtrade.node.health import probe
@@ -228,6 +230,15 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attest(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    blocks = attest_manifest(
+        args.manifest, args.out, SigningKey.from_file(config.signing_key), config.node_id,
+        block_lines=args.block_lines, valid_hours=args.valid_hours)
+    print(f"attested {args.manifest} as {config.node_id} in {blocks} signed block(s): {args.out}")
+    return 0
+
+
 def _next_steps(made: Scaffold, requester: str) -> list[str]:
     steps = []
     if made.tls_csr is not None:
@@ -238,6 +249,8 @@ def _next_steps(made: Scaffold, requester: str) -> list[str]:
     steps += [
         f"copy the coordinator's public key ({requester}.pub, from its operator) to "
         f"{made.requester_key}",
+        *(f"copy the trusted filer's public key (from its operator) to {key}"
+          for key in made.filer_keys),
         f"copy the federation's linkage secret (from another node's operator, over a secure "
         f"channel) to {made.linkage_secret} (mode 0600); the first node creates it with "
         "`fedtrade linkage-secret`",
@@ -253,7 +266,8 @@ def _next_steps(made: Scaffold, requester: str) -> list[str]:
 
 def _init(args: argparse.Namespace) -> int:
     made = init_node(args.out, args.id, args.role, listen=args.listen,
-                     requester=args.requester, ca_dir=args.ca)
+                     requester=args.requester, ca_dir=args.ca,
+                     filers=tuple(args.trusted_filer))
     steps = _next_steps(made, args.requester)
     written = [made.config, made.signing_key, made.public_key, made.tls_key]
     written += [p for p in (made.tls_cert, made.tls_csr) if p is not None]
@@ -314,6 +328,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="node.listen (default: %(default)s); one port per node on a host")
     init.add_argument("--requester", default="cbp-coordinator",
                       help="the coordinator's requester id (default: %(default)s)")
+    init.add_argument("--trusted-filer", action="append", default=[], metavar="FILER_ID",
+                      help="a carrier or broker node whose manifest attestations this node "
+                      "answers for (repeatable); its public key goes in OUT/config/FILER_ID.pub")
     add_json_option(init)
     init.set_defaults(run=_init)
 
@@ -373,6 +390,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="write what the import did as JSON: rows read, inserted, unchanged, "
                      "refused by reason, normalisations and the values they changed")
     imp.set_defaults(run=_import)
+
+    attest = commands.add_parser(
+        "attest",
+        help="sign the manifest this node filed, in blocks, for the requester's questions",
+        description="Sign the lines of a manifest file this node (carrier or broker) filed: "
+        "one Ed25519 signature per block. Nodes that list this node under trusted_filers "
+        "answer questions about these lines only.",
+    )
+    attest.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    attest.add_argument("--manifest", type=Path, required=True, help="the filed manifest (CSV)")
+    attest.add_argument("--out", type=Path, required=True,
+                        help="write the signed blocks here (DSSE JSON lines)")
+    attest.add_argument("--block-lines", type=int, default=1_000, metavar="N",
+                        help="lines per signed block (default %(default)s)")
+    attest.add_argument("--valid-hours", type=float, default=72.0, metavar="H",
+                        help="hours the blocks stay valid (default %(default)s)")
+    attest.set_defaults(run=_attest)
     return parser
 
 

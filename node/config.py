@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.currency import load_currency_rates
@@ -132,11 +133,19 @@ class NodeConfig:
     settings: QuerySettings
     # mutual TLS material (reloaded with the config, so renewed certificates apply)
     tls: TlsMaterial | None
+    # filer id -> keys whose manifest attestations this node answers for
+    trusted_filers: Mapping[str, tuple[RequesterKey, ...]]
+    alarm: AlarmSettings
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
         """Every listed key id with its requester, revoked and expired ones included."""
         return {k.key.key_id: (r, k) for r in self.requesters.values() for k in r.keys}
+
+    @cached_property
+    def filer_keys(self) -> dict[str, tuple[str, RequesterKey]]:
+        """Every listed filer key id with its filer id, revoked and expired ones included."""
+        return {k.key.key_id: (f, k) for f, keys in self.trusted_filers.items() for k in keys}
 
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
@@ -336,6 +345,9 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
         min_consignee_shipments=section.integer(
             "min_consignee_shipments", defaults.min_consignee_shipments, min=2
         ),
+        consignee_value_step_usd=section.number(
+            "consignee_value_step_usd", defaults.consignee_value_step_usd, min=1.0
+        ),
     )
     section.finish()
     return controls
@@ -390,6 +402,35 @@ def _settings(root: ConfigMapping) -> QuerySettings:
     return settings
 
 
+def _trusted_filers(root: ConfigMapping) -> dict[str, tuple[RequesterKey, ...]]:
+    section = root.optional_mapping("trusted_filers")
+    if section is None:
+        return {}
+    filers = {}
+    for filer_id, entry in section.items():
+        if not is_valid_id(filer_id):
+            raise entry.error(f"{filer_id!r} is not a valid filer (node) id")
+        filers[filer_id] = _requester_keys(entry)
+        entry.finish()
+    return filers
+
+
+def _alarm(root: ConfigMapping) -> AlarmSettings:
+    section = root.optional_mapping("enumeration_alarm")
+    defaults = AlarmSettings()
+    if section is None:
+        return defaults
+    alarm = AlarmSettings(
+        window_seconds=section.integer("window_seconds", defaults.window_seconds, min=1),
+        min_shipments=section.integer("min_shipments", defaults.min_shipments, min=1),
+        max_unknown_share=section.number(
+            "max_unknown_share", defaults.max_unknown_share, min=0.0, max=1.0),
+        throttle_seconds=section.integer("throttle_seconds", defaults.throttle_seconds, min=1),
+    )
+    section.finish()
+    return alarm
+
+
 def load_node_config(path: Path) -> NodeConfig:
     """Load and validate a node trust config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
@@ -441,6 +482,8 @@ def load_node_config(path: Path) -> NodeConfig:
                     f"approver key {key_id[:16]}… is also a key of requester "
                     f"{owner_of_key[key_id]!r}; an approver signs with a key of its own",
                     "approval")
+    trusted_filers = _trusted_filers(root)
+    alarm = _alarm(root)
     root.finish()
     return NodeConfig(
         path=path,
@@ -455,6 +498,8 @@ def load_node_config(path: Path) -> NodeConfig:
         requesters=requesters,
         settings=settings,
         tls=tls,
+        trusted_filers=trusted_filers,
+        alarm=alarm,
     )
 
 

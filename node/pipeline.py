@@ -2,16 +2,20 @@
 
 For every request, in this order: verify the signature against the trusted
 requester keys, parse only the verified bytes, check the claimed requester
-and that the TLS client certificate may speak for it, the audience and the
-validity window, check approvers' co-signatures where the trust config asks
-for them (four eyes), refuse a replayed query id, authorize the query and
-purpose, validate parameters, execute on a read-only connection, and sign the
-answer bound to the digest of the request payload, with the node's latest
-signed audit checkpoint in it. The verified payload's text fields and
-timestamps are checked against their limits before anything is copied or
-echoed. Every authenticated request, answered or refused, leaves one audit
-entry; refusals before authentication are counted per peer and audited in
-aggregate (see ``_audited``).
+and that the TLS client certificate may speak for it, charge the question to
+the requester's rate limit (describe and refusals count too), check the
+audience and the validity window, check approvers' co-signatures where the
+trust config asks for them (four eyes), refuse a query id ever answered
+before, authorize the query and purpose, validate parameters, charge its
+shipments, check the attestation (every house bill asked about must be in a
+manifest block signed by a trusted filer; reference values come from there:
+``node.attestation``), execute on a read-only connection, sign the answer
+bound to the digest of the request payload, with the node's latest signed
+audit checkpoint in it, and watch for enumeration (``node.enumeration``).
+The verified payload's text fields and timestamps are checked against their
+limits before anything is copied or echoed. Every authenticated request,
+answered or refused, leaves one audit entry; refusals before authentication
+are counted per peer and audited in aggregate (see ``_audited``).
 
 Aggregate queries (differential privacy, ``_release_aggregate``) add three
 steps: budget (the answer already released for an identical query, or a
@@ -33,6 +37,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from fedtrade.node import privacy_ledger
+from fedtrade.node.attestation import Attestation, verify_attestations
 from fedtrade.node.audit import AuditEntry
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
@@ -40,7 +45,7 @@ from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
-from fedtrade.node.state import NodeState, SeenQuery
+from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 from fedtrade.protocol.limits import CHUNK_ROWS
@@ -52,6 +57,7 @@ from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     digest,
+    envelope_from_proto,
     envelope_to_proto,
     from_value,
     parse_payload,
@@ -85,7 +91,7 @@ class _Trace:
     case_id: str = ""
     query_name: str = ""
     param_digest: str = ""
-    seen: SeenQuery | None = None
+    seen: str | None = None  # the reserved query id, persisted with the audit entry
     rows: int = 0
     recorded: bool = False  # the answer's audit entry is already committed (aggregates)
 
@@ -112,6 +118,7 @@ class _Accepted:
     requester: Requester
     grant: QueryGrant | None  # None for describe
     params: dict[str, PyValue]
+    attestation: bytes  # digest of the attested blocks the question carries (b"" if none)
 
 
 def _identify(
@@ -211,8 +218,49 @@ def _authorize(
             f"a batch of {size} shipments exceeds this requester's max_batch of "
             f"{requester.max_batch}; split it into smaller batches"
         )
-    state.rate_limiter.charge(requester.id, requester.rate_limit, size)
+    state.rate_limiter.charge_shipments(requester.id, requester.rate_limit, size)
     return grant, params
+
+
+def _asked_bills(params: dict[str, PyValue]) -> list[str]:
+    """The house bills a question names (its batch, or the bills to place in groups)."""
+    value = params.get("shipments", params.get("house_bills"))
+    bills = value["house_bill"] if isinstance(value, dict) else value
+    return [str(bill) for bill in bills] if isinstance(bills, list) else []
+
+
+def _attest(
+    state: NodeState, config: NodeConfig, query: query_pb2.Query, params: dict[str, PyValue],
+    now: float,
+) -> tuple[dict[str, PyValue], bytes]:
+    """Check the question's attestation; the batch's reference values come from it."""
+    spec = CATALOGUE.get(query.query_name)
+    if spec is None or spec.disclosure == "aggregate":
+        if query.attestations:
+            raise MalformedRequestError(
+                f"{query.query_name!r} is not about manifest lines; send it without attestations")
+        return params, b""
+    attestation: Attestation = verify_attestations(
+        [envelope_from_proto(block) for block in query.attestations],
+        config.filer_keys,
+        (config.node_id, state.signing_key.public_key),
+        now,
+        config.freshness.clock_skew_seconds,
+    )
+    attestation.require(_asked_bills(params))
+    batch = params.get("shipments")
+    if isinstance(batch, dict):
+        rates = config.settings.currency_per_usd
+        lines = [attestation.lines[str(bill)] for bill in batch["house_bill"]]
+        declared: list[PyValue] = [
+            round(line.declared_value / rates[line.currency], 2) if line.currency in rates
+            else None
+            for line in lines
+        ]
+        params = {**params, "shipments": {"house_bill": batch["house_bill"],
+                                          "declared_value_usd": declared,
+                                          "hs6": [line.hs6 for line in lines]}}
+    return params, attestation.digest
 
 
 def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.Query) -> None:
@@ -237,6 +285,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     config = state.config
     now = state.clock()
     query, requester = _identify(config, envelope, trace, now)
+    state.rate_limiter.charge_query(requester.id, requester.rate_limit)
     if query.audience != config.node_id:
         raise AudienceError(
             f"the query is addressed to {query.audience!r}, this node is "
@@ -248,15 +297,13 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     # before the query id is used up, so a query short of approvals can collect more and return
     _check_approvals(envelope, requester, query)
     params = {name: from_value(v) for name, v in query.params.items()}
+    # the digest covers the attested blocks too: the audit entry names the filer's lines
     trace.param_digest = hashlib.sha256(
-        query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
+        query_pb2.Query(params=query.params, attestations=query.attestations)
+        .SerializeToString(deterministic=True)
     ).hexdigest()
     state.store.reserve_query_id(trace.query_id)
-    trace.seen = SeenQuery(
-        trace.query_id,
-        query.expires_at.ToMicroseconds() / 1e6,
-        forget_before=now - config.freshness.clock_skew_seconds,
-    )
+    trace.seen = trace.query_id
     if describe != (query.query_name == DESCRIBE):
         raise MalformedRequestError(
             "use the Describe call for the 'describe' query and the Query call for all others"
@@ -264,7 +311,8 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     grant = None
     if not describe:
         grant, params = _authorize(state, requester, query, params)
-    return _Accepted(config, query, digest(envelope.payload), requester, grant, params)
+    params, attested = _attest(state, config, query, params, now)
+    return _Accepted(config, query, digest(envelope.payload), requester, grant, params, attested)
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
@@ -288,7 +336,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), type(exc).__name__, reason)
         else:
-            state.store.record(trace.entry("refused", reason), trace.seen)
+            state.store.record(trace.entry("refused", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "refused", status_for(exc).name, started)
         raise
     except Exception as exc:
@@ -296,11 +345,13 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), "internal error", reason)
         else:
-            state.store.record(trace.entry("failed", reason), trace.seen)
+            state.store.record(trace.entry("failed", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "failed", "INTERNAL", started)
         raise
     if not trace.recorded:
-        state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
+        state.store.record(trace.entry("answered", "", answer_digest), trace.seen,
+                           state.rate_limiter.changed())
     _observe(state, trace, "answered", "OK", started)
     return result
 
@@ -379,9 +430,25 @@ def _run(state: NodeState, accepted: _Accepted, epsilon: float | None = None) ->
             fields=accepted.grant.fields,
             query_id=accepted.query.query_id,
             settings=accepted.config.settings,
+            attestation=accepted.attestation,
             epsilon=epsilon,
         )
     )
+
+
+def _watch(state: NodeState, accepted: _Accepted, result: ResultTable) -> None:
+    """Feed the enumeration alarm with how many shipments asked about were not known."""
+    if "known" not in result.columns:
+        return
+    column = result.columns.index("known")
+    unknown = sum(1 for row in result.rows if row[column] is False)
+    requester = accepted.requester.id
+    trip = state.alarm.observe(requester, len(result.rows), unknown, state.clock(),
+                               accepted.config.alarm)
+    if trip is not None:
+        state.rate_limiter.throttle(requester, trip.until)
+        if state.metrics is not None:
+            state.metrics.count_enumeration_alarm(requester)
 
 
 def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | None:
@@ -419,7 +486,7 @@ def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_le
 
     signed, answer_digest = state.store.record_release(
         lambda answer_digest, note: trace.entry("answered", note, answer_digest), trace.seen,
-        debit)
+        debit, state.rate_limiter.changed())
     trace.recorded = True
     return signed, answer_digest
 
@@ -433,6 +500,7 @@ def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
         if charge is not None:
             return _release_aggregate(state, accepted, charge, trace)
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         answer = query_pb2.Answer(table=_table(result))
         signed = _sign_answer(state, accepted, answer)
@@ -454,6 +522,7 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
         if _charge(state, accepted) is not None:
             raise MalformedRequestError("use the Query call for aggregate queries")
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         chunks = list(_chunks(state, accepted, result))
         return chunks, digest(chunks[-1].payload).hex()

@@ -49,11 +49,12 @@ class Scaffold:
     ca_cert: Path  # copied here with --ca, else still to be copied here
     requester_key: Path  # the coordinator's public key, to be copied here
     linkage_secret: Path  # to be copied here
+    filer_keys: tuple[Path, ...] = ()  # trusted filers' public keys, to be copied here
 
     def missing(self) -> list[Path]:
         """Files the config names that the operator still has to put in place."""
         wanted = [self.ca_cert, self.requester_key, self.linkage_secret,
-                  self.tls_key.with_name(f"{self.node_id}.tls.crt")]
+                  self.tls_key.with_name(f"{self.node_id}.tls.crt"), *self.filer_keys]
         return [path for path in wanted if not path.exists()]
 
 
@@ -68,7 +69,20 @@ def _grants(role: str) -> str:
     return "\n".join(lines)
 
 
-def _config_text(node_id: str, role: str, listen: str, requester: str) -> str:
+def _filers_text(filers: tuple[str, ...]) -> str:
+    if not filers:
+        return ""
+    entries = "".join(f"  {filer}:\n    keys:\n      - file: {filer}.pub\n" for filer in filers)
+    return f"""
+# Filers (carrier or broker nodes) whose signed manifest blocks (fedtrade-node attest) this
+# node answers for: a question about a house bill outside their blocks is refused. Each
+# filer's public signing key file comes from its operator.
+trusted_filers:
+{entries}"""
+
+
+def _config_text(node_id: str, role: str, listen: str, requester: str,
+                 filers: tuple[str, ...]) -> str:
     return f"""\
 # Trust config of the fedtrade {role} node {node_id}, written by `fedtrade-node init`.
 # Check it with:  fedtrade-node config check node.yaml
@@ -127,11 +141,12 @@ linkage:
   # The federation's shared linkage secret (hex, mode 0600), the same file at every
   # node; never given to the coordinator.
   secret_file: ../keys/linkage.secret
-"""
+{_filers_text(filers)}"""
 
 
 def init_node(
-    out: Path, node_id: str, role: str, *, listen: str, requester: str, ca_dir: Path | None
+    out: Path, node_id: str, role: str, *, listen: str, requester: str, ca_dir: Path | None,
+    filers: tuple[str, ...] = (),
 ) -> Scaffold:
     """Create OUT/{config,keys,data}: keys, a TLS certificate (or request) and the config.
 
@@ -139,7 +154,8 @@ def init_node(
     """
     if role not in ROLES:
         raise KeyFileError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    for what, value in (("node id", node_id), ("requester id", requester)):
+    for what, value in (("node id", node_id), ("requester id", requester),
+                        *(("filer id", filer) for filer in filers)):
         if not is_valid_id(value):
             raise KeyFileError(f"{value!r} is not a valid {what}: use 1-63 lowercase letters, "
                                "digits, '.', '_' or '-'")
@@ -171,11 +187,12 @@ def init_node(
         ca_cert.chmod(0o644)
     else:
         tls_key, tls_csr = write_csr(node_id, keys)
-    config.write_text(_config_text(node_id, role, listen, requester))
+    config.write_text(_config_text(node_id, role, listen, requester, filers))
     return Scaffold(
         node_id=node_id, role=role, listen=listen, config=config, signing_key=private,
         public_key=public, key_id=SigningKey.from_file(private).key_id, tls_key=tls_key,
         tls_cert=tls_cert, tls_csr=tls_csr, ca_cert=ca_cert,
         requester_key=config_dir / f"{requester}.pub",
         linkage_secret=keys / "linkage.secret",
+        filer_keys=tuple(config_dir / f"{filer}.pub" for filer in filers),
     )

@@ -21,8 +21,9 @@ from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.config import NodeConfig
+from fedtrade.node.enumeration import EnumerationAlarm
 from fedtrade.node.metrics import NodeMetrics
-from fedtrade.node.ratelimit import RateLimiter
+from fedtrade.node.ratelimit import RateLimiter, RateRow
 from fedtrade.node.refusals import RefusalTally
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.store import open_store
@@ -32,7 +33,7 @@ from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["CHECKPOINT_SECONDS", "NodeDatabase", "NodeState", "SeenQuery", "checkpoint_file"]
+__all__ = ["CHECKPOINT_SECONDS", "NodeDatabase", "NodeState", "checkpoint_file"]
 
 CHECKPOINT_SECONDS = 60.0
 
@@ -41,16 +42,8 @@ def checkpoint_file(database: Path) -> Path:
     """Where a node appends the audit checkpoints it signs: next to its database."""
     return database.with_name(database.name + ".checkpoints.jsonl")
 
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SeenQuery:
-    """A reserved query id to persist with the request's audit entry."""
-
-    query_id: str
-    expires_at: float
-    forget_before: float
 
 
 class NodeDatabase:
@@ -87,22 +80,39 @@ class NodeDatabase:
         with self._write_lock:
             self._replay.reserve(self._writer, query_id)
 
-    def record(self, entry: AuditEntry, seen: SeenQuery | None = None) -> None:
-        """Append the audit entry and persist the reserved query id, in one commit."""
+    def record(
+        self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
+    ) -> None:
+        """Append the audit entry, persist the reserved query id (hex) and the changed
+        rate-limit state, in one commit."""
         try:
             with self.write() as conn:
                 if seen is not None:
-                    self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+                    self._replay.persist(conn, seen)
+                self._save_rates(conn, rates)
                 self._audit.append(conn, entry)
         finally:
             if seen is not None:
-                self._replay.release(seen.query_id)
+                self._replay.release(seen)
+
+    @staticmethod
+    def _save_rates(conn: sqlite3.Connection, rates: list[RateRow] | None) -> None:
+        if rates:
+            conn.executemany("INSERT OR REPLACE INTO rate_state (requester, kind, level, updated) "
+                             "VALUES (?, ?, ?, ?)", rates)
+
+    def rate_rows(self) -> list[RateRow]:
+        """The rate-limit state saved before the last shutdown."""
+        with self._write_lock:
+            rows = self._writer.execute("SELECT requester, kind, level, updated FROM rate_state")
+            return [(str(r), str(k), float(level), float(when)) for r, k, level, when in rows]
 
     def record_release(
         self,
         entry: Callable[[str, str], AuditEntry],
-        seen: SeenQuery | None,
+        seen: str | None,
         release: Callable[[sqlite3.Connection], tuple[T, str, str]],
+        rates: list[RateRow] | None = None,
     ) -> tuple[T, str]:
         """Run ``release`` (budget debit, signing) and append its audit entry in one commit.
 
@@ -113,10 +123,11 @@ class NodeDatabase:
         with self.write() as conn:
             result, answer_digest, note = release(conn)
             if seen is not None:
-                self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+                self._replay.persist(conn, seen)
+            self._save_rates(conn, rates)
             self._audit.append(conn, entry(answer_digest, note))
         if seen is not None:
-            self._replay.release(seen.query_id)
+            self._replay.release(seen)
         return result, answer_digest
 
     @property
@@ -159,15 +170,18 @@ class NodeState:
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
     refusals: RefusalTally = field(default_factory=RefusalTally)
+    alarm: EnumerationAlarm = field(default_factory=EnumerationAlarm)
     checkpoint: Envelope | None = None  # the latest signed audit checkpoint
     _checkpoint_signed: float = field(default=float("-inf"), repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeState:
+        store = NodeDatabase(config.database, config.role)
         state = cls(
             config=config,
             signing_key=SigningKey.from_file(config.signing_key),
-            store=NodeDatabase(config.database, config.role),
+            store=store,
+            rate_limiter=RateLimiter(saved=store.rate_rows()),
         )
         state.sign_checkpoint()
         return state

@@ -14,7 +14,6 @@ from fedtrade.protocol.limits import (
     CONSIGNEE_TOTALS_MAX_DAYS,
     HOUSE_BILL,
     HS_CHAPTER,
-    MAX_LISTED_HOUSE_BILLS,
     ORIGIN_COUNTRY,
     STATISTICS_MAX_DAYS,
 )
@@ -69,7 +68,8 @@ INDICATOR_ROLES: Mapping[str, tuple[str, ...]] = {
 _SHIPMENTS = ParamSpec(
     "shipments",
     "shipments",
-    "the batch: a table of house_bill with the manifest's declared_value_usd and hs6",
+    "the batch: a table with a house_bill column; every house bill must be in an attested "
+    "manifest block the question carries, whose declared value and HS6 are the reference",
     batch=True,
 )
 
@@ -93,13 +93,14 @@ def _per_shipment(name: str, description: str, fields: tuple[str, ...]) -> Query
 _SHIPMENT_QUERIES = (
     QuerySpec(
         name="shipment_known",
-        description="For each house bill: whether this node holds a record of the shipment.",
+        description="For each attested house bill: whether this node holds a record of the "
+        "shipment.",
         roles=frozenset(ROLES),
         params=(
             ParamSpec(
                 "house_bills",
                 "text_list",
-                "house bill numbers to look up",
+                "attested house bill numbers to look up",
                 pattern=HOUSE_BILL,
                 batch=True,
             ),
@@ -165,23 +166,23 @@ _SHIPMENT_QUERIES = (
 
 _CONSIGNEE_DAILY_TOTALS = QuerySpec(
     name="consignee_daily_totals",
-    description="Per consignee (pseudonymous token, valid for this query only) and day: "
-    "number of shipments and their value in USD, for consignees with several shipments "
-    "a day; optionally which of the given house bills belong to each.",
+    description="Per consignee (pseudonymous token, valid for this query and its attested "
+    "blocks only) and day: number of shipments and their value in USD rounded to the "
+    "node's step, for consignees with several shipments a day that hold one of the given "
+    "attested house bills, and which of those belong to each.",
     roles=frozenset(ROLES),
     params=(
         ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
         ParamSpec(
             "date_to", "date", f"last day, at most {CONSIGNEE_TOTALS_MAX_DAYS} days after date_from"
         ),
-        # Not a batch: the whole manifest may be listed, to find its shipments' groups.
+        # A batch: the listed bills count against max_batch and the shipment rate.
         ParamSpec(
             "house_bills",
             "text_list",
-            "house bills to place in the groups",
-            required=False,
+            "attested house bills; only the groups holding one of them are listed",
             pattern=HOUSE_BILL,
-            max_items=MAX_LISTED_HOUSE_BILLS,
+            batch=True,
         ),
     ),
     key_columns=("consignee_token", "day"),

@@ -17,7 +17,6 @@ __all__ = [
     "HS_CHAPTER",
     "LARGE_REQUEST_BYTES",
     "MAX_BATCH_SHIPMENTS",
-    "MAX_LISTED_HOUSE_BILLS",
     "MAX_MESSAGE_BYTES",
     "MAX_TEXT_PARAM_CHARS",
     "ORIGIN_COUNTRY",
@@ -26,25 +25,22 @@ __all__ = [
 
 # Largest gRPC message either side may be configured to send or accept.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-# Default largest message, sized from the wire encoding of the largest legitimate one:
-# a consignee totals request listing a whole manifest's house bills. Each bill costs a
-# tag byte, a length byte and at most 35 characters: 37 bytes; a 1,000,000-shipment
-# manifest (the design's sizing) is 37,000,000 bytes, 35.3 MiB, plus under 1 KiB of
-# query fields, signatures and framing. A Screen batch is far smaller: 10,000 shipments
-# (the default max_batch) cost at most 37 + 8 (hs6) + 8 (value) bytes each, 0.53 MB.
-# The consignee totals answer carries at most those bills back (once each), so the
-# coordinator's receive limit is the same figure.
+# Default largest message. Requests are small now that questions carry attested batches
+# (a batch of at most 10,000 house bills plus the signed blocks holding them: blocks of
+# 1,000 lines, the attest default, are about 0.1 MB each, so a contiguous batch needs
+# about 1.2 MB). The largest legitimate message is an answer: consignee totals for a batch
+# listing its house bills back, or a Screen stream's chunks of CHUNK_ROWS rows, both far
+# below this; 40 MiB leaves room for batches whose bills are scattered over many blocks.
 DEFAULT_MESSAGE_BYTES = 40 * 1024 * 1024
-# Above this, a request counts as large: a node handles only a few at a time. A Screen
-# batch of 10,000 shipments (0.53 MB) stays under it; only whole-manifest lists exceed it.
-LARGE_REQUEST_BYTES = 1024 * 1024
+# Above this, a request counts as large: a node handles only a few at a time, and refuses a
+# Query or Describe this large outright. An attested batch (about 1.2 MB, above) stays
+# under it; only batches whose bills are scattered over many blocks exceed it.
+LARGE_REQUEST_BYTES = 4 * 1024 * 1024
 # Rows per answer chunk of a Screen stream: a node sends at most this many in one
 # chunk, and a coordinator expects ceil(rows / CHUNK_ROWS) chunks (at least one).
 CHUNK_ROWS = 2_000
 # Most shipments one batch parameter may carry (a requester's max_batch may be lower).
 MAX_BATCH_SHIPMENTS = 10_000
-# Most house bills one consignee totals query may place in its groups: a whole manifest.
-MAX_LISTED_HOUSE_BILLS = 2_000_000
 # Longest date ranges (inclusive) of the aggregate and the linkage queries.
 CONSIGNEE_TOTALS_MAX_DAYS = 31
 STATISTICS_MAX_DAYS = 92

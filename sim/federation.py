@@ -10,7 +10,7 @@ import yaml
 
 from fedtrade.coordinator.risk import DEFAULT_RISK
 from fedtrade.protocol.catalogue import CATALOGUE
-from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate
 
@@ -49,6 +49,14 @@ class Federation:
     @property
     def coordinator_config(self) -> Path:
         return self.root / "coordinator.yaml"
+
+    @property
+    def filer_id(self) -> str:
+        return NODE_IDS["carrier"]
+
+    def filer_key(self) -> SigningKey:
+        """The key of the node that files and attests manifests (the carrier)."""
+        return SigningKey.from_file(self.root / "keys" / f"{self.filer_id}.key")
 
     def write_coordinator_config(
         self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000
@@ -122,6 +130,9 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "linkage": {"secret_file": LINKAGE_SECRET},
             "privacy": dict(PRIVACY),
         }
+        if "carrier" in roles:  # the carrier files the manifest and attests it
+            filer = NODE_IDS["carrier"]
+            config["trusted_filers"] = {filer: {"keys": [{"file": f"keys/{filer}.pub"}]}}
         path = root / f"{node_id}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         node_configs[node_id] = path

@@ -18,6 +18,9 @@ class DisclosureControls:
     min_cell_shipments: int = 10
     # consignee totals: only consignees with at least this many shipments on a day are listed
     min_consignee_shipments: int = 2
+    # consignee totals: released values are rounded to a multiple of this (USD), so
+    # overlapping windows cannot be chained through exact value patterns
+    consignee_value_step_usd: float = 50.0
 
 
 @dataclass(frozen=True)

@@ -286,10 +286,27 @@ def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations
     return migrations
 
 
+# Every answered query id, forever (16 bytes each, the primary key is the index): a token
+# key is derived from the query id, so an id must never be answered twice. Rate-limit
+# buckets and throttles survive a restart.
+_REQUEST_STATE = """
+CREATE TABLE query_ids (
+    query_id BLOB PRIMARY KEY NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE rate_state (
+    requester TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    level REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (requester, kind)
+) STRICT, WITHOUT ROWID;
+"""
+
 _COMMON_STEPS = (
     ("0001_node_internals", _NODE_INTERNALS),
     ("0002_reference_lists", _REFERENCE_LISTS),
     ("0003_privacy_ledger", _PRIVACY_LEDGER),
+    ("0004_request_state", _REQUEST_STATE),
 )
 _ROLE_STEPS = {
     "marketplace": (
@@ -302,6 +319,19 @@ _ROLE_STEPS = {
     "broker": (("0001_broker_tables", _BROKER),),
 }
 _COMMON = _migrations("fedtrade-node", _COMMON_STEPS)
+
+
+_KEEP_SEEN = "0005_keep_seen_query_ids"  # a Python step: SQLite 3.40 has no unhex()
+
+
+@_COMMON(name=_KEEP_SEEN)
+def _keep_seen_query_ids(db: Database) -> None:
+    """Carry the ids remembered until expiry over into the permanent table."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO query_ids (query_id) VALUES (?)",
+        ((bytes.fromhex(qid),) for (qid,) in db.conn.execute("SELECT query_id FROM seen_queries")),
+    )
+    db.conn.execute("DROP TABLE seen_queries")
 _ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}
 
 
@@ -313,7 +343,8 @@ def _stored_role(db: Database) -> str | None:
 
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
-    known = {name for name, _ in _COMMON_STEPS} | {name for name, _ in _ROLE_STEPS[role]}
+    known = {name for name, _ in _COMMON_STEPS} | {name for name, _ in _ROLE_STEPS[role]} | \
+        {_KEEP_SEEN}
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)
     if unknown:

@@ -232,6 +232,7 @@ class Query(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     QUERY_NAME_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
+    ATTESTATIONS_FIELD_NUMBER: _builtins.int
     query_id: _builtins.bytes
     """16 random bytes, unique per query; nodes refuse a query id they have seen."""
     requester_id: _builtins.str
@@ -252,6 +253,13 @@ class Query(_message.Message):
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def params(self) -> _containers.MessageMap[_builtins.str, Global___Value]: ...
+    @_builtins.property
+    def attestations(self) -> _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]:
+        """Signed manifest blocks (payload type
+        application/vnd.fedtrade.manifest-block.v1+protobuf) the question is about: a
+        per-shipment or linkage question may name only house bills attested in them.
+        """
+
     def __init__(
         self,
         *,
@@ -266,10 +274,11 @@ class Query(_message.Message):
         officer_id: _builtins.str = ...,
         query_name: _builtins.str = ...,
         params: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
+        attestations: _abc.Iterable[_envelope_pb2.Envelope] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "issued_at", b"issued_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "case_id", b"case_id", "expires_at", b"expires_at", "issued_at", b"issued_at", "legal_basis", b"legal_basis", "officer_id", b"officer_id", "params", b"params", "purpose", b"purpose", "query_id", b"query_id", "query_name", b"query_name", "requester_id", b"requester_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestations", b"attestations", "audience", b"audience", "case_id", b"case_id", "expires_at", b"expires_at", "issued_at", b"issued_at", "legal_basis", b"legal_basis", "officer_id", b"officer_id", "params", b"params", "purpose", b"purpose", "query_id", b"query_id", "query_name", b"query_name", "requester_id", b"requester_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

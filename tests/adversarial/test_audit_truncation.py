@@ -20,7 +20,7 @@ from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.state import checkpoint_file
 from fedtrade.sim.federation import Federation
-from tests.conftest import CONTEXT, RunningNode, start_node
+from tests.conftest import CONTEXT, RunningNode, attest, start_node
 from tests.node.test_audit_verify import tamper
 
 NODE = "carrier-1"
@@ -34,8 +34,10 @@ def ask(federation: Federation, node: RunningNode, count: int) -> None:
     coordinator = Coordinator(config, evidence=evidence)
     try:
         for i in range(count):
-            answer = coordinator.ask(NODE, "shipment_known", {"house_bills": [f"HB{i:04d}"]},
-                                     CONTEXT)
+            bill = f"HB{i:04d}"
+            blocks = attest(federation.filer_key(), federation.filer_id, [{"house_bill": bill}])
+            answer = coordinator.ask(NODE, "shipment_known", {"house_bills": [bill]}, CONTEXT,
+                                     attestations=blocks)
             assert answer is not None
     finally:
         coordinator.close()

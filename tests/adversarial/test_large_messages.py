@@ -29,7 +29,7 @@ from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.errors import ConfigError
 from fedtrade.trust.keys import SigningKey
-from tests.conftest import coordinator_tls, query_request, signed_query
+from tests.conftest import coordinator_tls, describe_request, signed_query
 from tests.node.test_node_process import start, stop
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -96,8 +96,8 @@ def test_large_unauthenticated_messages_are_refused_within_a_memory_bound(
 
     too_large = node_pb2.ScreenRequest(envelope=junk(LIMIT + 1024 * 1024))
     assert call(address, federation, "Screen", too_large) == grpc.StatusCode.RESOURCE_EXHAUSTED
-    # no Query or Describe is legitimately over 1 MiB: refused before it is parsed
-    large_query = node_pb2.QueryRequest(envelope=junk(2 * LARGE_REQUEST_BYTES))
+    # no Query or Describe is legitimately this large: refused before it is parsed
+    large_query = node_pb2.QueryRequest(envelope=junk(LARGE_REQUEST_BYTES + 1024 * 1024))
     assert call(address, federation, "Query", large_query) == grpc.StatusCode.RESOURCE_EXHAUSTED
 
     at_limit = node_pb2.ScreenRequest(envelope=junk(LIMIT - 4096))
@@ -114,8 +114,8 @@ def test_large_unauthenticated_messages_are_refused_within_a_memory_bound(
     peak = rss_mib(pid, "VmHWM")
     assert peak - idle <= RSS_BOUND_MIB, f"idle {idle} MiB, peak {peak} MiB"
     key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
-    request = query_request(signed_query(key, audience=NODE))
-    assert call(address, federation, "Query", request) == grpc.StatusCode.OK  # still answering
+    request = describe_request(signed_query(key, audience=NODE, query_name="describe"))
+    assert call(address, federation, "Describe", request) == grpc.StatusCode.OK  # answering
 
     stop(process)  # writes the refusals counted before authentication, aggregated
     database = load_node_config(federation.node_configs[NODE]).database

@@ -15,6 +15,7 @@ import pytest
 from fedtrade import __version__
 from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.node.cli import main as node_main
+from fedtrade.protocol.attestation import write_attestations
 from tests.conftest import LiveFederation
 from tests.coordinator.test_evidence import _alter, ask_and_store
 
@@ -63,8 +64,11 @@ def test_an_unknown_option_is_named(main: Main, args: list[str], usage: str, hin
 def test_query_json(live: LiveFederation, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(live.federation.coordinator_config)
     base = ["query", "--config", config, "--node", "broker-1", *CONTEXT_ARGS]
+    blocks = live.federation.root / "blocks.jsonl"
+    write_attestations(blocks, live.attest([{"house_bill": "HB0001"}, {"house_bill": "HB0002"}]))
     answer = json_of(fedtrade_main, [*base, "shipment_known", "--param",
-                                     "house_bills=HB0001,HB0002"], capsys)
+                                     "house_bills=HB0001,HB0002", "--attestations", str(blocks)],
+                     capsys)
     assert answer["node"] == "broker-1"
     assert answer["query"] == "shipment_known"
     assert answer["verified"] is True

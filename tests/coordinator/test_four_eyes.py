@@ -10,10 +10,11 @@ import yaml
 
 from fedtrade.coordinator.cli import main as fedtrade
 from fedtrade.node.config import load_node_config
+from fedtrade.protocol.attestation import write_attestations
 from fedtrade.sim.federation import COORDINATOR_ID, Federation
 from fedtrade.trust.errors import ConfigError
 from fedtrade.trust.keys import generate_keypair
-from tests.conftest import RunningNode, start_node
+from tests.conftest import RunningNode, attest, start_node
 
 NODE = "carrier-1"
 APPROVERS = ("supervisor-a", "supervisor-b", "supervisor-c")
@@ -44,9 +45,13 @@ def carrier(federation: Federation) -> Iterator[RunningNode]:
 
 
 def sign_only(federation: Federation, query: str, out: Path) -> int:
+    blocks = out.with_suffix(".attest.jsonl")  # the filer's signed line for HB0001
+    write_attestations(blocks, attest(federation.filer_key(), federation.filer_id,
+                                      [{"house_bill": "HB0001"}]))
     return fedtrade(["query", "--config", str(federation.coordinator_config), "--node", NODE,
                      query, "--param", PARAMS[query], "--purpose", "TARGETING",
-                     "--case", "CASE-9", "--officer", "officer-1", "--sign-only", str(out)])
+                     "--case", "CASE-9", "--officer", "officer-1", "--sign-only", str(out),
+                     "--attestations", str(blocks)])
 
 
 def send(federation: Federation, file: Path) -> int:

@@ -16,6 +16,7 @@ from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.attest import attest_manifest as attest_blocks
 from fedtrade.node.peers import PeerInterceptor
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
@@ -42,11 +43,23 @@ def run_screening(
         if emit is not None:
             emit(result)
 
+    attested = attest_manifest(live, world)
     try:
-        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect)
+        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect,
+                                  attestations=attested)
     finally:
         coordinator.close()
     return results, summary
+
+
+def attest_manifest(live: LiveFederation, world: World) -> Path:
+    """The carrier signs the manifest it filed (what `fedtrade-node attest` runs; the
+    command itself runs in scripts/bench_screen, a separate process)."""
+    out = live.federation.root / "manifest.attest.jsonl"
+    if not out.exists():
+        attest_blocks(world.folder / "manifest.csv", out, live.federation.filer_key(),
+                      live.federation.filer_id, block_lines=500, valid_hours=1)
+    return out
 
 
 def test_results_match_the_ground_truth(live_world: LiveFederation, world: World) -> None:
@@ -206,7 +219,8 @@ def test_cli_writes_outputs_and_honours_require_all_nodes(
 ) -> None:
     config_path = live_world.federation.coordinator_config
     args = ["screen", "--config", str(config_path), str(world.folder / "manifest.csv"),
-            "--purpose", "TARGETING", "--case", "C-9", "--no-progress"]
+            "--purpose", "TARGETING", "--case", "C-9", "--no-progress",
+            "--attestations", str(attest_manifest(live_world, world))]
     outputs = ["--out", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.jsonl"),
                "--report", str(tmp_path / "r.html")]
     assert fedtrade_main([*args, *outputs]) == 0

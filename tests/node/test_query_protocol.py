@@ -47,7 +47,8 @@ def call(live: LiveFederation, node_id: str, envelope: Envelope) -> grpc.RpcErro
 
 def test_valid_query_is_answered_with_a_signed_bound_answer(live: LiveFederation) -> None:
     result = live.coordinator.ask(
-        MARKET, "shipment_known", {"house_bills": ["HB0001", "HB0002"]}, CONTEXT
+        MARKET, "shipment_known", {"house_bills": ["HB0001", "HB0002"]}, CONTEXT,
+        attestations=live.attest([{"house_bill": "HB0001"}, {"house_bill": "HB0002"}]),
     )
     table = decode_table(result.answer.table)
     assert table.names == ("house_bill", "known")
@@ -178,7 +179,8 @@ def test_describe_rpc_refuses_other_queries(live: LiveFederation) -> None:
 
 def test_screen_streams_a_verifiable_chunk_chain(live: LiveFederation) -> None:
     bills = [f"HB{i:06d}" for i in range(CHUNK_ROWS * 2 + 5)]
-    chunks = live.coordinator.screen("carrier-1", "shipment_known", {"house_bills": bills}, CONTEXT)
+    chunks = live.coordinator.screen("carrier-1", "shipment_known", {"house_bills": bills}, CONTEXT,
+                                     attestations=live.attest([{"house_bill": b} for b in bills]))
     assert [c.sequence for c in chunks] == [0, 1, 2]
     assert chunks[-1].last
     assert not chunks[0].last

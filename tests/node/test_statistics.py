@@ -80,7 +80,8 @@ def run(path: Path, role: str, params: Mapping[str, PyValue], fields: tuple[str,
         conn.set_trace_callback(trace.append)
     try:
         checked = validate_params(SPEC, {**WINDOW, **params})
-        return RUNS[SPEC.name](Execution(conn, role, checked, fields, b"q" * 16, SETTINGS, 1e7))
+        execution = Execution(conn, role, checked, fields, b"q" * 16, SETTINGS, epsilon=1e7)
+        return RUNS[SPEC.name](execution)
     finally:
         conn.close()
 
