@@ -114,7 +114,8 @@ def test_large_unauthenticated_messages_are_refused_within_a_memory_bound(
     peak = rss_mib(pid, "VmHWM")
     assert peak - idle <= RSS_BOUND_MIB, f"idle {idle} MiB, peak {peak} MiB"
     key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
-    request = describe_request(signed_query(key, audience=NODE, query_name="describe"))
+    request = describe_request(signed_query(key, audience=NODE, query_name="describe",
+                                            attestations=[]))
     assert call(address, federation, "Describe", request) == grpc.StatusCode.OK  # answering
 
     stop(process)  # writes the refusals counted before authentication, aggregated
