@@ -72,6 +72,40 @@ CREATE TABLE import_log (
 ) STRICT;
 """
 
+# Amendments (node.store.amend) and the originals of values an import changed
+# (node.store.importer), e.g. money rounded to cents.
+_AMENDMENTS = """
+CREATE TABLE row_versions (
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (table_name, row_key)
+) STRICT;
+
+CREATE TABLE amendments (
+    seq INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    old_version INTEGER NOT NULL,
+    new_version INTEGER NOT NULL,
+    changes TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    amended_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX amendments_row ON amendments (table_name, row_key, seq);
+
+CREATE TABLE import_values (
+    file_sha256 TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    column_name TEXT NOT NULL,
+    original TEXT NOT NULL,
+    stored TEXT NOT NULL,
+    PRIMARY KEY (file_sha256, table_name, line, column_name)
+) STRICT;
+"""
+
 _REFERENCE_LISTS = """
 CREATE TABLE recalled_products (
     gtin TEXT PRIMARY KEY NOT NULL,
@@ -253,6 +287,7 @@ def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations
 _COMMON_STEPS = (
     ("0001_node_internals", _NODE_INTERNALS),
     ("0002_reference_lists", _REFERENCE_LISTS),
+    ("0003_amendments_and_import_values", _AMENDMENTS),
 )
 _ROLE_STEPS = {
     "marketplace": (
