@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedtrade.node.store import amend
-from fedtrade.node.store.amend import Amender
 from fedtrade.node.store.columns import SqlValue
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.plan import plan_import
@@ -233,7 +232,7 @@ def _write(
     for index, spec, path, digest in files:
         stage = stages[spec.name]
         rejected = 0 if intake.rejects is None else intake.rejects.rows(index)
-        amender = Amender(stage, digest, now) if stage.versioned else None
+        amender = amend.Amender(stage, digest, now) if stage.versioned else None
         write = stage.insert if amender is None else amender.apply
         changed = 0
         first = 1

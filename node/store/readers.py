@@ -47,7 +47,7 @@ ERROR_COLUMN = "import_error"
 """The column a rejects file adds; an import ignores it, so a fixed rejects file imports as is."""
 VERSION_COLUMN = "version"
 """The optional column of any file: the row's version, a whole number (later replaces earlier)."""
-_VERSION = ColumnSpec(VERSION_COLUMN, integer(0), nullable=True)
+_VERSION = integer(0)
 
 Problem = tuple[str | None, str]
 """(field or None for the whole row, problem text)."""
@@ -259,11 +259,11 @@ class RowReader:
                 else:
                     parsed = self._finish(start, row, [])
                     yield parsed if self._version_at is None else _versioned(
-                        parsed, cells[self._version_at], _VERSION.type.from_csv)
+                        parsed, cells[self._version_at], _VERSION.from_csv)
                     continue
             parsed = self._csv_row(start, cells, plan)
             yield parsed if self._version_at is None else _versioned(
-                parsed, cells[self._version_at], _VERSION.type.from_csv)
+                parsed, cells[self._version_at], _VERSION.from_csv)
 
     def _csv_row(self, line: int, cells: list[str], plan: _CsvPlan) -> ParsedRow:
         values: list[SqlValue] = []
@@ -319,7 +319,7 @@ class RowReader:
             parsed = self._json_row(line, obj, names)
             version = obj.get(VERSION_COLUMN)
             yield parsed if version is None else _versioned(
-                parsed, version, _VERSION.type.from_json)
+                parsed, version, _VERSION.from_json)
 
     def _json_row(self, line: int, obj: Mapping[str, object], names: frozenset[str]) -> ParsedRow:
         problems: list[Problem] = [

@@ -16,6 +16,10 @@ In a quarantine import the rows refused so far are kept in a second TEMP table
 (``refuse``, ``drop``), so a child row whose parent was refused is refused for
 that reason, once, instead of as a foreign-key error.
 
+Each staged row keeps its version (``_version``, NULL when it has none); a
+stage with any version leaves its key checks and its writing to
+``node.store.amend``.
+
 The TEMP tables live in SQLite's temporary database of the importing
 connection, so staging never writes to or locks the store itself.
 """
