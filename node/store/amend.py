@@ -4,7 +4,8 @@ Any import file may carry a ``version`` column (a whole number; a row without
 one counts as version 0). A file with at least one version is checked and
 written here instead of by ``Stage.insert``; each staged row, in file order, is
 compared with the row stored under its primary key (which may have come from an
-earlier line of the same file):
+earlier line of the same file; a key new to the store and alone in its file is
+inserted with the others of its chunk as a set):
 
 - no stored row: **inserted**;
 - a later version: the stored row is **amended** (replaced); the values it had
@@ -113,17 +114,35 @@ class Amender:
     stale_rows: list[StaleRow] = field(default_factory=list)
 
     def apply(self, first: int, count: int) -> int:
-        """Apply the staged rows first .. first+count-1; return how many rows were written."""
+        """Apply the staged rows first .. first+count-1; return how many rows were written.
+
+        A row whose key is neither stored nor on another line of the file can only be
+        inserted: those are inserted as a set, the others compared row by row.
+        """
         stage, conn = self.stage, self.stage.conn
-        names = stage.spec.column_names
-        cols = ", ".join(map(quote, names))
-        rows = conn.execute(
+        pk, table = stage.spec.primary_key, quote(stage.spec.name)
+        cols = ", ".join(map(quote, stage.spec.column_names))
+        chunk = (first, first + count - 1)
+        fresh = (
+            f"FROM temp.{stage.name} AS s WHERE s.rowid BETWEEN ? AND ? "
+            f"AND NOT EXISTS (SELECT 1 FROM main.{table} AS t WHERE {join(pk, 't', 's')}) "
+            f"AND NOT EXISTS (SELECT 1 FROM temp.{stage.name} AS d "
+            f"WHERE {join(pk, 'd', 's')} AND d._line != s._line)"
+        )
+        rest = conn.execute(
             f"SELECT _line, {_key_json(stage, 's')}, {cols}, coalesce(_version, 0) "
-            f"FROM temp.{stage.name} AS s WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
-            (first, first + count - 1),
+            f"FROM temp.{stage.name} AS s WHERE rowid BETWEEN ? AND ? "
+            f"AND rowid NOT IN (SELECT s.rowid {fresh}) ORDER BY rowid", chunk + chunk,
         ).fetchall()
-        written = 0
-        for line, key, *values, version in rows:
+        conn.execute(
+            f"INSERT INTO main.row_versions (table_name, row_key, version) "
+            f"SELECT ?, {_key_json(stage, 's')}, s._version {fresh} AND s._version > 0",
+            (stage.spec.name, *chunk))
+        written = conn.execute(
+            f"INSERT INTO main.{table} ({cols}) SELECT {cols} {fresh} ORDER BY s.rowid", chunk
+        ).rowcount
+        self.inserted += written
+        for line, key, *values, version in rest:
             written += self._row(conn, line, key, tuple(values), version)
         return written
 

@@ -61,6 +61,10 @@ def _import(db: Path, path: Path, **options: object) -> ImportReport:
     return import_path(db, "carrier", "house_bills", path, progress=False, **options)  # type: ignore[arg-type]
 
 
+def _bills(db: Path) -> list[Row]:
+    return sorted(stored_rows(db, "house_bills"), key=lambda row: str(row["house_bill"]))
+
+
 def _counts(report: ImportReport) -> tuple[int, int, int, int, int]:
     (item,) = report.files
     return (item.rows_inserted, item.rows_amended, item.rows_unchanged, item.rows_stale,
@@ -86,8 +90,7 @@ def test_a_later_version_replaces_the_row_and_the_change_is_logged(tmp_path: Pat
     assert _counts(first) == (2, 0, 0, 0, 0)
     second = _import(db, _versioned(tmp_path / "v2.csv", [(VERSIONS[2], 2), (other, None)]))
     assert _counts(second) == (0, 1, 1, 0, 0)
-    assert stored_rows(db, "house_bills")[0] == VERSIONS[2]
-    assert stored_rows(db, "house_bills")[1] == other
+    assert _bills(db) == [VERSIONS[2], other]
     assert _table(db, "SELECT table_name, row_key, version FROM row_versions") == [
         ("house_bills", '["HB0001"]', 2)]
     ((table, key, old, new, changes, line),) = _table(
@@ -118,7 +121,7 @@ def test_within_one_file_a_later_version_is_an_amendment(tmp_path: Path) -> None
                        [dict(VERSIONS[1], version=1), dict(VERSIONS[3], version=3)])
     report = import_path(db, "carrier", None, path, progress=False)
     assert _counts(report) == (1, 1, 0, 0, 0)
-    assert stored_rows(db, "house_bills") == [VERSIONS[3]]
+    assert _bills(db) == [VERSIONS[3]]
     assert _table(db, "SELECT line, old_version, new_version FROM amendments") == [(2, 1, 3)]
 
 
@@ -128,7 +131,7 @@ def test_a_stale_version_is_reported_and_not_applied(tmp_path: Path) -> None:
     new = dict(SAMPLES["house_bills"][1])
     report = _import(db, _versioned(tmp_path / "late.csv", [(VERSIONS[1], 1), (new, None)]))
     assert _counts(report) == (1, 0, 0, 1, 0)  # the stale row did not abort the file
-    assert stored_rows(db, "house_bills") == [VERSIONS[3], new]
+    assert _bills(db) == [VERSIONS[3], new]
     assert report.as_json()["stale_rows"] == [{
         "file": str(tmp_path / "late.csv"), "table": "house_bills", "line": 2,
         "key": ["HB0001"], "version": 1, "stored_version": 3}]
@@ -153,7 +156,7 @@ def test_quarantine_refuses_a_conflicting_version_and_applies_the_rest(tmp_path:
                       [(VERSIONS[1], 1), (VERSIONS[2], 1), (other, 1), (VERSIONS[3], 3)])
     report = _import(db, path, quarantine=tmp_path / "rejects.csv")
     assert _counts(report) == (2, 1, 0, 0, 1)
-    assert stored_rows(db, "house_bills") == [VERSIONS[3], other]
+    assert _bills(db) == [VERSIONS[3], other]
     with (tmp_path / "rejects.csv").open(newline="") as f:
         (rejected,) = list(csv.DictReader(f))
     assert rejected["version"] == "1"
@@ -183,7 +186,7 @@ def test_any_order_of_resent_versions_ends_in_the_same_store(arrivals: list[int]
         latest = max(arrivals)
         _import(expected_db, _versioned(folder / "latest.csv", [(VERSIONS[latest], latest)]))
         assert _data(db) == _data(expected_db)
-        assert stored_rows(db, "house_bills") == [VERSIONS[latest]]
+        assert _bills(db) == [VERSIONS[latest]]
 
 
 def test_interrupted_amendment_import_leaves_the_store_unchanged(tmp_path: Path) -> None:
