@@ -102,14 +102,14 @@ class StaleRow:
 
 @dataclass
 class Amender:
-    """Writes a versioned stage row by row and counts what each row did."""
+    """Writes a versioned stage and counts the rows inserted, amended and stale (the
+    importer counts the rest, unchanged)."""
 
     stage: Stage
     file_sha256: str
     now: str
     inserted: int = 0
     amended: int = 0
-    unchanged: int = 0
     stale: int = 0
     stale_rows: list[StaleRow] = field(default_factory=list)
 
@@ -178,7 +178,6 @@ class Amender:
         if version == stored_version or not changes:
             # the same version is identical here: ``findings`` refused any difference
             self._keep_version(conn, key, version)
-            self.unchanged += 1
             return 0
         assignments = ", ".join(f"{quote(n)} = ?" for n in changes)
         conn.execute(f"UPDATE main.{table} SET {assignments} WHERE {where}",
