@@ -9,8 +9,12 @@
 # the README ("Operating a node"). Everything is installed at build time: the running
 # container downloads nothing.
 
+# The base: any Debian-like image with python3 (3.11+) and pip; scripts/container-test
+# builds one locally with mmdebstrap and passes it as --build-arg BASE=...
+ARG BASE=python:3.11-slim-bookworm
+
 # --- build: wheels of fedtrade and all its dependencies ---------------------
-FROM python:3.11-slim-bookworm AS build
+FROM ${BASE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY fedtrade/ fedtrade/
@@ -23,7 +27,7 @@ COPY sim/ sim/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # --- runtime -----------------------------------------------------------------
-FROM python:3.11-slim-bookworm
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FEDTRADE_NODE_CONFIG=/config/node.yaml \

@@ -6,25 +6,33 @@ import argparse
 import csv
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from rich.table import Table
 
-from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.attested import load_attested
+from fedtrade.coordinator.client import Coordinator, QueryContext, VerifiedAnswer
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
-from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
+from fedtrade.coordinator.enrol import NodeProposal, add_node
+from fedtrade.coordinator.evidence import EvidenceStore, node_checkpoints, verify_evidence
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
 from fedtrade.coordinator.report import write_report
 from fedtrade.coordinator.result_files import ResultWriter
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope_lines
+from fedtrade.protocol.wire import PAYLOAD_QUERY, parse_payload
+from fedtrade.protos import query_pb2
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
-from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.envelope import Envelope, sign
+from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
-from fedtrade.trust.pki import init_ca, issue_certificate
+from fedtrade.trust.pki import init_ca, issue_certificate, issue_from_csr
 from fedtrade.trust.yamlconfig import load_yaml
 
 __all__ = ["main"]
@@ -58,13 +66,18 @@ def _config_check(args: argparse.Namespace) -> int:
             ) from None
         raise
     SigningKey.from_file(config.signing_key)
+    warnings = expiry_warnings(
+        [("TLS certificate", config.tls.not_after),
+         ("federation CA certificate", config.tls.ca_not_after)] if config.tls else [])
     if args.json:
         print_json({
             "file": str(args.file), "ok": True, "kind": "coordinator",
             "requester_id": config.requester_id, "version": config.version,
-            "nodes": sorted(config.nodes),
+            "nodes": sorted(config.nodes), "warnings": warnings,
         })
         return 0
+    for warning in warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     print(
         f"{args.file}: OK — coordinator {config.requester_id}, config version "
         f"{config.version}, {len(config.nodes)} node(s): {', '.join(sorted(config.nodes))}"
@@ -89,9 +102,30 @@ def _pki_init(args: argparse.Namespace) -> int:
 
 
 def _pki_issue(args: argparse.Namespace) -> int:
+    if args.csr is not None:
+        files = issue_from_csr(args.ca, args.csr, args.out, days=args.days)
+        print(f"wrote {files.cert}, valid until {files.not_after:%Y-%m-%d}, naming "
+              f"{files.cert.name.removesuffix('.tls.crt')}: send it back to the node's operator")
+        return 0
     files = issue_certificate(args.ca, args.name, args.out, days=args.days)
     print(f"wrote {files.cert} and {files.key} (mode 0600), valid until "
           f"{files.not_after:%Y-%m-%d}, naming {args.name}")
+    return 0
+
+
+def _nodes_add(args: argparse.Namespace) -> int:
+    proposal = NodeProposal(args.id, args.role, args.address, args.public_key, args.deadline)
+    entry, config = add_node(args.config, proposal, apply=args.apply)
+    key_id = config.nodes[args.id].public_key.key_id
+    if args.json:
+        print_json({"config": args.config, "applied": args.apply, "node_id": args.id,
+                    "role": args.role, "address": args.address, "key_id": key_id,
+                    "entry": entry})
+        return 0
+    print(entry, end="")
+    where = f"added to {args.config}" if args.apply else \
+        f"checked against {args.config}, not written (add --apply to write it in)"
+    print(f"# {args.id}: {where}; key id {key_id[:16]}…")
     return 0
 
 
@@ -115,10 +149,32 @@ def _query(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     params = parse_params(args.query, args.param)
     context = _context(args, config)
+    blocks = () if args.attestations is None else \
+        load_attested(args.attestations, config.nodes).blocks
+    if args.sign_only is not None:
+        coordinator = Coordinator(config, insecure=True)  # signs only; connects to nothing
+        query, request = coordinator.sign_query(config.node(args.node), args.query, params,
+                                                context, attestations=blocks)
+        write_envelope_lines(args.sign_only, [request])
+        print(f"signed query {query.query_id.hex()} ({args.query} for {args.node}, purpose "
+              f"{query.purpose}) written to {args.sign_only}, not sent; it expires at "
+              f"{query.expires_at.ToDatetime().isoformat(timespec='seconds')}Z. Approvers: "
+              f"fedtrade approve {args.sign_only} --key KEY; then: fedtrade send "
+              f"{args.sign_only} --config {args.config}")
+        return 0
+    return _print_answer(args, config, lambda c: c.ask(args.node, args.query, params, context,
+                                                       attestations=blocks))
+
+
+def _print_answer(
+    args: argparse.Namespace,
+    config: CoordinatorConfig,
+    ask: Callable[[Coordinator], VerifiedAnswer],
+) -> int:
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     try:
-        result = coordinator.ask(args.node, args.query, params, context)
+        result = ask(coordinator)
     finally:
         coordinator.close()
         evidence.close()
@@ -134,6 +190,34 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pending_query(path: Path) -> tuple[query_pb2.Query, Envelope]:
+    (envelope,) = read_envelope_lines(path, "signed query")[:1]
+    if envelope.payload_type != PAYLOAD_QUERY:
+        raise FedtradeError(f"{path}: holds a {envelope.payload_type[:64]!r}, not a signed query")
+    return parse_payload(query_pb2.Query, envelope.payload), envelope
+
+
+def _approve(args: argparse.Namespace) -> int:
+    query, envelope = _pending_query(args.file)
+    key = SigningKey.from_file(args.key)
+    if any(s.key_id == key.key_id for s in envelope.signatures):
+        raise FedtradeError(f"{args.file} is already signed by key {key.key_id[:16]}…; each "
+                            "key counts once: another approver must sign")
+    (signature,) = sign(envelope.payload_type, envelope.payload, [key]).signatures
+    write_envelope_lines(args.file, [replace(envelope,
+                                             signatures=(*envelope.signatures, signature))])
+    print(f"approved query {query.query_id.hex()}: {query.query_name} for {query.audience}, "
+          f"purpose {query.purpose}, case {query.case_id}, officer {query.officer_id}, asked "
+          f"by {query.requester_id}; {len(envelope.signatures) + 1} signature(s) now")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    query, envelope = _pending_query(args.file)
+    return _print_answer(args, config, lambda c: c.send(query, envelope))
+
+
 def _screen(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     context = _context(args, config)
@@ -144,7 +228,8 @@ def _screen(args: argparse.Namespace) -> int:
         with ResultWriter(args.out, args.json) as writer:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
                                       progress=show_progress, rates_file=args.rates,
-                                      quarantine=args.quarantine)
+                                      quarantine=args.quarantine,
+                                      attestations=args.attestations)
     finally:
         coordinator.close()
         evidence.close()
@@ -199,6 +284,28 @@ def _evidence_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evidence_checkpoints(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    node = config.nodes.get(args.node)
+    if node is None:
+        raise FedtradeError(f"node {args.node!r} is not in {args.config}; it lists: "
+                            f"{', '.join(sorted(config.nodes))}")
+    if not config.evidence_db.exists():
+        raise ConfigError("no evidence store yet; run a query first", path=args.config,
+                          key="coordinator.evidence_db")
+    store = EvidenceStore(config.evidence_db)
+    try:
+        envelopes = node_checkpoints(store, node.id, node.public_key)
+    finally:
+        store.close()
+    if not envelopes:
+        raise FedtradeError(f"the evidence holds no audit checkpoint of {node.id} yet")
+    write_envelope_lines(args.out, envelopes)
+    print(f"{len(envelopes)} signed audit checkpoint(s) of {node.id} written to {args.out}; "
+          f"its operator checks them with: fedtrade-node audit verify --checkpoint {args.out}")
+    return 0
+
+
 def _add_plugin_commands(commands: argparse._SubParsersAction[CommandParser]) -> None:
     """Commands other installed packages contribute (entry point group ``fedtrade.commands``).
 
@@ -238,7 +345,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Issue NAME.tls.crt and NAME.tls.key, with NAME (a node or coordinator id) "
         "as the certificate's name; valid for both ends of mutual TLS.")
     pki_issue.add_argument("--ca", type=Path, required=True, help="CA folder (pki init)")
-    pki_issue.add_argument("--name", required=True, help="node or coordinator id")
+    named = pki_issue.add_mutually_exclusive_group(required=True)
+    named.add_argument("--name", help="node or coordinator id: a new key and its certificate")
+    named.add_argument("--csr", type=Path, metavar="ID.tls.csr",
+                       help="a node's certificate request (fedtrade-node init without --ca): "
+                       "issue ID.tls.crt for the id it names; its key stays with the node")
     pki_issue.add_argument("--out", type=Path, required=True, help="folder for the files")
     pki_issue.add_argument("--days", type=int, default=365, help="validity (default 365)")
     pki_issue.set_defaults(run=_pki_issue)
@@ -249,6 +360,26 @@ def _parser() -> argparse.ArgumentParser:
         "the same file (linkage.secret_file); the coordinator never holds it.")
     linkage.add_argument("--out", type=Path, required=True, help="file to create")
     linkage.set_defaults(run=_linkage_secret)
+
+    nodes = commands.add_parser("nodes", help="the nodes this coordinator queries")
+    nodes_commands = nodes.add_subparsers(dest="nodes_command", required=True, metavar="ACTION")
+    nodes_add = nodes_commands.add_parser(
+        "add", help="print, check and optionally write in the nodes: entry of a new node",
+        description="Print the nodes: entry for a new node and check it: the whole config "
+        "must load with it (its public key file, address, role, a new id). With --apply, "
+        "write it at the end of the nodes: block (comments kept; atomic replace).")
+    nodes_add.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    nodes_add.add_argument("--id", required=True, help="the node's id (its node.id)")
+    nodes_add.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
+    nodes_add.add_argument("--address", required=True, metavar="HOST:PORT",
+                           help="where this coordinator reaches the node")
+    nodes_add.add_argument("--public-key", type=Path, required=True, metavar="ID.pub",
+                           help="the node's Ed25519 public key file (from its operator)")
+    nodes_add.add_argument("--deadline", type=float, default=10.0, metavar="SECONDS",
+                           help="seconds to wait for its answers (default: %(default)s)")
+    nodes_add.add_argument("--apply", action="store_true", help="write the entry into --config")
+    add_json_option(nodes_add)
+    nodes_add.set_defaults(run=_nodes_add)
 
     config = commands.add_parser("config", help="work with configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -262,8 +393,9 @@ def _parser() -> argparse.ArgumentParser:
         "query",
         help="send one signed query to one node and print the verified answer",
         description="Parameters are NAME=VALUE; a list takes comma-separated values or "
-        "NAME=@FILE with one value per line. A shipment is HOUSE_BILL[:DECLARED_USD[:HS6]], "
-        "e.g. shipments=HB1:45.50:610910,HB2. Use the query 'describe' to list what you may ask.",
+        "NAME=@FILE with one value per line. Questions about shipments name attested house "
+        "bills (shipments=HB1,HB2) and carry the filer's blocks (--attestations). Use the "
+        "query 'describe' to list what you may ask.",
     )
     query.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     query.add_argument("--node", required=True, help="node id from the config")
@@ -275,9 +407,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="query parameter (repeatable)",
     )
+    query.add_argument("--attestations", type=Path, metavar="BLOCKS.jsonl",
+                       help="the filer's signed manifest blocks (fedtrade-node attest) the "
+                       "question is about; needed for per-shipment and linkage queries")
+    query.add_argument("--sign-only", type=Path, metavar="FILE",
+                       help="write the signed query to FILE instead of sending it, for approvers "
+                       "to co-sign (fedtrade approve) before fedtrade send")
     _add_context_options(query)
     add_json_option(query)
     query.set_defaults(run=_query)
+
+    approve = commands.add_parser(
+        "approve", help="co-sign a query written by query --sign-only (four eyes)",
+        description="Print what the query asks and add your signature to FILE. A node that "
+        "requires k of n approvers answers only when k distinct approver keys signed.")
+    approve.add_argument("file", type=Path, metavar="FILE", help="from query --sign-only")
+    approve.add_argument("--key", type=Path, required=True,
+                         help="your approver private key (fedtrade keygen)")
+    approve.set_defaults(run=_approve)
+
+    send = commands.add_parser(
+        "send", help="send a query written by query --sign-only, with its approvals")
+    send.add_argument("file", type=Path, metavar="FILE", help="from query --sign-only")
+    send.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    send.add_argument("--insecure", action="store_true",
+                      help="allow plaintext gRPC when coordinator.tls is not configured")
+    add_json_option(send)
+    send.set_defaults(run=_send)
 
     screen = commands.add_parser(
         "screen", help="screen a manifest across all nodes: risk level and reasons per shipment",
@@ -287,6 +443,8 @@ def _parser() -> argparse.ArgumentParser:
         "marked, and the run goes on.")
     screen.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     screen.add_argument("manifest", type=Path, help="manifest CSV (see the README's columns)")
+    screen.add_argument("--attestations", type=Path, required=True, metavar="BLOCKS.jsonl",
+                        help="the filer's signed blocks of this manifest (fedtrade-node attest)")
     _add_context_options(screen)
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")
@@ -312,6 +470,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
     add_json_option(verify)
     verify.set_defaults(run=_evidence_verify)
+    checkpoints = evidence_commands.add_parser(
+        "checkpoints", help="write a node's signed audit checkpoints kept with the evidence")
+    checkpoints.add_argument("--config", type=Path, required=True,
+                             help="coordinator config (YAML)")
+    checkpoints.add_argument("--node", required=True, metavar="NODE_ID")
+    checkpoints.add_argument("--out", type=Path, required=True, metavar="FILE",
+                             help="JSON lines, for `fedtrade-node audit verify --checkpoint`")
+    checkpoints.set_defaults(run=_evidence_checkpoints)
 
     _add_plugin_commands(commands)
     return parser

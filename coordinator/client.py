@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -95,9 +95,11 @@ class Coordinator:
         context: QueryContext,
         *,
         query_id: bytes | None = None,
+        attestations: Sequence[Envelope] = (),
     ) -> tuple[query_pb2.Query, Envelope]:
         """Sign a query for ``node``; ``query_id`` is shared only by the fan-out of one
-        federated query to several nodes (each node still sees it once)."""
+        federated query to several nodes (each node still sees it once). ``attestations``
+        are the filer's signed manifest blocks the question is about."""
         now = time.time()
         query = query_pb2.Query(
             query_id=query_id or os.urandom(16),
@@ -109,6 +111,7 @@ class Coordinator:
             officer_id=context.officer_id,
             query_name=query_name,
             params={name: _param_value(value) for name, value in params.items()},
+            attestations=[envelope_to_proto(block) for block in attestations],
         )
         query.issued_at.FromDatetime(datetime.fromtimestamp(now, UTC))
         query.expires_at.FromDatetime(
@@ -118,11 +121,18 @@ class Coordinator:
         return query, sign(PAYLOAD_QUERY, payload, [self._key])
 
     def ask(
-        self, node_id: str, query_name: str, params: Mapping[str, ParamValue], context: QueryContext
+        self, node_id: str, query_name: str, params: Mapping[str, ParamValue],
+        context: QueryContext, *, attestations: Sequence[Envelope] = (),
     ) -> VerifiedAnswer:
         """Send one signed query (or 'describe') and return the verified answer."""
-        node = self.config.node(node_id)
-        query, request = self.sign_query(node, query_name, params, context)
+        query, request = self.sign_query(self.config.node(node_id), query_name, params, context,
+                                         attestations=attestations)
+        return self.send(query, request)
+
+    def send(self, query: query_pb2.Query, request: Envelope) -> VerifiedAnswer:
+        """Send ``request`` (signed ``query``, approvers' signatures included) to its audience
+        and return the verified answer."""
+        node, query_name = self.config.node(query.audience), query.query_name
         stub = self._stub(node)
         wire = envelope_to_proto(request)
 
@@ -155,13 +165,15 @@ class Coordinator:
         *,
         query_id: bytes | None = None,
         deadline_seconds: float | None = None,
+        attestations: Sequence[Envelope] = (),
     ) -> list[query_pb2.AnswerChunk]:
         """Send a signed batch query over Screen and verify the whole chunk chain.
 
         ``deadline_seconds`` overrides the node's deadline (for whole-manifest queries).
         """
         node = self.config.node(node_id)
-        query, request = self.sign_query(node, query_name, params, context, query_id=query_id)
+        query, request = self.sign_query(node, query_name, params, context, query_id=query_id,
+                                         attestations=attestations)
         stub = self._stub(node)
         timeout = deadline_seconds or node.deadline_seconds
         screen = node_pb2.ScreenRequest(envelope=envelope_to_proto(request))

@@ -2,7 +2,7 @@
 
 Rows keep the exact request and response envelope bytes, so `verify_evidence`
 can later prove, offline and against the nodes' public keys, who answered what
-to which question.
+to which question. The audit checkpoints the answers carry are kept with them.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
+from fedtrade.coordinator.verify import carried_checkpoint, verify_answer, verify_chunk_chain
+from fedtrade.protocol.checkpoints import Checkpoint, TruncationError, check_consistent
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
-from fedtrade.protos import envelope_pb2
+from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.keys import PublicKey
 
-__all__ = ["EvidenceProblem", "EvidenceStore", "verify_evidence"]
+__all__ = ["EvidenceProblem", "EvidenceStore", "node_checkpoints", "verify_evidence"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence (
@@ -108,13 +109,19 @@ def _parse(data: bytes) -> Envelope:
     return envelope_from_proto(message)
 
 
-def verify_evidence(
-    store: EvidenceStore, node_keys: Mapping[str, PublicKey]
-) -> tuple[int, list[EvidenceProblem]]:
-    """Re-verify every stored answer; return (rows checked, problems found)."""
-    problems: list[EvidenceProblem] = []
+def _checkpoints(
+    store: EvidenceStore, node_keys: Mapping[str, PublicKey], problems: list[EvidenceProblem]
+) -> tuple[int, dict[str, dict[bytes, tuple[Envelope, Checkpoint]]]]:
+    """Verify every stored answer; collect the audit checkpoints they carry, per node."""
     checked = 0
+    found: dict[str, dict[bytes, tuple[Envelope, Checkpoint]]] = {}
     streams: dict[tuple[str, str], list[tuple[int, Envelope, Envelope]]] = {}
+
+    def keep(message: query_pb2.Answer | query_pb2.AnswerChunk, node_id: str) -> None:
+        carried = carried_checkpoint(message, node_id=node_id, node_key=node_keys[node_id])
+        if carried is not None:
+            found.setdefault(node_id, {})[carried[0].payload] = carried
+
     for row_id, node_id, query_id, kind, _seq, request, response in store.rows():
         checked += 1
         key = node_keys.get(node_id)
@@ -129,17 +136,47 @@ def verify_evidence(
             streams.setdefault((node_id, query_id), []).append((row_id, request, response))
             continue
         try:
-            verify_answer(response, request=request, node_id=node_id, node_key=key)
+            keep(verify_answer(response, request=request, node_id=node_id, node_key=key),
+                 node_id)
         except FedtradeError as exc:
             problems.append(EvidenceProblem(row_id, node_id, query_id, str(exc)))
     for (node_id, query_id), rows in streams.items():
         try:
-            verify_chunk_chain(
+            chunks = verify_chunk_chain(
                 [r for _, _, r in rows],
                 request=rows[0][1],
                 node_id=node_id,
                 node_key=node_keys[node_id],
             )
+            keep(chunks[-1], node_id)
         except FedtradeError as exc:
             problems.append(EvidenceProblem(rows[0][0], node_id, query_id, str(exc)))
+    return checked, found
+
+
+def verify_evidence(
+    store: EvidenceStore, node_keys: Mapping[str, PublicKey]
+) -> tuple[int, list[EvidenceProblem]]:
+    """Re-verify every stored answer and the audit checkpoints they carry.
+
+    Returns (rows checked, problems found). Checkpoints of one node that
+    contradict each other (fewer entries later, or two hashes for one entry)
+    show that the node's audit log was truncated or rewritten in between.
+    """
+    problems: list[EvidenceProblem] = []
+    checked, found = _checkpoints(store, node_keys, problems)
+    for node_id, carried in sorted(found.items()):
+        try:
+            check_consistent(checkpoint for _, checkpoint in carried.values())
+        except TruncationError as exc:
+            problems.append(EvidenceProblem(0, node_id, "", str(exc)))
     return checked, problems
+
+
+def node_checkpoints(
+    store: EvidenceStore, node_id: str, node_key: PublicKey
+) -> list[Envelope]:
+    """Every distinct verified audit checkpoint of ``node_id`` in the evidence, oldest first."""
+    _, found = _checkpoints(store, {node_id: node_key}, [])
+    carried = found.get(node_id, {}).values()
+    return [envelope for envelope, _ in sorted(carried, key=lambda item: item[1].signed_at)]

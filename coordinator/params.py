@@ -48,30 +48,14 @@ def _convert(spec: ParamSpec, text: str) -> PyValue:
 
 
 def _shipments(text: str) -> query_pb2.Value:
-    records = [_shipment(item) for item in _list(text)]
-    return table_value(
-        {
-            name: [r.get(name) for r in records]
-            for name in ("house_bill", "declared_value_usd", "hs6")
-        }
-    )
-
-
-def _shipment(item: str) -> dict[str, PyValue]:
-    """HOUSE_BILL[:DECLARED_VALUE_USD[:HS6]], e.g. HB123:45.50:610910."""
-    bill, _, rest = item.partition(":")
-    declared, _, hs6 = rest.partition(":")
-    shipment: dict[str, PyValue] = {"house_bill": bill}
-    if declared:
-        try:
-            shipment["declared_value_usd"] = float(declared)
-        except ValueError:
-            raise MalformedRequestError(
-                f"shipment {item!r}: the declared value {declared!r} is not a number"
-            ) from None
-    if hs6:
-        shipment["hs6"] = hs6
-    return shipment
+    """HOUSE_BILL,HOUSE_BILL,...: reference values come from the attested lines."""
+    bills = _list(text)
+    typed = [bill for bill in bills if ":" in bill]
+    if typed:
+        raise MalformedRequestError(
+            f"shipment {typed[0]!r}: give house bills only; a node compares against the "
+            "declared value and HS6 the filer attested (--attestations FILE)")
+    return table_value({"house_bill": bills})
 
 
 def parse_params(query_name: str, items: Sequence[str]) -> dict[str, ParamValue]:

@@ -10,8 +10,10 @@ from rich.table import Table
 
 from fedtrade.coordinator.client import VerifiedAnswer
 from fedtrade.coordinator.results import RISK_LEVELS, ScreeningSummary
+from fedtrade.protocol.catalogue import INTERVAL_SUFFIX, PRIVACY_COLUMNS
 from fedtrade.protocol.tables import decode_table
 
+_BUDGET_COLUMN = PRIVACY_COLUMNS[-1]
 __all__ = ["answer_json", "answer_table", "console", "summary_table"]
 
 # Wide enough for any row: piped output is for reading in full or for grep, never cut.
@@ -53,8 +55,14 @@ def answer_table(result: VerifiedAnswer) -> Table:
     table = Table(
         *decoded.names, title=f"{result.node_id}: {result.query.query_name} (signed answer)"
     )
-    for row in decoded.rows():
-        table.add_row(*("—" if v is None else str(v) for v in row))
+    rows = list(decoded.rows())
+    for row in rows:
+        table.add_row(*_marked(decoded.names, row))
+    if _BUDGET_COLUMN in decoded.names and rows:
+        facts = dict(zip(decoded.names, rows[-1], strict=True))
+        table.caption = (f"differential privacy: {facts['mechanism']} noise, epsilon "
+                         f"{facts['epsilon']} spent, budget remaining {facts[_BUDGET_COLUMN]}; "
+                         "± is the 95 % interval, ±>value marks an interval wider than the value")
     return table
 
 
@@ -79,6 +87,22 @@ def answer_json(result: VerifiedAnswer) -> dict[str, Any]:
             for q in answer.catalogue.queries
         ]}
     return {**head, "rows": list(decode_table(answer.table).records())}
+
+
+
+
+def _marked(names: tuple[str, ...], row: tuple[object, ...]) -> list[str]:
+    """Cells as text; a noisy value whose 95 % interval is wider than itself is marked."""
+    values = dict(zip(names, row, strict=True))
+    out = []
+    for name, value in values.items():
+        text = "—" if value is None else str(value)
+        plus_minus = values.get(name + INTERVAL_SUFFIX)
+        if (isinstance(value, int | float) and isinstance(plus_minus, int | float)
+                and plus_minus > abs(value)):
+            text += " (±>value)"
+        out.append(text)
+    return out
 
 
 def summary_table(summary: ScreeningSummary) -> Table:

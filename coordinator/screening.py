@@ -1,10 +1,17 @@
 """Federated manifest screening: fan out signed batch queries, verify, combine, assess.
 
 1. The manifest is validated in full first; nothing is sent if a row is bad.
-2. Split shipments: every node gets one ``consignee_daily_totals`` query per
-   date window, all with the same query id, so its tokens link across nodes
-   (and never with another run). Per consignee and day the coordinator takes,
-   for each role, the sum over that role's nodes, and the largest of those.
+   Every row must be in the filer's signed blocks (``fedtrade-node attest``):
+   questions carry the blocks their house bills are in, and nodes answer only
+   for attested lines, against the attested values.
+2. Split shipments: every node gets one ``consignee_daily_totals`` question
+   per date window and batch of attested house bills, all with the same query
+   id and blocks, so its tokens link across nodes (and never with another
+   question). Per consignee and day the coordinator takes, for each role, the
+   sum over that role's nodes (values rounded by each node), and the largest.
+   This assumes nodes of one role hold disjoint parcels (two carriers each carry
+   part), while nodes of different roles see the same parcels (so roles are not
+   added up); a parcel held by two nodes of one role would be counted twice.
 3. The manifest streams in batches; each batch goes to every node at once over
    the streaming ``Screen`` call (``shipment_indicators``), with the node's
    deadline. Every chunk is verified and bound to its request before use.
@@ -28,6 +35,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fedtrade.coordinator.attested import AttestedManifest, load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.coordinator.manifest import Batch, ManifestScan, read_batches, scan_manifest
@@ -37,7 +45,7 @@ from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
 from fedtrade.protocol.rates import RateTable
 from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import PyValue, table_value
-from fedtrade.trust.errors import FedtradeError, RemoteError, VerificationError
+from fedtrade.trust.errors import DataError, FedtradeError, RemoteError, VerificationError
 
 __all__ = ["LINKAGE_QUERY", "TOP_SHIPMENTS", "screen_manifest"]
 
@@ -102,20 +110,27 @@ class _Group:
 
 def _split_reasons(
     coordinator: Coordinator, scan: ManifestScan, context: QueryContext,
-    runs: Mapping[str, _NodeRun], pool: ThreadPoolExecutor,
+    runs: Mapping[str, _NodeRun], pool: ThreadPoolExecutor, attested: AttestedManifest,
 ) -> dict[str, str]:
     threshold = coordinator.config.risk.split_threshold_usd
     if threshold <= 0:
         return {}
-    groups: dict[tuple[str, str], _Group] = {}
-    for first, last in _windows(scan.first_day, scan.last_day):
-        query_id = os.urandom(16)  # one federated query: the same id at every node
-        params: dict[str, PyValue] = {"date_from": first, "date_to": last,
-                                      "house_bills": scan.house_bills}
+    size = coordinator.config.screening.batch_size
+    questions = [
+        (first, last, scan.house_bills[start : start + size])
+        for first, last in _windows(scan.first_day, scan.last_day)
+        for start in range(0, len(scan.house_bills), size)
+    ]
+    groups: dict[tuple[str, str, int], _Group] = {}
+    for number, (first, last, bills) in enumerate(questions):
+        query_id = os.urandom(16)  # one federated question: the same id at every node
+        params: dict[str, PyValue] = {"date_from": first, "date_to": last, "house_bills": bills}
+        blocks = attested.blocks_for(bills)
         futures = {
             node_id: pool.submit(
                 coordinator.screen, node_id, LINKAGE_QUERY, params, context, query_id=query_id,
-                deadline_seconds=coordinator.config.screening.linkage_deadline_seconds)
+                deadline_seconds=coordinator.config.screening.linkage_deadline_seconds,
+                attestations=blocks)
             for node_id in runs
         }
         for node_id, future in futures.items():
@@ -127,12 +142,12 @@ def _split_reasons(
                             coordinator.config.screening.max_consecutive_failures)
                 continue
             for chunk in chunks:
-                for token, day, parcels, usd, bills in decode_table(chunk.table).rows():
-                    group = groups.setdefault((str(token), str(day)), _Group())
+                for token, day, parcels, usd, listed in decode_table(chunk.table).rows():
+                    group = groups.setdefault((str(token), str(day), number), _Group())
                     group.by_node[node_id] = (run.entry.role, int(parcels), float(usd))  # type: ignore[arg-type]
-                    group.bills.update(bills)  # type: ignore[arg-type]
+                    group.bills.update(listed)  # type: ignore[arg-type]
     reasons: dict[str, str] = {}
-    for (_, day), group in groups.items():
+    for (_, day, _), group in groups.items():
         value, parcels = group.value_usd()
         if value > threshold:
             nodes = "+".join(sorted(group.by_node))
@@ -144,15 +159,13 @@ def _split_reasons(
 
 
 def _ask_batch(
-    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext
+    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext,
+    attested: AttestedManifest,
 ) -> tuple[Columns, float]:
     started = time.monotonic()
-    shipments = table_value({
-        "house_bill": batch.house_bill,
-        "declared_value_usd": batch.declared_value_usd,
-        "hs6": batch.hs6,
-    })
-    chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context)
+    shipments = table_value({"house_bill": batch.house_bill})
+    chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context,
+                                attestations=attested.blocks_for(batch.house_bill))
     columns: dict[str, list[PyValue]] = {}
     for chunk in chunks:
         for name, values in decode_table(chunk.table).columns.items():
@@ -209,11 +222,13 @@ def screen_manifest(
     progress: bool = False,
     rates_file: Path | None = None,
     quarantine: Path | None = None,
+    attestations: Path,
 ) -> ScreeningSummary:
     """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order.
 
-    ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes the
-    manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    ``attestations`` is the filer's signed blocks of the manifest (every row must be in
+    one); ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes
+    the manifest's bad rows there and screens the rest (default: a bad row refuses it all).
     """
     config = coordinator.config
     settings = config.screening
@@ -221,13 +236,19 @@ def screen_manifest(
     rates = RateTable.constant(config.currency_per_usd)
     if rates_file is not None:
         rates.load(rates_file)
+    attested = load_attested(attestations, config.nodes)
     scan = scan_manifest(manifest, rates, quarantine)
+    outside = attested.missing(scan.house_bills)
+    if outside:
+        raise DataError(
+            f"{manifest}: {len(outside)} shipment(s) are in no block of {attestations} (first: "
+            f"{outside[0]}); nothing was sent — ask the filer to attest the manifest as filed")
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     tally = _Tally()
     workers = max(4, len(runs) * settings.in_flight_batches)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="screen") as pool, \
             _progress(progress, scan.rows, list(runs)) as advance:
-        splits = _split_reasons(coordinator, scan, context, runs, pool)
+        splits = _split_reasons(coordinator, scan, context, runs, pool, attested)
         pending: deque[tuple[Batch, dict[str, Future[tuple[Columns, float]]]]] = deque()
 
         def finish_oldest() -> None:
@@ -256,7 +277,7 @@ def screen_manifest(
 
         for batch in read_batches(manifest, rates, settings.batch_size, scan.rejected):
             futures = {
-                node_id: pool.submit(_ask_batch, coordinator, node_id, batch, context)
+                node_id: pool.submit(_ask_batch, coordinator, node_id, batch, context, attested)
                 for node_id, run in runs.items() if run.down is None
             }
             pending.append((batch, futures))

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fedtrade.protocol.wire import PAYLOAD_ANSWER, PAYLOAD_CHUNK, digest, parse_payload
+from fedtrade.protocol.checkpoints import Checkpoint, verify_checkpoint
+from fedtrade.protocol.wire import (
+    PAYLOAD_ANSWER,
+    PAYLOAD_CHUNK,
+    digest,
+    envelope_from_proto,
+    parse_payload,
+)
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope, verify
 from fedtrade.trust.errors import VerificationError
 from fedtrade.trust.keys import PublicKey
 
-__all__ = ["verify_answer", "verify_chunk_chain"]
+__all__ = ["carried_checkpoint", "verify_answer", "verify_chunk_chain"]
 
 
 def _check_binding(
@@ -25,6 +32,16 @@ def _check_binding(
         raise VerificationError(f"the answer names node {message.node_id!r}, expected {node_id!r}")
 
 
+def carried_checkpoint(
+    message: query_pb2.Answer | query_pb2.AnswerChunk, *, node_id: str, node_key: PublicKey
+) -> tuple[Envelope, Checkpoint] | None:
+    """The node's signed audit checkpoint carried by an answer (or last chunk), verified."""
+    if not message.HasField("checkpoint"):
+        return None
+    envelope = envelope_from_proto(message.checkpoint)
+    return envelope, verify_checkpoint(envelope, node_id=node_id, node_key=node_key)
+
+
 def verify_answer(
     response: Envelope, *, request: Envelope, node_id: str, node_key: PublicKey
 ) -> query_pb2.Answer:
@@ -32,6 +49,7 @@ def verify_answer(
     payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_ANSWER)
     answer = parse_payload(query_pb2.Answer, payload)
     _check_binding(answer, request, node_id)
+    carried_checkpoint(answer, node_id=node_id, node_key=node_key)
     return answer
 
 
@@ -59,4 +77,5 @@ def verify_chunk_chain(
             f"the answer stream from {node_id} ended before its last chunk (truncated); "
             "discard it and ask again"
         )
+    carried_checkpoint(chunks[-1], node_id=node_id, node_key=node_key)
     return chunks

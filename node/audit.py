@@ -23,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "entry_hash",
+    "stored_hash",
     "verify_chain",
 ]
 
@@ -77,6 +78,11 @@ class AuditLog:
     def entries(self) -> int:
         return self._next_seq - 1
 
+    @property
+    def head(self) -> tuple[int, str]:
+        """(sequence, hash) of the newest entry; read it while holding the write lock."""
+        return self._next_seq - 1, self._last_hash
+
     def append(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
         """Insert one entry; the caller holds the write lock and commits."""
         seq, prev = self._next_seq, self._last_hash
@@ -99,6 +105,12 @@ def _rows(conn: sqlite3.Connection) -> Iterator[tuple[int, AuditEntry, str, str]
     )
     for row in cursor:
         yield row[0], AuditEntry(*row[1 : 1 + len(_FIELDS)]), row[-2], row[-1]
+
+
+def stored_hash(conn: sqlite3.Connection, seq: int) -> str | None:
+    """The stored hash of entry ``seq``, or None if the log holds no such entry."""
+    row = conn.execute("SELECT entry_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def verify_chain(conn: sqlite3.Connection) -> int:

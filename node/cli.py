@@ -1,4 +1,5 @@
-"""`fedtrade-node`: the stakeholder's command line (serve, check config, import, audit)."""
+"""`fedtrade-node`: the stakeholder's command line (init, serve, check config, import,
+audit, attest, budget)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,28 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from fedtrade.node.audit import verify_chain
+from fedtrade.node.attest import attest_manifest
+from fedtrade.node.audit import stored_hash, verify_chain
 from fedtrade.node.config import load_node_config
 from fedtrade.node.health import probe
 from fedtrade.node.logs import configure_logging
 from fedtrade.node.metrics import NodeMetrics
+from fedtrade.node.privacy_ledger import Budget, spend_by_requester
 from fedtrade.node.reload import ConfigWatcher
+from fedtrade.node.scaffold import Scaffold, init_node
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.store.importer import RejectLimit, import_path
+from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, verify_checkpoint
+from fedtrade.protocol.envelope_files import read_envelope_lines
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey
 
 __all__ = ["main"]
@@ -38,6 +46,14 @@ def _write_port(path: Path, port: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(f"{port}\n")
     os.replace(tmp, path)
+
+
+def _announce(args: argparse.Namespace, message: str, **fields: object) -> None:
+    """A start or stop line: plain on stdout, or with JSON logging one JSON log line like all."""
+    if args.log_format == "json":
+        log.info(message, extra=fields)
+    else:
+        print(message, flush=True)
 
 
 def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Namespace) -> None:
@@ -59,8 +75,10 @@ def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Names
             _write_port(args.port_file, server.port)
         config = state.config
         host = (args.listen or config.listen).rpartition(":")[0]
-        print(f"node {config.node_id} ({config.role}) listening on {host}:{server.port}"
-              + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"), flush=True)
+        _announce(args, f"node {config.node_id} ({config.role}) listening on "
+                  f"{host}:{server.port}" + (" (mutual TLS)" if config.tls else " (PLAINTEXT)"),
+                  event="listening", node_id=config.node_id, role=config.role,
+                  address=f"{host}:{server.port}", tls=config.tls is not None)
         # Wake up now and then: the kernel may deliver SIGTERM to one of gRPC's threads, and
         # Python runs the handler only when the main thread gets back to the interpreter.
         while not stop.wait(0.5):
@@ -79,7 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
                 "'Operating a node'); pass --insecure to serve plaintext on a test network",
                 path=args.config, key="node.tls")
         log.warning("serving PLAINTEXT gRPC (--insecure): queries and answers are signed but "
-                    "not encrypted, and any client can connect")
+                    "not encrypted, any client can connect, and the binding of TLS client "
+                    "certificates to requesters (tls_identities) is OFF")
     state = NodeState.open(config)
     metrics = state.metrics = NodeMetrics()
     try:
@@ -91,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         metrics.stop()
         state.close()  # every answered request was committed to the audit log before answering
-    print(f"node {config.node_id} stopped", flush=True)
+    _announce(args, f"node {config.node_id} stopped", event="stopped", node_id=config.node_id)
     return 0
 
 
@@ -108,14 +127,23 @@ def _health(args: argparse.Namespace) -> int:
 def _config_check(args: argparse.Namespace) -> int:
     config = load_node_config(args.file)
     SigningKey.from_file(config.signing_key)
+    dates = [(f"requester {r.id}'s key {entry.key.key_id[:16]}…", entry.not_after)
+             for r in config.requesters.values() for entry in r.keys if not entry.revoked]
+    if config.tls is not None:
+        dates += [("TLS certificate", config.tls.not_after),
+                  ("federation CA certificate", config.tls.ca_not_after)]
+    warnings = expiry_warnings(dates)
     if args.json:
         print_json({
             "file": str(args.file), "ok": True, "kind": "node", "node_id": config.node_id,
             "role": config.role, "version": config.version,
             "requesters": sorted(config.requesters),
             "tls_not_after": config.tls.not_after.isoformat() if config.tls else None,
+            "warnings": warnings,
         })
         return 0
+    for warning in warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     print(
         f"{args.file}: OK — node {config.node_id} ({config.role}), config version "
         f"{config.version}, {len(config.requesters)} requester(s)"
@@ -127,10 +155,18 @@ def _audit_verify(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
     if not config.database.exists():
         raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
+    # checkpoints first: a bad file is the user's to fix before anything is concluded
+    public_key = SigningKey.from_file(config.signing_key).public_key
+    checkpoints = [verify_checkpoint(envelope, node_id=config.node_id, node_key=public_key)
+                   for path in args.checkpoint
+                   for envelope in read_envelope_lines(path, "checkpoint")]
     try:
         conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
         try:
             count = verify_chain(conn)
+            check_consistent(checkpoints)
+            for checkpoint in sorted(checkpoints, key=lambda c: -c.sequence):  # newest first
+                check_log_extends(checkpoint, lambda seq: stored_hash(conn, seq))
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -138,10 +174,39 @@ def _audit_verify(args: argparse.Namespace) -> int:
             f"{config.database}: cannot read the audit log ({exc}); is it this node's store? "
             "restore it from backup if it is damaged"
         ) from exc
+    newest = max((c.sequence for c in checkpoints), default=None)
     if args.json:
-        print_json({"database": str(config.database), "ok": True, "entries": count})
+        print_json({"database": str(config.database), "ok": True, "entries": count,
+                    "checkpoints": len(checkpoints), "newest_checkpoint_entry": newest})
     else:
-        print(f"audit log OK: {count} entries, hash chain intact")
+        print(f"audit log OK: {count} entries, hash chain intact"
+              + (f"; extends all {len(checkpoints)} checkpoint(s), newest at entry {newest}"
+                 if checkpoints else ""))
+    return 0
+
+
+def _budget(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    privacy = config.settings.privacy
+    if privacy is None:
+        raise FedtradeError(f"{args.config}: no privacy section, so no aggregate query is "
+                            "answered and no budget is kept")
+    if not config.database.exists():
+        raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
+    budgets = {r.id: Budget(r.budget_epsilon or privacy.budget_epsilon, privacy.period_days)
+               for r in config.requesters.values()}
+    conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        spends = spend_by_requester(conn, config.node_id, budgets, time.time())
+    finally:
+        conn.close()
+    print(f"privacy budget at node {config.node_id} over the last {privacy.period_days} days "
+          f"(unit: {privacy.unit})")
+    print(f"{'requester':<24} {'answers':>8} {'epsilon spent':>14} {'budget':>8} "
+          f"{'remaining':>10} {'delta spent':>12}")
+    for spend in spends:
+        print(f"{spend.requester:<24} {spend.answers:>8} {spend.epsilon:>14.4g} "
+              f"{spend.budget.epsilon:>8.4g} {spend.remaining:>10.4g} {spend.delta:>12.3g}")
     return 0
 
 
@@ -162,6 +227,64 @@ def _import(args: argparse.Namespace) -> int:
             args.report.write_text(json.dumps(report.as_json(), indent=2) + "\n")
         except OSError as exc:
             raise FedtradeError(f"{args.report}: cannot write the report: {exc.strerror}") from exc
+    return 0
+
+
+def _attest(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    blocks = attest_manifest(
+        args.manifest, args.out, SigningKey.from_file(config.signing_key), config.node_id,
+        block_lines=args.block_lines, valid_hours=args.valid_hours)
+    print(f"attested {args.manifest} as {config.node_id} in {blocks} signed block(s): {args.out}")
+    return 0
+
+
+def _next_steps(made: Scaffold, requester: str) -> list[str]:
+    steps = []
+    if made.tls_csr is not None:
+        steps.append(f"send {made.tls_csr} to the federation CA's holder, who runs `fedtrade pki "
+                     f"issue --ca CA_DIR --csr {made.tls_csr.name} --out DIR`; put the "
+                     f"{made.node_id}.tls.crt you get back in {made.tls_key.parent}/, and the "
+                     f"federation's ca.crt at {made.ca_cert}")
+    steps += [
+        f"copy the coordinator's public key ({requester}.pub, from its operator) to "
+        f"{made.requester_key}",
+        *(f"copy the trusted filer's public key (from its operator) to {key}"
+          for key in made.filer_keys),
+        f"copy the federation's linkage secret (from another node's operator, over a secure "
+        f"channel) to {made.linkage_secret} (mode 0600); the first node creates it with "
+        "`fedtrade linkage-secret`",
+        f"send the coordinator's operator: id {made.node_id}, role {made.role}, the address it "
+        f"reaches this node at (listening on {made.listen}), and {made.public_key} (key id "
+        f"{made.key_id[:16]}…); they add it with `fedtrade nodes add`",
+        f"import your data: fedtrade-node import --config {made.config} FOLDER",
+        f"check, then start: fedtrade-node config check {made.config} && "
+        f"fedtrade-node serve --config {made.config}",
+    ]
+    return steps
+
+
+def _init(args: argparse.Namespace) -> int:
+    made = init_node(args.out, args.id, args.role, listen=args.listen,
+                     requester=args.requester, ca_dir=args.ca,
+                     filers=tuple(args.trusted_filer))
+    steps = _next_steps(made, args.requester)
+    written = [made.config, made.signing_key, made.public_key, made.tls_key]
+    written += [p for p in (made.tls_cert, made.tls_csr) if p is not None]
+    if args.ca is not None:
+        written.append(made.ca_cert)
+    if args.json:
+        print_json({"node_id": made.node_id, "role": made.role, "listen": made.listen,
+                    "config": made.config, "public_key": made.public_key,
+                    "key_id": made.key_id, "written": written,
+                    "missing": made.missing(), "next_steps": steps})
+        return 0
+    print(f"node {made.node_id} ({made.role}) created in {args.out}:")
+    for path in written:
+        print(f"  {path}")
+    print("next steps:")
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step}")
     return 0
 
 
@@ -190,6 +313,27 @@ def _parser() -> argparse.ArgumentParser:
                        help="address of the metrics endpoint (default: %(default)s)")
     serve.set_defaults(run=_serve)
 
+    init = commands.add_parser(
+        "init", help="create a new node: keys, TLS certificate or request, commented config",
+        description="Create OUT/config/node.yaml (granting what the coordinator's screening "
+        "asks), OUT/keys (Ed25519 signing key pair, TLS key and certificate, or a request "
+        "without --ca) and OUT/data, then print what to do next. Nothing is overwritten.")
+    init.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
+    init.add_argument("--id", required=True, help="the new node's id, e.g. carrier-2")
+    init.add_argument("--out", type=Path, required=True, help="new folder for the node")
+    init.add_argument("--ca", type=Path, metavar="CA_DIR",
+                      help="the federation CA folder (pki init): issue the TLS certificate "
+                      "now; without it, write a request (ID.tls.csr) for the CA's holder")
+    init.add_argument("--listen", default="127.0.0.1:50051", metavar="HOST:PORT",
+                      help="node.listen (default: %(default)s); one port per node on a host")
+    init.add_argument("--requester", default="cbp-coordinator",
+                      help="the coordinator's requester id (default: %(default)s)")
+    init.add_argument("--trusted-filer", action="append", default=[], metavar="FILER_ID",
+                      help="a carrier or broker node whose manifest attestations this node "
+                      "answers for (repeatable); its public key goes in OUT/config/FILER_ID.pub")
+    add_json_option(init)
+    init.set_defaults(run=_init)
+
     config = commands.add_parser("config", help="work with trust configs")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser(
@@ -205,8 +349,18 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="check the audit hash chain; exits 1 on any edit, deletion or reordering"
     )
     verify.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    verify.add_argument(
+        "--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+        help="also check the log against the signed checkpoints in FILE (JSON lines, from "
+        "`fedtrade evidence checkpoints` or the node's own .checkpoints.jsonl); detects "
+        "deleted newest entries (repeatable)")
     add_json_option(verify)
     verify.set_defaults(run=_audit_verify)
+
+    budget = commands.add_parser(
+        "budget", help="show each requester's privacy budget spend in the current period")
+    budget.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    budget.set_defaults(run=_budget)
 
     health_cmd = commands.add_parser(
         "health", help="ask a node's standard gRPC health service; exit 0 only when SERVING")
@@ -236,6 +390,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="write what the import did as JSON: rows read, inserted, unchanged, "
                      "refused by reason, normalisations and the values they changed")
     imp.set_defaults(run=_import)
+
+    attest = commands.add_parser(
+        "attest",
+        help="sign the manifest this node filed, in blocks, for the requester's questions",
+        description="Sign the lines of a manifest file this node (carrier or broker) filed: "
+        "one Ed25519 signature per block. Nodes that list this node under trusted_filers "
+        "answer questions about these lines only.",
+    )
+    attest.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
+    attest.add_argument("--manifest", type=Path, required=True, help="the filed manifest (CSV)")
+    attest.add_argument("--out", type=Path, required=True,
+                        help="write the signed blocks here (DSSE JSON lines)")
+    attest.add_argument("--block-lines", type=int, default=1_000, metavar="N",
+                        help="lines per signed block (default %(default)s)")
+    attest.add_argument("--valid-hours", type=float, default=72.0, metavar="H",
+                        help="hours the blocks stay valid (default %(default)s)")
+    attest.set_defaults(run=_attest)
     return parser
 
 

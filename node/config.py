@@ -10,7 +10,8 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
+from fedtrade.node.enumeration import AlarmSettings
+from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
@@ -21,6 +22,7 @@ from fedtrade.trust.pki import TlsMaterial, load_tls_section
 from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 
 __all__ = [
+    "Approval",
     "Freshness",
     "NodeConfig",
     "QueryGrant",
@@ -43,6 +45,8 @@ class QueryGrant:
     name: str
     purposes: frozenset[str]
     fields: tuple[str, ...]
+    # Privacy loss of one answer to an aggregate query; None for other queries.
+    epsilon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,30 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Four eyes: queries or purposes that need ``required`` distinct approvers to co-sign."""
+
+    required: int
+    approvers: Mapping[str, PublicKey]  # key id -> key; each key counts once
+    queries: frozenset[str]
+    purposes: frozenset[str]
+
+    def applies(self, query_name: str, purpose: str) -> bool:
+        return query_name in self.queries or purpose in self.purposes
+
+
+@dataclass(frozen=True)
 class Requester:
     id: str
     keys: tuple[RequesterKey, ...]
     grants: Mapping[str, QueryGrant]
     rate_limit: RateLimit
     max_batch: int
+    # certificate names (DNS SANs) that may carry this requester's queries over mutual TLS
+    tls_identities: frozenset[str]
+    # Privacy budget per period at this node (aggregate queries); None: privacy.budget_epsilon.
+    budget_epsilon: float | None = None
+    approval: Approval | None = None
 
 
 @dataclass(frozen=True)
@@ -98,11 +120,19 @@ class NodeConfig:
     settings: QuerySettings
     # mutual TLS material (reloaded with the config, so renewed certificates apply)
     tls: TlsMaterial | None
+    # filer id -> keys whose manifest attestations this node answers for
+    trusted_filers: Mapping[str, tuple[RequesterKey, ...]]
+    alarm: AlarmSettings
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
         """Every listed key id with its requester, revoked and expired ones included."""
         return {k.key.key_id: (r, k) for r in self.requesters.values() for k in r.keys}
+
+    @cached_property
+    def filer_keys(self) -> dict[str, tuple[str, RequesterKey]]:
+        """Every listed filer key id with its filer id, revoked and expired ones included."""
+        return {k.key.key_id: (f, k) for f, keys in self.trusted_filers.items() for k in keys}
 
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
@@ -134,6 +164,14 @@ def _requester_keys(section: ConfigMapping) -> tuple[RequesterKey, ...]:
     if not keys:
         raise section.error("list at least one public key", "keys")
     return tuple(keys)
+
+
+def _epsilon(section: ConfigMapping, key: str) -> float:
+    """A privacy loss: a number > 0 (0 would mean no answer; negative means nothing)."""
+    value = section.number(key, max=100.0)
+    if not value > 0:
+        raise section.error(f"{key} must be greater than 0 (typical: 0.1 to 1)", key)
+    return value
 
 
 def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
@@ -168,12 +206,79 @@ def _grant(name: str, grant: ConfigMapping, role: str) -> QueryGrant:
                 + f"; {role} nodes answer {name} with: {', '.join(available) or 'no fields'}",
                 "fields",
             )
+    epsilon = None
+    if grant.has("epsilon"):
+        if spec.disclosure != "aggregate":
+            raise grant.error(f"{name!r} is not an aggregate query: epsilon applies only to "
+                              "differentially private aggregates; remove it", "epsilon")
+        epsilon = _epsilon(grant, "epsilon")
     grant.finish()
     # keep catalogue order, so answers have stable columns
-    return QueryGrant(name, frozenset(purposes), tuple(f for f in available if f in fields))
+    return QueryGrant(name, frozenset(purposes), tuple(f for f in available if f in fields),
+                      epsilon)
 
 
-def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requester:
+def _check_privacy(queries: ConfigMapping, requester: Requester,
+                   privacy: PrivacySettings | None) -> None:
+    """Aggregate grants need the privacy section; each grant's epsilon must fit the budget."""
+    for grant in requester.grants.values():
+        if CATALOGUE[grant.name].disclosure != "aggregate":
+            continue
+        if privacy is None:
+            raise queries.error(
+                f"{grant.name!r} is an aggregate query, released under differential privacy: "
+                "add a privacy section (unit, bounds, epsilon_per_query, budget_epsilon, "
+                "period_days, delta; see configs/broker.yaml)", grant.name)
+        epsilon = grant.epsilon or privacy.epsilon_per_query
+        budget = requester.budget_epsilon or privacy.budget_epsilon
+        if epsilon > budget:
+            raise queries.error(
+                f"epsilon {epsilon:g} exceeds the budget of {budget:g} per period, so the query "
+                "could never be answered; lower epsilon or raise budget_epsilon", grant.name)
+
+
+def _tls_identities(requester_id: str, section: ConfigMapping) -> frozenset[str]:
+    # Without the key, only a certificate naming the requester id itself may speak for it.
+    names = section.text_list("tls_identities", [requester_id])
+    if not names:
+        raise section.error(
+            "list at least one certificate name, or leave the key out to accept only a "
+            f"certificate naming {requester_id!r}", "tls_identities")
+    for name in names:
+        if not is_valid_id(name):
+            raise section.error(
+                f"{name[:64]!r} is not a certificate name fedtrade issues: use the id given to "
+                "`fedtrade pki issue --name`", "tls_identities")
+    return frozenset(names)
+
+
+def _approval(section: ConfigMapping | None) -> Approval | None:
+    if section is None:
+        return None
+    approvers: dict[str, PublicKey] = {}
+    for entry in section.mapping_list("approvers"):
+        try:
+            key = load_public_key(entry.path("file"))
+        except KeyFileError as exc:
+            raise entry.error(str(exc), "file") from exc
+        entry.finish()
+        approvers[key.key_id] = key
+    if not approvers:
+        raise section.error("list the approvers' public keys", "approvers")
+    queries = frozenset(section.text_list("queries", []))
+    purposes = frozenset(section.text_list("purposes", []))
+    if not queries and not purposes:
+        raise section.error("name the queries or the purposes that need approval", "queries")
+    unknown = sorted(queries - set(CATALOGUE))
+    if unknown:
+        raise section.error(f"unknown query {unknown[0][:64]!r}", "queries")
+    required = section.integer("required", min=1, max=len(approvers))
+    section.finish()
+    return Approval(required, approvers, queries, purposes)
+
+
+def _requester(requester_id: str, section: ConfigMapping, role: str,
+               privacy: PrivacySettings | None) -> Requester:
     if not is_valid_id(requester_id):
         raise section.error(f"{requester_id!r} is not a valid requester id")
     keys = _requester_keys(section)
@@ -186,10 +291,15 @@ def _requester(requester_id: str, section: ConfigMapping, role: str) -> Requeste
     )
     if limits:
         limits.finish()
-    grants = {name: _grant(name, g, role) for name, g in section.mapping("queries").items()}
+    queries = section.mapping("queries")
+    grants = {name: _grant(name, g, role) for name, g in queries.items()}
     requester = Requester(
-        requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000)
+        requester_id, keys, grants, rate, section.integer("max_batch", 10_000, min=1, max=100_000),
+        _tls_identities(requester_id, section),
+        _epsilon(section, "budget_epsilon") if section.has("budget_epsilon") else None,
+        _approval(section.optional_mapping("approval")),
     )
+    _check_privacy(queries, requester, privacy)
     section.finish()
     return requester
 
@@ -209,24 +319,45 @@ def _disclosure(section: ConfigMapping | None) -> DisclosureControls:
     defaults = DisclosureControls()
     if section is None:
         return defaults
+    if section.has("dominance"):
+        raise section.error(
+            "dominance rules are gone: they decide on true values, which leaks across queries; "
+            "aggregates are protected by differential privacy now (see the privacy section) — "
+            "remove this key", "dominance")
     min_cell = section.integer(
         "min_cell_shipments", defaults.min_cell_shipments, min=_LOWEST_MIN_CELL
     )
-    rules = defaults.dominance
-    if section.has("dominance"):
-        rules = tuple(
-            (rule.integer("n", min=1, max=10), rule.number("k", min=1.0, max=100.0))
-            for rule in section.mapping_list("dominance")
-        )
     controls = DisclosureControls(
         min_cell_shipments=min_cell,
-        dominance=rules,
         min_consignee_shipments=section.integer(
             "min_consignee_shipments", defaults.min_consignee_shipments, min=2
+        ),
+        consignee_value_step_usd=section.number(
+            "consignee_value_step_usd", defaults.consignee_value_step_usd, min=1.0
         ),
     )
     section.finish()
     return controls
+
+
+def _privacy(section: ConfigMapping | None) -> PrivacySettings | None:
+    if section is None:
+        return None
+    bounds = section.mapping("bounds")
+    privacy = PrivacySettings(
+        unit=section.choice("unit", ("shipment", "party")),
+        shipments_per_unit=bounds.integer("shipments_per_party", min=1, max=10_000),
+        cells_per_shipment=bounds.integer("cells_per_shipment", min=1, max=100),
+        value_cents_per_shipment=round(
+            100 * bounds.number("value_usd_per_shipment", min=0.01, max=1e9)),
+        epsilon_per_query=_epsilon(section, "epsilon_per_query"),
+        budget_epsilon=_epsilon(section, "budget_epsilon"),
+        period_days=section.integer("period_days", min=1, max=3660),
+        delta=section.number("delta", min=1e-15, max=1e-3),
+    )
+    bounds.finish()
+    section.finish()
+    return privacy
 
 
 def _settings(root: ConfigMapping) -> QuerySettings:
@@ -242,6 +373,7 @@ def _settings(root: ConfigMapping) -> QuerySettings:
             int(d) for d in _edges(bands, "linked_suspended", defaults.linked_suspended)
         ),
         disclosure=_disclosure(root.optional_mapping("disclosure")),
+        privacy=_privacy(root.optional_mapping("privacy")),
         linkage_secret=None,
     )
     if bands:
@@ -255,6 +387,35 @@ def _settings(root: ConfigMapping) -> QuerySettings:
         linkage.finish()
         settings = replace(settings, linkage_secret=secret)
     return settings
+
+
+def _trusted_filers(root: ConfigMapping) -> dict[str, tuple[RequesterKey, ...]]:
+    section = root.optional_mapping("trusted_filers")
+    if section is None:
+        return {}
+    filers = {}
+    for filer_id, entry in section.items():
+        if not is_valid_id(filer_id):
+            raise entry.error(f"{filer_id!r} is not a valid filer (node) id")
+        filers[filer_id] = _requester_keys(entry)
+        entry.finish()
+    return filers
+
+
+def _alarm(root: ConfigMapping) -> AlarmSettings:
+    section = root.optional_mapping("enumeration_alarm")
+    defaults = AlarmSettings()
+    if section is None:
+        return defaults
+    alarm = AlarmSettings(
+        window_seconds=section.integer("window_seconds", defaults.window_seconds, min=1),
+        min_shipments=section.integer("min_shipments", defaults.min_shipments, min=1),
+        max_unknown_share=section.number(
+            "max_unknown_share", defaults.max_unknown_share, min=0.0, max=1.0),
+        throttle_seconds=section.integer("throttle_seconds", defaults.throttle_seconds, min=1),
+    )
+    section.finish()
+    return alarm
 
 
 def load_node_config(path: Path) -> NodeConfig:
@@ -281,10 +442,11 @@ def load_node_config(path: Path) -> NodeConfig:
     )
     fresh.finish()
 
+    settings = _settings(root)
     requesters: dict[str, Requester] = {}
     owner_of_key: dict[str, str] = {}
     for requester_id, section in root.mapping("requesters").items():
-        requester = _requester(requester_id, section, role)
+        requester = _requester(requester_id, section, role, settings.privacy)
         for entry in requester.keys:
             owner = owner_of_key.setdefault(entry.key.key_id, requester_id)
             if owner != requester_id:
@@ -294,7 +456,16 @@ def load_node_config(path: Path) -> NodeConfig:
                     "keys",
                 )
         requesters[requester_id] = requester
-    settings = _settings(root)
+    for requester_id, section in root.mapping("requesters").items():
+        approval = requesters[requester_id].approval
+        for key_id in approval.approvers if approval else ():
+            if key_id in owner_of_key:
+                raise section.error(
+                    f"approver key {key_id[:16]}… is also a key of requester "
+                    f"{owner_of_key[key_id]!r}; an approver signs with a key of its own",
+                    "approval")
+    trusted_filers = _trusted_filers(root)
+    alarm = _alarm(root)
     root.finish()
     return NodeConfig(
         path=path,
@@ -308,6 +479,8 @@ def load_node_config(path: Path) -> NodeConfig:
         requesters=requesters,
         settings=settings,
         tls=tls,
+        trusted_filers=trusted_filers,
+        alarm=alarm,
     )
 
 

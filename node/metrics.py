@@ -71,6 +71,13 @@ class NodeMetrics:
             "needs a restart); the previous config stays in force. Alert on any increase.",
             registry=self.registry,
         )
+        self._enumeration_alarms = Counter(
+            "fedtrade_enumeration_alarms",
+            "Requesters throttled because most shipments they asked about in a window "
+            "were not known to this node (see the alarms log). Alert on any increase.",
+            ["requester"],
+            registry=self.registry,
+        )
         # registered once the node has a certificate: a plaintext node exports no expiry
         # rather than 0, which an expiry alert would read as long expired
         self._certificate_expiry: Gauge | None = None
@@ -89,6 +96,9 @@ class NodeMetrics:
         self._seconds.labels(query=label).observe(seconds)
         if rows:
             self._rows.labels(query=label).inc(rows)
+
+    def count_enumeration_alarm(self, requester: str) -> None:
+        self._enumeration_alarms.labels(requester=requester).inc()
 
     def set_audit_log_entries(self, count: int) -> None:
         self._audit_entries.set(count)

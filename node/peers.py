@@ -1,6 +1,7 @@
 """Which network peer sent the request being handled, for code below the servicer.
 
-A server interceptor records the gRPC peer of each call in a context variable
+A server interceptor records the gRPC peer of each call (and the names in its
+TLS client certificate) in context variables
 while the call's handler runs, so the pipeline can count refusals per peer
 without the servicer passing it along. The port is dropped: one client opens
 many connections, and counting per port would let it spread its refusals.
@@ -14,11 +15,20 @@ from typing import Any
 
 import grpc
 
-__all__ = ["MAX_PEER_CHARS", "PeerInterceptor", "current_peer", "peer_host"]
+from fedtrade.node.tls import peer_ids
+
+__all__ = [
+    "MAX_PEER_CHARS",
+    "PeerInterceptor",
+    "current_peer",
+    "current_peer_identities",
+    "peer_host",
+]
 
 MAX_PEER_CHARS = 64
 _UNKNOWN = "unknown"
 _PEER: ContextVar[str] = ContextVar("fedtrade_peer", default=_UNKNOWN)
+_PEER_IDS: ContextVar[frozenset[str]] = ContextVar("fedtrade_peer_ids", default=frozenset())
 
 
 def peer_host(peer: str) -> str:
@@ -33,13 +43,28 @@ def current_peer() -> str:
     return _PEER.get()
 
 
+def current_peer_identities() -> frozenset[str]:
+    """The certificate names of this call's TLS client (empty without TLS or outside a call)."""
+    return _PEER_IDS.get()
+
+
+def _enter(context: grpc.ServicerContext) -> None:
+    _PEER.set(peer_host(context.peer()))
+    _PEER_IDS.set(peer_ids(context))
+
+
+def _leave() -> None:
+    _PEER.set(_UNKNOWN)
+    _PEER_IDS.set(frozenset())
+
+
 def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
     def handle(request: Any, context: grpc.ServicerContext) -> Any:
-        _PEER.set(peer_host(context.peer()))
+        _enter(context)
         try:
             return behaviour(request, context)
         finally:
-            _PEER.set(_UNKNOWN)
+            _leave()
 
     return handle
 
@@ -50,11 +75,11 @@ def _stream(
     def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         # A streaming handler runs while its responses are drawn, in this same thread.
         # (set, not reset: a cancelled stream may be closed from another thread's context)
-        _PEER.set(peer_host(context.peer()))
+        _enter(context)
         try:
             yield from behaviour(request, context)
         finally:
-            _PEER.set(_UNKNOWN)
+            _leave()
 
     return handle
 

@@ -1,34 +1,51 @@
 """What a node does with a signed request, as plain functions.
 
 For every request, in this order: verify the signature against the trusted
-requester keys, parse only the verified bytes, check the claimed requester,
-the audience and the validity window, refuse a replayed query id, authorize
-the query and purpose, validate parameters, execute on a read-only
-connection, and sign the answer bound to the digest of the request payload.
+requester keys, parse only the verified bytes, check the claimed requester
+and that the TLS client certificate may speak for it, charge the question to
+the requester's rate limit (describe and refusals count too), check the
+audience and the validity window, check approvers' co-signatures where the
+trust config asks for them (four eyes), refuse a query id ever answered
+before, authorize the query and purpose, validate parameters, charge its
+shipments, check the attestation (every house bill asked about must be in a
+manifest block signed by a trusted filer; reference values come from there:
+``node.attestation``), execute on a read-only connection, sign the answer
+bound to the digest of the request payload, with the node's latest signed
+audit checkpoint in it, and watch for enumeration (``node.enumeration``).
 The verified payload's text fields and timestamps are checked against their
 limits before anything is copied or echoed. Every authenticated request,
 answered or refused, leaves one audit entry; refusals before authentication
 are counted per peer and audited in aggregate (see ``_audited``).
+
+Aggregate queries (differential privacy, ``_release_aggregate``) add three
+steps: budget (the answer already released for an identical query, or a
+refusal when the requester's budget cannot pay), noise (the query runs and
+``node.disclosure`` adds OpenDP noise to the bounded contributions), and
+debit (the ledger entry, the cached answer and the audit entry in one
+transaction, before the signed answer leaves the node).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from fedtrade.node import privacy_ledger
+from fedtrade.node.attestation import Attestation, verify_attestations
 from fedtrade.node.audit import AuditEntry
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
 from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
-from fedtrade.node.peers import current_peer
+from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
-from fedtrade.node.state import NodeState, SeenQuery
+from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 from fedtrade.protocol.params import validate_params
@@ -39,6 +56,8 @@ from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
     PyValue,
     digest,
+    envelope_from_proto,
+    envelope_to_proto,
     from_value,
     parse_payload,
     timestamp,
@@ -72,8 +91,9 @@ class _Trace:
     case_id: str = ""
     query_name: str = ""
     param_digest: str = ""
-    seen: SeenQuery | None = None
+    seen: str | None = None  # the reserved query id, persisted with the audit entry
     rows: int = 0
+    recorded: bool = False  # the answer's audit entry is already committed (aggregates)
 
     def entry(self, decision: str, reason: str, answer_digest: str = "") -> AuditEntry:
         return AuditEntry(
@@ -98,6 +118,7 @@ class _Accepted:
     requester: Requester
     grant: QueryGrant | None  # None for describe
     params: dict[str, PyValue]
+    attestation: bytes  # digest of the attested blocks the question carries (b"" if none)
 
 
 def _identify(
@@ -126,6 +147,8 @@ def _identify(
         )
     (requester,) = requesters.values()
     trace.requester = requester.id
+    if config.tls is not None:
+        _check_tls_identity(requester)
     query = parse_payload(query_pb2.Query, verified.payload)
     check_query_payload(query)  # before any of its text is copied or echoed
     trace.query_id = query.query_id.hex()
@@ -136,6 +159,19 @@ def _identify(
             f"{requester.id!r}; sign with the requester's own key"
         )
     return query, requester
+
+
+def _check_tls_identity(requester: Requester) -> None:
+    """The TLS client must be one the trust config lets speak for the signing requester."""
+    presented = current_peer_identities()
+    if presented.isdisjoint(requester.tls_identities):
+        shown = ", ".join(sorted(name[:64] for name in presented)[:3]) or "no name"
+        raise AuthorizationError(
+            f"the query is signed by requester {requester.id!r} but arrived over a TLS "
+            f"connection whose certificate names {shown}; this node accepts {requester.id!r} "
+            f"only from {', '.join(sorted(requester.tls_identities))} (tls_identities in its "
+            "trust config)"
+        )
 
 
 def _check_window(config: NodeConfig, query: query_pb2.Query, now: float) -> None:
@@ -182,14 +218,74 @@ def _authorize(
             f"a batch of {size} shipments exceeds this requester's max_batch of "
             f"{requester.max_batch}; split it into smaller batches"
         )
-    state.rate_limiter.charge(requester.id, requester.rate_limit, size)
+    state.rate_limiter.charge_shipments(requester.id, requester.rate_limit, size)
     return grant, params
+
+
+def _asked_bills(params: dict[str, PyValue]) -> list[str]:
+    """The house bills a question names (its batch, or the bills to place in groups)."""
+    value = params.get("shipments", params.get("house_bills"))
+    bills = value["house_bill"] if isinstance(value, dict) else value
+    return [str(bill) for bill in bills] if isinstance(bills, list) else []
+
+
+def _attest(
+    state: NodeState, config: NodeConfig, query: query_pb2.Query, params: dict[str, PyValue],
+    now: float,
+) -> tuple[dict[str, PyValue], bytes]:
+    """Check the question's attestation; the batch's reference values come from it."""
+    spec = CATALOGUE.get(query.query_name)
+    if spec is None or spec.disclosure == "aggregate":
+        if query.attestations:
+            raise MalformedRequestError(
+                f"{query.query_name!r} is not about manifest lines; send it without attestations")
+        return params, b""
+    attestation: Attestation = verify_attestations(
+        [envelope_from_proto(block) for block in query.attestations],
+        config.filer_keys,
+        (config.node_id, state.signing_key.public_key),
+        now,
+        config.freshness.clock_skew_seconds,
+    )
+    attestation.require(_asked_bills(params))
+    batch = params.get("shipments")
+    if isinstance(batch, dict):
+        rates = config.settings.currency_per_usd
+        lines = [attestation.lines[str(bill)] for bill in batch["house_bill"]]
+        declared: list[PyValue] = [
+            round(line.declared_value / rates[line.currency], 2) if line.currency in rates
+            else None
+            for line in lines
+        ]
+        params = {**params, "shipments": {"house_bill": batch["house_bill"],
+                                          "declared_value_usd": declared,
+                                          "hs6": [line.hs6 for line in lines]}}
+    return params, attestation.digest
+
+
+def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.Query) -> None:
+    """Four eyes: enough distinct approvers co-signed a query the trust config marks."""
+    approval = requester.approval
+    if approval is None or not approval.applies(query.query_name, query.purpose):
+        return
+    try:
+        signed = len(verify_threshold(envelope, approval.approvers,
+                                      payload_type=PAYLOAD_QUERY).signers)
+    except UnknownKeyError:  # no approver signed at all
+        signed = 0
+    if signed < approval.required:
+        raise AuthorizationError(
+            f"query {query.query_name!r} for purpose {query.purpose!r} needs {approval.required} "
+            f"of {len(approval.approvers)} approvers of {requester.id!r} to sign; {signed} of "
+            f"{len(approval.approvers)} signed — have more approvers run `fedtrade approve`"
+        )
 
 
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
     config = state.config
     now = state.clock()
     query, requester = _identify(config, envelope, trace, now)
+    state.rate_limiter.charge_query(requester.id, requester.rate_limit)
     if query.audience != config.node_id:
         raise AudienceError(
             f"the query is addressed to {query.audience!r}, this node is "
@@ -198,16 +294,16 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     if len(query.query_id) != 16:
         raise MalformedRequestError("the query id must be 16 random bytes")
     _check_window(config, query, now)
+    # before the query id is used up, so a query short of approvals can collect more and return
+    _check_approvals(envelope, requester, query)
     params = {name: from_value(v) for name, v in query.params.items()}
+    # the digest covers the attested blocks too: the audit entry names the filer's lines
     trace.param_digest = hashlib.sha256(
-        query_pb2.Query(params=query.params).SerializeToString(deterministic=True)
+        query_pb2.Query(params=query.params, attestations=query.attestations)
+        .SerializeToString(deterministic=True)
     ).hexdigest()
     state.store.reserve_query_id(trace.query_id)
-    trace.seen = SeenQuery(
-        trace.query_id,
-        query.expires_at.ToMicroseconds() / 1e6,
-        forget_before=now - config.freshness.clock_skew_seconds,
-    )
+    trace.seen = trace.query_id
     if describe != (query.query_name == DESCRIBE):
         raise MalformedRequestError(
             "use the Describe call for the 'describe' query and the Query call for all others"
@@ -215,7 +311,8 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     grant = None
     if not describe:
         grant, params = _authorize(state, requester, query, params)
-    return _Accepted(config, query, digest(envelope.payload), requester, grant, params)
+    params, attested = _attest(state, config, query, params, now)
+    return _Accepted(config, query, digest(envelope.payload), requester, grant, params, attested)
 
 
 def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
@@ -228,6 +325,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
     """
     if state.refusals.due():
         state.flush_refusals()
+    if state.checkpoint_due():
+        state.sign_checkpoint()
     trace = _Trace()
     started = time.perf_counter()
     try:
@@ -237,7 +336,8 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), type(exc).__name__, reason)
         else:
-            state.store.record(trace.entry("refused", reason), trace.seen)
+            state.store.record(trace.entry("refused", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "refused", status_for(exc).name, started)
         raise
     except Exception as exc:
@@ -245,10 +345,13 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
         if trace.requester == _UNVERIFIED:
             state.refusals.add(current_peer(), "internal error", reason)
         else:
-            state.store.record(trace.entry("failed", reason), trace.seen)
+            state.store.record(trace.entry("failed", reason), trace.seen,
+                               state.rate_limiter.changed())
         _observe(state, trace, "failed", "INTERNAL", started)
         raise
-    state.store.record(trace.entry("answered", "", answer_digest), trace.seen)
+    if not trace.recorded:
+        state.store.record(trace.entry("answered", "", answer_digest), trace.seen,
+                           state.rate_limiter.changed())
     _observe(state, trace, "answered", "OK", started)
     return result
 
@@ -269,7 +372,13 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
     answer.node_id = accepted.config.node_id
     answer.status = query_pb2.ANSWER_STATUS_OK
     answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+    _attach_checkpoint(state, answer)
     return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
+
+
+def _attach_checkpoint(state: NodeState, message: query_pb2.Answer | query_pb2.AnswerChunk) -> None:
+    if state.checkpoint is not None:
+        message.checkpoint.CopyFrom(envelope_to_proto(state.checkpoint))
 
 
 def _table(result: ResultTable) -> query_pb2.Table:
@@ -311,7 +420,7 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
     return _audited(state, work)
 
 
-def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
+def _run(state: NodeState, accepted: _Accepted, epsilon: float | None = None) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
     return RUNS[accepted.query.query_name](
         Execution(
@@ -321,8 +430,65 @@ def _run(state: NodeState, accepted: _Accepted) -> ResultTable:
             fields=accepted.grant.fields,
             query_id=accepted.query.query_id,
             settings=accepted.config.settings,
+            attestation=accepted.attestation,
+            epsilon=epsilon,
         )
     )
+
+
+def _watch(state: NodeState, accepted: _Accepted, result: ResultTable) -> None:
+    """Feed the enumeration alarm with how many shipments asked about were not known."""
+    if "known" not in result.columns:
+        return
+    column = result.columns.index("known")
+    unknown = sum(1 for row in result.rows if row[column] is False)
+    requester = accepted.requester.id
+    trip = state.alarm.observe(requester, len(result.rows), unknown, state.clock(),
+                               accepted.config.alarm)
+    if trip is not None:
+        state.rate_limiter.throttle(requester, trip.until)
+        if state.metrics is not None:
+            state.metrics.count_enumeration_alarm(requester)
+
+
+def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | None:
+    """What an aggregate answer costs and whose budget pays; None for other queries."""
+    privacy, grant = accepted.config.settings.privacy, accepted.grant
+    if CATALOGUE[accepted.query.query_name].disclosure != "aggregate":
+        return None
+    assert privacy is not None  # the config loader requires it for aggregate grants
+    assert grant is not None
+    epsilon = grant.epsilon or privacy.epsilon_per_query
+    return privacy_ledger.Charge(
+        requester=accepted.requester.id,
+        node_id=accepted.config.node_id,
+        query_id=accepted.query.query_id.hex(),
+        query_name=grant.name,
+        key=privacy_ledger.cache_key(state.store.reader(), grant.name, accepted.params,
+                                     grant.fields, epsilon),
+        epsilon=epsilon,
+        budget=privacy_ledger.Budget(
+            accepted.requester.budget_epsilon or privacy.budget_epsilon, privacy.period_days),
+    )
+
+
+def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_ledger.Charge,
+                       trace: _Trace) -> tuple[Envelope, str]:
+    """Budget, noise, then debit + audit in one transaction before the answer is released."""
+    cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
+    noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
+
+    def debit(conn: sqlite3.Connection) -> tuple[Envelope, str, str]:
+        table, note = privacy_ledger.debit(conn, charge, noisy, state.clock())
+        trace.rows = len(table.rows)
+        signed = _sign_answer(state, accepted, query_pb2.Answer(table=_table(table)))
+        return signed, digest(signed.payload).hex(), note
+
+    signed, answer_digest = state.store.record_release(
+        lambda answer_digest, note: trace.entry("answered", note, answer_digest), trace.seen,
+        debit, state.rate_limiter.changed())
+    trace.recorded = True
+    return signed, answer_digest
 
 
 def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
@@ -330,7 +496,11 @@ def answer_query(state: NodeState, envelope: Envelope) -> Envelope:
 
     def work(trace: _Trace) -> tuple[Envelope, str]:
         accepted = _accept(state, envelope, trace, describe=False)
+        charge = _charge(state, accepted)
+        if charge is not None:
+            return _release_aggregate(state, accepted, charge, trace)
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         answer = query_pb2.Answer(table=_table(result))
         signed = _sign_answer(state, accepted, answer)
@@ -349,7 +519,10 @@ def answer_screen(state: NodeState, envelope: Envelope) -> list[Envelope]:
 
     def work(trace: _Trace) -> tuple[list[Envelope], str]:
         accepted = _accept(state, envelope, trace, describe=False)
+        if _charge(state, accepted) is not None:
+            raise MalformedRequestError("use the Query call for aggregate queries")
         result = _run(state, accepted)
+        _watch(state, accepted, result)
         trace.rows = len(result.rows)
         chunks = list(_chunks(state, accepted, result))
         return chunks, digest(chunks[-1].payload).hex()
@@ -372,6 +545,8 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
             table=_table(part),
         )
         chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+        if chunk.last:
+            _attach_checkpoint(state, chunk)
         signed = sign(
             PAYLOAD_CHUNK, chunk.SerializeToString(deterministic=True), [state.signing_key]
         )

@@ -1,17 +1,30 @@
-"""Per-requester rate limits: queries and shipments per minute, as token buckets."""
+"""Per-requester rate limits and throttles, kept across restarts.
+
+Queries and shipments per minute are token buckets; every authenticated
+question is charged one query before anything else is checked (describe and
+refused questions included), its shipments once its batch is known. A
+requester the enumeration alarm trips is throttled until a moment. The
+buckets live in memory and are written to SQLite with each request's audit
+entry (``NodeDatabase.record``), so a restart neither refills nor forgets them.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fedtrade.node.config import RateLimit
 from fedtrade.trust.errors import RateLimitError
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "RateRow"]
+
+# (requester, kind, level, updated): one persisted bucket or throttle
+RateRow = tuple[str, str, float, float]
+_QUERIES, _SHIPMENTS, _THROTTLE = "queries", "shipments", "throttled_until"
 
 
 @dataclass
@@ -20,49 +33,89 @@ class _Bucket:
     updated: float
 
     def refill(self, capacity: float, now: float) -> None:
-        self.level = min(capacity, self.level + (now - self.updated) * capacity / 60.0)
+        elapsed = max(0.0, now - self.updated)
+        self.level = min(capacity, self.level + elapsed * capacity / 60.0)
         self.updated = now
 
 
 class RateLimiter:
-    """Each requester may spend up to a minute's allowance at once, refilled continuously."""
+    """Each requester may spend up to a minute's allowance at once, refilled continuously.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` is wall time (seconds since the epoch): saved buckets must mean the same
+    after a restart.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.time, saved: Iterable[RateRow] = ()
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets = {(r, kind): _Bucket(level, updated) for r, kind, level, updated in saved}
+        self._dirty: set[tuple[str, str]] = set()
 
     def _take(self, key: tuple[str, str], amount: float, capacity: float, now: float) -> float:
         """Seconds to wait before ``amount`` fits, 0.0 if it fits now (then it is taken)."""
         bucket = self._buckets.setdefault(key, _Bucket(capacity, now))
         bucket.refill(capacity, now)
-        if amount <= bucket.level:
-            return 0.0
+        self._dirty.add(key)
         if amount > capacity:
             return math.inf
-        return (amount - bucket.level) * 60.0 / capacity
+        if amount > bucket.level:
+            return (amount - bucket.level) * 60.0 / capacity
+        bucket.level -= amount
+        return 0.0
 
-    def charge(self, requester: str, limit: RateLimit, shipments: int) -> None:
-        """Count one query of ``shipments`` shipments, or raise RateLimitError with a retry hint."""
+    def charge_query(self, requester: str, limit: RateLimit) -> None:
+        """Count one question, or raise RateLimitError (also while the requester is throttled)."""
         with self._lock:
             now = self._clock()
-            waits = (
-                self._take((requester, "queries"), 1, limit.queries_per_minute, now),
-                self._take((requester, "shipments"), shipments, limit.shipments_per_minute, now),
-            )
-            wait = max(waits)
-            if wait == math.inf:
+            throttle = self._buckets.get((requester, _THROTTLE))
+            if throttle is not None and now < throttle.level:
+                until = datetime.fromtimestamp(throttle.level, UTC).isoformat(timespec="seconds")
                 raise RateLimitError(
-                    f"a batch of {shipments} shipments exceeds this requester's whole limit of "
-                    f"{limit.shipments_per_minute} shipments per minute; send smaller batches",
-                    retry_after=60.0,
+                    f"requester {requester!r} is throttled until {until}: too many of its "
+                    "recent questions were about shipments this node does not hold "
+                    "(enumeration alarm); ask about attested manifest lines only",
+                    retry_after=throttle.level - now,
                 )
+            wait = self._take((requester, _QUERIES), 1, limit.queries_per_minute, now)
             if wait > 0:
                 raise RateLimitError(
-                    f"rate limit of {limit.queries_per_minute} queries and "
-                    f"{limit.shipments_per_minute} shipments per minute reached; "
+                    f"rate limit of {limit.queries_per_minute} queries per minute reached; "
                     f"retry in {max(wait, 0.1):.1f} s",
                     retry_after=wait,
                 )
-            self._buckets[(requester, "queries")].level -= 1
-            self._buckets[(requester, "shipments")].level -= shipments
+
+    def charge_shipments(self, requester: str, limit: RateLimit, shipments: int) -> None:
+        """Count a question's shipments, or raise RateLimitError with a retry hint."""
+        if shipments == 0:
+            return
+        with self._lock:
+            wait = self._take(
+                (requester, _SHIPMENTS), shipments, limit.shipments_per_minute, self._clock()
+            )
+        if wait == math.inf:
+            raise RateLimitError(
+                f"a batch of {shipments} shipments exceeds this requester's whole limit of "
+                f"{limit.shipments_per_minute} shipments per minute; send smaller batches",
+                retry_after=60.0,
+            )
+        if wait > 0:
+            raise RateLimitError(
+                f"rate limit of {limit.shipments_per_minute} shipments per minute reached; "
+                f"retry in {max(wait, 0.1):.1f} s",
+                retry_after=wait,
+            )
+
+    def throttle(self, requester: str, until: float) -> None:
+        with self._lock:
+            self._buckets[(requester, _THROTTLE)] = _Bucket(until, self._clock())
+            self._dirty.add((requester, _THROTTLE))
+
+    def changed(self) -> list[RateRow]:
+        """The buckets changed since the last call, to persist."""
+        with self._lock:
+            rows = [(r, kind, self._buckets[(r, kind)].level, self._buckets[(r, kind)].updated)
+                    for r, kind in self._dirty]
+            self._dirty.clear()
+        return rows

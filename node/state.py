@@ -1,7 +1,10 @@
 """The node's open resources: its store connections, its audit log and its key.
 
 Refusals before authentication are only counted here (``refusals``) and reach
-the audit log aggregated, once per interval and at shutdown.
+the audit log aggregated, once per interval and at shutdown. The node signs a
+checkpoint of its audit head at start, every ``CHECKPOINT_SECONDS`` while it
+answers and at shutdown; answers carry the latest, and each one is appended to
+the checkpoint file next to the database (``checkpoint_file``).
 """
 
 from __future__ import annotations
@@ -12,27 +15,35 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.config import NodeConfig
+from fedtrade.node.enumeration import EnumerationAlarm
 from fedtrade.node.metrics import NodeMetrics
-from fedtrade.node.ratelimit import RateLimiter
+from fedtrade.node.ratelimit import RateLimiter, RateRow
 from fedtrade.node.refusals import RefusalTally
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.store import open_store
+from fedtrade.protocol.checkpoints import sign_checkpoint
+from fedtrade.protocol.envelope_files import envelope_line
+from fedtrade.trust.envelope import Envelope
+from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["NodeDatabase", "NodeState", "SeenQuery"]
+__all__ = ["CHECKPOINT_SECONDS", "NodeDatabase", "NodeState", "checkpoint_file"]
+
+CHECKPOINT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class SeenQuery:
-    """A reserved query id to persist with the request's audit entry."""
+def checkpoint_file(database: Path) -> Path:
+    """Where a node appends the audit checkpoints it signs: next to its database."""
+    return database.with_name(database.name + ".checkpoints.jsonl")
 
-    query_id: str
-    expires_at: float
-    forget_before: float
+
+T = TypeVar("T")
 
 
 class NodeDatabase:
@@ -69,20 +80,64 @@ class NodeDatabase:
         with self._write_lock:
             self._replay.reserve(self._writer, query_id)
 
-    def record(self, entry: AuditEntry, seen: SeenQuery | None = None) -> None:
-        """Append the audit entry and persist the reserved query id, in one commit."""
+    def record(
+        self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
+    ) -> None:
+        """Append the audit entry, persist the reserved query id (hex) and the changed
+        rate-limit state, in one commit."""
         try:
             with self.write() as conn:
                 if seen is not None:
-                    self._replay.persist(conn, seen.query_id, seen.expires_at, seen.forget_before)
+                    self._replay.persist(conn, seen)
+                self._save_rates(conn, rates)
                 self._audit.append(conn, entry)
         finally:
             if seen is not None:
-                self._replay.release(seen.query_id)
+                self._replay.release(seen)
+
+    @staticmethod
+    def _save_rates(conn: sqlite3.Connection, rates: list[RateRow] | None) -> None:
+        if rates:
+            conn.executemany("INSERT OR REPLACE INTO rate_state (requester, kind, level, updated) "
+                             "VALUES (?, ?, ?, ?)", rates)
+
+    def rate_rows(self) -> list[RateRow]:
+        """The rate-limit state saved before the last shutdown."""
+        with self._write_lock:
+            rows = self._writer.execute("SELECT requester, kind, level, updated FROM rate_state")
+            return [(str(r), str(k), float(level), float(when)) for r, k, level, when in rows]
+
+    def record_release(
+        self,
+        entry: Callable[[str, str], AuditEntry],
+        seen: str | None,
+        release: Callable[[sqlite3.Connection], tuple[T, str, str]],
+        rates: list[RateRow] | None = None,
+    ) -> tuple[T, str]:
+        """Run ``release`` (budget debit, signing) and append its audit entry in one commit.
+
+        ``release`` returns the answer, its digest and a note; ``entry(digest, note)``
+        makes the audit entry. When ``release`` raises, nothing is written and the query
+        id stays reserved for the refusal's own ``record``.
+        """
+        with self.write() as conn:
+            result, answer_digest, note = release(conn)
+            if seen is not None:
+                self._replay.persist(conn, seen)
+            self._save_rates(conn, rates)
+            self._audit.append(conn, entry(answer_digest, note))
+        if seen is not None:
+            self._replay.release(seen)
+        return result, answer_digest
 
     @property
     def audit_entries(self) -> int:
         return self._audit.entries
+
+    def audit_head(self) -> tuple[int, str]:
+        """(sequence, hash) of the newest committed audit entry."""
+        with self._write_lock:
+            return self._audit.head
 
     def reader(self) -> sqlite3.Connection:
         """This thread's read-only connection: queries can never write to the store."""
@@ -115,14 +170,41 @@ class NodeState:
     metrics: NodeMetrics | None = None
     clock: Callable[[], float] = field(default=time.time)
     refusals: RefusalTally = field(default_factory=RefusalTally)
+    alarm: EnumerationAlarm = field(default_factory=EnumerationAlarm)
+    checkpoint: Envelope | None = None  # the latest signed audit checkpoint
+    _checkpoint_signed: float = field(default=float("-inf"), repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeState:
-        return cls(
+        store = NodeDatabase(config.database, config.role)
+        state = cls(
             config=config,
             signing_key=SigningKey.from_file(config.signing_key),
-            store=NodeDatabase(config.database, config.role),
+            store=store,
+            rate_limiter=RateLimiter(saved=store.rate_rows()),
         )
+        state.sign_checkpoint()
+        return state
+
+    def checkpoint_due(self) -> bool:
+        return time.monotonic() - self._checkpoint_signed >= CHECKPOINT_SECONDS
+
+    def sign_checkpoint(self) -> Envelope:
+        """Sign the audit head, keep it for the answers and append it to the checkpoint file."""
+        self._checkpoint_signed = time.monotonic()
+        sequence, entry_hash = self.store.audit_head()
+        envelope = sign_checkpoint(self.signing_key, self.config.node_id, sequence, entry_hash,
+                                   datetime.fromtimestamp(self.clock(), UTC))
+        path = checkpoint_file(self.config.database)
+        try:
+            with path.open("a", encoding="ascii") as out:
+                out.write(envelope_line(envelope) + "\n")
+        except OSError as exc:
+            raise FedtradeError(
+                f"{path}: cannot append the audit checkpoint: {exc.strerror}; the node needs "
+                "write access next to its database") from exc
+        self.checkpoint = envelope
+        return envelope
 
     def flush_refusals(self) -> None:
         """Write the aggregated refusals before authentication counted so far."""
@@ -132,5 +214,6 @@ class NodeState:
     def close(self) -> None:
         try:
             self.flush_refusals()
+            self.sign_checkpoint()
         finally:
             self.store.close()

@@ -14,14 +14,21 @@ from fedtrade.protocol.limits import (
     CONSIGNEE_TOTALS_MAX_DAYS,
     HOUSE_BILL,
     HS_CHAPTER,
-    MAX_LISTED_HOUSE_BILLS,
     ORIGIN_COUNTRY,
     STATISTICS_MAX_DAYS,
 )
 from fedtrade.protocol.spec import ParamSpec, QuerySpec
 from fedtrade.trust.ids import ROLES
 
-__all__ = ["CATALOGUE", "DESCRIBE", "INDICATOR_ROLES", "STATISTICS_GROUPS", "TOTAL"]
+__all__ = [
+    "CATALOGUE",
+    "DESCRIBE",
+    "INDICATOR_ROLES",
+    "INTERVAL_SUFFIX",
+    "PRIVACY_COLUMNS",
+    "STATISTICS_GROUPS",
+    "TOTAL",
+]
 
 # The name of the signed query answered by the Describe call (it is not in CATALOGUE).
 DESCRIBE = "describe"
@@ -29,6 +36,11 @@ STATISTICS_GROUPS = ("hs_chapter", "origin", "week")
 # Key value of trade_statistics' grand total row in every key column; no chapter, country
 # or week looks like it.
 TOTAL = "*"
+# Last columns of every trade_statistics row (differential privacy: mechanism, epsilon and
+# delta spent, the requester's budget left at this node), and the suffix of the column that
+# holds each noisy measure's 95 % interval half-width.
+PRIVACY_COLUMNS = ("mechanism", "epsilon", "delta", "budget_remaining")
+INTERVAL_SUFFIX = "_pm95"
 
 _MARKETPLACE, _CARRIER, _BROKER = "marketplace", "carrier", "broker"
 # Which roles compute each per-shipment indicator, in the order answers list them.
@@ -56,7 +68,8 @@ INDICATOR_ROLES: Mapping[str, tuple[str, ...]] = {
 _SHIPMENTS = ParamSpec(
     "shipments",
     "shipments",
-    "the batch: a table of house_bill with the manifest's declared_value_usd and hs6",
+    "the batch: a table with a house_bill column; every house bill must be in an attested "
+    "manifest block the question carries, whose declared value and HS6 are the reference",
     batch=True,
 )
 
@@ -80,13 +93,14 @@ def _per_shipment(name: str, description: str, fields: tuple[str, ...]) -> Query
 _SHIPMENT_QUERIES = (
     QuerySpec(
         name="shipment_known",
-        description="For each house bill: whether this node holds a record of the shipment.",
+        description="For each attested house bill: whether this node holds a record of the "
+        "shipment.",
         roles=frozenset(ROLES),
         params=(
             ParamSpec(
                 "house_bills",
                 "text_list",
-                "house bill numbers to look up",
+                "attested house bill numbers to look up",
                 pattern=HOUSE_BILL,
                 batch=True,
             ),
@@ -152,23 +166,23 @@ _SHIPMENT_QUERIES = (
 
 _CONSIGNEE_DAILY_TOTALS = QuerySpec(
     name="consignee_daily_totals",
-    description="Per consignee (pseudonymous token, valid for this query only) and day: "
-    "number of shipments and their value in USD, for consignees with several shipments "
-    "a day; optionally which of the given house bills belong to each.",
+    description="Per consignee (pseudonymous token, valid for this query and its attested "
+    "blocks only) and day: number of shipments and their value in USD rounded to the "
+    "node's step, for consignees with several shipments a day that hold one of the given "
+    "attested house bills, and which of those belong to each.",
     roles=frozenset(ROLES),
     params=(
         ParamSpec("date_from", "date", "first day (arrival day; ship day at a marketplace)"),
         ParamSpec(
             "date_to", "date", f"last day, at most {CONSIGNEE_TOTALS_MAX_DAYS} days after date_from"
         ),
-        # Not a batch: the whole manifest may be listed, to find its shipments' groups.
+        # A batch: the listed bills count against max_batch and the shipment rate.
         ParamSpec(
             "house_bills",
             "text_list",
-            "house bills to place in the groups",
-            required=False,
+            "attested house bills; only the groups holding one of them are listed",
             pattern=HOUSE_BILL,
-            max_items=MAX_LISTED_HOUSE_BILLS,
+            batch=True,
         ),
     ),
     key_columns=("consignee_token", "day"),
@@ -179,9 +193,10 @@ _CONSIGNEE_DAILY_TOTALS = QuerySpec(
 _TRADE_STATISTICS = QuerySpec(
     name="trade_statistics",
     description="Shipments and value in USD grouped by HS chapter, origin country and/or "
-    "ISO week (arrival day; ship day at a marketplace), with disclosure control: cells "
-    "with few shipments or dominated by one or two shippers, importers or sellers are "
-    "suppressed (marked, no values), plus the cells that would give them away. Key "
+    "ISO week (arrival day; ship day at a marketplace), under differential privacy: "
+    "noisy values, each with the half-width of its 95 % interval (<field>_pm95); a cell "
+    "appears when its noisy count clears the release threshold; every answer spends "
+    "epsilon from the requester's budget at this node (identical repeats are free). Key "
     f"columns follow group_by; the last row is the grand total, keyed {TOTAL!r}.",
     roles=frozenset(ROLES),
     params=(
@@ -195,7 +210,7 @@ _TRADE_STATISTICS = QuerySpec(
         ParamSpec("origin", "text", "only this origin country (ISO 3166-1 alpha-2)",
                   required=False, pattern=ORIGIN_COUNTRY),
     ),
-    key_columns=("suppressed", "reason"),
+    key_columns=PRIVACY_COLUMNS,
     output_fields=("shipments", "value_usd"),
     disclosure="aggregate",
 )

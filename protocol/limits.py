@@ -14,20 +14,16 @@ __all__ = [
     "HS6",
     "HS_CHAPTER",
     "MAX_BATCH_SHIPMENTS",
-    "MAX_LISTED_HOUSE_BILLS",
     "MAX_MESSAGE_BYTES",
     "MAX_TEXT_PARAM_CHARS",
     "ORIGIN_COUNTRY",
     "STATISTICS_MAX_DAYS",
 ]
 
-# Largest gRPC message either side sends or accepts: a whole manifest's house bills
-# (consignee totals) fit; batches are far smaller.
+# Largest gRPC message either side sends or accepts: a batch with its attested blocks.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Most shipments one batch parameter may carry (a requester's max_batch may be lower).
 MAX_BATCH_SHIPMENTS = 10_000
-# Most house bills one consignee totals query may place in its groups: a whole manifest.
-MAX_LISTED_HOUSE_BILLS = 2_000_000
 # Longest date ranges (inclusive) of the aggregate and the linkage queries.
 CONSIGNEE_TOTALS_MAX_DAYS = 31
 STATISTICS_MAX_DAYS = 92

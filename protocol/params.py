@@ -7,11 +7,10 @@ trailing newline through.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import date
 
-from fedtrade.protocol.limits import HOUSE_BILL, HS6, MAX_TEXT_PARAM_CHARS
+from fedtrade.protocol.limits import HOUSE_BILL, MAX_TEXT_PARAM_CHARS
 from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
 from fedtrade.protocol.tables import PyValue
 from fedtrade.trust.errors import MalformedRequestError
@@ -41,44 +40,22 @@ def _check_list(spec: ParamSpec, value: PyValue) -> list[PyValue]:
 
 
 def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]]:
-    """A batch arrives as a table: equal-length columns house_bill, declared_value_usd, hs6."""
+    """A batch arrives as a table with one column, house_bill; the declared_value_usd and
+    hs6 columns are left empty for the node to fill from the attested lines."""
     if not isinstance(value, dict) or "house_bill" not in value:
-        raise _bad(
-            spec,
-            "must be a table with a house_bill column (and optional "
-            "declared_value_usd and hs6 columns)",
-        )
+        raise _bad(spec, "must be a table with a house_bill column")
     unknown = sorted(set(value) - set(SHIPMENT_FIELDS))
     if unknown:
-        raise _bad(spec, f"unknown column {unknown[0]!r}; columns: {', '.join(SHIPMENT_FIELDS)}")
+        raise _bad(spec, f"unknown column {unknown[0]!r}; a batch has only house_bill: "
+                         "reference values come from the attested manifest lines")
     bills = _check_list(spec, value["house_bill"])
-    rows = len(bills)
-    columns: dict[str, list[PyValue]] = {"house_bill": bills}
     for bill in bills:
         if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
             raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase letters/digits")
-    if len(set(bills)) != rows:
+    if len(set(bills)) != len(bills):
         raise _bad(spec, "lists a house bill twice")
-    for name in ("declared_value_usd", "hs6"):
-        column = value.get(name)
-        if column is None:
-            columns[name] = [None] * rows
-            continue
-        if not isinstance(column, list) or len(column) != rows:
-            raise _bad(spec, f"column {name!r} must have one value per house bill")
-        columns[name] = column
-    for bill, amount in zip(bills, columns["declared_value_usd"], strict=True):
-        if amount is not None and (
-            isinstance(amount, bool)
-            or not isinstance(amount, int | float)
-            or not math.isfinite(amount)
-            or amount < 0
-        ):
-            raise _bad(spec, f"declared_value_usd of {bill} must be a number >= 0")
-    for bill, hs6 in zip(bills, columns["hs6"], strict=True):
-        if hs6 is not None and (not isinstance(hs6, str) or not HS6.fullmatch(hs6)):
-            raise _bad(spec, f"hs6 of {bill} must be 6 digits")
-    return columns
+    empty: list[PyValue] = [None] * len(bills)
+    return {"house_bill": bills, "declared_value_usd": empty, "hs6": list(empty)}
 
 
 def _check_one(spec: ParamSpec, value: PyValue) -> PyValue:

@@ -21,13 +21,10 @@ ParamType = Literal[
     "text", "integer", "number", "flag", "date", "text_list", "choice_list", "shipments"
 ]
 Disclosure = Literal["per_shipment", "aggregate", "linkage"]
-# What CBP already holds from the manifest, sent as reference values with each shipment:
-# the columns of a "shipments" parameter and their types.
-SHIPMENT_FIELDS: Mapping[str, str] = {
-    "house_bill": "text",
-    "declared_value_usd": "number",
-    "hs6": "text",
-}
+# The columns of a "shipments" parameter as sent: house bills only. A node takes the
+# reference values (declared value, HS6) from the attested manifest lines, never from
+# the requester.
+SHIPMENT_FIELDS: Mapping[str, str] = {"house_bill": "text"}
 
 
 @dataclass(frozen=True)

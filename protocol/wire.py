@@ -15,12 +15,13 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fedtrade.protocol.tables import PyValue, decode_table, encode_columns
-from fedtrade.protos import envelope_pb2, query_pb2
+from fedtrade.protos import attestation_pb2, envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import MalformedRequestError
 
 __all__ = [
     "PAYLOAD_ANSWER",
+    "PAYLOAD_CHECKPOINT",
     "PAYLOAD_CHUNK",
     "PAYLOAD_QUERY",
     "PyValue",
@@ -38,8 +39,12 @@ __all__ = [
 PAYLOAD_QUERY = "application/vnd.fedtrade.query.v1+protobuf"
 PAYLOAD_ANSWER = "application/vnd.fedtrade.answer.v1+protobuf"
 PAYLOAD_CHUNK = "application/vnd.fedtrade.answer-chunk.v1+protobuf"
+PAYLOAD_CHECKPOINT = "application/vnd.fedtrade.audit-checkpoint.v1+protobuf"
 
-M = TypeVar("M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk)
+M = TypeVar(
+    "M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk, query_pb2.AuditCheckpoint,
+    attestation_pb2.ManifestBlock,
+)
 
 
 def digest(payload: bytes) -> bytes:

@@ -1,9 +1,12 @@
 """Benchmark: federated manifest screening end to end vs one SQL join over a pooled database.
 
 Generates a synthetic world, imports each party's data into its node store,
-starts the three nodes as separate processes, and times `fedtrade screen` of
-the whole manifest as a separate process (signing, fan-out, verification,
-evidence, risk assessment, results file). Then it copies the same three
+starts the three nodes as separate processes, and times the carrier's
+`fedtrade-node attest` of the manifest (one signature per block of 1,000
+lines) followed by `fedtrade screen` of the whole manifest with those blocks,
+each as a separate process (attesting, signing, fan-out, verification of
+queries and of every block at every node, evidence, risk assessment, results
+file). Then it copies the same three
 stores into one SQLite file — the centralized hub a federation replaces — and
 times the same indicators computed by a single join. Reports shipments/s for
 both, their ratio (target <= 3x), whether 50,000 shipments/s was reached, and
@@ -155,11 +158,25 @@ def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]
                 process.wait()
 
 
+def _attest(federation: Federation, manifest: Path, root: Path) -> Path:
+    """The carrier signs the manifest it filed (`fedtrade-node attest`), in the timed path."""
+    out = root / "manifest.attest.jsonl"
+    command = [sys.executable, "-m", "fedtrade.node.cli", "attest",
+               "--config", str(federation.node_configs[federation.filer_id]),
+               "--manifest", str(manifest), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise FedtradeError(f"`fedtrade-node attest` failed: {done.stderr.strip()}")
+    return out
+
+
 def _screen(federation: Federation, manifest: Path, root: Path, figures: Figures) -> Path:
-    """Run `fedtrade screen` as its own process; time it and take its peak RSS."""
+    """Attest, then run `fedtrade screen` as its own process; time both, take its peak RSS."""
+    attested = _attest(federation, manifest, root)
     results, log_path = root / "results.csv", root / "screen.log"
     command = [sys.executable, "-m", "fedtrade.coordinator.cli", "screen",
                "--config", str(federation.coordinator_config), str(manifest),
+               "--attestations", str(attested),
                "--purpose", "TARGETING", "--case", "BENCH", "--officer", "bench",
                "--out", str(results), "--no-progress"]
     with log_path.open("wb") as log:

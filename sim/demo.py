@@ -24,20 +24,22 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
-from fedtrade.coordinator.client import Coordinator, QueryContext
+from fedtrade.coordinator.attested import load_attested
+from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.render import answer_table, summary_table
 from fedtrade.coordinator.report import write_report
 from fedtrade.coordinator.result_files import ResultWriter, read_results
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.attest import attest_manifest
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
 from fedtrade.protocol.tables import decode_table
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
 from fedtrade.sim.synth import generate
-from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.errors import FedtradeError, RemoteError
 
 __all__ = ["main"]
 
@@ -158,17 +160,53 @@ def _wait_for_port(port_file: Path, federation: Federation) -> int:
 
 def _sample_house_bills(world: Path, count: int) -> list[str]:
     with (world / "manifest.csv").open(newline="") as f:
-        bills = [row["house_bill"] for _, row in zip(range(count), csv.DictReader(f), strict=False)]
-    return [*bills, "NOTSHIPPED01"]
+        return [row["house_bill"] for _, row in zip(range(count), csv.DictReader(f), strict=False)]
 
 
-def _screen(coordinator: Coordinator, world: Path, root: Path, context: QueryContext) -> None:
+def _attest(federation: Federation, world: Path) -> Path:
+    """The carrier filed the manifest: it signs it in blocks, as `fedtrade-node attest`."""
+    out = federation.root / "manifest.attest.jsonl"
+    config = load_node_config(federation.node_configs[federation.filer_id])
+    blocks = attest_manifest(world / "manifest.csv", out, federation.filer_key(),
+                             config.node_id, block_lines=1_000, valid_hours=24)
+    console.print(f"[bold]attested[/bold]: {federation.filer_id} signed the manifest it filed "
+                  f"in {blocks} blocks ({out.name}); nodes answer only for these lines")
+    return out
+
+
+def _guess(coordinator: Coordinator, context: QueryContext, attested: Path) -> None:
+    """A house bill outside the attestation is refused (and audited by the node)."""
+    blocks = load_attested(attested, coordinator.config.nodes).blocks
+    try:
+        coordinator.ask("marketplace-1", "shipment_known", {"house_bills": ["NOTSHIPPED01"]},
+                        context, attestations=blocks)
+    except RemoteError as exc:
+        console.print(f"[bold]guessed house bill NOTSHIPPED01[/bold]: refused, {exc.code}: "
+                      f"{exc.details}")
+        return
+    raise FedtradeError("a guessed house bill was answered; the attestation check is off")
+
+
+def _noisy_statistics(coordinator: Coordinator, world: Path, context: QueryContext) -> None:
+    """One differentially private aggregate: noisy values, 95 % intervals, remaining budget."""
+    with (world / "manifest.csv").open(newline="") as f:
+        days = sorted({row["arrival_date"] for row in csv.DictReader(f)})
+    params: dict[str, ParamValue] = {"group_by": ["week"], "date_from": days[0],
+                                     "date_to": days[min(len(days), 28) - 1]}  # four weeks
+    for _ in range(2):  # the repeat is answered from the node's cache, at no cost
+        console.print(answer_table(coordinator.ask("broker-1", "trade_statistics", params,
+                                                   context)))
+
+
+def _screen(
+    coordinator: Coordinator, world: Path, root: Path, context: QueryContext, attested: Path
+) -> None:
     """Screen the generated manifest across the three nodes, report, and evaluate."""
     results, report = root / "results.csv", root / "report.html"
     console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
     with ResultWriter(results) as writer:
         summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
-                                  progress=console.is_terminal)
+                                  progress=console.is_terminal, attestations=attested)
     write_report(report, summary)
     console.print(summary_table(summary))
     print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
@@ -184,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"[bold]working folder[/bold]: {root} (keys, configs, stores, evidence)")
     world = _load_world(federation, args.shipments, args.seed)
     bills = _sample_house_bills(world, 5)
+    attested = _attest(federation, world)
     context = QueryContext(
         purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
     )
@@ -196,7 +235,9 @@ def _run(args: argparse.Namespace) -> int:
             known: dict[str, dict[str, object]] = {b: {} for b in bills}
             console.print(answer_table(coordinator.ask("carrier-1", "describe", {}, context)))
             for node_id in addresses:
-                result = coordinator.ask(node_id, "shipment_known", {"house_bills": bills}, context)
+                result = coordinator.ask(
+                    node_id, "shipment_known", {"house_bills": bills}, context,
+                    attestations=load_attested(attested, config.nodes).blocks_for(bills))
                 for bill, flag in decode_table(result.answer.table).rows():
                     known[str(bill)][node_id] = flag
             table = Table(
@@ -207,7 +248,9 @@ def _run(args: argparse.Namespace) -> int:
             for bill, flags in known.items():
                 table.add_row(bill, *("yes" if flags[n] else "no" for n in addresses))
             console.print(table)
-            _screen(coordinator, world, root, context)
+            _guess(coordinator, context, attested)
+            _noisy_statistics(coordinator, world, context)
+            _screen(coordinator, world, root, context, attested)
         finally:
             coordinator.close()
         checked, problems = verify_evidence(

@@ -10,7 +10,7 @@ import yaml
 
 from fedtrade.coordinator.risk import DEFAULT_RISK
 from fedtrade.protocol.catalogue import CATALOGUE
-from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate
 
@@ -24,6 +24,16 @@ NODE_IDS: Mapping[str, str] = {
 }
 PURPOSES = ("TARGETING", "INVESTIGATION")
 LINKAGE_SECRET = "keys/linkage.secret"  # noqa: S105 (a file path, not a secret)
+# Differential privacy of aggregates, as in configs/*.yaml.
+PRIVACY: Mapping[str, object] = {
+    "unit": "shipment",
+    "bounds": {"shipments_per_party": 20, "cells_per_shipment": 1,
+               "value_usd_per_shipment": 2000},
+    "epsilon_per_query": 0.5,
+    "budget_epsilon": 5.0,
+    "period_days": 30,
+    "delta": 1e-7,
+}
 
 
 def grants_for(role: str) -> dict[str, list[str]]:
@@ -39,6 +49,14 @@ class Federation:
     @property
     def coordinator_config(self) -> Path:
         return self.root / "coordinator.yaml"
+
+    @property
+    def filer_id(self) -> str:
+        return NODE_IDS["carrier"]
+
+    def filer_key(self) -> SigningKey:
+        """The key of the node that files and attests manifests (the carrier)."""
+        return SigningKey.from_file(self.root / "keys" / f"{self.filer_id}.key")
 
     def write_coordinator_config(
         self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000
@@ -102,6 +120,7 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
             "requesters": {
                 COORDINATOR_ID: {
                     "keys": [{"file": f"keys/{COORDINATOR_ID}.pub"}],
+                    "tls_identities": [COORDINATOR_ID],
                     "queries": {
                         name: {"purposes": p, "fields": list(CATALOGUE[name].fields_for(role))}
                         for name, p in grants_for(role).items()
@@ -109,7 +128,11 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
                 }
             },
             "linkage": {"secret_file": LINKAGE_SECRET},
+            "privacy": dict(PRIVACY),
         }
+        if "carrier" in roles:  # the carrier files the manifest and attests it
+            filer = NODE_IDS["carrier"]
+            config["trusted_filers"] = {filer: {"keys": [{"file": f"keys/{filer}.pub"}]}}
         path = root / f"{node_id}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         node_configs[node_id] = path

@@ -278,7 +278,8 @@ def _stages() -> list[list[tuple[str, str]]]:
     for name, value in _instructions():
         if name == "FROM":
             stages.append([])
-        stages[-1].append((name, value))
+        if stages:  # an ARG before the first FROM (the base) belongs to no stage
+            stages[-1].append((name, value))
     return stages
 
 
@@ -323,10 +324,11 @@ def test_dockerfile_declares_volumes_ports_healthcheck_and_entrypoint() -> None:
     assert "--chmod=0755 docker/entrypoint.sh /usr/local/bin/fedtrade-entrypoint" in copies
 
 
-def test_dockerfile_uses_python_311_slim() -> None:
+def test_dockerfile_uses_python_311_slim_unless_given_another_base() -> None:
     bases = [value.split()[0] for name, value in _instructions() if name == "FROM"]
     assert bases
-    assert all(base.startswith("python:3.11-slim") for base in bases)
+    assert all(base == "${BASE}" for base in bases)
+    assert ("ARG", "BASE=python:3.11-slim-bookworm") in _instructions()
 
 
 def _allowed_by_dockerignore(path: str) -> bool:

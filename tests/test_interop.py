@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fedtrade.node.pipeline import CHUNK_ROWS
+from fedtrade.protocol.attestation import write_attestations
 from fedtrade.sim.federation import COORDINATOR_ID
 from tests.conftest import LiveFederation
 
@@ -65,7 +66,10 @@ def test_node_client_queries_a_live_node_over_mutual_tls(
         "signing_key": str(keys / f"{COORDINATOR_ID}.key"),
         "node_public_key": str(keys / f"{NODE_ID}.pub"),
         "house_bills": bills,
+        "attestations": str(tmp_path / "blocks.jsonl"),
     }
+    write_attestations(tmp_path / "blocks.jsonl",
+                       live.attest([{"house_bill": f"HB{i:06d}"} for i in range(bills)]))
     config_file = tmp_path / "interop.json"
     config_file.write_text(json.dumps(config))
     done = _run(["node", str(interop_client), str(config_file)], timeout=180)
@@ -74,7 +78,9 @@ def test_node_client_queries_a_live_node_over_mutual_tls(
     assert summary["screen_chunks"] == 3
     assert summary["screen_rows"] == bills
     assert summary["refusal"] == 16  # UNAUTHENTICATED
-    # the node audited the client's queries as answered, and the forged one as refused
+    # the node audited the client's queries as answered, and the forged one (refused before
+    # authentication) in its aggregated per-peer form
+    live.nodes[NODE_ID].state.flush_refusals()
     with closing(sqlite3.connect(live.nodes[NODE_ID].state.store.path)) as conn:
         decisions = dict(conn.execute("SELECT query_id, decision FROM audit_log").fetchall())
     assert decisions[summary["query_id"]] == "answered"

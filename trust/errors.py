@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AttestationError",
     "AudienceError",
     "AuthorizationError",
     "BadSignatureError",
@@ -97,6 +98,10 @@ class AudienceError(FedtradeError):
 
 class AuthorizationError(FedtradeError):
     """The requester may not run this query, for this purpose or these fields."""
+
+
+class AttestationError(AuthorizationError):
+    """A question is about lines no trusted, valid manifest attestation covers."""
 
 
 class MalformedRequestError(FedtradeError):

@@ -1,9 +1,12 @@
 """Keyed pseudonymous linkage tokens for consignees.
 
 Nodes share a federation linkage secret that the coordinator never holds. For
-each query, the token key is derived from that secret and the query id
-(HKDF-SHA256), so the same consignee gets the same token at every node that
-answers one query, while tokens from two different queries cannot be joined.
+each question, the token key is derived from that secret, the query id and the
+digest of the attested manifest blocks the question is about (HKDF-SHA256), so
+the same consignee gets the same token at every node that answers one question,
+while tokens from two different questions cannot be joined: nodes answer a
+query id once, ever (``node.replay``), and the same id with other blocks gives
+another key.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ __all__ = [
 ]
 
 MIN_SECRET_BYTES = 32
-_INFO = b"fedtrade consignee token v1"
+_INFO = b"fedtrade consignee token v2"
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 _HINT = "create one with `fedtrade linkage-secret --out FILE` and give every node a copy"
 
@@ -59,8 +62,11 @@ def consignee_material(name: str, address: str) -> bytes:
     return f"{normalize_party(name)}\x1f{normalize_party(address)}".encode()
 
 
-def query_token_key(secret: bytes, query_id: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=query_id, info=_INFO).derive(secret)
+def query_token_key(secret: bytes, query_id: bytes, attestation: bytes) -> bytes:
+    """The token key of one question: ``attestation`` is the digest of its attested blocks."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=query_id, info=_INFO + attestation
+    ).derive(secret)
 
 
 def token_of(key: bytes, material: bytes) -> str:

@@ -49,8 +49,10 @@ __all__ = [
     "certificate_names",
     "init_ca",
     "issue_certificate",
+    "issue_from_csr",
     "load_tls_files",
     "load_tls_section",
+    "write_csr",
 ]
 
 CA_CERT_FILE = "ca.crt"
@@ -59,6 +61,7 @@ CA_KEY_FILE = "ca.key"
 # signing key pair NAME.key / NAME.pub written by `fedtrade keygen`.
 _CERT_SUFFIX = ".tls.crt"
 _KEY_SUFFIX = ".tls.key"
+_CSR_SUFFIX = ".tls.csr"
 # Tolerate this much clock difference between the issuing machine and the peers.
 _BACKDATE = timedelta(minutes=5)
 _INIT_HINT = "create one with `fedtrade pki init --out DIR`"
@@ -90,6 +93,7 @@ class TlsMaterial:
     root_certificates: bytes
     names: frozenset[str]
     not_after: datetime
+    ca_not_after: datetime | None = None
 
 
 def _now() -> datetime:
@@ -229,16 +233,101 @@ def issue_certificate(
     validity never outlasts the CA's.
     """
     _check_name(name)
-    if days < 1:
-        raise KeyFileError(f"a certificate must be valid for at least one day, not {days}")
     files_cert, files_key = out_dir / f"{name}{_CERT_SUFFIX}", out_dir / f"{name}{_KEY_SUFFIX}"
     _refuse_existing(files_cert, files_key)
     ca_cert, ca_key = _load_ca(ca_dir)
+    key = _new_key()
+    cert = _sign_leaf(ca_cert, ca_key, name, key.public_key(), days, not_before)
+    _make_dir(out_dir)
+    write_secret_file(files_key, _key_pem(key), "TLS private key")
+    try:
+        _write_certificate(files_cert, cert, "TLS certificate")
+    except BaseException:
+        files_key.unlink(missing_ok=True)
+        raise
+    return CertFiles(cert=files_cert, key=files_key, not_after=cert.not_valid_after_utc)
+
+
+def write_csr(name: str, out_dir: Path) -> tuple[Path, Path]:
+    """A new TLS key (NAME.tls.key, mode 0600) and a signing request for it (NAME.tls.csr).
+
+    The key never leaves the party: the CA's holder issues the certificate from the
+    request (``issue_from_csr``) and sends back only NAME.tls.crt.
+    """
+    _check_name(name)
+    key_path, csr_path = out_dir / f"{name}{_KEY_SUFFIX}", out_dir / f"{name}{_CSR_SUFFIX}"
+    _refuse_existing(key_path, csr_path)
+    key = _new_key()
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _make_dir(out_dir)
+    write_secret_file(key_path, _key_pem(key), "TLS private key")
+    try:
+        write_secret_file(csr_path, request.public_bytes(Encoding.PEM), "certificate request")
+        os.chmod(csr_path, 0o644)  # a request holds only the public key
+    except BaseException:
+        key_path.unlink(missing_ok=True)
+        raise
+    return key_path, csr_path
+
+
+def issue_from_csr(ca_dir: Path, csr_path: Path, out_dir: Path, *, days: int = 365) -> CertFiles:
+    """Issue NAME.tls.crt for a request written by ``write_csr``; NAME is the id it names.
+
+    The request's signature must verify (its sender holds the key) and it must name
+    exactly one valid id; what else it asks for is ignored: the CA decides the rest.
+    """
+    data = _read_public(csr_path, "certificate request", "create one with `fedtrade-node init`")
+    try:
+        request = x509.load_pem_x509_csr(data)
+    except ValueError:
+        raise KeyFileError(
+            f"{csr_path}: not a PEM certificate request; expected a '-----BEGIN CERTIFICATE "
+            "REQUEST-----' file as written by `fedtrade-node init`") from None
+    if not request.is_signature_valid:
+        raise KeyFileError(f"{csr_path}: the request's signature does not verify; ask for a "
+                           "new one")
+    try:
+        san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    if len(names) != 1:
+        raise KeyFileError(f"{csr_path}: the request must name exactly one node or coordinator "
+                           f"id, not {names or 'none'}; ask for a new one")
+    name = names[0]
+    _check_name(name)
+    public = request.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise KeyFileError(f"{csr_path}: the request's key is {type(public).__name__}; "
+                           "fedtrade's TLS keys are ECDSA P-256 (`fedtrade-node init`)")
+    cert_path = out_dir / f"{name}{_CERT_SUFFIX}"
+    _refuse_existing(cert_path)
+    ca_cert, ca_key = _load_ca(ca_dir)
+    cert = _sign_leaf(ca_cert, ca_key, name, public, days, None)
+    _make_dir(out_dir)
+    _write_certificate(cert_path, cert, "TLS certificate")
+    return CertFiles(cert=cert_path, key=out_dir / f"{name}{_KEY_SUFFIX}",
+                     not_after=cert.not_valid_after_utc)
+
+
+def _sign_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    name: str,
+    public: ec.EllipticCurvePublicKey,
+    days: int,
+    not_before: datetime | None,
+) -> x509.Certificate:
+    if days < 1:
+        raise KeyFileError(f"a certificate must be valid for at least one day, not {days}")
     start = not_before if not_before is not None else _now() - _BACKDATE
     end = min(start + timedelta(days=days), ca_cert.not_valid_after_utc)
-    key = _new_key()
-    public = key.public_key()
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
         .issuer_name(ca_cert.subject)
@@ -275,14 +364,6 @@ def issue_certificate(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _make_dir(out_dir)
-    write_secret_file(files_key, _key_pem(key), "TLS private key")
-    try:
-        _write_certificate(files_cert, cert, "TLS certificate")
-    except BaseException:
-        files_key.unlink(missing_ok=True)
-        raise
-    return CertFiles(cert=files_cert, key=files_key, not_after=cert.not_valid_after_utc)
 
 
 def _read_public(path: Path, what: str, hint: str) -> bytes:
@@ -394,6 +475,7 @@ def load_tls_files(cert: Path, key: Path, ca: Path, *, now: datetime | None = No
         root_certificates=ca_pem,
         names=frozenset(names),
         not_after=leaf.not_valid_after_utc,
+        ca_not_after=authority.not_valid_after_utc,
     )
 
 

@@ -3,9 +3,13 @@
 For split-shipment detection CBP needs, per consignee and day, how many parcels
 arrive and what they are worth — across parties, without learning who the
 consignee is. Each node tokenizes normalized name + address with a key derived
-from the federation linkage secret and the query id (see trust.linkage), so one
-query's tokens match across nodes and never across queries. Only consignees
-with at least ``min_consignee_shipments`` shipments on a day are listed.
+from the federation linkage secret, the query id and the digest of the
+question's attested blocks (see trust.linkage), so one question's tokens match
+across nodes and never across questions. Only consignees with at least
+``min_consignee_shipments`` shipments on a day that hold one of the attested
+house bills asked about are listed, and their values are rounded to
+``consignee_value_step_usd``, so overlapping windows cannot be chained through
+exact value patterns.
 """
 
 from __future__ import annotations
@@ -64,22 +68,23 @@ def _run(execution: Execution) -> ResultTable:
             "answer consignee linkage queries"
         )
     start, stop = _window(execution.params)
-    asked = set(execution.params.get("house_bills") or ())  # type: ignore[arg-type]
-    key = query_token_key(settings.linkage_secret, execution.query_id)
+    asked = set(execution.params["house_bills"])  # type: ignore[arg-type]
+    key = query_token_key(settings.linkage_secret, execution.query_id, execution.attestation)
     rates = settings.currency_per_usd
     minimum = settings.disclosure.min_consignee_shipments
+    step = settings.disclosure.consignee_value_step_usd
     out: list[tuple[PyValue, ...]] = []
 
     def flush(day: str, groups: dict[bytes, list[Any]]) -> None:
         listed = sorted(
             (token_of(key, material), group)
-            for material, group in groups.items() if group[0] >= minimum
+            for material, group in groups.items() if group[0] >= minimum and group[2]
         )
         for token, (shipments, value_usd, bills) in listed:
             values: dict[str, PyValue] = {
                 "shipments": shipments,
-                "value_usd": round(value_usd, 2),
-                "house_bills": sorted(bills or ()),
+                "value_usd": round(value_usd / step) * step,
+                "house_bills": sorted(bills),
             }
             out.append((token, day, *(values[f] for f in execution.fields)))
 

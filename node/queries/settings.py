@@ -7,18 +7,45 @@ from dataclasses import dataclass, field
 
 from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
 
-__all__ = ["DisclosureControls", "QuerySettings"]
+__all__ = ["DisclosureControls", "PrivacySettings", "QuerySettings"]
 
 
 @dataclass(frozen=True)
 class DisclosureControls:
-    """Statistical disclosure control for aggregate answers (defaults stricter than DataSHIELD)."""
+    """Disclosure rules that stay beside differential privacy (they look at noisy values only)."""
 
+    # An aggregate cell is released only when its noisy shipment count reaches this.
     min_cell_shipments: int = 10
-    # (n, k): a cell is suppressed when its n largest contributors hold more than k % of it.
-    dominance: tuple[tuple[int, float], ...] = ((1, 50.0), (2, 67.0))
     # consignee totals: only consignees with at least this many shipments on a day are listed
     min_consignee_shipments: int = 2
+    # consignee totals: released values are rounded to a multiple of this (USD), so
+    # overlapping windows cannot be chained through exact value patterns
+    consignee_value_step_usd: float = 50.0
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Differential privacy of aggregate answers: the privacy unit, its bounds, the budget."""
+
+    # "shipment": one shipment's presence is protected; "party": one shipper, importer or
+    # seller with all its shipments (up to shipments_per_unit of them).
+    unit: str
+    # Contribution bounds, applied on read: a party's shipments beyond shipments_per_unit,
+    # a shipment's cells beyond cells_per_shipment, and cents beyond value_cents_per_shipment
+    # in a cell are left out of (or clamped in) the statistics.
+    shipments_per_unit: int
+    cells_per_shipment: int
+    value_cents_per_shipment: int
+    # Default epsilon of one aggregate query, and per requester and period.
+    epsilon_per_query: float
+    budget_epsilon: float
+    period_days: int
+    # Probability bound that a cell of a single unit clears the release threshold.
+    delta: float
+
+    def contribution_shipments(self) -> int:
+        """Shipments one privacy unit can add: 1 for a shipment, the bound for a party."""
+        return 1 if self.unit == "shipment" else self.shipments_per_unit
 
 
 @dataclass(frozen=True)
@@ -33,5 +60,7 @@ class QuerySettings:
     # linked suspended seller accounts band edges
     linked_suspended: tuple[int, ...] = (1, 2, 5)
     disclosure: DisclosureControls = DisclosureControls()
+    # None: the node answers no aggregate query (config check refuses such grants)
+    privacy: PrivacySettings | None = None
     # shared federation linkage secret (never held by the coordinator); None: no linkage queries
     linkage_secret: bytes | None = field(default=None, repr=False)

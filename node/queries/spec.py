@@ -36,6 +36,10 @@ class Execution:
     fields: tuple[str, ...]
     query_id: bytes
     settings: QuerySettings
+    # digest of the attested manifest blocks the question carries (linkage token keys)
+    attestation: bytes = b""
+    # Privacy loss an aggregate answer may spend (from the requester's grant); None otherwise.
+    epsilon: float | None = None
 
 
 Run = Callable[[Execution], ResultTable]

@@ -1,35 +1,35 @@
 """Aggregate trade statistics: shipments and value in USD by HS chapter, origin and ISO week.
 
-One parameterized statement per query groups the node's rows in SQL at two
-levels — per cell and contributor (for the dominance rule) and per cell (for
-distinct shipment counts) — plus the population total. SQLite groups the
-rows of the window in its temporary store; Python folds the streamed groups,
-so its memory grows with cells x contributors, never with the table. Only
-the output fields the requester may see are computed: without ``value_usd``
-no value expression is in the statement, and the dominance rule (which
-protects magnitudes) has nothing to protect.
+Released under differential privacy (``node.disclosure``). One parameterized
+statement per query reads the window's rows as one row per (privacy unit,
+shipment, cell) with the cell's value in whole cents; Python bounds each
+unit's contribution and OpenDP adds the noise. Only the output fields the
+requester may see are computed: without ``value_usd`` no value expression is
+in the statement and no value noise is drawn.
 
 The population is fixed by the parameters alone, never by the fields asked
-for, so that answers to different groupings and fields stay consistent with
-each other. Rows in a currency the node has no exchange rate for are not part
-of it; at a marketplace, order lines whose listing has no HS hint are not
-either. A query whose population has fewer than ``min_cell_shipments``
-shipments or a single contributor is refused. Cells are protected by
-``node.disclosure``: suppressed cells are marked and carry no values. The last
-row is the grand total, with ``TOTAL`` in every key column.
+for. Rows in a currency the node has no exchange rate for are not part of it;
+at a marketplace, order lines whose listing has no HS hint are not either.
+Nothing is refused or hidden on a true count: a cell appears when its noisy
+count clears the release threshold, and the last row, the grand total with
+``TOTAL`` in every key column, is always released (noisy).
+
+Each measure ``m`` comes with ``m_pm95``, the half-width of its 95 % interval;
+every row also names the mechanism, the epsilon and delta this answer spent
+and the requester's remaining budget at this node (``PRIVACY_COLUMNS``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from fedtrade.node.disclosure import Cell, ProtectedCell, grand_total, protect
+from fedtrade.node.disclosure import MECHANISM, Contribution, Noisy, bound, release
 from fedtrade.node.queries.spec import Execution, ResultTable, Run
 from fedtrade.node.store.iso_codes import COUNTRIES
-from fedtrade.protocol.catalogue import TOTAL
+from fedtrade.protocol.catalogue import PRIVACY_COLUMNS, TOTAL
 from fedtrade.protocol.limits import STATISTICS_MAX_DAYS as MAX_DAYS
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError
@@ -95,9 +95,6 @@ _KEYS: Mapping[str, str] = {
     "week": f"strftime('%Y', {_THURSDAY}) || '-W' || "
             f"printf('%02d', (CAST(strftime('%j', {_THURSDAY}) AS INTEGER) - 1) / 7 + 1)",
 }
-_CELL, _CONTRIBUTOR, _POPULATION = 0, 1, 2
-
-
 def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
     first = date.fromisoformat(str(params["date_from"]))
     last = date.fromisoformat(str(params["date_to"]))
@@ -109,53 +106,22 @@ def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
     return first.isoformat(), (last + timedelta(days=1)).isoformat()
 
 
-def _statement(source: _Source, groups: list[str], filters: list[str], value: bool) -> str:
-    """Levels: per cell and contributor, per cell, and the whole population."""
+def _statement(source: _Source, groups: list[str], filters: list[str], value: bool,
+               unit: str) -> str:
+    """One row per (privacy unit, shipment, cell): what bounding needs, nothing more."""
     where = "".join(f" AND {getattr(source, name)} = :{name}" for name in filters)
+    owner = (source.shipment if unit == "shipment"
+             else f"coalesce({source.contributor}, '#' || {source.shipment})")
     base = (f"SELECT {source.day} AS day, {source.hs_chapter} AS hs_chapter, "
-            f"{source.origin} AS origin, {source.shipment} AS shipment, "
-            f"{source.contributor} AS contributor"
+            f"{source.origin} AS origin, {source.shipment} AS shipment, {owner} AS unit"
             + (f", {source.value_usd} AS value_usd " if value else " ")
             + source.rows + where)
     keys = ", ".join(f"{_KEYS[g]} AS k{i}" for i, g in enumerate(groups))
     cols = ", ".join(f"k{i}" for i in range(len(groups)))
-    nulls = ", ".join("NULL" for _ in groups)
-    measures = "count(DISTINCT shipment)" + (", sum(value_usd)" if value else "")
+    cents = "CAST(round(sum(value_usd) * 100) AS INTEGER)" if value else "0"
     return f"""WITH base AS ({base}),
-        cells AS (SELECT {keys}, shipment, contributor{", value_usd" if value else ""} FROM base)
-        SELECT {_CONTRIBUTOR}, {cols}, contributor, {measures} FROM cells
-            GROUP BY {cols}, contributor
-        UNION ALL
-        SELECT {_CELL}, {cols}, NULL, {measures} FROM cells GROUP BY {cols}
-        UNION ALL
-        SELECT {_POPULATION}, {nulls}, NULL, {measures} FROM cells"""
-
-
-@dataclass
-class _Fold:
-    """The streamed groups, folded into cells and the population total."""
-
-    shipments: dict[tuple[str, ...], int] = field(default_factory=dict)
-    contributions: dict[tuple[str, ...], dict[str, float]] = field(default_factory=dict)
-    total_contributions: dict[str, float] = field(default_factory=dict)
-    total_shipments: int = 0
-    total_value: float = 0.0
-
-    def add(self, level: int, key: tuple[str, ...], contributor: str | None, shipments: int,
-            value: float) -> None:
-        if level == _CONTRIBUTOR:
-            assert contributor is not None
-            self.contributions.setdefault(key, {})[contributor] = value
-            self.total_contributions[contributor] = (
-                self.total_contributions.get(contributor, 0.0) + value)
-        elif level == _CELL:
-            self.shipments[key] = shipments
-        else:
-            self.total_shipments, self.total_value = shipments, value
-
-    def cells(self) -> list[Cell]:
-        return [Cell(key, self.shipments[key], sum(parts.values()), parts)
-                for key, parts in sorted(self.contributions.items())]
+        cells AS (SELECT unit, shipment, {keys}{", value_usd" if value else ""} FROM base)
+        SELECT unit, shipment, {cols}, {cents} FROM cells GROUP BY unit, shipment, {cols}"""
 
 
 def _filters(params: Mapping[str, PyValue]) -> list[str]:
@@ -166,45 +132,43 @@ def _filters(params: Mapping[str, PyValue]) -> list[str]:
     return [name for name in ("hs_chapter", "origin") if params.get(name) is not None]
 
 
-def _row(cell: ProtectedCell, fields: tuple[str, ...]) -> tuple[PyValue, ...]:
-    measures: dict[str, PyValue] = {
-        "shipments": cell.shipments,
-        "value_usd": None if cell.value is None else round(cell.value, 2),
-    }
-    return (*cell.key, *(measures[f] for f in fields), cell.suppressed, cell.reason)
+def _measures(shipments: Noisy, cents: Noisy | None, fields: tuple[str, ...]) -> list[PyValue]:
+    out: list[PyValue] = []
+    if "shipments" in fields:
+        out += [shipments.value, shipments.plus_minus]
+    if cents is not None:
+        out += [cents.value / 100, cents.plus_minus / 100]
+    return out
 
 
 def _run(execution: Execution) -> ResultTable:
-    params = execution.params
+    params, privacy = execution.params, execution.settings.privacy
+    if privacy is None or execution.epsilon is None:
+        raise MalformedRequestError("this node has no privacy settings for aggregate queries")
     chosen = params["group_by"]
     assert isinstance(chosen, list)  # validate_params checked it
     groups = [str(g) for g in chosen]
     start, stop = _window(params)
     filters = _filters(params)
     value = "value_usd" in execution.fields
-    statement = _statement(_SOURCES[execution.role], groups, filters, value)
+    statement = _statement(_SOURCES[execution.role], groups, filters, value, privacy.unit)
     rates = {code: rate for code, rate in execution.settings.currency_per_usd.items() if rate > 0}
-    bound: dict[str, PyValue] = {"start": start, "stop": stop, "rates": json.dumps(rates),
-                                 **{name: params[name] for name in filters}}
+    bound_params: dict[str, PyValue] = {"start": start, "stop": stop, "rates": json.dumps(rates),
+                                        **{name: params[name] for name in filters}}
     width = len(groups)
-    fold = _Fold()
-    for row in execution.conn.execute(statement, bound):
-        fold.add(row[0], tuple(row[1:1 + width]), row[1 + width], row[2 + width],
-                 float(row[3 + width] or 0.0) if value else 0.0)
-    controls = execution.settings.disclosure
-    if fold.total_shipments < controls.min_cell_shipments or len(fold.total_contributions) < 2:
-        raise MalformedRequestError(
-            f"the filters are too narrow: they select fewer than {controls.min_cell_shipments} "
-            "shipments or a single shipper, importer or seller; widen the date range or drop "
-            "the hs_chapter / origin filter")
-    protected = protect(fold.cells(), controls)
-    total = grand_total(
-        Cell((TOTAL,) * len(groups), fold.total_shipments, fold.total_value,
-             fold.total_contributions),
-        protected, controls)
+    rows = (Contribution(row[0], row[1], tuple(row[2:2 + width]), row[2 + width] or 0)
+            for row in execution.conn.execute(statement, bound_params))
+    noisy = release(bound(rows, privacy), privacy, execution.epsilon, values=value,
+                    floor=execution.settings.disclosure.min_cell_shipments)
+    meta: list[PyValue] = [MECHANISM, round(noisy.epsilon, 9), noisy.delta]
+    columns: list[str] = [*groups]
+    for name in execution.fields:
+        columns += [name, f"{name}_pm95"]
+    total = ((TOTAL,) * width, *noisy.total)
     return ResultTable(
-        columns=(*groups, *execution.fields, "suppressed", "reason"),
-        rows=[_row(cell, execution.fields) for cell in (*protected, total)],
+        columns=(*columns, *PRIVACY_COLUMNS[:-1]),
+        rows=[(*key, *_measures(count, cents, execution.fields), *meta)
+              for key, count, cents in (*noisy.cells, total)],
     )
 
 

@@ -72,37 +72,39 @@ CREATE TABLE import_log (
 ) STRICT;
 """
 
-# Amendments (node.store.amend) and the originals of values an import changed
-# (node.store.importer), e.g. money rounded to cents.
-_AMENDMENTS = """
-CREATE TABLE row_versions (
-    table_name TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (table_name, row_key)
-) STRICT;
-
-CREATE TABLE amendments (
+# node.privacy_ledger: spend per requester (append-only, like the audit log) and the answers
+# already released, returned again at no cost.
+_PRIVACY_LEDGER = """
+CREATE TABLE privacy_ledger (
     seq INTEGER PRIMARY KEY,
-    table_name TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    old_version INTEGER NOT NULL,
-    new_version INTEGER NOT NULL,
-    changes TEXT NOT NULL,
-    file_sha256 TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    amended_at TEXT NOT NULL
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    spent_at REAL NOT NULL,
+    epsilon REAL NOT NULL,
+    delta REAL NOT NULL,
+    query_id TEXT NOT NULL,
+    query_name TEXT NOT NULL
 ) STRICT;
-CREATE INDEX amendments_row ON amendments (table_name, row_key, seq);
+CREATE INDEX privacy_ledger_spend ON privacy_ledger (requester, node_id, spent_at);
 
-CREATE TABLE import_values (
-    file_sha256 TEXT NOT NULL,
-    table_name TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    column_name TEXT NOT NULL,
-    original TEXT NOT NULL,
-    stored TEXT NOT NULL,
-    PRIMARY KEY (file_sha256, table_name, line, column_name)
+CREATE TRIGGER privacy_ledger_no_update BEFORE UPDATE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER privacy_ledger_no_delete BEFORE DELETE ON privacy_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'privacy_ledger is append-only: DELETE is not allowed');
+END;
+
+CREATE TABLE privacy_answers (
+    requester TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    rows TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (requester, node_id, cache_key)
 ) STRICT;
 """
 
@@ -272,8 +274,7 @@ CREATE INDEX entry_lines_mid ON entry_lines (mid);
 """
 
 
-def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations:
-    migrations = Migrations(set_name)
+def _add_steps(migrations: Migrations, steps: tuple[tuple[str, str], ...]) -> Migrations:
     for name, sql in steps:
 
         def step(db: Database, sql: str = sql) -> None:
@@ -284,10 +285,65 @@ def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations
     return migrations
 
 
+def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations:
+    return _add_steps(Migrations(set_name), steps)
+
+
+# Every answered query id, forever (16 bytes each, the primary key is the index): a token
+# key is derived from the query id, so an id must never be answered twice. Rate-limit
+# buckets and throttles survive a restart.
+_REQUEST_STATE = """
+CREATE TABLE query_ids (
+    query_id BLOB PRIMARY KEY NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE rate_state (
+    requester TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    level REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (requester, kind)
+) STRICT, WITHOUT ROWID;
+"""
+
+# Amendments (node.store.amend) and the originals of values an import changed
+# (node.store.importer), e.g. money rounded to cents.
+_AMENDMENTS = """
+CREATE TABLE row_versions (
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (table_name, row_key)
+) STRICT;
+
+CREATE TABLE amendments (
+    seq INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    old_version INTEGER NOT NULL,
+    new_version INTEGER NOT NULL,
+    changes TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    amended_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX amendments_row ON amendments (table_name, row_key, seq);
+
+CREATE TABLE import_values (
+    file_sha256 TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    column_name TEXT NOT NULL,
+    original TEXT NOT NULL,
+    stored TEXT NOT NULL,
+    PRIMARY KEY (file_sha256, table_name, line, column_name)
+) STRICT;
+"""
+
 _COMMON_STEPS = (
     ("0001_node_internals", _NODE_INTERNALS),
     ("0002_reference_lists", _REFERENCE_LISTS),
-    ("0003_amendments_and_import_values", _AMENDMENTS),
+    ("0003_privacy_ledger", _PRIVACY_LEDGER),
+    ("0004_request_state", _REQUEST_STATE),
 )
 _ROLE_STEPS = {
     "marketplace": (
@@ -300,6 +356,24 @@ _ROLE_STEPS = {
     "broker": (("0001_broker_tables", _BROKER),),
 }
 _COMMON = _migrations("fedtrade-node", _COMMON_STEPS)
+
+
+_KEEP_SEEN = "0005_keep_seen_query_ids"  # a Python step: SQLite 3.40 has no unhex()
+
+
+@_COMMON(name=_KEEP_SEEN)
+def _keep_seen_query_ids(db: Database) -> None:
+    """Carry the ids remembered until expiry over into the permanent table."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO query_ids (query_id) VALUES (?)",
+        ((bytes.fromhex(qid),) for (qid,) in db.conn.execute("SELECT query_id FROM seen_queries")),
+    )
+    db.conn.execute("DROP TABLE seen_queries")
+
+
+# Steps after the Python step above, applied in this order.
+_LATER_STEPS = (("0006_amendments_and_import_values", _AMENDMENTS),)
+_add_steps(_COMMON, _LATER_STEPS)
 _ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}
 
 
@@ -311,7 +385,8 @@ def _stored_role(db: Database) -> str | None:
 
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
-    known = {name for name, _ in _COMMON_STEPS} | {name for name, _ in _ROLE_STEPS[role]}
+    known = {name for name, _ in (*_COMMON_STEPS, *_LATER_STEPS, *_ROLE_STEPS[role])} | \
+        {_KEEP_SEEN}
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)
     if unknown:

@@ -3,7 +3,7 @@
 ``TABLES`` maps every importable table name to its ``TableSpec`` (columns,
 types, nullability, primary key, unique keys, foreign keys and cross-field
 rules). The SQL schema is created by ``node.store.migrations``; a test keeps the
-two in agreement. Node internals (audit_log, seen_queries, import_log) are not
+two in agreement. Node internals (audit_log, query_ids, rate_state, import_log) are not
 importable and are not described here.
 """
 

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fedtrade.protos.v2 import envelope_pb2 as fedtrade_dot_protos_dot_v2_dot_envelope__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64trade/protos/v2/query.proto\x12\x12\x66\x65\x64trade.protos.v2\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x0e\n\x04\x66lag\x18\x04 \x01(\x08H\x00\x12-\n\x04list\x18\x05 \x01(\x0b\x32\x1d.fedtrade.protos.v2.ValueListH\x00\x12,\n\x06record\x18\x06 \x01(\x0b\x32\x1a.fedtrade.protos.v2.RecordH\x00\x12*\n\x05table\x18\x07 \x01(\x0b\x32\x19.fedtrade.protos.v2.TableH\x00\x12-\n\x05texts\x18\x08 \x01(\x0b\x32\x1c.fedtrade.protos.v2.TextListH\x00\x42\x06\n\x04kind\"\x1a\n\x08TextList\x12\x0e\n\x06values\x18\x01 \x03(\t\"6\n\tValueList\x12)\n\x06values\x18\x01 \x03(\x0b\x32\x19.fedtrade.protos.v2.Value\"\x8a\x01\n\x06Record\x12\x36\n\x06\x66ields\x18\x01 \x03(\x0b\x32&.fedtrade.protos.v2.Record.FieldsEntry\x1aH\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.fedtrade.protos.v2.Value:\x02\x38\x01\"\x80\x03\n\x05Query\x12\x10\n\x08query_id\x18\x01 \x01(\x0c\x12\x14\n\x0crequester_id\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x13\n\x0blegal_basis\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x12\n\nquery_name\x18\n \x01(\t\x12\x35\n\x06params\x18\x0b \x03(\x0b\x32%.fedtrade.protos.v2.Query.ParamsEntry\x1aH\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.fedtrade.protos.v2.Value:\x02\x38\x01\"G\n\x05Table\x12\x11\n\trow_count\x18\x01 \x01(\r\x12+\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1a.fedtrade.protos.v2.Column\"\xaa\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x1e.fedtrade.protos.v2.ColumnType\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x10\n\x08integers\x18\x04 \x03(\x12\x12\x0f\n\x07numbers\x18\x05 \x03(\x01\x12\r\n\x05\x66lags\x18\x06 \x03(\x08\x12\x14\n\x0clist_lengths\x18\x07 \x03(\r\x12\r\n\x05nulls\x18\x08 \x03(\r\"Y\n\x14ParameterDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\xc9\x01\n\x10QueryDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x64isclosure_class\x18\x03 \x01(\t\x12<\n\nparameters\x18\x04 \x03(\x0b\x32(.fedtrade.protos.v2.ParameterDescription\x12\x15\n\routput_fields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_batch\x18\x07 \x01(\r\"a\n\tCatalogue\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x35\n\x07queries\x18\x03 \x03(\x0b\x32$.fedtrade.protos.v2.QueryDescription\"\x90\x02\n\x06\x41nswer\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .fedtrade.protos.v2.AnswerStatus\x12/\n\x0bproduced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05table\x18\x06 \x01(\x0b\x32\x19.fedtrade.protos.v2.TableH\x00\x12\x32\n\tcatalogue\x18\x07 \x01(\x0b\x32\x1d.fedtrade.protos.v2.CatalogueH\x00\x42\x08\n\x06result\"\xe2\x01\n\x0b\x41nswerChunk\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\r\x12\x1d\n\x15previous_chunk_digest\x18\x05 \x01(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\x12/\n\x0bproduced_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05table\x18\x08 \x01(\x0b\x32\x19.fedtrade.protos.v2.Table*\xa1\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x43OLUMN_TYPE_NUMBER\x10\x03\x12\x14\n\x10\x43OLUMN_TYPE_FLAG\x10\x04\x12\x19\n\x15\x43OLUMN_TYPE_TEXT_LIST\x10\x05*C\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41NSWER_STATUS_OK\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64trade/protos/v2/query.proto\x12\x12\x66\x65\x64trade.protos.v2\x1a!fedtrade/protos/v2/envelope.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x0e\n\x04\x66lag\x18\x04 \x01(\x08H\x00\x12-\n\x04list\x18\x05 \x01(\x0b\x32\x1d.fedtrade.protos.v2.ValueListH\x00\x12,\n\x06record\x18\x06 \x01(\x0b\x32\x1a.fedtrade.protos.v2.RecordH\x00\x12*\n\x05table\x18\x07 \x01(\x0b\x32\x19.fedtrade.protos.v2.TableH\x00\x12-\n\x05texts\x18\x08 \x01(\x0b\x32\x1c.fedtrade.protos.v2.TextListH\x00\x42\x06\n\x04kind\"\x1a\n\x08TextList\x12\x0e\n\x06values\x18\x01 \x03(\t\"6\n\tValueList\x12)\n\x06values\x18\x01 \x03(\x0b\x32\x19.fedtrade.protos.v2.Value\"\x8a\x01\n\x06Record\x12\x36\n\x06\x66ields\x18\x01 \x03(\x0b\x32&.fedtrade.protos.v2.Record.FieldsEntry\x1aH\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.fedtrade.protos.v2.Value:\x02\x38\x01\"\xb4\x03\n\x05Query\x12\x10\n\x08query_id\x18\x01 \x01(\x0c\x12\x14\n\x0crequester_id\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x13\n\x0blegal_basis\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x12\n\nquery_name\x18\n \x01(\t\x12\x35\n\x06params\x18\x0b \x03(\x0b\x32%.fedtrade.protos.v2.Query.ParamsEntry\x12\x32\n\x0c\x61ttestations\x18\x0c \x03(\x0b\x32\x1c.fedtrade.protos.v2.Envelope\x1aH\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.fedtrade.protos.v2.Value:\x02\x38\x01\"G\n\x05Table\x12\x11\n\trow_count\x18\x01 \x01(\r\x12+\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1a.fedtrade.protos.v2.Column\"\xaa\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x1e.fedtrade.protos.v2.ColumnType\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x10\n\x08integers\x18\x04 \x03(\x12\x12\x0f\n\x07numbers\x18\x05 \x03(\x01\x12\r\n\x05\x66lags\x18\x06 \x03(\x08\x12\x14\n\x0clist_lengths\x18\x07 \x03(\r\x12\r\n\x05nulls\x18\x08 \x03(\r\"Y\n\x14ParameterDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\xc9\x01\n\x10QueryDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x64isclosure_class\x18\x03 \x01(\t\x12<\n\nparameters\x18\x04 \x03(\x0b\x32(.fedtrade.protos.v2.ParameterDescription\x12\x15\n\routput_fields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_batch\x18\x07 \x01(\r\"a\n\tCatalogue\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x35\n\x07queries\x18\x03 \x03(\x0b\x32$.fedtrade.protos.v2.QueryDescription\"\xc2\x02\n\x06\x41nswer\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .fedtrade.protos.v2.AnswerStatus\x12/\n\x0bproduced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05table\x18\x06 \x01(\x0b\x32\x19.fedtrade.protos.v2.TableH\x00\x12\x32\n\tcatalogue\x18\x07 \x01(\x0b\x32\x1d.fedtrade.protos.v2.CatalogueH\x00\x12\x30\n\ncheckpoint\x18\x08 \x01(\x0b\x32\x1c.fedtrade.protos.v2.EnvelopeB\x08\n\x06result\"\x94\x02\n\x0b\x41nswerChunk\x12\x16\n\x0erequest_digest\x18\x01 \x01(\x0c\x12\x10\n\x08query_id\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\r\x12\x1d\n\x15previous_chunk_digest\x18\x05 \x01(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\x12/\n\x0bproduced_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05table\x18\x08 \x01(\x0b\x32\x19.fedtrade.protos.v2.Table\x12\x30\n\ncheckpoint\x18\t \x01(\x0b\x32\x1c.fedtrade.protos.v2.Envelope\"w\n\x0f\x41uditCheckpoint\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x12\n\nentry_hash\x18\x03 \x01(\t\x12-\n\tsigned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa1\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x43OLUMN_TYPE_NUMBER\x10\x03\x12\x14\n\x10\x43OLUMN_TYPE_FLAG\x10\x04\x12\x19\n\x15\x43OLUMN_TYPE_TEXT_LIST\x10\x05*C\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41NSWER_STATUS_OK\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,36 +37,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORD_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_QUERY_PARAMSENTRY']._loaded_options = None
   _globals['_QUERY_PARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_COLUMNTYPE']._serialized_start=2115
-  _globals['_COLUMNTYPE']._serialized_end=2276
-  _globals['_ANSWERSTATUS']._serialized_start=2278
-  _globals['_ANSWERSTATUS']._serialized_end=2345
-  _globals['_VALUE']._serialized_start=88
-  _globals['_VALUE']._serialized_end=356
-  _globals['_TEXTLIST']._serialized_start=358
-  _globals['_TEXTLIST']._serialized_end=384
-  _globals['_VALUELIST']._serialized_start=386
-  _globals['_VALUELIST']._serialized_end=440
-  _globals['_RECORD']._serialized_start=443
-  _globals['_RECORD']._serialized_end=581
-  _globals['_RECORD_FIELDSENTRY']._serialized_start=509
-  _globals['_RECORD_FIELDSENTRY']._serialized_end=581
-  _globals['_QUERY']._serialized_start=584
-  _globals['_QUERY']._serialized_end=968
-  _globals['_QUERY_PARAMSENTRY']._serialized_start=896
-  _globals['_QUERY_PARAMSENTRY']._serialized_end=968
-  _globals['_TABLE']._serialized_start=970
-  _globals['_TABLE']._serialized_end=1041
-  _globals['_COLUMN']._serialized_start=1044
-  _globals['_COLUMN']._serialized_end=1214
-  _globals['_PARAMETERDESCRIPTION']._serialized_start=1216
-  _globals['_PARAMETERDESCRIPTION']._serialized_end=1305
-  _globals['_QUERYDESCRIPTION']._serialized_start=1308
-  _globals['_QUERYDESCRIPTION']._serialized_end=1509
-  _globals['_CATALOGUE']._serialized_start=1511
-  _globals['_CATALOGUE']._serialized_end=1608
-  _globals['_ANSWER']._serialized_start=1611
-  _globals['_ANSWER']._serialized_end=1883
-  _globals['_ANSWERCHUNK']._serialized_start=1886
-  _globals['_ANSWERCHUNK']._serialized_end=2112
+  _globals['_COLUMNTYPE']._serialized_start=2423
+  _globals['_COLUMNTYPE']._serialized_end=2584
+  _globals['_ANSWERSTATUS']._serialized_start=2586
+  _globals['_ANSWERSTATUS']._serialized_end=2653
+  _globals['_VALUE']._serialized_start=123
+  _globals['_VALUE']._serialized_end=391
+  _globals['_TEXTLIST']._serialized_start=393
+  _globals['_TEXTLIST']._serialized_end=419
+  _globals['_VALUELIST']._serialized_start=421
+  _globals['_VALUELIST']._serialized_end=475
+  _globals['_RECORD']._serialized_start=478
+  _globals['_RECORD']._serialized_end=616
+  _globals['_RECORD_FIELDSENTRY']._serialized_start=544
+  _globals['_RECORD_FIELDSENTRY']._serialized_end=616
+  _globals['_QUERY']._serialized_start=619
+  _globals['_QUERY']._serialized_end=1055
+  _globals['_QUERY_PARAMSENTRY']._serialized_start=983
+  _globals['_QUERY_PARAMSENTRY']._serialized_end=1055
+  _globals['_TABLE']._serialized_start=1057
+  _globals['_TABLE']._serialized_end=1128
+  _globals['_COLUMN']._serialized_start=1131
+  _globals['_COLUMN']._serialized_end=1301
+  _globals['_PARAMETERDESCRIPTION']._serialized_start=1303
+  _globals['_PARAMETERDESCRIPTION']._serialized_end=1392
+  _globals['_QUERYDESCRIPTION']._serialized_start=1395
+  _globals['_QUERYDESCRIPTION']._serialized_end=1596
+  _globals['_CATALOGUE']._serialized_start=1598
+  _globals['_CATALOGUE']._serialized_end=1695
+  _globals['_ANSWER']._serialized_start=1698
+  _globals['_ANSWER']._serialized_end=2020
+  _globals['_ANSWERCHUNK']._serialized_start=2023
+  _globals['_ANSWERCHUNK']._serialized_end=2299
+  _globals['_AUDITCHECKPOINT']._serialized_start=2301
+  _globals['_AUDITCHECKPOINT']._serialized_end=2420
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 Payloads carried inside signed envelopes: queries, answers and answer chunks."""
 
 from collections import abc as _abc
+from fedtrade.protos.v2 import envelope_pb2 as _envelope_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -231,6 +232,7 @@ class Query(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     QUERY_NAME_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
+    ATTESTATIONS_FIELD_NUMBER: _builtins.int
     query_id: _builtins.bytes
     """16 random bytes, unique per query; nodes refuse a query id they have seen."""
     requester_id: _builtins.str
@@ -251,6 +253,13 @@ class Query(_message.Message):
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def params(self) -> _containers.MessageMap[_builtins.str, Global___Value]: ...
+    @_builtins.property
+    def attestations(self) -> _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]:
+        """Signed manifest blocks (payload type
+        application/vnd.fedtrade.manifest-block.v1+protobuf) the question is about: a
+        per-shipment or linkage question may name only house bills attested in them.
+        """
+
     def __init__(
         self,
         *,
@@ -265,10 +274,11 @@ class Query(_message.Message):
         officer_id: _builtins.str = ...,
         query_name: _builtins.str = ...,
         params: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
+        attestations: _abc.Iterable[_envelope_pb2.Envelope] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "issued_at", b"issued_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "case_id", b"case_id", "expires_at", b"expires_at", "issued_at", b"issued_at", "legal_basis", b"legal_basis", "officer_id", b"officer_id", "params", b"params", "purpose", b"purpose", "query_id", b"query_id", "query_name", b"query_name", "requester_id", b"requester_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestations", b"attestations", "audience", b"audience", "case_id", b"case_id", "expires_at", b"expires_at", "issued_at", b"issued_at", "legal_basis", b"legal_basis", "officer_id", b"officer_id", "params", b"params", "purpose", b"purpose", "query_id", b"query_id", "query_name", b"query_name", "requester_id", b"requester_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -463,6 +473,7 @@ class Answer(_message.Message):
     PRODUCED_AT_FIELD_NUMBER: _builtins.int
     TABLE_FIELD_NUMBER: _builtins.int
     CATALOGUE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     request_digest: _builtins.bytes
     """SHA-256 of the exact request payload bytes the node verified."""
     query_id: _builtins.bytes
@@ -474,6 +485,10 @@ class Answer(_message.Message):
     def table(self) -> Global___Table: ...
     @_builtins.property
     def catalogue(self) -> Global___Catalogue: ...
+    @_builtins.property
+    def checkpoint(self) -> _envelope_pb2.Envelope:
+        """The node's latest signed AuditCheckpoint (an envelope of its own)."""
+
     def __init__(
         self,
         *,
@@ -484,10 +499,11 @@ class Answer(_message.Message):
         produced_at: _timestamp_pb2.Timestamp | None = ...,
         table: Global___Table | None = ...,
         catalogue: Global___Catalogue | None = ...,
+        checkpoint: _envelope_pb2.Envelope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "produced_at", b"produced_at", "result", b"result", "table", b"table"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "checkpoint", b"checkpoint", "produced_at", b"produced_at", "result", b"result", "table", b"table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "node_id", b"node_id", "produced_at", b"produced_at", "query_id", b"query_id", "request_digest", b"request_digest", "result", b"result", "status", b"status", "table", b"table"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "checkpoint", b"checkpoint", "node_id", b"node_id", "produced_at", b"produced_at", "query_id", b"query_id", "request_digest", b"request_digest", "result", b"result", "status", b"status", "table", b"table"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["table", "catalogue"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
@@ -512,6 +528,7 @@ class AnswerChunk(_message.Message):
     LAST_FIELD_NUMBER: _builtins.int
     PRODUCED_AT_FIELD_NUMBER: _builtins.int
     TABLE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     request_digest: _builtins.bytes
     query_id: _builtins.bytes
     node_id: _builtins.str
@@ -522,6 +539,10 @@ class AnswerChunk(_message.Message):
     def produced_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def table(self) -> Global___Table: ...
+    @_builtins.property
+    def checkpoint(self) -> _envelope_pb2.Envelope:
+        """On the last chunk only: the node's latest signed AuditCheckpoint."""
+
     def __init__(
         self,
         *,
@@ -533,11 +554,49 @@ class AnswerChunk(_message.Message):
         last: _builtins.bool = ...,
         produced_at: _timestamp_pb2.Timestamp | None = ...,
         table: Global___Table | None = ...,
+        checkpoint: _envelope_pb2.Envelope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["produced_at", b"produced_at", "table", b"table"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "produced_at", b"produced_at", "table", b"table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["last", b"last", "node_id", b"node_id", "previous_chunk_digest", b"previous_chunk_digest", "produced_at", b"produced_at", "query_id", b"query_id", "request_digest", b"request_digest", "sequence", b"sequence", "table", b"table"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "last", b"last", "node_id", b"node_id", "previous_chunk_digest", b"previous_chunk_digest", "produced_at", b"produced_at", "query_id", b"query_id", "request_digest", b"request_digest", "sequence", b"sequence", "table", b"table"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnswerChunk: _TypeAlias = AnswerChunk  # noqa: Y015
+
+@_typing.final
+class AuditCheckpoint(_message.Message):
+    """A node's signed statement of the head of its hash-chained audit log, signed
+    periodically and at shutdown (payload type
+    "application/vnd.fedtrade.audit-checkpoint.v1+protobuf"). An audit log or a
+    later checkpoint that does not extend it was truncated or rewritten.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ENTRY_HASH_FIELD_NUMBER: _builtins.int
+    SIGNED_AT_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    sequence: _builtins.int
+    """Number of entries in the log when it was signed (the newest entry's seq)."""
+    entry_hash: _builtins.str
+    """Lowercase hex SHA-256 of entry `sequence` (64 zeros for an empty log)."""
+    @_builtins.property
+    def signed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+        entry_hash: _builtins.str = ...,
+        signed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signed_at", b"signed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_hash", b"entry_hash", "node_id", b"node_id", "sequence", b"sequence", "signed_at", b"signed_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditCheckpoint: _TypeAlias = AuditCheckpoint  # noqa: Y015

@@ -4,10 +4,9 @@ piped, unknown options named."""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from fedtrade import __version__
 from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.node.cli import main as node_main
+from fedtrade.protocol.attestation import write_attestations
 from tests.conftest import LiveFederation
 from tests.coordinator.test_evidence import _alter, ask_and_store
 
@@ -23,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 Main = Callable[[Sequence[str]], int]
 
 
-@pytest.fixture(autouse=True)
-def _drop_log_handlers() -> Iterator[None]:
-    """`fedtrade-node` commands send logs to this test's captured stderr; do not keep that."""
-    root = logging.getLogger()
-    before = list(root.handlers)
-    yield
-    for handler in list(root.handlers):
-        if handler not in before:
-            root.removeHandler(handler)
 CONTEXT_ARGS = ["--purpose", "TARGETING", "--case", "CASE-1"]
 
 
@@ -73,8 +64,11 @@ def test_an_unknown_option_is_named(main: Main, args: list[str], usage: str, hin
 def test_query_json(live: LiveFederation, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(live.federation.coordinator_config)
     base = ["query", "--config", config, "--node", "broker-1", *CONTEXT_ARGS]
+    blocks = live.federation.root / "blocks.jsonl"
+    write_attestations(blocks, live.attest([{"house_bill": "HB0001"}, {"house_bill": "HB0002"}]))
     answer = json_of(fedtrade_main, [*base, "shipment_known", "--param",
-                                     "house_bills=HB0001,HB0002"], capsys)
+                                     "house_bills=HB0001,HB0002", "--attestations", str(blocks)],
+                     capsys)
     assert answer["node"] == "broker-1"
     assert answer["query"] == "shipment_known"
     assert answer["verified"] is True

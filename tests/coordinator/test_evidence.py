@@ -16,9 +16,12 @@ from tests.conftest import CONTEXT, LiveFederation
 def ask_and_store(live: LiveFederation) -> EvidenceStore:
     store = EvidenceStore(live.coordinator.config.evidence_db)
     coordinator = Coordinator(live.coordinator.config, evidence=store)
-    coordinator.ask("broker-1", "shipment_known", {"house_bills": ["HB0001"]}, CONTEXT)
+    blocks = live.attest([{"house_bill": "HB0001"}, {"house_bill": "HB0002"}])
+    coordinator.ask("broker-1", "shipment_known", {"house_bills": ["HB0001"]}, CONTEXT,
+                    attestations=blocks)
     coordinator.ask("carrier-1", "describe", {}, CONTEXT)
-    coordinator.screen("marketplace-1", "shipment_known", {"house_bills": ["HB0002"]}, CONTEXT)
+    coordinator.screen("marketplace-1", "shipment_known", {"house_bills": ["HB0002"]}, CONTEXT,
+                       attestations=blocks)
     coordinator.close()
     store.close()
     return store

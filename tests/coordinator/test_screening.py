@@ -16,6 +16,8 @@ from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.attest import attest_manifest as attest_blocks
+from fedtrade.node.peers import PeerInterceptor
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
@@ -41,11 +43,23 @@ def run_screening(
         if emit is not None:
             emit(result)
 
+    attested = attest_manifest(live, world)
     try:
-        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect)
+        summary = screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, collect,
+                                  attestations=attested)
     finally:
         coordinator.close()
     return results, summary
+
+
+def attest_manifest(live: LiveFederation, world: World) -> Path:
+    """The carrier signs the manifest it filed (what `fedtrade-node attest` runs; the
+    command itself runs in scripts/bench_screen, a separate process)."""
+    out = live.federation.root / "manifest.attest.jsonl"
+    if not out.exists():
+        attest_blocks(world.folder / "manifest.csv", out, live.federation.filer_key(),
+                      live.federation.filer_id, block_lines=500, valid_hours=1)
+    return out
 
 
 def test_results_match_the_ground_truth(live_world: LiveFederation, world: World) -> None:
@@ -102,7 +116,9 @@ Damage = Callable[[list[envelope_pb2.Envelope]], list[envelope_pb2.Envelope]]
 
 def serve(servicer: NodeServicer, state: NodeState) -> tuple[grpc.Server, int]:
     """A second server over a real node's state and TLS identity, answering via ``servicer``."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    # the interceptor tells the pipeline the TLS client's names (tls_identities)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                         interceptors=[PeerInterceptor()])
     node_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
     assert state.config.tls is not None
     port = server.add_secure_port("127.0.0.1:0", server_credentials(state.config.tls))
@@ -203,7 +219,8 @@ def test_cli_writes_outputs_and_honours_require_all_nodes(
 ) -> None:
     config_path = live_world.federation.coordinator_config
     args = ["screen", "--config", str(config_path), str(world.folder / "manifest.csv"),
-            "--purpose", "TARGETING", "--case", "C-9", "--no-progress"]
+            "--purpose", "TARGETING", "--case", "C-9", "--no-progress",
+            "--attestations", str(attest_manifest(live_world, world))]
     outputs = ["--out", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.jsonl"),
                "--report", str(tmp_path / "r.html")]
     assert fedtrade_main([*args, *outputs]) == 0

@@ -5,7 +5,8 @@
 //   node client.mjs CONFIG.json    also queries a live node over mutual TLS
 //
 // CONFIG.json: {"address", "node_id", "requester_id", "ca", "cert", "key",
-// "signing_key", "node_public_key", "house_bills": n} (file paths are PEM files).
+// "signing_key", "node_public_key", "house_bills": n, "attestations": BLOCKS.jsonl} (file
+// paths are PEM files; the blocks attest house bills HB000000...).
 // Prints one JSON summary line on success; exits 1 with the reason otherwise.
 
 import assert from "node:assert/strict";
@@ -244,6 +245,16 @@ function timestamp(ms) {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
+// The filer's signed manifest blocks (DSSE JSON lines) the questions are about.
+function attestations(config) {
+  return fs.readFileSync(config.attestations, "utf8").split("\n").filter((l) => l.trim())
+    .map((line) => JSON.parse(line)).map((b) => ({
+      payload_type: b.payloadType,
+      payload: Buffer.from(b.payload, "base64"),
+      signatures: b.signatures.map((s) => ({ key_id: s.keyid, sig: Buffer.from(s.sig, "base64") })),
+    }));
+}
+
 function signedQuery(config, signingKey, queryName, params) {
   const now = Date.now();
   const message = T.Query.fromObject({
@@ -258,6 +269,7 @@ function signedQuery(config, signingKey, queryName, params) {
     officer_id: "interop-client",
     query_name: queryName,
     params,
+    attestations: attestations(config),
   });
   const payload = Buffer.from(T.Query.encode(message).finish());
   return { query: message, envelope: sign(PAYLOAD_QUERY, payload, signingKey) };

@@ -16,7 +16,9 @@ NODE = "carrier-1"
 
 def fill_log(live: LiveFederation, answered: int = 4) -> Path:
     for i in range(answered):
-        live.coordinator.ask(NODE, "shipment_known", {"house_bills": [f"HB{i:04d}"]}, CONTEXT)
+        bill = f"HB{i:04d}"
+        live.coordinator.ask(NODE, "shipment_known", {"house_bills": [bill]}, CONTEXT,
+                             attestations=live.attest([{"house_bill": bill}]))
     return live.nodes[NODE].state.store.path
 
 

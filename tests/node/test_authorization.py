@@ -21,6 +21,7 @@ from fedtrade.trust.keys import SigningKey
 from tests.conftest import (
     CONTEXT,
     LiveFederation,
+    attest,
     live_federation,
     query_request,
     signed_query,
@@ -71,6 +72,8 @@ def test_granted_fields_limit_the_answer(
             audience=CARRIER,
             query_name="security_profile",
             params={"shipments": table_value({"house_bill": ["HB0001"]})},
+            attestations=attest(federation.filer_key(), federation.filer_id,
+                                [{"house_bill": "HB0001"}]),
         )
         reply = node.stub().Query(query_request(envelope), timeout=10)
         answer = query_pb2.Answer.FromString(reply.envelope.payload)

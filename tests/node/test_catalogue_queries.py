@@ -36,9 +36,16 @@ def shipments(world: World, limit: int | None = None) -> dict[str, list[PyValue]
 def ask_table(
     live: LiveFederation, node: str, query: str, batch: Mapping[str, list[PyValue]]
 ) -> dict[str, dict[str, PyValue]]:
-    """house bill -> {column: value} from a verified answer to a per-shipment query."""
-    params = {"shipments": table_value(batch)}
-    table = decode_table(live.coordinator.ask(node, query, params, CONTEXT).answer.table)
+    """house bill -> {column: value} from a verified answer to a per-shipment query about
+    the batch's lines, attested by the carrier with the batch's reference values."""
+    bills = batch["house_bill"]
+    rows = [{"house_bill": bill, **{name: batch[column][i] for column, name in
+                                    (("declared_value_usd", "declared_value"), ("hs6", "hs6"))
+                                    if column in batch}}
+            for i, bill in enumerate(bills)]
+    params = {"shipments": table_value({"house_bill": bills})}
+    answer = live.coordinator.ask(node, query, params, CONTEXT, attestations=live.attest(rows))
+    table = decode_table(answer.answer.table)
     return {str(record["house_bill"]): record for record in table.records()}
 
 
@@ -133,7 +140,8 @@ def test_fields_not_granted_are_never_computed(world: World) -> None:
         Execution(
             conn=conn,
             role="marketplace",
-            params=validate_params(spec, {"shipments": shipments(world, 20)}),
+            params=validate_params(
+                spec, {"shipments": {"house_bill": shipments(world, 20)["house_bill"]}}),
             fields=("kyc_verified",),
             query_id=b"\0" * 16,
             settings=QuerySettings(),
@@ -170,6 +178,7 @@ def test_consignee_tokens_link_across_nodes_within_one_query_only(
                 fields=spec.output_fields,
                 query_id=qid,
                 settings=live_world.nodes[node].state.config.settings,
+                attestation=b"blocks",
             )
         )
         return {str(row[0]): row for row in result.rows}
@@ -185,15 +194,19 @@ def test_consignee_tokens_link_across_nodes_within_one_query_only(
         value = carrier[token][3]
         assert isinstance(value, float)
         assert value > 800
+        assert value % 50 == 0  # rounded to the node's consignee_value_step_usd
     other = totals(CARRIER, b"\x02" * 16)
     assert not set(other) & set(carrier)
 
 
 def test_consignee_totals_through_the_node(live_world: LiveFederation, world: World) -> None:
     dates = sorted(row["arrival_date"] for row in world.manifest())
+    bills = [row["house_bill"] for row in world.manifest()]
     table = decode_table(
         live_world.coordinator.ask(
-            BROKER, "consignee_daily_totals", {"date_from": dates[0], "date_to": dates[-1]}, CONTEXT
+            BROKER, "consignee_daily_totals",
+            {"date_from": dates[0], "date_to": dates[-1], "house_bills": bills}, CONTEXT,
+            attestations=live_world.attest([{"house_bill": bill} for bill in bills]),
         ).answer.table
     )
     assert table.names == ("consignee_token", "day", "shipments", "value_usd", "house_bills")

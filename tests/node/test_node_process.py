@@ -15,7 +15,7 @@ from fedtrade.coordinator.tls import secure_channel
 from fedtrade.protos import node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.keys import SigningKey
-from tests.conftest import coordinator_tls, query_request, signed_query
+from tests.conftest import attest, coordinator_tls, query_request, signed_query
 
 NODE = "broker-1"
 
@@ -62,7 +62,8 @@ def stop(process: subprocess.Popen[str]) -> str:
 def test_replay_is_refused_after_restart(federation: Federation) -> None:
     node_config = federation.node_configs[NODE]
     key = SigningKey.from_file(federation.root / "keys" / "cbp-coordinator.key")
-    request = query_request(signed_query(key, audience=NODE))
+    blocks = attest(federation.filer_key(), federation.filer_id, [{"house_bill": "HB0001"}])
+    request = query_request(signed_query(key, audience=NODE, attestations=blocks))
     port_file = federation.root / "port"
 
     process, address = start(node_config, port_file)

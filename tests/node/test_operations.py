@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fedtrade.coordinator.tls import secure_channel
 from fedtrade.node.config import load_node_config
+from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.metrics import NodeMetrics
 from fedtrade.node.reload import reload_config
 from fedtrade.node.server import SERVICE_NAME, create_server
@@ -34,6 +36,7 @@ from fedtrade.trust.keys import SigningKey, generate_keypair
 from tests.conftest import (
     CONTEXT,
     LiveFederation,
+    attest,
     coordinator_tls,
     query_request,
     screen_request,
@@ -134,7 +137,8 @@ def test_metrics_count_requests(live: LiveFederation) -> None:
     port = state.metrics.start(0)
     try:
         for _ in range(3):
-            live.coordinator.ask(CARRIER, "shipment_known", {"house_bills": ["HB0001"]}, CONTEXT)
+            live.coordinator.ask(CARRIER, "shipment_known", {"house_bills": ["HB0001"]}, CONTEXT,
+                                 attestations=live.attest([{"house_bill": "HB0001"}]))
         assert query_code(live, SigningKey.generate()) == grpc.StatusCode.UNAUTHENTICATED
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
             text = reply.read().decode()
@@ -166,11 +170,16 @@ def test_excess_concurrent_requests_are_refused_and_the_node_stays_healthy(
     channel = secure_channel(f"127.0.0.1:{server.port}", CARRIER,
                              coordinator_tls(world_federation.root))
     stub = node_pb2_grpc.NodeServiceStub(channel)
-    bills = table_value({"house_bill": [f"ZZ{i:010d}" for i in range(10_000)]})
+    names = [f"ZZ{i:010d}" for i in range(10_000)]
+    bills = table_value({"house_bill": names})
+    blocks = attest(world_federation.filer_key(), world_federation.filer_id,
+                    [{"house_bill": b} for b in names], block_lines=10_000)
+    # none of these is held here: keep the enumeration alarm out of this test
+    state.config = replace(config, alarm=AlarmSettings(max_unknown_share=1.0))
 
     def one() -> grpc.StatusCode:
         envelope = signed_query(key, audience=CARRIER, query_name="shipment_indicators",
-                                params={"shipments": bills})
+                                params={"shipments": bills}, attestations=blocks)
         try:
             list(stub.Screen(screen_request(envelope), timeout=60))
         except grpc.RpcError as exc:
@@ -204,14 +213,17 @@ def test_sigterm_during_requests_loses_no_audit_entry(world_federation: Federati
                              coordinator_tls(root))
     stub = node_pb2_grpc.NodeServiceStub(channel)
     key = SigningKey.from_file(root / "keys" / "cbp-coordinator.key")
-    bills = table_value({"house_bill": [f"ZZ{i:010d}" for i in range(5_000)]})
+    names = [f"ZZ{i:010d}" for i in range(5_000)]
+    bills = table_value({"house_bill": names})
+    blocks = attest(world_federation.filer_key(), world_federation.filer_id,
+                    [{"house_bill": b} for b in names], block_lines=5_000)
     answered = 0
     lock = threading.Lock()
 
     def one(_: int) -> None:
         nonlocal answered
         envelope = signed_query(key, audience=CARRIER, query_name="shipment_indicators",
-                                params={"shipments": bills})
+                                params={"shipments": bills}, attestations=blocks)
         try:
             chunks = list(stub.Screen(screen_request(envelope), timeout=60))
         except grpc.RpcError:

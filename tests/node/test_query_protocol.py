@@ -47,7 +47,8 @@ def call(live: LiveFederation, node_id: str, envelope: Envelope) -> grpc.RpcErro
 
 def test_valid_query_is_answered_with_a_signed_bound_answer(live: LiveFederation) -> None:
     result = live.coordinator.ask(
-        MARKET, "shipment_known", {"house_bills": ["HB0001", "HB0002"]}, CONTEXT
+        MARKET, "shipment_known", {"house_bills": ["HB0001", "HB0002"]}, CONTEXT,
+        attestations=live.attest([{"house_bill": "HB0001"}, {"house_bill": "HB0002"}]),
     )
     table = decode_table(result.answer.table)
     assert table.names == ("house_bill", "known")
@@ -110,12 +111,12 @@ def test_flipped_byte_anywhere_is_refused(live: LiveFederation, data: st.DataObj
     [
         ({"audience": "carrier-1"}, grpc.StatusCode.PERMISSION_DENIED, "addressed to"),
         (
-            {"issued": datetime.now(UTC) - timedelta(minutes=10)},
+            {"issued": -timedelta(minutes=10)},
             grpc.StatusCode.UNAUTHENTICATED,
             "expired",
         ),
         (
-            {"issued": datetime.now(UTC) + timedelta(minutes=5)},
+            {"issued": timedelta(minutes=5)},
             grpc.StatusCode.UNAUTHENTICATED,
             "not valid yet",
         ),
@@ -135,6 +136,8 @@ def test_flipped_byte_anywhere_is_refused(live: LiveFederation, data: st.DataObj
 def test_refusals_carry_status_and_reason_and_are_audited(
     live: LiveFederation, change: dict[str, object], code: grpc.StatusCode, reason: str
 ) -> None:
+    if isinstance(change.get("issued"), timedelta):  # relative to now, not to collection time
+        change = {**change, "issued": datetime.now(UTC) + change["issued"]}  # type: ignore[operator]
     envelope = signed_query(live.coordinator_key, **{"audience": MARKET, **change})  # type: ignore[arg-type]
     error = call(live, MARKET, envelope)
     assert error.code() == code
@@ -176,7 +179,8 @@ def test_describe_rpc_refuses_other_queries(live: LiveFederation) -> None:
 
 def test_screen_streams_a_verifiable_chunk_chain(live: LiveFederation) -> None:
     bills = [f"HB{i:06d}" for i in range(CHUNK_ROWS * 2 + 5)]
-    chunks = live.coordinator.screen("carrier-1", "shipment_known", {"house_bills": bills}, CONTEXT)
+    chunks = live.coordinator.screen("carrier-1", "shipment_known", {"house_bills": bills}, CONTEXT,
+                                     attestations=live.attest([{"house_bill": b} for b in bills]))
     assert [c.sequence for c in chunks] == [0, 1, 2]
     assert chunks[-1].last
     assert not chunks[0].last

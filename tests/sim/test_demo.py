@@ -40,6 +40,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     assert "evidence verified" in output
+    assert "attested" in output
+    assert "carrier-1 signed the manifest it filed" in output
+    assert "NOTSHIPPED01: refused, PERMISSION_DENIED" in " ".join(output.split())
+    # a differentially private aggregate with its intervals; the repeat costs nothing
+    words = " ".join(output.split())  # rich wraps table captions
+    assert words.count("discrete_laplace noise, epsilon 0.5 spent, budget remaining 4.5;") == 2
+    assert "95 % interval" in words
     assert "targets (recall >= 0.95 and precision >= 0.9): MET" in output
     assert (workdir / "report.html").exists()
     assert processes_using(workdir) == []

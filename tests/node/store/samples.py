@@ -201,7 +201,7 @@ def dump(db_path: Path) -> list[tuple[str, list[tuple[SqlValue, ...]]]]:
         for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ).fetchall():
-            rows = conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+            rows = sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
             content.append((name, rows))
         return content
     finally:

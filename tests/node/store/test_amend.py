@@ -214,12 +214,14 @@ def test_rounded_money_keeps_its_original_in_the_store(tmp_path: Path) -> None:
 
 def _run(db: Path, role: str, query: str, fields: tuple[str, ...]) -> dict[str, object]:
     spec = CATALOGUE[query]
-    batch: dict[str, PyValue] = {
+    params = validate_params(spec, {"shipments": {"house_bill": ["HB0001"]}})
+    # the reference values the pipeline takes from the attested manifest line
+    attested: dict[str, PyValue] = {
         "house_bill": ["HB0001"], "declared_value_usd": [15.5], "hs6": ["851830"]}
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:
         result = RUNS[spec.name](Execution(
-            conn=conn, role=role, params=validate_params(spec, {"shipments": batch}),
+            conn=conn, role=role, params={**params, "shipments": attested},
             fields=fields, query_id=b"\0" * 16, settings=QuerySettings()))
     finally:
         conn.close()

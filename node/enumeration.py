@@ -1,0 +1,71 @@
+"""The enumeration alarm: a requester asking mostly about shipments a node does not hold.
+
+With attested questions a requester cannot invent house bills, but a dishonest
+filer could attest invented ones for it. Per requester the node counts, over a
+sliding window, the shipments asked about and those it answered "not known";
+when at least ``min_shipments`` were asked and the unknown share exceeds
+``max_unknown_share``, the requester is throttled for ``throttle_seconds``
+(every question refused RESOURCE_EXHAUSTED), a metric counts the alarm and a
+log line (JSON with ``--log-format json``) says who and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["AlarmSettings", "EnumerationAlarm"]
+
+alarm_log = logging.getLogger("fedtrade.node.alarms")
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    window_seconds: int = 600
+    min_shipments: int = 1_000
+    max_unknown_share: float = 0.9
+    throttle_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class Trip:
+    """Why a requester was throttled."""
+
+    asked: int
+    unknown: int
+    until: float
+
+
+class EnumerationAlarm:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # requester -> (moment, shipments asked, not known) per answered question
+        self._seen: dict[str, deque[tuple[float, int, int]]] = {}
+
+    def observe(
+        self, requester: str, asked: int, unknown: int, now: float, settings: AlarmSettings
+    ) -> Trip | None:
+        """Count one answer; return a Trip when the requester must now be throttled."""
+        if asked == 0:
+            return None
+        with self._lock:
+            window = self._seen.setdefault(requester, deque())
+            window.append((now, asked, unknown))
+            while window and window[0][0] < now - settings.window_seconds:
+                window.popleft()
+            total = sum(item[1] for item in window)
+            missing = sum(item[2] for item in window)
+            if total < settings.min_shipments or missing <= settings.max_unknown_share * total:
+                return None
+            window.clear()  # the throttle is the consequence; start counting afresh after it
+        trip = Trip(total, missing, now + settings.throttle_seconds)
+        alarm_log.warning(
+            "enumeration alarm: requester %s throttled for %d s", requester,
+            settings.throttle_seconds,
+            extra={"event": "enumeration_alarm", "requester": requester, "asked": total,
+                   "not_known": missing, "window_seconds": settings.window_seconds,
+                   "throttled_until": trip.until},
+        )
+        return trip

@@ -1,0 +1,71 @@
+"""Signed envelopes in files: one JSON object per line, bytes in base64.
+
+Used for audit checkpoints (``fedtrade evidence checkpoints``, the node's
+checkpoint file) and for queries waiting for approvers (``fedtrade query
+--sign-only``, ``fedtrade approve``, ``fedtrade send``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from fedtrade.trust.envelope import Envelope, Signature
+from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.files import FileShapeError, read_capped
+
+__all__ = ["envelope_line", "read_envelope_lines", "write_envelope_lines"]
+
+_MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def envelope_line(envelope: Envelope) -> str:
+    """One line of an envelope file: the envelope as JSON, bytes in base64."""
+    return json.dumps({
+        "payload_type": envelope.payload_type,
+        "payload": base64.b64encode(envelope.payload).decode("ascii"),
+        "signatures": [{"key_id": s.key_id, "sig": base64.b64encode(s.sig).decode("ascii")}
+                       for s in envelope.signatures],
+    }, separators=(",", ":"))
+
+
+def write_envelope_lines(path: Path, envelopes: Sequence[Envelope]) -> None:
+    """Write ``envelopes`` to ``path``, replacing it in one rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text("".join(envelope_line(e) + "\n" for e in envelopes))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise FedtradeError(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+def read_envelope_lines(path: Path, what: str) -> Sequence[Envelope]:
+    """The envelopes in a file of JSON lines; FedtradeError naming the file and line."""
+    try:
+        text = read_capped(path, _MAX_FILE_BYTES).decode("utf-8")
+    except (OSError, FileShapeError, UnicodeDecodeError) as exc:
+        raise FedtradeError(f"{path}: cannot read the {what} file: {exc}") from exc
+    envelopes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            envelopes.append(Envelope(
+                payload_type=str(item["payload_type"]),
+                payload=base64.b64decode(item["payload"], validate=True),
+                signatures=tuple(
+                    Signature(str(s["key_id"]), base64.b64decode(s["sig"], validate=True))
+                    for s in item["signatures"]),
+            ))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise FedtradeError(
+                f"{path}, line {number}: not a {what} envelope ({type(exc).__name__}); use a "
+                "file written by fedtrade") from exc
+    if not envelopes:
+        raise FedtradeError(f"{path}: holds no {what}")
+    return envelopes
