@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
 
+from fedtrade.coordinator.bounds import AnswerLimit, answer_limit
 from fedtrade.coordinator.config import CoordinatorConfig, NodeEntry
 from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
 from fedtrade.protocol.catalogue import DESCRIBE
-from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, MAX_MESSAGE_BYTES
 from fedtrade.protocol.rpc_errors import rpc_failure
 from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
@@ -26,7 +27,7 @@ from fedtrade.protocol.wire import (
 )
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc, query_pb2
 from fedtrade.trust.envelope import Envelope, sign
-from fedtrade.trust.errors import ConfigError, RemoteError
+from fedtrade.trust.errors import ConfigError, FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
 
 __all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
@@ -78,7 +79,9 @@ class Coordinator:
         channel = self._channels.get(node.id)
         if channel is None:
             options = [
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                # the largest answer chunk lists at most the house bills the largest request
+                # sent (protocol.limits); a node's own limit refuses a request too large for it
+                ("grpc.max_receive_message_length", DEFAULT_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ]
             tls = self.config.tls
@@ -144,7 +147,8 @@ class Coordinator:
             return [stub.Query(query, timeout=node.deadline_seconds).envelope]
 
         (response,) = _call(node, rpc)
-        answer = verify_answer(response, request=request, node_id=node.id, node_key=node.public_key)
+        answer = verify_answer(response, request=request, node_id=node.id,
+                               node_key=node.public_key, limit=self._limit(query))
         if self._evidence is not None:
             self._evidence.add(
                 node_id=node.id,
@@ -177,11 +181,15 @@ class Coordinator:
         stub = self._stub(node)
         timeout = deadline_seconds or node.deadline_seconds
         screen = node_pb2.ScreenRequest(envelope=envelope_to_proto(request))
-        replies = _call(node, lambda: (reply.envelope
-                                       for reply in stub.Screen(screen, timeout=timeout)))
-        chunks = verify_chunk_chain(
-            replies, request=request, node_id=node.id, node_key=node.public_key
-        )
+        stream = stub.Screen(screen, timeout=timeout)
+        replies: list[Envelope] = []
+        try:
+            chunks = verify_chunk_chain(
+                _received(node, stream, replies), request=request, node_id=node.id,
+                node_key=node.public_key, limit=self._limit(query))
+        except FedtradeError:
+            stream.cancel()  # type: ignore[no-untyped-call]  # stop the node sending the rest
+            raise
         if self._evidence is not None:
             self._evidence.add(
                 node_id=node.id,
@@ -193,6 +201,11 @@ class Coordinator:
             )
         return chunks
 
+    def _limit(self, query: query_pb2.Query) -> AnswerLimit:
+        settings = self.config.screening
+        return answer_limit(query, max_rows=settings.max_answer_rows,
+                            max_bytes=settings.max_answer_bytes)
+
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
@@ -203,6 +216,19 @@ def _call(node: NodeEntry, rpc: Callable[[], Iterable[envelope_pb2.Envelope]]) -
     """Run one RPC to ``node``; every gRPC failure becomes a RemoteError naming the node."""
     try:
         return [envelope_from_proto(reply) for reply in rpc()]
+    except grpc.RpcError as exc:
+        raise _remote_error(node.id, exc) from None
+
+
+def _received(
+    node: NodeEntry, stream: Iterable[node_pb2.ScreenResponse], into: list[Envelope]
+) -> Iterator[Envelope]:
+    """The envelopes of a Screen stream as they arrive, kept in ``into`` for the evidence."""
+    try:
+        for reply in stream:
+            envelope = envelope_from_proto(reply.envelope)
+            into.append(envelope)
+            yield envelope
     except grpc.RpcError as exc:
         raise _remote_error(node.id, exc) from None
 

@@ -36,6 +36,10 @@ class ScreeningSettings:
     max_consecutive_failures: int
     # deadline of the whole-manifest consignee totals query, per node
     linkage_deadline_seconds: float
+    # most rows and payload bytes one node may return for a query without a batch (consignee
+    # totals); a batch query's answer is held to its batch (coordinator.bounds)
+    max_answer_rows: int = 2_000_000
+    max_answer_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def _screening(section: ConfigMapping | None) -> ScreeningSettings:
         max_consecutive_failures=section.integer("max_consecutive_failures", 3, min=1),
         linkage_deadline_seconds=section.number("linkage_deadline_seconds", 300.0, min=1.0,
                                                max=3600.0),
+        max_answer_rows=section.integer("max_answer_rows", 2_000_000, min=1, max=100_000_000),
+        max_answer_bytes=section.integer("max_answer_bytes", 256 * 1024 * 1024,
+                                         min=1024 * 1024, max=16 * 1024**3),
     )
     section.finish()
     return settings

@@ -19,7 +19,7 @@ from fedtrade.protocol.checkpoints import Checkpoint, TruncationError, check_con
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
-from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.keys import PublicKey
 
 __all__ = ["EvidenceProblem", "EvidenceStore", "node_checkpoints", "verify_evidence"]
@@ -51,9 +51,16 @@ class EvidenceProblem:
 class EvidenceStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:  # e.g. a file owned by another user: read-only to us
+            raise ConfigError(
+                f"cannot open the evidence store for writing ({exc}); the coordinator must be "
+                "able to write it and its folder (check owner and mode)",
+                path=path,
+            ) from exc
         self._lock = threading.Lock()  # screening stores answers from several threads
 
     def add(

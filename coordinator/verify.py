@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
+from fedtrade.coordinator.bounds import AnswerLimit
 from fedtrade.protocol.checkpoints import Checkpoint, verify_checkpoint
 from fedtrade.protocol.wire import (
     PAYLOAD_ANSWER,
@@ -43,26 +44,41 @@ def carried_checkpoint(
 
 
 def verify_answer(
-    response: Envelope, *, request: Envelope, node_id: str, node_key: PublicKey
+    response: Envelope, *, request: Envelope, node_id: str, node_key: PublicKey,
+    limit: AnswerLimit | None = None,
 ) -> query_pb2.Answer:
-    """Verify the node's signature and the answer's binding to ``request``."""
+    """Verify the node's signature and the answer's binding to ``request`` (and ``limit``)."""
     payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_ANSWER)
     answer = parse_payload(query_pb2.Answer, payload)
     _check_binding(answer, request, node_id)
+    if limit is not None:
+        limit.check(node_id, 1, answer.table.row_count, len(payload))
     carried_checkpoint(answer, node_id=node_id, node_key=node_key)
     return answer
 
 
 def verify_chunk_chain(
-    responses: Sequence[Envelope], *, request: Envelope, node_id: str, node_key: PublicKey
+    responses: Iterable[Envelope], *, request: Envelope, node_id: str, node_key: PublicKey,
+    limit: AnswerLimit | None = None,
 ) -> list[query_pb2.AnswerChunk]:
-    """Verify a complete chunk stream: signatures, binding, order, chain and the last mark."""
+    """Verify a complete chunk stream: signatures, binding, order, chain and the last mark.
+
+    With ``limit``, each chunk is checked against it as it arrives, so a stream
+    that exceeds it stops being read at the first chunk too many.
+    """
     chunks: list[query_pb2.AnswerChunk] = []
     previous = b""
+    rows = size = 0
     for position, response in enumerate(responses):
+        size += len(response.payload)
+        if limit is not None:  # bytes and chunks before the signature: no work on excess
+            limit.check(node_id, position + 1, rows, size)
         payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_CHUNK)
         chunk = parse_payload(query_pb2.AnswerChunk, payload)
         _check_binding(chunk, request, node_id)
+        rows += chunk.table.row_count
+        if limit is not None:
+            limit.check(node_id, position + 1, rows, size)
         if chunk.sequence != position or chunk.previous_chunk_digest != previous:
             raise VerificationError(
                 f"chunk {position} from {node_id} is out of order or a chunk before it is "

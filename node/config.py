@@ -14,6 +14,7 @@ from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.currency import load_currency_rates
+from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, LARGE_REQUEST_BYTES, MAX_MESSAGE_BYTES
 from fedtrade.trust.errors import ConfigError, KeyFileError
 from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
 from fedtrade.trust.keys import PublicKey, load_public_key
@@ -24,6 +25,7 @@ from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 __all__ = [
     "Approval",
     "Freshness",
+    "Intake",
     "NodeConfig",
     "QueryGrant",
     "RateLimit",
@@ -107,6 +109,16 @@ class Freshness:
 
 
 @dataclass(frozen=True)
+class Intake:
+    """What the node receives before authenticating it (fixed while the server runs)."""
+
+    # largest request message; gRPC refuses a larger one with RESOURCE_EXHAUSTED
+    max_message_bytes: int
+    # requests over LARGE_REQUEST_BYTES handled at once; the next is refused
+    max_large_requests: int
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     path: Path
     version: int
@@ -115,6 +127,7 @@ class NodeConfig:
     listen: str
     signing_key: Path
     database: Path
+    intake: Intake
     freshness: Freshness
     requesters: Mapping[str, Requester]
     settings: QuerySettings
@@ -137,7 +150,7 @@ class NodeConfig:
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
         return (self.node_id, self.role, self.listen, self.signing_key, self.database,
-                self.tls is None)
+                self.intake, self.tls is None)
 
 
 def _identifier(section: ConfigMapping, key: str) -> str:
@@ -438,6 +451,11 @@ def load_node_config(path: Path) -> NodeConfig:
         raise node.error(str(exc), "listen") from None
     signing_key = node.path("signing_key")
     database = node.path("database")
+    intake = Intake(
+        max_message_bytes=node.integer("max_message_bytes", DEFAULT_MESSAGE_BYTES,
+                                       min=LARGE_REQUEST_BYTES, max=MAX_MESSAGE_BYTES),
+        max_large_requests=node.integer("max_large_requests", 2, min=1, max=16),
+    )
     tls = load_tls_section(node.optional_mapping("tls"))
     node.finish()
 
@@ -481,6 +499,7 @@ def load_node_config(path: Path) -> NodeConfig:
         listen=listen,
         signing_key=signing_key,
         database=database,
+        intake=intake,
         freshness=freshness,
         requesters=requesters,
         settings=settings,
@@ -502,8 +521,8 @@ def check_unchanged(old: NodeConfig, new: NodeConfig) -> None:
         )
     if old.restart_fields() != new.restart_fields():
         raise ConfigError(
-            "node.id, node.role, node.listen, node.signing_key, node.database and whether "
-            "node.tls is set cannot change while the node runs; restore them, or restart the "
-            "node to apply them",
+            "node.id, node.role, node.listen, node.signing_key, node.database, "
+            "node.max_message_bytes, node.max_large_requests and whether node.tls is set "
+            "cannot change while the node runs; restore them, or restart the node to apply them",
             path=new.path,
         )

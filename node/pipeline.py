@@ -48,6 +48,7 @@ from fedtrade.node.queries.spec import Execution, ResultTable
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
+from fedtrade.protocol.limits import CHUNK_ROWS
 from fedtrade.protocol.params import validate_params
 from fedtrade.protocol.tables import encode_rows
 from fedtrade.protocol.wire import (
@@ -75,7 +76,6 @@ from fedtrade.trust.errors import (
 
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
 
-CHUNK_ROWS = 2_000
 _UNVERIFIED = "(unverified)"
 request_log = logging.getLogger("fedtrade.node.requests")
 T = TypeVar("T")

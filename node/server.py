@@ -14,12 +14,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fedtrade.node.health import HealthWatch, database_check, key_check
-from fedtrade.node.peers import PeerInterceptor
+from fedtrade.node.intake import LargeRequestLimit
+from fedtrade.node.peers import PeerInterceptor, current_peer
 from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.node.tls import rotating_server_credentials
-from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
+from fedtrade.protocol.limits import LARGE_REQUEST_BYTES, MAX_MESSAGE_BYTES
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.trust.envelope import Envelope
@@ -112,18 +113,28 @@ def create_server(
     """Build a node server bound to ``address`` ("host:0" picks a free port).
 
     Over ``max_concurrent`` requests in progress, gRPC itself refuses new calls
-    with RESOURCE_EXHAUSTED instead of queueing without bound.
+    with RESOURCE_EXHAUSTED instead of queueing without bound; so it does a message
+    over ``node.max_message_bytes``, and the intake limit a large request beyond
+    ``node.max_large_requests`` at once (see node.intake).
     """
     _check_bindable(address)
+    intake = state.config.intake
+
+    def refused(reason: str, message: str) -> None:
+        state.refusals.add(current_peer(), reason, message)
+
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fedtrade-rpc"),
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", intake.max_message_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=max_concurrent,
-        interceptors=[PeerInterceptor()],  # refusals before authentication count per peer
+        interceptors=[
+            PeerInterceptor(),  # refusals before authentication count per peer
+            LargeRequestLimit(LARGE_REQUEST_BYTES, intake.max_large_requests, refused),
+        ],
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(state), server)
     health_servicer = health.HealthServicer()

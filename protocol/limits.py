@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "CHUNK_ROWS",
     "CONSIGNEE_TOTALS_MAX_DAYS",
     "CONSIGNEE_WINDOW_MAX_DAYS",
+    "DEFAULT_MESSAGE_BYTES",
     "HOUSE_BILL",
     "HS6",
     "HS_CHAPTER",
+    "LARGE_REQUEST_BYTES",
     "MAX_BATCH_SHIPMENTS",
     "MAX_MESSAGE_BYTES",
     "MAX_TEXT_PARAM_CHARS",
@@ -21,8 +24,22 @@ __all__ = [
     "STATISTICS_MAX_DAYS",
 ]
 
-# Largest gRPC message either side sends or accepts: a batch with its attested blocks.
+# Largest gRPC message either side may be configured to send or accept.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Default largest message. Requests are small now that questions carry attested batches
+# (a batch of at most 10,000 house bills plus the signed blocks holding them: blocks of
+# 1,000 lines, the attest default, are about 0.1 MB each, so a contiguous batch needs
+# about 1.2 MB). The largest legitimate message is an answer: consignee totals for a batch
+# listing its house bills back, or a Screen stream's chunks of CHUNK_ROWS rows, both far
+# below this; 40 MiB leaves room for batches whose bills are scattered over many blocks.
+DEFAULT_MESSAGE_BYTES = 40 * 1024 * 1024
+# Above this, a request counts as large: a node handles only a few at a time, and refuses a
+# Query or Describe this large outright. An attested batch (about 1.2 MB, above) stays
+# under it; only batches whose bills are scattered over many blocks exceed it.
+LARGE_REQUEST_BYTES = 4 * 1024 * 1024
+# Rows per answer chunk of a Screen stream: a node sends at most this many in one
+# chunk, and a coordinator expects ceil(rows / CHUNK_ROWS) chunks (at least one).
+CHUNK_ROWS = 2_000
 # Most shipments one batch parameter may carry (a requester's max_batch may be lower).
 MAX_BATCH_SHIPMENTS = 10_000
 # Longest date ranges (inclusive) of the aggregate and the linkage queries.

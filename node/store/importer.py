@@ -14,11 +14,17 @@
    alone), record each file's SHA-256 in ``import_log``, ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
+A file whose rows carry versions (the optional ``version`` column) is checked
+and written by ``node.store.amend`` instead: a later version replaces the
+stored row and logs what it changed, an earlier one is stale and not applied.
+
 A file whose SHA-256 is already in ``import_log`` for its table is skipped.
 
 Values refused as written are normalised first (``fedtrade.protocol.normalize``,
 through ``ColumnType.normalise``); the report counts each kind of normalisation
-and lists the values it changed (money rounded to cents).
+and lists the values it changed (money rounded to cents). Those values are also
+recorded in the store, in ``import_values`` (file SHA-256, table, line, column,
+as written, as stored), for the rows imported.
 
 With ``quarantine`` (a file, or a folder for a folder import) a refused row no
 longer refuses the import: every problem of step 1 and 2 refuses its row
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import sqlite3
 import sys
 from collections import Counter
@@ -42,6 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fedtrade.node.store import amend
 from fedtrade.node.store.columns import SqlValue
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.plan import plan_import
@@ -133,14 +141,17 @@ def _stage(
     bar = display.file(path)
     batch: list[tuple[SqlValue, ...]] = []
     refused: list[tuple[SqlValue, ...]] = []
+    lossy: list[tuple[SqlValue, ...]] = []
     rows = 0
     for row in reader:
         rows += 1
         for change in row.changes:
             intake.normalised[f"{spec.name}.{change.field}: {change.how}"] += 1
-            if change.lossy and len(intake.lossy) < MAX_LOSSY_KEPT:
-                intake.lossy.append(
-                    (str(path), row.line, change.field, change.original, change.stored))
+            if change.lossy:
+                lossy.append((index, row.line, change.field, change.original, change.stored))
+                if len(intake.lossy) < MAX_LOSSY_KEPT:
+                    intake.lossy.append(
+                        (str(path), row.line, change.field, change.original, change.stored))
         if row.problems:
             for field_name, problem in row.problems:
                 if row.values is None:  # the file cannot be read on: never quarantined
@@ -148,16 +159,20 @@ def _stage(
                 else:
                     intake.problem(index, spec, path, row.line, field_name, problem)
             if intake.rejects is not None and row.values is not None:
-                refused.append((row.line, *row.values))
+                refused.append((row.line, *row.values, row.version))
             continue
         assert row.values is not None
-        batch.append((row.line, *row.values))
+        batch.append((row.line, *row.values, row.version))
         if len(batch) >= CHUNK_ROWS:
             stage.add(batch)
             batch = []
             bar.update(reader.bytes_read, rows)
+        if len(lossy) >= CHUNK_ROWS:
+            _keep_lossy(conn, lossy)
+            lossy = []
     if batch:
         stage.add(batch)
+    _keep_lossy(conn, lossy)
     if refused:
         stage.refuse(refused)
     intake.read[index] = rows
@@ -166,13 +181,31 @@ def _stage(
     return stage
 
 
+def _keep_lossy(conn: sqlite3.Connection, lossy: list[tuple[SqlValue, ...]]) -> None:
+    """Stage (file index, line, column, as written, as stored) of values normalisation changed."""
+    conn.executemany("INSERT INTO temp._lossy VALUES (?, ?, ?, ?, ?)", lossy)
+
+
+def _audit_lossy(conn: sqlite3.Connection, index: int, spec: TableSpec, digest: str,
+                 stage: Stage) -> None:
+    """Record in the store the originals of the changed values of the rows imported."""
+    conn.execute(
+        "INSERT OR IGNORE INTO main.import_values (file_sha256, table_name, line, column_name, "
+        "original, stored) SELECT ?, ?, line, column_name, original, stored FROM temp._lossy "
+        f"WHERE file = ? AND line IN (SELECT _line FROM temp.{stage.name})",
+        (digest, spec.name, index))
+
+
 def _check_sets(
     files: list[tuple[int, TableSpec, Path, str]], stages: dict[str, Stage], intake: _Intake,
 ) -> None:
     """The set-based checks; in quarantine, refused rows leave their stage, parents first."""
     for index, spec, path, _ in files:
         stage = stages[spec.name]
-        for line, field_name, problem in stage.findings(stages):
+        found = stage.findings(stages)
+        if stage.versioned:
+            found = itertools.chain(amend.findings(stage), found)
+        for line, field_name, problem in found:
             intake.problem(index, spec, path, line, field_name, problem)
         if intake.rejects is not None:
             stage.drop(intake.rejects.lines(index))
@@ -199,25 +232,32 @@ def _write(
     for index, spec, path, digest in files:
         stage = stages[spec.name]
         rejected = 0 if intake.rejects is None else intake.rejects.rows(index)
-        inserted = 0
+        amender = amend.Amender(stage, digest, now) if stage.versioned else None
+        write = stage.insert if amender is None else amender.apply
+        changed = 0
         first = 1
         while first <= stage.rows:
             count = fail_after.chunk(CHUNK_ROWS)
-            rows = stage.insert(first, count)
-            inserted += rows
+            rows = write(first, count)
+            changed += rows
             written += rows
             first += count
             bar.update(checked + min(first - 1, stage.rows), written)
             fail_after.spend(rows)
         checked += stage.rows
+        _audit_lossy(conn, index, spec, digest, stage)
         conn.execute(
             "INSERT OR IGNORE INTO import_log (file_sha256, table_name, rows, imported_at) "
             "VALUES (?, ?, ?, ?)",
-            (digest, spec.name, inserted, now),
+            (digest, spec.name, changed, now),
         )
         kept = intake.read[index] - rejected
-        results.append(
-            FileImport(spec.name, path, inserted, kept - inserted, intake.read[index], rejected))
+        inserted = changed if amender is None else amender.inserted
+        amended = 0 if amender is None else amender.amended
+        stale = 0 if amender is None else amender.stale
+        results.append(FileImport(
+            spec.name, path, inserted, kept - inserted - amended - stale, intake.read[index],
+            rejected, amended, stale, () if amender is None else tuple(amender.stale_rows)))
     return results
 
 
@@ -255,6 +295,8 @@ def _run(
         else:
             skipped.append(SkippedFile(spec.name, path, row[0]))
     intake = _Intake(ErrorLog(max_errors), rejects)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _lossy "
+                 "(file INTEGER, line INTEGER, column_name TEXT, original TEXT, stored TEXT)")
     with import_progress(show_progress) as display:
         with _transaction(conn, "BEGIN"):
             stages = {

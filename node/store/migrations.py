@@ -298,8 +298,7 @@ CREATE INDEX entry_lines_mid ON entry_lines (mid);
 """
 
 
-def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations:
-    migrations = Migrations(set_name)
+def _add_steps(migrations: Migrations, steps: tuple[tuple[str, str], ...]) -> Migrations:
     for name, sql in steps:
 
         def step(db: Database, sql: str = sql) -> None:
@@ -308,6 +307,10 @@ def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations
         step.__name__ = name
         migrations(name=name)(step)
     return migrations
+
+
+def _migrations(set_name: str, steps: tuple[tuple[str, str], ...]) -> Migrations:
+    return _add_steps(Migrations(set_name), steps)
 
 
 # Every answered query id, forever (16 bytes each, the primary key is the index): a token
@@ -324,6 +327,40 @@ CREATE TABLE rate_state (
     updated REAL NOT NULL,
     PRIMARY KEY (requester, kind)
 ) STRICT, WITHOUT ROWID;
+"""
+
+# Amendments (node.store.amend) and the originals of values an import changed
+# (node.store.importer), e.g. money rounded to cents.
+_AMENDMENTS = """
+CREATE TABLE row_versions (
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (table_name, row_key)
+) STRICT;
+
+CREATE TABLE amendments (
+    seq INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    old_version INTEGER NOT NULL,
+    new_version INTEGER NOT NULL,
+    changes TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    amended_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX amendments_row ON amendments (table_name, row_key, seq);
+
+CREATE TABLE import_values (
+    file_sha256 TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    column_name TEXT NOT NULL,
+    original TEXT NOT NULL,
+    stored TEXT NOT NULL,
+    PRIMARY KEY (file_sha256, table_name, line, column_name)
+) STRICT;
 """
 
 _COMMON_STEPS = (
@@ -360,6 +397,11 @@ def _keep_seen_query_ids(db: Database) -> None:
         ((bytes.fromhex(qid),) for (qid,) in db.conn.execute("SELECT query_id FROM seen_queries")),
     )
     db.conn.execute("DROP TABLE seen_queries")
+
+
+# Steps after the Python step above, applied in this order.
+_LATER_STEPS = (("0006_amendments_and_import_values", _AMENDMENTS),)
+_add_steps(_COMMON, _LATER_STEPS)
 _ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}
 
 
@@ -371,7 +413,7 @@ def _stored_role(db: Database) -> str | None:
 
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
-    known = {name for name, _ in _COMMON_STEPS} | {name for name, _ in _ROLE_STEPS[role]} | \
+    known = {name for name, _ in (*_COMMON_STEPS, *_LATER_STEPS, *_ROLE_STEPS[role])} | \
         {_KEEP_SEEN}
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)

@@ -8,6 +8,10 @@ acceptable is listed in the row's ``changes``. A problem that makes the rest of
 the file unreadable (a bad header, broken CSV quoting, text that is not UTF-8)
 is reported as the last row.
 
+Any file may carry one more column, ``version`` (a whole number, optional per
+row): the row's version for amendments (``node.store.amend``). It comes out as
+``ParsedRow.version``, apart from the table's values.
+
 ``raw_rows`` reads the same file again as written (CSV cells or JSON text), for
 writing refused rows back in the input's own format.
 """
@@ -18,20 +22,32 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from fedtrade.node.store.columns import TEXT, SqlValue
+from fedtrade.node.store.columns import TEXT, SqlValue, integer
 from fedtrade.node.store.schema import ColumnSpec, TableSpec
 from fedtrade.trust.errors import DataError
 
-__all__ = ["ERROR_COLUMN", "FORMATS", "Change", "ParsedRow", "Problem", "RowReader", "raw_rows"]
+__all__ = [
+    "ERROR_COLUMN",
+    "FORMATS",
+    "VERSION_COLUMN",
+    "Change",
+    "ParsedRow",
+    "Problem",
+    "RowReader",
+    "raw_rows",
+]
 
 FORMATS = (".csv", ".jsonl")
 ERROR_COLUMN = "import_error"
 """The column a rejects file adds; an import ignores it, so a fixed rejects file imports as is."""
+VERSION_COLUMN = "version"
+"""The optional column of any file: the row's version, a whole number (later replaces earlier)."""
+_VERSION = integer(0)
 
 Problem = tuple[str | None, str]
 """(field or None for the whole row, problem text)."""
@@ -58,6 +74,7 @@ class ParsedRow:
     values: tuple[SqlValue, ...] | None
     problems: tuple[Problem, ...] = ()
     changes: tuple[Change, ...] = ()
+    version: int | None = None
 
 
 def _convert(
@@ -79,6 +96,18 @@ def _convert(
 def _blank(col: ColumnSpec, raw: str) -> bool:
     """An empty value, or one only spaces for a type that trims (a free text keeps them)."""
     return raw == "" or (col.type.normalise is not None and not raw.strip())
+
+
+def _versioned(row: ParsedRow, raw: object, convert: Callable[[Any], SqlValue]) -> ParsedRow:
+    """``row`` with its version (empty: none), or with the version's problem."""
+    if raw == "":
+        return row
+    try:
+        version = convert(raw)
+    except DataError as exc:
+        return replace(row, problems=(*row.problems, (VERSION_COLUMN, str(exc))))
+    assert isinstance(version, int)
+    return replace(row, version=version)
 
 
 class _FileRejectedError(Exception):
@@ -138,6 +167,7 @@ class RowReader:
         self._binary: BinaryIO | None = None
         self._column_list = ", ".join(spec.column_names)
         self._width = 0
+        self._version_at: int | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -179,7 +209,8 @@ class RowReader:
         duplicates = sorted({name for name in header if header.count(name) > 1})
         if duplicates:
             problems.append(f"duplicate column(s) {', '.join(map(repr, duplicates))}")
-        unknown = [name for name in header if name not in names and name != ERROR_COLUMN]
+        unknown = [name for name in header
+                   if name not in names and name not in (ERROR_COLUMN, VERSION_COLUMN)]
         if unknown:
             problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
         missing = [name for name in names if name not in header]
@@ -188,6 +219,7 @@ class RowReader:
         if problems:
             raise _FileRejectedError(1, f"header: {'; '.join(problems)} {expected}")
         self._width = len(header)
+        self._version_at = header.index(VERSION_COLUMN) if VERSION_COLUMN in header else None
         return tuple(header.index(name) for name in names)
 
     def _csv(self, lines: Iterator[str]) -> Iterator[ParsedRow]:
@@ -225,9 +257,13 @@ class RowReader:
                 except DataError:
                     pass
                 else:
-                    yield self._finish(start, row, [])
+                    parsed = self._finish(start, row, [])
+                    yield parsed if self._version_at is None else _versioned(
+                        parsed, cells[self._version_at], _VERSION.from_csv)
                     continue
-            yield self._csv_row(start, cells, plan)
+            parsed = self._csv_row(start, cells, plan)
+            yield parsed if self._version_at is None else _versioned(
+                parsed, cells[self._version_at], _VERSION.from_csv)
 
     def _csv_row(self, line: int, cells: list[str], plan: _CsvPlan) -> ParsedRow:
         values: list[SqlValue] = []
@@ -280,13 +316,16 @@ class RowReader:
                 problem = "is not a JSON object (expected one object per line)"
                 yield ParsedRow(line, None, ((None, problem),))
                 continue
-            yield self._json_row(line, obj, names)
+            parsed = self._json_row(line, obj, names)
+            version = obj.get(VERSION_COLUMN)
+            yield parsed if version is None else _versioned(
+                parsed, version, _VERSION.from_json)
 
     def _json_row(self, line: int, obj: Mapping[str, object], names: frozenset[str]) -> ParsedRow:
         problems: list[Problem] = [
             (key, f"is not a column of {self.spec.name} (expected only {self._column_list})")
             for key in obj
-            if key not in names and key != ERROR_COLUMN
+            if key not in names and key not in (ERROR_COLUMN, VERSION_COLUMN)
         ]
         values: list[SqlValue] = []
         changes: list[Change] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedtrade.node.store.amend import StaleRow
 from fedtrade.trust.errors import DataError
 
 __all__ = ["MAX_LOSSY_KEPT", "ErrorLog", "FileImport", "ImportReport", "SkippedFile"]
@@ -21,7 +23,8 @@ def _rows(count: int) -> str:
 
 @dataclass(frozen=True)
 class FileImport:
-    """One file imported into ``table``: new rows, and rows already stored unchanged."""
+    """One file imported into ``table``: new rows, amended rows, rows already stored
+    unchanged, and stale rows (an earlier version than the stored one, not applied)."""
 
     table: str
     path: Path
@@ -29,6 +32,10 @@ class FileImport:
     rows_unchanged: int
     rows_read: int = 0
     rows_rejected: int = 0
+    rows_amended: int = 0
+    rows_stale: int = 0
+    stale: tuple[StaleRow, ...] = ()
+    """The first ``MAX_STALE_KEPT`` stale rows."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,10 @@ class ImportReport:
         """Lines for a person: what was imported, normalised, refused and skipped."""
         lines = [
             f"{item.path}: {_rows(item.rows_inserted)} inserted into {item.table}"
+            + (f", {_rows(item.rows_amended)} amended" if item.rows_amended else "")
             + (f", {_rows(item.rows_unchanged)} already stored" if item.rows_unchanged else "")
+            + (f", {_rows(item.rows_stale)} stale (a later version is stored; not applied)"
+               if item.rows_stale else "")
             + (f", {_rows(item.rows_rejected)} refused" if item.rows_rejected else "")
             for item in self.files
         ]
@@ -86,9 +96,16 @@ class ImportReport:
         return {
             "files": [
                 {"table": f.table, "path": str(f.path), "rows_read": f.rows_read,
-                 "inserted": f.rows_inserted, "unchanged": f.rows_unchanged,
+                 "inserted": f.rows_inserted, "amended": f.rows_amended,
+                 "unchanged": f.rows_unchanged, "stale": f.rows_stale,
                  "rejected": f.rows_rejected}
                 for f in self.files
+            ],
+            "stale_rows": [
+                {"file": str(f.path), "table": f.table, "line": row.line,
+                 "key": json.loads(row.key), "version": row.version,
+                 "stored_version": row.stored_version}
+                for f in self.files for row in f.stale
             ],
             "skipped": [
                 {"table": s.table, "path": str(s.path), "imported_at": s.imported_at}

@@ -16,6 +16,10 @@ In a quarantine import the rows refused so far are kept in a second TEMP table
 (``refuse``, ``drop``), so a child row whose parent was refused is refused for
 that reason, once, instead of as a foreign-key error.
 
+Each staged row keeps its version (``_version``, NULL when it has none); a
+stage with any version leaves its key checks and its writing to
+``node.store.amend``.
+
 The TEMP tables live in SQLite's temporary database of the importing
 connection, so staging never writes to or locks the store itself.
 """
@@ -28,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from fedtrade.node.store.columns import SqlValue
 from fedtrade.node.store.schema import TableSpec
 
-__all__ = ["CHUNK_ROWS", "Stage"]
+__all__ = ["CHUNK_ROWS", "Finding", "Stage", "join", "label", "quote", "show"]
 
 CHUNK_ROWS = 5000
 
@@ -36,20 +40,20 @@ Finding = tuple[int, str | None, str]
 """(line, field, problem) found by a set-based check."""
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _label(key: Sequence[str]) -> str:
+def label(key: Sequence[str]) -> str:
     return key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
 
 
-def _show(values: Sequence[SqlValue]) -> str:
+def show(values: Sequence[SqlValue]) -> str:
     return repr(values[0]) if len(values) == 1 else "(" + ", ".join(map(repr, values)) + ")"
 
 
-def _join(key: Sequence[str], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{_q(c)} = {right}.{_q(c)}" for c in key)
+def join(key: Sequence[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{quote(c)} = {right}.{quote(c)}" for c in key)
 
 
 class Stage:
@@ -63,17 +67,18 @@ class Stage:
         self.path_name = path_name
         self.name = f"_stage_{index}"
         self.rows = 0
-        columns = ", ".join(f"{_q(col.name)} {col.type.sql}" for col in spec.columns)
-        conn.execute(f"CREATE TEMP TABLE {self.name} (_line INTEGER NOT NULL, {columns})")
-        marks = ", ".join("?" * (len(spec.columns) + 1))
-        self._insert = f"INSERT INTO temp.{self.name} VALUES ({marks})"
+        self.versioned = False
+        """Whether any staged row has a version: then ``node.store.amend`` checks and writes."""
+        columns = ", ".join(f"{quote(col.name)} {col.type.sql}" for col in spec.columns)
+        conn.execute(f"CREATE TEMP TABLE {self.name} "
+                     f"(_line INTEGER NOT NULL, {columns}, _version INTEGER)")
+        self._marks = ", ".join("?" * (len(spec.columns) + 2))
         self.refused = f"_refused_{index}"
         conn.execute(f"CREATE TEMP TABLE {self.refused} AS SELECT * FROM {self.name} WHERE 0")
 
     def refuse(self, rows: Sequence[tuple[SqlValue, ...]]) -> None:
-        """Remember refused rows, given as (line, value or None, ...), for their children."""
-        self.conn.executemany(f"INSERT INTO temp.{self.refused} VALUES "
-                              f"({', '.join('?' * (len(self.spec.columns) + 1))})", rows)
+        """Remember refused rows, given as (line, value or None, ..., version), for children."""
+        self.conn.executemany(f"INSERT INTO temp.{self.refused} VALUES ({self._marks})", rows)
 
     def drop(self, lines: Sequence[int]) -> None:
         """Move the staged rows of ``lines`` to the refused rows."""
@@ -87,52 +92,58 @@ class Stage:
         self.conn.execute(f"DELETE FROM temp.{self.name} WHERE {picked}")
 
     def add(self, rows: Sequence[tuple[SqlValue, ...]]) -> None:
-        """Stage rows given as (line, value, value, ...)."""
-        self.conn.executemany(self._insert, rows)
+        """Stage rows given as (line, value, value, ..., version or None)."""
+        self.conn.executemany(f"INSERT INTO temp.{self.name} VALUES ({self._marks})", rows)
         self.rows += len(rows)
 
     def index(self) -> None:
         """Index the staged keys; call once all rows are staged, before checking."""
         for number, key in enumerate(self.spec.keys):
-            columns = ", ".join(map(_q, key))
+            columns = ", ".join(map(quote, key))
             self.conn.execute(
                 f"CREATE INDEX temp.{self.name}_key{number} ON {self.name} ({columns}, _line)"
             )
+        self.versioned = bool(self.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM temp.{self.name} WHERE _version IS NOT NULL)"
+        ).fetchone()[0])
 
     def findings(self, staged: Mapping[str, Stage]) -> Iterator[Finding]:
-        """Every set-based problem; ``staged`` maps table names to this import's stages."""
-        for key in self.spec.keys:
-            yield from self._repeated(key)
-        yield from self._changed()
+        """Every set-based problem; ``staged`` maps table names to this import's stages.
+
+        A versioned stage leaves its repeated and stored keys to ``node.store.amend``.
+        """
+        if not self.versioned:
+            for key in self.spec.keys:
+                yield from self._repeated(key)
+            yield from self._changed()
         for key in self.spec.unique:
             yield from self._taken(key)
         yield from self._dangling(staged)
 
     def _repeated(self, key: Sequence[str]) -> Iterator[Finding]:
-        columns = ", ".join(map(_q, key))
-        picked = ", ".join(f"s.{_q(c)}" for c in key)
+        columns = ", ".join(map(quote, key))
+        picked = ", ".join(f"s.{quote(c)}" for c in key)
         sql = (
             f"SELECT s._line, d.first, {picked} FROM temp.{self.name} AS s "
             f"JOIN (SELECT {columns}, min(_line) AS first FROM temp.{self.name} "
-            f"GROUP BY {columns} HAVING count(*) > 1) AS d ON {_join(key, 's', 'd')} "
+            f"GROUP BY {columns} HAVING count(*) > 1) AS d ON {join(key, 's', 'd')} "
             "WHERE s._line > d.first ORDER BY s._line"
         )
-        label = _label(key)
         for line, first, *values in self.conn.execute(sql):
-            yield line, label, (
-                f"{_show(values)} appears more than once in this file (first at line {first}; "
-                f"expected each {label} only once)"
+            yield line, label(key), (
+                f"{show(values)} appears more than once in this file (first at line {first}; "
+                f"expected each {label(key)} only once)"
             )
 
     def _changed(self) -> Iterator[Finding]:
         pk = self.spec.primary_key
         names = self.spec.column_names
         others = [c for c in names if c not in pk]
-        differs = " OR ".join(f"t.{_q(c)} IS NOT s.{_q(c)}" for c in others) or "0"
-        both = ", ".join([*(f"s.{_q(c)}" for c in names), *(f"t.{_q(c)}" for c in names)])
+        differs = " OR ".join(f"t.{quote(c)} IS NOT s.{quote(c)}" for c in others) or "0"
+        both = ", ".join([*(f"s.{quote(c)}" for c in names), *(f"t.{quote(c)}" for c in names)])
         sql = (
             f"SELECT s._line, {both} FROM temp.{self.name} AS s "
-            f"JOIN main.{_q(self.spec.name)} AS t ON {_join(pk, 't', 's')} "
+            f"JOIN main.{quote(self.spec.name)} AS t ON {join(pk, 't', 's')} "
             f"WHERE {differs} ORDER BY s._line"
         )
         width = len(names)
@@ -140,25 +151,25 @@ class Stage:
             new, old = values[:width], values[width:]
             changed = [name for name, a, b in zip(names, new, old, strict=True) if a != b]
             key = [new[names.index(c)] for c in pk]
-            yield line, _label(pk), (
-                f"{_show(key)} is already in the store with different values "
+            yield line, label(pk), (
+                f"{show(key)} is already in the store with different values "
                 f"({', '.join(changed)}); fix the file or remove the row"
             )
 
     def _taken(self, key: Sequence[str]) -> Iterator[Finding]:
         pk = self.spec.primary_key
-        same_row = " AND ".join(f"t.{_q(c)} IS s.{_q(c)}" for c in pk)
-        picked = ", ".join([*(f"s.{_q(c)}" for c in key), *(f"t.{_q(c)}" for c in pk)])
+        same_row = " AND ".join(f"t.{quote(c)} IS s.{quote(c)}" for c in pk)
+        picked = ", ".join([*(f"s.{quote(c)}" for c in key), *(f"t.{quote(c)}" for c in pk)])
         sql = (
             f"SELECT s._line, {picked} FROM temp.{self.name} AS s "
-            f"JOIN main.{_q(self.spec.name)} AS t ON {_join(key, 't', 's')} "
+            f"JOIN main.{quote(self.spec.name)} AS t ON {join(key, 't', 's')} "
             f"WHERE NOT ({same_row}) ORDER BY s._line"
         )
         for line, *values in self.conn.execute(sql):
             mine, theirs = values[: len(key)], values[len(key) :]
-            yield line, _label(key), (
-                f"{_show(mine)} is already used by {_label(pk)} {_show(theirs)} in the store "
-                f"(expected each {_label(key)} only once)"
+            yield line, label(key), (
+                f"{show(mine)} is already used by {label(pk)} {show(theirs)} in the store "
+                f"(expected each {label(key)} only once)"
             )
 
     def _dangling(self, staged: Mapping[str, Stage]) -> Iterator[Finding]:
@@ -166,21 +177,21 @@ class Stage:
             fk = col.references
             if fk is None:
                 continue
-            target = _q(fk.column)
+            target, column = quote(fk.column), quote(col.name)
             sql = (
-                f"SELECT s._line, s.{_q(col.name)} FROM temp.{self.name} AS s "
-                f"WHERE s.{_q(col.name)} IS NOT NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM main.{_q(fk.table)} AS p WHERE p.{target} = s.{_q(col.name)})"
+                f"SELECT s._line, s.{column} FROM temp.{self.name} AS s "
+                f"WHERE s.{column} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM main.{quote(fk.table)} AS p WHERE p.{target} = s.{column})"
             )
             parent = staged.get(fk.table)
             refused = "NULL"
             if parent is not None:
                 sql += (
                     f" AND NOT EXISTS (SELECT 1 FROM temp.{parent.name} AS p "
-                    f"WHERE p.{target} = s.{_q(col.name)})"
+                    f"WHERE p.{target} = s.{quote(col.name)})"
                 )
                 refused = (f"(SELECT min(r._line) FROM temp.{parent.refused} AS r "
-                           f"WHERE r.{target} = s.{_q(col.name)})")
+                           f"WHERE r.{target} = s.{quote(col.name)})")
             sql = sql.replace("SELECT s._line, ", f"SELECT s._line, {refused}, ", 1)
             for line, parent_line, value in self.conn.execute(sql + " ORDER BY s._line"):
                 if parent_line is not None:
@@ -202,9 +213,9 @@ class Stage:
         is already stored are identical to the stored row, and OR IGNORE leaves
         exactly those alone (without a second lookup per row).
         """
-        names = ", ".join(map(_q, self.spec.column_names))
+        names = ", ".join(map(quote, self.spec.column_names))
         sql = (
-            f"INSERT OR IGNORE INTO main.{_q(self.spec.name)} ({names}) SELECT {names} "
+            f"INSERT OR IGNORE INTO main.{quote(self.spec.name)} ({names}) SELECT {names} "
             f"FROM temp.{self.name} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
         )
         return self.conn.execute(sql, (first, first + count - 1)).rowcount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.protos import envelope_pb2
+from fedtrade.trust.errors import ConfigError
 from tests.conftest import CONTEXT, LiveFederation
 
 
@@ -75,3 +77,10 @@ def test_altered_evidence_fails(
     _alter(live, column, mutate)
     assert run_verify(live) == 1
     assert "1 of 3 stored responses fail verification" in capsys.readouterr().err
+
+
+def test_an_evidence_store_that_cannot_be_written_is_a_config_error(tmp_path: Path) -> None:
+    unusable = tmp_path / "evidence.db"
+    unusable.mkdir()  # not a database file: what a read-only or foreign file also gives
+    with pytest.raises(ConfigError, match="cannot open the evidence store for writing"):
+        EvidenceStore(unusable)

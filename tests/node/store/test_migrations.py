@@ -13,7 +13,8 @@ from fedtrade.node.store.schema import REFERENCE
 from fedtrade.trust.errors import ConfigError
 from tests.node.store.samples import dump
 
-INTERNALS = ("store_meta", "audit_log", "query_ids", "rate_state", "import_log")
+INTERNALS = ("store_meta", "audit_log", "query_ids", "rate_state", "import_log", "import_values",
+             "row_versions", "amendments")
 
 
 @pytest.mark.parametrize("role", ROLES)
