@@ -226,7 +226,7 @@ def _screen(args: argparse.Namespace) -> int:
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         with ResultWriter(args.out, args.json) as writer:
-            summary = screen_manifest(coordinator, args.manifest, context, writer.write,
+            summary = screen_manifest(coordinator, args.manifest, context, writer.write_batch,
                                       progress=show_progress, rates_file=args.rates,
                                       quarantine=args.quarantine,
                                       attestations=args.attestations)

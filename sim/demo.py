@@ -207,8 +207,9 @@ def _screen(
     results, report = root / "results.csv", root / "report.html"
     console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
     with ResultWriter(results) as writer:
-        summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
-                                  progress=console.is_terminal, attestations=attested)
+        summary = screen_manifest(coordinator, world / "manifest.csv", context,
+                                  writer.write_batch, progress=console.is_terminal,
+                                  attestations=attested)
     write_report(report, summary)
     console.print(summary_table(summary))
     print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
