@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -124,7 +125,7 @@ def main() -> int:
         try:
             with ResultWriter(root / "results.bench.csv") as writer:
                 # one batch at a time, or (before the column-wise coordinator) one result
-                emit = getattr(writer, "write_batch", writer.write)
+                emit: Any = getattr(writer, "write_batch", writer.write)
                 summary = screen_manifest(coordinator, root / "world" / "manifest.csv",
                                           CONTEXT, emit, attestations=attestations)
         finally:
