@@ -1,7 +1,9 @@
 """Split shipments across nodes: consignee totals asked beside each batch, combined.
 
 For each batch every node gets one ``consignee_daily_totals`` question per
-date range, about the batch's attested house bills, all with the same query id
+date range, about the batch's attested house bills (after the batch's
+indicators, in the same worker, so a node has no more calls in flight than
+batches), all with the same query id
 and blocks, so its tokens link across nodes (and never with another question),
 asking for sliding windows of the configured days (arrival day at every node).
 Per consignee and window the coordinator takes, for each role, the sum over
@@ -17,24 +19,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from fedtrade.coordinator.attested import AttestedManifest
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.manifest import Batch, ManifestScan
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
 from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import PyValue
 from fedtrade.protos import query_pb2
+from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
 
-__all__ = ["LINKAGE_QUERY", "Questions", "ask_totals", "split_reasons", "windows"]
+__all__ = ["LINKAGE_QUERY", "Question", "Totals", "ask_totals", "split_reasons", "totals_questions",
+           "windows"]
 
 LINKAGE_QUERY = "consignee_daily_totals"
-# Per date range: node id -> its answer's chunks
-Questions = list[dict[str, Future[list[query_pb2.AnswerChunk]]]]
+Question = tuple[bytes, dict[str, PyValue]]  # query id, parameters
+# One node's answers to a batch's questions (per date range: chunks, or why none)
+Totals = list[list[query_pb2.AnswerChunk] | FedtradeError]
 
 
 def windows(first: str, last: str, width: int) -> list[tuple[str, str]]:
@@ -75,43 +78,49 @@ def manifest_total(scan: ManifestScan, consignees: set[int], opening: str) -> tu
     return sum(t[0] for t in totals), sum(t[1] for t in totals)
 
 
-def ask_totals(
+def totals_questions(
     coordinator: Coordinator, batch: Batch, ranges: Sequence[tuple[str, str]],
-    context: QueryContext, pool: ThreadPoolExecutor, nodes: Sequence[str],
-    attested: AttestedManifest,
-) -> Questions:
-    """Send the batch's consignee-totals questions to ``nodes``; one per date range."""
-    settings = coordinator.config.screening
-    blocks = attested.blocks_for(batch.house_bill)
-    questions: Questions = []
-    for first, last in ranges:
-        query_id = os.urandom(16)  # one federated question: the same id at every node
-        params: dict[str, PyValue] = {"date_from": first, "date_to": last,
-                                      "window_days": coordinator.config.risk.split_window_days,
-                                      "house_bills": batch.house_bill}
-        questions.append({
-            node_id: pool.submit(
-                coordinator.screen, node_id, LINKAGE_QUERY, params, context,
-                query_id=query_id, deadline_seconds=settings.linkage_deadline_seconds,
-                attestations=blocks)
-            for node_id in nodes
-        })
-    return questions
+) -> list[Question]:
+    """The batch's consignee-totals questions, one per date range; each is asked of every
+    node with the same query id (one federated question)."""
+    return [
+        (os.urandom(16), {"date_from": first, "date_to": last,
+                          "window_days": coordinator.config.risk.split_window_days,
+                          "house_bills": batch.house_bill})
+        for first, last in ranges
+    ]
+
+
+def ask_totals(
+    coordinator: Coordinator, node_id: str, questions: Sequence[Question],
+    context: QueryContext, blocks: Sequence[Envelope],
+) -> Totals:
+    """One node's answers to ``questions`` (or why it gave none), in order."""
+    answers: Totals = []
+    for query_id, params in questions:
+        try:
+            answers.append(coordinator.screen(
+                node_id, LINKAGE_QUERY, params, context, query_id=query_id,
+                deadline_seconds=coordinator.config.screening.linkage_deadline_seconds,
+                attestations=blocks))
+        except FedtradeError as exc:
+            answers.append(exc)
+    return answers
 
 
 def _groups(
-    questions: Questions, roles: Mapping[str, str], failed: Callable[[str, FedtradeError], None],
+    totals: Mapping[str, Totals], roles: Mapping[str, str],
+    failed: Callable[[str, FedtradeError], None],
 ) -> Iterator[tuple[str, _Group]]:
     """The answers' groups (opening day, group), question by question."""
-    for answers in questions:
+    for number in range(max((len(t) for t in totals.values()), default=0)):
         groups: dict[tuple[str, str], _Group] = {}
-        for node_id, future in answers.items():
-            try:
-                chunks = future.result()
-            except FedtradeError as exc:
-                failed(node_id, exc)
+        for node_id, answers in totals.items():
+            answer = answers[number]
+            if isinstance(answer, FedtradeError):
+                failed(node_id, answer)
                 continue
-            for chunk in chunks:
+            for chunk in answer:
                 for token, day, parcels, usd, listed in decode_table(chunk.table).rows():
                     group = groups.setdefault((str(token), str(day)), _Group())
                     group.by_node[node_id] = (roles[node_id], int(parcels), float(usd))  # type: ignore[arg-type]
@@ -120,16 +129,16 @@ def _groups(
 
 
 def split_reasons(
-    coordinator: Coordinator, scan: ManifestScan, batch: Batch, questions: Questions,
+    coordinator: Coordinator, scan: ManifestScan, batch: Batch, totals: Mapping[str, Totals],
     roles: Mapping[str, str], failed: Callable[[str, FedtradeError], None],
 ) -> dict[int, str]:
-    """Position in ``batch`` -> split reason, from the answers to its questions."""
+    """Position in ``batch`` -> split reason, from each node's answers to its questions."""
     rules = coordinator.config.risk
     threshold, width = rules.split_threshold_usd, rules.split_window_days
     position = {bill: i for i, bill in enumerate(batch.house_bill)}
     reasons: dict[int, str] = {}
     span = "on" if width == 1 else f"in {width} days from"
-    for day, group in sorted(_groups(questions, roles, failed), key=lambda item: item[0]):
+    for day, group in sorted(_groups(totals, roles, failed), key=lambda item: item[0]):
         places = [position[b] for b in group.bills if b in position]
         if any(batch.at_forwarder[i] for i in places):
             continue  # a forwarder's address: many buyers, not one consignee splitting

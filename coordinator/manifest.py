@@ -25,7 +25,6 @@ consignee-day totals; batches are slices of them.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,9 +38,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fedtrade.coordinator.consignee_days import ConsigneeDays
+from fedtrade.coordinator.consignee_keys import consignee_keys
 from fedtrade.protocol import normalize
 from fedtrade.protocol.limits import HOUSE_BILL
-from fedtrade.protocol.matching import normalize_consignee
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
 
@@ -61,8 +60,6 @@ MIN_HS6_SAMPLES = 5
 UNDERVALUATION, SPLIT = "undervaluation", "split_shipment"
 _BLOCK_BYTES = 4 << 20
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-# Consignee identities remembered across blocks (a cache: cleared when full).
-_CONSIGNEE_CACHE = 100_000
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -143,14 +140,6 @@ class ManifestScan:
                 self.manifest_split[start:stop])
 
 
-def _consignee(name: str, address: str) -> tuple[int, str]:
-    """A key of the consignee's normalised identity (as the nodes tokenise it), and the
-    normalised address."""
-    name, address = normalize_consignee(name, address)
-    material = f"{name}\x1f{address}".encode()
-    return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big"), address
-
-
 @dataclass(frozen=True)
 class _Row:
     house_bill: str
@@ -208,27 +197,17 @@ class _Accepted:
     day: list[Ints] = field(default_factory=list)
     consignee: list[npt.NDArray[np.uint64]] = field(default_factory=list)
     forwarding: list[Flags] = field(default_factory=list)
-    _identities: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
-
-    def identity(self, name: str, address: str) -> tuple[int, bool]:
-        found = self._identities.get((name, address))
-        if found is None:
-            if len(self._identities) >= _CONSIGNEE_CACHE:
-                self._identities.clear()
-            key, normalised = _consignee(name, address)
-            found = self._identities[(name, address)] = (key, normalised in self.forwarders)
-        return found
 
     def add(self, bills: pa.Array, lines: Ints, usd: Floats, hs6: Ints, day: Ints,
-            names: list[str], addresses: list[str]) -> None:
-        identities = [self.identity(n, a) for n, a in zip(names, addresses, strict=True)]
+            names: pa.Array, addresses: pa.Array) -> None:
+        keys, at_forwarder = consignee_keys(names, addresses, self.forwarders)
         self.bills.append(bills)
         self.lines.append(lines)
         self.usd.append(usd)
         self.hs6.append(hs6)
         self.day.append(day)
-        self.consignee.append(np.fromiter((k for k, _ in identities), np.uint64, len(names)))
-        self.forwarding.append(np.fromiter((f for _, f in identities), bool, len(names)))
+        self.consignee.append(keys)
+        self.forwarding.append(at_forwarder)
 
     def add_rows(self, rows: list[tuple[int, _Row, str, str]]) -> None:
         """Rows the per-row check accepted: (line, row, consignee name, address)."""
@@ -239,7 +218,8 @@ class _Accepted:
                      np.array([int(r.hs6) for _, r, _, _ in rows], np.int64),
                      np.array([date.fromisoformat(r.day).toordinal() for _, r, _, _ in rows],
                               np.int64),
-                     [n for _, _, n, _ in rows], [a for _, _, _, a in rows])
+                     pa.array([n for _, _, n, _ in rows], pa.string()),
+                     pa.array([a for _, _, _, a in rows], pa.string()))
 
 
 def _read_header(path: Path) -> None:
@@ -335,8 +315,8 @@ def _accept_block(block: pa.RecordBatch, offset: int, accepted: _Accepted) -> No
     keep = pa.array(plain)
     accepted.add(values["bill"], lines[plain], values["usd"], values["hs6"],  # type: ignore[arg-type]
                  values["day"],  # type: ignore[arg-type]
-                 pc.filter(block.column("consignee_name"), keep).to_pylist(),
-                 pc.filter(block.column("consignee_address"), keep).to_pylist())
+                 pc.filter(block.column("consignee_name"), keep),
+                 pc.filter(block.column("consignee_address"), keep))
     others = np.flatnonzero(~plain)
     if len(others) == 0:
         return

@@ -26,7 +26,7 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,14 +37,16 @@ import numpy as np
 import numpy.typing as npt
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fedtrade.coordinator.attested import AttestedManifest, load_attested
+from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.coordinator.linkage import (
     LINKAGE_QUERY,
-    Questions,
+    Question,
+    Totals,
     ask_totals,
     split_reasons,
+    totals_questions,
     windows,
 )
 from fedtrade.coordinator.manifest import Batch, SplitRule, scan_manifest
@@ -65,6 +67,7 @@ from fedtrade.coordinator.risk import (
 from fedtrade.protocol.rates import RateTable
 from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import PyValue, table_value
+from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import DataError, FedtradeError, RemoteError, VerificationError
 
 __all__ = ["BUDGET_SHARES", "LINKAGE_QUERY", "TOP_SHIPMENTS", "budget_curve", "screen_manifest"]
@@ -77,8 +80,21 @@ UNDERVALUATION = "undervaluation"
 Columns = Mapping[str, list[PyValue]]
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
-# a batch in flight: its indicator answers per node, its consignee-totals questions
-_InFlight = tuple[Batch, dict[str, "Future[tuple[Columns, float]]"], Questions]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One node's answers about one batch: indicator columns and seconds (or why none),
+    and the consignee totals."""
+
+    columns: Columns | None
+    seconds: float
+    error: FedtradeError | None
+    totals: Totals
+
+
+# a batch in flight and each asked node's answers to come
+_InFlight = tuple[Batch, dict[str, "Future[_Answer]"]]
 
 
 @dataclass
@@ -110,14 +126,29 @@ def _reason(exc: FedtradeError) -> str:
     return " ".join(text.split()).replace("|", "/")
 
 
-def _ask_batch(
+def _ask_node(
     coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext,
-    attested: AttestedManifest,
-) -> tuple[Columns, float]:
+    blocks: Sequence[Envelope], questions: Sequence[Question],
+) -> _Answer:
+    """Ask one node about one batch: its indicators, then its consignee totals."""
     started = time.monotonic()
+    try:
+        columns: Columns | None = _indicators(coordinator, node_id, batch, context, blocks)
+        error = None
+    except FedtradeError as exc:
+        columns, error = None, exc
+    seconds = time.monotonic() - started
+    return _Answer(columns, seconds, error,
+                   ask_totals(coordinator, node_id, questions, context, blocks))
+
+
+def _indicators(
+    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext,
+    blocks: Sequence[Envelope],
+) -> Columns:
     shipments = table_value({"house_bill": batch.house_bill})
     chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context,
-                                attestations=attested.blocks_for(batch.house_bill))
+                                attestations=blocks)
     columns: dict[str, list[PyValue]] = {}
     for chunk in chunks:
         for name, values in decode_table(chunk.table).columns.items():
@@ -127,7 +158,7 @@ def _ask_batch(
             f"{node_id} answered for other shipments than asked, or in another order; "
             "its answer is not used"
         )
-    return columns, time.monotonic() - started
+    return columns
 
 
 @dataclass
@@ -266,7 +297,7 @@ def screen_manifest(
     ranges = windows(scan.first_day, scan.last_day, rules.split_window_days) \
         if rules.split_threshold_usd > 0 else []
     tally = _Tally(config.risk)
-    workers = max(4, len(runs) * settings.in_flight_batches * (1 + len(ranges)))
+    workers = max(4, len(runs) * settings.in_flight_batches)
 
     def totals_failed(node_id: str, exc: FedtradeError) -> None:
         runs[node_id].failure(f"consignee totals: {_reason(exc)}",
@@ -277,30 +308,29 @@ def screen_manifest(
         pending: deque[_InFlight] = deque()
 
         def finish_oldest() -> None:
-            batch, futures, questions = pending.popleft()
+            batch, futures = pending.popleft()
             answers: dict[str, Columns] = {}
             missing: dict[str, str] = {}
             with clock.phase("wait for the nodes"):
-                pending_futures: list[Future[Any]] = [*futures.values()]
-                pending_futures += [f for question in questions for f in question.values()]
-                wait(pending_futures)
+                replies = {node_id: future.result() for node_id, future in futures.items()}
             with clock.phase("split shipments"):
-                splits = split_reasons(coordinator, scan, batch, questions, roles,
-                                       totals_failed)
+                splits = split_reasons(coordinator, scan, batch,
+                                       {n: reply.totals for n, reply in replies.items()},
+                                       roles, totals_failed)
             for node_id, run in runs.items():
-                future = futures.get(node_id)
-                if future is None:
+                reply = replies.get(node_id)
+                if reply is None:
                     missing[node_id] = run.down or "not asked"
                     continue
-                try:
-                    answers[node_id], seconds = future.result()
-                except FedtradeError as exc:
-                    missing[node_id] = _reason(exc)
+                if reply.columns is None:
+                    assert reply.error is not None
+                    missing[node_id] = _reason(reply.error)
                     run.failure(missing[node_id], settings.max_consecutive_failures)
                     continue
+                answers[node_id] = reply.columns
                 run.answered += 1
                 run.consecutive_failures = 0
-                run.seconds.append(seconds)
+                run.seconds.append(reply.seconds)
                 advance(node_id, len(batch.house_bill))
             with clock.phase("assess"):
                 results = _results(coordinator, runs, answers, missing, splits, batch,
@@ -312,13 +342,12 @@ def screen_manifest(
 
         for batch in scan.batches(settings.batch_size):
             with clock.phase("send"):
-                asked = [node_id for node_id, run in runs.items() if run.down is None]
-                futures = {node_id: pool.submit(_ask_batch, coordinator, node_id, batch,
-                                                context, attested)
-                           for node_id in asked}
-                questions = ask_totals(coordinator, batch, ranges, context, pool, asked,
-                                       attested)
-            pending.append((batch, futures, questions))
+                blocks = attested.blocks_for(batch.house_bill)
+                questions = totals_questions(coordinator, batch, ranges)
+                futures = {node_id: pool.submit(_ask_node, coordinator, node_id, batch, context,
+                                                blocks, questions)
+                           for node_id, run in runs.items() if run.down is None}
+            pending.append((batch, futures))
             if len(pending) >= settings.in_flight_batches:
                 finish_oldest()
         while pending:
