@@ -39,6 +39,7 @@ import pyarrow.csv as pacsv
 
 from fedtrade.coordinator.consignee_days import ConsigneeDays
 from fedtrade.coordinator.consignee_keys import consignee_keys
+from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
 from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.protocol.rates import RateTable
@@ -57,7 +58,6 @@ REJECT_COLUMN = "import_error"
 # The baseline calls a declared value low when it is under this share of the HS6 median.
 LOW_VALUE_SHARE = 0.5
 MIN_HS6_SAMPLES = 5
-UNDERVALUATION, SPLIT = "undervaluation", "split_shipment"
 _BLOCK_BYTES = 4 << 20
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -82,8 +82,8 @@ class Batch:
 
     def manifest_only_patterns(self, index: int) -> tuple[str, ...]:
         """The baseline: what CBP could flag from the manifest alone."""
-        return ((UNDERVALUATION,) * bool(self.low_value[index])
-                + (SPLIT,) * bool(self.manifest_split[index]))
+        return manifest_only_patterns(bool(self.low_value[index]),
+                                      bool(self.manifest_split[index]))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from typing import Self, TextIO
 
 import numpy as np
 
-from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ResultBatch, ShipmentResult
+from fedtrade.coordinator.results import (
+    RESULT_COLUMNS,
+    RISK_LEVELS,
+    ResultBatch,
+    ShipmentResult,
+    manifest_only_patterns,
+)
 from fedtrade.coordinator.risk import worklist
 from fedtrade.trust.errors import DataError
 
@@ -189,7 +195,7 @@ class ResultWriter:
         quiet = {}
         for low, split in ((False, False), (True, False), (False, True), (True, True)):
             template = ShipmentResult("X", batch.quiet_level, 0, (), (),
-                                      batch.manifest_only_for(low, split), batch.answered_by,
+                                      manifest_only_patterns(low, split), batch.answered_by,
                                       batch.no_answer)
             _check(template)
             quiet[low + 2 * split] = template

@@ -17,6 +17,7 @@ __all__ = [
     "ResultBatch",
     "ScreeningSummary",
     "ShipmentResult",
+    "manifest_only_patterns",
 ]
 
 RISK_LEVELS = ("high", "medium", "low")
@@ -51,9 +52,14 @@ class ShipmentResult:
 
 
 UNDERVALUATION, SPLIT = "undervaluation", "split_shipment"
-# manifest-only patterns by (low value, split) flags
 _MANIFEST_ONLY = {(False, False): (), (True, False): (UNDERVALUATION,),
                   (False, True): (SPLIT,), (True, True): (UNDERVALUATION, SPLIT)}
+
+
+def manifest_only_patterns(low_value: bool, split: bool) -> tuple[str, ...]:
+    """The baseline's patterns from its two flags: a declared value low for its HS6, and a
+    consignee over the split threshold in the manifest alone."""
+    return _MANIFEST_ONLY[low_value, split]
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,9 @@ class ResultBatch:
     def __len__(self) -> int:
         return len(self.house_bill)
 
-    @staticmethod
-    def manifest_only_for(low_value: bool, split: bool) -> tuple[str, ...]:
-        return _MANIFEST_ONLY[low_value, split]
-
     def manifest_only(self, index: int) -> tuple[str, ...]:
-        return _MANIFEST_ONLY[bool(self.low_value[index]), bool(self.manifest_split[index])]
+        return manifest_only_patterns(bool(self.low_value[index]),
+                                      bool(self.manifest_split[index]))
 
     def result(self, index: int) -> ShipmentResult:
         found = self.detailed.get(index)

@@ -51,6 +51,7 @@ from fedtrade.coordinator.linkage import (
 )
 from fedtrade.coordinator.manifest import Batch, SplitRule, scan_manifest
 from fedtrade.coordinator.results import (
+    UNDERVALUATION,
     BudgetPoint,
     NodeStats,
     ResultBatch,
@@ -76,7 +77,6 @@ __all__ = ["BUDGET_SHARES", "LINKAGE_QUERY", "TOP_SHIPMENTS", "budget_curve", "s
 BUDGET_SHARES = (*(k / 100 for k in range(1, 11)), 0.15, 0.20)
 TOP_SHIPMENTS = 50
 
-UNDERVALUATION = "undervaluation"
 Columns = Mapping[str, list[PyValue]]
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
