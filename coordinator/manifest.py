@@ -244,8 +244,11 @@ def _matches(column: pa.Array, pattern: str) -> Flags:
     return np.asarray(pc.match_substring_regex(column, pattern), dtype=bool)
 
 
-def _plain_rows(block: pa.RecordBatch, rates: RateTable) -> tuple[Flags, dict[str, object]]:
-    """Which rows of ``block`` are plain (see the module docstring), and their values."""
+def _plain_rows(
+    block: pa.RecordBatch, rates: RateTable,
+) -> tuple[Flags, pa.Array, Floats, Ints, Ints]:
+    """Which rows of ``block`` are plain (see the module docstring), and their house bills,
+    declared USD, HS6 and arrival days (ordinals)."""
     raw = {name: block.column(name) for name in MANIFEST_COLUMNS}
     bill = pc.ascii_upper(pc.replace_substring_regex(raw["house_bill"], "[ ./-]+", ""))
     plain = (_matches(raw["house_bill"], r"^[A-Za-z0-9 ./-]*$")
@@ -276,12 +279,9 @@ def _plain_rows(block: pa.RecordBatch, rates: RateTable) -> tuple[Flags, dict[st
     plain &= ~np.isnan(rate)
     keep = pa.array(plain)
     values = np.asarray(pc.cast(pc.filter(value_text, keep), pa.float64()), dtype=np.float64)
-    return plain, {
-        "bill": pc.filter(bill, keep),
-        "usd": values / rate[plain],
-        "hs6": np.asarray(pc.cast(pc.filter(hs6, keep), pa.int64()), dtype=np.int64),
-        "day": ordinal[plain],
-    }
+    return (plain, pc.filter(bill, keep), values / rate[plain],
+            np.asarray(pc.cast(pc.filter(hs6, keep), pa.int64()), dtype=np.int64),
+            ordinal[plain])
 
 
 def _read_columnar(path: Path, accepted: _Accepted) -> None:
@@ -310,11 +310,10 @@ def _accept_block(block: pa.RecordBatch, offset: int, accepted: _Accepted) -> No
     for name in MANIFEST_COLUMNS:
         if pc.any(pc.match_substring_regex(block.column(name), "[\r\n]")).as_py():
             raise _Irregular
-    plain, values = _plain_rows(block, accepted.rates)
+    plain, bills, usd, hs6, day = _plain_rows(block, accepted.rates)
     lines = np.arange(offset + 2, offset + 2 + block.num_rows, dtype=np.int64)
     keep = pa.array(plain)
-    accepted.add(values["bill"], lines[plain], values["usd"], values["hs6"],  # type: ignore[arg-type]
-                 values["day"],  # type: ignore[arg-type]
+    accepted.add(bills, lines[plain], usd, hs6, day,
                  pc.filter(block.column("consignee_name"), keep),
                  pc.filter(block.column("consignee_address"), keep))
     others = np.flatnonzero(~plain)
