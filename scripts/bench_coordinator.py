@@ -9,9 +9,12 @@ this process's peak RSS (the coordinator's) and the coordinator's own seconds pe
 phase (reading and validating the manifest, checking the attestations, sending,
 waiting for the nodes, split shipments, assessing, writing the results).
 `--no-split` turns split detection off (threshold 0), leaving out the nodes'
-consignee totals where the node side is slow. Run it with PYTHONPATH set to an
-exported older tree to measure that code the same way. Timings are reported, never
-asserted.
+consignee totals where the node side is slow; `--unreachable` starts no node and gives
+the coordinator addresses where nothing listens, so every node is treated as down after
+its first failures and the run measures the coordinator's own work alone (reading,
+attestations, batching, assessing, writing) where the nodes are too slow to wait for.
+Run it with PYTHONPATH set to an exported older tree to measure that code the same way.
+Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import inspect
 import json
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +79,15 @@ def _nodes(federation: Federation) -> Iterator[dict[str, str]]:
             process.wait()
 
 
+@contextmanager
+def _unreachable(federation: Federation) -> Iterator[dict[str, str]]:
+    """Addresses where nothing listens (a port bound and never served)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        yield {node_id: f"127.0.0.1:{port}" for node_id in federation.node_configs}
+
+
 def _configure(federation: Federation, addresses: Mapping[str, str], args: argparse.Namespace
                ) -> Path:
     path = federation.write_coordinator_config(addresses, batch_size=args.batch_size)
@@ -104,6 +117,8 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=600.0,
                         help="per-call deadline of every node in seconds")
     parser.add_argument("--no-split", action="store_true", help="split detection off")
+    parser.add_argument("--unreachable", action="store_true",
+                        help="start no node: the coordinator's own work alone")
     parser.add_argument("--prepare", type=int, metavar="N",
                         help="first generate N shipments and import them into a new federation")
     args = parser.parse_args()
@@ -117,7 +132,7 @@ def main() -> int:
     attestations = root / "manifest.attest.jsonl"
     attest_manifest(root / "world" / "manifest.csv", attestations, federation.filer_key(),
                     federation.filer_id, block_lines=1000, valid_hours=6)
-    with _nodes(federation) as addresses:
+    with _unreachable(federation) if args.unreachable else _nodes(federation) as addresses:
         coordinator = Coordinator(load_coordinator_config(
             _configure(federation, addresses, args)))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,6 +149,7 @@ def main() -> int:
     figures = {
         "shipments": summary.shipments,
         "split_detection": not args.no_split,
+        "nodes": "unreachable" if args.unreachable else "running",
         "wall_seconds": round(wall, 2),
         "coordinator_cpu_seconds": round(cpu, 2),
         "shipments_per_second": round(summary.shipments / wall),
