@@ -38,11 +38,7 @@ from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.result_files import ResultWriter
 from fedtrade.coordinator.screening import screen_manifest
-from fedtrade.node.attest import attest_manifest
-from fedtrade.node.config import load_node_config
-from fedtrade.node.store import import_path
-from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
-from fedtrade.sim.synth import generate
+from fedtrade.sim.federation import NODE_IDS, Federation
 from fedtrade.trust.errors import FedtradeError
 
 START_TIMEOUT = 60.0
@@ -102,6 +98,12 @@ def _configure(federation: Federation, addresses: Mapping[str, str], args: argpa
 
 def _prepare(root: Path, shipments: int) -> None:
     """A world of ``shipments`` and a federation holding it, as bench_screen lays them out."""
+    # imported here: the node's and the generator's modules are not the coordinator's memory
+    from fedtrade.node.config import load_node_config
+    from fedtrade.node.store import import_path
+    from fedtrade.sim.federation import create_federation
+    from fedtrade.sim.synth import generate
+
     generate(root / "world", shipments=shipments, seed=1)
     federation = create_federation(root / "fed")
     for role, node_id in NODE_IDS.items():
@@ -130,8 +132,11 @@ def main() -> int:
     federation = Federation(root / "fed", {
         node_id: root / "fed" / f"{node_id}.yaml" for node_id in NODE_IDS.values()})
     attestations = root / "manifest.attest.jsonl"
-    attest_manifest(root / "world" / "manifest.csv", attestations, federation.filer_key(),
-                    federation.filer_id, block_lines=1000, valid_hours=6)
+    # its own process, as the filer runs it: its memory is not the coordinator's
+    subprocess.run([sys.executable, "-m", "fedtrade.node.cli", "attest", "--config",
+                    str(federation.node_configs[federation.filer_id]), "--manifest",
+                    str(root / "world" / "manifest.csv"), "--out", str(attestations),
+                    "--valid-hours", "6"], check=True)
     with _unreachable(federation) if args.unreachable else _nodes(federation) as addresses:
         coordinator = Coordinator(load_coordinator_config(
             _configure(federation, addresses, args)))
