@@ -231,7 +231,8 @@ def budget_curve(scores: Sequence[int] | Ints, baseline: Sequence[int] | Ints,
     """Per budget share: flagged shipments among the top of each worklist (score > 0 only,
     highest first, ties in manifest order)."""
     found = np.asarray(flagged, bool)
-    fed, base = np.asarray(worklist(scores)), np.asarray(worklist(baseline))
+    fed = np.asarray(worklist(scores), np.int64)
+    base = np.asarray(worklist(baseline), np.int64)
     points = []
     for share in shares:
         slots = math.ceil(share * len(scores))
