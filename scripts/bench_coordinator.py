@@ -1,14 +1,14 @@
 """Benchmark: the coordinator's own share of screening, phase by phase, and its peak memory.
 
-Works in a folder laid out as `scripts/bench_screen --workdir DIR` keeps it (a world,
-a federation and its three node stores), made first with `--prepare N` (generate N
+Works in a folder laid out as `scripts/bench_screen --workdir DIR` keeps it (a world, a
+federation and its three node stores), made first with `--prepare N` (generate N
 shipments and import them). The carrier attests the manifest (again when its
-attestations are 4 hours old: they expire); then it starts the three nodes as `fedtrade-node serve` processes, screens
-the manifest in this process and prints, as JSON, the run's wall and CPU seconds,
-this process's peak RSS (the coordinator's) and the coordinator's own seconds per
-phase (reading and validating the manifest, checking the attestations, sending,
-waiting for the nodes, split shipments, assessing, writing the results).
-`--no-split` turns split detection off (threshold 0), leaving out the nodes'
+attestations are 4 hours old: they expire); then it starts the three nodes as
+`fedtrade-node serve` processes, screens the manifest in this process and prints, as JSON, the
+run's wall and CPU seconds, this process's peak RSS (the coordinator's) and the
+coordinator's own seconds per phase (reading and validating the manifest, checking the
+attestations, sending, waiting for the nodes, split shipments, assessing, writing the
+results). `--no-split` turns split detection off (threshold 0), leaving out the nodes'
 consignee totals where the node side is slow; `--unreachable` starts no node and gives
 the coordinator addresses where nothing listens, so every node is treated as down after
 its first failures and the run measures the coordinator's own work alone (reading,
