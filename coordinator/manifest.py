@@ -414,13 +414,17 @@ def scan_manifest(
         accepted = _Accepted(rates, split.forwarding_addresses)
         _read_rows(path, accepted)
     bills = pa.concat_arrays(accepted.bills) if accepted.bills else pa.array([], pa.string())
-    lines = _concat(accepted.lines, np.int64)
+    accepted.bills = []
     # A house bill listed again: every listing after the first is a bad row.
-    first = np.unique(np.asarray(bills.dictionary_encode().indices), return_index=True)[1]
-    repeated = np.ones(len(bills), bool)
-    repeated[first] = False
-    for index in np.flatnonzero(repeated).tolist():
-        accepted.rejected[int(lines[index])] = f"house_bill: {bills[index]} is listed twice"
+    repeated = np.zeros(len(bills), bool)
+    if pc.count_distinct(bills).as_py() < len(bills):
+        first = np.unique(np.asarray(bills.dictionary_encode().indices), return_index=True)[1]
+        repeated[:] = True
+        repeated[first] = False
+        lines = _concat(accepted.lines, np.int64)
+        for index in np.flatnonzero(repeated).tolist():
+            accepted.rejected[int(lines[index])] = f"house_bill: {bills[index]} is listed twice"
+    accepted.lines = []
     rejected = dict(sorted(accepted.rejected.items()))
     if rejected and quarantine is None:
         shown = [f"{path}:{line}: {problem}"
@@ -430,16 +434,21 @@ def scan_manifest(
                         + "\n".join(shown) + (f"\n... and {more} more" if more else ""))
     if rejected and quarantine is not None:
         _write_rejects(path, rejected, quarantine)
-    keep = ~repeated
-    if not keep.any():
+    if repeated.all():
         raise DataError(f"{path}: the manifest has no shipments"
                         + (" left to screen" if rejected else ""))
-    usd = _concat(accepted.usd, np.float64)[keep]
-    hs6 = _concat(accepted.hs6, np.int64)[keep]
+
+    def column(parts: list[npt.NDArray[_T]], dtype: type) -> npt.NDArray[_T]:
+        """One column of the accepted rows; the blocks are let go as it is built."""
+        joined = _concat(parts, dtype)
+        parts.clear()
+        return joined[~repeated] if repeated.any() else joined
+
+    usd, hs6 = column(accepted.usd, np.float64), column(accepted.hs6, np.int64)
     scan = ManifestScan(
-        path, split, rejected, bills.filter(pa.array(keep)), _round_cents(usd),
-        _concat(accepted.consignee, np.uint64)[keep], _concat(accepted.day, np.int64)[keep],
-        _concat(accepted.forwarding, bool)[keep])
+        path, split, rejected, bills.filter(pa.array(~repeated)) if repeated.any() else bills,
+        _round_cents(usd), column(accepted.consignee, np.uint64),
+        column(accepted.day, np.int64), column(accepted.forwarding, bool))
     medians = _hs6_medians(hs6, usd)
     # NaN medians compare False: no baseline for a rare HS6
     scan.low_value = scan.usd < LOW_VALUE_SHARE * medians
