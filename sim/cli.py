@@ -44,6 +44,7 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
                                "recall": b.recall(False)}}
             for b in evaluation.budgets
         ],
+        "by_confounder": evaluation.by_confounder,
         "targets": {"recall": check.recall_target, "precision": check.precision_target,
                     "checked": list(check.patterns), "met": check.met,
                     "failures": list(check.failures)},
@@ -51,7 +52,7 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    evaluation = evaluate(read_results(args.results), args.ground_truth)
+    evaluation = evaluate(read_results(args.results), args.ground_truth, args.confounders)
     if args.json:
         print_json(_evaluation_json(evaluation))
     else:
@@ -79,6 +80,10 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         "`fedtrade synth` writes: per pattern, for the federation and for the manifest alone.")
     evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
     evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
+    evaluation.add_argument(
+        "--confounders", type=Path, metavar="CSV",
+        help="confounders.csv of the same world: count the federation's false positives and "
+        "misses per confounder of the shipments they fall on")
     add_json_option(evaluation)
     evaluation.set_defaults(run=_evaluate)
 
@@ -102,7 +107,8 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
     )
     synth.add_argument(
-        "--confounders",
+        "--mix", "--confounders",
+        dest="confounders",
         default="none",
         choices=list(MIXES),
         help="confounder mix: honest shipments with risk-like signals, listed in "

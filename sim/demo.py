@@ -61,6 +61,12 @@ def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> 
     return world
 
 
+def _forwarders(world: Path) -> list[str]:
+    """The world's known parcel-forwarding addresses (risk.split.forwarding_addresses)."""
+    with (world / "forwarders.csv").open(newline="", encoding="utf-8") as f:
+        return [row["address"] for row in csv.DictReader(f)]
+
+
 # A late carrier export the way real systems write it: label-form and postal tracking
 # numbers, lower-case codes, dotted HS codes, three-decimal money, and two bad rows.
 _MESSY_BILLS = (
@@ -211,7 +217,8 @@ def _screen(
                                   progress=console.is_terminal, attestations=attested)
     write_report(report, summary)
     console.print(summary_table(summary))
-    print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
+    print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv",
+                                     world / "confounders.csv")))
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
 
 
@@ -229,7 +236,8 @@ def _run(args: argparse.Namespace) -> int:
         purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
     )
     with _node_processes(federation) as addresses:
-        federation.write_coordinator_config(addresses)
+        federation.write_coordinator_config(addresses, deadline_seconds=args.deadline,
+                                            forwarding_addresses=_forwarders(world))
         config = load_coordinator_config(federation.coordinator_config)
         evidence = EvidenceStore(config.evidence_db)
         coordinator = Coordinator(config, evidence=evidence)
@@ -278,8 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--shipments", type=int, default=2000, help="size of the synthetic world")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world")
-    parser.add_argument("--confounders", default="none", choices=list(MIXES),
+    parser.add_argument("--mix", "--confounders", dest="confounders", default="none",
+                        choices=list(MIXES),
                         help="confounder mix of the synthetic world (default: %(default)s)")
+    parser.add_argument("--deadline", type=float, default=30.0,
+                        help="seconds each node may take per batch (default: %(default)s)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

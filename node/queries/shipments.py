@@ -228,24 +228,31 @@ def _if_held(record_key: str, expr: str) -> str:
 
 
 # The code of the parcel's main (most valuable) item at each node.
-_ENTRY_HTS6 = (
-    "(SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number"
-    " ORDER BY value_usd DESC, line_no LIMIT 1)"
-)
+# A consolidated entry's lines name no house bill: its line closest to the bill's code
+# (SQLite cannot read the outer row in a subquery's ORDER BY, hence max() of a sort key).
+_ENTRY_HTS6 = """CASE WHEN EXISTS (SELECT 1 FROM entry_house_bills x
+                           WHERE x.entry_number = e.entry_number)
+    THEN (SELECT substr(max(printf('%d%015.2f', (substr(hts10, 1, 6) = b.ref_hs6)
+                                    + (substr(hts10, 1, 4) = substr(b.ref_hs6, 1, 4))
+                                    + (substr(hts10, 1, 2) = substr(b.ref_hs6, 1, 2)),
+                                    value_usd) || substr(hts10, 1, 6)), -6)
+          FROM entry_lines WHERE entry_number = e.entry_number)
+    ELSE (SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number
+          ORDER BY value_usd DESC, line_no LIMIT 1)
+    END"""
 _ITEM_HS6 = (
     "(SELECT hs6 FROM house_bill_items WHERE house_bill = h.house_bill"
     " ORDER BY value DESC, item_no LIMIT 1)"
 )
 # What the entry's total is compared with: the parcel's declared value; for a consolidated
 # entry, the sum over every house bill it covers, known only when all are in the batch.
-_COVERED = """(SELECT e.house_bill UNION
+_COVERED = """(SELECT e.house_bill AS house_bill UNION
     SELECT x.house_bill FROM entry_house_bills x WHERE x.entry_number = e.entry_number)"""
 _ENTRY_DECLARED = f"""CASE
     WHEN NOT EXISTS (SELECT 1 FROM entry_house_bills x WHERE x.entry_number = e.entry_number)
         THEN b.declared_usd
-    WHEN (SELECT count(*) FROM batch y WHERE y.house_bill IN {_COVERED})
-         = (SELECT count(*) FROM {_COVERED})
-        THEN (SELECT sum(y.declared_usd) FROM batch y WHERE y.house_bill IN {_COVERED})
+    ELSE (SELECT CASE WHEN count(y.house_bill) = count(*) THEN sum(y.declared_usd) END
+          FROM {_COVERED} c LEFT JOIN batch y ON y.house_bill = c.house_bill)
     END"""
 _LINKED_SUSPENDED = """(SELECT count(DISTINCT x.seller_id) FROM seller_links k
     JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
