@@ -11,7 +11,13 @@ import pytest
 
 from fedtrade.protocol.matching import normalize_address, normalize_consignee
 from fedtrade.sim.synth import RiskRates, generate
-from fedtrade.sim.synth.confounders import CONFOUNDERS, MIXES, ConfounderMix, mix_named
+from fedtrade.sim.synth.confounders import (
+    CONFOUNDERS,
+    MIXES,
+    TUNING,
+    ConfounderMix,
+    mix_named,
+)
 from fedtrade.sim.synth.world import Params, build_world
 from fedtrade.trust.errors import DataError
 
@@ -242,6 +248,7 @@ def test_honest_new_and_unverified_sellers_carry_no_violation(heavy: World) -> N
 def test_mixes_are_named_and_checked() -> None:
     assert {"none", "realistic", "heavy", "skewed"} <= set(MIXES)
     assert mix_named("skewed") is MIXES["skewed"]
+    assert TUNING == ((1, "realistic"),)  # the README's evaluation names the same
     with pytest.raises(DataError, match="unknown confounder mix 'spicy'; known mixes"):
         mix_named("spicy")
     with pytest.raises(DataError, match=r"coupon=1\.5 is not a fraction"):
