@@ -13,6 +13,7 @@ import pytest
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.wire import PyValue
@@ -37,6 +38,8 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         {"entry_number": "EB7-0000001-3", "house_bill": "HB0002"},
         {"entry_number": "EB7-0000001-3", "house_bill": "HB0003"},
     ])
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "broker")
     db.close()
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     yield connection
