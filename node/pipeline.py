@@ -9,7 +9,8 @@ trust config asks for them (four eyes), refuse a query id ever answered
 before, authorize the query and purpose, validate parameters, charge its
 shipments, check the attestation (every house bill asked about must be in a
 manifest block signed by a trusted filer; reference values come from there:
-``node.attestation``), execute on a read-only connection, sign the answer
+``node.attestation``; a consignee question naming no house bills is about
+every attested line, and charged for them), execute on a read-only connection, sign the answer
 bound to the digest of the request payload, with the node's latest signed
 audit checkpoint in it, and watch for enumeration (``node.enumeration``).
 The verified payload's text fields and timestamps are checked against their
@@ -212,14 +213,17 @@ def _authorize(
         )
     spec = CATALOGUE[query.query_name]
     params = validate_params(spec, params)
-    size = spec.batch_size(params)
+    _charge_batch(state, requester, spec.batch_size(params))
+    return grant, params
+
+
+def _charge_batch(state: NodeState, requester: Requester, size: int) -> None:
     if size > requester.max_batch:
         raise MalformedRequestError(
             f"a batch of {size} shipments exceeds this requester's max_batch of "
             f"{requester.max_batch}; split it into smaller batches"
         )
     state.rate_limiter.charge_shipments(requester.id, requester.rate_limit, size)
-    return grant, params
 
 
 def _asked_bills(params: dict[str, PyValue]) -> list[str]:
@@ -230,10 +234,11 @@ def _asked_bills(params: dict[str, PyValue]) -> list[str]:
 
 
 def _attest(
-    state: NodeState, config: NodeConfig, query: query_pb2.Query, params: dict[str, PyValue],
-    now: float,
+    state: NodeState, config: NodeConfig, requester: Requester, query: query_pb2.Query,
+    params: dict[str, PyValue], now: float,
 ) -> tuple[dict[str, PyValue], bytes]:
-    """Check the question's attestation; the batch's reference values come from it."""
+    """Check the question's attestation; the batch's reference values come from it, and a
+    linkage question naming no house bills is about every attested line (charged here)."""
     spec = CATALOGUE.get(query.query_name)
     if spec is None or spec.disclosure == "aggregate":
         if query.attestations:
@@ -247,6 +252,9 @@ def _attest(
         now,
         config.freshness.clock_skew_seconds,
     )
+    if spec.disclosure == "linkage" and "house_bills" not in params:
+        params = {**params, "house_bills": sorted(attestation.lines)}
+        _charge_batch(state, requester, len(attestation.lines))
     attestation.require(_asked_bills(params))
     batch = params.get("shipments")
     if isinstance(batch, dict):
@@ -311,7 +319,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     grant = None
     if not describe:
         grant, params = _authorize(state, requester, query, params)
-    params, attested = _attest(state, config, query, params, now)
+    params, attested = _attest(state, config, requester, query, params, now)
     return _Accepted(config, query, digest(envelope.payload), requester, grant, params, attested)
 
 
