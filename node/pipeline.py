@@ -28,6 +28,7 @@ transaction, before the signed answer leaves the node).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -64,7 +65,7 @@ from fedtrade.protocol.wire import (
     parse_payload,
     timestamp,
 )
-from fedtrade.protos import query_pb2
+from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
 from fedtrade.trust.errors import (
     AudienceError,
@@ -386,7 +387,13 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
 
 def _attach_checkpoint(state: NodeState, message: query_pb2.Answer | query_pb2.AnswerChunk) -> None:
     if state.checkpoint is not None:
-        message.checkpoint.CopyFrom(envelope_to_proto(state.checkpoint))
+        message.checkpoint.CopyFrom(_checkpoint_proto(state.checkpoint))
+
+
+@functools.lru_cache(maxsize=2)
+def _checkpoint_proto(checkpoint: Envelope) -> envelope_pb2.Envelope:
+    """The latest checkpoint as a message, converted once, not once per answer."""
+    return envelope_to_proto(checkpoint)
 
 
 def _table(result: ResultTable) -> query_pb2.Table:

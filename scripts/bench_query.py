@@ -94,12 +94,103 @@ def _time_block(call: Callable[[], object], count: int) -> list[float]:
     return samples
 
 
+# Where a node's time goes: pieces of the pipeline, by the function that does each.
+_PIECES = {
+    "verify query signature": ("envelope.py", "verify_threshold"),
+    "verify attestation blocks": ("attestation.py", "verify_attestations"),
+    "replay reservation": ("state.py", "reserve_query_id"),
+    "audit commit (replay id, rates, entry)": ("state.py", "record"),
+    "sign answer": ("envelope.py", "sign"),
+    "run query (SQL)": ("pipeline.py", "_run"),
+    "parse + check payload": ("wire.py", "parse_payload"),
+    "validate params": ("params.py", "validate_params"),
+    "encode answer table": ("tables.py", "encode_rows"),
+    "log + metrics": ("pipeline.py", "_observe"),
+    "enumeration alarm": ("enumeration.py", "observe"),
+    "proto <-> envelope": ("wire.py", "envelope_from_proto"),
+}
+
+
+def _profile(calls: int, batch: int, top: int) -> None:
+    """In-process: the node's answer to ``calls`` signed queries under cProfile (no gRPC, no
+    TLS transport; the TLS identity check still runs), then each piece's cumulative CPU time
+    per answer; "other" is the glue between them."""
+    import cProfile
+    import pstats
+
+    from fedtrade.node import peers
+    from fedtrade.node.config import load_node_config
+    from fedtrade.node.pipeline import answer_query
+    from fedtrade.node.state import NodeState
+    from fedtrade.protocol.wire import envelope_from_proto
+
+    with tempfile.TemporaryDirectory(prefix="fedtrade-profile-") as tmp:
+        federation = create_federation(Path(tmp), roles=("carrier",))
+        _lift_rate_limit(federation.node_configs[NODE])
+        federation.write_coordinator_config({NODE: "127.0.0.1:1"})
+        coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
+        config = load_node_config(federation.node_configs[NODE])
+        state = NodeState.open(config)
+        bills = [f"HB{i:08d}" for i in range(batch)]
+        now = datetime.now(UTC)
+        blocks = sign_blocks(
+            federation.filer_key(), federation.filer_id,
+            [attestation_pb2.ManifestLine(house_bill=b, declared_value="1", currency="USD",
+                                          hs6="610910") for b in bills],
+            block_lines=1_000, valid_from=now, valid_until=now + timedelta(hours=1))
+        requests = [
+            envelope_to_proto(coordinator.sign_query(
+                coordinator.config.node(NODE), "shipment_known", {"house_bills": bills},
+                CONTEXT, attestations=blocks)[1])
+            for _ in range(calls + 100)
+        ]
+        identities = config.requesters[COORDINATOR_ID].tls_identities
+        peers._PEER_IDS.set(frozenset(identities))  # what the interceptor sets per call
+
+        def answer(request: object) -> None:
+            envelope_to_proto(answer_query(state, envelope_from_proto(request)))  # type: ignore[arg-type]
+
+        for request in requests[:100]:  # warm up
+            answer(request)
+        profiler = cProfile.Profile(time.process_time)  # CPU time: steadier on a busy host
+        started = time.perf_counter()
+        profiler.enable()
+        for request in requests[100:]:
+            answer(request)
+        profiler.disable()
+        wall = time.perf_counter() - started
+        state.close()
+    stats = pstats.Stats(profiler)
+    total = sum(row[3] for key, row in stats.stats.items()  # type: ignore[attr-defined]
+                if key[2] == "answer")
+    print(f"{calls} answers in-process, {wall / calls * 1e6:.0f} us each under the profiler")
+    print(f"{'piece':<42} {'us/answer':>10} {'share':>7}")
+    for label, (file_name, function) in _PIECES.items():
+        spent = sum(row[3] for key, row in stats.stats.items()  # type: ignore[attr-defined]
+                    if key[0].endswith(file_name) and key[2] == function)
+        print(f"{label:<42} {spent / calls * 1e6:>10.0f} {spent / total:>6.1%}")
+    pieces = sum(sum(row[3] for key, row in stats.stats.items()  # type: ignore[attr-defined]
+                     if key[0].endswith(f) and key[2] == fn) for f, fn in _PIECES.values())
+    print(f"{'other (glue)':<42} {(total - pieces) / calls * 1e6:>10.0f} "
+          f"{(total - pieces) / total:>6.1%}")
+    print(f"{'total (answer)':<42} {total / calls * 1e6:>10.0f}")
+    if top:
+        stats.sort_stats("tottime").print_stats(top)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per kind (default 2000)")
     parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
     parser.add_argument("--echo-server", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: profile the node's answer in-process, per piece")
+    parser.add_argument("--top", type=int, default=0,
+                        help="with --profile: also list the N functions with most own time")
     args = parser.parse_args()
+    if args.profile:
+        _profile(args.calls, args.batch, args.top)
+        return 0
     if args.echo_server:
         _serve_echo(*args.echo_server)
         return 0
