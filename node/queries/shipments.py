@@ -136,7 +136,7 @@ def _entity_hit(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
 _COVERED = """(SELECT p.entry_house_bill UNION
     SELECT x.house_bill FROM entry_house_bills x WHERE x.entry_number = p.entry_number)"""
 _ENTRY_DECLARED = f"""CASE
-    WHEN NOT p.consolidated THEN b.declared_usd
+    WHEN NOT coalesce(p.consolidated, 0) THEN b.declared_usd
     WHEN (SELECT count(*) FROM batch y WHERE y.house_bill IN {_COVERED})
          = (SELECT count(*) FROM {_COVERED})
         THEN (SELECT sum(y.declared_usd) FROM batch y WHERE y.house_bill IN {_COVERED})
@@ -207,29 +207,21 @@ def _batch_json(shipments: PyValue) -> str:
 def _run(execution: Execution) -> ResultTable:
     role = execution.role
     exprs: list[str] = []
-    slices: list[tuple[str, slice]] = []
+    converts: list[tuple[Convert, slice]] = []
     for name in execution.fields:
         sql = _FIELDS[name].sql[role]
-        slices.append((name, slice(len(exprs), len(exprs) + len(sql))))
+        converts.append((_FIELDS[name].convert, slice(len(exprs) + 2, len(exprs) + 2 + len(sql))))
         exprs.extend(sql)
     select = ", ".join(["b.house_bill", f"{_KNOWN} AS known", *exprs])
     statement = f"{_BATCH} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos"
     batch = _batch_json(execution.params["shipments"])
     settings = execution.settings
-    rows: list[tuple[PyValue, ...]] = []
-    for record in execution.conn.execute(statement, {"batch": batch}):
-        known_flag = bool(record[1])
-        values = record[2:]
-        rows.append(
-            (
-                record[0],
-                known_flag,
-                *(
-                    _FIELDS[name].convert(values[cut], settings) if known_flag else None
-                    for name, cut in slices
-                ),
-            )
-        )
+    unknown = (None,) * len(converts)
+    rows: list[tuple[PyValue, ...]] = [
+        (record[0], True, *(convert(record[cut], settings) for convert, cut in converts))
+        if record[1] else (record[0], False, *unknown)
+        for record in execution.conn.execute(statement, {"batch": batch})
+    ]
     return ResultTable(columns=("house_bill", "known", *execution.fields), rows=rows)
 
 
