@@ -23,6 +23,7 @@ the batch replaced by every parcel of the store.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping
 
@@ -249,8 +250,11 @@ def refresh(conn: sqlite3.Connection, role: str) -> None:
     """
     lists = _Lists(conn)
     conn.create_function("fedtrade_consignee", 2, _consignee, deterministic=True)
-    conn.create_function("fedtrade_recalled", 1, lists.recall_hit, deterministic=True)
-    conn.create_function("fedtrade_name_strength", 1, lists.name_strength, deterministic=True)
+    # once per distinct value: a seller's or a listing's parcels share them
+    conn.create_function("fedtrade_recalled", 1, functools.cache(lists.recall_hit),
+                         deterministic=True)
+    conn.create_function("fedtrade_name_strength", 1, functools.cache(lists.name_strength),
+                         deterministic=True)
     conn.execute("DELETE FROM parcel_indicators")
     conn.execute(_PARCELS[role])
     conn.execute("DELETE FROM consignee_parcels")
