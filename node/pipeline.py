@@ -10,9 +10,10 @@ before, authorize the query and purpose, validate parameters, charge its
 shipments, check the attestation (every house bill asked about must be in a
 manifest block signed by a trusted filer; reference values come from there:
 ``node.attestation``; a consignee question naming no house bills is about
-every attested line, and charged for them), execute on a read-only connection, sign the answer
-bound to the digest of the request payload, with the node's latest signed
-audit checkpoint in it, and watch for enumeration (``node.enumeration``).
+every attested line, and charged for them), execute on a read-only
+connection, sign the answer bound to the digest of the request payload, with
+the node's latest signed audit checkpoint in it, and watch for enumeration
+(``node.enumeration``).
 The verified payload's text fields and timestamps are checked against their
 limits before anything is copied or echoed. Every authenticated request,
 answered or refused, leaves one audit entry; refusals before authentication

@@ -18,7 +18,10 @@ included) and by the migration that created them:
   value and currency, indexed by consignee and day and by house bill.
 
 The SQL here is the same that used to run per batch (``node.queries``), with
-the batch replaced by every parcel of the store.
+the batch replaced by every parcel of the store. A release that changes what
+these tables hold adds a migration step that rebuilds them (``refresh``), so
+existing stores never answer from rows of the old shape. The rebuild is whole,
+not per changed parcel.
 """
 
 from __future__ import annotations
