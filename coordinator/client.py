@@ -75,6 +75,11 @@ class Coordinator:
         self._evidence = evidence
         self._channels: dict[str, grpc.Channel] = {}
 
+    @property
+    def evidence(self) -> EvidenceStore | None:
+        """Where signed answers (and green-lane sample seeds) are kept, if anywhere."""
+        return self._evidence
+
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
         channel = self._channels.get(node.id)
         if channel is None:

@@ -37,6 +37,15 @@ CREATE TABLE IF NOT EXISTS evidence (
     response BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_by_query ON evidence (query_id, sequence);
+-- The seed of each screening run's green-lane compliance sample, with the rule and the
+-- certificates that counted: anyone holding it recomputes which shipments were sampled.
+CREATE TABLE IF NOT EXISTS green_lane_runs (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    seed TEXT NOT NULL,
+    settings TEXT NOT NULL
+);
 """
 
 
@@ -94,6 +103,19 @@ class EvidenceStore:
                     for seq, resp in enumerate(responses)
                 ],
             )
+
+    def record_green_lane(self, manifest: str, seed_hex: str, settings: str) -> None:
+        """Keep a green-lane run's sample seed and settings (JSON) before its first decision."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO green_lane_runs (recorded_at, manifest, seed, settings) "
+                "VALUES (?, ?, ?, ?)", (now, manifest, seed_hex, settings))
+
+    def green_lane_runs(self) -> list[tuple[str, str, str, str]]:
+        """(recorded_at, manifest, seed hex, settings JSON) of every green-lane run."""
+        return [tuple(row) for row in self._conn.execute(
+            "SELECT recorded_at, manifest, seed, settings FROM green_lane_runs ORDER BY id")]
 
     def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope, Envelope]]:
         for row_id, node_id, query_id, kind, seq, req, resp in self._conn.execute(

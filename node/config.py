@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from fedtrade.node.aeo import NodeAeo, load_node_aeo
 from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
@@ -136,6 +137,8 @@ class NodeConfig:
     # filer id -> keys whose manifest attestations this node answers for
     trusted_filers: Mapping[str, tuple[RequesterKey, ...]]
     alarm: AlarmSettings
+    # the AEO certificate this node presents in Describe (node.aeo), if any
+    aeo: NodeAeo | None = None
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
@@ -490,6 +493,7 @@ def load_node_config(path: Path) -> NodeConfig:
                     "approval")
     trusted_filers = _trusted_filers(root)
     alarm = _alarm(root)
+    aeo = load_node_aeo(root.optional_mapping("aeo"), node_id, role)
     root.finish()
     return NodeConfig(
         path=path,
@@ -506,6 +510,7 @@ def load_node_config(path: Path) -> NodeConfig:
         tls=tls,
         trusted_filers=trusted_filers,
         alarm=alarm,
+        aeo=aeo,
     )
 
 

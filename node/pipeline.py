@@ -388,6 +388,10 @@ def _table(result: ResultTable) -> query_pb2.Table:
 def _catalogue_for(accepted: _Accepted) -> query_pb2.Catalogue:
     config, requester = accepted.config, accepted.requester
     catalogue = query_pb2.Catalogue(node_id=config.node_id, role=config.role)
+    certificate = config.aeo.current(config.node_id, config.role, datetime.now(UTC)) \
+        if config.aeo else None
+    if certificate is not None:
+        catalogue.aeo_certificate.CopyFrom(envelope_to_proto(certificate))
     for name, grant in sorted(requester.grants.items()):
         spec = CATALOGUE[name]
         catalogue.queries.append(

@@ -1,0 +1,178 @@
+"""`fedtrade aeo ...`: issue, revoke and list AEO certificates; scorecards.
+
+The AEO authority signs with its own key (``fedtrade keygen --name cbp-aeo``),
+kept apart from the coordinator's query-signing key. Its register (one file of
+signed envelope lines) holds every certificate and revocation; the coordinator
+and the nodes read revocations from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.render import console
+from fedtrade.protocol.aeo import (
+    AeoAuthority,
+    CertificateError,
+    append_to_register,
+    check_certificate,
+    issue_certificate,
+    read_certificate,
+    read_register,
+    revoke_certificate,
+)
+from fedtrade.protocol.envelope_files import write_envelope_lines
+from fedtrade.trust.cli import CommandParser, add_json_option, print_json
+from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.keys import SigningKey
+
+__all__ = ["add_aeo_commands", "moment"]
+
+
+def moment(text: str) -> datetime:
+    """A date (midnight UTC) or ISO date-time (UTC unless it names a zone), for --valid-*."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date such as 2026-12-31 or 2026-12-31T23:59:59Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _authority(args: argparse.Namespace) -> tuple[SigningKey, AeoAuthority]:
+    key = SigningKey.from_file(args.key)
+    return key, AeoAuthority(args.authority_id, key.public_key)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    key, authority = _authority(args)
+    envelope = issue_certificate(
+        key, authority_id=authority.id, node_id=args.node, role=args.role,
+        legal_name=args.legal_name, tier=args.tier, valid_from=args.valid_from,
+        valid_until=args.valid_until, conditions=args.condition,
+        issued_at=datetime.now(UTC))
+    certificate = read_certificate(envelope, authority)
+    append_to_register(args.register, authority, envelope)
+    write_envelope_lines(args.out, [envelope])
+    if args.json:
+        print_json({**certificate.summary(), "file": str(args.out),
+                    "register": str(args.register)})
+        return 0
+    print(f"issued AEO certificate {certificate.certificate_id} ({certificate.tier}) to "
+          f"{certificate.node_id} ({certificate.legal_name}), valid "
+          f"{certificate.valid_from:%Y-%m-%d} to {certificate.valid_until:%Y-%m-%d}; wrote "
+          f"{args.out} (give it to the node's operator: aeo.certificate in its config) and "
+          f"added it to {args.register}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    key, authority = _authority(args)
+    if not args.register.exists():
+        raise FedtradeError(f"{args.register}: no such register; check the path")
+    register = read_register(args.register, authority)
+    matches = [c for c in register.certificates
+               if c.certificate_id.startswith(args.certificate.lower())]
+    if len(matches) != 1:
+        raise FedtradeError(
+            f"{len(matches)} certificates in {args.register} have an id starting with "
+            f"{args.certificate!r}; give more of the id (fedtrade aeo list shows them)")
+    (certificate,) = matches
+    if certificate.certificate_id in register.revocations:
+        raise FedtradeError(f"certificate {certificate.certificate_id} is already revoked")
+    now = datetime.now(UTC)
+    envelope = revoke_certificate(key, certificate, reason=args.reason, revoked_at=now)
+    append_to_register(args.register, authority, envelope)
+    if args.json:
+        print_json({"certificate_id": certificate.certificate_id, "node_id": certificate.node_id,
+                    "reason": args.reason, "revoked_at": now.isoformat(),
+                    "register": str(args.register)})
+        return 0
+    print(f"revoked AEO certificate {certificate.certificate_id} of {certificate.node_id} "
+          f"({args.reason}); distribute {args.register} to the coordinator and the nodes")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    if config.aeo is None:
+        raise ConfigError("no aeo section: add aeo.authority and aeo.register (see "
+                          "configs/coordinator.yaml)", path=args.config)
+    at = args.at or datetime.now(UTC)
+    register, authority = config.aeo.register, config.aeo.authority
+    rows = []
+    for certificate in register.certificates:
+        try:
+            check_certificate(certificate.envelope, authority, node_id=certificate.node_id,
+                              role=certificate.role, at=at, register=register)
+            status = "valid"
+        except CertificateError as exc:
+            status = str(exc)
+        rows.append((certificate, status))
+    if args.json:
+        print_json({"at": at.isoformat(), "certificates": [
+            {**c.summary(), "status": status} for c, status in rows]})
+        return 0
+    table = Table("certificate", "node", "role", "legal name", "tier", "valid from",
+                  "valid until", "status", title=f"AEO certificates at {at:%Y-%m-%d %H:%M} UTC")
+    for c, status in rows:
+        table.add_row(c.certificate_id[:16], c.node_id, c.role, c.legal_name, c.tier,
+                      f"{c.valid_from:%Y-%m-%d}", f"{c.valid_until:%Y-%m-%d}", status)
+    console().print(table)
+    return 0
+
+
+def _authority_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", type=Path, required=True,
+                        help="the AEO authority's private key (fedtrade keygen --name cbp-aeo)")
+    parser.add_argument("--authority-id", default="cbp-aeo",
+                        help="the authority's id, as configs list it (default: %(default)s)")
+    parser.add_argument("--register", type=Path, required=True, metavar="REGISTER.jsonl",
+                        help="the authority's register of certificates and revocations "
+                        "(created if missing)")
+
+
+def add_aeo_commands(commands: argparse._SubParsersAction[CommandParser]) -> None:
+    aeo = commands.add_parser("aeo", help="AEO certificates and data-sharing scorecards")
+    actions = aeo.add_subparsers(dest="aeo_command", required=True, metavar="ACTION")
+
+    issue = actions.add_parser(
+        "issue", help="sign an AEO certificate for a node and add it to the register",
+        description="Sign a certificate naming the node (id, role, legal name), its tier, "
+        "validity window and conditions with the AEO authority's key.")
+    _authority_options(issue)
+    issue.add_argument("--node", required=True, metavar="NODE_ID")
+    issue.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
+    issue.add_argument("--legal-name", required=True)
+    issue.add_argument("--tier", required=True, help="a tier name of aeo.tiers")
+    issue.add_argument("--valid-from", type=moment, required=True, metavar="DATE")
+    issue.add_argument("--valid-until", type=moment, required=True, metavar="DATE")
+    issue.add_argument("--condition", action="append", default=[], metavar="TEXT",
+                       help="a condition of the certificate (repeatable)")
+    issue.add_argument("--out", type=Path, required=True, metavar="CERT.jsonl",
+                       help="the certificate file for the node's operator")
+    add_json_option(issue)
+    issue.set_defaults(run=_issue)
+
+    revoke = actions.add_parser("revoke", help="revoke a certificate (signed, in the register)")
+    _authority_options(revoke)
+    revoke.add_argument("--certificate", required=True, metavar="ID",
+                        help="the certificate id, or a unique start of it")
+    revoke.add_argument("--reason", required=True)
+    add_json_option(revoke)
+    revoke.set_defaults(run=_revoke)
+
+    listing = actions.add_parser(
+        "list", help="the register's certificates and whether each counts now",
+        description="Verify the register named by the coordinator config's aeo section and "
+        "show each certificate with its status: valid, expired, not yet valid or revoked.")
+    listing.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    listing.add_argument("--at", type=moment, metavar="DATE",
+                         help="check validity at this moment (default: now)")
+    add_json_option(listing)
+    listing.set_defaults(run=_list)
