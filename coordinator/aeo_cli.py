@@ -14,8 +14,12 @@ from pathlib import Path
 
 from rich.table import Table
 
+from fedtrade.coordinator.aeo_config import MEASURES
 from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.render import console
+from fedtrade.coordinator.scorecard import compute_scorecards
+from fedtrade.coordinator.scorecard_files import sign_scorecard, verify_scorecard, write_scorecard
 from fedtrade.protocol.aeo import (
     AeoAuthority,
     CertificateError,
@@ -29,7 +33,7 @@ from fedtrade.protocol.aeo import (
 from fedtrade.protocol.envelope_files import write_envelope_lines
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json
 from fedtrade.trust.errors import ConfigError, FedtradeError
-from fedtrade.trust.keys import SigningKey
+from fedtrade.trust.keys import SigningKey, load_public_key
 
 __all__ = ["add_aeo_commands", "moment"]
 
@@ -127,6 +131,54 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scorecard(args: argparse.Namespace) -> int:
+    config = load_coordinator_config(args.config)
+    if not config.evidence_db.exists():
+        raise ConfigError("no evidence store yet; screen or query first", path=args.config,
+                          key="coordinator.evidence_db")
+    store = EvidenceStore(config.evidence_db)
+    try:
+        document = compute_scorecards(config, store, args.period, args.node)
+    finally:
+        store.close()
+    envelope = sign_scorecard(document, SigningKey.from_file(config.signing_key))
+    stem = args.out or Path(f"scorecard-{args.period}" + (f"-{args.node}" if args.node else ""))
+    json_path, html_path = write_scorecard(stem, document, envelope)
+    if args.json:
+        print_json({"json": str(json_path), "html": str(html_path), "scorecard": document})
+        return 0
+    table = Table("node", "certificate", "evidence supports", *MEASURES, "integrity",
+                  "falls short (next tier)", title=f"AEO scorecards, {args.period}")
+    for card in document["nodes"]:
+        short = next((t for t in card["tiers"] if t["shortfalls"]), None)
+        table.add_row(
+            card["node_id"], (card["certificate"] or {}).get("tier", "none"),
+            card["supported_tier"] or "no tier",
+            *(_shown(card["measures"][m]["value"]) for m in MEASURES),
+            "ok" if card["integrity"]["ok"] else "FAILED",
+            f"{short['name']}: {'; '.join(short['shortfalls'])}" if short else "")
+    console().print(table)
+    print(f"signed scorecards written to {json_path} and {html_path}; a stakeholder checks "
+          f"them with: fedtrade aeo verify-scorecard {html_path} --coordinator-key KEY.pub")
+    return 0
+
+
+def _shown(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _verify_scorecard(args: argparse.Namespace) -> int:
+    document = verify_scorecard(args.file, load_public_key(args.coordinator_key))
+    if args.json:
+        print_json({"ok": True, "scorecard": document})
+        return 0
+    nodes = ", ".join(f"{c['node_id']} ({c['supported_tier'] or 'no tier'})"
+                      for c in document["nodes"])
+    print(f"{args.file}: OK — signed by coordinator {document['coordinator']} on "
+          f"{document['generated_at']}, period {document['period']}: {nodes}")
+    return 0
+
+
 def _authority_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", type=Path, required=True,
                         help="the AEO authority's private key (fedtrade keygen --name cbp-aeo)")
@@ -176,3 +228,27 @@ def add_aeo_commands(commands: argparse._SubParsersAction[CommandParser]) -> Non
                          help="check validity at this moment (default: now)")
     add_json_option(listing)
     listing.set_defaults(run=_list)
+
+    scorecard = actions.add_parser(
+        "scorecard", help="each node's data-sharing scorecard for a month, signed",
+        description="Compute availability, coverage, timeliness, consistency, integrity and "
+        "refusals per node for one month, only from the evidence store, check them against "
+        "aeo.tiers, and write OUT.json and OUT.html signed by the coordinator.")
+    scorecard.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
+    scorecard.add_argument("--period", required=True, metavar="YYYY-MM",
+                           help="the month of the questions (issue time, UTC)")
+    scorecard.add_argument("--node", metavar="NODE_ID", help="one node only (default: all)")
+    scorecard.add_argument("--out", type=Path, metavar="STEM",
+                           help="file name stem (default: scorecard-PERIOD[-NODE])")
+    add_json_option(scorecard)
+    scorecard.set_defaults(run=_scorecard)
+
+    check = actions.add_parser(
+        "verify-scorecard", help="check that a scorecard is the one the coordinator signed",
+        description="Verify the coordinator's signature on a scorecard (.json or .html) and "
+        "that its readable content is exactly what was signed.")
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("--coordinator-key", type=Path, required=True, metavar="KEY.pub",
+                       help="the coordinator's public key (as your node config lists it)")
+    add_json_option(check)
+    check.set_defaults(run=_verify_scorecard)

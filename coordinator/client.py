@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -151,9 +152,10 @@ class Coordinator:
             query = node_pb2.QueryRequest(envelope=wire)
             return [stub.Query(query, timeout=node.deadline_seconds).envelope]
 
-        (response,) = _call(node, rpc)
-        answer = verify_answer(response, request=request, node_id=node.id,
-                               node_key=node.public_key, limit=self._limit(query))
+        with self._unanswered(node.id, query, request):
+            (response,) = _call(node, rpc)
+            answer = verify_answer(response, request=request, node_id=node.id,
+                                   node_key=node.public_key, limit=self._limit(query))
         if self._evidence is not None:
             self._evidence.add(
                 node_id=node.id,
@@ -189,9 +191,10 @@ class Coordinator:
         stream = stub.Screen(screen, timeout=timeout)
         replies: list[Envelope] = []
         try:
-            chunks = verify_chunk_chain(
-                _received(node, stream, replies), request=request, node_id=node.id,
-                node_key=node.public_key, limit=self._limit(query))
+            with self._unanswered(node.id, query, request):
+                chunks = verify_chunk_chain(
+                    _received(node, stream, replies), request=request, node_id=node.id,
+                    node_key=node.public_key, limit=self._limit(query))
         except FedtradeError:
             stream.cancel()  # type: ignore[no-untyped-call]  # stop the node sending the rest
             raise
@@ -205,6 +208,20 @@ class Coordinator:
                 kind="chunk",
             )
         return chunks
+
+    @contextmanager
+    def _unanswered(self, node_id: str, query: query_pb2.Query, request: Envelope
+                    ) -> Iterator[None]:
+        """Keep a question the node did not answer (refused, late, unverifiable) as evidence."""
+        try:
+            yield
+        except FedtradeError as exc:
+            if self._evidence is not None:
+                code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
+                self._evidence.add_unanswered(
+                    node_id=node_id, query_id=query.query_id.hex(), query_name=query.query_name,
+                    request=request, code=code, reason=str(exc)[:500])
+            raise
 
     def _limit(self, query: query_pb2.Query) -> AnswerLimit:
         settings = self.config.screening

@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from fedtrade.coordinator.green_lane import (
 )
 from fedtrade.coordinator.report import render_report
 from fedtrade.coordinator.results import ShipmentResult
+from fedtrade.coordinator.scorecard import compute_scorecards
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.sim.aeo import add_coordinator_aeo, certify_node
 from fedtrade.sim.federation import Federation
@@ -99,6 +101,8 @@ def test_screening_facilitates_certified_low_risk_chains(
             lambda r: results.__setitem__(r.house_bill, r),
             attestations=attest_manifest(lane_federation, world), dispositions=out)
         ((_, manifest, seed_hex, settings_json),) = evidence.green_lane_runs()
+        cards = {c["node_id"]: c for c in compute_scorecards(
+            config, evidence, datetime.now(UTC).strftime("%Y-%m"))["nodes"]}
     finally:
         coordinator.close()
         evidence.close()
@@ -131,6 +135,14 @@ def test_screening_facilitates_certified_low_risk_chains(
     assert lane.sample_hits == sum(
         1 for b, row in by_bill.items()
         if row["disposition"] == COMPLIANCE_SAMPLE and results[b].patterns)
+    # the same run's evidence, as a scorecard: every batch answered, the filer knows all
+    # of its own lines, nothing fails verification
+    for card in cards.values():
+        assert card["measures"]["availability"]["value"] == 1.0
+        assert card["integrity"]["ok"]
+    assert cards["carrier-1"]["measures"]["coverage"] == {
+        "value": 1.0, "numerator": len(results), "denominator": len(results)}
+    assert 0 < cards["broker-1"]["measures"]["coverage"]["value"] < 1
     html = render_report(summary)
     assert 'id="green-lane"' in html
     assert seed_hex in html
