@@ -95,8 +95,10 @@ def open_green_lane(
         coordinator.evidence.record_green_lane(manifest, seed.hex(), json.dumps({
             "tiers": sorted(rule.tiers), "score_below": rule.score_below,
             "compliance_sample_rate": rule.compliance_sample_rate,
+            "require_roles": sorted(rule.require_roles),
             "certificates": {n: c.certificate.certificate_id if c.certificate else None
                              for n, c in certified.items()},
         }, sort_keys=True))
     return GreenLane(rule=rule, seed=seed, tiers={n: c.tier for n, c in certified.items()},
+                     roles={n: e.role for n, e in coordinator.config.nodes.items()},
                      certification=certification, filer_of=attested.filer_of, out=out)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fedtrade.protocol.aeo import AeoAuthority, Register
 from fedtrade.protocol.aeo_config import load_authority, load_register
+from fedtrade.trust.ids import ROLES
 from fedtrade.trust.yamlconfig import ConfigMapping
 
 __all__ = ["MEASURES", "AeoSettings", "GreenLaneRule", "TierCriteria", "load_aeo_settings"]
@@ -37,6 +38,9 @@ class GreenLaneRule:
     tiers: frozenset[str]
     score_below: int
     compliance_sample_rate: float
+    # roles of which some node of the chain must know the shipment (a node that does not
+    # know it says nothing: a missing entry hides exactly there)
+    require_roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,14 @@ def _tier(entry: ConfigMapping) -> TierCriteria:
     return tier
 
 
+def _roles(section: ConfigMapping) -> list[str]:
+    roles = section.text_list("require_roles", [])
+    for role in roles:
+        if role not in ROLES:
+            raise section.error(f"{role!r} is not a role ({', '.join(ROLES)})", "require_roles")
+    return roles
+
+
 def _green_lane(section: ConfigMapping | None, tiers: tuple[TierCriteria, ...]
                 ) -> GreenLaneRule | None:
     if section is None:
@@ -77,6 +89,7 @@ def _green_lane(section: ConfigMapping | None, tiers: tuple[TierCriteria, ...]
         tiers=frozenset(names),
         score_below=section.integer("score_below", min=1),
         compliance_sample_rate=section.number("compliance_sample_rate", min=0.0, max=1.0),
+        require_roles=frozenset(_roles(section)),
     )
     section.finish()
     return rule

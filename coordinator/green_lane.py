@@ -3,8 +3,9 @@
 ``decide`` is the whole rule, as a pure function: a shipment is ``facilitated``
 instead of going to ``review`` when every node of its data chain (each node that
 answered for it, and the filer of its manifest line) holds a certificate that
-counts at a qualifying tier, every configured node answered its batch, and its
-risk score is below the configured threshold. A compliance sample of the
+counts at a qualifying tier, the chain holds a node of every required role,
+every configured node answered its batch, and its risk score is below the
+configured threshold. A compliance sample of the
 facilitated shipments still goes to inspection (``compliance_sample``).
 
 The sample is drawn per house bill from an HMAC-SHA-256 keyed with a seed of 32
@@ -19,7 +20,7 @@ import csv
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
@@ -59,16 +60,20 @@ def decide(
     complete: bool,
     rule: GreenLaneRule,
     sampled: bool,
+    roles: Collection[str] = (),
 ) -> str:
     """The disposition of one shipment.
 
     ``chain_tiers`` holds, per node of the shipment's data chain, the tier of the
-    certificate that counts for it (None: no certificate counts). ``complete`` is
-    false when some configured node did not answer for the shipment: unknown data
-    is never facilitated. ``sampled``: the shipment is in the compliance sample.
+    certificate that counts for it (None: no certificate counts); ``roles`` are the
+    roles of those nodes. ``complete`` is false when some configured node did not
+    answer for the shipment: unknown data is never facilitated. ``sampled``: the
+    shipment is in the compliance sample.
     """
     tiers = list(chain_tiers)
     if not complete or not tiers or score >= rule.score_below:
+        return REVIEW
+    if not rule.require_roles <= set(roles):
         return REVIEW
     if any(tier is None or tier not in rule.tiers for tier in tiers):
         return REVIEW
@@ -101,6 +106,7 @@ class GreenLane:
     rule: GreenLaneRule
     seed: bytes
     tiers: Mapping[str, str | None]
+    roles: Mapping[str, str]  # node id -> role
     certification: Mapping[str, str]
     filer_of: Callable[[str], str]
     out: IO[str] | None = None
@@ -123,7 +129,8 @@ class GreenLane:
             sampled = in_compliance_sample(self.seed, result.house_bill,
                                            self.rule.compliance_sample_rate)
             disposition = decide(result.score, (self.tiers.get(n) for n in sorted(chain)),
-                                 complete=complete, rule=self.rule, sampled=sampled)
+                                 complete=complete, rule=self.rule, sampled=sampled,
+                                 roles={self.roles.get(n, "") for n in chain})
             self.counts[disposition] += 1
             if disposition == COMPLIANCE_SAMPLE and result.patterns:
                 self.sample_hits += 1

@@ -5,8 +5,10 @@ coordinator sent, the signed answers it kept (``coordinator.evidence``) and the
 questions it recorded as unanswered. Per node and period (a calendar month of
 the queries' issue time, UTC):
 
-- availability: questions answered / questions asked (refused, late and
-  unverifiable answers count as asked, not answered);
+- availability: questions answered / questions answered or left unanswered for
+  want of the node (down, past the deadline, an answer that does not verify);
+  a refusal the node's policy gives (``REFUSAL_CODES``) is not unavailability
+  and is counted under refusals only;
 - coverage: attested manifest lines the node knows / lines asked about; for a
   filer, over the lines it attested itself (it must know all of them);
 - timeliness: known lines whose answer was produced before the line's arrival
@@ -15,7 +17,7 @@ the queries' issue time, UTC):
   whether the depths agree, over all such pairs the node is part of;
 - integrity: every stored answer of the node verifies against its key and its
   audit checkpoints contradict neither each other nor its log (no gap);
-- refusals: unanswered questions by gRPC status or error kind.
+- refusals: unanswered questions by gRPC status or error kind (both kinds).
 
 The tiers of ``aeo.tiers`` are checked against the figures: the scorecard
 names the highest tier the evidence supports and, per tier, what falls short.
@@ -41,7 +43,12 @@ from fedtrade.protos import attestation_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import DataError
 
-__all__ = ["compute_scorecards", "period_bounds"]
+__all__ = ["REFUSAL_CODES", "compute_scorecards", "period_bounds"]
+
+# gRPC statuses of a node refusing by policy (authorization, limits, a bad question): the
+# node was there and said no, which availability does not count against it.
+REFUSAL_CODES = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED", "INVALID_ARGUMENT",
+                           "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED"})
 
 _HS_DEPTH = "hs_match_depth"
 
@@ -155,7 +162,7 @@ def _collect(store: EvidenceStore, start: datetime, end: datetime) -> _Collected
         issued = to_datetime(_query(request).issued_at)
         if start <= issued < end and query_name != DESCRIBE:
             day = collected.day(node_id, issued.date().isoformat())
-            day.asked += 1
+            day.asked += code not in REFUSAL_CODES
             day.refusals[code] += 1
     for by_node in collected.depths.values():
         for node_id, (depth, day_name) in by_node.items():
@@ -223,7 +230,8 @@ def _node_card(node_id: str, role: str, days: Mapping[str, _Day], problems: Iter
     return {
         "node_id": node_id, "role": role,
         "certificate": _certificate(settings, node_id, role, min(end, datetime.now(UTC))),
-        "questions": {"asked": total.asked, "answered": total.answered},
+        "questions": {"asked": total.asked, "answered": total.answered,
+                      "refused": sum(total.refusals[c] for c in REFUSAL_CODES)},
         "measures": measures,
         "integrity": {"ok": not problem_list, "problems": problem_list[:20],
                       "problem_count": len(problem_list)},

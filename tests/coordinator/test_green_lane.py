@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,16 @@ RULE = GreenLaneRule(tiers=frozenset({"gold"}), score_below=20, compliance_sampl
 def test_decide(score: int, tiers: list[str | None], complete: bool, sampled: bool,
                 expected: str) -> None:
     assert decide(score, tiers, complete=complete, rule=RULE, sampled=sampled) == expected
+
+
+def test_decide_with_required_roles() -> None:
+    rule = replace(RULE, require_roles=frozenset({"carrier", "broker"}))
+    gold = ["gold", "gold"]
+    assert decide(0, gold, complete=True, rule=rule, sampled=False,
+                  roles={"carrier", "broker"}) == FACILITATED
+    # no broker knows the shipment: its silence is not evidence of an entry
+    assert decide(0, gold, complete=True, rule=rule, sampled=False,
+                  roles={"carrier", "marketplace"}) == REVIEW
 
 
 @settings(max_examples=50, deadline=None)

@@ -142,11 +142,13 @@ def test_scorecard_arithmetic(evidence: Evidence) -> None:
                                            "timeliness": (4, 6), "consistency": (3, 5)}
     assert _values(cards["marketplace-1"]) == {"availability": (1, 2), "coverage": (3, 4),
                                                "timeliness": (3, 3), "consistency": (3, 5)}
-    assert _values(cards["broker-1"]) == {"availability": (1, 2), "coverage": (2, 4),
+    # the broker's refusal is policy, not unavailability: counted under refusals only
+    assert _values(cards["broker-1"]) == {"availability": (1, 1), "coverage": (2, 4),
                                           "timeliness": (2, 2), "consistency": (2, 4)}
     assert cards["carrier-1"]["measures"]["timeliness"]["value"] == pytest.approx(4 / 6, abs=1e-6)
     assert cards["marketplace-1"]["refusals"] == {"DEADLINE_EXCEEDED": 1}
     assert cards["broker-1"]["refusals"] == {"PERMISSION_DENIED": 1}
+    assert cards["broker-1"]["questions"] == {"asked": 1, "answered": 1, "refused": 1}
     assert cards["carrier-1"]["refusals"] == {}  # December's failure is not November's
     assert [d["day"] for d in cards["carrier-1"]["daily"]] == ["2026-11-02", "2026-11-10"]
     assert cards["carrier-1"]["daily"][1]["timeliness"] == 0.0
