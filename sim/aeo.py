@@ -16,7 +16,7 @@ import yaml
 
 from fedtrade.protocol.aeo import AeoAuthority, append_to_register, issue_certificate
 from fedtrade.protocol.envelope_files import write_envelope_lines
-from fedtrade.sim.federation import NODE_IDS, Federation
+from fedtrade.sim.federation import Federation
 from fedtrade.trust.keys import SigningKey, generate_keypair
 
 __all__ = ["AUTHORITY_ID", "DEFAULT_TIERS", "REGISTER", "add_coordinator_aeo", "certify_node"]
@@ -58,7 +58,7 @@ def certify_node(
 ) -> Path:
     """Issue ``node_id`` a certificate of ``tier`` and put it in the node's config."""
     key = _authority_key(federation)
-    role = next(r for r, n in NODE_IDS.items() if n == node_id)
+    role = federation.role_of(node_id)
     now = datetime.now(UTC)
     envelope = issue_certificate(
         key, authority_id=AUTHORITY_ID, node_id=node_id, role=role,
