@@ -8,7 +8,6 @@ checkpoint file) and for queries waiting for approvers (``fedtrade query
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from collections.abc import Sequence
@@ -36,16 +35,13 @@ def envelope_line(envelope: Envelope) -> str:
 
 def envelope_from_record(item: Any) -> Envelope:
     """The envelope of one parsed line (ValueError, KeyError or TypeError if malformed)."""
-    try:
-        return Envelope(
-            payload_type=str(item["payload_type"]),
-            payload=base64.b64decode(item["payload"], validate=True),
-            signatures=tuple(
-                Signature(str(s["key_id"]), base64.b64decode(s["sig"], validate=True))
-                for s in item["signatures"]),
-        )
-    except binascii.Error as exc:
-        raise ValueError(str(exc)) from None
+    return Envelope(
+        payload_type=str(item["payload_type"]),
+        payload=base64.b64decode(item["payload"], validate=True),  # binascii.Error: ValueError
+        signatures=tuple(
+            Signature(str(s["key_id"]), base64.b64decode(s["sig"], validate=True))
+            for s in item["signatures"]),
+    )
 
 
 def write_envelope_lines(path: Path, envelopes: Sequence[Envelope]) -> None:

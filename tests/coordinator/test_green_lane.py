@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.coordinator.aeo_config import GreenLaneRule
+from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore
@@ -157,3 +158,27 @@ def test_screening_facilitates_certified_low_risk_chains(
     html = render_report(summary)
     assert 'id="green-lane"' in html
     assert seed_hex in html
+
+
+def test_the_screen_command_writes_dispositions_only_with_a_green_lane(
+    lane_federation: LiveFederation, world: World, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fed = lane_federation.federation
+    args = ["screen", "--config", str(fed.coordinator_config), str(world.folder / "manifest.csv"),
+            "--purpose", "TARGETING", "--case", "C-9", "--no-progress",
+            "--attestations", str(attest_manifest(lane_federation, world)),
+            "--out", str(tmp_path / "r.csv"), "--dispositions", str(tmp_path / "lane.csv")]
+    assert fedtrade_main(args) == 1
+    assert "--dispositions needs a green lane: add aeo.green_lane" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
+    add_coordinator_aeo(fed, green_lane={"tiers": ["gold"], "score_below": 20,
+                                         "compliance_sample_rate": 0.05,
+                                         "require_roles": ["carrier"]})
+    assert fedtrade_main([*args, "--report", str(tmp_path / "r.html")]) == 0
+    shown = capsys.readouterr().out
+    facilitated = int(shown.split("AEO green lane: ")[1].split(" facilitated")[0].replace(",", ""))
+    with (tmp_path / "lane.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(1 for r in rows if r["disposition"] == FACILITATED) == facilitated > 0
+    assert 'id="green-lane"' in (tmp_path / "r.html").read_text()
