@@ -132,6 +132,8 @@ def _config_check(args: argparse.Namespace) -> int:
     if config.tls is not None:
         dates += [("TLS certificate", config.tls.not_after),
                   ("federation CA certificate", config.tls.ca_not_after)]
+    if config.aeo is not None:
+        dates.append(("AEO certificate", config.aeo.certificate.valid_until))
     warnings = expiry_warnings(dates)
     if args.json:
         print_json({

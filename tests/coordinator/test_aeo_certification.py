@@ -10,6 +10,7 @@ import pytest
 from fedtrade.coordinator.aeo import certify_nodes
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import load_node_config
 from fedtrade.protocol.aeo import (
     AeoAuthority,
@@ -105,3 +106,12 @@ def test_a_node_refuses_a_certificate_of_an_authority_it_does_not_list(
     config.write_text(config.read_text().replace(f"keys/{AUTHORITY_ID}.pub", "keys/other.pub"))
     with pytest.raises(ConfigError, match=r"aeo.certificate.*not signed by the AEO authority"):
         load_node_config(config)
+
+
+def test_config_check_warns_before_the_certificate_expires(
+    federation: Federation, capsys: pytest.CaptureFixture[str],
+) -> None:
+    certify_node(federation, "carrier-1", "gold",
+                 valid_until=datetime.now(UTC) + timedelta(days=10))
+    assert node_main(["config", "check", str(federation.node_configs["carrier-1"])]) == 0
+    assert "AEO certificate expires on" in capsys.readouterr().err
