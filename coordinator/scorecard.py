@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
 from fedtrade.coordinator.aeo_config import MEASURES, AeoSettings, TierCriteria
@@ -143,10 +144,10 @@ def _indicators(collected: _Collected, node_id: str, day: _Day, day_name: str,
 
 def _collect(store: EvidenceStore, start: datetime, end: datetime) -> _Collected:
     collected = _Collected()
-    groups: dict[tuple[str, str], tuple[Envelope, list[Envelope]]] = {}
-    for _, node_id, query_id, _, _, request, response in store.rows():
-        groups.setdefault((node_id, query_id), (request, []))[1].append(response)
-    for (node_id, query_id), (request, responses) in groups.items():
+    # rows come ordered by query id and node: one answer, or one chunk stream, at a time
+    for (query_id, node_id), group in groupby(store.rows(), key=lambda row: (row[2], row[1])):
+        rows = list(group)
+        request, responses = rows[0][5], [row[6] for row in rows]
         query = _query(request)
         issued = to_datetime(query.issued_at)
         if not start <= issued < end or query.query_name == DESCRIBE:
