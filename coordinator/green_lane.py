@@ -17,7 +17,6 @@ is recorded in the coordinator's evidence, can recompute exactly which it took.
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -49,7 +48,7 @@ _DRAW_RANGE = 1 << 64
 
 def in_compliance_sample(seed: bytes, house_bill: str, rate: float) -> bool:
     """Whether ``house_bill`` falls in the compliance sample of ``rate`` drawn with ``seed``."""
-    draw = hmac.new(seed, house_bill.encode("utf-8"), hashlib.sha256).digest()[:8]
+    draw = hmac.digest(seed, house_bill.encode("utf-8"), "sha256")[:8]  # one-shot, in C
     return int.from_bytes(draw, "big") < round(rate * _DRAW_RANGE)
 
 
@@ -123,14 +122,19 @@ class GreenLane:
         complete: bool,
     ) -> None:
         """Decide for a batch; ``known[node]`` is that node's known column for the batch."""
+        rule = self.rule
         for index, result in enumerate(results):
+            if not complete or result.score >= rule.score_below:
+                self.counts[REVIEW] += 1  # what decide() says, without building the chain
+                continue
             chain = {node for node, column in known.items() if column[index] is True}
             chain.add(self.filer_of(result.house_bill))
-            sampled = in_compliance_sample(self.seed, result.house_bill,
-                                           self.rule.compliance_sample_rate)
-            disposition = decide(result.score, (self.tiers.get(n) for n in sorted(chain)),
-                                 complete=complete, rule=self.rule, sampled=sampled,
+            disposition = decide(result.score, [self.tiers.get(n) for n in chain],
+                                 complete=complete, rule=rule, sampled=False,
                                  roles={self.roles.get(n, "") for n in chain})
+            if disposition == FACILITATED and in_compliance_sample(
+                    self.seed, result.house_bill, rule.compliance_sample_rate):
+                disposition = COMPLIANCE_SAMPLE  # the sample only draws from facilitated
             self.counts[disposition] += 1
             if disposition == COMPLIANCE_SAMPLE and result.patterns:
                 self.sample_hits += 1
