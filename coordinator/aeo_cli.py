@@ -35,10 +35,10 @@ from fedtrade.trust.cli import CommandParser, add_json_option, print_json
 from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.keys import SigningKey, load_public_key
 
-__all__ = ["add_aeo_commands", "moment"]
+__all__ = ["add_aeo_commands"]
 
 
-def moment(text: str) -> datetime:
+def _moment(text: str) -> datetime:
     """A date (midnight UTC) or ISO date-time (UTC unless it names a zone), for --valid-*."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -202,8 +202,8 @@ def add_aeo_commands(commands: argparse._SubParsersAction[CommandParser]) -> Non
     issue.add_argument("--role", required=True, choices=("marketplace", "carrier", "broker"))
     issue.add_argument("--legal-name", required=True)
     issue.add_argument("--tier", required=True, help="a tier name of aeo.tiers")
-    issue.add_argument("--valid-from", type=moment, required=True, metavar="DATE")
-    issue.add_argument("--valid-until", type=moment, required=True, metavar="DATE")
+    issue.add_argument("--valid-from", type=_moment, required=True, metavar="DATE")
+    issue.add_argument("--valid-until", type=_moment, required=True, metavar="DATE")
     issue.add_argument("--condition", action="append", default=[], metavar="TEXT",
                        help="a condition of the certificate (repeatable)")
     issue.add_argument("--out", type=Path, required=True, metavar="CERT.jsonl",
@@ -224,7 +224,7 @@ def add_aeo_commands(commands: argparse._SubParsersAction[CommandParser]) -> Non
         description="Verify the register named by the coordinator config's aeo section and "
         "show each certificate with its status: valid, expired, not yet valid or revoked.")
     listing.add_argument("--config", type=Path, required=True, help="coordinator config (YAML)")
-    listing.add_argument("--at", type=moment, metavar="DATE",
+    listing.add_argument("--at", type=_moment, metavar="DATE",
                          help="check validity at this moment (default: now)")
     add_json_option(listing)
     listing.set_defaults(run=_list)
