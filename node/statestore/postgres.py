@@ -1,0 +1,199 @@
+"""The state store on PostgreSQL: any number of node processes (replicas) share it.
+
+- Replay guard: the id is the primary key of ``query_ids``; ``INSERT ... ON CONFLICT
+  DO NOTHING RETURNING`` claims it and commits at once, so exactly one replica wins a
+  duplicate. A replica that dies before answering leaves the id used (fails closed).
+- Audit chain: appended under a transaction-scoped advisory lock, taken last and held
+  only for read-head, hash, insert and commit; a killed replica's transaction rolls
+  back whole and its lock goes with its session.
+- Rate limits: each bucket is a row, changed under its row lock (``SELECT ... FOR
+  UPDATE``) in its own short transaction, so replicas share one allowance.
+- Privacy budget: the debit and its audit entry commit together while holding the
+  budget lock (taken before the audit lock), so replicas cannot overspend.
+
+The state SQL is shared with SQLite and written with ``?`` placeholders; ``_Qmark``
+turns them into psycopg's ``%s``. Every session runs with ``jit = off`` (JIT only adds
+compile time to these short statements).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+
+from fedtrade.node.audit import AuditEntry, insert_entry, read_head
+from fedtrade.node.ratelimit import Bucket, RateLimiter, RateRow
+from fedtrade.node.replay import replay_error
+from fedtrade.node.sqlconn import SqlConn
+from fedtrade.node.statestore.base import StateStore, StoreError
+from fedtrade.node.statestore.pg_schema import migrate
+
+__all__ = ["PostgresStateStore", "connect", "read_state"]
+
+T = TypeVar("T")
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_AUDIT_LOCK = 0x66656474_0002
+_BUDGET_LOCK = 0x66656474_0003
+
+
+class _Qmark:
+    """A psycopg connection that takes the ``?`` placeholders of the shared state SQL."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self._conn.execute(sql.replace("?", "%s"), parameters)
+
+
+def connect(dsn: str, *, read_only: bool = False) -> Connection:
+    """A session with ``jit = off``; StoreError (naming host and reason) when it fails."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
+                               application_name="fedtrade-node")
+        conn.execute("SET jit = off")
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+    except psycopg.Error as exc:
+        # psycopg's message names host and port, never the password
+        raise StoreError(f"cannot use the PostgreSQL state store: {str(exc).strip()}; check "
+                         "that the server runs, the DSN file and the network policy") from None
+    return conn
+
+
+class _PgBuckets:
+    """Rate-limit buckets as rows; one short transaction per change, under the row lock."""
+
+    def __init__(self, store: PostgresStateStore) -> None:
+        self._store = store
+
+    def peek(self, key: tuple[str, str]) -> Bucket | None:
+        with self._store.transaction() as conn:
+            row = conn.execute("SELECT level, updated FROM rate_state WHERE requester = %s "
+                               "AND kind = %s", key).fetchone()
+        return None if row is None else Bucket(float(row[0]), float(row[1]))
+
+    def update(self, key: tuple[str, str], new: Bucket, change: Callable[[Bucket], T]) -> T:
+        with self._store.transaction() as conn:
+            conn.execute("INSERT INTO rate_state (requester, kind, level, updated) "
+                         "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                         (*key, new.level, new.updated))
+            level, updated = conn.execute(
+                "SELECT level, updated FROM rate_state WHERE requester = %s AND kind = %s "
+                "FOR UPDATE", key).fetchone() or (new.level, new.updated)
+            bucket = Bucket(float(level), float(updated))
+            result = change(bucket)
+            conn.execute("UPDATE rate_state SET level = %s, updated = %s "
+                         "WHERE requester = %s AND kind = %s",
+                         (bucket.level, bucket.updated, *key))
+        return result
+
+    def changed(self) -> list[RateRow]:
+        return []  # every change is already committed
+
+
+class PostgresStateStore(StateStore):
+    backend = "postgresql"
+
+    def __init__(self, database: Path, role: str, dsn: str) -> None:
+        super().__init__(database, role)
+        self._dsn = dsn
+        self._sessions = threading.local()
+        self._open: list[Connection] = []
+        self._open_lock = threading.Lock()
+        with self.transaction():  # connect now: a wrong DSN fails at start, not at a request
+            pass
+        migrate(self._session())
+
+    def _session(self) -> Connection:
+        conn: Connection | None = getattr(self._sessions, "conn", None)
+        if conn is None or conn.closed:
+            conn = connect(self._dsn)
+            self._sessions.conn = conn
+            with self._open_lock:
+                self._open.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """This thread's session in a transaction; a lost connection is replaced next time."""
+        conn = self._session()
+        try:
+            with conn.transaction():
+                yield conn
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise StoreError(f"the PostgreSQL state store failed: {str(exc).strip()}; the "
+                             "request was not recorded, retry it with a new query id") from None
+
+    def reserve_query_id(self, query_id: str) -> None:
+        with self.transaction() as conn:
+            claimed = conn.execute(
+                "INSERT INTO query_ids (query_id) VALUES (%s) ON CONFLICT DO NOTHING "
+                "RETURNING 1", (bytes.fromhex(query_id),)).fetchone()
+        if claimed is None:
+            raise replay_error(query_id)
+
+    @staticmethod
+    def _append(conn: Connection, entry: AuditEntry) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+        qmark = _Qmark(conn)
+        insert_entry(qmark, read_head(qmark), entry)
+
+    def record(
+        self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
+    ) -> None:
+        # ``seen`` was committed by reserve_query_id, ``rates`` by the buckets
+        with self.transaction() as conn:
+            self._append(conn, entry)
+
+    def record_release(
+        self,
+        entry: Callable[[str, str], AuditEntry],
+        seen: str | None,
+        release: Callable[[SqlConn], tuple[T, str, str]],
+        rates: list[RateRow] | None = None,
+    ) -> tuple[T, str]:
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_BUDGET_LOCK,))
+            result, answer_digest, note = release(_Qmark(conn))
+            self._append(conn, entry(answer_digest, note))
+        return result, answer_digest
+
+    def audit_head(self) -> tuple[int, str]:
+        with self.transaction() as conn:
+            return read_head(_Qmark(conn))
+
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(buckets=_PgBuckets(self))
+
+    def check(self) -> str | None:
+        try:
+            with self.transaction() as conn:
+                conn.execute("SELECT 1 FROM audit_log LIMIT 1").fetchall()
+        except (StoreError, psycopg.Error) as exc:
+            return f"PostgreSQL state store unusable: {str(exc).strip()}"
+        return None
+
+    def close(self) -> None:
+        super().close()
+        with self._open_lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+
+
+@contextmanager
+def read_state(dsn: str) -> Iterator[SqlConn]:
+    """A read-only session for the ``audit verify`` and ``budget`` commands."""
+    conn = connect(dsn, read_only=True)
+    try:
+        yield _Qmark(conn)
+    finally:
+        conn.close()
