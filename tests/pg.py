@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parents[1]
 THROWAWAY = ROOT / "scripts" / "pg-throwaway"
@@ -48,12 +48,12 @@ def pg_dsn(pg_server: str) -> Iterator[str]:
     """A new, empty database for one test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield make_conninfo(**{**conninfo_to_dict(pg_server), "dbname": name})
+        yield make_conninfo(pg_server, dbname=name)
     finally:
         with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def write_dsn_file(path: Path, dsn: str) -> Path:

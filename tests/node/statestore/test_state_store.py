@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import pytest
 
 from fedtrade.node import privacy_ledger
-from fedtrade.node.audit import AuditBreakError, verify_chain
+from fedtrade.node.audit import AuditBreakError, AuditEntry, verify_chain
 from fedtrade.node.config import RateLimit
 from fedtrade.node.privacy_ledger import Budget, BudgetExhaustedError, Charge
 from fedtrade.node.queries.spec import ResultTable
@@ -140,28 +141,30 @@ def _table(epsilon: float) -> ResultTable:
     return ResultTable(("total", "epsilon", "delta"), [(42, epsilon, 1e-9)])
 
 
-def _release(store_charge: Charge, table: ResultTable):  # type: ignore[no-untyped-def]
+def _release(charge: Charge, table: ResultTable) -> Callable[
+        [SqlConn], tuple[ResultTable, str, str]]:
     def release(conn: SqlConn) -> tuple[ResultTable, str, str]:
-        answer, note = privacy_ledger.debit(conn, store_charge, table, NOW)
+        answer, note = privacy_ledger.debit(conn, charge, table, NOW)
         return answer, "d" * 64, note
 
     return release
+
+
+def _audit(n: int) -> Callable[[str, str], AuditEntry]:
+    return lambda answer_digest, note: entry(n)
 
 
 def test_privacy_budgets_are_debited_with_the_audit_entry(backend: Backend) -> None:
     store = backend.open()
     try:
         for n, key in enumerate(("k1", "k2"), start=1):
-            answer, _ = store.record_release(
-                lambda digest, note, n=n: entry(n), None, _release(_charge(key), _table(0.4)))
+            answer, _ = store.record_release(_audit(n), None, _release(_charge(key), _table(0.4)))
             assert answer.columns[-1] == "budget_remaining"
         # the same question again: the answer already released, at no cost
-        again, _ = store.record_release(lambda digest, note: entry(3), None,
-                                        _release(_charge("k1"), _table(0.4)))
+        again, _ = store.record_release(_audit(3), None, _release(_charge("k1"), _table(0.4)))
         assert again.rows[0][0] == 42
         with pytest.raises(BudgetExhaustedError, match=r"0\.2 of 1 left"):
-            store.record_release(lambda digest, note: entry(4), None,
-                                 _release(_charge("k3"), _table(0.4)))
+            store.record_release(_audit(4), None, _release(_charge("k3"), _table(0.4)))
         assert store.audit_head()[0] == 3  # the refused release wrote nothing
     finally:
         store.close()
