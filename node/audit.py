@@ -21,10 +21,12 @@ from fedtrade.trust.errors import FedtradeError
 
 __all__ = [
     "GENESIS_HASH",
+    "INSERT_SQL",
     "AuditBreakError",
     "AuditEntry",
     "AuditLog",
     "entry_hash",
+    "entry_row",
     "insert_entry",
     "read_head",
     "stored_hash",
@@ -74,16 +76,22 @@ def read_head(conn: SqlConn) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
+INSERT_SQL = (f"INSERT INTO audit_log (seq, {', '.join(_FIELDS)}, prev_hash, entry_hash) "
+              f"VALUES ({', '.join('?' * (len(_FIELDS) + 3))})")
+
+
+def entry_row(head: tuple[int, str], entry: AuditEntry) -> tuple[object, ...]:
+    """The parameters of ``INSERT_SQL`` for ``entry`` after ``head``; the new head is
+    (row[0], row[-1])."""
+    seq, prev = head[0] + 1, head[1]
+    return (seq, *(getattr(entry, f) for f in _FIELDS), prev, entry_hash(seq, entry, prev))
+
+
 def insert_entry(conn: SqlConn, head: tuple[int, str], entry: AuditEntry) -> tuple[int, str]:
     """Insert ``entry`` after ``head`` inside the caller's transaction; return the new head."""
-    seq, prev = head[0] + 1, head[1]
-    digest = entry_hash(seq, entry, prev)
-    conn.execute(
-        f"INSERT INTO audit_log (seq, {', '.join(_FIELDS)}, prev_hash, entry_hash) "
-        f"VALUES ({', '.join('?' * (len(_FIELDS) + 3))})",
-        (seq, *(getattr(entry, f) for f in _FIELDS), prev, digest),
-    )
-    return seq, digest
+    row = entry_row(head, entry)
+    conn.execute(INSERT_SQL, row)
+    return int(str(row[0])), str(row[-1])
 
 
 class AuditLog:

@@ -4,7 +4,8 @@
   DO NOTHING RETURNING`` claims it and commits at once, so exactly one replica wins a
   duplicate. A replica that dies before answering leaves the id used (fails closed).
 - Audit chain: appended under a transaction-scoped advisory lock, taken last and held
-  only for read-head, hash, insert and commit; a killed replica's transaction rolls
+  only for read-head, hash, insert and commit (two round trips: BEGIN, lock and head
+  read in one, insert and COMMIT in the other); a killed replica's transaction rolls
   back whole and its lock goes with its session.
 - Rate limits: each bucket is a row, changed under its row lock (``SELECT ... FOR
   UPDATE``) in its own short transaction, so replicas share one allowance.
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from fedtrade.node.audit import AuditEntry, insert_entry, read_head
+from fedtrade.node.audit import GENESIS_HASH, INSERT_SQL, AuditEntry, entry_row, read_head
 from fedtrade.node.ratelimit import Bucket, RateLimiter, RateRow
 from fedtrade.node.replay import replay_error
 from fedtrade.node.sqlconn import SqlConn
@@ -40,6 +41,10 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 _AUDIT_LOCK = 0x66656474_0002
 _BUDGET_LOCK = 0x66656474_0003
+# Statements without parameters may share one message (each gets its own snapshot, so
+# the head is read after the lock is granted).
+_LOCK_AND_HEAD = (f"BEGIN; SELECT pg_advisory_xact_lock({_AUDIT_LOCK}); "
+                  "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
 
 
 class _Qmark:
@@ -121,19 +126,24 @@ class PostgresStateStore(StateStore):
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """This thread's session in a transaction; a lost connection is replaced next time."""
+    def _session_guard(self) -> Iterator[Connection]:
+        """This thread's session; a lost connection is closed, replaced next time."""
         conn = self._session()
         try:
-            with conn.transaction():
-                yield conn
+            yield conn
         except psycopg.OperationalError as exc:
             conn.close()
             raise StoreError(f"the PostgreSQL state store failed: {str(exc).strip()}; the "
                              "request was not recorded, retry it with a new query id") from None
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """This thread's session in a transaction."""
+        with self._session_guard() as conn, conn.transaction():
+            yield conn
+
     def reserve_query_id(self, query_id: str) -> None:
-        with self.transaction() as conn:
+        with self._session_guard() as conn:  # one autocommitted statement
             claimed = conn.execute(
                 "INSERT INTO query_ids (query_id) VALUES (%s) ON CONFLICT DO NOTHING "
                 "RETURNING 1", (bytes.fromhex(query_id),)).fetchone()
@@ -142,16 +152,29 @@ class PostgresStateStore(StateStore):
 
     @staticmethod
     def _append(conn: Connection, entry: AuditEntry) -> None:
+        """Append inside the caller's transaction (after what it did under other locks)."""
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
         qmark = _Qmark(conn)
-        insert_entry(qmark, read_head(qmark), entry)
+        qmark.execute(INSERT_SQL, entry_row(read_head(qmark), entry))
 
     def record(
         self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
     ) -> None:
         # ``seen`` was committed by reserve_query_id, ``rates`` by the buckets
-        with self.transaction() as conn:
-            self._append(conn, entry)
+        with self._session_guard() as conn:
+            cursor = conn.execute(_LOCK_AND_HEAD)
+            try:
+                while cursor.nextset():
+                    pass
+                row = cursor.fetchone()
+                head = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+                # client-side binding: the insert and the COMMIT travel in one message
+                psycopg.ClientCursor(conn).execute(
+                    INSERT_SQL.replace("?", "%s") + "; COMMIT", entry_row(head, entry))
+            except BaseException:
+                if not conn.closed:
+                    conn.execute("ROLLBACK")
+                raise
 
     def record_release(
         self,
