@@ -3,6 +3,7 @@ rate limits hold across them, and a process killed mid-append leaves no trace.""
 
 from __future__ import annotations
 
+import concurrent.futures
 import random
 import secrets
 import subprocess
@@ -14,8 +15,10 @@ import pytest
 
 from fedtrade.node.audit import verify_chain
 from fedtrade.node.config import RateLimit
+from fedtrade.node.privacy_ledger import BudgetExhaustedError
 from fedtrade.trust.errors import RateLimitError
 from tests.node.statestore.backends import Backend, entry
+from tests.node.statestore.test_state_store import _audit, _charge, _release, _table
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = [sys.executable, "-m", "tests.node.statestore.worker"]
@@ -105,3 +108,26 @@ def test_migrations_are_named_and_applied_once(pg: Backend) -> None:
         jit = conn.execute("SHOW jit").fetchone()[0]
     assert names == ["0001_request_state"]
     assert jit == "off"
+
+
+def test_replicas_cannot_overspend_a_privacy_budget_together(pg: Backend) -> None:
+    """Six debits of 0.4 against a budget of 1.0 from two stores at once: two succeed."""
+    stores = [pg.open(), pg.open()]
+
+    def debit(n: int) -> str:
+        try:
+            stores[n % 2].record_release(_audit(n), None,
+                                         _release(_charge(f"key-{n}"), _table(0.4)))
+        except BudgetExhaustedError:
+            return "refused"
+        return "spent"
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            outcomes = sorted(pool.map(debit, range(6)))
+    finally:
+        for store in stores:
+            store.close()
+    assert outcomes == ["refused"] * 4 + ["spent"] * 2
+    with pg.read() as conn:
+        assert verify_chain(conn) == 2
