@@ -7,8 +7,8 @@
   only for read-head, hash, insert and commit (two round trips: BEGIN, lock and head
   read in one, insert and COMMIT in the other); a killed replica's transaction rolls
   back whole and its lock goes with its session.
-- Rate limits: each bucket is a row, changed under its row lock (``SELECT ... FOR
-  UPDATE``) in its own short transaction, so replicas share one allowance.
+- Rate limits: each bucket is a row, changed under its row lock (taken by an upsert)
+  in its own short transaction, so replicas share one allowance.
 - Privacy budget: the debit and its audit entry commit together while holding the
   budget lock (taken before the audit lock), so replicas cannot overspend.
 
@@ -73,34 +73,46 @@ def connect(dsn: str, *, read_only: bool = False) -> Connection:
 
 
 class _PgBuckets:
-    """Rate-limit buckets as rows; one short transaction per change, under the row lock."""
+    """Rate-limit buckets as rows, each change a transaction of two round trips: BEGIN and
+    the upsert that locks the row and returns it; the update and COMMIT."""
 
     def __init__(self, store: PostgresStateStore) -> None:
         self._store = store
 
     def peek(self, key: tuple[str, str]) -> Bucket | None:
-        with self._store.transaction() as conn:
+        with self._store.session() as conn:
             row = conn.execute("SELECT level, updated FROM rate_state WHERE requester = %s "
                                "AND kind = %s", key).fetchone()
         return None if row is None else Bucket(float(row[0]), float(row[1]))
 
     def update(self, key: tuple[str, str], new: Bucket, change: Callable[[Bucket], T]) -> T:
-        with self._store.transaction() as conn:
-            conn.execute("INSERT INTO rate_state (requester, kind, level, updated) "
-                         "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                         (*key, new.level, new.updated))
-            level, updated = conn.execute(
-                "SELECT level, updated FROM rate_state WHERE requester = %s AND kind = %s "
-                "FOR UPDATE", key).fetchone() or (new.level, new.updated)
-            bucket = Bucket(float(level), float(updated))
-            result = change(bucket)
-            conn.execute("UPDATE rate_state SET level = %s, updated = %s "
-                         "WHERE requester = %s AND kind = %s",
-                         (bucket.level, bucket.updated, *key))
+        with self._store.session() as conn:
+            client = psycopg.ClientCursor(conn)  # client-side binding: several statements
+            client.execute(
+                "BEGIN; INSERT INTO rate_state (requester, kind, level, updated) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (requester, kind) "
+                "DO UPDATE SET level = rate_state.level RETURNING level, updated",
+                (*key, new.level, new.updated))
+            try:
+                client.nextset()
+                level, updated = client.fetchone() or (new.level, new.updated)
+                bucket = Bucket(float(level), float(updated))
+                result = change(bucket)
+                client.execute("UPDATE rate_state SET level = %s, updated = %s "
+                               "WHERE requester = %s AND kind = %s; COMMIT",
+                               (bucket.level, bucket.updated, *key))
+            except BaseException:
+                _rollback(conn)
+                raise
         return result
 
     def changed(self) -> list[RateRow]:
         return []  # every change is already committed
+
+
+def _rollback(conn: Connection) -> None:
+    if not conn.closed:
+        conn.execute("ROLLBACK")
 
 
 class PostgresStateStore(StateStore):
@@ -126,7 +138,7 @@ class PostgresStateStore(StateStore):
         return conn
 
     @contextmanager
-    def _session_guard(self) -> Iterator[Connection]:
+    def session(self) -> Iterator[Connection]:
         """This thread's session; a lost connection is closed, replaced next time."""
         conn = self._session()
         try:
@@ -139,11 +151,11 @@ class PostgresStateStore(StateStore):
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """This thread's session in a transaction."""
-        with self._session_guard() as conn, conn.transaction():
+        with self.session() as conn, conn.transaction():
             yield conn
 
     def reserve_query_id(self, query_id: str) -> None:
-        with self._session_guard() as conn:  # one autocommitted statement
+        with self.session() as conn:  # one autocommitted statement
             claimed = conn.execute(
                 "INSERT INTO query_ids (query_id) VALUES (%s) ON CONFLICT DO NOTHING "
                 "RETURNING 1", (bytes.fromhex(query_id),)).fetchone()
@@ -161,7 +173,7 @@ class PostgresStateStore(StateStore):
         self, entry: AuditEntry, seen: str | None = None, rates: list[RateRow] | None = None
     ) -> None:
         # ``seen`` was committed by reserve_query_id, ``rates`` by the buckets
-        with self._session_guard() as conn:
+        with self.session() as conn:
             cursor = conn.execute(_LOCK_AND_HEAD)
             try:
                 while cursor.nextset():
@@ -172,8 +184,7 @@ class PostgresStateStore(StateStore):
                 psycopg.ClientCursor(conn).execute(
                     INSERT_SQL.replace("?", "%s") + "; COMMIT", entry_row(head, entry))
             except BaseException:
-                if not conn.closed:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     def record_release(
