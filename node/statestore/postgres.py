@@ -124,9 +124,15 @@ class PostgresStateStore(StateStore):
         self._sessions = threading.local()
         self._open: list[Connection] = []
         self._open_lock = threading.Lock()
-        with self.transaction():  # connect now: a wrong DSN fails at start, not at a request
-            pass
-        migrate(self._session())
+        # connect and migrate now: a wrong DSN or missing rights fail at start
+        with self.session() as conn:
+            try:
+                migrate(conn)
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot create or upgrade the state schema in PostgreSQL: "
+                    f"{str(exc).strip()}; the DSN's user needs the right to create tables "
+                    "in its database (or run the node once as a user who has it)") from None
 
     def _session(self) -> Connection:
         conn: Connection | None = getattr(self._sessions, "conn", None)
@@ -201,7 +207,7 @@ class PostgresStateStore(StateStore):
         return result, answer_digest
 
     def audit_head(self) -> tuple[int, str]:
-        with self.transaction() as conn:
+        with self.session() as conn:
             return read_head(_Qmark(conn))
 
     def rate_limiter(self) -> RateLimiter:
@@ -209,7 +215,7 @@ class PostgresStateStore(StateStore):
 
     def check(self) -> str | None:
         try:
-            with self.transaction() as conn:
+            with self.session() as conn:
                 conn.execute("SELECT 1 FROM audit_log LIMIT 1").fetchall()
         except (StoreError, psycopg.Error) as exc:
             return f"PostgreSQL state store unusable: {str(exc).strip()}"

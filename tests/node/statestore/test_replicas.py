@@ -11,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from fedtrade.node.audit import verify_chain
 from fedtrade.node.config import RateLimit
 from fedtrade.node.privacy_ledger import BudgetExhaustedError
+from fedtrade.node.statestore import PostgresStateStore, StoreError
 from fedtrade.trust.errors import RateLimitError
 from tests.node.statestore.backends import Backend, entry
 from tests.node.statestore.test_state_store import _audit, _charge, _release, _table
@@ -131,3 +134,19 @@ def test_replicas_cannot_overspend_a_privacy_budget_together(pg: Backend) -> Non
     assert outcomes == ["refused"] * 4 + ["spent"] * 2
     with pg.read() as conn:
         assert verify_chain(conn) == 2
+
+
+def test_a_user_without_rights_fails_at_start_with_a_clear_reason(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    role = f"r_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")  # PostgreSQL 15: no CREATE on public
+    try:
+        with pytest.raises(StoreError, match="permission denied for schema public") as caught:
+            PostgresStateStore(tmp_path / "node.db", "marketplace",
+                               make_conninfo(pg_dsn, user=role))
+        assert "needs the right to create tables" in str(caught.value)
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {role}")
