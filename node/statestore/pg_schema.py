@@ -41,10 +41,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION fedtrade_append_only();
-CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-    FOR EACH STATEMENT EXECUTE FUNCTION fedtrade_append_only();
+{append_only_audit_log}
 
 CREATE TABLE rate_state (
     requester text NOT NULL,
@@ -65,10 +62,7 @@ CREATE TABLE privacy_ledger (
     query_name text NOT NULL
 );
 CREATE INDEX privacy_ledger_spend ON privacy_ledger (requester, node_id, spent_at);
-CREATE TRIGGER privacy_ledger_append_only BEFORE UPDATE OR DELETE ON privacy_ledger
-    FOR EACH ROW EXECUTE FUNCTION fedtrade_append_only();
-CREATE TRIGGER privacy_ledger_no_truncate BEFORE TRUNCATE ON privacy_ledger
-    FOR EACH STATEMENT EXECUTE FUNCTION fedtrade_append_only();
+{append_only_privacy_ledger}
 
 CREATE TABLE privacy_answers (
     requester text NOT NULL,
@@ -81,8 +75,19 @@ CREATE TABLE privacy_answers (
 );
 """
 
+
+
+def _append_only(table: str) -> str:
+    """Triggers refusing UPDATE, DELETE and TRUNCATE on ``table``."""
+    return (f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}\n"
+            "    FOR EACH ROW EXECUTE FUNCTION fedtrade_append_only();\n"
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}\n"
+            "    FOR EACH STATEMENT EXECUTE FUNCTION fedtrade_append_only();")
+
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
-    ("0001_request_state", _STATE),
+    ("0001_request_state", _STATE.replace("{append_only_audit_log}", _append_only("audit_log"))
+     .replace("{append_only_privacy_ledger}", _append_only("privacy_ledger"))),
 )
 
 

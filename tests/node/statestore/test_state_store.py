@@ -62,13 +62,17 @@ def test_the_audit_chain_verifies_and_its_head_survives_a_restart(backend: Backe
         assert verify_chain(conn) == 6
 
 
-def test_the_database_itself_refuses_to_edit_the_audit_log(backend: Backend) -> None:
+def _record_three(backend: Backend) -> None:
     store = backend.open()
     try:
         for n in range(1, 4):
             store.record(entry(n))
     finally:
         store.close()
+
+
+def test_the_database_itself_refuses_to_edit_the_audit_log(backend: Backend) -> None:
+    _record_three(backend)
     edits = ["UPDATE audit_log SET reason = 'edited' WHERE seq = 2",
              "DELETE FROM audit_log WHERE seq = 3"]
     if backend.name == "postgresql":
@@ -81,23 +85,22 @@ def test_the_database_itself_refuses_to_edit_the_audit_log(backend: Backend) -> 
 
 
 def _write(backend: Backend, conn: SqlConn, sql: str) -> None:
+    _writable(backend, conn)
+    conn.execute(sql)
+
+
+def _writable(backend: Backend, conn: SqlConn) -> None:
     if backend.name == "postgresql":
         conn.execute("SET default_transaction_read_only = off")  # the auditor's is read-only
-    conn.execute(sql)
 
 
 def test_an_entry_changed_behind_the_triggers_is_named(backend: Backend) -> None:
     """With the triggers dropped (an attacker with the database's owner rights), the chain
     still names the entry that was changed."""
-    store = backend.open()
-    try:
-        for n in range(1, 4):
-            store.record(entry(n))
-    finally:
-        store.close()
+    _record_three(backend)
     with backend.read() as conn:
+        _writable(backend, conn)
         if backend.name == "postgresql":
-            conn.execute("SET default_transaction_read_only = off")
             conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
         else:
             conn.execute("DROP TRIGGER audit_log_no_update")
