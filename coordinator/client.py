@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,7 +32,10 @@ from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
+__all__ = ["ROUND_ROBIN", "Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
+
+# gRPC's client-side balancing over every address the node's address resolves to.
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 # A plain value, or a ready Value such as a table of shipments (protocol.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
@@ -89,6 +93,10 @@ class Coordinator:
                 # sent (protocol.limits); a node's own limit refuses a request too large for it
                 ("grpc.max_receive_message_length", DEFAULT_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # a replicated node is one address resolving to every replica
+                # (dns:///node.example:50051, a Kubernetes headless Service): spread the
+                # requests over all of them rather than pinning the first
+                ("grpc.service_config", ROUND_ROBIN),
             ]
             tls = self.config.tls
             channel = (grpc.insecure_channel(node.address, options=options) if tls is None

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
@@ -482,7 +482,7 @@ def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_le
     cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
-    def debit(conn: sqlite3.Connection) -> tuple[Envelope, str, str]:
+    def debit(conn: SqlConn) -> tuple[Envelope, str, str]:
         table, note = privacy_ledger.debit(conn, charge, noisy, state.clock())
         trace.rows = len(table.rows)
         signed = _sign_answer(state, accepted, query_pb2.Answer(table=_table(table)))
