@@ -32,7 +32,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
@@ -404,6 +404,10 @@ def _table(result: ResultTable) -> query_pb2.Table:
 def _catalogue_for(accepted: _Accepted) -> query_pb2.Catalogue:
     config, requester = accepted.config, accepted.requester
     catalogue = query_pb2.Catalogue(node_id=config.node_id, role=config.role)
+    certificate = config.aeo.current(config.node_id, config.role, datetime.now(UTC)) \
+        if config.aeo else None
+    if certificate is not None:
+        catalogue.aeo_certificate.CopyFrom(envelope_to_proto(certificate))
     for name, grant in sorted(requester.grants.items()):
         spec = CATALOGUE[name]
         catalogue.queries.append(
@@ -494,7 +498,7 @@ def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_le
     cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
-    def debit(conn: sqlite3.Connection) -> tuple[Envelope, str, str]:
+    def debit(conn: SqlConn) -> tuple[Envelope, str, str]:
         table, note = privacy_ledger.debit(conn, charge, noisy, state.clock())
         trace.rows = len(table.rows)
         signed = _sign_answer(state, accepted, query_pb2.Answer(table=_table(table)))
