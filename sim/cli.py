@@ -12,6 +12,7 @@ from typing import Any
 
 from fedtrade.coordinator.result_files import read_results
 from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
+from fedtrade.sim.green_lane_eval import evaluate_green_lane, format_green_lane
 from fedtrade.sim.synth import generate, parse_rate_overrides
 from fedtrade.sim.synth.confounders import MIXES, mix_named
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json
@@ -53,10 +54,15 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
 
 def _evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate(read_results(args.results), args.ground_truth, args.confounders)
+    bills = [r.house_bill for r in read_results(args.results)] if args.dispositions else []
+    lanes = [evaluate_green_lane(bills, args.ground_truth, path) for path in args.dispositions]
     if args.json:
-        print_json(_evaluation_json(evaluation))
+        print_json({**_evaluation_json(evaluation),
+                    **({"green_lane": [lane.as_json() for lane in lanes]} if lanes else {})})
     else:
         print(format_evaluation(evaluation))
+        if lanes:
+            print(format_green_lane(lanes))
     return 0
 
 
@@ -84,6 +90,10 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         "--confounders", type=Path, metavar="CSV",
         help="confounders.csv of the same world: count the federation's false positives and "
         "misses per confounder of the shipments they fall on")
+    evaluation.add_argument(
+        "--dispositions", type=Path, action="append", default=[], metavar="LANE.csv",
+        help="the AEO green lane's dispositions of the same manifest (fedtrade screen "
+        "--dispositions), one per tier configuration (repeatable; named by file stem)")
     add_json_option(evaluation)
     evaluation.set_defaults(run=_evaluate)
 

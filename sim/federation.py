@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -45,6 +45,11 @@ def grants_for(role: str) -> dict[str, list[str]]:
 class Federation:
     root: Path
     node_configs: Mapping[str, Path]  # node id -> config path
+    # node id -> role of nodes beyond the one per role of NODE_IDS (e.g. a second marketplace)
+    extra_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def role_of(self, node_id: str) -> str:
+        return {**{n: r for r, n in NODE_IDS.items()}, **self.extra_roles}[node_id]
 
     @property
     def coordinator_config(self) -> Path:
@@ -64,7 +69,6 @@ class Federation:
     ) -> Path:
         """Write the coordinator config once the nodes' addresses are known (with the
         world's known parcel forwarders, if given)."""
-        roles = {node_id: role for role, node_id in NODE_IDS.items()}
         config = {
             "version": 1,
             "coordinator": {
@@ -79,7 +83,7 @@ class Federation:
             "risk": _with_forwarders(DEFAULT_RISK, forwarding_addresses),
             "nodes": {
                 node_id: {
-                    "role": roles[node_id],
+                    "role": self.role_of(node_id),
                     "address": address,
                     "public_key": f"keys/{node_id}.pub",
                     "deadline_seconds": deadline_seconds,
@@ -104,8 +108,13 @@ def _tls(party: str) -> dict[str, str]:
     return {"cert": f"keys/{party}.tls.crt", "key": f"keys/{party}.tls.key", "ca": "ca/ca.crt"}
 
 
-def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> Federation:
-    """Create a federation CA, keys, certificates, a shared linkage secret and configs."""
+def create_federation(
+    root: Path, *, roles: Sequence[str] = tuple(NODE_IDS),
+    extra_nodes: Mapping[str, str] | None = None,
+) -> Federation:
+    """Create a federation CA, keys, certificates, a shared linkage secret and configs.
+
+    One node per role of ``roles`` (NODE_IDS), plus ``extra_nodes`` (node id -> role)."""
     keys = root / "keys"
     (root / "data").mkdir(parents=True, exist_ok=True)
     init_ca(root / "ca")
@@ -113,8 +122,8 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
     issue_certificate(root / "ca", COORDINATOR_ID, keys)
     generate_linkage_secret(root / LINKAGE_SECRET)
     node_configs = {}
-    for role in roles:
-        node_id = NODE_IDS[role]
+    extra = dict(extra_nodes or {})
+    for node_id, role in [*((NODE_IDS[r], r) for r in roles), *extra.items()]:
         generate_keypair(keys, node_id)
         issue_certificate(root / "ca", node_id, keys)
         config = {
@@ -147,4 +156,4 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
         path = root / f"{node_id}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         node_configs[node_id] = path
-    return Federation(root=root, node_configs=node_configs)
+    return Federation(root=root, node_configs=node_configs, extra_roles=extra)

@@ -14,6 +14,7 @@ import pytest
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.wire import PyValue
@@ -47,6 +48,8 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
           "description": "x", "origin_country": "CN", "quantity": 1, "value_usd": 60.0},
          {"entry_number": "EB7-0000002-1", "line_no": 2, "hts10": "8518300000",
           "description": "x", "origin_country": "CN", "quantity": 1, "value_usd": 40.0}])
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "broker")
     db.close()
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     yield connection
