@@ -9,6 +9,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from fedtrade.coordinator.green_lane import GreenLaneSummary
+
 __all__ = [
     "RESULT_COLUMNS",
     "RISK_LEVELS",
@@ -137,3 +139,5 @@ class ScreeningSummary:
     budget_curve: Sequence[BudgetPoint] = ()
     # the coordinator's own seconds per phase (reading, waiting for nodes, assessing, ...)
     phase_seconds: Mapping[str, float] = field(default_factory=dict)
+    # the AEO green lane's dispositions, when the config sets one (coordinator.green_lane)
+    green_lane: GreenLaneSummary | None = None

@@ -31,12 +31,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fedtrade.coordinator.aeo import open_green_lane
 from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
@@ -266,6 +267,7 @@ def screen_manifest(
     rates_file: Path | None = None,
     quarantine: Path | None = None,
     attestations: Path,
+    dispositions: IO[str] | None = None,
 ) -> ScreeningSummary:
     """Screen every shipment of ``manifest``; ``emit`` receives the results batch by batch,
     in manifest order.
@@ -273,6 +275,8 @@ def screen_manifest(
     ``attestations`` is the filer's signed blocks of the manifest (every row must be in
     one); ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes
     the manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    With an AEO green lane configured, ``dispositions`` receives the shipments it takes
+    out of review (``coordinator.green_lane``).
     """
     config = coordinator.config
     settings = config.screening
@@ -293,6 +297,7 @@ def screen_manifest(
         raise DataError(
             f"{manifest}: {len(outside)} shipment(s) are in no block of {attestations} (first: "
             f"{outside[0]}); nothing was sent — ask the filer to attest the manifest as filed")
+    lane = open_green_lane(coordinator, context, attested, str(manifest), dispositions)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     roles = {node_id: run.entry.role for node_id, run in runs.items()}
     ranges = windows(scan.first_day, scan.last_day, rules.split_window_days) \
@@ -339,6 +344,9 @@ def screen_manifest(
                 tally.add(results)
             with clock.phase("write the results"):
                 emit(results)
+            if lane is not None:
+                lane.observe_batch(results, {n: c["known"] for n, c in answers.items()},
+                                   complete=not missing)
             advance("shipments", len(batch.house_bill))
 
         for batch in scan.batches(settings.batch_size):
@@ -365,6 +373,7 @@ def screen_manifest(
         manifest_only_confirmed=dict(tally.confirmed),
         budget_curve=curve,
         phase_seconds=dict(clock.seconds),
+        green_lane=lane.summary() if lane is not None else None,
     )
 
 
