@@ -152,7 +152,7 @@ def _query(args: argparse.Namespace) -> int:
     params = parse_params(args.query, args.param)
     context = _context(args, config)
     blocks = () if args.attestations is None else \
-        load_attested(args.attestations, config.nodes).blocks
+        load_attested(args.attestations, config.nodes).all_blocks()
     if args.sign_only is not None:
         coordinator = Coordinator(config, insecure=True)  # signs only; connects to nothing
         query, request = coordinator.sign_query(config.node(args.node), args.query, params,

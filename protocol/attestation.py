@@ -31,6 +31,7 @@ __all__ = [
     "MAX_BLOCK_LINES",
     "PAYLOAD_MANIFEST_BLOCK",
     "attestation_digest",
+    "parse_attestation",
     "read_attestations",
     "sign_blocks",
     "write_attestations",
@@ -89,7 +90,10 @@ def write_attestations(path: Path, blocks: Iterable[Envelope]) -> None:
         raise DataError(f"{path}: cannot write the attestations: {exc.strerror}") from None
 
 
-def _envelope(record: object) -> Envelope:
+def parse_attestation(line: str | bytes) -> Envelope:
+    """One line of an attestation file as its envelope (not yet verified); ValueError,
+    KeyError, TypeError or binascii.Error if it is not one."""
+    record = json.loads(line)
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
     signatures = record["signatures"]
@@ -116,7 +120,7 @@ def read_attestations(path: Path) -> list[Envelope]:
         if not line.strip():
             continue
         try:
-            blocks.append(_envelope(json.loads(line)))
+            blocks.append(parse_attestation(line))
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise DataError(
                 f"{path}:{number}: not a signed manifest block ({type(exc).__name__}: {exc}); "

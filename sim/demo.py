@@ -198,7 +198,7 @@ def _attest(federation: Federation, world: Path) -> Path:
 
 def _guess(coordinator: Coordinator, context: QueryContext, attested: Path) -> None:
     """A house bill outside the attestation is refused (and audited by the node)."""
-    blocks = load_attested(attested, coordinator.config.nodes).blocks
+    blocks = load_attested(attested, coordinator.config.nodes).all_blocks()
     try:
         coordinator.ask("marketplace-1", "shipment_known", {"house_bills": ["NOTSHIPPED01"]},
                         context, attestations=blocks)
