@@ -6,6 +6,7 @@ running Python total would, so the figures are the same to the last bit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,19 +62,25 @@ class ConsigneeDays:
         groups = len(self.day)
         forwarding = np.zeros(groups, bool)
         forwarding[self.group_of_row[at_forwarder]] = True
-        opening = np.arange(groups)
         parcels = np.zeros(groups, np.int64)
         usd = np.zeros(groups)
-        inside = []
-        for offset in range(width):  # a window holds at most ``width`` consecutive entries
-            other = np.minimum(opening + offset, max(groups - 1, 0))
-            within = ((opening + offset < groups) & (self.consignee[other] == self.consignee)
-                      & (self.day[other] < self.day + width))
+        for other, within in self._windows(width):
             parcels[within] += self.parcels[other][within]
             usd[within] += self.usd[other][within]
-            inside.append((other, within))
         over = (parcels >= 2) & (usd > threshold_usd) & ~forwarding
         marked = np.zeros(groups, bool)
-        for other, within in inside:
+        for other, within in self._windows(width):
             marked[other[within & over]] = True
         return marked[self.group_of_row]
+
+    def _windows(self, width: int) -> Iterator[tuple[Ints, Flags]]:
+        """Per offset in the window: each entry's entry that far on, and whether it is
+        the same consignee's within ``width`` days (a window holds at most ``width``
+        consecutive entries). Made again on each pass: kept, they would cost ``width``
+        arrays the size of the manifest."""
+        groups = len(self.day)
+        opening = np.arange(groups)
+        for offset in range(width):
+            other = np.minimum(opening + offset, max(groups - 1, 0))
+            yield other, ((opening + offset < groups) & (self.consignee[other] == self.consignee)
+                          & (self.day[other] < self.day + width))
