@@ -15,6 +15,7 @@ import numpy.typing as npt
 __all__ = ["ConsigneeDays"]
 
 Ints = npt.NDArray[np.int64]
+Ints32 = npt.NDArray[np.int32]  # days, parcels and entries: 4 bytes an entry or row is plenty
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 
@@ -24,15 +25,15 @@ class ConsigneeDays:
     """One entry per (consignee, day) present, sorted by consignee then day."""
 
     consignee: npt.NDArray[np.uint64]
-    day: Ints
-    parcels: Ints
+    day: Ints32
+    parcels: Ints32
     usd: Floats
-    group_of_row: Ints
+    group_of_row: Ints32
 
     @classmethod
     def empty(cls) -> ConsigneeDays:
-        return cls(np.zeros(0, np.uint64), *(np.zeros(0, np.int64),) * 2, np.zeros(0),
-                   np.zeros(0, np.int64))
+        return cls(np.zeros(0, np.uint64), *(np.zeros(0, np.int32),) * 2, np.zeros(0),
+                   np.zeros(0, np.int32))
 
     @classmethod
     def build(cls, consignee: npt.NDArray[np.uint64], day: Ints, usd: Floats) -> ConsigneeDays:
@@ -40,12 +41,13 @@ class ConsigneeDays:
         order = np.lexsort((day, consignee))
         keys, days = consignee[order], day[order]
         new = np.r_[True, (keys[1:] != keys[:-1]) | (days[1:] != days[:-1])]
-        group_of_row = np.empty(len(order), np.int64)
+        group_of_row = np.empty(len(order), np.int32)
         group_of_row[order] = np.cumsum(new) - 1
         starts = np.flatnonzero(new)
         # bincount adds in row order: the same sums as a running total per day
         sums = np.bincount(group_of_row, weights=usd, minlength=len(starts)).astype(np.float64)
-        return cls(keys[starts], days[starts], np.bincount(group_of_row), sums, group_of_row)
+        return cls(keys[starts], days[starts].astype(np.int32),
+                   np.bincount(group_of_row).astype(np.int32), sums, group_of_row)
 
     def window_total(self, consignee: int, opening: int, width: int) -> tuple[int, float]:
         """Parcels and USD of ``consignee`` on days ``opening`` .. ``opening + width - 1``."""
@@ -64,23 +66,21 @@ class ConsigneeDays:
         forwarding[self.group_of_row[at_forwarder]] = True
         parcels = np.zeros(groups, np.int64)
         usd = np.zeros(groups)
-        for other, within in self._windows(width):
-            parcels[within] += self.parcels[other][within]
-            usd[within] += self.usd[other][within]
+        for offset, within in self._pairs(width):
+            parcels[:groups - offset][within] += self.parcels[offset:][within]
+            usd[:groups - offset][within] += self.usd[offset:][within]
         over = (parcels >= 2) & (usd > threshold_usd) & ~forwarding
         marked = np.zeros(groups, bool)
-        for other, within in self._windows(width):
-            marked[other[within & over]] = True
+        for offset, within in self._pairs(width):
+            marked[offset:][within & over[:groups - offset]] = True
         return marked[self.group_of_row]
 
-    def _windows(self, width: int) -> Iterator[tuple[Ints, Flags]]:
-        """Per offset in the window: each entry's entry that far on, and whether it is
-        the same consignee's within ``width`` days (a window holds at most ``width``
-        consecutive entries). Made again on each pass: kept, they would cost ``width``
-        arrays the size of the manifest."""
+    def _pairs(self, width: int) -> Iterator[tuple[int, Flags]]:
+        """Per offset in the window (a window holds at most ``width`` consecutive
+        entries): for each entry with one that far on, is that one the same consignee's
+        within ``width`` days? Slices, not index arrays, and made again on each pass:
+        kept, they would cost ``width`` arrays the size of the manifest."""
         groups = len(self.day)
-        opening = np.arange(groups)
-        for offset in range(width):
-            other = np.minimum(opening + offset, max(groups - 1, 0))
-            yield other, ((opening + offset < groups) & (self.consignee[other] == self.consignee)
-                          & (self.day[other] < self.day + width))
+        for offset in range(min(width, groups)):
+            yield offset, ((self.consignee[offset:] == self.consignee[:groups - offset])
+                           & (self.day[offset:] < self.day[:groups - offset] + width))

@@ -18,13 +18,12 @@ a quarantine file, bad rows are written there (the row as written plus an
 ``import_error`` column), left out of screening, and the rest is screened.
 
 What a run keeps is compact columns, a few bytes per shipment (the house bill,
-declared USD, consignee key, arrival day and the manifest-only flags) and the
-consignee-day totals; batches are slices of them.
+declared USD and the manifest-only flags) and the consignee-day totals, which
+also give each row its consignee key and arrival day; batches are slices of them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import pyarrow.csv as pacsv
 
 from fedtrade.coordinator.consignee_days import ConsigneeDays
 from fedtrade.coordinator.consignee_keys import consignee_keys
+from fedtrade.coordinator.memory import release_freed_memory
 from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
 from fedtrade.protocol.limits import HOUSE_BILL
@@ -107,12 +107,11 @@ class ManifestScan:
     """Line -> problem of each row left out (quarantine)."""
     house_bills: pa.StringArray = field(default_factory=lambda: pa.array([], pa.string()))
     usd: Floats = field(default_factory=lambda: np.zeros(0))
-    consignee: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, np.uint64))
-    day: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
     at_forwarder: Flags = field(default_factory=lambda: np.zeros(0, bool))
     low_value: Flags = field(default_factory=lambda: np.zeros(0, bool))
     manifest_split: Flags = field(default_factory=lambda: np.zeros(0, bool))
     days: ConsigneeDays = field(default_factory=ConsigneeDays.empty)
+    """Also each row's consignee and day, through its entry (``group_of_row``)."""
 
     @property
     def rows(self) -> int:
@@ -120,11 +119,11 @@ class ManifestScan:
 
     @property
     def first_day(self) -> str:
-        return date.fromordinal(int(self.day.min())).isoformat()
+        return date.fromordinal(int(self.days.day.min())).isoformat()
 
     @property
     def last_day(self) -> str:
-        return date.fromordinal(int(self.day.max())).isoformat()
+        return date.fromordinal(int(self.days.day.max())).isoformat()
 
     def window_total(self, consignee: int, opening: date) -> tuple[int, float]:
         """Parcels and declared USD of the consignee in the window starting on ``opening``."""
@@ -134,9 +133,10 @@ class ManifestScan:
         """The accepted rows in batches of ``size`` shipments, in manifest order."""
         for start in range(0, self.rows, size):
             stop = min(start + size, self.rows)
+            entries = self.days.group_of_row[start:stop]
             yield Batch(
                 start, self.house_bills[start:stop].to_pylist(), self.usd[start:stop],
-                self.consignee[start:stop], self.day[start:stop],
+                self.days.consignee[entries], self.days.day[entries].astype(np.int64),
                 self.at_forwarder[start:stop], self.low_value[start:stop],
                 self.manifest_split[start:stop])
 
@@ -390,12 +390,12 @@ def _hs6_medians(hs6: Ints, usd: Floats) -> Floats:
     return per_row
 
 
-def _release_freed_memory() -> None:
-    """Arrow allocations from jemalloc where the wheel has it: it hands freed blocks back
-    to the system, where mimalloc (pyarrow's default) keeps them (about 60 MiB more peak
-    RSS at 100,000 shipments, measured)."""
-    with contextlib.suppress(NotImplementedError):
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
+def _any_repeated(bills: pa.StringArray) -> bool:
+    """Is a house bill listed twice? Sorted and compared with its neighbour: a third of the
+    memory of counting distinct values in a hash table (about 64 MiB at 1,000,000)."""
+    ranked = bills.take(pc.sort_indices(bills))
+    return len(bills) > 1 and bool(
+        pc.any(pc.equal(ranked.slice(1), ranked.slice(0, len(bills) - 1))).as_py())
 
 
 def scan_manifest(
@@ -405,7 +405,7 @@ def scan_manifest(
     """Read and validate every row; raise DataError listing the first problems, or, with
     ``quarantine``, write the bad rows there and leave them out."""
     split = split or SplitRule()
-    _release_freed_memory()
+    release_freed_memory()
     _read_header(path)
     accepted = _Accepted(rates, split.forwarding_addresses)
     try:
@@ -417,7 +417,7 @@ def scan_manifest(
     accepted.bills = []
     # A house bill listed again: every listing after the first is a bad row.
     repeated = np.zeros(len(bills), bool)
-    if pc.count_distinct(bills).as_py() < len(bills):
+    if _any_repeated(bills):
         first = np.unique(np.asarray(bills.dictionary_encode().indices), return_index=True)[1]
         repeated[:] = True
         repeated[first] = False
@@ -447,12 +447,13 @@ def scan_manifest(
     usd, hs6 = column(accepted.usd, np.float64), column(accepted.hs6, np.int64)
     scan = ManifestScan(
         path, split, rejected, bills.filter(pa.array(~repeated)) if repeated.any() else bills,
-        _round_cents(usd), column(accepted.consignee, np.uint64),
-        column(accepted.day, np.int64), column(accepted.forwarding, bool))
-    medians = _hs6_medians(hs6, usd)
+        _round_cents(usd), column(accepted.forwarding, bool))
     # NaN medians compare False: no baseline for a rare HS6
-    scan.low_value = scan.usd < LOW_VALUE_SHARE * medians
-    scan.days = ConsigneeDays.build(scan.consignee, scan.day, usd)
+    scan.low_value = scan.usd < LOW_VALUE_SHARE * _hs6_medians(hs6, usd)
+    del hs6  # each column goes once used: the peak is the largest step's, not their sum
+    scan.days = ConsigneeDays.build(column(accepted.consignee, np.uint64),
+                                    column(accepted.day, np.int64), usd)
+    del usd
     if split.threshold_usd > 0:
         scan.manifest_split = scan.days.split_rows(
             split.threshold_usd, split.window_days, scan.at_forwarder)

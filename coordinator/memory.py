@@ -1,0 +1,43 @@
+"""Freed memory goes back to the system, so the coordinator's footprint follows what it
+holds (compact columns, the batches in flight) rather than the largest moment of a run.
+
+Two allocators are involved. Arrow's buffers come from jemalloc where the wheel has it:
+it hands freed pages back at once (``decay_ms`` 0), where mimalloc (pyarrow's default)
+keeps them. numpy's arrays and Python's objects come from the C library's malloc; with
+glibc, two settings matter (``mallopt``; a no-op where there is no glibc):
+
+- ``M_MMAP_THRESHOLD`` fixed at 128 KiB: every large block (a column, a temporary of a
+  vectorised step) is its own mapping and is unmapped when freed. Left dynamic, glibc
+  raises the threshold after the first large frees and puts later columns in the heap,
+  where the holes they leave are kept (about 90 MiB at 1,000,000 shipments, measured).
+- ``M_ARENA_MAX`` 2: each screening worker thread would otherwise get its own arena,
+  and each keeps its own freed memory (about 55 MiB at 1,000,000 shipments, measured).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+
+import pyarrow as pa
+
+__all__ = ["release_freed_memory"]
+
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+_MMAP_THRESHOLD_BYTES = 128 * 1024
+_ARENAS = 2
+
+
+def release_freed_memory() -> None:
+    """Set both allocators as the module docstring says (idempotent; call before the
+    threads start)."""
+    with contextlib.suppress(NotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    name = ctypes.util.find_library("c")
+    mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, _ARENAS)
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
