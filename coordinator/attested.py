@@ -34,6 +34,7 @@ from fedtrade.trust.errors import DataError, FedtradeError
 __all__ = ["AttestedManifest", "load_attested"]
 
 Ints = npt.NDArray[np.int64]
+Ints32 = npt.NDArray[np.int32]
 Bills = npt.NDArray[np.bytes_]
 
 
@@ -45,7 +46,7 @@ class AttestedManifest:
     """The checked blocks of one attestation file, found again by house bill."""
 
     def __init__(self, path: Path, spans: list[tuple[int, int, bytes]], filers: list[str],
-                 filer_of_block: Ints, bills: Bills, block_of_bill: Ints) -> None:
+                 filer_of_block: Ints, bills: Bills, block_of_bill: Ints32) -> None:
         self._path = path
         self._spans = spans  # per block: offset, length and digest of its line
         self._filers = filers
@@ -133,7 +134,7 @@ class _Index:
         self.filer_of_block.append(self.filers.setdefault(filer, len(self.filers)))
         self.bills.append(_encoded(entry.house_bill for entry in block.lines))
 
-    def sorted_bills(self, path: Path) -> tuple[Bills, Ints]:
+    def sorted_bills(self, path: Path) -> tuple[Bills, Ints32]:
         """The bills sorted, and each one's block; DataError naming the first line in file
         order that attests a bill again."""
         ends = np.cumsum([len(b) for b in self.bills])
@@ -147,7 +148,7 @@ class _Index:
             block = int(np.searchsorted(ends, first, "right"))
             raise DataError(f"{path}: block {block + 1}: house bill "
                             f"{bills[first].decode()} is attested twice")
-        return ranked, np.searchsorted(ends, order, "right").astype(np.int64)
+        return ranked, np.searchsorted(ends, order, "right").astype(np.int32)
 
 
 def _check(path: Path, number: int, line: bytes) -> Envelope:

@@ -44,6 +44,7 @@ __all__ = [
     "assess_columns",
     "load_risk_rules",
     "worklist",
+    "worklist_positions",
 ]
 
 INDICATOR_QUERY = "shipment_indicators"
@@ -330,12 +331,17 @@ def assess_batch(
     return [assessed.at(i, rules) for i in range(size)]
 
 
-def worklist(scores: Sequence[int] | Ints) -> list[int]:
+def worklist(scores: Sequence[int] | Ints | npt.NDArray[np.int32]) -> list[int]:
     """Positions of the shipments scored above zero, highest first (ties in manifest order):
     the order an officer opens them in. Unscored shipments are never on it."""
-    values = np.asarray(scores, np.int64)
+    return worklist_positions(scores).tolist()  # type: ignore[no-any-return]
+
+
+def worklist_positions(scores: Sequence[int] | Ints | npt.NDArray[np.int32]) -> Ints:
+    """``worklist`` as an array (no Python int per shipment)."""
+    values = np.asarray(scores)
     scored = np.flatnonzero(values > 0)
-    return scored[np.argsort(-values[scored], kind="stable")].tolist()  # type: ignore[no-any-return]
+    return scored[np.argsort(-values[scored], kind="stable")]
 
 
 def _rule(entry: ConfigMapping) -> Rule:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,7 @@ from fedtrade.coordinator.risk import (
     SPLIT_PATTERN,
     RiskRules,
     assess_columns,
-    worklist,
+    worklist_positions,
 )
 from fedtrade.protocol.rates import RateTable
 from fedtrade.protocol.tables import decode_table
@@ -80,6 +80,7 @@ TOP_SHIPMENTS = 50
 
 Columns = Mapping[str, list[PyValue]]
 Ints = npt.NDArray[np.int64]
+Ints32 = npt.NDArray[np.int32]  # scores: 4 bytes a shipment, kept for the whole run
 Flags = npt.NDArray[np.bool_]
 
 
@@ -165,20 +166,28 @@ def _indicators(
 @dataclass
 class _Tally:
     rules: RiskRules
+    rows: int
     by_level: Counter[str] = field(default_factory=Counter)
     by_pattern: Counter[str] = field(default_factory=Counter)
     baseline: Counter[str] = field(default_factory=Counter)
     confirmed: Counter[str] = field(default_factory=Counter)
     top: list[tuple[int, int, ShipmentResult]] = field(default_factory=list)
     count: int = 0
-    # per batch and shipment: federation score, manifest-only score, violation flagged
-    scores: list[Ints] = field(default_factory=list)
-    baseline_scores: list[Ints] = field(default_factory=list)
-    flagged: list[Flags] = field(default_factory=list)
+    # per shipment, filled batch by batch: federation score, manifest-only score,
+    # violation flagged
+    scores: Ints32 = field(init=False)
+    baseline_scores: Ints32 = field(init=False)
+    flagged: Flags = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scores = np.zeros(self.rows, np.int32)
+        self.baseline_scores = np.zeros(self.rows, np.int32)
+        self.flagged = np.zeros(self.rows, bool)
 
     def add(self, batch: ResultBatch) -> None:
         size = len(batch)
-        flagged = np.zeros(size, bool)
+        at = slice(self.count, self.count + size)
+        flagged = self.flagged[at]
         self.by_level[batch.quiet_level] += size - len(batch.detailed)
         for index, result in batch.detailed.items():
             self.by_level[result.risk_level] += 1
@@ -188,10 +197,9 @@ class _Tally:
         self.baseline[UNDERVALUATION] += int(batch.low_value.sum())
         self.baseline[SPLIT_PATTERN] += int(batch.manifest_split.sum())
         weight = self.rules.manifest_only_score
-        self.scores.append(batch.score)
-        self.baseline_scores.append(weight([UNDERVALUATION]) * batch.low_value.astype(np.int64)
+        self.scores[at] = batch.score
+        self.baseline_scores[at] = (weight([UNDERVALUATION]) * batch.low_value.astype(np.int64)
                                     + weight([SPLIT_PATTERN]) * batch.manifest_split)
-        self.flagged.append(flagged)
         # the batch's best: highest score first, ties in manifest order
         for index in np.lexsort((np.arange(size), -batch.score))[:TOP_SHIPMENTS].tolist():
             item = (int(batch.score[index]), -(self.count + index + 1), batch.result(index))
@@ -204,11 +212,8 @@ class _Tally:
         self.count += size
 
     def curve(self) -> tuple[BudgetPoint, ...]:
-        def joined(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
-            return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-        return budget_curve(joined(self.scores, np.int64), joined(self.baseline_scores, np.int64),
-                            joined(self.flagged, bool))
+        return budget_curve(self.scores[:self.count], self.baseline_scores[:self.count],
+                            self.flagged[:self.count])
 
 
 class _Clock:
@@ -226,14 +231,14 @@ class _Clock:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
-def budget_curve(scores: Sequence[int] | Ints, baseline: Sequence[int] | Ints,
+def budget_curve(scores: Sequence[int] | Ints | Ints32, baseline: Sequence[int] | Ints | Ints32,
                  flagged: Sequence[int] | Flags,
                  shares: Sequence[float] = BUDGET_SHARES) -> tuple[BudgetPoint, ...]:
     """Per budget share: flagged shipments among the top of each worklist (score > 0 only,
     highest first, ties in manifest order)."""
     found = np.asarray(flagged, bool)
-    fed = np.asarray(worklist(scores), np.int64)
-    base = np.asarray(worklist(baseline), np.int64)
+    fed = worklist_positions(scores)
+    base = worklist_positions(baseline)
     points = []
     for share in shares:
         slots = math.ceil(share * len(scores))
@@ -302,7 +307,7 @@ def screen_manifest(
     roles = {node_id: run.entry.role for node_id, run in runs.items()}
     ranges = windows(scan.first_day, scan.last_day, rules.split_window_days) \
         if rules.split_threshold_usd > 0 else []
-    tally = _Tally(config.risk)
+    tally = _Tally(config.risk, scan.rows)
     workers = max(4, len(runs) * settings.in_flight_batches)
 
     def totals_failed(node_id: str, exc: FedtradeError) -> None:
