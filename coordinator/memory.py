@@ -9,9 +9,11 @@ glibc, two settings matter (``mallopt``; a no-op where there is no glibc):
 - ``M_MMAP_THRESHOLD`` fixed at 128 KiB: every large block (a column, a temporary of a
   vectorised step) is its own mapping and is unmapped when freed. Left dynamic, glibc
   raises the threshold after the first large frees and puts later columns in the heap,
-  where the holes they leave are kept (about 90 MiB at 1,000,000 shipments, measured).
+  where the holes they leave are kept (reading a 1,000,000-shipment manifest: 292 MiB
+  resident afterwards, 251 MiB with the threshold fixed; measured).
 - ``M_ARENA_MAX`` 2: each screening worker thread would otherwise get its own arena,
-  and each keeps its own freed memory (about 55 MiB at 1,000,000 shipments, measured).
+  and each keeps its own freed memory (a 1,000,000-shipment run: 386 MiB peak, 334 MiB
+  with fewer arenas; measured).
 """
 
 from __future__ import annotations
