@@ -9,8 +9,8 @@ saves a round of refusals.
 The file is read once to check it, and what is kept is an index, a few bytes
 per house bill: each block's place in the file and digest, and the attested
 house bills sorted, with their block. A batch's blocks are read back from the
-file when it is sent (and must be the bytes that were checked), so memory does
-not grow with the manifest.
+file when it is sent (and must be the bytes that were checked): memory grows by
+about 16 bytes a house bill, not by the blocks.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class AttestedManifest:
 
     def filer_of(self, house_bill: str) -> str:
         """The node id of the filer that attested ``house_bill``."""
-        block = int(self._find([house_bill])[0])
-        if block < 0:
+        key = house_bill.encode()  # one bill: a scalar search, no array (called per shipment)
+        at = int(np.searchsorted(self._bills, key))
+        if at == len(self._bills) or self._bills[at] != key:
             raise KeyError(house_bill)
-        return self._filers[int(self._filer_of_block[block])]
+        return self._filers[int(self._filer_of_block[int(self._block_of_bill[at])])]
 
     def __contains__(self, house_bill: object) -> bool:
         return isinstance(house_bill, str) and int(self._find([house_bill])[0]) >= 0

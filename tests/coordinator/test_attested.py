@@ -48,7 +48,9 @@ def test_blocks_are_found_by_house_bill_and_read_back_from_the_file(tmp_path: Pa
     assert _bills(attested.all_blocks()) == [bills[:1000], bills[1000:2000], bills[2000:]]
     assert attested.missing(["HB00001", "HB99999", "HB0000", "A", "HB024999"]) == \
         ["HB99999", "HB0000", "A", "HB024999"]
-    assert "HB02499" in attested and "HB02500" not in attested and 7 not in attested
+    assert "HB02499" in attested
+    assert "HB02500" not in attested
+    assert 7 not in attested
     assert attested.filer_of("HB01234") == FILER
     with pytest.raises(KeyError):
         attested.filer_of("HB02500")
