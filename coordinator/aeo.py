@@ -101,4 +101,4 @@ def open_green_lane(
         }, sort_keys=True))
     return GreenLane(rule=rule, seed=seed, tiers={n: c.tier for n, c in certified.items()},
                      roles={n: e.role for n, e in coordinator.config.nodes.items()},
-                     certification=certification, filer_of=attested.filer_of, out=out)
+                     certification=certification, filers_of=attested.filers_of, out=out)

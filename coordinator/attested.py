@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,11 +64,14 @@ class AttestedManifest:
 
     def filer_of(self, house_bill: str) -> str:
         """The node id of the filer that attested ``house_bill``."""
-        key = house_bill.encode()  # one bill: a scalar search, no array (called per shipment)
-        at = int(np.searchsorted(self._bills, key))
-        if at == len(self._bills) or self._bills[at] != key:
-            raise KeyError(house_bill)
-        return self._filers[int(self._filer_of_block[int(self._block_of_bill[at])])]
+        return self.filers_of([house_bill])[0]
+
+    def filers_of(self, house_bills: Sequence[str]) -> list[str]:
+        """``filer_of`` each of ``house_bills``, in one search."""
+        blocks = self._find(house_bills)
+        if (blocks < 0).any():
+            raise KeyError(house_bills[int(np.flatnonzero(blocks < 0)[0])])
+        return [self._filers[i] for i in self._filer_of_block[blocks].tolist()]
 
     def __contains__(self, house_bill: object) -> bool:
         return isinstance(house_bill, str) and int(self._find([house_bill])[0]) >= 0

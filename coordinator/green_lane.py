@@ -98,7 +98,7 @@ class GreenLane:
     """One screening run's green lane: decides per shipment and counts.
 
     ``tiers`` maps every configured node id to the tier of its certificate that
-    counts (None if none does); ``filer_of`` names the filer of a house bill;
+    counts (None if none does); ``filers_of`` names the filer of each house bill;
     ``out`` (optional) receives one CSV row per shipment not left in review.
     """
 
@@ -107,7 +107,7 @@ class GreenLane:
     tiers: Mapping[str, str | None]
     roles: Mapping[str, str]  # node id -> role
     certification: Mapping[str, str]
-    filer_of: Callable[[str], str]
+    filers_of: Callable[[Sequence[str]], list[str]]
     out: IO[str] | None = None
     counts: Counter[str] = field(default_factory=Counter)
     sample_hits: int = 0
@@ -122,13 +122,14 @@ class GreenLane:
     ) -> None:
         """Decide for a batch; ``known[node]`` is that node's known column for the batch."""
         rule = self.rule
+        filers = self.filers_of(results.house_bill)
         for index, bill in enumerate(results.house_bill):
             score = int(results.score[index])
             if not complete or score >= rule.score_below:
                 self.counts[REVIEW] += 1  # what decide() says, without building the chain
                 continue
             chain = {node for node, column in known.items() if column[index] is True}
-            chain.add(self.filer_of(bill))
+            chain.add(filers[index])
             disposition = decide(score, [self.tiers.get(n) for n in chain],
                                  complete=complete, rule=rule, sampled=False,
                                  roles={self.roles.get(n, "") for n in chain})

@@ -52,6 +52,7 @@ def test_blocks_are_found_by_house_bill_and_read_back_from_the_file(tmp_path: Pa
     assert "HB02500" not in attested
     assert 7 not in attested
     assert attested.filer_of("HB01234") == FILER
+    assert attested.filers_of(["HB02499", "HB00000"]) == [FILER, FILER]
     with pytest.raises(KeyError):
         attested.filer_of("HB02500")
     with pytest.raises(KeyError):
