@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from fedtrade.node.audit import GENESIS_HASH, INSERT_SQL, AuditEntry, entry_row, read_head
+from fedtrade.node.queries.spec import POSTGRESQL
 from fedtrade.node.ratelimit import Bucket, RateLimiter, RateRow
 from fedtrade.node.replay import replay_error
 from fedtrade.node.sqlconn import SqlConn
@@ -118,10 +119,12 @@ def _rollback(conn: Connection) -> None:
 class PostgresStateStore(StateStore):
     backend = "postgresql"
 
-    def __init__(self, database: Path, role: str, dsn: str) -> None:
+    def __init__(self, database: Path, role: str, dsn: str, *, data: bool = False) -> None:
         super().__init__(database, role)
         self._dsn = dsn
+        self._data = data
         self._sessions = threading.local()
+        self._readers_local = threading.local()
         self._open: list[Connection] = []
         self._open_lock = threading.Lock()
         # connect and migrate now: a wrong DSN or missing rights fail at start
@@ -133,6 +136,8 @@ class PostgresStateStore(StateStore):
                     f"cannot create or upgrade the state schema in PostgreSQL: "
                     f"{str(exc).strip()}; the DSN's user needs the right to create tables "
                     "in its database (or run the node once as a user who has it)") from None
+            if data:
+                _check_data(conn, role)
 
     def _session(self) -> Connection:
         conn: Connection | None = getattr(self._sessions, "conn", None)
@@ -206,6 +211,18 @@ class PostgresStateStore(StateStore):
             self._append(conn, entry(answer_digest, note))
         return result, answer_digest
 
+    def data(self) -> tuple[SqlConn, str]:
+        """With ``data``: this thread's read-only session on the PostgreSQL data tables."""
+        if not self._data:
+            return super().data()
+        conn: Connection | None = getattr(self._readers_local, "conn", None)
+        if conn is None or conn.closed:
+            conn = connect(self._dsn, read_only=True)
+            self._readers_local.conn = conn
+            with self._open_lock:
+                self._open.append(conn)
+        return conn, POSTGRESQL
+
     def audit_head(self) -> tuple[int, str]:
         with self.session() as conn:
             return read_head(_Qmark(conn))
@@ -227,6 +244,20 @@ class PostgresStateStore(StateStore):
             for conn in self._open:
                 conn.close()
             self._open.clear()
+
+
+def _check_data(conn: Connection, role: str) -> None:
+    """The data tables must be there, a ``role`` node's (published by an import)."""
+    row = conn.execute("SELECT to_regclass('fedtrade_data_schema') IS NOT NULL").fetchone()
+    stored = conn.execute("SELECT role FROM fedtrade_data_schema").fetchone() if row and row[0] \
+        else None
+    if stored is None:
+        raise StoreError("store.data is postgresql but no data was imported into this "
+                         "PostgreSQL database yet; run fedtrade-node import (once, on any "
+                         "host with this config) before serve")
+    if stored[0] != role:
+        raise StoreError(f"the PostgreSQL database holds the data of a {stored[0]} node, "
+                         f"not a {role}; give each node its own database")
 
 
 @contextmanager
