@@ -121,7 +121,8 @@ def publish(lite: sqlite3.Connection, role: str, dsn: str) -> None:
                     pg.execute(f"ANALYZE {table}")
     except psycopg.Error as exc:
         raise FedtradeError(
-            f"cannot publish the import to the PostgreSQL data store: {str(exc).strip()}; "
+            f"cannot publish the import to the PostgreSQL data store: "
+            f"{str(exc).strip().splitlines()[0]}; "
             "nothing was imported (neither store changed); check the server and the DSN's "
             "rights, then run the import again") from None
 
