@@ -107,6 +107,14 @@ _CENTS: Mapping[str, str] = {
     POSTGRESQL: "CAST(trunc(sum(value_usd) * 100 + CASE WHEN sum(value_usd) < 0 THEN -0.5 "
                 "ELSE 0.5 END) AS bigint)",
 }
+
+
+def _key(group: str, dialect: str) -> str:
+    """The SQL of a group_by key (validate_params allowed only these)."""
+    return _WEEK[dialect] if group == "week" else {"hs_chapter": "hs_chapter",
+                                                   "origin": "origin"}[group]
+
+
 def _window(params: Mapping[str, PyValue]) -> tuple[str, str]:
     first = date.fromisoformat(str(params["date_from"]))
     last = date.fromisoformat(str(params["date_to"]))
@@ -131,8 +139,7 @@ def _statement(source: _Source, groups: list[str], filters: list[str], value: bo
             + source.rows.format(rates=_RATES[dialect], start=param("start"),
                                  stop=param("stop"))
             + where)
-    keys = ", ".join(f"{_WEEK[dialect] if g == 'week' else g} AS k{i}"
-                     for i, g in enumerate(groups))
+    keys = ", ".join(f"{_key(g, dialect)} AS k{i}" for i, g in enumerate(groups))
     cols = ", ".join(f"k{i}" for i in range(len(groups)))
     cents = _CENTS[dialect] if value else "0"
     return f"""WITH base AS ({base}),

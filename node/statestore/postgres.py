@@ -34,6 +34,8 @@ from fedtrade.node.replay import replay_error
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.statestore.base import StateStore, StoreError
 from fedtrade.node.statestore.pg_schema import migrate
+from fedtrade.node.store.pgdata import check_role, stored_role
+from fedtrade.trust.errors import FedtradeError
 
 __all__ = ["PostgresStateStore", "connect", "read_state"]
 
@@ -215,13 +217,13 @@ class PostgresStateStore(StateStore):
         """With ``data``: this thread's read-only session on the PostgreSQL data tables."""
         if not self._data:
             return super().data()
-        conn: Connection | None = getattr(self._readers_local, "conn", None)
-        if conn is None or conn.closed:
-            conn = connect(self._dsn, read_only=True)
-            self._readers_local.conn = conn
+        session: _DataSession | None = getattr(self._readers_local, "session", None)
+        if session is None or session.conn.closed:
+            session = _DataSession(connect(self._dsn, read_only=True))
+            self._readers_local.session = session
             with self._open_lock:
-                self._open.append(conn)
-        return conn, POSTGRESQL
+                self._open.append(session.conn)
+        return session, POSTGRESQL
 
     def audit_head(self) -> tuple[int, str]:
         with self.session() as conn:
@@ -246,18 +248,33 @@ class PostgresStateStore(StateStore):
             self._open.clear()
 
 
+class _DataSession:
+    """A read-only session on the data tables; a lost connection is closed (replaced on
+    the next request) and reported as StoreError."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None, /) -> Any:
+        try:
+            return self.conn.execute(sql, parameters)
+        except psycopg.OperationalError as exc:
+            self.conn.close()
+            raise StoreError(f"the PostgreSQL data store failed: "
+                             f"{str(exc).strip().splitlines()[0]}; retry the request with a "
+                             "new query id") from None
+
+
 def _check_data(conn: Connection, role: str) -> None:
     """The data tables must be there, a ``role`` node's (published by an import)."""
-    row = conn.execute("SELECT to_regclass('fedtrade_data_schema') IS NOT NULL").fetchone()
-    stored = conn.execute("SELECT role FROM fedtrade_data_schema").fetchone() if row and row[0] \
-        else None
-    if stored is None:
+    try:
+        check_role(conn, role)
+    except FedtradeError as exc:
+        raise StoreError(str(exc)) from None
+    if stored_role(conn) is None:
         raise StoreError("store.data is postgresql but no data was imported into this "
                          "PostgreSQL database yet; run fedtrade-node import (once, on any "
                          "host with this config) before serve")
-    if stored[0] != role:
-        raise StoreError(f"the PostgreSQL database holds the data of a {stored[0]} node, "
-                         f"not a {role}; give each node its own database")
 
 
 @contextmanager

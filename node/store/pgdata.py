@@ -33,7 +33,7 @@ from fedtrade.node.config import StoreSettings
 from fedtrade.node.store.schema import table_specs
 from fedtrade.trust.errors import FedtradeError
 
-__all__ = ["data_tables", "ddl", "publish", "publisher"]
+__all__ = ["check_role", "data_tables", "ddl", "publish", "publisher", "stored_role"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -76,17 +76,32 @@ def _columns(lite: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in lite.execute(f"PRAGMA table_info({table})")]
 
 
+def stored_role(pg: Connection) -> str | None:
+    """The role whose data the database holds; None before the first publish."""
+    row = pg.execute("SELECT to_regclass('fedtrade_data_schema') IS NOT NULL").fetchone()
+    if not (row and row[0]):
+        return None
+    stored = pg.execute("SELECT role FROM fedtrade_data_schema").fetchone()
+    return None if stored is None else str(stored[0])
+
+
+def check_role(pg: Connection, role: str) -> None:
+    """FedtradeError when the database holds another role's data."""
+    stored = stored_role(pg)
+    if stored is not None and stored != role:
+        raise FedtradeError(f"this PostgreSQL database holds the data of a {stored} node, not "
+                            f"a {role}; give each node its own database")
+
+
 def _ensure_schema(pg: Connection, lite: sqlite3.Connection, role: str) -> None:
     """Create the tables, or recreate them when the SQLite schema changed."""
     schema = ddl(lite, role)
     digest = hashlib.sha256(schema.encode()).hexdigest()
+    check_role(pg, role)
     pg.execute("CREATE TABLE IF NOT EXISTS fedtrade_data_schema "
                "(role text PRIMARY KEY, ddl_sha256 text NOT NULL)")
-    row = pg.execute("SELECT role, ddl_sha256 FROM fedtrade_data_schema").fetchone()
-    if row is not None and row[0] != role:
-        raise FedtradeError(f"this PostgreSQL database holds the data of a {row[0]} node, not "
-                            f"a {role}; give each node its own database")
-    if row is not None and row[1] == digest:
+    row = pg.execute("SELECT ddl_sha256 FROM fedtrade_data_schema").fetchone()
+    if row is not None and row[0] == digest:
         return
     for table in data_tables(role):
         pg.execute(f"DROP TABLE IF EXISTS {table}")

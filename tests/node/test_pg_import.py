@@ -91,7 +91,7 @@ def test_a_failed_publish_leaves_both_stores_as_they_were(
         before = contents(pg)
     with sqlite3.connect(store) as lite:
         stored = contents(lite)
-    with pytest.raises(FedtradeError, match="disk full.*neither store changed"):
+    with pytest.raises(FedtradeError, match=r"disk full.*neither store changed"):
         import_path(store, ROLE, "sellers", amend(world, tmp_path, "suspended"),
                     progress=False, publish=push)
     with sqlite3.connect(store) as lite, psycopg.connect(pg_dsn) as pg:
