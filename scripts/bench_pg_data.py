@@ -23,11 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import make_conninfo
+from bench_state import new_database, throwaway_server  # beside this script
 
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
@@ -40,8 +38,6 @@ from fedtrade.protocol.catalogue import CATALOGUE, INDICATOR_ROLES
 from fedtrade.protocol.wire import PyValue
 from fedtrade.sim.synth import generate
 
-ROOT = Path(__file__).resolve().parent.parent
-THROWAWAY = ROOT / "scripts" / "pg-throwaway"
 ROLES = ("marketplace", "carrier", "broker")
 
 
@@ -86,17 +82,10 @@ def _two_processes(dsn: str, role: str, manifest: Path, size: int, limit: int,
     time.sleep(3.0)  # both connected, warmed and waiting
     started = time.time()
     go.touch()
-    ends = [json.loads(worker.communicate()[0])["ended"] for worker in workers]
+    ends = [float(json.loads(worker.communicate()[0])["ended"]) for worker in workers]
     if any(worker.returncode for worker in workers):
         raise SystemExit("bench_pg_data: a worker process failed")
     return max(ends) - started
-
-
-def _database(server: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return make_conninfo(server, dbname=name)
 
 
 def bench(server: str, args: argparse.Namespace, work: Path) -> None:
@@ -114,7 +103,7 @@ def bench(server: str, args: argparse.Namespace, work: Path) -> None:
         started = time.perf_counter()
         import_path(store, role, None, work / "world" / role, progress=False)
         imported = time.perf_counter() - started
-        dsn = _database(server)
+        dsn = new_database(server)
         started = time.perf_counter()
         with sqlite3.connect(store) as lite:
             publish(lite, role, dsn)
@@ -145,19 +134,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="single-process runs, the fastest is kept (default: %(default)s)")
     args = parser.parse_args()
-    server = os.environ.get("FEDTRADE_BENCH_PG_DSN", "")
-    cluster = tempfile.mkdtemp(prefix="fedtrade-bench-pg-")  # its own: postgres must enter it
-    try:
-        if not server:
-            started = subprocess.run([str(THROWAWAY), "start", cluster], capture_output=True,
-                                     text=True)
-            if started.returncode != 0:
-                raise SystemExit(f"bench_pg_data: PostgreSQL did not start: {started.stderr}")
-            server = started.stdout.strip()
-        with tempfile.TemporaryDirectory() as work:
-            bench(server, args, Path(work))
-    finally:
-        subprocess.run([str(THROWAWAY), "stop", cluster], check=False)
+    with throwaway_server("bench_pg_data") as server, tempfile.TemporaryDirectory() as work:
+        bench(server, args, Path(work))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ from fedtrade.node.store.schema import TableSpec, check_role
 from fedtrade.node.store.staging import CHUNK_ROWS, Stage
 from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
-__all__ = ["RejectLimit", "import_path"]
+__all__ = ["Publish", "RejectLimit", "import_path"]
 
 Publish = Callable[[sqlite3.Connection], None]
 _CACHE_KIB = 65536  # page cache per database (store and TEMP) while importing

@@ -23,7 +23,7 @@ from fedtrade.protocol.wire import PyValue, table_value
 from fedtrade.sim.federation import Federation
 from fedtrade.trust.envelope import Envelope
 from tests.conftest import CONTEXT, World, attest
-from tests.node.test_node_process import start, stop
+from tests.node.test_node_process import start, stop, two_replicas
 from tests.pg import write_dsn_file
 
 NODE = "broker-1"
@@ -79,17 +79,8 @@ def test_two_replicas_on_postgresql_data_answer_a_screen_batch_as_sqlite(
     database = load_node_config(config).database
     for suffix in ("", "-wal", "-shm"):  # the replicas have no data file of their own
         database.with_name(database.name + suffix).unlink(missing_ok=True)
-    first, first_address = start(config, federation.root / "port-1")
-    try:
-        second, second_address = start(config, federation.root / "port-2")
-    except BaseException:
-        stop(first)
-        raise
-    try:
-        target = f"ipv4:{first_address},127.0.0.1:{second_address.rpartition(':')[2]}"
+    with two_replicas(config, federation.root) as (target, outputs):
         answers = screen(federation, target, bills, blocks, times=6)
-    finally:
-        outputs = [stop(first), stop(second)]
     assert all(QUERY_ID.search(output) for output in outputs)  # both replicas answered
     for answer in answers:
         assert answer == expected

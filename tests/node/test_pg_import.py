@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fedtrade.node.store.importer import import_path
+from fedtrade.node.store.importer import Publish, import_path
 from fedtrade.node.store.pgdata import data_tables, publish
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import FedtradeError
@@ -54,12 +54,18 @@ def amend(world: Path, out: Path, status: str) -> Path:
     return path
 
 
-def test_imports_and_amendments_reach_postgresql_row_for_row(
-    world: Path, pg_dsn: str, tmp_path: Path
-) -> None:
+def imported(world: Path, pg_dsn: str, tmp_path: Path) -> tuple[Path, Publish]:
+    """A store holding the world, published; and the publish its next imports run."""
     store = tmp_path / "node.db"
     push = functools.partial(publish, role=ROLE, dsn=pg_dsn)
     import_path(store, ROLE, None, world / ROLE, progress=False, publish=push)
+    return store, push
+
+
+def test_imports_and_amendments_reach_postgresql_row_for_row(
+    world: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    store, push = imported(world, pg_dsn, tmp_path)
     with sqlite3.connect(store) as lite, psycopg.connect(pg_dsn) as pg:
         before = contents(lite)
         assert contents(pg) == before
@@ -79,9 +85,7 @@ def test_imports_and_amendments_reach_postgresql_row_for_row(
 def test_a_failed_publish_leaves_both_stores_as_they_were(
     world: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
-    store = tmp_path / "node.db"
-    push = functools.partial(publish, role=ROLE, dsn=pg_dsn)
-    import_path(store, ROLE, None, world / ROLE, progress=False, publish=push)
+    store, push = imported(world, pg_dsn, tmp_path)
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         # the last table copied refuses its rows: every table before it was already replaced
         pg.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
