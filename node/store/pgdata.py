@@ -125,9 +125,10 @@ def publish(lite: sqlite3.Connection, role: str, dsn: str) -> None:
     """Copy the data tables of ``lite`` (as its open transaction sees them) into the
     PostgreSQL database of ``dsn``, in one transaction; FedtradeError when it fails."""
     try:
-        with psycopg.connect(dsn, connect_timeout=10, application_name="fedtrade-import") as pg:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10,
+                             application_name="fedtrade-import") as pg:
             pg.execute("SET jit = off")
-            with pg.transaction():
+            with pg.transaction():  # BEGIN ... COMMIT
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
                 _ensure_schema(pg, lite, role)
                 for table in data_tables(role):
@@ -140,7 +141,6 @@ def publish(lite: sqlite3.Connection, role: str, dsn: str) -> None:
             f"{str(exc).strip().splitlines()[0]}; "
             "nothing was imported (neither store changed); check the server and the DSN's "
             "rights, then run the import again") from None
-
 
 
 def publisher(role: str, store: StoreSettings) -> Callable[[sqlite3.Connection], None] | None:
