@@ -45,6 +45,7 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
                                "recall": b.recall(False)}}
             for b in evaluation.budgets
         ],
+        "by_confounder": evaluation.by_confounder,
         "targets": {"recall": check.recall_target, "precision": check.precision_target,
                     "checked": list(check.patterns), "met": check.met,
                     "failures": list(check.failures)},
@@ -52,7 +53,7 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    evaluation = evaluate(read_results(args.results), args.ground_truth)
+    evaluation = evaluate(read_results(args.results), args.ground_truth, args.confounders)
     bills = [r.house_bill for r in read_results(args.results)] if args.dispositions else []
     lanes = [evaluate_green_lane(bills, args.ground_truth, path) for path in args.dispositions]
     if args.json:
@@ -86,6 +87,10 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
     evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
     evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
     evaluation.add_argument(
+        "--confounders", type=Path, metavar="CSV",
+        help="confounders.csv of the same world: count the federation's false positives and "
+        "misses per confounder of the shipments they fall on")
+    evaluation.add_argument(
         "--dispositions", type=Path, action="append", default=[], metavar="LANE.csv",
         help="the AEO green lane's dispositions of the same manifest (fedtrade screen "
         "--dispositions), one per tier configuration (repeatable; named by file stem)")
@@ -112,7 +117,8 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
     )
     synth.add_argument(
-        "--confounders",
+        "--mix", "--confounders",
+        dest="confounders",
         default="none",
         choices=list(MIXES),
         help="confounder mix: honest shipments with risk-like signals, listed in "

@@ -75,6 +75,12 @@ def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> 
     return world
 
 
+def _forwarders(world: Path) -> list[str]:
+    """The world's known parcel-forwarding addresses (risk.split.forwarding_addresses)."""
+    with (world / "forwarders.csv").open(newline="", encoding="utf-8") as f:
+        return [row["address"] for row in csv.DictReader(f)]
+
+
 # A late carrier export the way real systems write it: label-form and postal tracking
 # numbers, lower-case codes, dotted HS codes, three-decimal money, and two bad rows.
 _MESSY_BILLS = (
@@ -221,13 +227,14 @@ def _screen(
     results, report, lane = root / "results.csv", root / "report.html", root / "lane.csv"
     console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
     with ResultWriter(results) as writer, atomic_text_file(lane, newline="") as dispositions:
-        summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
+        summary = screen_manifest(coordinator, world / "manifest.csv", context,
+                                  writer.write_batch,
                                   progress=console.is_terminal, attestations=attested,
                                   dispositions=dispositions)
     write_report(report, summary)
     console.print(summary_table(summary))
     truth = world / "ground_truth.csv"
-    print(format_evaluation(evaluate(read_results(results), truth)))
+    print(format_evaluation(evaluate(read_results(results), truth, world / "confounders.csv")))
     if summary.green_lane is not None:
         certified = ", ".join(f"{n}: {t}" for n, t in sorted(summary.green_lane.certification
                                                              .items()))
@@ -236,7 +243,7 @@ def _screen(
         print(format_green_lane([evaluate_green_lane(bills, truth, lane, "gold chains")]))
         console.print("The broker holds no certificate, so only shipments it knows nothing "
                       "about can be facilitated, and a missing entry hides exactly there: "
-                      "aeo.green_lane.require_roles: [carrier, broker] closes that gap.")
+                      "aeo.green_lane.require_roles: \\[carrier, broker] closes that gap.")
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
 
 
@@ -292,7 +299,8 @@ def _run(args: argparse.Namespace) -> int:
         purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
     )
     with _node_processes(federation) as addresses:
-        federation.write_coordinator_config(addresses)
+        federation.write_coordinator_config(addresses, deadline_seconds=args.deadline,
+                                            forwarding_addresses=_forwarders(world))
         add_coordinator_aeo(federation, green_lane=GREEN_LANE, tiers=DEMO_TIERS)
         config = load_coordinator_config(federation.coordinator_config)
         evidence = EvidenceStore(config.evidence_db)
@@ -343,8 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--shipments", type=int, default=2000, help="size of the synthetic world")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world")
-    parser.add_argument("--confounders", default="none", choices=list(MIXES),
+    parser.add_argument("--mix", "--confounders", dest="confounders", default="none",
+                        choices=list(MIXES),
                         help="confounder mix of the synthetic world (default: %(default)s)")
+    parser.add_argument("--deadline", type=float, default=30.0,
+                        help="seconds each node may take per batch (default: %(default)s)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

@@ -64,9 +64,11 @@ class Federation:
         return SigningKey.from_file(self.root / "keys" / f"{self.filer_id}.key")
 
     def write_coordinator_config(
-        self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000
+        self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000,
+        forwarding_addresses: Sequence[str] = (), deadline_seconds: float = 30,
     ) -> Path:
-        """Write the coordinator config once the nodes' addresses are known."""
+        """Write the coordinator config once the nodes' addresses are known (with the
+        world's known parcel forwarders, if given)."""
         config = {
             "version": 1,
             "coordinator": {
@@ -78,19 +80,28 @@ class Federation:
                 "legal_basis": "19 USC 1415; 19 CFR 122.48a",
             },
             "screening": {"batch_size": batch_size},
-            "risk": DEFAULT_RISK,
+            "risk": _with_forwarders(DEFAULT_RISK, forwarding_addresses),
             "nodes": {
                 node_id: {
                     "role": self.role_of(node_id),
                     "address": address,
                     "public_key": f"keys/{node_id}.pub",
-                    "deadline_seconds": 30,
+                    "deadline_seconds": deadline_seconds,
                 }
                 for node_id, address in addresses.items()
             },
         }
         self.coordinator_config.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.coordinator_config
+
+
+def _with_forwarders(risk: Mapping[str, object],
+                     addresses: Sequence[str]) -> Mapping[str, object]:
+    if not addresses:
+        return risk
+    split = risk["split"]
+    assert isinstance(split, dict)
+    return {**risk, "split": {**split, "forwarding_addresses": list(addresses)}}
 
 
 def _tls(party: str) -> dict[str, str]:

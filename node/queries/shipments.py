@@ -143,14 +143,35 @@ def _entity_hit(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
 
 # What the entry's total is compared with: the parcel's declared value; for a consolidated
 # entry, the sum over every house bill it covers, known only when all are in the batch.
-_COVERED = """(SELECT p.entry_house_bill UNION
+_COVERED = """(SELECT p.entry_house_bill AS house_bill UNION
     SELECT x.house_bill FROM entry_house_bills x WHERE x.entry_number = p.entry_number)"""
 _ENTRY_DECLARED = f"""CASE
     WHEN coalesce(p.consolidated, 0) = 0 THEN b.declared_usd
-    WHEN (SELECT count(*) FROM batch y WHERE y.house_bill IN {_COVERED})
-         = (SELECT count(*) FROM {_COVERED} AS covered)
-        THEN (SELECT sum(y.declared_usd) FROM batch y WHERE y.house_bill IN {_COVERED})
+    ELSE (SELECT CASE WHEN count(y.house_bill) = count(*) THEN sum(y.declared_usd) END
+          FROM {_COVERED} AS c LEFT JOIN batch y ON y.house_bill = c.house_bill)
     END"""
+# A consolidated entry's lines name no house bill, so a bill is compared with the line
+# closest to its code (then the most valuable); any other entry with its most valuable
+# line, kept at import. SQLite cannot read the outer row in a subquery's ORDER BY, hence
+# max() of a sort key there; ``_ENTRY_HTS6`` in a field's SQL stands for the dialect's form.
+_ENTRY_HTS6 = "ENTRY_HTS6"
+_CLOSEST_LINE: Mapping[str, str] = {
+    SQLITE: """(SELECT substr(max(printf('%d%015.2f', (substr(hts10, 1, 6) = b.ref_hs6)
+                                    + (substr(hts10, 1, 4) = substr(b.ref_hs6, 1, 4))
+                                    + (substr(hts10, 1, 2) = substr(b.ref_hs6, 1, 2)),
+                                    value_usd) || substr(hts10, 1, 6)), -6)
+          FROM entry_lines WHERE entry_number = p.entry_number)""",
+    POSTGRESQL: """(SELECT substr(hts10, 1, 6) FROM entry_lines
+          WHERE entry_number = p.entry_number
+          ORDER BY coalesce((substr(hts10, 1, 6) = b.ref_hs6)::int, 0)
+                   + coalesce((substr(hts10, 1, 4) = substr(b.ref_hs6, 1, 4))::int, 0)
+                   + coalesce((substr(hts10, 1, 2) = substr(b.ref_hs6, 1, 2))::int, 0) DESC,
+                   round(value_usd::numeric, 2) DESC, substr(hts10, 1, 6) DESC LIMIT 1)""",
+}
+_ENTRY_HTS6_SQL: Mapping[str, str] = {
+    dialect: f"CASE WHEN coalesce(p.consolidated, 0) <> 0 THEN {closest} ELSE p.hts6 END"
+    for dialect, closest in _CLOSEST_LINE.items()
+}
 _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
     "marketplace": ("p.name_strength", "NULL"),
     "carrier": ("p.name_strength", "NULL"),
@@ -174,7 +195,7 @@ _FIELDS: Mapping[str, _Field] = {
         {
             "marketplace": ("p.hint", "b.ref_hs6"),
             "carrier": ("p.hs6", "b.ref_hs6"),
-            "broker": ("p.hts6", "b.ref_hs6"),
+            "broker": (_ENTRY_HTS6, "b.ref_hs6"),
         },
         _depth,
     ),
@@ -219,6 +240,7 @@ def _run(execution: Execution) -> ResultTable:
         converts.append((_FIELDS[name].convert, slice(len(exprs) + 2, len(exprs) + 2 + len(sql))))
         exprs.extend(sql)
     select = ", ".join(["b.house_bill", f"{_KNOWN} AS known", *exprs])
+    select = select.replace(_ENTRY_HTS6, _ENTRY_HTS6_SQL[execution.dialect])
     statement = f"{_BATCH[execution.dialect]} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos"
     shipments = execution.params["shipments"]
     assert isinstance(shipments, dict)
