@@ -497,7 +497,8 @@ def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | No
 def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_ledger.Charge,
                        trace: _Trace) -> tuple[Envelope, str]:
     """Budget, noise, then debit + audit in one transaction before the answer is released."""
-    cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
+    with state.store.ledger() as ledger:
+        cached = privacy_ledger.check(ledger, charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
     def debit(conn: SqlConn) -> tuple[Envelope, str, str]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -97,6 +98,12 @@ class StateStore(ABC):
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    @contextmanager
+    def ledger(self) -> Iterator[SqlConn]:
+        """A connection that reads the privacy ledger where this store keeps it (the early
+        budget check and cached answers; the debit checks again under its lock)."""
+        yield self.reader()
 
     def data(self) -> tuple[SqlConn, str]:
         """This thread's read-only connection to the data tables, and its SQL dialect

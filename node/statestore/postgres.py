@@ -213,6 +213,11 @@ class PostgresStateStore(StateStore):
             self._append(conn, entry(answer_digest, note))
         return result, answer_digest
 
+    @contextmanager
+    def ledger(self) -> Iterator[SqlConn]:
+        with self.session() as conn:
+            yield _Qmark(conn)
+
     def data(self) -> tuple[SqlConn, str]:
         """With ``data``: this thread's read-only session on the PostgreSQL data tables."""
         if not self._data:
