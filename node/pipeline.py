@@ -253,6 +253,8 @@ def _attest(
         (config.node_id, state.signing_key.public_key),
         now,
         config.freshness.clock_skew_seconds,
+        cache=state.attested,
+        requester=requester.id,
     )
     if spec.disclosure == "linkage" and "house_bills" not in params:
         params = {**params, "house_bills": sorted(attestation.lines)}
