@@ -78,7 +78,8 @@ class Coordinator:
         self.config = config
         self._key = signing_key or SigningKey.from_file(config.signing_key)
         self._evidence = evidence
-        self._channels: dict[str, grpc.Channel] = {}
+        # one channel per node, and its stub (building a stub costs more than signing a query)
+        self._channels: dict[str, tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub]] = {}
 
     @property
     def evidence(self) -> EvidenceStore | None:
@@ -86,8 +87,8 @@ class Coordinator:
         return self._evidence
 
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
-        channel = self._channels.get(node.id)
-        if channel is None:
+        known = self._channels.get(node.id)
+        if known is None:
             options = [
                 # the largest answer chunk lists at most the house bills the largest request
                 # sent (protocol.limits); a node's own limit refuses a request too large for it
@@ -101,8 +102,8 @@ class Coordinator:
             tls = self.config.tls
             channel = (grpc.insecure_channel(node.address, options=options) if tls is None
                        else secure_channel(node.address, node.id, tls, options))
-            self._channels[node.id] = channel
-        return node_pb2_grpc.NodeServiceStub(channel)
+            known = self._channels[node.id] = (channel, node_pb2_grpc.NodeServiceStub(channel))
+        return known[1]
 
     def sign_query(
         self,
@@ -237,7 +238,7 @@ class Coordinator:
                             max_bytes=settings.max_answer_bytes)
 
     def close(self) -> None:
-        for channel in self._channels.values():
+        for channel, _ in self._channels.values():
             channel.close()
         self._channels.clear()
 

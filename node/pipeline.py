@@ -293,6 +293,14 @@ def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.
         )
 
 
+def _param_digest(query: query_pb2.Query) -> str:
+    """What the audit entry names: the parameters and the attested blocks (the filer's lines)."""
+    return hashlib.sha256(
+        query_pb2.Query(params=query.params, attestations=query.attestations)
+        .SerializeToString(deterministic=True)
+    ).hexdigest()
+
+
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
     config = state.config
     now = state.clock()
@@ -309,11 +317,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     # before the query id is used up, so a query short of approvals can collect more and return
     _check_approvals(envelope, requester, query)
     params = {name: from_value(v) for name, v in query.params.items()}
-    # the digest covers the attested blocks too: the audit entry names the filer's lines
-    trace.param_digest = hashlib.sha256(
-        query_pb2.Query(params=query.params, attestations=query.attestations)
-        .SerializeToString(deterministic=True)
-    ).hexdigest()
+    trace.param_digest = _param_digest(query)
     state.store.reserve_query_id(trace.query_id)
     trace.seen = trace.query_id
     if describe != (query.query_name == DESCRIBE):

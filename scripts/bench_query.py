@@ -104,8 +104,9 @@ def _time_block(call: Callable[[], object], count: int) -> list[float]:
 _PIECES = {
     "verify query signature": ("envelope.py", "verify_threshold"),
     "verify attestation blocks": ("attestation.py", "verify_attestations"),
-    "replay reservation": ("state.py", "reserve_query_id"),
-    "audit commit (replay id, rates, entry)": ("state.py", "record"),
+    "replay reservation": ("sqlite.py", "reserve_query_id"),
+    "audit commit (replay id, rates, entry)": ("sqlite.py", "record"),
+    "param digest (audit)": ("pipeline.py", "_param_digest"),
     "sign answer": ("envelope.py", "sign"),
     "run query (SQL)": ("pipeline.py", "_run"),
     "parse + check payload": ("wire.py", "parse_payload"),
