@@ -152,7 +152,7 @@ def _profile(calls: int, batch: int, top: int) -> None:
             for _ in range(calls + 100)
         ]
         identities = config.requesters[COORDINATOR_ID].tls_identities
-        peers._PEER_IDS.set(frozenset(identities))  # what the interceptor sets per call
+        peers._PEER_IDS.set(frozenset(identities))  # what the intake interceptor sets per call
 
         def answer(request: object) -> None:
             envelope_to_proto(answer_query(state, envelope_from_proto(request)))  # type: ignore[arg-type]
