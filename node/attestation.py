@@ -17,7 +17,6 @@ what an entry is bound to.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -34,7 +33,7 @@ from fedtrade.protocol.attestation import (
 from fedtrade.protocol.limits import HOUSE_BILL, HS6
 from fedtrade.protocol.wire import digest, parse_payload
 from fedtrade.protos import attestation_pb2
-from fedtrade.trust.envelope import Envelope, verify_threshold
+from fedtrade.trust.envelope import Envelope, Signature, verify_threshold
 from fedtrade.trust.errors import AttestationError, FedtradeError
 from fedtrade.trust.keys import PublicKey
 
@@ -108,11 +107,14 @@ class _Block:
     lines: tuple[tuple[str, AttestedLine], ...]
 
 
+_Key = tuple[str, str, bytes, tuple[Signature, ...]]
+
+
 class AttestationCache:
     """Blocks that verified, bound to one trust config and kept per requester (bounded LRU).
 
-    An entry is found only by the SHA-256 of the exact envelope bytes (payload type,
-    payload and every signature) together with the requester's id, so a changed byte, an
+    An entry is found only by the exact envelope (payload type, the payload's SHA-256 and
+    every signature's key id and bytes) together with the requester's id, so a changed byte, an
     added or dropped signature, or another requester always verifies afresh; only a block
     that passed every check is stored. The cache is bound to the trusted-filer mapping of
     the config in force (a reload, which must raise the config version, makes a new one)
@@ -127,7 +129,7 @@ class AttestationCache:
         self._max_lines = max_lines
         self._lock = threading.Lock()
         self._bound: tuple[object, str] | None = None
-        self._blocks: OrderedDict[bytes, _Block] = OrderedDict()
+        self._blocks: OrderedDict[_Key, _Block] = OrderedDict()
         self._lines = 0
 
     def _bind(self, trusted: object, own: str) -> None:
@@ -136,7 +138,7 @@ class AttestationCache:
             self._blocks.clear()
             self._lines = 0
 
-    def get(self, trusted: object, own: str, key: bytes) -> _Block | None:
+    def get(self, trusted: object, own: str, key: _Key) -> _Block | None:
         with self._lock:
             self._bind(trusted, own)
             found = self._blocks.get(key)
@@ -144,7 +146,7 @@ class AttestationCache:
                 self._blocks.move_to_end(key)
             return found
 
-    def put(self, trusted: object, own: str, key: bytes, block: _Block) -> None:
+    def put(self, trusted: object, own: str, key: _Key, block: _Block) -> None:
         if len(block.lines) > self._max_lines:
             return
         with self._lock:
@@ -162,16 +164,9 @@ class AttestationCache:
         return len(self._blocks)
 
 
-def _envelope_key(requester: str, envelope: Envelope, payload_digest: bytes) -> bytes:
-    """SHA-256 over the requester and every byte of the envelope, each length-prefixed."""
-    key = hashlib.sha256()
-    parts = [requester.encode(), envelope.payload_type.encode(), payload_digest]
-    for signature in envelope.signatures:
-        parts += [signature.key_id.encode(), signature.sig]
-    for part in parts:
-        key.update(len(part).to_bytes(8, "big"))
-        key.update(part)
-    return key.digest()
+def _envelope_key(requester: str, envelope: Envelope, payload_digest: bytes) -> _Key:
+    """The requester and every byte of the envelope (the payload by its SHA-256)."""
+    return requester, envelope.payload_type, payload_digest, envelope.signatures
 
 
 def _check(

@@ -64,7 +64,6 @@ from fedtrade.protocol.wire import (
     envelope_to_proto,
     from_value,
     parse_payload,
-    timestamp,
 )
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
@@ -387,7 +386,7 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
     answer.query_id = accepted.query.query_id
     answer.node_id = accepted.config.node_id
     answer.status = query_pb2.ANSWER_STATUS_OK
-    answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+    answer.produced_at.FromMicroseconds(time.time_ns() // 1000)
     _attach_checkpoint(state, answer)
     return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
 
@@ -570,7 +569,7 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
             last=start + CHUNK_ROWS >= len(result.rows),
             table=_table(part),
         )
-        chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+        chunk.produced_at.FromMicroseconds(time.time_ns() // 1000)
         if chunk.last:
             _attach_checkpoint(state, chunk)
         signed = sign(
