@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import grpc
 
@@ -118,7 +117,7 @@ class Coordinator:
         """Sign a query for ``node``; ``query_id`` is shared only by the fan-out of one
         federated query to several nodes (each node still sees it once). ``attestations``
         are the filer's signed manifest blocks the question is about."""
-        now = time.time()
+        now = time.time_ns() // 1000  # microseconds
         query = query_pb2.Query(
             query_id=query_id or os.urandom(16),
             requester_id=self.config.requester_id,
@@ -131,10 +130,8 @@ class Coordinator:
             params={name: _param_value(value) for name, value in params.items()},
             attestations=[envelope_to_proto(block) for block in attestations],
         )
-        query.issued_at.FromDatetime(datetime.fromtimestamp(now, UTC))
-        query.expires_at.FromDatetime(
-            datetime.fromtimestamp(now + self.config.query_ttl_seconds, UTC)
-        )
+        query.issued_at.FromMicroseconds(now)
+        query.expires_at.FromMicroseconds(now + self.config.query_ttl_seconds * 1_000_000)
         payload = query.SerializeToString(deterministic=True)
         return query, sign(PAYLOAD_QUERY, payload, [self._key])
 
