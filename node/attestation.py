@@ -100,7 +100,6 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
 class _Block:
     """What checking one block's bytes established, whatever the time."""
 
-    filer: str
     signers: frozenset[str]  # ids of the trusted keys whose signatures it carries (all verified)
     starts: float
     ends: float
@@ -190,7 +189,6 @@ def _check(
     if len(block.lines) > MAX_BLOCK_LINES:
         raise AttestationError(f"{where} has {len(block.lines)} lines, more than {MAX_BLOCK_LINES}")
     return _Block(
-        filer=block.filer_id,
         signers=_trusted_signers(envelope, filer_keys),
         starts=block.valid_from.ToMicroseconds() / 1e6,
         ends=block.valid_until.ToMicroseconds() / 1e6,
