@@ -100,14 +100,15 @@ def _time_block(call: Callable[[], object], count: int) -> list[float]:
     return samples
 
 
-# Where a node's time goes: pieces of the pipeline, by the function that does each.
-_PIECES = {
-    "verify query signature": ("envelope.py", "verify_threshold"),
+# Where a node's time goes: pieces of the pipeline, by the function that does each
+# (and, where that function serves several pieces, the function that calls it).
+_PIECES: dict[str, tuple[str, ...]] = {
+    "verify query signature": ("envelope.py", "verify_threshold", "pipeline.py", "_identify"),
     "verify attestation blocks": ("attestation.py", "verify_attestations"),
     "replay reservation": ("sqlite.py", "reserve_query_id"),
     "audit commit (replay id, rates, entry)": ("sqlite.py", "record"),
     "param digest (audit)": ("pipeline.py", "_param_digest"),
-    "sign answer": ("envelope.py", "sign"),
+    "sign answer": ("envelope.py", "sign", "pipeline.py", "_sign_answer"),
     "run query (SQL)": ("pipeline.py", "_run"),
     "parse + check payload": ("wire.py", "parse_payload"),
     "validate params": ("params.py", "validate_params"),
@@ -174,10 +175,19 @@ def _profile(calls: int, batch: int, top: int) -> None:
     stats = pstats.Stats(profiler)
     table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
 
-    def spent(file_name: str, function: str) -> float:
-        """Cumulative seconds in ``function`` of ``file_name``."""
-        return float(sum(row[3] for key, row in table.items()
-                         if key[0].endswith(file_name) and key[2] == function))
+    def spent(file_name: str, function: str, *caller: str) -> float:
+        """Cumulative seconds in ``function`` of ``file_name`` (only when called by
+        ``caller``, a file name and function, if given)."""
+        total = 0.0
+        for key, row in table.items():
+            if not (key[0].endswith(file_name) and key[2] == function):
+                continue
+            if not caller:
+                total += row[3]
+            else:
+                total += sum(by[3] for where, by in row[4].items()
+                             if where[0].endswith(caller[0]) and where[2] == caller[1])
+        return total
 
     total = spent("bench_query.py", "answer")
     print(f"{calls} answers in-process: {bare / calls * 1e6:.0f} us CPU each without the "
