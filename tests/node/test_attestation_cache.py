@@ -20,16 +20,16 @@ from tests.node.test_operations import edit
 MARKET = "marketplace-1"
 _FILER = SigningKey.generate()
 _OWN = ("marketplace-1", SigningKey.generate().public_key)
-_NOW = datetime.now(UTC).timestamp()
 
 
 def _trusted(not_after: datetime | None = None) -> dict[str, tuple[str, RequesterKey]]:
     return {_FILER.key_id: ("carrier-1", RequesterKey(_FILER.public_key, None, not_after, False))}
 
 
-def _block(*bills: str) -> Envelope:
+def _block(*bills: str) -> tuple[Envelope, float]:
+    """A block valid from now, and now."""
     (block,) = attest(_FILER, "carrier-1", [{"house_bill": b} for b in bills])
-    return block
+    return block, datetime.now(UTC).timestamp()
 
 
 def test_a_block_verified_under_a_removed_key_is_refused_after_reload(
@@ -54,22 +54,22 @@ def test_a_block_verified_under_a_removed_key_is_refused_after_reload(
 
 
 def test_a_hit_reuses_the_verified_lines_for_that_requester_only() -> None:
-    cache, trusted, block = AttestationCache(), _trusted(), _block("HB0001", "HB0002")
-    first = verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
-    again = verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+    cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001", "HB0002")
+    first = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    again = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
     assert again.lines["HB0001"] is first.lines["HB0001"]  # not parsed or verified again
     assert again.digest == first.digest
-    other = verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="b")
+    other = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="b")
     assert other.lines["HB0001"] is not first.lines["HB0001"]
     assert len(cache) == 2
     # a new trusted mapping (a reloaded config) empties the cache
-    verify_attestations([block], _trusted(), _OWN, _NOW, 30, cache=cache, requester="a")
+    verify_attestations([block], _trusted(), _OWN, now, 30, cache=cache, requester="a")
     assert len(cache) == 1
 
 
 def test_a_tampered_block_never_hits_the_cache() -> None:
-    cache, trusted, block = AttestationCache(), _trusted(), _block("HB0001")
-    verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+    cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001")
+    verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
     signature = bytearray(block.signatures[0].sig)
     signature[0] ^= 1
     forged = Envelope(block.payload_type, block.payload,
@@ -81,31 +81,32 @@ def test_a_tampered_block_never_hits_the_cache() -> None:
     retyped = Envelope("application/other", block.payload, block.signatures)
     for bad in (forged, tampered, doubled, retyped):
         with pytest.raises(AttestationError):
-            verify_attestations([bad], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+            verify_attestations([bad], trusted, _OWN, now, 30, cache=cache, requester="a")
     assert len(cache) == 1  # only the genuine block was stored
 
 
 def test_time_is_checked_again_on_every_hit() -> None:
-    cache, block = AttestationCache(), _block("HB0001")
-    expires = datetime.fromtimestamp(_NOW, UTC) + timedelta(minutes=5)
+    cache, (block, now) = AttestationCache(), _block("HB0001")
+    expires = datetime.fromtimestamp(now, UTC) + timedelta(minutes=5)
     trusted = _trusted(not_after=expires)
-    verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+    verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
     with pytest.raises(AttestationError, match="not signed by any trusted key"):
         # the filer key expired since: the cached block is not trusted from memory
-        verify_attestations([block], trusted, _OWN, _NOW + 600, 30, cache=cache, requester="a")
+        verify_attestations([block], trusted, _OWN, now + 600, 30, cache=cache, requester="a")
     forever = _trusted()
-    verify_attestations([block], forever, _OWN, _NOW, 30, cache=cache, requester="a")
+    verify_attestations([block], forever, _OWN, now, 30, cache=cache, requester="a")
     with pytest.raises(AttestationError, match="expired at"):  # the block's own window
-        verify_attestations([block], forever, _OWN, _NOW + 7200, 30, cache=cache,
+        verify_attestations([block], forever, _OWN, now + 7200, 30, cache=cache,
                             requester="a")
 
 
 def test_the_cache_is_bounded_by_lines() -> None:
     cache, trusted = AttestationCache(max_lines=5), _trusted()
-    blocks = [_block(f"HB{i:04d}", f"HB{i:04d}X") for i in range(4)]
+    blocks = [_block(f"HB{i:04d}", f"HB{i:04d}X")[0] for i in range(4)]
+    now = datetime.now(UTC).timestamp()
     for block in blocks:
-        verify_attestations([block], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+        verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
     assert len(cache) == 2  # the two most recent blocks, four lines
-    big = _block(*(f"HB{i:04d}" for i in range(6)))
-    verify_attestations([big], trusted, _OWN, _NOW, 30, cache=cache, requester="a")
+    big, now = _block(*(f"HB{i:04d}" for i in range(6)))
+    verify_attestations([big], trusted, _OWN, now, 30, cache=cache, requester="a")
     assert len(cache) == 2  # a block over the bound is verified but not kept
