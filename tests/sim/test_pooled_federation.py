@@ -1,0 +1,130 @@
+"""federated = pooled SQLite = pooled DuckDB, every field of every shipment, over real nodes.
+
+The synthetic world is screened once by a live federation (real gRPC nodes over
+mutual TLS, signed and attested questions) in batches of 700 with a three-day
+split window; the same stores are pooled into SQLite and DuckDB, and the three
+answers are compared cell by cell, split totals and the manifest's own totals
+included.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from fedtrade.coordinator.client import Coordinator
+from fedtrade.coordinator.evidence import EvidenceStore
+from fedtrade.coordinator.results import ShipmentResult
+from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.node.config import load_node_config
+from fedtrade.sim.federation import NODE_IDS, create_federation
+from fedtrade.sim.pooled import build_pooled, pooled_indicators
+from fedtrade.sim.pooled_check import (
+    Records,
+    compare,
+    federated_records,
+    pooled_records,
+    pooled_settings,
+)
+from fedtrade.sim.pooled_duckdb import build_duckdb, duckdb_available, duckdb_indicators
+from fedtrade.sim.pooled_sql import POOLED_COLUMNS, PooledSettings
+from tests.conftest import CONTEXT, World, live_federation
+from tests.coordinator.test_screening import attest_manifest
+
+pytestmark = pytest.mark.slow
+BATCH = 700  # 3,000 shipments: five linkage questions per date range, the last one short
+ROLES = {node_id: role for role, node_id in NODE_IDS.items()}
+# The marketplace node takes the HS hint of whichever parcel line SQLite's bare-column
+# rule picks (goods in node/queries/shipments.py has several min()/max(): in practice the
+# first line), not of the most valuable line its comment promises; the pool takes the
+# most valuable line.
+NODE_HINT_BUG = "marketplace.hs_match_depth"
+
+needs_duckdb = pytest.mark.skipif(
+    not duckdb_available(),
+    reason="duckdb and pyarrow are not installed (the bench extra; scripts/bootstrap --dev "
+           "installs them)")
+
+
+@dataclass(frozen=True)
+class Screened:
+    federated: Records
+    settings: PooledSettings
+    pooled: Path  # the pooled SQLite database
+
+
+@pytest.fixture(scope="module")
+def screened(world: World, tmp_path_factory: pytest.TempPathFactory) -> Screened:
+    root = tmp_path_factory.mktemp("pooled-federation")
+    federation = create_federation(root / "fed")
+    for node_id, store in world.stores.items():
+        shutil.copyfile(store, federation.root / "data" / f"{node_id}.db")
+    for live in live_federation(federation):
+        config = live.coordinator.config
+        config = replace(config, screening=replace(config.screening, batch_size=BATCH))
+        results: list[ShipmentResult] = []
+        evidence = EvidenceStore(config.evidence_db)
+        coordinator = Coordinator(config, evidence=evidence)
+        try:
+            screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, results.append,
+                            attestations=attest_manifest(live, world))
+        finally:
+            coordinator.close()
+            evidence.close()
+    marketplace = load_node_config(federation.node_configs[NODE_IDS["marketplace"]])
+    stores = {role: world.stores[node_id] for role, node_id in NODE_IDS.items()}
+    return Screened(
+        federated_records(config.evidence_db, results, ROLES),
+        pooled_settings(config, marketplace.settings),
+        build_pooled(stores, world.folder / "manifest.csv", root / "pooled.db",
+                     currency_per_usd=config.currency_per_usd),
+    )
+
+
+def _against_sqlite(screened: Screened) -> tuple[Records, int, list[str]]:
+    assert screened.settings.window_days == 3  # a window of several days is what is checked
+    assert screened.settings.batch_size == BATCH
+    lite = pooled_records(pooled_indicators(screened.pooled, screened.settings))
+    cells, problems = compare(("federation", screened.federated), ("pooled sqlite", lite))
+    return lite, cells, problems
+
+
+def test_federation_equals_pooled_sqlite_in_every_field(screened: Screened, world: World) -> None:
+    lite, cells, problems = _against_sqlite(screened)
+    others = [p for p in problems if f"column {NODE_HINT_BUG}:" not in p]
+    assert not others, f"{len(others)} cells differ:\n" + "\n".join(others[:25])
+    # every indicator of every role and every split column, for every shipment
+    assert {c for record in screened.federated.values() for c in record} == set(POOLED_COLUMNS)
+    assert cells == len(world.manifest()) * len(POOLED_COLUMNS)
+    flagged = [r for r in lite.values() if r["split_day"] is not None]
+    # the world reaches what the comparison must cover: groups only the manifest's own
+    # total puts over the threshold, windows listed by several roles, several parcels
+    assert len(flagged) >= 20
+    assert {r["split_role"] for r in flagged} >= {"manifest", "carrier"}
+    assert any("+" in str(r["split_sources"]) for r in flagged)
+    assert any(isinstance(r["split_parcels"], int) and r["split_parcels"] > 2 for r in flagged)
+
+
+@pytest.mark.xfail(strict=True, reason="node bug: the marketplace's HS hint is not the most "
+                   "valuable line's (see NODE_HINT_BUG); fix node/queries/shipments.py")
+def test_marketplace_hs_hint_is_the_most_valuable_lines(screened: Screened) -> None:
+    _, _, problems = _against_sqlite(screened)
+    assert [p for p in problems if f"column {NODE_HINT_BUG}:" in p] == []
+
+
+@needs_duckdb
+def test_pooled_duckdb_equals_pooled_sqlite(screened: Screened, tmp_path: Path) -> None:
+    duck = build_duckdb(screened.pooled, tmp_path / "pooled.duckdb")
+    for settings in (screened.settings, PooledSettings(batch_size=400, window_days=1),
+                     PooledSettings(batch_size=10_000, window_days=7),
+                     PooledSettings(threshold_usd=0.0)):
+        lite = pooled_records(pooled_indicators(screened.pooled, settings))
+        duck_records = pooled_records(
+            tuple(row.values()) for row in duckdb_indicators(duck, settings).to_pylist())
+        cells, problems = compare(("pooled sqlite", lite), ("pooled duckdb", duck_records))
+        assert (cells, problems[:10]) == (len(lite) * len(POOLED_COLUMNS), []), settings
+        flagged = sum(r["split_day"] is not None for r in lite.values())
+        assert (flagged == 0) == (settings.threshold_usd == 0), settings
