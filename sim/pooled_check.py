@@ -47,7 +47,7 @@ def pooled_settings(coordinator: CoordinatorConfig, node: QuerySettings) -> Pool
 
 
 def _cell(value: object) -> PyValue:
-    """One spelling per value across engines: flags 0/1, USD at cents."""
+    """One spelling per value across engines: flags 0/1 (nodes answer booleans)."""
     if isinstance(value, bool):
         return int(value)
     return value  # type: ignore[return-value]

@@ -42,6 +42,7 @@ __all__ = [
     "DIALECTS",
     "MANIFEST_TABLE",
     "POOLED_COLUMNS",
+    "PREFIXES",
     "SPLIT_COLUMNS",
     "Dialect",
     "PooledSettings",
@@ -211,20 +212,12 @@ bounds AS (
     SELECT min({day(x="arrival_date")}) AS first, max({day(x="arrival_date")}) AS last
     FROM {MANIFEST_TABLE}
 ),
-man AS (
+man AS MATERIALIZED (
     SELECT m.pos, m.house_bill, {d.idiv.format(a="m.pos - 1", b=settings.batch_size)} AS batch,
            p.consignee, p.address_key, {day(x="m.arrival_date")} AS day,
            m.declared_usd, m.declared_value_usd
     FROM {MANIFEST_TABLE} m
     JOIN px_party p ON p.name = m.consignee_name AND p.address = m.consignee_address
-),
-order_total AS (SELECT order_id, sum(amount_paid) AS paid FROM mp_order_lines GROUP BY order_id),
-order_parcels AS (SELECT order_id, count(*) AS n FROM mp_fulfillments GROUP BY order_id),
-parcel_paid AS (
-    SELECT pl.house_bill, sum(ol.amount_paid * pl.quantity / ol.quantity) AS paid
-    FROM mp_parcel_lines pl
-    JOIN mp_order_lines ol ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
-    GROUP BY pl.house_bill
 ),
 np AS (
     SELECT 'carrier' AS role, h.house_bill, p.party, {day(x="m.eta")} AS day,
@@ -240,15 +233,19 @@ np AS (
     LEFT JOIN fx ON fx.currency = 'USD'
     UNION ALL
     SELECT 'marketplace', f.house_bill, p.party, {day(x="f.shipped_at")} + {query.transit_days},
-           coalesce(coalesce(v.paid, t.paid / c.n, 0.0) / fx.per_usd, 0.0)
+           coalesce(coalesce(
+               (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
+                FROM mp_parcel_lines pl JOIN mp_order_lines ol
+                  ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
+                WHERE pl.house_bill = f.house_bill),
+               (SELECT sum(ol.amount_paid) FROM mp_order_lines ol WHERE ol.order_id = f.order_id)
+               / (SELECT count(*) FROM mp_fulfillments f2 WHERE f2.order_id = f.order_id),
+               0.0) / fx.per_usd, 0.0)
     FROM mp_fulfillments f JOIN mp_orders o ON o.order_id = f.order_id
     JOIN px_party p ON p.name = o.buyer_name AND p.address = o.buyer_address
-    LEFT JOIN parcel_paid v ON v.house_bill = f.house_bill
-    LEFT JOIN order_total t ON t.order_id = f.order_id
-    LEFT JOIN order_parcels c ON c.order_id = f.order_id
     LEFT JOIN fx ON fx.currency = o.currency
 ),
-near AS (
+near AS MATERIALIZED (
     SELECT np.role, np.house_bill, np.party, np.day, np.usd FROM np, bounds
     WHERE np.day >= bounds.first - {width - 1} AND np.day <= bounds.last + {width - 1}
 ),
@@ -256,7 +253,7 @@ openings AS (
     SELECT DISTINCT near.role, near.party, near.day AS d FROM near, bounds
     WHERE near.day <= bounds.last
 ),
-inside AS (
+inside AS MATERIALIZED (
     SELECT o.role, o.party, o.d, p.house_bill, p.usd
     FROM openings o JOIN near p ON p.role = o.role AND p.party = o.party
      AND p.day >= o.d AND p.day < o.d + {width}
@@ -266,19 +263,19 @@ win_sum AS (
     FROM inside GROUP BY role, party, d
     HAVING count(*) >= {query.disclosure.min_consignee_shipments}
 ),
-win AS (
+win AS MATERIALIZED (
     SELECT role, party, d, parcels,
            CASE WHEN round(steps) - steps = 0.5 THEN 2 * round(steps / 2)
                 ELSE round(steps) END * {step!r} AS usd
     FROM win_sum
 ),
-hits AS (
-    SELECT w.role, w.party, w.d, man.batch, man.house_bill
-    FROM win w JOIN inside i ON i.role = w.role AND i.party = w.party AND i.d = w.d
-    JOIN man ON man.house_bill = i.house_bill
+hits AS MATERIALIZED (
+    SELECT i.role, i.party, i.d, man.batch, man.house_bill
+    FROM inside i JOIN man ON man.house_bill = i.house_bill
+    WHERE EXISTS (SELECT 1 FROM win w WHERE w.role = i.role AND w.party = i.party AND w.d = i.d)
 ),
-listing AS (SELECT DISTINCT role, party, d, batch FROM hits),
-gbills AS (SELECT DISTINCT party, d, batch, house_bill FROM hits),
+listing AS MATERIALIZED (SELECT DISTINCT role, party, d, batch FROM hits),
+gbills AS MATERIALIZED (SELECT DISTINCT party, d, batch, house_bill FROM hits),
 gcons AS (
     SELECT DISTINCT g.party, g.d, g.batch, man.consignee
     FROM gbills g JOIN man ON man.house_bill = g.house_bill
@@ -392,12 +389,11 @@ item_top AS (
     ) ranked WHERE r = 1
 ),
 entry_of AS (
-    SELECT m.house_bill, coalesce(direct.entry_number, cover.entry_number) AS entry_number
+    SELECT m.house_bill, coalesce(
+        (SELECT max(x.entry_number) FROM bk_entries x WHERE x.house_bill = m.house_bill),
+        (SELECT max(x.entry_number) FROM bk_entry_house_bills x
+         WHERE x.house_bill = m.house_bill)) AS entry_number
     FROM {MANIFEST_TABLE} m
-    LEFT JOIN (SELECT house_bill, max(entry_number) AS entry_number FROM bk_entries
-               GROUP BY house_bill) direct ON direct.house_bill = m.house_bill
-    LEFT JOIN (SELECT house_bill, max(entry_number) AS entry_number FROM bk_entry_house_bills
-               GROUP BY house_bill) cover ON cover.house_bill = m.house_bill
 ),
 entry_lines AS (
     SELECT el.entry_number,
