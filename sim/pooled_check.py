@@ -122,8 +122,8 @@ def _same(a: PyValue, b: PyValue) -> bool:
 
 
 def compare(left: tuple[str, Records], right: tuple[str, Records]) -> tuple[int, list[str]]:
-    """(cells compared, disagreements): every shipment of either side and every column
-    the left side holds ("house bill HB, column C: left 'a', right 'b'")."""
+    """(cells compared, disagreements): every column of ``POOLED_COLUMNS`` of every shipment
+    of either side. A cell one side lacks (a node that did not answer) is a disagreement."""
     (left_name, left_records), (right_name, right_records) = left, right
     problems: list[str] = []
     cells = 0
@@ -133,11 +133,14 @@ def compare(left: tuple[str, Records], right: tuple[str, Records]) -> tuple[int,
             only = left_name if theirs is None else right_name
             problems.append(f"house bill {bill}: only in {only}")
             continue
-        for column, value in mine.items():
+        for column in POOLED_COLUMNS:
             cells += 1
-            other = theirs.get(column)
-            if column not in theirs or not _same(value, other):
-                problems.append(f"house bill {bill}, column {column}: {left_name} {value!r}, "
-                                f"{right_name} {other!r}" if column in theirs else
-                                f"house bill {bill}, column {column}: not in {right_name}")
+            where = f"house bill {bill}, column {column}:"
+            if column not in mine or column not in theirs:
+                missing = " and ".join(n for n, r in ((left_name, mine), (right_name, theirs))
+                                       if column not in r)
+                problems.append(f"{where} no answer in {missing}")
+            elif not _same(mine[column], theirs[column]):
+                problems.append(f"{where} {left_name} {mine[column]!r}, "
+                                f"{right_name} {theirs[column]!r}")
     return cells, problems

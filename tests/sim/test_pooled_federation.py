@@ -159,3 +159,18 @@ def test_pooled_duckdb_equals_pooled_sqlite(screened: Screened, tmp_path: Path) 
         assert (cells, problems[:10]) == (len(lite) * len(POOLED_COLUMNS), []), settings
         flagged = sum(r["split_day"] is not None for r in lite.values())
         assert (flagged == 0) == (settings.threshold_usd == 0), settings
+
+
+def test_compare_names_every_cell_that_differs_or_was_not_answered() -> None:
+    pooled = {"HB1": dict.fromkeys(POOLED_COLUMNS, 1), "HB2": dict.fromkeys(POOLED_COLUMNS, 0)}
+    federated = {"HB1": {c: v for c, v in pooled["HB1"].items() if not c.startswith("carrier.")},
+                 "HB2": {**pooled["HB2"], "split_value_usd": 850.0}}
+    cells, problems = compare(("federation", federated), ("pooled", pooled))
+    carrier = [c for c in POOLED_COLUMNS if c.startswith("carrier.")]
+    assert cells == 2 * len(POOLED_COLUMNS)
+    assert problems == [
+        *(f"house bill HB1, column {c}: no answer in federation" for c in carrier),
+        "house bill HB2, column split_value_usd: federation 850.0, pooled 0",
+    ]
+    assert compare(("federation", {}), ("pooled", {"HB3": {}})) == (
+        0, ["house bill HB3: only in pooled"])
