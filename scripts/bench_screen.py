@@ -262,12 +262,14 @@ def _settings(federation: Federation) -> PooledSettings:
 
 def _pooled(engine: str, db: Path, settings: PooledSettings, figures: Figures) -> Records:
     """Run one pooled engine in its timed phase; then (untimed) turn its rows into records."""
+    cpu = time.process_time()
     with _phase(figures, f"pooled {engine}",
                 f"computing the same indicators and split totals in pooled {engine}"):
         if engine == "sqlite":
             rows: list[tuple[object, ...]] = list(pooled_indicators(db, settings))
         else:
             table = duckdb_indicators(db, settings)  # an Arrow table
+    figures.cpu_seconds[f"pooled {engine}"] = time.process_time() - cpu
     if engine != "sqlite":
         rows = [tuple(row.values()) for row in table.to_pylist()]
     split = POOLED_COLUMNS.index("split_day")
@@ -367,6 +369,14 @@ def _table(figures: Figures) -> Table:
     for process, mib in figures.peak_rss_mib.items():
         table.add_row(f"process {process}", "", f"{mib:,.0f} MiB peak RSS",
                       f"{figures.cpu_seconds[process]:.1f} s CPU (user + system)")
+    # CPU time is what a loaded machine distorts least: the federation's processes
+    # (coordinator and nodes; the attest step not counted) against each engine's
+    federated_cpu = sum(figures.cpu_seconds[p] for p in figures.peak_rss_mib)
+    for engine in ENGINES:
+        pooled_cpu = figures.cpu_seconds[f"pooled {engine}"]
+        table.add_row(f"CPU federated / pooled {engine}", "",
+                      f"{federated_cpu / pooled_cpu:.1f}x" if pooled_cpu else "",
+                      f"{federated_cpu:.1f} s / {pooled_cpu:.1f} s CPU")
     return table
 
 

@@ -162,9 +162,12 @@ def test_pooled_duckdb_equals_pooled_sqlite(screened: Screened, tmp_path: Path) 
 
 
 def test_compare_names_every_cell_that_differs_or_was_not_answered() -> None:
-    pooled = {"HB1": dict.fromkeys(POOLED_COLUMNS, 1), "HB2": dict.fromkeys(POOLED_COLUMNS, 0)}
-    federated = {"HB1": {c: v for c, v in pooled["HB1"].items() if not c.startswith("carrier.")},
-                 "HB2": {**pooled["HB2"], "split_value_usd": 850.0}}
+    pooled: Records = {"HB1": dict.fromkeys(POOLED_COLUMNS, 1),
+                       "HB2": dict.fromkeys(POOLED_COLUMNS, 0)}
+    federated: Records = {
+        "HB1": {c: v for c, v in pooled["HB1"].items() if not c.startswith("carrier.")},
+        "HB2": {**pooled["HB2"], "split_value_usd": 850.0},
+    }
     cells, problems = compare(("federation", federated), ("pooled", pooled))
     carrier = [c for c in POOLED_COLUMNS if c.startswith("carrier.")]
     assert cells == 2 * len(POOLED_COLUMNS)
