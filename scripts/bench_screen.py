@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
 from fedtrade.coordinator.result_files import read_results
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store import import_path
@@ -238,7 +238,7 @@ def _set_deadlines(config: Path, seconds: float) -> None:
     config.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def _federated(federation: Federation, results: Path, figures: Figures) -> Records:
+def _federated(config: CoordinatorConfig, results: Path, figures: Figures) -> Records:
     """The federation's answers (signed evidence, results.csv); how many shipments it
     screened, fully answered, and flagged as split."""
     count = complete = split = 0
@@ -248,16 +248,8 @@ def _federated(federation: Federation, results: Path, figures: Figures) -> Recor
         split += SPLIT in result.patterns
     figures.checks.update({"federated_results": count, "federated_all_nodes_answered": complete,
                            "federated_split_flags": split})
-    config = load_coordinator_config(federation.coordinator_config)
     roles = {node_id: role for role, node_id in NODE_IDS.items()}
     return federated_records(config.evidence_db, read_results(results), roles)
-
-
-def _settings(federation: Federation) -> PooledSettings:
-    """The pooled hub computes with what the federation is configured with."""
-    marketplace = federation.node_configs[NODE_IDS["marketplace"]]
-    return pooled_settings(load_coordinator_config(federation.coordinator_config),
-                           load_node_config(marketplace).settings)
 
 
 def _pooled(engine: str, db: Path, settings: PooledSettings, figures: Figures) -> Records:
@@ -303,13 +295,15 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
         with _phase(figures, "screen",
                     f"screening {args.shipments:,} shipments across {len(addresses)} nodes"):
             results = _screen(federation, world / "manifest.csv", root, figures)
-    federated = _federated(federation, results, figures)
-    settings = _settings(federation)
+    config = load_coordinator_config(federation.coordinator_config)
+    federated = _federated(config, results, figures)
+    # the pooled hub computes with what the federation is configured with
+    marketplace = load_node_config(federation.node_configs[NODE_IDS["marketplace"]])
+    settings = pooled_settings(config, marketplace.settings)
 
     with _phase(figures, "pooled build", "building the pooled database (one hub, all data)"):
         pooled = build_pooled(stores, world / "manifest.csv", root / "pooled.db",
-                              currency_per_usd=load_coordinator_config(
-                                  federation.coordinator_config).currency_per_usd)
+                              currency_per_usd=config.currency_per_usd)
     with _phase(figures, "duckdb build", "copying the pooled database into DuckDB"):
         duck = build_duckdb(pooled, root / "pooled.duckdb")
     os.sync()  # their write-back must not run during the timed statements
