@@ -23,9 +23,15 @@ __all__ = ["AttestedManifest", "load_attested"]
 
 
 class AttestedManifest:
-    def __init__(self, blocks: list[Envelope], block_of: Mapping[str, int]) -> None:
+    def __init__(self, blocks: list[Envelope], block_of: Mapping[str, int],
+                 filers: list[str]) -> None:
         self.blocks = blocks
         self._block_of = block_of
+        self._filers = filers  # filer id per block
+
+    def filer_of(self, house_bill: str) -> str:
+        """The node id of the filer that attested ``house_bill``."""
+        return self._filers[self._block_of[house_bill]]
 
     def __contains__(self, house_bill: object) -> bool:
         return house_bill in self._block_of
@@ -42,6 +48,7 @@ def load_attested(path: Path, nodes: Mapping[str, NodeEntry]) -> AttestedManifes
     """Read and verify an attestation file from ``fedtrade-node attest``."""
     blocks = read_attestations(path)
     block_of: dict[str, int] = {}
+    filers: list[str] = []
     for index, envelope in enumerate(blocks):
         where = f"{path}: block {index + 1}"
         unverified = parse_payload(attestation_pb2.ManifestBlock, envelope.payload)
@@ -54,7 +61,8 @@ def load_attested(path: Path, nodes: Mapping[str, NodeEntry]) -> AttestedManifes
                    payload_type=PAYLOAD_MANIFEST_BLOCK)
         except FedtradeError as exc:
             raise DataError(f"{where}: {exc}") from None
+        filers.append(unverified.filer_id)
         for line in unverified.lines:
             if block_of.setdefault(line.house_bill, index) != index:
                 raise DataError(f"{where}: house bill {line.house_bill} is attested twice")
-    return AttestedManifest(blocks, block_of)
+    return AttestedManifest(blocks, block_of, filers)

@@ -7,12 +7,14 @@ import csv
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from rich.table import Table
 
+from fedtrade.coordinator.aeo_cli import add_aeo_commands
 from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext, VerifiedAnswer
 from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
@@ -21,7 +23,7 @@ from fedtrade.coordinator.evidence import EvidenceStore, node_checkpoints, verif
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
 from fedtrade.coordinator.report import write_report
-from fedtrade.coordinator.result_files import ResultWriter, write_worklist
+from fedtrade.coordinator.result_files import ResultWriter, atomic_text_file, write_worklist
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope_lines
 from fedtrade.protocol.wire import PAYLOAD_QUERY, parse_payload
@@ -220,16 +222,22 @@ def _send(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
+    if args.dispositions is not None and (config.aeo is None or config.aeo.green_lane is None):
+        raise ConfigError("--dispositions needs a green lane: add aeo.green_lane (see "
+                          "configs/coordinator.yaml)", path=args.config)
     context = _context(args, config)
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
-        with ResultWriter(args.out, args.json) as writer:
+        lane_file = nullcontext(None) if args.dispositions is None else \
+            atomic_text_file(args.dispositions, newline="")
+        with ResultWriter(args.out, args.json) as writer, lane_file as dispositions:
             summary = screen_manifest(coordinator, args.manifest, context, writer.write,
                                       progress=show_progress, rates_file=args.rates,
                                       quarantine=args.quarantine,
-                                      attestations=args.attestations)
+                                      attestations=args.attestations,
+                                      dispositions=dispositions)
     finally:
         coordinator.close()
         evidence.close()
@@ -239,8 +247,13 @@ def _screen(args: argparse.Namespace) -> int:
         write_worklist(args.out, args.worklist)
     out = console()
     out.print(summary_table(summary))
-    outputs = [str(p) for p in (args.out, args.json, args.report, args.worklist)
-               if p is not None]
+    if summary.green_lane is not None:
+        lane = summary.green_lane.by_disposition
+        out.print(f"AEO green lane: {lane['facilitated']:,} facilitated, "
+                  f"{lane['compliance_sample']:,} in the compliance sample, {lane['review']:,} "
+                  "left in review")
+    outputs = [str(p) for p in (args.out, args.json, args.report, args.worklist,
+                                args.dispositions) if p is not None]
     out.print(f"results: {', '.join(outputs)}; signed answers kept in {config.evidence_db}")
     if args.quarantine is not None and args.quarantine.exists():
         with args.quarantine.open(newline="", encoding="utf-8") as rejects:
@@ -455,6 +468,9 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--worklist", type=Path,
                         help="also write the worklist: the shipments scored above zero, "
                         "highest score first (results CSV columns)")
+    screen.add_argument("--dispositions", type=Path, metavar="LANE.csv",
+                        help="with an AEO green lane configured (aeo.green_lane), also write "
+                        "the shipments it takes out of review: facilitated or compliance sample")
     screen.add_argument("--rates", type=Path, metavar="RATES.csv",
                         help="dated currency rates (date,currency,per_usd), used over the "
                         "config's currency_per_usd from each rate's date on")
@@ -485,6 +501,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="JSON lines, for `fedtrade-node audit verify --checkpoint`")
     checkpoints.set_defaults(run=_evidence_checkpoints)
 
+    add_aeo_commands(commands)
     _add_plugin_commands(commands)
     return parser
 

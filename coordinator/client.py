@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,7 +32,10 @@ from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
+__all__ = ["ROUND_ROBIN", "Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
+
+# gRPC's client-side balancing over every address the node's address resolves to.
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 # A plain value, or a ready Value such as a table of shipments (protocol.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
@@ -75,6 +80,11 @@ class Coordinator:
         self._evidence = evidence
         self._channels: dict[str, grpc.Channel] = {}
 
+    @property
+    def evidence(self) -> EvidenceStore | None:
+        """Where signed answers (and green-lane sample seeds) are kept, if anywhere."""
+        return self._evidence
+
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
         channel = self._channels.get(node.id)
         if channel is None:
@@ -83,6 +93,10 @@ class Coordinator:
                 # sent (protocol.limits); a node's own limit refuses a request too large for it
                 ("grpc.max_receive_message_length", DEFAULT_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # a replicated node is one address resolving to every replica
+                # (dns:///node.example:50051, a Kubernetes headless Service): spread the
+                # requests over all of them rather than pinning the first
+                ("grpc.service_config", ROUND_ROBIN),
             ]
             tls = self.config.tls
             channel = (grpc.insecure_channel(node.address, options=options) if tls is None
@@ -146,9 +160,10 @@ class Coordinator:
             query = node_pb2.QueryRequest(envelope=wire)
             return [stub.Query(query, timeout=node.deadline_seconds).envelope]
 
-        (response,) = _call(node, rpc)
-        answer = verify_answer(response, request=request, node_id=node.id,
-                               node_key=node.public_key, limit=self._limit(query))
+        with self._unanswered(node.id, query, request):
+            (response,) = _call(node, rpc)
+            answer = verify_answer(response, request=request, node_id=node.id,
+                                   node_key=node.public_key, limit=self._limit(query))
         if self._evidence is not None:
             self._evidence.add(
                 node_id=node.id,
@@ -184,9 +199,10 @@ class Coordinator:
         stream = stub.Screen(screen, timeout=timeout)
         replies: list[Envelope] = []
         try:
-            chunks = verify_chunk_chain(
-                _received(node, stream, replies), request=request, node_id=node.id,
-                node_key=node.public_key, limit=self._limit(query))
+            with self._unanswered(node.id, query, request):
+                chunks = verify_chunk_chain(
+                    _received(node, stream, replies), request=request, node_id=node.id,
+                    node_key=node.public_key, limit=self._limit(query))
         except FedtradeError:
             stream.cancel()  # type: ignore[no-untyped-call]  # stop the node sending the rest
             raise
@@ -200,6 +216,20 @@ class Coordinator:
                 kind="chunk",
             )
         return chunks
+
+    @contextmanager
+    def _unanswered(self, node_id: str, query: query_pb2.Query, request: Envelope
+                    ) -> Iterator[None]:
+        """Keep a question the node did not answer (refused, late, unverifiable) as evidence."""
+        try:
+            yield
+        except FedtradeError as exc:
+            if self._evidence is not None:
+                code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
+                self._evidence.add_unanswered(
+                    node_id=node_id, query_id=query.query_id.hex(), query_name=query.query_name,
+                    request=request, code=code, reason=str(exc)[:500])
+            raise
 
     def _limit(self, query: query_pb2.Query) -> AnswerLimit:
         settings = self.config.screening

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fedtrade.coordinator.aeo_config import AeoSettings, load_aeo_settings
 from fedtrade.coordinator.risk import RiskRules, load_risk_rules
 from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.trust.errors import ConfigError, KeyFileError
@@ -56,6 +57,8 @@ class CoordinatorConfig:
     screening: ScreeningSettings
     risk: RiskRules
     tls: TlsMaterial | None
+    # AEO authority, tiers and green lane (aeo:); None when not configured
+    aeo: AeoSettings | None = None
 
     def node(self, node_id: str) -> NodeEntry:
         """The configured node ``node_id``; ConfigError names the configured ones."""
@@ -129,6 +132,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     screening = _screening(root.optional_mapping("screening"))
     currency_per_usd = load_currency_rates(root)
     risk = load_risk_rules(root.mapping("risk"))
+    aeo = load_aeo_settings(root.optional_mapping("aeo"))
     root.finish()
     return CoordinatorConfig(
         path=path,
@@ -143,4 +147,5 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         screening=screening,
         risk=risk,
         tls=tls,
+        aeo=aeo,
     )

@@ -37,6 +37,27 @@ CREATE TABLE IF NOT EXISTS evidence (
     response BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_by_query ON evidence (query_id, sequence);
+-- Questions a node left unanswered (a refusal, a deadline, an answer that did not verify),
+-- with the signed request: what the AEO scorecard counts as asked but not answered.
+CREATE TABLE IF NOT EXISTS unanswered (
+    id INTEGER PRIMARY KEY,
+    stored_at TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    query_name TEXT NOT NULL,
+    request BLOB NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+-- The seed of each screening run's green-lane compliance sample, with the rule and the
+-- certificates that counted: anyone holding it recomputes which shipments were sampled.
+CREATE TABLE IF NOT EXISTS green_lane_runs (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    seed TEXT NOT NULL,
+    settings TEXT NOT NULL
+);
 """
 
 
@@ -94,6 +115,36 @@ class EvidenceStore:
                     for seq, resp in enumerate(responses)
                 ],
             )
+
+    def add_unanswered(self, *, node_id: str, query_id: str, query_name: str,
+                       request: Envelope, code: str, reason: str) -> None:
+        """Keep a question ``node_id`` did not answer (``code``: gRPC status or error kind)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO unanswered (stored_at, node_id, query_id, query_name, request, code,"
+                " reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, node_id, query_id, query_name,
+                 envelope_to_proto(request).SerializeToString(), code, reason))
+
+    def unanswered_rows(self) -> Iterator[tuple[str, str, Envelope, str]]:
+        """(node id, query name, signed request, code) of every unanswered question."""
+        for node_id, query_name, request, code in self._conn.execute(
+                "SELECT node_id, query_name, request, code FROM unanswered ORDER BY id"):
+            yield node_id, query_name, _parse(request), code
+
+    def record_green_lane(self, manifest: str, seed_hex: str, settings: str) -> None:
+        """Keep a green-lane run's sample seed and settings (JSON) before its first decision."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO green_lane_runs (recorded_at, manifest, seed, settings) "
+                "VALUES (?, ?, ?, ?)", (now, manifest, seed_hex, settings))
+
+    def green_lane_runs(self) -> list[tuple[str, str, str, str]]:
+        """(recorded_at, manifest, seed hex, settings JSON) of every green-lane run."""
+        return [tuple(row) for row in self._conn.execute(
+            "SELECT recorded_at, manifest, seed, settings FROM green_lane_runs ORDER BY id")]
 
     def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope, Envelope]]:
         for row_id, node_id, query_id, kind, seq, req, resp in self._conn.execute(

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from fedtrade.coordinator.green_lane import GreenLaneSummary
+
 __all__ = [
     "RESULT_COLUMNS",
     "RISK_LEVELS",
@@ -87,3 +89,5 @@ class ScreeningSummary:
     # pattern -> manifest-only flags of it that the nodes' answers also flag
     manifest_only_confirmed: Mapping[str, int] = field(default_factory=dict)
     budget_curve: Sequence[BudgetPoint] = ()
+    # the AEO green lane's dispositions, when the config sets one (coordinator.green_lane)
+    green_lane: GreenLaneSummary | None = None

@@ -38,9 +38,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fedtrade.coordinator.aeo import open_green_lane
 from fedtrade.coordinator.attested import AttestedManifest, load_attested
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import NodeEntry
@@ -278,12 +280,15 @@ def screen_manifest(
     rates_file: Path | None = None,
     quarantine: Path | None = None,
     attestations: Path,
+    dispositions: IO[str] | None = None,
 ) -> ScreeningSummary:
     """Screen every shipment of ``manifest``; ``emit`` receives results in manifest order.
 
     ``attestations`` is the filer's signed blocks of the manifest (every row must be in
     one); ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes
     the manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    With an AEO green lane configured, ``dispositions`` receives the shipments it takes
+    out of review (``coordinator.green_lane``).
     """
     config = coordinator.config
     settings = config.screening
@@ -300,6 +305,7 @@ def screen_manifest(
         raise DataError(
             f"{manifest}: {len(outside)} shipment(s) are in no block of {attestations} (first: "
             f"{outside[0]}); nothing was sent — ask the filer to attest the manifest as filed")
+    lane = open_green_lane(coordinator, context, attested, str(manifest), dispositions)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     tally = _Tally(config.risk)
     workers = max(4, len(runs) * settings.in_flight_batches)
@@ -327,10 +333,14 @@ def screen_manifest(
                 run.consecutive_failures = 0
                 run.seconds.append(seconds)
                 advance(node_id, len(batch.house_bill))
-            for result in _results(coordinator, scan, runs, answers, missing, splits, batch,
-                                   started.date()):
+            results = list(_results(coordinator, scan, runs, answers, missing, splits, batch,
+                                    started.date()))
+            for result in results:
                 emit(result)
                 tally.add(result)
+            if lane is not None:
+                lane.observe_batch(results, {n: c["known"] for n, c in answers.items()},
+                                   complete=not missing)
             advance("shipments", len(batch.house_bill))
 
         for batch in read_batches(manifest, rates, settings.batch_size, scan.rejected):
@@ -352,6 +362,7 @@ def screen_manifest(
         manifest_only_by_pattern=dict(tally.baseline),
         manifest_only_confirmed=dict(tally.confirmed),
         budget_curve=budget_curve(tally.scores, tally.baseline_scores, tally.flagged),
+        green_lane=lane.summary() if lane is not None else None,
     )
 
 

@@ -4,25 +4,31 @@ Every request the node receives, answered or refused, becomes one row whose
 hash covers its fields and the previous row's hash. `verify_chain` recomputes
 the chain and names the first row that does not fit, so an edit, a deletion or
 a reordering is detected. Triggers (created by the store migrations) also block
-UPDATE and DELETE through SQLite itself.
+UPDATE and DELETE (and TRUNCATE, on PostgreSQL) through the database itself.
+
+The SQL here runs on SQLite and, through ``node.statestore.postgres``, on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.trust.errors import FedtradeError
 
 __all__ = [
     "GENESIS_HASH",
+    "INSERT_SQL",
     "AuditBreakError",
     "AuditEntry",
     "AuditLog",
     "entry_hash",
+    "entry_row",
+    "insert_entry",
+    "read_head",
     "stored_hash",
     "verify_chain",
 ]
@@ -64,56 +70,70 @@ def entry_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-class AuditLog:
-    """Appends entries through a caller-owned connection (the caller commits)."""
+def read_head(conn: SqlConn) -> tuple[int, str]:
+    """(sequence, hash) of the newest entry, (0, GENESIS_HASH) for an empty log."""
+    row = conn.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute(
-            "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        self._next_seq: int = row[0] + 1 if row else 1
-        self._last_hash: str = row[1] if row else GENESIS_HASH
+
+INSERT_SQL = (f"INSERT INTO audit_log (seq, {', '.join(_FIELDS)}, prev_hash, entry_hash) "
+              f"VALUES ({', '.join('?' * (len(_FIELDS) + 3))})")
+
+
+def entry_row(head: tuple[int, str], entry: AuditEntry) -> tuple[object, ...]:
+    """The parameters of ``INSERT_SQL`` for ``entry`` after ``head``; the new head is
+    (row[0], row[-1])."""
+    seq, prev = head[0] + 1, head[1]
+    return (seq, *(getattr(entry, f) for f in _FIELDS), prev, entry_hash(seq, entry, prev))
+
+
+def insert_entry(conn: SqlConn, head: tuple[int, str], entry: AuditEntry) -> tuple[int, str]:
+    """Insert ``entry`` after ``head`` inside the caller's transaction; return the new head."""
+    row = entry_row(head, entry)
+    conn.execute(INSERT_SQL, row)
+    return int(str(row[0])), str(row[-1])
+
+
+class AuditLog:
+    """Appends entries through a caller-owned connection (the caller commits); keeps the head
+    in memory, so only one writer may append (the SQLite store's write lock)."""
+
+    def __init__(self, conn: SqlConn) -> None:
+        self._head = read_head(conn)
 
     @property
     def entries(self) -> int:
-        return self._next_seq - 1
+        return self._head[0]
 
     @property
     def head(self) -> tuple[int, str]:
         """(sequence, hash) of the newest entry; read it while holding the write lock."""
-        return self._next_seq - 1, self._last_hash
+        return self._head
 
-    def append(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    def append(self, conn: SqlConn, entry: AuditEntry) -> None:
         """Insert one entry; the caller holds the write lock and commits."""
-        seq, prev = self._next_seq, self._last_hash
-        digest = entry_hash(seq, entry, prev)
-        conn.execute(
-            f"INSERT INTO audit_log (seq, {', '.join(_FIELDS)}, prev_hash, entry_hash) "
-            f"VALUES ({', '.join('?' * (len(_FIELDS) + 3))})",
-            (seq, *(getattr(entry, f) for f in _FIELDS), prev, digest),
-        )
-        self._next_seq, self._last_hash = seq + 1, digest
+        self._head = insert_entry(conn, self._head, entry)
 
-    def rollback(self, conn: sqlite3.Connection) -> None:
+    def rollback(self, conn: SqlConn) -> None:
         """Forget an append whose transaction was rolled back."""
-        self.__init__(conn)  # type: ignore[misc]
+        self._head = read_head(conn)
 
 
-def _rows(conn: sqlite3.Connection) -> Iterator[tuple[int, AuditEntry, str, str]]:
+def _rows(conn: SqlConn) -> Iterator[tuple[int, AuditEntry, str, str]]:
     cursor = conn.execute(
-        f"SELECT seq, {', '.join(_FIELDS)}, prev_hash, entry_hash FROM audit_log ORDER BY rowid"
+        f"SELECT seq, {', '.join(_FIELDS)}, prev_hash, entry_hash FROM audit_log ORDER BY seq"
     )
     for row in cursor:
         yield row[0], AuditEntry(*row[1 : 1 + len(_FIELDS)]), row[-2], row[-1]
 
 
-def stored_hash(conn: sqlite3.Connection, seq: int) -> str | None:
+def stored_hash(conn: SqlConn, seq: int) -> str | None:
     """The stored hash of entry ``seq``, or None if the log holds no such entry."""
     row = conn.execute("SELECT entry_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def verify_chain(conn: sqlite3.Connection) -> int:
+def verify_chain(conn: SqlConn) -> int:
     """Check the whole chain; return the number of entries or raise AuditBreakError."""
     expected_seq, prev = 1, GENESIS_HASH
     for seq, entry, stored_prev, stored_hash in _rows(conn):

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ from fedtrade.node.reload import ConfigWatcher
 from fedtrade.node.scaffold import Scaffold, init_node
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
+from fedtrade.node.statestore import read_state
 from fedtrade.node.store.importer import RejectLimit, import_path
 from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, verify_checkpoint
 from fedtrade.protocol.envelope_files import read_envelope_lines
@@ -132,6 +132,8 @@ def _config_check(args: argparse.Namespace) -> int:
     if config.tls is not None:
         dates += [("TLS certificate", config.tls.not_after),
                   ("federation CA certificate", config.tls.ca_not_after)]
+    if config.aeo is not None:
+        dates.append(("AEO certificate", config.aeo.certificate.valid_until))
     warnings = expiry_warnings(dates)
     if args.json:
         print_json({
@@ -153,27 +155,16 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
-    if not config.database.exists():
-        raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
     # checkpoints first: a bad file is the user's to fix before anything is concluded
     public_key = SigningKey.from_file(config.signing_key).public_key
     checkpoints = [verify_checkpoint(envelope, node_id=config.node_id, node_key=public_key)
                    for path in args.checkpoint
                    for envelope in read_envelope_lines(path, "checkpoint")]
-    try:
-        conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            count = verify_chain(conn)
-            check_consistent(checkpoints)
-            for checkpoint in sorted(checkpoints, key=lambda c: -c.sequence):  # newest first
-                check_log_extends(checkpoint, lambda seq: stored_hash(conn, seq))
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise FedtradeError(
-            f"{config.database}: cannot read the audit log ({exc}); is it this node's store? "
-            "restore it from backup if it is damaged"
-        ) from exc
+    with read_state(config) as conn:
+        count = verify_chain(conn)
+        check_consistent(checkpoints)
+        for checkpoint in sorted(checkpoints, key=lambda c: -c.sequence):  # newest first
+            check_log_extends(checkpoint, lambda seq: stored_hash(conn, seq))
     newest = max((c.sequence for c in checkpoints), default=None)
     if args.json:
         print_json({"database": str(config.database), "ok": True, "entries": count,
@@ -191,15 +182,10 @@ def _budget(args: argparse.Namespace) -> int:
     if privacy is None:
         raise FedtradeError(f"{args.config}: no privacy section, so no aggregate query is "
                             "answered and no budget is kept")
-    if not config.database.exists():
-        raise FedtradeError(f"{config.database} does not exist; has this node ever run?")
     budgets = {r.id: Budget(r.budget_epsilon or privacy.budget_epsilon, privacy.period_days)
                for r in config.requesters.values()}
-    conn = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with read_state(config) as conn:
         spends = spend_by_requester(conn, config.node_id, budgets, time.time())
-    finally:
-        conn.close()
     print(f"privacy budget at node {config.node_id} over the last {privacy.period_days} days "
           f"(unit: {privacy.unit})")
     print(f"{'requester':<24} {'answers':>8} {'epsilon spent':>14} {'budget':>8} "

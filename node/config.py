@@ -5,11 +5,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
+
+from fedtrade.node.aeo import NodeAeo, load_node_aeo
 from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
 from fedtrade.protocol.catalogue import CATALOGUE
@@ -17,7 +21,7 @@ from fedtrade.protocol.currency import load_currency_rates
 from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, LARGE_REQUEST_BYTES, MAX_MESSAGE_BYTES
 from fedtrade.trust.errors import ConfigError, KeyFileError
 from fedtrade.trust.ids import ROLES, is_valid_id, parse_address
-from fedtrade.trust.keys import PublicKey, load_public_key
+from fedtrade.trust.keys import PublicKey, load_public_key, read_secret_file
 from fedtrade.trust.linkage import load_linkage_secret
 from fedtrade.trust.pki import TlsMaterial, load_tls_section
 from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
@@ -31,6 +35,7 @@ __all__ = [
     "RateLimit",
     "Requester",
     "RequesterKey",
+    "StoreSettings",
     "check_unchanged",
     "load_node_config",
 ]
@@ -119,6 +124,16 @@ class Intake:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Where the node keeps its request state (``node.statestore``): SQLite next to the data
+    (the default) or PostgreSQL, shared by replicas. The DSN is a secret read from a file."""
+
+    backend: str = "sqlite"
+    dsn_file: Path | None = None
+    dsn: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     path: Path
     version: int
@@ -136,6 +151,9 @@ class NodeConfig:
     # filer id -> keys whose manifest attestations this node answers for
     trusted_filers: Mapping[str, tuple[RequesterKey, ...]]
     alarm: AlarmSettings
+    # the AEO certificate this node presents in Describe (node.aeo), if any
+    aeo: NodeAeo | None = None
+    store: StoreSettings = StoreSettings()
 
     @cached_property
     def requester_keys(self) -> dict[str, tuple[Requester, RequesterKey]]:
@@ -150,7 +168,7 @@ class NodeConfig:
     def restart_fields(self) -> tuple[object, ...]:
         """What a running node cannot change by reloading its config."""
         return (self.node_id, self.role, self.listen, self.signing_key, self.database,
-                self.intake, self.tls is None)
+                self.intake, self.tls is None, self.store)
 
 
 def _identifier(section: ConfigMapping, key: str) -> str:
@@ -437,6 +455,42 @@ def _alarm(root: ConfigMapping) -> AlarmSettings:
     return alarm
 
 
+_DSN_HINT = ("write one libpq connection string (postgresql://user:password@host:port/db or "
+             "'host=... dbname=... user=... password=...') into the file, mode 0600")
+
+
+def _store(root: ConfigMapping) -> StoreSettings:
+    section = root.optional_mapping("store")
+    if section is None:
+        return StoreSettings()
+    backend = section.choice("backend", ("sqlite", "postgresql"))
+    dsn_file = section.path("dsn_file", None)
+    section.finish()
+    if backend == "sqlite":
+        if dsn_file is not None:
+            raise section.error("dsn_file is for backend postgresql; remove it (SQLite keeps "
+                                "its state in node.database)", "dsn_file")
+        return StoreSettings()
+    if dsn_file is None:
+        raise section.error(f"backend postgresql needs dsn_file: {_DSN_HINT}", "dsn_file")
+    try:
+        raw = read_secret_file(dsn_file, "PostgreSQL DSN", hint=_DSN_HINT)
+        dsn = raw.decode("utf-8").strip()
+    except KeyFileError as exc:
+        raise section.error(str(exc), "dsn_file") from exc
+    except UnicodeDecodeError:
+        raise section.error(f"{dsn_file} is not UTF-8 text; {_DSN_HINT}", "dsn_file") from None
+    try:
+        if not dsn:
+            raise ProgrammingError
+        conninfo_to_dict(dsn)
+    except ProgrammingError:
+        # libpq's message quotes the string, which may hold a password: never echo it
+        raise section.error(f"{dsn_file} does not hold a valid PostgreSQL connection string; "
+                            f"{_DSN_HINT}", "dsn_file") from None
+    return StoreSettings("postgresql", dsn_file, dsn)
+
+
 def load_node_config(path: Path) -> NodeConfig:
     """Load and validate a node trust config; raises ConfigError naming file, line and key."""
     root = load_yaml(path)
@@ -490,6 +544,8 @@ def load_node_config(path: Path) -> NodeConfig:
                     "approval")
     trusted_filers = _trusted_filers(root)
     alarm = _alarm(root)
+    aeo = load_node_aeo(root.optional_mapping("aeo"), node_id, role)
+    store = _store(root)
     root.finish()
     return NodeConfig(
         path=path,
@@ -506,6 +562,8 @@ def load_node_config(path: Path) -> NodeConfig:
         tls=tls,
         trusted_filers=trusted_filers,
         alarm=alarm,
+        aeo=aeo,
+        store=store,
     )
 
 
@@ -522,7 +580,8 @@ def check_unchanged(old: NodeConfig, new: NodeConfig) -> None:
     if old.restart_fields() != new.restart_fields():
         raise ConfigError(
             "node.id, node.role, node.listen, node.signing_key, node.database, "
-            "node.max_message_bytes, node.max_large_requests and whether node.tls is set "
+            "node.max_message_bytes, node.max_large_requests, whether node.tls is set and "
+            "the store section "
             "cannot change while the node runs; restore them, or restart the node to apply them",
             path=new.path,
         )

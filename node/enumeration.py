@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["AlarmSettings", "EnumerationAlarm"]
 
@@ -38,11 +38,21 @@ class Trip:
     until: float
 
 
+@dataclass
+class _Window:
+    """One requester's answered questions in the window, and their running sums (a
+    question adds to them and leaves them when it ages out: no re-summing per answer)."""
+
+    items: deque[tuple[float, int, int]] = field(default_factory=deque)
+    asked: int = 0
+    unknown: int = 0
+
+
 class EnumerationAlarm:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # requester -> (moment, shipments asked, not known) per answered question
-        self._seen: dict[str, deque[tuple[float, int, int]]] = {}
+        self._seen: dict[str, _Window] = {}
 
     def observe(
         self, requester: str, asked: int, unknown: int, now: float, settings: AlarmSettings
@@ -51,15 +61,20 @@ class EnumerationAlarm:
         if asked == 0:
             return None
         with self._lock:
-            window = self._seen.setdefault(requester, deque())
-            window.append((now, asked, unknown))
-            while window and window[0][0] < now - settings.window_seconds:
-                window.popleft()
-            total = sum(item[1] for item in window)
-            missing = sum(item[2] for item in window)
+            window = self._seen.setdefault(requester, _Window())
+            window.items.append((now, asked, unknown))
+            window.asked += asked
+            window.unknown += unknown
+            items = window.items
+            while items and items[0][0] < now - settings.window_seconds:
+                _, old_asked, old_unknown = items.popleft()
+                window.asked -= old_asked
+                window.unknown -= old_unknown
+            total, missing = window.asked, window.unknown
             if total < settings.min_shipments or missing <= settings.max_unknown_share * total:
                 return None
-            window.clear()  # the throttle is the consequence; start counting afresh after it
+            # the throttle is the consequence; start counting afresh after it
+            del self._seen[requester]
         trip = Trip(total, missing, now + settings.throttle_seconds)
         alarm_log.warning(
             "enumeration alarm: requester %s throttled for %d s", requester,

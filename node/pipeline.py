@@ -9,9 +9,11 @@ trust config asks for them (four eyes), refuse a query id ever answered
 before, authorize the query and purpose, validate parameters, charge its
 shipments, check the attestation (every house bill asked about must be in a
 manifest block signed by a trusted filer; reference values come from there:
-``node.attestation``), execute on a read-only connection, sign the answer
-bound to the digest of the request payload, with the node's latest signed
-audit checkpoint in it, and watch for enumeration (``node.enumeration``).
+``node.attestation``; a consignee question naming no house bills is about
+every attested line, and charged for them), execute on a read-only
+connection, sign the answer bound to the digest of the request payload, with
+the node's latest signed audit checkpoint in it, and watch for enumeration
+(``node.enumeration``).
 The verified payload's text fields and timestamps are checked against their
 limits before anything is copied or echoed. Every authenticated request,
 answered or refused, leaves one audit entry; refusals before authentication
@@ -27,9 +29,9 @@ transaction, before the signed answer leaves the node).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ from fedtrade.node.logs import log_request
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
@@ -63,7 +66,7 @@ from fedtrade.protocol.wire import (
     parse_payload,
     timestamp,
 )
-from fedtrade.protos import query_pb2
+from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
 from fedtrade.trust.errors import (
     AudienceError,
@@ -212,14 +215,17 @@ def _authorize(
         )
     spec = CATALOGUE[query.query_name]
     params = validate_params(spec, params)
-    size = spec.batch_size(params)
+    _charge_batch(state, requester, spec.batch_size(params))
+    return grant, params
+
+
+def _charge_batch(state: NodeState, requester: Requester, size: int) -> None:
     if size > requester.max_batch:
         raise MalformedRequestError(
             f"a batch of {size} shipments exceeds this requester's max_batch of "
             f"{requester.max_batch}; split it into smaller batches"
         )
     state.rate_limiter.charge_shipments(requester.id, requester.rate_limit, size)
-    return grant, params
 
 
 def _asked_bills(params: dict[str, PyValue]) -> list[str]:
@@ -230,10 +236,11 @@ def _asked_bills(params: dict[str, PyValue]) -> list[str]:
 
 
 def _attest(
-    state: NodeState, config: NodeConfig, query: query_pb2.Query, params: dict[str, PyValue],
-    now: float,
+    state: NodeState, config: NodeConfig, requester: Requester, query: query_pb2.Query,
+    params: dict[str, PyValue], now: float,
 ) -> tuple[dict[str, PyValue], bytes]:
-    """Check the question's attestation; the batch's reference values come from it."""
+    """Check the question's attestation; the batch's reference values come from it, and a
+    linkage question naming no house bills is about every attested line (charged here)."""
     spec = CATALOGUE.get(query.query_name)
     if spec is None or spec.disclosure == "aggregate":
         if query.attestations:
@@ -247,6 +254,9 @@ def _attest(
         now,
         config.freshness.clock_skew_seconds,
     )
+    if spec.disclosure == "linkage" and "house_bills" not in params:
+        params = {**params, "house_bills": sorted(attestation.lines)}
+        _charge_batch(state, requester, len(attestation.lines))
     attestation.require(_asked_bills(params))
     batch = params.get("shipments")
     if isinstance(batch, dict):
@@ -311,7 +321,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     grant = None
     if not describe:
         grant, params = _authorize(state, requester, query, params)
-    params, attested = _attest(state, config, query, params, now)
+    params, attested = _attest(state, config, requester, query, params, now)
     return _Accepted(config, query, digest(envelope.payload), requester, grant, params, attested)
 
 
@@ -378,7 +388,13 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
 
 def _attach_checkpoint(state: NodeState, message: query_pb2.Answer | query_pb2.AnswerChunk) -> None:
     if state.checkpoint is not None:
-        message.checkpoint.CopyFrom(envelope_to_proto(state.checkpoint))
+        message.checkpoint.CopyFrom(_checkpoint_proto(state.checkpoint))
+
+
+@functools.lru_cache(maxsize=2)
+def _checkpoint_proto(checkpoint: Envelope) -> envelope_pb2.Envelope:
+    """The latest checkpoint as a message, converted once, not once per answer."""
+    return envelope_to_proto(checkpoint)
 
 
 def _table(result: ResultTable) -> query_pb2.Table:
@@ -388,6 +404,10 @@ def _table(result: ResultTable) -> query_pb2.Table:
 def _catalogue_for(accepted: _Accepted) -> query_pb2.Catalogue:
     config, requester = accepted.config, accepted.requester
     catalogue = query_pb2.Catalogue(node_id=config.node_id, role=config.role)
+    certificate = config.aeo.current(config.node_id, config.role, datetime.now(UTC)) \
+        if config.aeo else None
+    if certificate is not None:
+        catalogue.aeo_certificate.CopyFrom(envelope_to_proto(certificate))
     for name, grant in sorted(requester.grants.items()):
         spec = CATALOGUE[name]
         catalogue.queries.append(
@@ -478,7 +498,7 @@ def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_le
     cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
-    def debit(conn: sqlite3.Connection) -> tuple[Envelope, str, str]:
+    def debit(conn: SqlConn) -> tuple[Envelope, str, str]:
         table, note = privacy_ledger.debit(conn, charge, noisy, state.clock())
         trace.rows = len(table.rows)
         signed = _sign_answer(state, accepted, query_pb2.Answer(table=_table(table)))

@@ -4,8 +4,9 @@ Every aggregate answer spends epsilon from its requester's budget: a rolling
 period (``period_days``) may hold at most ``budget_epsilon`` of spend. The
 ledger is a table of the node's store, written in the same transaction as the
 request's audit entry and before the answer leaves the node, under the
-store's single write lock, so concurrent queries cannot overspend and a
-restart forgets nothing.
+store's write lock (SQLite) or its budget lock (PostgreSQL, shared by the
+replicas), so concurrent queries cannot overspend and a restart forgets
+nothing.
 
 An identical query (same query, canonical parameters, fields, epsilon and
 store contents) gets the answer already released, at no cost: asking again
@@ -18,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fedtrade.node.queries.spec import ResultTable
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import RateLimitError
 
@@ -81,7 +82,7 @@ def _up(epsilon: float) -> float:
     return math.ceil(epsilon * 1e9 - 1e-6) / 1e9
 
 
-def cache_key(conn: sqlite3.Connection, query_name: str, params: Mapping[str, PyValue],
+def cache_key(conn: SqlConn, query_name: str, params: Mapping[str, PyValue],
               fields: Sequence[str], epsilon: float) -> str:
     """Digest of everything that decides an answer, the store contents included."""
     imports = conn.execute("SELECT count(*), max(imported_at) FROM import_log").fetchone()
@@ -90,15 +91,15 @@ def cache_key(conn: sqlite3.Connection, query_name: str, params: Mapping[str, Py
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _window(conn: sqlite3.Connection, charge: Charge, now: float) -> list[tuple[float, float]]:
+def _window(conn: SqlConn, charge: Charge, now: float) -> list[tuple[float, float]]:
     since = now - charge.budget.period_days * _DAY
-    return conn.execute(
+    rows = conn.execute(
         "SELECT spent_at, epsilon FROM privacy_ledger WHERE requester = ? AND node_id = ? "
-        "AND spent_at > ? ORDER BY spent_at", (charge.requester, charge.node_id, since)
-    ).fetchall()
+        "AND spent_at > ? ORDER BY spent_at", (charge.requester, charge.node_id, since))
+    return [(float(spent_at), float(epsilon)) for spent_at, epsilon in rows]
 
 
-def _cached(conn: sqlite3.Connection, charge: Charge) -> ResultTable | None:
+def _cached(conn: SqlConn, charge: Charge) -> ResultTable | None:
     row = conn.execute(
         "SELECT columns, rows FROM privacy_answers WHERE requester = ? AND node_id = ? "
         "AND cache_key = ?", (charge.requester, charge.node_id, charge.key)).fetchone()
@@ -112,7 +113,7 @@ def _with_remaining(table: ResultTable, remaining: float) -> ResultTable:
     return ResultTable((*table.columns, "budget_remaining"), [(*r, left) for r in table.rows])
 
 
-def check(conn: sqlite3.Connection, charge: Charge, now: float) -> ResultTable | None:
+def check(conn: SqlConn, charge: Charge, now: float) -> ResultTable | None:
     """The cached answer (with the current remaining budget), or None when ``charge`` is
     affordable now; BudgetExhaustedError when it is not."""
     window = _window(conn, charge, now)
@@ -138,7 +139,7 @@ def check(conn: sqlite3.Connection, charge: Charge, now: float) -> ResultTable |
     return None
 
 
-def debit(conn: sqlite3.Connection, charge: Charge, table: ResultTable | None,
+def debit(conn: SqlConn, charge: Charge, table: ResultTable | None,
           now: float) -> tuple[ResultTable, str]:
     """Inside the caller's write transaction: pay for ``table`` (or return the answer already
     released for the same key, at no cost) and remember it. The debit is the epsilon the
@@ -169,7 +170,7 @@ def debit(conn: sqlite3.Connection, charge: Charge, table: ResultTable | None,
             f"epsilon {cost:g} spent, {max(remaining, 0.0):g} left")
 
 
-def spend_by_requester(conn: sqlite3.Connection, node_id: str, budgets: Mapping[str, Budget],
+def spend_by_requester(conn: SqlConn, node_id: str, budgets: Mapping[str, Budget],
                        now: float) -> list[Spend]:
     """Spend within the current period of every requester with a budget or a ledger entry."""
     spends = []

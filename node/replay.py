@@ -7,6 +7,10 @@ primary key is the lookup index (about 21 MB per million ids, see the
 README). While a request is being answered its id is reserved in memory; the
 id is written in the same transaction as the request's audit entry, so a
 restart does not reopen it and a request costs one commit.
+
+This guard serves one process (the SQLite store). Replicas on one PostgreSQL
+store claim ids with ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the
+primary key instead (``node.statestore.postgres``), committed at once.
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ import sqlite3
 
 from fedtrade.trust.errors import ReplayError
 
-__all__ = ["ReplayGuard"]
+__all__ = ["ReplayGuard", "replay_error"]
+
+
+def replay_error(query_id: str) -> ReplayError:
+    return ReplayError(
+        f"query id {query_id} was already used; every query needs a fresh random id "
+        "(the coordinator makes one per request — do not resend a signed query)"
+    )
 
 
 class ReplayGuard:
@@ -29,10 +40,7 @@ class ReplayGuard:
         seen = conn.execute(
             "SELECT 1 FROM query_ids WHERE query_id = ?", (bytes.fromhex(query_id),))
         if query_id in self._pending or seen.fetchone() is not None:
-            raise ReplayError(
-                f"query id {query_id} was already used; every query needs a fresh random id "
-                "(the coordinator makes one per request — do not resend a signed query)"
-            )
+            raise replay_error(query_id)
         self._pending.add(query_id)
 
     def persist(self, conn: sqlite3.Connection, query_id: str) -> None:

@@ -145,7 +145,7 @@ def create_server(
         server,
     )
     config = state.config
-    checks = [database_check(config.database), key_check(config.signing_key)]
+    checks = [database_check(config.database), key_check(config.signing_key), state.store.check]
     watch = HealthWatch(health_servicer, ("", SERVICE_NAME), checks, health_interval)
     tls = config.tls
     try:

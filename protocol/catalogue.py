@@ -185,13 +185,16 @@ _CONSIGNEE_DAILY_TOTALS = QuerySpec(
         ),
         ParamSpec("window_days", "integer", f"days summed per window, 1 to "
                   f"{CONSIGNEE_WINDOW_MAX_DAYS} (default 1: per day)", required=False),
-        # A batch: the listed bills count against max_batch and the shipment rate.
+        # A batch: the listed bills (else the attested lines) count against max_batch and
+        # the shipment rate.
         ParamSpec(
             "house_bills",
             "text_list",
-            "attested house bills; only the groups holding one of them are listed",
+            "attested house bills; only the groups holding one of them are listed "
+            "(default: every line of the attested blocks the question carries)",
             pattern=HOUSE_BILL,
             batch=True,
+            required=False,
         ),
     ),
     key_columns=("consignee_token", "day"),

@@ -8,17 +8,17 @@ checkpoint file) and for queries waiting for approvers (``fedtrade query
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.files import FileShapeError, read_capped
 
-__all__ = ["envelope_line", "read_envelope_lines", "write_envelope_lines"]
+__all__ = ["envelope_from_record", "envelope_line", "read_envelope_lines", "write_envelope_lines"]
 
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -31,6 +31,17 @@ def envelope_line(envelope: Envelope) -> str:
         "signatures": [{"key_id": s.key_id, "sig": base64.b64encode(s.sig).decode("ascii")}
                        for s in envelope.signatures],
     }, separators=(",", ":"))
+
+
+def envelope_from_record(item: Any) -> Envelope:
+    """The envelope of one parsed line (ValueError, KeyError or TypeError if malformed)."""
+    return Envelope(
+        payload_type=str(item["payload_type"]),
+        payload=base64.b64decode(item["payload"], validate=True),  # binascii.Error: ValueError
+        signatures=tuple(
+            Signature(str(s["key_id"]), base64.b64decode(s["sig"], validate=True))
+            for s in item["signatures"]),
+    )
 
 
 def write_envelope_lines(path: Path, envelopes: Sequence[Envelope]) -> None:
@@ -54,15 +65,8 @@ def read_envelope_lines(path: Path, what: str) -> Sequence[Envelope]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-            envelopes.append(Envelope(
-                payload_type=str(item["payload_type"]),
-                payload=base64.b64decode(item["payload"], validate=True),
-                signatures=tuple(
-                    Signature(str(s["key_id"]), base64.b64decode(s["sig"], validate=True))
-                    for s in item["signatures"]),
-            ))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            envelopes.append(envelope_from_record(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
             raise FedtradeError(
                 f"{path}, line {number}: not a {what} envelope ({type(exc).__name__}); use a "
                 "file written by fedtrade") from exc

@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fedtrade.protocol.tables import PyValue, decode_table, encode_columns
-from fedtrade.protos import attestation_pb2, envelope_pb2, query_pb2
+from fedtrade.protos import aeo_pb2, attestation_pb2, envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import MalformedRequestError
 
@@ -43,7 +43,7 @@ PAYLOAD_CHECKPOINT = "application/vnd.fedtrade.audit-checkpoint.v1+protobuf"
 
 M = TypeVar(
     "M", query_pb2.Query, query_pb2.Answer, query_pb2.AnswerChunk, query_pb2.AuditCheckpoint,
-    attestation_pb2.ManifestBlock,
+    attestation_pb2.ManifestBlock, aeo_pb2.AeoCertificate, aeo_pb2.AeoRevocation,
 )
 
 

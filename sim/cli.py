@@ -12,6 +12,7 @@ from typing import Any
 
 from fedtrade.coordinator.result_files import read_results
 from fedtrade.sim.evaluate import Counts, Evaluation, evaluate, format_evaluation
+from fedtrade.sim.green_lane_eval import evaluate_green_lane, format_green_lane
 from fedtrade.sim.synth import generate, parse_rate_overrides
 from fedtrade.sim.synth.confounders import MIXES, mix_named
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json
@@ -44,6 +45,7 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
                                "recall": b.recall(False)}}
             for b in evaluation.budgets
         ],
+        "by_confounder": evaluation.by_confounder,
         "targets": {"recall": check.recall_target, "precision": check.precision_target,
                     "checked": list(check.patterns), "met": check.met,
                     "failures": list(check.failures)},
@@ -51,11 +53,16 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    evaluation = evaluate(read_results(args.results), args.ground_truth)
+    evaluation = evaluate(read_results(args.results), args.ground_truth, args.confounders)
+    bills = [r.house_bill for r in read_results(args.results)] if args.dispositions else []
+    lanes = [evaluate_green_lane(bills, args.ground_truth, path) for path in args.dispositions]
     if args.json:
-        print_json(_evaluation_json(evaluation))
+        print_json({**_evaluation_json(evaluation),
+                    **({"green_lane": [lane.as_json() for lane in lanes]} if lanes else {})})
     else:
         print(format_evaluation(evaluation))
+        if lanes:
+            print(format_green_lane(lanes))
     return 0
 
 
@@ -79,6 +86,14 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         "`fedtrade synth` writes: per pattern, for the federation and for the manifest alone.")
     evaluation.add_argument("results", type=Path, help="results CSV from `fedtrade screen`")
     evaluation.add_argument("ground_truth", type=Path, help="ground_truth.csv")
+    evaluation.add_argument(
+        "--confounders", type=Path, metavar="CSV",
+        help="confounders.csv of the same world: count the federation's false positives and "
+        "misses per confounder of the shipments they fall on")
+    evaluation.add_argument(
+        "--dispositions", type=Path, action="append", default=[], metavar="LANE.csv",
+        help="the AEO green lane's dispositions of the same manifest (fedtrade screen "
+        "--dispositions), one per tier configuration (repeatable; named by file stem)")
     add_json_option(evaluation)
     evaluation.set_defaults(run=_evaluate)
 
@@ -102,7 +117,8 @@ def register(commands: argparse._SubParsersAction[CommandParser]) -> None:
         help="de minimis threshold in USD for split shipments (0 disables; default: %(default)s)",
     )
     synth.add_argument(
-        "--confounders",
+        "--mix", "--confounders",
+        dest="confounders",
         default="none",
         choices=list(MIXES),
         help="confounder mix: honest shipments with risk-like signals, listed in "

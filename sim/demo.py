@@ -4,7 +4,9 @@ Creates keys and configs in a fresh folder, generates a synthetic world, loads
 each node's store through the importer, starts three node processes on free
 loopback ports, sends them signed queries, prints the verified answers, screens the generated
 manifest across the federation (results, HTML report, evaluation against the
-ground truth) and stops every process it started — on success, failure or Ctrl-C.
+ground truth), with AEO certificates for two of the three stakeholders, the green lane
+and this month's signed data-sharing scorecards, and stops every process it started —
+on success, failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,28 +26,40 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from fedtrade.coordinator.aeo_config import MEASURES
 from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
-from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.render import answer_table, summary_table
 from fedtrade.coordinator.report import write_report
-from fedtrade.coordinator.result_files import ResultWriter, read_results
+from fedtrade.coordinator.result_files import ResultWriter, atomic_text_file, read_results
+from fedtrade.coordinator.scorecard import compute_scorecards
+from fedtrade.coordinator.scorecard_files import sign_scorecard, verify_scorecard, write_scorecard
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.attest import attest_manifest
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
 from fedtrade.protocol.tables import decode_table
+from fedtrade.sim.aeo import AUTHORITY_ID, DEFAULT_TIERS, add_coordinator_aeo, certify_node
 from fedtrade.sim.evaluate import evaluate, format_evaluation
 from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
+from fedtrade.sim.green_lane_eval import evaluate_green_lane, format_green_lane
 from fedtrade.sim.synth import generate
 from fedtrade.sim.synth.confounders import MIXES, mix_named
 from fedtrade.trust.errors import FedtradeError, RemoteError
+from fedtrade.trust.keys import SigningKey
 
 __all__ = ["main"]
 
 console = Console()
 START_TIMEOUT = 30.0
+# Gold chains with a score below 20 are facilitated; 5 % of them are still inspected.
+GREEN_LANE = {"tiers": ["gold"], "score_below": 20, "compliance_sample_rate": 0.05}
+# The default tiers, except that silver does not ask for timeliness: a replayed, generated
+# manifest is always screened after its arrival days.
+DEMO_TIERS = [{k: v for k, v in DEFAULT_TIERS[0].items() if k != "timeliness"},
+              DEFAULT_TIERS[1]]
 
 
 def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> Path:
@@ -59,6 +73,12 @@ def _load_world(federation: Federation, shipments: int, seed: int, mix: str) -> 
         console.print(f"[bold]{node_id}[/bold]: {report.summary()}")
     _import_messy_export(federation, world)
     return world
+
+
+def _forwarders(world: Path) -> list[str]:
+    """The world's known parcel-forwarding addresses (risk.split.forwarding_addresses)."""
+    with (world / "forwarders.csv").open(newline="", encoding="utf-8") as f:
+        return [row["address"] for row in csv.DictReader(f)]
 
 
 # A late carrier export the way real systems write it: label-form and postal tracking
@@ -204,15 +224,63 @@ def _screen(
     coordinator: Coordinator, world: Path, root: Path, context: QueryContext, attested: Path
 ) -> None:
     """Screen the generated manifest across the three nodes, report, and evaluate."""
-    results, report = root / "results.csv", root / "report.html"
+    results, report, lane = root / "results.csv", root / "report.html", root / "lane.csv"
     console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
-    with ResultWriter(results) as writer:
+    with ResultWriter(results) as writer, atomic_text_file(lane, newline="") as dispositions:
         summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
-                                  progress=console.is_terminal, attestations=attested)
+                                  progress=console.is_terminal, attestations=attested,
+                                  dispositions=dispositions)
     write_report(report, summary)
     console.print(summary_table(summary))
-    print(format_evaluation(evaluate(read_results(results), world / "ground_truth.csv")))
+    truth = world / "ground_truth.csv"
+    print(format_evaluation(evaluate(read_results(results), truth, world / "confounders.csv")))
+    if summary.green_lane is not None:
+        certified = ", ".join(f"{n}: {t}" for n, t in sorted(summary.green_lane.certification
+                                                             .items()))
+        console.print(f"[bold]AEO green lane[/bold] (certificates that counted: {certified})")
+        bills = [r.house_bill for r in read_results(results)]
+        print(format_green_lane([evaluate_green_lane(bills, truth, lane, "gold chains")]))
+        console.print("The broker holds no certificate, so only shipments it knows nothing "
+                      "about can be facilitated, and a missing entry hides exactly there: "
+                      "aeo.green_lane.require_roles: [carrier, broker] closes that gap.")
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
+
+
+def _certify(federation: Federation) -> None:
+    """The AEO authority certifies two of the three stakeholders (the broker is not)."""
+    for node_id, tier in (("carrier-1", "gold"), ("marketplace-1", "gold")):
+        path = certify_node(federation, node_id, tier)
+        console.print(f"[bold]AEO[/bold]: {AUTHORITY_ID} issued {node_id} a {tier} certificate "
+                      f"({path.name}); its node presents it in Describe")
+
+
+def _scorecards(config: CoordinatorConfig, evidence: EvidenceStore, root: Path) -> None:
+    """This month's signed scorecards, from the evidence just gathered, checked as a
+    stakeholder would."""
+    period = datetime.now(UTC).strftime("%Y-%m")
+    document = compute_scorecards(config, evidence, period)
+    envelope = sign_scorecard(document, SigningKey.from_file(config.signing_key))
+    _, html = write_scorecard(root / f"scorecard-{period}", document, envelope)
+    verify_scorecard(html, SigningKey.from_file(config.signing_key).public_key)
+    cards = document["nodes"]
+    table = Table("", *(c["node_id"] for c in cards),
+                  title=f"AEO data-sharing scorecards, {period} (signed; verified)")
+    table.add_row("certificate", *((c["certificate"] or {}).get("tier", "none") for c in cards))
+    for measure in MEASURES:
+        values = (c["measures"][measure]["value"] for c in cards)
+        table.add_row(measure, *("—" if v is None else f"{v:.3f}" for v in values))
+    table.add_row("integrity", *("ok" if c["integrity"]["ok"] else "FAILED" for c in cards))
+    table.add_row("refusals", *(str(sum(c["refusals"].values())) for c in cards))
+    table.add_row("evidence supports", *(c["supported_tier"] or "no tier" for c in cards))
+    console.print(table)
+    for card in cards:
+        short = next((t for t in card["tiers"] if t["shortfalls"]), None)
+        if short is not None:
+            console.print(f"{card['node_id']} falls short of {short['name']}: "
+                          f"{'; '.join(short['shortfalls'])}")
+    console.print(f"[bold]scorecard[/bold]: {html} (a stakeholder checks it with fedtrade aeo "
+                  "verify-scorecard). Timeliness is 0 here: the generated manifest arrived "
+                  "before it was screened, so only gold asks for it in the demo.")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -222,6 +290,7 @@ def _run(args: argparse.Namespace) -> int:
         raise FedtradeError(f"{root} is not empty; give a new --workdir")
     federation = create_federation(root)
     console.print(f"[bold]working folder[/bold]: {root} (keys, configs, stores, evidence)")
+    _certify(federation)
     world = _load_world(federation, args.shipments, args.seed, args.confounders)
     bills = _sample_house_bills(world, 5)
     attested = _attest(federation, world)
@@ -229,7 +298,9 @@ def _run(args: argparse.Namespace) -> int:
         purpose="TARGETING", case_id=f"DEMO-{stamp}", officer_id="demo", legal_basis="19 USC 1415"
     )
     with _node_processes(federation) as addresses:
-        federation.write_coordinator_config(addresses)
+        federation.write_coordinator_config(addresses, deadline_seconds=args.deadline,
+                                            forwarding_addresses=_forwarders(world))
+        add_coordinator_aeo(federation, green_lane=GREEN_LANE, tiers=DEMO_TIERS)
         config = load_coordinator_config(federation.coordinator_config)
         evidence = EvidenceStore(config.evidence_db)
         coordinator = Coordinator(config, evidence=evidence)
@@ -255,6 +326,7 @@ def _run(args: argparse.Namespace) -> int:
             _screen(coordinator, world, root, context, attested)
         finally:
             coordinator.close()
+        _scorecards(config, evidence, root)
         checked, problems = verify_evidence(
             evidence, {n.id: n.public_key for n in config.nodes.values()}
         )
@@ -278,8 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--shipments", type=int, default=2000, help="size of the synthetic world")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world")
-    parser.add_argument("--confounders", default="none", choices=list(MIXES),
+    parser.add_argument("--mix", "--confounders", dest="confounders", default="none",
+                        choices=list(MIXES),
                         help="confounder mix of the synthetic world (default: %(default)s)")
+    parser.add_argument("--deadline", type=float, default=30.0,
+                        help="seconds each node may take per batch (default: %(default)s)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

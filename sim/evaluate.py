@@ -11,6 +11,11 @@ rule weights applied to its own patterns. A worklist shorter than the budget lea
 slots unused rather than filling them at random. A hit is a shipment carrying at least
 one planted violation; the generator's seller indicators (new, unverified) are not
 violations.
+
+With the generator's confounders.csv, each pattern's federation false positives and
+misses are also counted per confounder of the shipments they fall on: where precision
+is lost (an honest frequent buyer flagged as a split) and where recall is (an
+undervalued parcel sold off the platform, unknown to the marketplace node).
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ __all__ = [
     "budgets",
     "evaluate",
     "format_budgets",
+    "format_by_confounder",
     "format_evaluation",
     "manifest_only_score",
+    "read_confounders",
     "read_ground_truth",
 ]
 
@@ -166,6 +173,8 @@ class Evaluation:
     # flagged pattern names (either column) the ground truth does not know -> times flagged
     unknown_patterns: Mapping[str, int]
     budgets: tuple[Budget, ...] = ()
+    # pattern -> ("fp" | "fn") -> confounder -> shipments ("-": none), with confounders.csv
+    by_confounder: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None
 
     def score(self, pattern: str) -> PatternScore:
         for score in self.scores:
@@ -267,6 +276,27 @@ def read_ground_truth(path: Path | str) -> tuple[dict[str, frozenset[str]], dict
     return {bill: frozenset(p) for bill, p in planted.items()}, first_line
 
 
+def read_confounders(path: Path | str) -> dict[str, frozenset[str]]:
+    """house bill -> confounders, from a confounders.csv (house_bill,confounder)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle, strict=True))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror}); give the confounders.csv "
+                        f"written by `fedtrade synth`") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({exc})") from None
+    if not rows or rows[0] != ["house_bill", "confounder"]:
+        raise DataError(f"{path}:1: header: expected house_bill,confounder")
+    found: dict[str, set[str]] = {}
+    for line, row in enumerate(rows[1:], 2):
+        if len(row) != 2 or not all(row):
+            raise DataError(f"{path}:{line}: expected a house_bill and a confounder")
+        found.setdefault(row[0], set()).add(row[1])
+    return {bill: frozenset(labels) for bill, labels in found.items()}
+
+
 class _Tally:
     """Running TP/FP/FN per pattern for one column of the results."""
 
@@ -289,10 +319,15 @@ class _Tally:
         return Counts(self.tp[pattern], self.fp[pattern], self.fn[pattern])
 
 
-def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Evaluation:
-    """Score ``results`` against ``ground_truth``; every planted shipment must be in results."""
+def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str,
+             confounders: Path | str | None = None) -> Evaluation:
+    """Score ``results`` against ``ground_truth``; every planted shipment must be in results.
+    With ``confounders`` (confounders.csv), break the federation's errors down by them."""
     ground_truth = Path(ground_truth)
     truth, first_line = read_ground_truth(ground_truth)
+    labels = read_confounders(confounders) if confounders is not None else None
+    errors: dict[str, dict[str, Counter[str]]] = {}
+    scored = set(PATTERNS) - set(INDICATOR_PATTERNS)  # indicators are never flagged
     federation, manifest_only = _Tally(), _Tally()
     seen: set[str] = set()
     nothing: frozenset[str] = frozenset()
@@ -308,7 +343,14 @@ def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Eva
             )
         seen.add(result.house_bill)
         planted = truth.get(result.house_bill, nothing)
-        federation.add(frozenset(result.patterns), planted)
+        flagged = frozenset(result.patterns)
+        federation.add(flagged, planted)
+        if labels is not None:
+            found = labels.get(result.house_bill) or frozenset("-")
+            for kind, patterns in (("fp", flagged - planted), ("fn", planted - flagged)):
+                for pattern in patterns & scored:
+                    errors.setdefault(pattern, {"fp": Counter(), "fn": Counter()})[
+                        kind].update(found)
         manifest_only.add(frozenset(result.manifest_only_patterns), planted)
         scores.append(result.score)
         baseline.append(manifest_only_score(result.manifest_only_patterns))
@@ -328,8 +370,12 @@ def evaluate(results: Iterable[ShipmentResult], ground_truth: Path | str) -> Eva
         for p in PATTERNS
     )
     unknown = federation.unknown + manifest_only.unknown
+    by_confounder = None if labels is None else {
+        p: {kind: dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            for kind, counts in errors[p].items()}
+        for p in PATTERNS if p in errors}
     return Evaluation(ground_truth, len(seen), per_pattern, dict(sorted(unknown.items())),
-                      budgets(scores, baseline, violating))
+                      budgets(scores, baseline, violating), by_confounder)
 
 
 def _ratio(value: float | None) -> str:
@@ -358,6 +404,20 @@ def format_budgets(rows: Iterable[Budget]) -> list[str]:
                    f"manifest-only worklist): {'MET' if met else 'NOT MET'} "
                    f"({at_five.federation_hits:,} vs {at_five.manifest_only_hits:,})")
     return [*out, ""] if out else out
+
+
+def format_by_confounder(evaluation: Evaluation, top: int = 4) -> list[str]:
+    """Per pattern, the confounders its false positives and misses fall on most often."""
+    if evaluation.by_confounder is None:
+        return []
+    out = ["federation errors by confounder of the shipment (\"-\": none):"]
+    for pattern, kinds in evaluation.by_confounder.items():
+        for kind, name in (("fp", "false positives"), ("fn", "misses")):
+            counts = kinds.get(kind, {})
+            if counts:
+                shown = ", ".join(f"{c} {n:,}" for c, n in list(counts.items())[:top])
+                out.append(f"  {pattern} {name}: {shown}")
+    return [*out, ""]
 
 
 def format_evaluation(
@@ -397,6 +457,7 @@ def format_evaluation(
         "",
     ]
     out.extend(format_budgets(evaluation.budgets))
+    out.extend(format_by_confounder(evaluation))
     if evaluation.unknown_patterns:
         flagged = ", ".join(f"{p} ({n:,})" for p, n in evaluation.unknown_patterns.items())
         out.append(f"flagged patterns the ground truth does not know (not scored): {flagged}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -45,6 +45,11 @@ def grants_for(role: str) -> dict[str, list[str]]:
 class Federation:
     root: Path
     node_configs: Mapping[str, Path]  # node id -> config path
+    # node id -> role of nodes beyond the one per role of NODE_IDS (e.g. a second marketplace)
+    extra_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def role_of(self, node_id: str) -> str:
+        return {**{n: r for r, n in NODE_IDS.items()}, **self.extra_roles}[node_id]
 
     @property
     def coordinator_config(self) -> Path:
@@ -59,10 +64,11 @@ class Federation:
         return SigningKey.from_file(self.root / "keys" / f"{self.filer_id}.key")
 
     def write_coordinator_config(
-        self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000
+        self, addresses: Mapping[str, str], *, ttl: int = 60, batch_size: int = 5_000,
+        forwarding_addresses: Sequence[str] = (), deadline_seconds: float = 30,
     ) -> Path:
-        """Write the coordinator config once the nodes' addresses are known."""
-        roles = {node_id: role for role, node_id in NODE_IDS.items()}
+        """Write the coordinator config once the nodes' addresses are known (with the
+        world's known parcel forwarders, if given)."""
         config = {
             "version": 1,
             "coordinator": {
@@ -74,13 +80,13 @@ class Federation:
                 "legal_basis": "19 USC 1415; 19 CFR 122.48a",
             },
             "screening": {"batch_size": batch_size},
-            "risk": DEFAULT_RISK,
+            "risk": _with_forwarders(DEFAULT_RISK, forwarding_addresses),
             "nodes": {
                 node_id: {
-                    "role": roles[node_id],
+                    "role": self.role_of(node_id),
                     "address": address,
                     "public_key": f"keys/{node_id}.pub",
-                    "deadline_seconds": 30,
+                    "deadline_seconds": deadline_seconds,
                 }
                 for node_id, address in addresses.items()
             },
@@ -89,12 +95,26 @@ class Federation:
         return self.coordinator_config
 
 
+def _with_forwarders(risk: Mapping[str, object],
+                     addresses: Sequence[str]) -> Mapping[str, object]:
+    if not addresses:
+        return risk
+    split = risk["split"]
+    assert isinstance(split, dict)
+    return {**risk, "split": {**split, "forwarding_addresses": list(addresses)}}
+
+
 def _tls(party: str) -> dict[str, str]:
     return {"cert": f"keys/{party}.tls.crt", "key": f"keys/{party}.tls.key", "ca": "ca/ca.crt"}
 
 
-def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> Federation:
-    """Create a federation CA, keys, certificates, a shared linkage secret and configs."""
+def create_federation(
+    root: Path, *, roles: Sequence[str] = tuple(NODE_IDS),
+    extra_nodes: Mapping[str, str] | None = None,
+) -> Federation:
+    """Create a federation CA, keys, certificates, a shared linkage secret and configs.
+
+    One node per role of ``roles`` (NODE_IDS), plus ``extra_nodes`` (node id -> role)."""
     keys = root / "keys"
     (root / "data").mkdir(parents=True, exist_ok=True)
     init_ca(root / "ca")
@@ -102,8 +122,8 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
     issue_certificate(root / "ca", COORDINATOR_ID, keys)
     generate_linkage_secret(root / LINKAGE_SECRET)
     node_configs = {}
-    for role in roles:
-        node_id = NODE_IDS[role]
+    extra = dict(extra_nodes or {})
+    for node_id, role in [*((NODE_IDS[r], r) for r in roles), *extra.items()]:
         generate_keypair(keys, node_id)
         issue_certificate(root / "ca", node_id, keys)
         config = {
@@ -136,4 +156,4 @@ def create_federation(root: Path, *, roles: Sequence[str] = tuple(NODE_IDS)) -> 
         path = root / f"{node_id}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         node_configs[node_id] = path
-    return Federation(root=root, node_configs=node_configs)
+    return Federation(root=root, node_configs=node_configs, extra_roles=extra)

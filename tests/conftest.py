@@ -38,6 +38,7 @@ from fedtrade.sim.synth import generate
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.keys import SigningKey
 from fedtrade.trust.pki import TlsMaterial, load_tls_files
+from tests.pg import pg_dsn, pg_server  # noqa: F401  (fixtures)
 
 WORLD_SHIPMENTS = 3000
 CONTEXT = QueryContext(

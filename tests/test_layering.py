@@ -28,7 +28,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 # Third-party modules a package must not import: the security core stays free of the
 # transport and the database, and the shared contract free of gRPC server code.
 _GRPC = re.compile(r"^grpc(_[a-z_]+)?(\.|$)")
-_SQLITE = re.compile(r"^(sqlite3|sqlite_utils)(\.|$)")
+_SQLITE = re.compile(r"^(sqlite3|sqlite_utils|psycopg)(\.|$)")  # the databases
 _GRPC_SERVER = re.compile(
     r"^(grpc_health|grpc_reflection)(\.|$)|_pb2_grpc(\.|$)|^grpc\..*(server|servicer)",
     re.IGNORECASE,

@@ -3,8 +3,10 @@
 For split-shipment detection CBP needs, per consignee and window of a few days,
 how many parcels arrive and what they are worth — across parties, without
 learning who the consignee is. Each node normalises the consignee's name and
-address (``protocol.matching.normalize_consignee``: honorifics, word order,
-street abbreviations) and tokenizes them with a key derived from the federation
+address at import (``protocol.matching.normalize_consignee``: honorifics, word
+order, street abbreviations; kept in ``consignee_parcels``, see
+``node.store.indicators``), reads per question only the consignees holding an
+asked house bill, and tokenizes those it lists with a key derived from the federation
 linkage secret, the query id and the digest of the question's attested blocks
 (see trust.linkage), so one question's tokens match across nodes and never
 across questions.
@@ -21,6 +23,7 @@ chained through exact value patterns.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -28,45 +31,26 @@ from datetime import date, timedelta
 from fedtrade.node.queries.spec import Execution, ResultTable, Run
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS as MAX_DAYS
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS as MAX_WINDOW
-from fedtrade.protocol.matching import normalize_consignee
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError, NodeUnavailableError
-from fedtrade.trust.linkage import consignee_material, query_token_key, token_of
+from fedtrade.trust.linkage import query_token_key, token_of
 
 __all__ = ["LINKAGE_RUNS"]
 
-# Per role: house bill, consignee name, address, day, value, currency within [:start, :stop).
-_ROWS: Mapping[str, str] = {
-    "carrier": """
-        SELECT h.house_bill, h.consignee_name, h.consignee_address, substr(m.eta, 1, 10),
-               h.declared_value, h.currency
-        FROM masters m JOIN house_bills h ON h.mawb = m.mawb
-        WHERE m.eta >= :start AND m.eta < :stop
-        ORDER BY m.eta""",
-    "broker": """
-        SELECT e.house_bill, e.consignee_name, e.consignee_address, e.estimated_arrival,
-               e.total_value_usd, 'USD'
-        FROM entries e
-        WHERE e.estimated_arrival >= :start AND e.estimated_arrival < :stop
-        ORDER BY e.estimated_arrival""",
-    # Each parcel's own goods (its parcel_lines; else its share of the order's lines), so
-    # an order in two parcels counts once, not its whole total once per parcel.
-    "marketplace": """
-        SELECT f.house_bill, o.buyer_name, o.buyer_address, substr(f.shipped_at, 1, 10),
-               coalesce(
-                   (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
-                    FROM parcel_lines pl JOIN order_lines ol
-                      ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
-                    WHERE pl.house_bill = f.house_bill),
-                   (SELECT sum(ol.amount_paid) FROM order_lines ol
-                    WHERE ol.order_id = f.order_id)
-                   / (SELECT count(*) FROM fulfillments f2 WHERE f2.order_id = f.order_id),
-                   0.0),
-               o.currency
-        FROM fulfillments f JOIN orders o ON o.order_id = f.order_id
-        WHERE f.shipped_at >= :start AND f.shipped_at < :stop
-        ORDER BY f.shipped_at""",
-}
+# The shipments of every consignee that holds an asked house bill, dated within
+# [:start, :stop): a keyed lookup per asked bill, then one index range per consignee
+# (node.store.indicators keeps ``consignee_parcels`` normalised at import).
+_GROUPS = """
+WITH asked AS (
+    SELECT DISTINCT c.consignee
+    FROM json_each(:bills) AS j
+    JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= :start AND c.day < :stop
+)
+SELECT c.consignee, c.day, c.house_bill, c.value, c.currency
+FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
+WHERE c.day >= :start AND c.day < :stop
+ORDER BY c.consignee, c.day
+"""
 
 
 def _window(params: Mapping[str, PyValue]) -> tuple[date, date, int]:
@@ -95,15 +79,16 @@ def _run(execution: Execution) -> ResultTable:
     shift = settings.transit_days if execution.role == "marketplace" else 0
     start = first - timedelta(days=shift)
     stop = last + timedelta(days=width - shift)
-    asked = set(execution.params["house_bills"])  # type: ignore[arg-type]
+    bills = execution.params["house_bills"]
+    assert isinstance(bills, list)
+    asked = set(bills)
     rates = settings.currency_per_usd
     # normalized consignee -> its shipments (arrival day number, USD, house bill if asked)
     shipments: dict[bytes, list[tuple[int, float, str | None]]] = {}
-    rows = execution.conn.execute(
-        _ROWS[execution.role], {"start": start.isoformat(), "stop": stop.isoformat()})
-    for house_bill, name, address, day, value, currency in rows:
+    rows = execution.conn.execute(_GROUPS, {
+        "bills": json.dumps(bills), "start": start.isoformat(), "stop": stop.isoformat()})
+    for material, day, house_bill, value, currency in rows:
         rate = rates.get(currency)
-        material = consignee_material(*normalize_consignee(name, address))
         arrival = date.fromisoformat(day).toordinal() + shift
         shipments.setdefault(material, []).append(
             (arrival, value / rate if rate else 0.0, house_bill if house_bill in asked else None))
@@ -122,14 +107,14 @@ def _run(execution: Execution) -> ResultTable:
                 continue
             # bisect: a forwarder's address may hold thousands of parcels
             inside = parcels[bisect_left(days, opening):bisect_left(days, opening + width)]
-            bills = sorted(p[2] for p in inside if p[2] is not None)
-            if len(inside) < minimum or not bills:
+            listed = sorted(p[2] for p in inside if p[2] is not None)
+            if len(inside) < minimum or not listed:
                 continue
             token = token or token_of(key, material)  # only listed consignees get one
             values: dict[str, PyValue] = {
                 "shipments": len(inside),
                 "value_usd": round(sum(p[1] for p in inside) / step) * step,
-                "house_bills": bills,
+                "house_bills": listed,
             }
             out.append((token, date.fromordinal(opening).isoformat(),
                         *(values[f] for f in execution.fields)))

@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedtrade.node.store import amend
+from fedtrade.node.store import amend, indicators
 from fedtrade.node.store.columns import SqlValue
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.plan import plan_import
@@ -273,7 +273,7 @@ def _check_limit(rejects: Rejects, limit: RejectLimit | None, read: int) -> None
 
 
 def _run(
-    conn: sqlite3.Connection, plan: list[tuple[TableSpec, Path]], max_errors: int,
+    conn: sqlite3.Connection, role: str, plan: list[tuple[TableSpec, Path]], max_errors: int,
     show_progress: bool, fail_after_rows: int | None, rejects: Rejects | None,
     max_rejects: RejectLimit | None,
 ) -> ImportReport:
@@ -308,6 +308,9 @@ def _run(
                 written = _write(
                     conn, files, stages, intake, _FailAfter(fail_after_rows), display,
                     max_rejects)
+                if any(f.table in indicators.SOURCE_TABLES[role]
+                       and f.rows_inserted + f.rows_amended for f in written):
+                    indicators.refresh(conn, role)
         except BaseException:
             if rejects is not None:
                 rejects.discard()
@@ -348,6 +351,7 @@ def import_path(
     db = open_store(db_path, role)
     try:
         with db.ensure_autocommit_on():
-            return _run(db.conn, plan, max_errors, show, fail_after_rows, rejects, max_rejects)
+            return _run(db.conn, role, plan, max_errors, show, fail_after_rows, rejects,
+                        max_rejects)
     finally:
         db.close()

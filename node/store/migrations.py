@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from fedtrade.node.store.indicators import TABLES_SQL, refresh
 from fedtrade.node.store.schema import check_role
 from fedtrade.trust.errors import ConfigError
 
@@ -403,6 +404,24 @@ def _keep_seen_query_ids(db: Database) -> None:
 _LATER_STEPS = (("0006_amendments_and_import_values", _AMENDMENTS),)
 _add_steps(_COMMON, _LATER_STEPS)
 _ROLE = {role: _migrations(f"fedtrade-{role}", steps) for role, steps in _ROLE_STEPS.items()}
+# Python steps after each role's SQL steps: the derived per-parcel tables
+# (node.store.indicators), filled from what an existing store already holds.
+_ROLE_LATER = {"marketplace": "0004_parcel_indicators", "carrier": "0002_parcel_indicators",
+               "broker": "0003_parcel_indicators"}
+
+
+def _add_indicators(role: str) -> None:
+    def step(db: Database) -> None:
+        for statement in TABLES_SQL[role].split(";"):
+            if statement.strip():
+                db.execute(statement)
+        refresh(db.conn, role)
+
+    _ROLE[role](name=_ROLE_LATER[role])(step)
+
+
+for _role in _ROLE:
+    _add_indicators(_role)
 
 
 def _stored_role(db: Database) -> str | None:
@@ -414,7 +433,7 @@ def _stored_role(db: Database) -> str | None:
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
     known = {name for name, _ in (*_COMMON_STEPS, *_LATER_STEPS, *_ROLE_STEPS[role])} | \
-        {_KEEP_SEEN}
+        {_KEEP_SEEN, _ROLE_LATER[role]}
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)
     if unknown:

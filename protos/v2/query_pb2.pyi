@@ -441,20 +441,28 @@ class Catalogue(_message.Message):
     NODE_ID_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     QUERIES_FIELD_NUMBER: _builtins.int
+    AEO_CERTIFICATE_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     role: _builtins.str
     @_builtins.property
     def queries(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryDescription]: ...
+    @_builtins.property
+    def aeo_certificate(self) -> _envelope_pb2.Envelope:
+        """The node's current AEO certificate (an envelope of the AEO authority, payload
+        type "application/vnd.fedtrade.aeo-certificate.v1+protobuf"); unset if none.
+        """
+
     def __init__(
         self,
         *,
         node_id: _builtins.str = ...,
         role: _builtins.str = ...,
         queries: _abc.Iterable[Global___QueryDescription] | None = ...,
+        aeo_certificate: _envelope_pb2.Envelope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aeo_certificate", b"aeo_certificate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_id", b"node_id", "queries", b"queries", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aeo_certificate", b"aeo_certificate", "node_id", b"node_id", "queries", b"queries", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

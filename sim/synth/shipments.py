@@ -36,6 +36,7 @@ __all__ = [
     "ChunkResult",
     "Tables",
     "consignee_variants",
+    "forwarders",
     "generate_chunk",
     "prepare",
 ]
@@ -53,6 +54,7 @@ CHUNK_FILES: tuple[str, ...] = (
     "ground_truth",
     "marketplace/parcel_lines",
     "confounders",
+    "broker/entry_house_bills",
 )
 
 (
@@ -60,6 +62,17 @@ CHUNK_FILES: tuple[str, ...] = (
     _GAP,
 ) = (1 << k for k in range(len(PATTERNS)))
 _SELLER_BITS = ((_UNVERIFIED, COMBO_UNVERIFIED), (_NEW, COMBO_NEW), (_LINKED, COMBO_LINKED))
+_SELLER_MASK = _UNVERIFIED | _NEW | _LINKED
+# Patterns that are violations; new and unverified sellers are evidence only.
+_VIOLATIONS = _UNDER | _SPLIT | _MISCLASS | _LINKED | _RECALLED | _ENTITY | _UNSCREENED | _GAP
+# Confounders drawn per parcel when it is written (the others are planned with groups).
+_PER_PARCEL = ("shipping_over_goods", "coupon", "flash_sale", "other_broker", "late_entry",
+               "pending_preload", "off_platform")
+_ORDER_MONEY = frozenset({"shipping_over_goods", "coupon", "flash_sale", "off_platform"})
+_NO_ENTRY = frozenset({"other_broker", "late_entry"})
+_ORDER_GROUPS = frozenset({"multi_parcel", "multi_seller"})
+# Historic chance that a party spells a consignee other than the canonical way.
+_VARIANT_RATE = 0.3
 _FILERS = ("EB7", "K4Q")
 _FIRST_ORDER = 10**9 + 1  # order and fulfillment numbers: ten digits, no padding needed
 # Entry serials have 7 digits per filer code, shared out over the two filer codes.
@@ -74,6 +87,19 @@ _GROUP_MIN = 1.1
 # Days a frequent buyer's (and then a splitter's) parcels arrive over: the coordinator's
 # default split window.
 SPREAD_DAYS = 3
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One house bill's part of an entry, kept until the entry is written."""
+
+    index: int
+    plan: _Plan
+    identity: tuple[str, str, str, str, str]
+    house_bill: str
+    arrival_day: str
+    total_usd: float
+    decoy: int
 
 
 @dataclass(frozen=True)
@@ -156,12 +182,28 @@ def consignee_variants(key: int, salt: int) -> tuple[tuple[str, str], ...]:
     return tuple(_spell(identity, variant) for variant in range(_SPELLINGS))
 
 
+# Parcel forwarders (fictional): one consignee name and warehouse address for the parcels
+# of many buyers abroad. forwarders.csv lists them for risk.split.forwarding_addresses.
+_FORWARDER_NAMES = ("Harbor Relay Forwarding LLC", "Parcel Bridge Reship Inc",
+                    "Oceanway Mailbox Co", "Northgate Package Services LLC")
+
+
+def forwarders(seed: int) -> tuple[tuple[str, str, str, str, str], ...]:
+    """The identities (as ``_identity`` returns them) of the world's parcel forwarders."""
+    rng = random.Random(derive_seed(seed, "forwarders"))
+    return tuple(
+        (name, name, f"{1 + rng.randrange(_HOUSES)} {rng.choice(_STREET_LINES)}", "",
+         f"{rng.choice(_PLACES)}{rng.randrange(100):02d}")
+        for name in _FORWARDER_NAMES
+    )
+
+
 class _Plan:
     """One shipment's decisions before it is written out."""
 
     __slots__ = (
-        "arrival", "factor", "flags", "key", "lines", "master", "order_day", "paid",
-        "seller", "variants",
+        "arrival", "entry", "factor", "flags", "forwarder", "key", "labels", "line_base",
+        "lines", "master", "order_day", "order_of", "order_paid", "paid", "seller", "variants",
     )
 
     def __init__(
@@ -179,6 +221,12 @@ class _Plan:
         self.factor = factor
         self.master = master
         self.variants = variants  # marketplace, carrier, broker spelling
+        self.forwarder = -1  # index into forwarders(), or -1: the consignee of ``key``
+        self.order_of = -1  # shipment whose order this parcel belongs to (-1: its own)
+        self.line_base = 0  # order lines of the order's earlier parcels
+        self.order_paid = paid  # goods paid for the whole order (owner of the order)
+        self.entry = 0  # 0 own entry; 1 on a consolidated entry; 2 its last bill
+        self.labels: set[str] = set()  # confounders decided when planning
 
 
 class _Chunk:
@@ -193,10 +241,28 @@ class _Chunk:
         rates = p.rates
         self.rates = [(1 << k, rates.get(name)) for k, name in enumerate(PATTERNS)
                       if name != "split_shipment" and rates.get(name) > 0.0]
-        mix = p.confounders.as_dict()
-        # frequent buyers are planned as groups, the rest drawn per parcel
-        frequent = mix.pop("frequent_buyer")
-        self.confounders = [(name, rate) for name, rate in mix.items() if rate > 0.0]
+        mix = p.confounders
+        rates_of = mix.as_dict()
+        self.confounders = [(name, rates_of[name]) for name in _PER_PARCEL
+                            if rates_of[name] > 0.0]
+        frequent = mix.frequent_buyer
+        # orders in two parcels (one seller or two); a group of 2 starts with probability
+        # q at a free slot, so the expected share of such parcels is 2q / (1 + q)
+        orders = mix.multi_parcel + mix.multi_seller
+        self.order_start = orders / (2.0 - orders) if 0 < orders < 1 else 0.0
+        self.multi_seller = mix.multi_seller / orders if orders else 0.0
+        # consolidated entries of 2-4 bills (3 on average): share 3q / (1 + 2q)
+        consolidated = mix.consolidated_entry
+        self.consolidated_start = (consolidated / (3.0 - 2.0 * consolidated)
+                                   if 0 < consolidated < 1 else 0.0)
+        self.forwarder_rate = mix.forwarder
+        self.forwarders = tables.forwarders
+        self.honest = (mix.honest_new_seller, mix.honest_unverified_seller)
+        self.label_honest = any(self.honest)
+        self.canonical = 1.0 - (mix.name_variant or _VARIANT_RATE)
+        self.label_variants = mix.name_variant > 0
+        self.upc = tables.world.upc_listings
+        self.pending_entry: list[_Entry] = []
         # honest groups of on average 2.5 parcels, started like split groups
         self.frequent_start = frequent / (2.5 - 1.5 * frequent) if frequent > 0 else 0.0
         # with frequent buyers in the mix, splitters spread their parcels over days too
@@ -300,21 +366,95 @@ class _Chunk:
     def variant(self) -> int:
         """Which spelling of the consignee a party uses: mostly the canonical one."""
         rnd = self.rnd
-        return 0 if rnd() < 0.7 else 1 + int(rnd() * 4)
+        return 0 if rnd() < self.canonical else 1 + int(rnd() * 4)
+
+    def honest_seller(self, flags: int) -> int:
+        """``flags`` with a new or unverified seller added to a shipment with no violation."""
+        if flags & (_VIOLATIONS | _SELLER_MASK):
+            return flags
+        new, unverified = self.honest
+        if new and self.rnd() < new:
+            flags |= _NEW
+        if unverified and self.rnd() < unverified:
+            flags |= _UNVERIFIED
+        return flags
 
     def plan_single(self, index: int) -> _Plan:
         rnd = self.rnd
         w = self.w
         flags = self.draw_flags()
+        if self.label_honest:
+            flags = self.honest_seller(flags)
         arrival = w.first_arrival + int(rnd() * w.params.days)
         order_day = arrival - MIN_LEAD_DAYS - int(rnd() * (MAX_LEAD_DAYS - MIN_LEAD_DAYS + 1))
         seller, recalled = self.pick_seller(flags, order_day)
         lines = self.normal_lines(seller, recalled, bool(flags & _MISCLASS))
         bucket = w.buckets[arrival, self.t.region[seller]]
         master = bucket[int(rnd() * len(bucket))]
-        return _Plan(index, arrival, order_day, flags, seller, lines, self.paid(lines),
+        plan = _Plan(index, arrival, order_day, flags, seller, lines, self.paid(lines),
                      self.factor(flags), master,
                      (self.variant(), self.variant(), self.variant()))
+        if self.forwarder_rate and rnd() < self.forwarder_rate:
+            plan.forwarder = int(rnd() * len(self.forwarders))
+            plan.labels.add("forwarder")
+        return plan
+
+    def plan_order(self, first: int) -> list[_Plan] | None:
+        """An order in two parcels to one consignee, from one seller or (multi_seller) two
+        of the same currency, together under the threshold: no split. None if none fits."""
+        w = self.w
+        rnd = self.rnd
+        one = self.plan_single(first)
+        two_sellers = rnd() < self.multi_seller
+        flags = self.draw_flags()
+        if two_sellers:
+            for _ in range(_SELLER_TRIES):
+                seller, recalled = self.pick_seller(flags, one.order_day)
+                if seller != one.seller and \
+                        w.sellers.currency[seller] == w.sellers.currency[one.seller]:
+                    break
+            else:
+                return None
+        else:
+            flags = (flags & ~(_SELLER_MASK | _RECALLED)) | (one.flags & _SELLER_MASK)
+            seller, recalled = one.seller, -1
+        lines = self.normal_lines(seller, recalled, bool(flags & _MISCLASS))
+        arrival = min(one.arrival + int(rnd() * 2), w.first_arrival + w.params.days - 1)
+        bucket = w.buckets[arrival, self.t.region[seller]]
+        two = _Plan(one.key, arrival, one.order_day, flags, seller, lines, self.paid(lines),
+                    self.factor(flags), bucket[int(rnd() * len(bucket))],
+                    (one.variants[0], self.variant(), self.variant()))
+        fx = codes.FX_PER_USD[w.sellers.currency[seller]]
+        declared = (one.paid * one.factor + two.paid * two.factor) / fx
+        if self.threshold > 0 and declared >= _PARCEL_MAX * self.threshold:
+            return None
+        label = "multi_seller" if two_sellers else "multi_parcel"
+        two.forwarder = one.forwarder
+        two.labels = set(one.labels)
+        two.order_of, two.line_base = first, len(one.lines)
+        one.order_paid = one.paid + two.paid
+        for plan in (one, two):
+            plan.labels.add(label)
+        return [one, two]
+
+    def plan_consolidated(self, first: int, size: int) -> list[_Plan]:
+        """``size`` parcels of one seller to different consignees on one master, filed on
+        one entry covering all their house bills (no planted gap: the entry exists)."""
+        one = self.plan_single(first)
+        one.flags &= ~_GAP
+        plans = [one]
+        for j in range(1, size):
+            flags = ((self.draw_flags() & ~(_SELLER_MASK | _RECALLED | _GAP))
+                     | (one.flags & _SELLER_MASK))
+            lines = self.normal_lines(one.seller, -1, bool(flags & _MISCLASS))
+            plans.append(_Plan(first + j, one.arrival, one.order_day, flags, one.seller, lines,
+                               self.paid(lines), self.factor(flags), one.master,
+                               (self.variant(), self.variant(), self.variant())))
+        for plan in plans:
+            plan.entry = 1
+            plan.labels.add("consolidated_entry")
+        plans[-1].entry = 2
+        return plans
 
     def plan_group(self, first: int, size: int, split: bool = True) -> list[_Plan] | None:
         """``size`` parcels to one consignee arriving within ``spread_days`` days (one day
@@ -388,25 +528,64 @@ class _Chunk:
                         self.emit(index + offset, plan)
                     index += size
                     continue
+            if self.order_start and stop - index >= 2 and rnd() < self.order_start:
+                group = self.plan_order(index)
+                if group is not None:
+                    self.emit(index, group[0])
+                    self.emit(index + 1, group[1])
+                    index += 2
+                    continue
+            if self.consolidated_start and stop - index >= 2 \
+                    and rnd() < self.consolidated_start:
+                size = min(2 + int(rnd() * 3), stop - index)
+                for offset, plan in enumerate(self.plan_consolidated(index, size)):
+                    self.emit(index + offset, plan)
+                index += size
+                continue
             self.emit(index, self.plan_single(index))
             index += 1
 
-    def emit(self, index: int, plan: _Plan) -> None:
-        """Append the CSV lines of one shipment to every output file."""
-        t = self.t
+    def parcel_confounders(self, index: int, plan: _Plan) -> set[str]:
+        """The confounders of one parcel: drawn ones that fit it, and the planned ones."""
         rnd = self.rnd
-        (orders, order_lines, fulfillments, house_bills, items, _, _, manifest, truth,
-         parcel_lines, confounded) = self.out
         flags = plan.flags
         # Drawn only when the mix has them, so the mix "none" leaves the output unchanged.
         confounders = {name for name, rate in self.confounders if rnd() < rate}
         if index in self.frequent:
             confounders.add("frequent_buyer")
-            confounders.discard("coupon")  # the group was sized on the full price
-        if flags & _SPLIT:
-            confounders.discard("coupon")  # the split group was sized on the full price
+        if flags & _SPLIT or index in self.frequent:
+            confounders -= {"coupon", "flash_sale"}  # the group was sized on the full price
+        if plan.labels & _ORDER_GROUPS:
+            confounders -= _ORDER_MONEY  # an order of several parcels: plain prices
+        if plan.entry:
+            confounders -= _NO_ENTRY
+        if "flash_sale" in confounders:
+            confounders.discard("coupon")
+        if "other_broker" in confounders:
+            confounders.discard("late_entry")
+        if "off_platform" in confounders:
+            confounders -= _ORDER_MONEY - {"off_platform"}
         if flags & (_GAP | _UNSCREENED):
-            confounders -= {"other_broker", "pending_preload"}
+            confounders -= _NO_ENTRY | {"pending_preload"}
+        confounders |= plan.labels
+        if self.label_variants and len(set(plan.variants)) > 1:
+            confounders.add("name_variant")
+        if self.label_honest and not flags & _VIOLATIONS:
+            if flags & _NEW:
+                confounders.add("honest_new_seller")
+            if flags & _UNVERIFIED:
+                confounders.add("honest_unverified_seller")
+        if self.upc and any(listing in self.upc for listing, _ in plan.lines):
+            confounders.add("upc_ean")
+        return confounders
+
+    def emit(self, index: int, plan: _Plan) -> None:
+        """Append the CSV lines of one shipment to every output file."""
+        t = self.t
+        rnd = self.rnd
+        (_, _, _, house_bills, items, _, _, manifest, truth, _, confounded, _) = self.out
+        flags = plan.flags
+        confounders = self.parcel_confounders(index, plan)
         seller = plan.seller
         master = plan.master
         lines = plan.lines
@@ -415,41 +594,15 @@ class _Chunk:
         carrier = t.carrier[master]
         mawb = t.mawb[master]
         house_bill = f"{carrier}{self.first_house_bill + index}"
-        order_id = f"ORD{_FIRST_ORDER + index}"
-        identity = _identity(plan.key, self.salt)
+        identity = (_identity(plan.key, self.salt) if plan.forwarder < 0
+                    else self.forwarders[plan.forwarder])
         v_market, v_carrier, _ = plan.variants
-        clock = t.clock
-        days = t.days
-
-        # marketplace: the order as paid, and the fulfillment with the house bill
-        ordered = plan.order_day * 86400 + int(rnd() * 86400)
-        shipped = ordered + 3600 + int(rnd() * (t.departure[master] - ordered - 4 * 3600))
-        name, address = _spell(identity, v_market)
-        discount = 0.5 + rnd() * 0.3 if "coupon" in confounders else 1.0
+        flash = "flash_sale" in confounders
+        discount = 0.5 + rnd() * 0.3 if "coupon" in confounders or flash else 1.0
         paid = plan.paid * discount
-        total = paid * (2.05 + rnd() * 1.5) if "shipping_over_goods" in confounders else paid
-        orders.append(
-            f"{order_id},{name},{_csv(address)},{days[ordered // 86400]}"
-            f"{clock[ordered % 86400]},{total:.2f},{currency}\n"
-        )
-        fulfillments.append(
-            f"FUL{_FIRST_ORDER + index},{order_id},{carrier},{house_bill},"
-            f"{days[shipped // 86400]}{clock[shipped % 86400]}\n"
-        )
-        for line_no, (listing, qty) in enumerate(lines, 1):
-            parcel_lines.append(f"{house_bill},{order_id},{line_no},{qty}\n")
-            if discount < 1.0:
-                order_lines.append(
-                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
-                    f"{t.price_text[listing]},{t.price[listing] * qty * discount:.2f}\n"
-                )
-            elif qty == 1:
-                order_lines.append(f"{order_id},{line_no},{t.single_line[listing]}")
-            else:
-                order_lines.append(
-                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
-                    f"{t.price_text[listing]},{t.price[listing] * qty:.2f}\n"
-                )
+        if "off_platform" not in confounders:
+            self.emit_order(index, plan, house_bill, identity, v_market, discount, flash,
+                            "shipping_over_goods" in confounders)
 
         # carrier: house bill, items and the manifest CBP receives from it
         single = len(lines) == 1
@@ -485,7 +638,7 @@ class _Chunk:
             f"{declared_text},{hb_currency},{_DESCRIPTION_UPPER[declared_code]},{hs6},{origin},"
             f"{screening}\n"
         )
-        arrival_day = days[plan.arrival]
+        arrival_day = t.days[plan.arrival]
         manifest.append(
             f"{house_bill},{mawb},{consignee},{t.manifest_shipper[seller]},{origin},"
             f"{declared_text},{hb_currency},{hs6},{arrival_day}\n"
@@ -499,7 +652,7 @@ class _Chunk:
                 code = t.code[listing] if decoy < 0 else decoy
                 items.append(f"{house_bill},{n + 1},{_ITEM[code]},{qty},{values[n]:.2f}\n")
 
-        # broker: the entry, unless a planted gap removed it
+        # broker: the entry, unless a planted gap removed it or it is filed elsewhere
         entry_usd = round(declared_usd, 2)
         if flags & _GAP:
             if not flags & _ENTITY and rnd() < 0.5:
@@ -508,8 +661,13 @@ class _Chunk:
                 entry_usd = round(entry_usd * (0.55 + rnd() * 0.2), 2)
             else:
                 entry_usd = round(entry_usd * (1.3 + rnd() * 0.3), 2)
-        if entry_usd >= 0 and "other_broker" not in confounders:
-            self.emit_entry(index, plan, identity, house_bill, arrival_day, entry_usd, decoy)
+        if entry_usd >= 0 and not confounders & _NO_ENTRY:
+            self.pending_entry.append(
+                _Entry(index, plan, identity, house_bill, arrival_day, entry_usd, decoy))
+        if plan.entry != 1:  # a consolidated entry is written with its last bill
+            if self.pending_entry:
+                self.emit_entry(self.pending_entry)
+            self.pending_entry = []
 
         for confounder in sorted(confounders):
             confounded.append(f"{house_bill},{confounder}\n")
@@ -520,18 +678,71 @@ class _Chunk:
                     truth.append(f"{house_bill},{pattern}\n")
                     counts[k] += 1
 
-    def emit_entry(
-        self, index: int, plan: _Plan, identity: tuple[str, str, str, str, str],
-        house_bill: str, arrival_day: str, total_usd: float, decoy: int,
+    def emit_order(
+        self, index: int, plan: _Plan, house_bill: str,
+        identity: tuple[str, str, str, str, str], variant: int, discount: float,
+        flash: bool, shipping: bool,
     ) -> None:
+        """The marketplace's rows of one parcel: its order (once per order), its lines,
+        the fulfillment with the house bill, and which order lines the parcel carries."""
         t = self.t
         rnd = self.rnd
+        orders, order_lines, fulfillments, *_ = self.out
+        parcel_lines = self.out[9]
+        seller = plan.seller
+        currency = t.currency[seller]
+        owner = index if plan.order_of < 0 else plan.order_of
+        order_id = f"ORD{_FIRST_ORDER + owner}"
+        clock = t.clock
+        days = t.days
+        ordered = plan.order_day * 86400 + int(rnd() * 86400)
+        if plan.order_of >= 0:  # a later parcel of the order: ship after the order's time
+            ordered = (plan.order_day + 1) * 86400 - 1
+        departure = t.departure[plan.master]
+        shipped = ordered + 3600 + int(rnd() * max(0, departure - ordered - 4 * 3600))
+        if plan.order_of < 0:
+            name, address = _spell(identity, variant)
+            paid = plan.order_paid * discount
+            total = paid * (2.05 + rnd() * 1.5) if shipping else paid
+            orders.append(
+                f"{order_id},{name},{_csv(address)},{days[ordered // 86400]}"
+                f"{clock[ordered % 86400]},{total:.2f},{currency}\n"
+            )
+        fulfillments.append(
+            f"FUL{_FIRST_ORDER + index},{order_id},{t.carrier[plan.master]},{house_bill},"
+            f"{days[shipped // 86400]}{clock[shipped % 86400]}\n"
+        )
+        for line_no, (listing, qty) in enumerate(plan.lines, plan.line_base + 1):
+            parcel_lines.append(f"{house_bill},{order_id},{line_no},{qty}\n")
+            if flash:  # the listing's price that day, and what was paid at it
+                unit = round(t.price[listing] * discount, 2)
+                order_lines.append(f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
+                                   f"{unit:.2f},{unit * qty:.2f}\n")
+            elif discount < 1.0:
+                order_lines.append(
+                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
+                    f"{t.price_text[listing]},{t.price[listing] * qty * discount:.2f}\n"
+                )
+            elif qty == 1:
+                order_lines.append(f"{order_id},{line_no},{t.single_line[listing]}")
+            else:
+                order_lines.append(
+                    f"{order_id},{line_no},{t.listing_id[listing]},{qty},"
+                    f"{t.price_text[listing]},{t.price[listing] * qty:.2f}\n"
+                )
+
+    def emit_entry(self, members: list[_Entry]) -> None:
+        """One entry for ``members`` (several house bills: a consolidated entry)."""
+        t = self.t
+        rnd = self.rnd
+        first = members[0]
+        plan = first.plan
         master = plan.master
-        lines = plan.lines
-        serial = f"{self.first_entry + index // len(_FILERS):07d}"
-        filer = _FILERS[index % len(_FILERS)]
+        serial = f"{self.first_entry + first.index // len(_FILERS):07d}"
+        filer = _FILERS[first.index % len(_FILERS)]
         entry = f"{filer}-{serial}-{entry_check_digit(filer, serial)}"
-        name, address = _spell(identity, plan.variants[2])
+        name, address = _spell(first.identity, plan.variants[2])
+        total_usd = round(sum(m.total_usd for m in members), 2)
         if self.threshold > 0 and total_usd <= self.threshold:
             kind_and_importer = f"86,,{name}"
         elif total_usd <= _INFORMAL_LIMIT_USD:
@@ -540,28 +751,37 @@ class _Chunk:
             kind_and_importer = f"01,{name},{name}"
         total_text = f"{total_usd:.2f}"
         self.out[5].append(
-            f"{entry},{kind_and_importer},{_csv(address)},{t.port[master]},{arrival_day},"
-            f"{t.mawb[master]},{house_bill},{total_text},"
+            f"{entry},{kind_and_importer},{_csv(address)},{t.port[master]},"
+            f"{first.arrival_day},{t.mawb[master]},{first.house_bill},{total_text},"
             f"{'released' if rnd() < 0.7 else 'pending'}\n"
         )
         entry_lines = self.out[6]
-        if len(lines) == 1 and decoy < 0 and not plan.flags & _ENTITY:
-            listing, qty = lines[0]
+        if len(members) == 1 and len(plan.lines) == 1 and first.decoy < 0 \
+                and not plan.flags & _ENTITY:
+            listing, qty = plan.lines[0]
             entry_lines.append(f"{entry},1,{t.entry_head[listing]},{qty},{total_text},"
                                f"{t.entry_tail[listing]}")
             return
-        entity_line = int(rnd() * len(lines)) if plan.flags & _ENTITY else -1
-        values = _split(total_usd, [t.price[listing] * qty for listing, qty in lines])
-        for n, (listing, qty) in enumerate(lines):
-            if decoy >= 0 and (n + index) % 2 == 0:
-                head = f"{_ENTRY_CODE[decoy]},{t.origin[listing]}"
-            else:
-                head = t.entry_head[listing]
-            tail = t.entry_tail[listing]
-            if n == entity_line:
-                listed = self.w.listed_mids[t.origin[listing]]
-                tail = f"{listed[int(rnd() * len(listed))]},{t.certificate[listing]}\n"
-            entry_lines.append(f"{entry},{n + 1},{head},{qty},{values[n]:.2f},{tail}")
+        line_no = 0
+        for member in members:
+            if member is not first:
+                self.out[11].append(f"{entry},{member.house_bill}\n")
+            lines = member.plan.lines
+            entity = member.plan.flags & _ENTITY
+            entity_line = int(rnd() * len(lines)) if entity else -1
+            values = _split(member.total_usd,
+                            [t.price[listing] * qty for listing, qty in lines])
+            for n, (listing, qty) in enumerate(lines):
+                if member.decoy >= 0 and (n + member.index) % 2 == 0:
+                    head = f"{_ENTRY_CODE[member.decoy]},{t.origin[listing]}"
+                else:
+                    head = t.entry_head[listing]
+                tail = t.entry_tail[listing]
+                if n == entity_line:
+                    listed = self.w.listed_mids[t.origin[listing]]
+                    tail = f"{listed[int(rnd() * len(listed))]},{t.certificate[listing]}\n"
+                line_no += 1
+                entry_lines.append(f"{entry},{line_no},{head},{qty},{values[n]:.2f},{tail}")
 
     def result(self) -> ChunkResult:
         return ChunkResult(
@@ -617,6 +837,7 @@ class Tables:
     mawb: tuple[str, ...]
     port: tuple[str, ...]
     departure: tuple[int, ...]
+    forwarders: tuple[tuple[str, str, str, str, str], ...]
 
 
 def prepare(world: World) -> Tables:
@@ -663,6 +884,7 @@ def prepare(world: World) -> Tables:
         mawb=world.masters.mawb,
         port=world.masters.port,
         departure=world.masters.departure_s,
+        forwarders=forwarders(world.params.seed),
     )
 
 

@@ -145,6 +145,8 @@ class World:
     recalled_rows: tuple[tuple[str, ...], ...]
     entity_rows: tuple[tuple[str, ...], ...]
     link_rows: tuple[tuple[str, ...], ...]
+    # listings whose GTIN the marketplace keeps in UPC-12 form (confounder upc_ean)
+    upc_listings: frozenset[int] = frozenset()
 
     def day(self, offset: int) -> str:
         return (self.day0 + timedelta(days=offset)).isoformat()
@@ -294,6 +296,10 @@ def build_world(params: Params) -> World:
     recalled_rows: list[tuple[str, ...]] = []
 
     gtin_salt = derive_seed(params.seed, "gtin") % 10**9
+    # UPC-12 listings draw from their own stream, so the other mixes' pools stay the same.
+    upc_rate = params.confounders.upc_ean
+    upc_rnd = random.Random(derive_seed(params.seed, "upc")).random
+    upc: set[int] = set()
     end = params.end_date
 
     country_of = {c.iso2: c for c in codes.COUNTRIES}
@@ -325,6 +331,13 @@ def build_world(params: Params) -> World:
             else:
                 body = country_of[origin].gs1_prefix + scramble(index, 9, gtin_salt)
             gtin = body + str(gtin_check_digit(body))
+        listed_gtin = gtin
+        if gtin and upc_rate and upc_rnd() < upc_rate:
+            # a UPC-12 listed as such; recall lists carry its EAN-13 form ("0" + UPC-12)
+            body = "0" + scramble(index, 10, gtin_salt)
+            listed_gtin = body + str(gtin_check_digit(body))
+            gtin = "0" + listed_gtin
+            upc.add(index)
         brand = brands[int(rnd() * len(brands))] if rnd() < 0.8 else ""
         model = f"{brand[:2].upper()}-{100 + int(rnd() * 9900)}" if brand and rnd() < 0.7 else ""
         mids = normal_mids[origin]
@@ -345,7 +358,7 @@ def build_world(params: Params) -> World:
         l_cert.append(cert)
         l_rows.append((
             listing_id, f"SEL{seller + 1:07d}", title, code.category,
-            code.hs6 if hinted else "", gtin, brand, model, f"{price:.2f}", currency, origin,
+            code.hs6 if hinted else "", listed_gtin, brand, model, f"{price:.2f}", currency, origin,
         ))
         if recalled:
             recalled_of[seller].append(index)
@@ -479,6 +492,7 @@ def build_world(params: Params) -> World:
         recalled_rows=tuple(recalled_rows),
         entity_rows=entity_rows,
         link_rows=link_rows,
+        upc_listings=frozenset(upc),
     )
 
 

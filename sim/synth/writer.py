@@ -37,6 +37,7 @@ from fedtrade.sim.synth.shipments import (
     MAX_SHIPMENTS,
     ChunkResult,
     Tables,
+    forwarders,
     generate_chunk,
     prepare,
 )
@@ -100,6 +101,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "ground_truth": ("house_bill", "pattern"),
     "marketplace/parcel_lines": ("house_bill", "order_id", "line_no", "quantity"),
     "confounders": ("house_bill", "confounder"),
+    "broker/entry_house_bills": ("entry_number", "house_bill"),
+    "forwarders": ("name", "address"),
 }
 
 
@@ -327,6 +330,9 @@ def _generate(out_dir: Path, params: Params, *, show: bool, workers: int) -> Syn
         "marketplace/recalled_products": world.recalled_rows,
         "carrier/masters": (world.masters.rows[m] for m in sorted(used_masters)),
         "broker/entity_list": world.entity_rows,
+        # the world's parcel forwarders, for the coordinator's risk.split.forwarding_addresses
+        "forwarders": ((name, f"{street}, {place}")
+                       for name, _, street, _, place in forwarders(params.seed)),
     }
     for name, table_rows in tables.items():
         rows[name] = _write_table(out_dir / f"{name}.csv", COLUMNS[name], table_rows)

@@ -286,3 +286,33 @@ def test_any_tampering_with_a_block_is_detected(lines: list[dict[str, str]],
                       (Signature(block.signatures[0].key_id, bytes(signature)),))
     with pytest.raises(AttestationError):
         verify_attestations([forged], _TRUSTED, _OWN, now, 30)
+
+
+def test_consignee_totals_without_bills_are_about_every_attested_line(
+    live_world: LiveFederation, world: World
+) -> None:
+    rows = world.manifest()
+    days = sorted(r["arrival_date"] for r in rows)
+    bills = [r["house_bill"] for r in rows]
+    blocks = live_world.attest([{"house_bill": b} for b in bills])
+    window = {"date_from": days[0], "date_to": days[-1], "window_days": 3}
+
+    def groups(params: dict[str, Any]) -> set[tuple[object, ...]]:
+        answer = ask(live_world, CARRIER, blocks, "consignee_daily_totals", params)
+        table = decode_table(answer.table)
+        return {(day, n, usd, tuple(listed)) for _, day, n, usd, listed in table.rows()}  # type: ignore[arg-type]
+
+    named = groups({**window, "house_bills": bills})
+    assert named
+    assert groups(window) == named
+
+
+def test_consignee_totals_without_bills_are_charged_every_attested_line(
+    tight: LiveFederation,
+) -> None:
+    blocks = tight.attest([{"house_bill": f"HB{i:06d}"} for i in range(60)])
+    error = refusal(tight, CARRIER, blocks, "consignee_daily_totals",
+                    {"date_from": "2025-03-01", "date_to": "2025-03-02"})
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # 60 lines, 50 a minute
+    assert "shipments" in (error.details() or "")
+    assert audit_rows(tight, CARRIER)[-1][1] == "refused"

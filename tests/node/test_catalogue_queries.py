@@ -153,6 +153,11 @@ def test_fields_not_granted_are_never_computed(world: World) -> None:
     assert "kyc_verified" in statement
     assert "seller_links" not in statement  # linked_suspended_band was not asked for
     assert "registered_at" not in statement
+    # nor read from the per-parcel evidence: only the granted column is selected
+    assert "p.kyc_verified" in statement
+    assert "p.linked" not in statement
+    assert "p.age" not in statement
+    assert "p.name_strength" not in statement
 
 
 def test_consignee_tokens_link_across_nodes_within_one_query_only(

@@ -87,6 +87,9 @@ def test_shipped_example_configs_are_valid(tmp_path: Path, name: str) -> None:
         generate_keypair(tmp_path / "keys", key)
         issue_certificate(tmp_path / "ca", key, tmp_path / "keys")
     generate_linkage_secret(tmp_path / "keys" / "linkage.secret")
+    generate_keypair(tmp_path / "keys", "cbp-aeo")  # the AEO authority, with an empty register
+    (tmp_path / "aeo").mkdir()
+    (tmp_path / "aeo" / "register.jsonl").write_text("")
     main = fedtrade_main if name == "coordinator" else node_main
     assert main(["config", "check", str(tmp_path / f"{name}.yaml")]) == 0
 

@@ -13,6 +13,7 @@ import pytest
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import DisclosureControls, QuerySettings
 from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.params import validate_params
@@ -52,6 +53,8 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         db.table("fulfillments").insert({
             "fulfillment_id": f"F{n}", "order_id": order, "carrier_code": "DHL",
             "house_bill": bill, "shipped_at": f"{day}T10:00:00Z"})
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "marketplace")
     db.close()
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     yield connection

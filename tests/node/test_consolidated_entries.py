@@ -1,5 +1,6 @@
 """A consolidated entry covers several house bills (issue 12): each is known to the
-broker, and the entry's total is compared with the sum of the bills it covers."""
+broker, the entry's total is compared with the sum of the bills it covers, and each
+bill's code with the entry line closest to it (the lines name no house bill)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.wire import PyValue
@@ -37,22 +39,38 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         {"entry_number": "EB7-0000001-3", "house_bill": "HB0002"},
         {"entry_number": "EB7-0000001-3", "house_bill": "HB0003"},
     ])
+    db.table("entry_lines").insert_all([
+        {"entry_number": "EB7-0000001-3", "line_no": n, "hts10": hts10, "description": "x",
+         "origin_country": "CN", "quantity": 1, "value_usd": value}
+        for n, (hts10, value) in enumerate((("8518300000", 450.0), ("6109100012", 300.0),
+                                            ("9503000073", 250.0)), 1)
+    ] + [{"entry_number": "EB7-0000002-1", "line_no": 1, "hts10": "6109100012",
+          "description": "x", "origin_country": "CN", "quantity": 1, "value_usd": 60.0},
+         {"entry_number": "EB7-0000002-1", "line_no": 2, "hts10": "8518300000",
+          "description": "x", "origin_country": "CN", "quantity": 1, "value_usd": 40.0}])
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "broker")
     db.close()
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     yield connection
     connection.close()
 
 
-def _bands(conn: sqlite3.Connection, shipments: list[tuple[str, float]]) -> dict[str, PyValue]:
-    spec = CATALOGUE["entry_status"]
+def _answer(conn: sqlite3.Connection, query: str, field: str,
+            shipments: list[tuple[str, float, str]]) -> dict[str, PyValue]:
     table = {"house_bill": [s[0] for s in shipments],
-             "declared_value_usd": [s[1] for s in shipments], "hs6": ["851830"] * len(shipments)}
-    result = RUNS[spec.name](Execution(
+             "declared_value_usd": [s[1] for s in shipments], "hs6": [s[2] for s in shipments]}
+    result = RUNS[CATALOGUE[query].name](Execution(
         conn=conn, role="broker", params={"shipments": json.loads(json.dumps(table))},
-        fields=("entry_declared_ratio_band",), query_id=b"\1" * 16, settings=QuerySettings()))
+        fields=(field,), query_id=b"\1" * 16, settings=QuerySettings()))
     rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     assert all(row["known"] for row in rows)  # every covered bill is known to the broker
-    return {str(row["house_bill"]): row["entry_declared_ratio_band"] for row in rows}
+    return {str(row["house_bill"]): row[field] for row in rows}
+
+
+def _bands(conn: sqlite3.Connection, shipments: list[tuple[str, float]]) -> dict[str, PyValue]:
+    return _answer(conn, "entry_status", "entry_declared_ratio_band",
+                   [(bill, value, "851830") for bill, value in shipments])
 
 
 def test_every_covered_house_bill_is_compared_with_the_entry_as_a_whole(
@@ -70,3 +88,19 @@ def test_a_consolidated_entry_with_bills_outside_the_batch_is_no_evidence(
 ) -> None:
     assert _bands(conn, [("HB0002", 300.0), ("HB0009", 40.0)]) == {
         "HB0002": None, "HB0009": "<0.5"}  # 40 declared for 100 entered
+
+
+def test_each_covered_bill_is_classified_against_its_closest_entry_line(
+    conn: sqlite3.Connection,
+) -> None:
+    # the consolidated entry's most valuable line (8518.30) is not every bill's goods: a
+    # T-shirt bill matches the 6109.10 line in full, a toy bill the 9503.00 line; a bill
+    # declared as 4202.92 matches none of the lines (chapter-level difference)
+    depths = _answer(conn, "classification_check", "hs_match_depth", [
+        ("HB0001", 450.0, "851830"), ("HB0002", 300.0, "610910"), ("HB0003", 250.0, "950300"),
+        ("HB0009", 100.0, "851830")])
+    assert depths == {"HB0001": 6, "HB0002": 6, "HB0003": 6, "HB0009": 0}
+    # an entry of one bill is still compared on its most valuable line (6109.10 here)
+    assert _answer(conn, "classification_check", "hs_match_depth",
+                   [("HB0001", 450.0, "420292"), ("HB0009", 100.0, "851830")]) == {
+        "HB0001": 0, "HB0009": 0}

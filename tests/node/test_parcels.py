@@ -17,6 +17,7 @@ import pytest
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.params import validate_params
@@ -78,6 +79,8 @@ def _store(path: Path, parcel_lines: bool) -> Path:
         db.table(table).insert_all(rows)
     if parcel_lines:
         db.table("parcel_lines").insert_all(_PARCEL_LINES)
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "marketplace")
     db.close()
     return path
 
@@ -168,6 +171,8 @@ def test_one_parcel_order_without_parcel_lines_carries_all_lines(tmp_path: Path)
     db = open_store(tmp_path / "one.db", "marketplace")
     for table, rows in _ROWS.items():
         db.table(table).insert_all(rows[:1] if table == "fulfillments" else rows)
+    with db.conn:  # written directly, not imported
+        refresh(db.conn, "marketplace")
     db.close()
     with sqlite3.connect(f"{(tmp_path / 'one.db').resolve().as_uri()}?mode=ro", uri=True) as conn:
         batch: PyValue = {"house_bill": ["HB0001"], "declared_value_usd": [590.0],

@@ -53,6 +53,20 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert words.count("discrete_laplace noise, epsilon 0.5 spent, budget remaining 4.5;") == 2
     assert "95 % interval" in words
     assert (workdir / "report.html").exists()
+    # AEO: two of three stakeholders certified, the green lane and a signed scorecard
+    assert "cbp-aeo issued carrier-1 a gold certificate" in words
+    assert "cbp-aeo issued marketplace-1 a gold certificate" in words
+    assert "broker-1: none: presents no AEO certificate, carrier-1: gold, marketplace-1: gold" \
+        in words
+    assert "AEO green lane (per tier configuration)" in output
+    assert "AEO data-sharing scorecards" in words
+    assert 'id="green-lane"' in (workdir / "report.html").read_text()
+    (scorecard,) = workdir.glob("scorecard-*.html")
+    key = workdir / "keys" / "cbp-coordinator.pub"
+    check = subprocess.run(
+        [sys.executable, "-m", "fedtrade.coordinator.cli", "aeo", "verify-scorecard",
+         str(scorecard), "--coordinator-key", str(key)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
     assert processes_using(workdir) == []
 
 

@@ -334,3 +334,25 @@ def test_evaluate_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert data["unknown_patterns"] == {}
     assert [b["share"] for b in data["budgets"]] == [0.01, 0.05, 0.10]
     assert data["budgets"][0]["slots"] == 1
+
+
+def test_errors_are_broken_down_by_the_confounders_they_fall_on(tmp_path: Path) -> None:
+    labels = tmp_path / "confounders.csv"
+    labels.write_text("house_bill,confounder\nHB2,off_platform\nHB5,coupon\n"
+                      "HB5,frequent_buyer\nHB6,coupon\n", encoding="utf-8")
+    evaluation = evaluate(RESULTS, _truth(tmp_path, [*TRUTH, ("HB6", "new_seller")]), labels)
+    # HB2's undervaluation is missed (off the platform); HB5 is flagged with two patterns
+    # it does not carry (a coupon and a frequent buyer); HB1, HB3, HB4 are right; HB6's
+    # seller indicator is never flagged by design and is not an error
+    assert evaluation.by_confounder == {
+        "undervaluation": {"fp": {"coupon": 1, "frequent_buyer": 1},
+                           "fn": {"off_platform": 1}},
+        "recalled_product": {"fp": {"coupon": 1, "frequent_buyer": 1}, "fn": {}},
+    }
+    text = format_evaluation(evaluation)
+    assert "  undervaluation misses: off_platform 1" in text
+    assert "  recalled_product false positives: coupon 1, frequent_buyer 1" in text
+    assert evaluate(RESULTS, _truth(tmp_path, TRUTH)).by_confounder is None
+    labels.write_text("bill,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"confounders\.csv:1: header: expected"):
+        evaluate(RESULTS, _truth(tmp_path, TRUTH), labels)

@@ -168,6 +168,11 @@ def test_audit_log_is_append_only(tmp_path: Path) -> None:
         ("broker", "SELECT * FROM entry_lines WHERE mid = 'X'"),
         ("broker", "SELECT * FROM recalled_products WHERE gtin = 'X'"),
         ("broker", "SELECT * FROM entity_list WHERE mid = 'X'"),
+        # the derived tables screening reads (node.store.indicators)
+        ("carrier", "SELECT * FROM parcel_indicators WHERE house_bill = 'X'"),
+        ("carrier", "SELECT * FROM consignee_parcels WHERE house_bill = 'X' AND day >= 'a'"),
+        ("marketplace", "SELECT * FROM consignee_parcels WHERE consignee = x'00' "
+                        "AND day BETWEEN 'a' AND 'b'"),
     ],
 )
 def test_lookups_use_an_index(tmp_path: Path, role: str, query: str) -> None:
@@ -177,3 +182,32 @@ def test_lookups_use_an_index(tmp_path: Path, role: str, query: str) -> None:
     finally:
         db.close()
     assert re.search(r"USING (COVERING )?INDEX|USING PRIMARY KEY", plan), plan
+
+
+def test_an_existing_store_gets_its_parcels_evidence(tmp_path: Path) -> None:
+    """A store written before the derived tables existed: the migration fills them."""
+    path = tmp_path / "carrier.db"
+    db = open_store(path, "carrier")
+    with db.conn:
+        db.conn.executescript("DROP TABLE parcel_indicators; DROP TABLE consignee_parcels;")
+        db.conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0002_parcel_indicators'")
+    db.table("masters").insert({
+        "mawb": "02012345675", "flight_no": "LH400", "origin_airport": "FRA",
+        "destination_airport": "JFK", "departure_at": "2025-03-01T08:00:00Z",
+        "eta": "2025-03-01T16:00:00Z"})
+    db.table("house_bills").insert({
+        "house_bill": "HB0001", "mawb": "02012345675", "shipper_name": "Acme GmbH",
+        "shipper_address": "Berlin", "shipper_country": "DE", "consignee_name": "Ms. Jane Roe",
+        "consignee_address": "12 Main St", "pieces": 1, "weight_kg": 1.0,
+        "declared_value": 120.0, "currency": "EUR", "description": "shoes", "hs6": "640399",
+        "origin_country": "DE", "known_shipper": 1, "screened": 0,
+        "preload_status": "accepted"})
+    db.close()
+    db = open_store(path, "carrier")
+    try:
+        assert db.execute("SELECT house_bill, hs6, screened FROM parcel_indicators").fetchall() \
+            == [("HB0001", "640399", 0)]
+        assert db.execute("SELECT consignee, day, value, currency FROM consignee_parcels"
+                          ).fetchall() == [(b"JANE ROE\x1f12 MAIN ST", "2025-03-01", 120.0, "EUR")]
+    finally:
+        db.close()

@@ -1,0 +1,264 @@
+"""Per-parcel evidence kept beside the imported tables, so queries are keyed lookups.
+
+A screening batch asks every node about thousands of house bills. Computing a
+parcel's evidence at question time (its order lines, their sellers, the
+seller's linked accounts, the entry chosen for a house bill, its main line)
+costs several correlated subqueries per shipment; the answer is the same every
+time until the store changes. So each store keeps two derived tables, rebuilt
+from the imported tables in the same transaction as every import (amendments
+included) and by the migration that created them:
+
+- ``parcel_indicators``: one row per house bill the node holds, with the raw,
+  configuration-free evidence of each indicator (flags, counts, amounts and
+  currency, codes, recall hit, best match strength of its party names against
+  the entity list). Bands, exchange rates and the match threshold come from
+  the node's config and are applied per question.
+- ``consignee_parcels``: one row per shipment a consignee total counts, with
+  its normalised consignee (``trust.linkage.consignee_material``), its day, its
+  value and currency, indexed by consignee and day and by house bill.
+
+The SQL here is the same that used to run per batch (``node.queries``), with
+the batch replaced by every parcel of the store. A release that changes what
+these tables hold adds a migration step that rebuilds them (``refresh``), so
+existing stores never answer from rows of the old shape. The rebuild is whole,
+not per changed parcel.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Mapping
+
+from fedtrade.protocol.matching import best_match, gtin14, normalize_consignee, normalize_name
+from fedtrade.trust.linkage import consignee_material
+
+__all__ = ["SOURCE_TABLES", "TABLES_SQL", "refresh"]
+
+_PARCEL_TABLES: Mapping[str, str] = {
+    "marketplace": """
+CREATE TABLE parcel_indicators (
+    house_bill TEXT PRIMARY KEY NOT NULL,
+    has_lines INTEGER NOT NULL,
+    paid REAL,
+    currency TEXT,
+    kyc_verified INTEGER,
+    high_volume INTEGER,
+    age INTEGER,
+    linked INTEGER,
+    country TEXT,
+    status TEXT,
+    hint TEXT,
+    recall_hit INTEGER,
+    name_strength REAL
+) STRICT, WITHOUT ROWID;
+""",
+    "carrier": """
+CREATE TABLE parcel_indicators (
+    house_bill TEXT PRIMARY KEY NOT NULL,
+    hs6 TEXT NOT NULL,
+    known_shipper INTEGER NOT NULL,
+    screened INTEGER NOT NULL,
+    preload_status TEXT NOT NULL,
+    name_strength REAL NOT NULL
+) STRICT, WITHOUT ROWID;
+""",
+    "broker": """
+CREATE TABLE parcel_indicators (
+    house_bill TEXT PRIMARY KEY NOT NULL,
+    entry_number TEXT NOT NULL,
+    entry_house_bill TEXT NOT NULL,
+    entry_type TEXT NOT NULL,
+    release_status TEXT NOT NULL,
+    certificate_on_file INTEGER NOT NULL,
+    importer_present INTEGER NOT NULL,
+    hts6 TEXT,
+    listed_mid INTEGER NOT NULL,
+    total_value_usd REAL NOT NULL,
+    consolidated INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+""",
+}
+_CONSIGNEES = """
+CREATE TABLE consignee_parcels (
+    consignee BLOB NOT NULL,
+    day TEXT NOT NULL,
+    house_bill TEXT NOT NULL,
+    value REAL NOT NULL,
+    currency TEXT NOT NULL
+) STRICT;
+CREATE INDEX consignee_parcels_group ON consignee_parcels (consignee, day);
+CREATE INDEX consignee_parcels_house_bill ON consignee_parcels (house_bill, day);
+"""
+TABLES_SQL: Mapping[str, str] = {role: sql + _CONSIGNEES for role, sql in _PARCEL_TABLES.items()}
+"""Per role: the DDL of its derived tables (the migration that adds them runs it)."""
+
+# The imported tables each role's derived rows are computed from: an import writing any
+# of them rebuilds the derived tables.
+SOURCE_TABLES: Mapping[str, frozenset[str]] = {
+    "marketplace": frozenset({"sellers", "seller_links", "listings", "orders", "order_lines",
+                              "fulfillments", "parcel_lines", "recalled_products",
+                              "entity_list"}),
+    "carrier": frozenset({"masters", "house_bills", "house_bill_items", "entity_list"}),
+    "broker": frozenset({"entries", "entry_house_bills", "entry_lines", "entity_list"}),
+}
+
+# The marketplace's evidence comes from the order lines the parcel itself carries
+# (parcel_lines; or every line of the order when the parcel is its order's only
+# fulfillment). Values are the goods in the parcel (line amounts paid, shipping and tax
+# excluded, prorated by the pieces in the parcel); a parcel mixing currencies has no
+# value. Seller flags take the riskiest seller of the parcel's lines (multi-seller carts);
+# country, status and HS hint are those of the most valuable line (SQLite's rule for bare
+# columns beside max()).
+_MARKETPLACE = """
+WITH parcel AS (
+    SELECT pl.house_bill, pl.order_id, pl.line_no, pl.quantity
+    FROM parcel_lines pl
+    UNION ALL
+    SELECT f.house_bill, ol.order_id, ol.line_no, ol.quantity
+    FROM fulfillments f JOIN order_lines ol ON ol.order_id = f.order_id
+    WHERE NOT EXISTS (SELECT 1 FROM parcel_lines x WHERE x.house_bill = f.house_bill)
+      AND NOT EXISTS (SELECT 1 FROM fulfillments y
+                      WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
+),
+goods AS (
+    SELECT p.house_bill,
+           max(ol.amount_paid * p.quantity / ol.quantity) AS top_amount,
+           sum(ol.amount_paid * p.quantity / ol.quantity) AS paid,
+           CASE WHEN count(DISTINCT o.currency) = 1 THEN min(o.currency) END AS currency,
+           min(s.kyc_verified) AS kyc_verified,
+           max(s.high_volume) AS high_volume,
+           min(CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)) AS age,
+           max((SELECT count(DISTINCT x.seller_id) FROM seller_links k
+                JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
+                                                     THEN k.linked_seller_id
+                                                     ELSE k.seller_id END
+                WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
+                  AND x.status = 'suspended')) AS linked,
+           s.country AS country,
+           s.status AS status,
+           l.hs6_hint AS hint,
+           group_concat(l.gtin, ' ') AS gtins,
+           group_concat(s.legal_name, char(31)) AS names
+    FROM parcel p
+    JOIN order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
+    JOIN orders o ON o.order_id = p.order_id
+    JOIN listings l ON l.listing_id = ol.listing_id
+    JOIN sellers s ON s.seller_id = l.seller_id
+    GROUP BY p.house_bill
+)
+INSERT INTO parcel_indicators
+SELECT f.house_bill, g.house_bill IS NOT NULL, g.paid, g.currency, g.kyc_verified,
+       g.high_volume, g.age, g.linked, g.country, g.status, g.hint,
+       CASE WHEN g.house_bill IS NOT NULL THEN fedtrade_recalled(g.gtins) END,
+       fedtrade_name_strength(g.names)
+FROM fulfillments f LEFT JOIN goods g ON g.house_bill = f.house_bill
+"""
+
+# The parcel's code is that of its main (most valuable) item, else the house bill's own.
+_CARRIER = """
+INSERT INTO parcel_indicators
+SELECT h.house_bill,
+       coalesce((SELECT hs6 FROM house_bill_items i WHERE i.house_bill = h.house_bill
+                 ORDER BY value DESC, item_no LIMIT 1), h.hs6),
+       h.known_shipper, h.screened, h.preload_status, fedtrade_name_strength(h.shipper_name)
+FROM house_bills h
+"""
+
+# A house bill's entry is the latest filed for it, else the latest consolidated entry
+# covering it; its code is that of its most valuable line, and MIDs are compared on the
+# maker of each line (never the seller's name).
+_BROKER = """
+WITH bills AS (SELECT house_bill FROM entries UNION SELECT house_bill FROM entry_house_bills),
+chosen AS (
+    SELECT b.house_bill, coalesce(
+        (SELECT max(entry_number) FROM entries WHERE house_bill = b.house_bill),
+        (SELECT max(entry_number) FROM entry_house_bills WHERE house_bill = b.house_bill)
+    ) AS entry_number
+    FROM bills b
+)
+INSERT INTO parcel_indicators
+SELECT c.house_bill, e.entry_number, e.house_bill, e.entry_type, e.release_status,
+       EXISTS(SELECT 1 FROM entry_lines el WHERE el.entry_number = e.entry_number
+              AND el.certificate_ref IS NOT NULL),
+       e.importer_of_record IS NOT NULL,
+       (SELECT substr(hts10, 1, 6) FROM entry_lines WHERE entry_number = e.entry_number
+        ORDER BY value_usd DESC, line_no LIMIT 1),
+       EXISTS(SELECT 1 FROM entry_lines el JOIN entity_list x ON x.mid = el.mid
+              WHERE el.entry_number = e.entry_number),
+       e.total_value_usd,
+       EXISTS(SELECT 1 FROM entry_house_bills x WHERE x.entry_number = e.entry_number)
+FROM chosen c JOIN entries e ON e.entry_number = c.entry_number
+"""
+_PARCELS: Mapping[str, str] = {"marketplace": _MARKETPLACE, "carrier": _CARRIER,
+                               "broker": _BROKER}
+
+# Per role: each shipment a consignee total counts, on the day the role dates it (the
+# carrier its master's ETA, the broker the entry's estimated arrival, the marketplace the
+# ship day), valued at the parcel's own goods (its parcel_lines; else its share of the
+# order's lines, so an order in two parcels counts once).
+_CONSIGNEE_ROWS: Mapping[str, str] = {
+    "carrier": """
+        SELECT fedtrade_consignee(h.consignee_name, h.consignee_address), substr(m.eta, 1, 10),
+               h.house_bill, h.declared_value, h.currency
+        FROM masters m JOIN house_bills h ON h.mawb = m.mawb""",
+    "broker": """
+        SELECT fedtrade_consignee(e.consignee_name, e.consignee_address),
+               substr(e.estimated_arrival, 1, 10), e.house_bill, e.total_value_usd, 'USD'
+        FROM entries e""",
+    "marketplace": """
+        SELECT fedtrade_consignee(o.buyer_name, o.buyer_address), substr(f.shipped_at, 1, 10),
+               f.house_bill,
+               coalesce(
+                   (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
+                    FROM parcel_lines pl JOIN order_lines ol
+                      ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
+                    WHERE pl.house_bill = f.house_bill),
+                   (SELECT sum(ol.amount_paid) FROM order_lines ol
+                    WHERE ol.order_id = f.order_id)
+                   / (SELECT count(*) FROM fulfillments f2 WHERE f2.order_id = f.order_id),
+                   0.0),
+               o.currency
+        FROM fulfillments f JOIN orders o ON o.order_id = f.order_id""",
+}
+
+
+def _consignee(name: str, address: str) -> bytes:
+    return consignee_material(*normalize_consignee(name, address))
+
+
+class _Lists:
+    """The store's reference lists, as the evidence is matched against them."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("SELECT gtin FROM recalled_products")
+        self.recalled = frozenset(code for (raw,) in rows if (code := gtin14(raw)) is not None)
+        rows = conn.execute("SELECT DISTINCT name FROM entity_list")
+        self.listed = tuple(sorted({name for (raw,) in rows if (name := normalize_name(raw))}))
+
+    def recall_hit(self, gtins: str | None) -> bool:
+        """Whether any GTIN of a parcel's lines is recalled, compared as GTIN-14."""
+        return gtins is not None and any(gtin14(g) in self.recalled for g in gtins.split())
+
+    def name_strength(self, names: str | None) -> float | None:
+        """Best match strength of any of the (char 31 separated) names against the list."""
+        return None if names is None else best_match(names.split("\x1f"), self.listed)
+
+
+def refresh(conn: sqlite3.Connection, role: str) -> None:
+    """Rebuild the derived tables of a ``role`` store from its imported tables.
+
+    Runs inside the caller's transaction (the import's, or the migration's), so a
+    failed import leaves them as they were.
+    """
+    lists = _Lists(conn)
+    conn.create_function("fedtrade_consignee", 2, _consignee, deterministic=True)
+    # once per distinct value: a seller's or a listing's parcels share them
+    conn.create_function("fedtrade_recalled", 1, functools.cache(lists.recall_hit),
+                         deterministic=True)
+    conn.create_function("fedtrade_name_strength", 1, functools.cache(lists.name_strength),
+                         deterministic=True)
+    conn.execute("DELETE FROM parcel_indicators")
+    conn.execute(_PARCELS[role])
+    conn.execute("DELETE FROM consignee_parcels")
+    conn.execute(f"INSERT INTO consignee_parcels {_CONSIGNEE_ROWS[role]}")

@@ -1,0 +1,126 @@
+"""The per-parcel tables change how answers are computed, never what they are.
+
+A world of random seed is imported (then amended: sellers suspended, parcels
+screened, entries released, so the rebuild on amendment is exercised too),
+and every screening answer of every role is computed twice on the same store:
+by this tree, from ``parcel_indicators`` and ``consignee_parcels``, and in a
+child process by the last revision that computed them per batch from the
+imported tables (extracted with ``git archive``). They must be equal cell by
+cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fedtrade.node.catalogue import RUNS
+from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.spec import Execution
+from fedtrade.node.store.importer import import_path
+from fedtrade.protocol.catalogue import CATALOGUE, INDICATOR_ROLES
+from fedtrade.protocol.params import validate_params
+from fedtrade.protocol.wire import PyValue
+from fedtrade.sim.synth import generate
+
+ROOT = Path(__file__).resolve().parents[3]
+BEFORE = "5f705d92242eeba37871705d7fbfd002e2cb15c7"  # last per-batch revision
+ROLES = ("marketplace", "carrier", "broker")
+# (role, table, key column, column changed, new value) of the amendment import
+_AMEND = (("marketplace", "sellers", "status", "suspended"),
+          ("carrier", "house_bills", "screened", "0"),
+          ("broker", "entries", "release_status", "hold"))
+
+
+def _answers(stores: Path, manifest: Path) -> dict[str, object]:
+    """Every screening answer per role (run by either tree: only public names are used)."""
+    with manifest.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    days = sorted(r["arrival_date"] for r in rows)
+    settings = QuerySettings(linkage_secret=b"s" * 32)
+    out: dict[str, object] = {}
+    for role in ROLES:
+        conn = sqlite3.connect(f"{(stores / f'{role}.db').resolve().as_uri()}?mode=ro", uri=True)
+        fields = tuple(f for f in CATALOGUE["shipment_indicators"].output_fields
+                       if role in INDICATOR_ROLES[f])
+        for start in range(0, len(rows), 150):
+            part = rows[start:start + 150]
+            batch: dict[str, list[PyValue]] = {
+                "house_bill": [r["house_bill"] for r in part],
+                "declared_value_usd": [float(r["declared_value"]) for r in part],
+                "hs6": [r["hs6"] for r in part]}
+            for name, params, wanted in (
+                ("shipment_indicators", {"shipments": batch}, fields),
+                ("shipment_known", {"house_bills": batch["house_bill"]}, ()),
+                ("consignee_daily_totals",
+                 validate_params(CATALOGUE["consignee_daily_totals"], {
+                     "date_from": days[0], "date_to": days[-1], "window_days": 3,
+                     "house_bills": batch["house_bill"]}),
+                 CATALOGUE["consignee_daily_totals"].output_fields),
+            ):
+                table = RUNS[name](Execution(conn, role, params, wanted,
+                                             start.to_bytes(16, "big"), settings))
+                out[f"{role} {name} {start}"] = [table.columns, [list(r) for r in table.rows]]
+        conn.close()
+    return out
+
+
+def _amend(world: Path, stores: Path, rng: random.Random) -> None:
+    for role, table, column, value in _AMEND:
+        with (world / role / f"{table}.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        changed = rng.sample(rows, max(1, len(rows) // 5))
+        path = world / "amend" / role / f"{table}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, [*rows[0], "version"])
+            writer.writeheader()
+            writer.writerows({**row, column: value, "version": 1} for row in changed)
+        report = import_path(stores / f"{role}.db", role, table, path, progress=False)
+        assert report.files[0].rows_amended > 0
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git history")
+def test_answers_equal_the_per_batch_revision(tmp_path: Path) -> None:
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    world = tmp_path / "world"
+    generate(world, shipments=600, seed=seed, progress=False)
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    for role in ROLES:
+        import_path(stores / f"{role}.db", role, None, world / role, progress=False)
+    _amend(world, stores, rng)
+    before = tmp_path / "before"
+    before.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE],
+                             check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    code = (f"import sys, json; sys.path.insert(0, {str(before)!r}); "
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r}); import fedtrade; "
+            f"assert fedtrade.__path__[0].startswith({str(before)!r}); "
+            "from pathlib import Path; from test_indicator_equivalence import _answers; "
+            f"print(json.dumps(_answers(Path({str(stores)!r}), "
+            f"Path({str(world / 'manifest.csv')!r}))))")
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(before)})
+    expected = json.loads(done.stdout)
+    actual = json.loads(json.dumps(_answers(stores, world / "manifest.csv")))
+    for role in ROLES:  # the comparison covers held parcels and listed groups
+        held = [row for key, (_, rows) in expected.items()
+                if key.startswith(f"{role} shipment_indicators") for row in rows if row[1]]
+        groups = [row for key, (_, rows) in expected.items()
+                  if key.startswith(f"{role} consignee_daily_totals") for row in rows]
+        assert held, role
+        assert groups, role
+    assert actual.keys() == expected.keys()
+    differing = [key for key in expected if actual[key] != expected[key]]
+    assert not differing, f"seed {seed}: answers differ in {differing[:5]}"
