@@ -13,7 +13,10 @@ cell:
 - ``shipment_indicators`` as each node answers it (``node.queries.shipments``),
   with the parcel's goods, the broker's consolidated entries (their total is
   compared with the batch's declared values only when every bill they cover is
-  in the same screening batch) and the bands of ``QuerySettings``;
+  in the same screening batch; each bill's code with the entry line closest to
+  the manifest's code: most leading HS6, HS4 and HS2 matches, then the larger
+  value in cents, then the larger code, as the node's sort key) and the bands of
+  ``QuerySettings``;
 - split detection as ``coordinator.screening`` combines ``consignee_daily_totals``
   (``node.queries.linkage``): every node counts a parcel on its arrival day (the
   marketplace: ship day plus ``transit_days``); a window of ``window_days`` opens
@@ -412,6 +415,19 @@ covered AS (
     SELECT entry_number, house_bill FROM bk_entry_house_bills
 ),
 cover_size AS (SELECT entry_number, count(*) AS n FROM covered GROUP BY entry_number),
+entry_near AS (
+    SELECT pos, hs6 FROM (
+        SELECT m.pos, substr(x.hts10, 1, 6) AS hs6, row_number() OVER (
+            PARTITION BY m.pos
+            ORDER BY CASE WHEN substr(x.hts10, 1, 6) = m.hs6 THEN 1 ELSE 0 END
+                     + CASE WHEN substr(x.hts10, 1, 4) = substr(m.hs6, 1, 4) THEN 1 ELSE 0 END
+                     + CASE WHEN substr(x.hts10, 1, 2) = substr(m.hs6, 1, 2) THEN 1 ELSE 0 END
+                     DESC, round(x.value_usd, 2) DESC, substr(x.hts10, 1, 6) DESC) AS r
+        FROM {MANIFEST_TABLE} m JOIN entry_of eo ON eo.house_bill = m.house_bill
+        JOIN cover_size cs ON cs.entry_number = eo.entry_number
+        JOIN bk_entry_lines x ON x.entry_number = eo.entry_number
+    ) ranked WHERE r = 1
+),
 cover_batch AS (
     SELECT c.entry_number, man.batch, count(*) AS n, sum(man.declared_value_usd) AS usd
     FROM covered c JOIN man ON man.house_bill = c.house_bill
@@ -430,7 +446,8 @@ raw AS (
         h.known_shipper AS cr_known_shipper, h.screened AS cr_screened,
         h.preload_status AS cr_preload, crn.strength AS cr_strength,
         CASE WHEN e.entry_number IS NOT NULL THEN 1 ELSE 0 END AS bk_known,
-        el.hs6 AS bk_hs6, e.entry_type AS bk_type, e.release_status AS bk_release,
+        CASE WHEN cs.n IS NULL THEN el.hs6 ELSE en.hs6 END AS bk_hs6,
+        e.entry_type AS bk_type, e.release_status AS bk_release,
         CASE WHEN e.entry_number IS NOT NULL THEN coalesce(el.certificate, 0) END
             AS bk_certificate,
         CASE WHEN e.entry_number IS NULL THEN NULL
@@ -452,6 +469,7 @@ raw AS (
     LEFT JOIN bk_entries e ON e.entry_number = eo.entry_number
     LEFT JOIN entry_lines el ON el.entry_number = e.entry_number
     LEFT JOIN cover_size cs ON cs.entry_number = e.entry_number
+    LEFT JOIN entry_near en ON en.pos = man.pos
     LEFT JOIN cover_batch cb ON cb.entry_number = e.entry_number AND cb.batch = man.batch
     LEFT JOIN split ON split.house_bill = man.house_bill
 )"""

@@ -9,10 +9,13 @@ included.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -21,6 +24,8 @@ from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.results import ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.config import load_node_config
+from fedtrade.node.queries.shipments import match_depth
+from fedtrade.node.store.importer import import_path
 from fedtrade.sim.federation import NODE_IDS, create_federation
 from fedtrade.sim.pooled import build_pooled, pooled_indicators
 from fedtrade.sim.pooled_check import (
@@ -38,11 +43,6 @@ from tests.coordinator.test_screening import attest_manifest
 pytestmark = pytest.mark.slow
 BATCH = 700  # 3,000 shipments: five linkage questions per date range, the last one short
 ROLES = {node_id: role for role, node_id in NODE_IDS.items()}
-# The marketplace node takes the HS hint of whichever parcel line SQLite's bare-column
-# rule picks (goods in node/queries/shipments.py has several min()/max(): in practice the
-# first line), not of the most valuable line its comment promises; the pool takes the
-# most valuable line.
-NODE_HINT_BUG = "marketplace.hs_match_depth"
 
 needs_duckdb = pytest.mark.skipif(
     not duckdb_available(),
@@ -58,23 +58,36 @@ class Screened:
 
 
 def _consolidate(broker: Path, bills: list[str]) -> None:
-    """Make three entries consolidated, each also covering two house bills the broker holds
-    no entry for: two within one screening batch, one across a batch boundary (its total
-    is then compared with nothing)."""
-    with sqlite3.connect(broker) as conn:
+    """Make three entries of lines of several codes consolidated, each also covering two
+    house bills the broker holds no entry for: two within one screening batch, one across
+    a batch boundary (its total is then compared with nothing). Imported as a broker
+    imports them, so its per-parcel tables are rebuilt."""
+    conn = sqlite3.connect(f"{broker.resolve().as_uri()}?mode=ro", uri=True)
+    with closing(conn):
         entry_of = dict(conn.execute("SELECT house_bill, entry_number FROM entries"))
-        held = [i for i, bill in enumerate(bills) if bill in entry_of]
-        free = [i for i, bill in enumerate(bills) if bill not in entry_of]
-        rows = []
-        middle = next(i for i in held if i > BATCH + BATCH // 2)
-        for own, after in ((held[3], held[3]), (middle, middle),
-                           (max(i for i in held if i < BATCH), BATCH - 1)):
-            rows += [(entry_of[bills[own]], bills[i]) for i in [i for i in free if i > after][:2]]
-        conn.executemany("INSERT INTO entry_house_bills VALUES (?, ?)", rows)
+        codes: dict[str, list[str]] = {}  # entry -> its lines' codes, most valuable first
+        for entry, code in conn.execute("SELECT entry_number, substr(hts10, 1, 6) "
+                                        "FROM entry_lines ORDER BY value_usd DESC, line_no"):
+            codes.setdefault(entry, []).append(code)
+    held = [i for i, bill in enumerate(bills)
+            if bill in entry_of and len(set(codes[entry_of[bill]])) > 1]
+    free = [i for i, bill in enumerate(bills) if bill not in entry_of]
+    rows = []
+    middle = next(i for i in held if i > BATCH + BATCH // 2)
+    for own, after in ((held[3], held[3]), (middle, middle),
+                       (max(i for i in held if i < BATCH), BATCH - 1)):
+        rows += [(entry_of[bills[own]], bills[i]) for i in [i for i in free if i > after][:2]]
+    path = broker.with_name("entry_house_bills.csv")
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([("entry_number", "house_bill"), *rows])
+    assert import_path(broker, "broker", "entry_house_bills", path,
+                       progress=False).files[0].rows_inserted == len(rows)
     CONSOLIDATED[:] = rows
+    MAIN_LINE.update((entry, codes[entry][0]) for entry, _ in rows)
 
 
 CONSOLIDATED: list[tuple[str, str]] = []  # (entry number, further house bill) of the world
+MAIN_LINE: dict[str, str] = {}  # consolidated entry -> code of its most valuable line
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +130,7 @@ def _against_sqlite(screened: Screened) -> tuple[Records, int, list[str]]:
 
 def test_federation_equals_pooled_sqlite_in_every_field(screened: Screened, world: World) -> None:
     lite, cells, problems = _against_sqlite(screened)
-    others = [p for p in problems if f"column {NODE_HINT_BUG}:" not in p]
-    assert not others, f"{len(others)} cells differ:\n" + "\n".join(others[:25])
+    assert not problems, f"{len(problems)} cells differ:\n" + "\n".join(problems[:25])
     # every indicator of every role and every split column, for every shipment
     assert {c for record in screened.federated.values() for c in record} == set(POOLED_COLUMNS)
     assert cells == len(world.manifest()) * len(POOLED_COLUMNS)
@@ -137,13 +149,15 @@ def test_federation_equals_pooled_sqlite_in_every_field(screened: Screened, worl
     bands = [r["broker.entry_declared_ratio_band"] for r in covered]
     assert None not in bands[:4]
     assert bands[4:] == [None, None]
-
-
-@pytest.mark.xfail(strict=True, reason="node bug: the marketplace's HS hint is not the most "
-                   "valuable line's (see NODE_HINT_BUG); fix node/queries/shipments.py")
-def test_marketplace_hs_hint_is_the_most_valuable_lines(screened: Screened) -> None:
-    _, _, problems = _against_sqlite(screened)
-    assert [p for p in problems if f"column {NODE_HINT_BUG}:" in p] == []
+    # each bill's code is compared with the entry's line closest to it, for some bills not
+    # the most valuable line
+    reference = {row["house_bill"]: row["hs6"] for row in world.manifest()}
+    answered = [(lite[bill]["broker.hs_match_depth"],
+                 match_depth(MAIN_LINE[entry], reference[bill])) for entry, bill in CONSOLIDATED]
+    assert all(isinstance(depth, int) for pair in answered for depth in pair), answered
+    depths = cast(list[tuple[int, int]], answered)
+    assert all(closest >= main for closest, main in depths), depths
+    assert any(closest > main for closest, main in depths), depths
 
 
 @needs_duckdb
