@@ -233,7 +233,7 @@ def _screen(args: argparse.Namespace) -> int:
         lane_file = nullcontext(None) if args.dispositions is None else \
             atomic_text_file(args.dispositions, newline="")
         with ResultWriter(args.out, args.json) as writer, lane_file as dispositions:
-            summary = screen_manifest(coordinator, args.manifest, context, writer.write,
+            summary = screen_manifest(coordinator, args.manifest, context, writer.write_batch,
                                       progress=show_progress, rates_file=args.rates,
                                       quarantine=args.quarantine,
                                       attestations=args.attestations,

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING
 from fedtrade.coordinator.aeo_config import GreenLaneRule
 
 if TYPE_CHECKING:  # results imports this module for GreenLaneSummary
-    from fedtrade.coordinator.results import ShipmentResult
+    from fedtrade.coordinator.results import ResultBatch
 
 __all__ = [
     "COMPLIANCE_SAMPLE",
@@ -118,29 +118,28 @@ class GreenLane:
             self._writer.writerow(["house_bill", "disposition", "score", "chain"])
 
     def observe_batch(
-        self, results: Sequence[ShipmentResult], known: Mapping[str, Sequence[object]],
-        complete: bool,
+        self, results: ResultBatch, known: Mapping[str, Sequence[object]], complete: bool,
     ) -> None:
         """Decide for a batch; ``known[node]`` is that node's known column for the batch."""
         rule = self.rule
-        for index, result in enumerate(results):
-            if not complete or result.score >= rule.score_below:
+        for index, bill in enumerate(results.house_bill):
+            score = int(results.score[index])
+            if not complete or score >= rule.score_below:
                 self.counts[REVIEW] += 1  # what decide() says, without building the chain
                 continue
             chain = {node for node, column in known.items() if column[index] is True}
-            chain.add(self.filer_of(result.house_bill))
-            disposition = decide(result.score, [self.tiers.get(n) for n in chain],
+            chain.add(self.filer_of(bill))
+            disposition = decide(score, [self.tiers.get(n) for n in chain],
                                  complete=complete, rule=rule, sampled=False,
                                  roles={self.roles.get(n, "") for n in chain})
             if disposition == FACILITATED and in_compliance_sample(
-                    self.seed, result.house_bill, rule.compliance_sample_rate):
+                    self.seed, bill, rule.compliance_sample_rate):
                 disposition = COMPLIANCE_SAMPLE  # the sample only draws from facilitated
             self.counts[disposition] += 1
-            if disposition == COMPLIANCE_SAMPLE and result.patterns:
+            if disposition == COMPLIANCE_SAMPLE and results.result(index).patterns:
                 self.sample_hits += 1
             if self._writer is not None and disposition != REVIEW:
-                self._writer.writerow([result.house_bill, disposition, result.score,
-                                       ";".join(sorted(chain))])
+                self._writer.writerow([bill, disposition, score, ";".join(sorted(chain))])
 
     def summary(self) -> GreenLaneSummary:
         return GreenLaneSummary(

@@ -7,6 +7,7 @@ the target only when the whole run's results are in, removed when anything fails
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -17,7 +18,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO
 
-from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+import numpy as np
+
+from fedtrade.coordinator.results import (
+    RESULT_COLUMNS,
+    RISK_LEVELS,
+    ResultBatch,
+    ShipmentResult,
+    manifest_only_patterns,
+)
 from fedtrade.coordinator.risk import worklist
 from fedtrade.trust.errors import DataError
 
@@ -97,8 +106,9 @@ def _check(result: ShipmentResult) -> None:
 class ResultWriter:
     """Streams results to results.csv (and results.jsonl when given), atomically.
 
-    Use as a context manager; ``write`` each result as it is ready. The files appear
-    under their names when the ``with`` block ends without an exception.
+    Use as a context manager; ``write_batch`` each batch of results (or ``write`` one
+    result) as it is ready. The files appear under their names when the ``with`` block
+    ends without an exception.
     """
 
     def __init__(self, csv_path: Path | str, jsonl_path: Path | str | None = None) -> None:
@@ -111,15 +121,17 @@ class ResultWriter:
             )
         self.written = 0
         self._stack: ExitStack | None = None
-        self._csv: csv.DictWriter[str] | None = None
+        self._csv: TextIO | None = None
         self._jsonl: TextIO | None = None
+        self._line = io.StringIO()
+        # The default "\r\n" line ending (RFC 4180) also makes the writer quote a lone "\r".
+        self._row_writer = csv.writer(self._line)
 
     def __enter__(self) -> Self:
         with ExitStack() as stack:
-            handle = stack.enter_context(atomic_text_file(self.csv_path, newline=""))
-            # The default "\r\n" line ending (RFC 4180) also makes the writer quote a lone "\r".
-            self._csv = csv.DictWriter(handle, RESULT_COLUMNS)
-            self._csv.writeheader()
+            self._csv = stack.enter_context(atomic_text_file(self.csv_path, newline=""))
+            self._row_writer.writerow(RESULT_COLUMNS)
+            self._csv.write(self._take_line())
             if self.jsonl_path is not None:
                 self._jsonl = stack.enter_context(atomic_text_file(self.jsonl_path))
             self._stack = stack.pop_all()
@@ -135,27 +147,75 @@ class ResultWriter:
         if stack is not None:
             stack.__exit__(exc_type, exc, tb)
 
-    def write(self, result: ShipmentResult) -> None:
-        if self._csv is None:
-            raise RuntimeError("ResultWriter.write called outside its with block")
-        _check(result)
-        row: dict[str, str | int] = {
+    def _take_line(self) -> str:
+        line = self._line.getvalue()
+        self._line.seek(0)
+        self._line.truncate()
+        return line
+
+    def _csv_line(self, result: ShipmentResult) -> str:
+        self._row_writer.writerow([
+            result.house_bill, result.risk_level, result.score,
+            *(sep.join(getattr(result, column)) for column, sep in LIST_SEPARATORS.items())])
+        return self._take_line()
+
+    @staticmethod
+    def _json_line(result: ShipmentResult) -> str:
+        record = {
             "house_bill": result.house_bill,
             "risk_level": result.risk_level,
             "score": result.score,
+            **{column: list(getattr(result, column)) for column in LIST_SEPARATORS},
         }
-        for column, sep in LIST_SEPARATORS.items():
-            row[column] = sep.join(getattr(result, column))
-        self._csv.writerow(row)
-        if self._jsonl is not None:
-            record = {
-                "house_bill": result.house_bill,
-                "risk_level": result.risk_level,
-                "score": result.score,
-                **{column: list(getattr(result, column)) for column in LIST_SEPARATORS},
-            }
-            self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return json.dumps(record, ensure_ascii=False) + "\n"
+
+    def _files(self) -> tuple[TextIO, TextIO | None]:
+        if self._csv is None:
+            raise RuntimeError("ResultWriter used outside its with block")
+        return self._csv, self._jsonl
+
+    def write(self, result: ShipmentResult) -> None:
+        out, jsonl = self._files()
+        _check(result)
+        out.write(self._csv_line(result))
+        if jsonl is not None:
+            jsonl.write(self._json_line(result))
         self.written += 1
+
+    def write_batch(self, batch: ResultBatch) -> None:
+        """Write a batch column-wise: the lines of the shipments that met no rule differ
+        only in their house bill and manifest-only flags, so each is a bill and one of
+        four line endings; the others are written one by one."""
+        out, jsonl = self._files()
+        bills = batch.house_bill
+        if "" in bills or any(c in "".join(bills) for c in ',"\r\n'):
+            for result in batch:  # text CSV would quote: row by row
+                self.write(result)
+            return
+        quiet = {}
+        for low, split in ((False, False), (True, False), (False, True), (True, True)):
+            template = ShipmentResult("X", batch.quiet_level, 0, (), (),
+                                      manifest_only_patterns(low, split), batch.answered_by,
+                                      batch.no_answer)
+            _check(template)
+            quiet[low + 2 * split] = template
+        codes = (batch.low_value.astype(np.int64) + 2 * batch.manifest_split).tolist()
+        endings = {code: self._csv_line(r)[1:] for code, r in quiet.items()}
+        lines = [bill + endings[code] for bill, code in zip(bills, codes, strict=True)]
+        for index, result in batch.detailed.items():
+            _check(result)
+            lines[index] = self._csv_line(result)
+        out.write("".join(lines))
+        if jsonl is not None:
+            # the record without its house bill, after '{"house_bill": "..."'
+            tails = {code: ", " + self._json_line(r).split(", ", 1)[1]
+                     for code, r in quiet.items()}
+            records = [f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tails[code]}'
+                       for bill, code in zip(bills, codes, strict=True)]
+            for index, result in batch.detailed.items():
+                records[index] = self._json_line(result)
+            jsonl.write("".join(records))
+        self.written += len(bills)
 
 
 def read_results(path: Path | str) -> Iterator[ShipmentResult]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
 
 from fedtrade.coordinator.green_lane import GreenLaneSummary
 
@@ -13,8 +16,10 @@ __all__ = [
     "RISK_LEVELS",
     "BudgetPoint",
     "NodeStats",
+    "ResultBatch",
     "ScreeningSummary",
     "ShipmentResult",
+    "manifest_only_patterns",
 ]
 
 RISK_LEVELS = ("high", "medium", "low")
@@ -46,6 +51,49 @@ class ShipmentResult:
     answered_by: tuple[str, ...]
     # "node-id: reason" for every node that gave no answer for this shipment
     no_answer: tuple[str, ...]
+
+
+UNDERVALUATION, SPLIT = "undervaluation", "split_shipment"
+_MANIFEST_ONLY = {(False, False): (), (True, False): (UNDERVALUATION,),
+                  (False, True): (SPLIT,), (True, True): (UNDERVALUATION, SPLIT)}
+
+
+def manifest_only_patterns(low_value: bool, split: bool) -> tuple[str, ...]:
+    """The baseline's patterns from its two flags: a declared value low for its HS6, and a
+    consignee over the split threshold in the manifest alone."""
+    return _MANIFEST_ONLY[low_value, split]
+
+
+@dataclass(frozen=True)
+class ResultBatch:
+    """Consecutive results, column by column: most shipments meet no rule and are one
+    house bill and two flags here; ``detailed`` holds the full result of the others."""
+
+    house_bill: Sequence[str]
+    score: npt.NDArray[np.int64]
+    low_value: npt.NDArray[np.bool_]  # manifest-only undervaluation
+    manifest_split: npt.NDArray[np.bool_]  # manifest-only split shipment
+    answered_by: tuple[str, ...]
+    no_answer: tuple[str, ...]
+    detailed: Mapping[int, ShipmentResult]
+    quiet_level: str = "low"  # the level of a score of 0
+
+    def __len__(self) -> int:
+        return len(self.house_bill)
+
+    def manifest_only(self, index: int) -> tuple[str, ...]:
+        return manifest_only_patterns(bool(self.low_value[index]),
+                                      bool(self.manifest_split[index]))
+
+    def result(self, index: int) -> ShipmentResult:
+        found = self.detailed.get(index)
+        if found is not None:
+            return found
+        return ShipmentResult(self.house_bill[index], self.quiet_level, 0, (), (),
+                              self.manifest_only(index), self.answered_by, self.no_answer)
+
+    def __iter__(self) -> Iterator[ShipmentResult]:
+        return (self.result(i) for i in range(len(self)))
 
 
 @dataclass(frozen=True)
@@ -89,5 +137,7 @@ class ScreeningSummary:
     # pattern -> manifest-only flags of it that the nodes' answers also flag
     manifest_only_confirmed: Mapping[str, int] = field(default_factory=dict)
     budget_curve: Sequence[BudgetPoint] = ()
+    # the coordinator's own seconds per phase (reading, waiting for nodes, assessing, ...)
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
     # the AEO green lane's dispositions, when the config sets one (coordinator.green_lane)
     green_lane: GreenLaneSummary | None = None

@@ -19,6 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
+
+from fedtrade.coordinator.masks import condition_mask
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS
 from fedtrade.protocol.matching import normalize_address
@@ -32,10 +36,12 @@ __all__ = [
     "KINDS",
     "PATTERN_NAMES",
     "SPLIT_PATTERN",
+    "Assessed",
     "Assessment",
     "RiskRules",
     "Rule",
     "assess_batch",
+    "assess_columns",
     "load_risk_rules",
     "worklist",
 ]
@@ -48,6 +54,8 @@ _PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _INDICATORS = CATALOGUE[INDICATOR_QUERY]
 # Fields every per-shipment answer carries, besides the granted indicators.
 _ALWAYS = ("known",)
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 def _printable(value: str) -> str:
@@ -90,7 +98,8 @@ DEFAULT_RISK: dict[str, object] = {
     "levels": {"high": 50, "medium": 20},
     "split": {"threshold_usd": 800, "window_days": 3, "weight": 40,
               "forwarding_addresses": []},
-    "entry_gap": {"required_over_usd": 800, "deadline_days": 15, "weight": 30},
+    "entry_gap": {"required_over_usd": 800, "deadline_days": 15, "weight": 30,
+                  "kind": "indicator"},
     "rules": [
         _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
                    50, "declared value under half the goods paid in this parcel ({value})"),
@@ -163,26 +172,40 @@ class EntryGapRule:
     deadline_days: int = 15
     weight: int = 0
     as_of: date | None = None  # None: the day of screening
+    # "violation" flags manifest_entry_gap; "indicator" only adds the points (an entry
+    # filed late, or by a broker outside the federation, looks the same to every node)
+    kind: str = "violation"
+
+    def gaps(
+        self, broker_known: Sequence[Sequence[PyValue]], brokers: str,
+        declared_usd: Floats, arrival_day: Ints, today: date,
+    ) -> dict[int, str]:
+        """Position -> reason of the shipments with an entry gap; ``broker_known`` holds
+        each answering broker node's ``known`` column (none answered: no evidence at all),
+        ``arrival_day`` the arrival days as date ordinals."""
+        if not broker_known or self.weight == 0:
+            return {}
+        held = np.zeros(len(declared_usd), bool)
+        for known in broker_known:
+            held |= np.fromiter((bool(k) for k in known), bool, len(known))
+        days = (self.as_of or today).toordinal() - np.asarray(arrival_day, np.int64)
+        gap = (np.asarray(declared_usd) > self.required_over_usd) \
+            & (days > self.deadline_days) & ~held
+        return {
+            int(i): f"{brokers}: no entry {int(days[i])} days after arrival, one is required "
+                    f"over {self.required_over_usd:g} USD within {self.deadline_days} days"
+            for i in np.flatnonzero(gap)
+        }
 
     def reasons(
         self, broker_known: Sequence[Sequence[PyValue]], brokers: str,
         declared_usd: Sequence[float], arrival: Sequence[str], today: date,
     ) -> list[str | None]:
-        """Per shipment the reason, or None; ``broker_known`` holds each answering broker
-        node's ``known`` column (none answered: no evidence at all)."""
-        if not broker_known or self.weight == 0:
-            return [None] * len(declared_usd)
-        as_of = self.as_of or today
-        out: list[str | None] = []
-        for i, (usd, day) in enumerate(zip(declared_usd, arrival, strict=True)):
-            late = (as_of - date.fromisoformat(day)).days - self.deadline_days
-            required = usd > self.required_over_usd
-            held = any(known[i] for known in broker_known)
-            out.append(
-                f"{brokers}: no entry {late + self.deadline_days} days after arrival, one is "
-                f"required over {self.required_over_usd:g} USD within {self.deadline_days} days"
-                if required and late > 0 and not held else None)
-        return out
+        """``gaps`` per shipment (the reason or None), with arrival days as ISO dates."""
+        days = np.array([date.fromisoformat(d).toordinal() for d in arrival], np.int64)
+        found = self.gaps(broker_known, brokers, np.asarray(declared_usd, np.float64), days,
+                          today)
+        return [found.get(i) for i in range(len(arrival))]
 
 
 @dataclass(frozen=True)
@@ -223,6 +246,80 @@ class Assessment:
     points: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Assessed:
+    """A batch's assessment: every score, and the full assessment of each shipment that
+    met a rule (the others score 0, "low", with no reasons)."""
+
+    scores: Ints
+    found: Mapping[int, Assessment]
+
+    def at(self, index: int, rules: RiskRules) -> Assessment:
+        found = self.found.get(index)
+        return found if found is not None else Assessment(0, rules.level(0), (), (), ())
+
+
+def assess_columns(
+    rules: RiskRules,
+    answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
+    size: int,
+    split_reasons: Mapping[int, str],
+    entry_gaps: Mapping[int, str],
+) -> Assessed:
+    """Score a batch column by column.
+
+    ``answers`` maps node id -> (role, indicator columns), each column holding one
+    value per shipment of the batch, in batch order; ``split_reasons`` and
+    ``entry_gaps`` map positions to their reasons. Each rule is one mask per node;
+    reasons are written only for the shipments a mask selects.
+    """
+    scores = np.zeros(size, np.int64)
+    found: dict[int, tuple[list[str], list[str], list[int]]] = {}
+
+    def add(index: int, weight: int, pattern: str | None, reason: str) -> None:
+        patterns, reasons, points = found.setdefault(index, ([], [], []))
+        if pattern is not None and pattern not in patterns:
+            patterns.append(pattern)
+        reasons.append(f"{reason} (+{weight})")
+        points.append(weight)
+
+    nodes = sorted(answers.items())
+    for rule in rules.rules:
+        columns, masks = [], []
+        for node_id, (role, node_columns) in nodes:
+            column = node_columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
+            if column:
+                columns.append((node_id, column))
+                masks.append(condition_mask(column, rule.equals_any, rule.equals_none_of,
+                                            rule.below, rule.matches))
+        if not masks:
+            continue
+        hit = np.logical_or.reduce([m[:size] if len(m) >= size else
+                                    np.pad(m, (0, size - len(m))) for m in masks])
+        scores[hit] += rule.weight
+        flagged = rule.pattern if rule.kind == "violation" else None
+        for index in np.flatnonzero(hit).tolist():
+            by_value: dict[str, list[str]] = {}
+            for (node_id, column), mask in zip(columns, masks, strict=True):
+                if index < len(mask) and mask[index]:
+                    by_value.setdefault(str(column[index]), []).append(node_id)
+            sources = "+".join(dict.fromkeys(n for found in by_value.values() for n in found))
+            values = "/".join(_printable(value) for value in by_value)
+            add(index, rule.weight, flagged, f"{sources}: {rule.reason.format(value=values)}")
+    for extra, weight, pattern in ((split_reasons, rules.split_weight, SPLIT_PATTERN),
+                                   (entry_gaps, rules.entry_gap.weight,
+                                    ENTRY_GAP_PATTERN if rules.entry_gap.kind == "violation"
+                                    else None)):
+        for index, reason in sorted(extra.items()):
+            scores[index] += weight
+            add(index, weight, pattern, reason)
+    return Assessed(scores, {
+        index: Assessment(int(scores[index]), rules.level(int(scores[index])),
+                          tuple(patterns), tuple(reasons), tuple(points))
+        for index, (patterns, reasons, points) in found.items()
+    })
+
+
 def assess_batch(
     rules: RiskRules,
     answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
@@ -230,56 +327,21 @@ def assess_batch(
     split_reasons: Sequence[str | None],
     entry_gaps: Sequence[str | None] = (),
 ) -> list[Assessment]:
-    """Score a batch column by column.
-
-    ``answers`` maps node id -> (role, indicator columns), each column holding one
-    value per shipment of the batch, in batch order. Most shipments meet no rule;
-    they cost one comparison per rule and node, and share one empty assessment.
-    """
-    scores: dict[int, int] = {}
-    patterns: dict[int, list[str]] = {}
-    reasons: dict[int, list[str]] = {}
-    points: dict[int, list[int]] = {}
-
-    def add(index: int, weight: int, pattern: str | None, reason: str) -> None:
-        scores[index] = scores.get(index, 0) + weight
-        found = patterns.setdefault(index, [])
-        if pattern is not None and pattern not in found:
-            found.append(pattern)
-        reasons.setdefault(index, []).append(f"{reason} (+{weight})")
-        points.setdefault(index, []).append(weight)
-
-    for rule in rules.rules:
-        hits: dict[int, dict[str, list[str]]] = {}
-        for node_id, (role, columns) in sorted(answers.items()):
-            column = columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
-            for index, value in enumerate(column or ()):
-                if rule.matches(value):
-                    hits.setdefault(index, {}).setdefault(str(value), []).append(node_id)
-        flagged = rule.pattern if rule.kind == "violation" else None
-        for index, by_value in hits.items():
-            nodes = "+".join(dict.fromkeys(n for found in by_value.values() for n in found))
-            values = "/".join(_printable(value) for value in by_value)
-            add(index, rule.weight, flagged, f"{nodes}: {rule.reason.format(value=values)}")
-    for index, split in enumerate(split_reasons):
-        if split is not None:
-            add(index, rules.split_weight, SPLIT_PATTERN, split)
-    for index, gap in enumerate(entry_gaps):
-        if gap is not None:
-            add(index, rules.entry_gap.weight, ENTRY_GAP_PATTERN, gap)
-    low = Assessment(0, rules.level(0), (), (), ())
-    return [
-        Assessment(scores[i], rules.level(scores[i]), tuple(patterns[i]), tuple(reasons[i]),
-                   tuple(points[i]))
-        if i in scores else low
-        for i in range(size)
-    ]
+    """``assess_columns`` as one Assessment per shipment, with the split and entry-gap
+    reasons given per shipment (None: none)."""
+    assessed = assess_columns(
+        rules, answers, size,
+        {i: r for i, r in enumerate(split_reasons) if r is not None},
+        {i: r for i, r in enumerate(entry_gaps) if r is not None})
+    return [assessed.at(i, rules) for i in range(size)]
 
 
-def worklist(scores: Sequence[int]) -> list[int]:
+def worklist(scores: Sequence[int] | Ints) -> list[int]:
     """Positions of the shipments scored above zero, highest first (ties in manifest order):
     the order an officer opens them in. Unscored shipments are never on it."""
-    return sorted((i for i, score in enumerate(scores) if score > 0), key=lambda i: -scores[i])
+    values = np.asarray(scores, np.int64)
+    scored = np.flatnonzero(values > 0)
+    return scored[np.argsort(-values[scored], kind="stable")].tolist()  # type: ignore[no-any-return]
 
 
 def _rule(entry: ConfigMapping) -> Rule:
@@ -347,7 +409,8 @@ def load_risk_rules(section: ConfigMapping) -> RiskRules:
         raise gap.error(f"{as_of!r} is not a date 'YYYY-MM-DD' (quoted)", "as_of") from None
     entry_gap = EntryGapRule(
         gap.number("required_over_usd", min=0.0), gap.integer("deadline_days", min=0, max=365),
-        gap.integer("weight", min=0, max=1000), as_of_day)
+        gap.integer("weight", min=0, max=1000), as_of_day,
+        str(gap.choice("kind", KINDS, "violation")))
     gap.finish()
     rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
     section.finish()

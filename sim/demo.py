@@ -227,7 +227,8 @@ def _screen(
     results, report, lane = root / "results.csv", root / "report.html", root / "lane.csv"
     console.print(f"[bold]screening[/bold] {world / 'manifest.csv'} across the federation")
     with ResultWriter(results) as writer, atomic_text_file(lane, newline="") as dispositions:
-        summary = screen_manifest(coordinator, world / "manifest.csv", context, writer.write,
+        summary = screen_manifest(coordinator, world / "manifest.csv", context,
+                                  writer.write_batch,
                                   progress=console.is_terminal, attestations=attested,
                                   dispositions=dispositions)
     write_report(report, summary)
@@ -242,7 +243,7 @@ def _screen(
         print(format_green_lane([evaluate_green_lane(bills, truth, lane, "gold chains")]))
         console.print("The broker holds no certificate, so only shipments it knows nothing "
                       "about can be facilitated, and a missing entry hides exactly there: "
-                      "aeo.green_lane.require_roles: [carrier, broker] closes that gap.")
+                      "aeo.green_lane.require_roles: \\[carrier, broker] closes that gap.")
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
 
 

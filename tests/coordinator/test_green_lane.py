@@ -110,7 +110,7 @@ def test_screening_facilitates_certified_low_risk_chains(
     try:
         summary = screen_manifest(
             coordinator, world.folder / "manifest.csv", CONTEXT,
-            lambda r: results.__setitem__(r.house_bill, r),
+            lambda batch: results.update((r.house_bill, r) for r in batch),
             attestations=attest_manifest(lane_federation, world), dispositions=out)
         ((_, manifest, seed_hex, settings_json),) = evidence.green_lane_runs()
         cards = {c["node_id"]: c for c in compute_scorecards(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fedtrade.coordinator.manifest import MANIFEST_COLUMNS, read_batches, scan_manifest
+from fedtrade.coordinator.manifest import MANIFEST_COLUMNS, scan_manifest
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
 
@@ -46,11 +46,10 @@ def test_mixed_currency_manifest_converts_at_the_dated_rate(tmp_path: Path) -> N
     ])
     rates = _rates(tmp_path)
     scan = scan_manifest(path, rates)
-    assert scan.house_bills == [
+    assert scan.house_bills.to_pylist() == [
         "QX3100001697", "HB0002", "HB0003", "HB0004", "9400100000000000000006"]
-    (batch,) = read_batches(path, rates, 100)
-    assert batch.declared_value_usd == [100.0, 100.0, 10.0, 10.0, 5.0]
-    assert batch.hs6[-1] == "851830"
+    (batch,) = scan.batches(100)
+    assert batch.declared_value_usd.tolist() == [100.0, 100.0, 10.0, 10.0, 5.0]
 
 
 def test_a_currency_without_a_rate_on_that_day_is_a_bad_row(tmp_path: Path) -> None:
@@ -81,9 +80,9 @@ def test_quarantine_leaves_bad_rows_out_and_writes_them(tmp_path: Path) -> None:
         scan_manifest(path, rates)
     rejects = tmp_path / "rejects.csv"
     scan = scan_manifest(path, rates, quarantine=rejects)
-    assert scan.house_bills == ["HB0001", "HB0005"]
+    assert scan.house_bills.to_pylist() == ["HB0001", "HB0005"]
     assert sorted(scan.rejected) == [3, 4, 5]
-    (batch,) = read_batches(path, rates, 100, scan.rejected)
+    (batch,) = scan.batches(100)
     assert batch.house_bill == ["HB0001", "HB0005"]
     with rejects.open(newline="") as f:
         rows = list(csv.DictReader(f))

@@ -7,12 +7,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.coordinator.result_files import ResultWriter, read_results
-from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ShipmentResult
+from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ResultBatch, ShipmentResult
 from fedtrade.trust.errors import DataError
 
 HEADER = ",".join(RESULT_COLUMNS) + "\r\n"
@@ -234,3 +235,43 @@ def test_reader_missing_and_binary_files(tmp_path: Path) -> None:
     path.write_bytes(HEADER.encode() + b"\xff\xfe,,\n")
     with pytest.raises(DataError, match="not UTF-8 text"):
         list(read_results(path))
+
+
+_BILLS = st.sampled_from(["HB1", "HB2", "QX3100001697", "HB,4", 'HB"5', "\u00c9B6"])
+
+
+@st.composite
+def result_batches(draw: st.DrawFn) -> ResultBatch:
+    bills = draw(st.lists(_BILLS, min_size=1, max_size=12))
+    size = len(bills)
+    flags = st.lists(st.booleans(), min_size=size, max_size=size)
+    low, split = np.array(draw(flags)), np.array(draw(flags))
+    answered_by, no_answer = draw(_items(";")), draw(_items("|"))
+    detailed = {
+        index: replace(draw(results_strategy), house_bill=bills[index],
+                       answered_by=answered_by, no_answer=no_answer)
+        for index in draw(st.sets(st.integers(0, size - 1)))
+    }
+    scores = np.array([detailed[i].score if i in detailed else 0 for i in range(size)])
+    return ResultBatch(bills, scores, low, split, answered_by, no_answer, detailed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(result_batches(), max_size=4))
+def test_a_batch_is_written_as_its_results_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[ResultBatch],
+) -> None:
+    """The column-wise writer's lines are byte for byte those of writing each result."""
+    folder = tmp_path_factory.mktemp("batches")
+    with ResultWriter(folder / "a.csv", folder / "a.jsonl") as by_batch:
+        for batch in batches:
+            by_batch.write_batch(batch)
+    with ResultWriter(folder / "b.csv", folder / "b.jsonl") as one_by_one:
+        for batch in batches:
+            for result in batch:
+                one_by_one.write(result)
+    assert by_batch.written == one_by_one.written == sum(len(b) for b in batches)
+    for suffix in ("csv", "jsonl"):
+        assert (folder / f"a.{suffix}").read_bytes() == (folder / f"b.{suffix}").read_bytes()
+    assert [r.house_bill for r in read_results(folder / "a.csv")] == \
+        [bill for batch in batches for bill in batch.house_bill]

@@ -15,7 +15,7 @@ from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.coordinator.result_files import read_results
-from fedtrade.coordinator.results import ScreeningSummary, ShipmentResult
+from fedtrade.coordinator.results import ResultBatch, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.attest import attest_manifest as attest_blocks
 from fedtrade.node.peers import PeerInterceptor
@@ -39,10 +39,11 @@ def run_screening(
     coordinator = Coordinator(config)
     results: list[ShipmentResult] = []
 
-    def collect(result: ShipmentResult) -> None:
-        results.append(result)
-        if emit is not None:
-            emit(result)
+    def collect(batch: ResultBatch) -> None:
+        for result in batch:
+            results.append(result)
+            if emit is not None:
+                emit(result)
 
     attested = attest_manifest(live, world)
     try:
@@ -210,6 +211,7 @@ def test_damaged_answer_streams_are_detected(
             bad.stop(None).wait()
         for result in results:
             assert BROKER not in result.answered_by
+            assert len(result.no_answer) == 1, result.no_answer
             (missing,) = result.no_answer
             assert message in missing
 

@@ -7,14 +7,14 @@ import csv
 from datetime import date
 from pathlib import Path
 
+from fedtrade.coordinator.linkage import _Group, manifest_total
 from fedtrade.coordinator.manifest import (
     MANIFEST_COLUMNS,
+    Batch,
     ManifestScan,
     SplitRule,
-    read_batches,
     scan_manifest,
 )
-from fedtrade.coordinator.screening import _Group, _manifest_total
 from fedtrade.protocol.matching import normalize_address
 from fedtrade.protocol.rates import RateTable
 
@@ -30,7 +30,7 @@ _ROWS = [  # house bill, name, address, arrival day, declared USD
 
 def _scan(
     tmp_path: Path, window: int, forwarders: frozenset[str] = frozenset()
-) -> tuple[ManifestScan, list[str]]:
+) -> tuple[ManifestScan, Batch, list[str]]:
     path = tmp_path / "manifest.csv"
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, MANIFEST_COLUMNS)
@@ -43,38 +43,37 @@ def _scan(
                              "hs6": "851830", "arrival_date": day})
     rates = RateTable.constant({"USD": 1.0})
     scan = scan_manifest(path, rates, split=SplitRule(800.0, window, forwarders))
-    (batch,) = read_batches(path, rates, 100)
-    flagged = [
-        bill for i, bill in enumerate(batch.house_bill)
-        if "split_shipment" in scan.manifest_only_patterns(
-            batch.declared_value_usd[i], batch.hs6[i], batch.consignee[i], batch.arrival_date[i])
-    ]
-    return scan, flagged
+    (batch,) = scan.batches(100)
+    flagged = [bill for i, bill in enumerate(batch.house_bill)
+               if "split_shipment" in batch.manifest_only_patterns(i)]
+    return scan, batch, flagged
 
 
 def test_a_window_of_days_sees_a_split_one_day_cannot(tmp_path: Path) -> None:
-    _, per_day = _scan(tmp_path, 1)
+    _, _, per_day = _scan(tmp_path, 1)
     assert per_day == []  # never two parcels of one consignee on one day
-    _, three_days = _scan(tmp_path, 3)
+    _, _, three_days = _scan(tmp_path, 3)
     # 1-3 Nov: 300 + 350 = 650; 3-5 Nov: 350 + 200 = 550; the forwarder 950 in 1-3 Nov
     assert three_days == ["HB0004", "HB0005"]
-    _, four_days = _scan(tmp_path, 4)
+    _, _, four_days = _scan(tmp_path, 4)
     assert four_days == ["HB0001", "HB0002", "HB0003", "HB0004", "HB0005"]  # 850 in 1-4 Nov
 
 
 def test_a_known_forwarding_address_is_no_split(tmp_path: Path) -> None:
     forwarders = frozenset({normalize_address(_FORWARDER)})
-    scan, flagged = _scan(tmp_path, 4, forwarders)
+    _, batch, flagged = _scan(tmp_path, 4, forwarders)
     assert flagged == ["HB0001", "HB0002", "HB0003"]
-    assert {scan.consignee_of["HB0004"], scan.consignee_of["HB0005"]} <= scan.forwarding
+    assert batch.at_forwarder.tolist() == [False, False, False, True, True]
 
 
 def test_the_manifest_total_joins_the_nodes_totals_as_a_role(tmp_path: Path) -> None:
-    scan, _ = _scan(tmp_path, 4)
+    scan, batch, _ = _scan(tmp_path, 4)
+    jane = int(batch.consignee[0])
+    assert int(batch.consignee[1]) == int(batch.consignee[2]) == jane  # however spelt
     # the nodes placed two of Jane Roe's parcels in a group; the manifest knows her third
-    manifest = _manifest_total(scan, {"HB0001", "HB0002"}, "2026-11-01")
+    manifest = manifest_total(scan, {jane}, "2026-11-01")
     assert manifest == (3, 850.0)
-    assert scan.window_total(scan.consignee_of["HB0001"], date(2026, 11, 2)) == (2, 550.0)
+    assert scan.window_total(jane, date(2026, 11, 2)) == (2, 550.0)
     group = _Group({"carrier-1": ("carrier", 2, 650.0), "carrier-2": ("carrier", 1, 100.0),
                     "broker-1": ("broker", 2, 640.0)}, {"HB0001", "HB0002"})
     # per role: carrier 750 (two carriers), broker 640, manifest 850: the largest counts

@@ -1,0 +1,87 @@
+"""Rule conditions over whole answer columns: one boolean mask per rule and node.
+
+A column arrives from the wire typed (flags, integers, numbers or texts) with
+nulls; it is compared as one numpy array, with the same meaning as comparing
+value by value in Python (``Rule.matches``): a null never matches, a flag
+equals only a flag (false is not 0), an integer equals a number of the same
+value. A column that mixes kinds (only a hand-made one can) is compared value
+by value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from fedtrade.protocol.wire import PyValue
+
+__all__ = ["condition_mask"]
+
+Flags = npt.NDArray[np.bool_]
+_NUMERIC = (int, float)
+
+
+def _kind(column: Sequence[PyValue]) -> type | None:
+    """The one type of the column's non-null values (bool, int, float, str), or None."""
+    kinds = {type(v) for v in column}
+    kinds.discard(type(None))
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind in (bool, int, float, str):
+            return kind
+    return None
+
+
+def _as_array(column: Sequence[PyValue], kind: type) -> npt.NDArray[np.generic] | None:
+    # texts stay Python objects: numpy's fixed-width text would drop trailing NULs
+    placeholders: dict[type, PyValue] = {bool: False, int: 0, float: 0.0, str: ""}
+    placeholder = placeholders[kind]
+    try:
+        return np.array([placeholder if v is None else v for v in column],
+                        dtype={bool: bool, int: np.int64, float: np.float64, str: object}[kind])
+    except OverflowError:  # an integer beyond 64 bits
+        return None
+
+
+def _comparable(kind: type, value: PyValue) -> PyValue | None:
+    """``value`` as the column compares it, or None where no value of ``kind`` equals it."""
+    if kind is bool or isinstance(value, bool):
+        return value if kind is bool and isinstance(value, bool) else None
+    if kind is str:
+        return value if isinstance(value, str) else None
+    if not isinstance(value, _NUMERIC):
+        return None
+    if kind is int:  # an integer equals a number only of an integral value
+        if isinstance(value, float) and not value.is_integer():
+            return None
+        number = int(value)
+        return number if -(2**63) <= number < 2**63 else None
+    exact = float(value)  # a number equals an integer only where the integer is exact
+    return exact if isinstance(value, float) or int(exact) == value else None
+
+
+def condition_mask(
+    column: Sequence[PyValue], equals_any: Sequence[PyValue] | None,
+    equals_none_of: Sequence[PyValue] | None, below: float | None,
+    matches: Callable[[PyValue], bool],
+) -> Flags:
+    """Per value of ``column``: does it meet the condition? ``matches`` is the same test
+    for one value, used for a column numpy cannot hold as one kind."""
+    kind = _kind(column)
+    values = None if kind is None else _as_array(column, kind)
+    if kind is None or values is None:
+        return np.fromiter((matches(v) for v in column), bool, len(column))
+    present = np.fromiter((v is not None for v in column), bool, len(column))
+    if below is not None:
+        if kind not in _NUMERIC or kind is bool:
+            return np.zeros(len(column), bool)
+        below_mask: Flags = present & (values.astype(np.float64) < below)
+        return below_mask
+    equal = np.zeros(len(column), bool)
+    for wanted in equals_any if equals_any is not None else equals_none_of or ():
+        value = _comparable(kind, wanted)
+        if value is not None:
+            equal |= values == value
+    return present & (equal if equals_any is not None else ~equal)
