@@ -106,7 +106,7 @@ def screened(world: World, tmp_path_factory: pytest.TempPathFactory) -> Screened
         evidence = EvidenceStore(config.evidence_db)
         coordinator = Coordinator(config, evidence=evidence)
         try:
-            screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, results.append,
+            screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT, results.extend,
                             attestations=attest_manifest(live, world))
         finally:
             coordinator.close()
