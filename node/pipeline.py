@@ -447,9 +447,11 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
 
 def _run(state: NodeState, accepted: _Accepted, epsilon: float | None = None) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
+    conn, dialect = state.store.data()
     return RUNS[accepted.query.query_name](
         Execution(
-            conn=state.store.reader(),
+            conn=conn,
+            dialect=dialect,
             role=accepted.config.role,
             params=accepted.params,
             fields=accepted.grant.fields,
@@ -489,7 +491,7 @@ def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | No
         node_id=accepted.config.node_id,
         query_id=accepted.query.query_id.hex(),
         query_name=grant.name,
-        key=privacy_ledger.cache_key(state.store.reader(), grant.name, accepted.params,
+        key=privacy_ledger.cache_key(state.store.data()[0], grant.name, accepted.params,
                                      grant.fields, epsilon),
         epsilon=epsilon,
         budget=privacy_ledger.Budget(
@@ -500,7 +502,8 @@ def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | No
 def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_ledger.Charge,
                        trace: _Trace) -> tuple[Envelope, str]:
     """Budget, noise, then debit + audit in one transaction before the answer is released."""
-    cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
+    with state.store.ledger() as ledger:
+        cached = privacy_ledger.check(ledger, charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
     def debit(conn: SqlConn) -> tuple[Envelope, str, str]:
