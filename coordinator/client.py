@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import grpc
 
@@ -78,7 +77,8 @@ class Coordinator:
         self.config = config
         self._key = signing_key or SigningKey.from_file(config.signing_key)
         self._evidence = evidence
-        self._channels: dict[str, grpc.Channel] = {}
+        # one channel per node, and its stub (building a stub costs more than signing a query)
+        self._channels: dict[str, tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub]] = {}
 
     @property
     def evidence(self) -> EvidenceStore | None:
@@ -86,8 +86,8 @@ class Coordinator:
         return self._evidence
 
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
-        channel = self._channels.get(node.id)
-        if channel is None:
+        known = self._channels.get(node.id)
+        if known is None:
             options = [
                 # the largest answer chunk lists at most the house bills the largest request
                 # sent (protocol.limits); a node's own limit refuses a request too large for it
@@ -101,8 +101,8 @@ class Coordinator:
             tls = self.config.tls
             channel = (grpc.insecure_channel(node.address, options=options) if tls is None
                        else secure_channel(node.address, node.id, tls, options))
-            self._channels[node.id] = channel
-        return node_pb2_grpc.NodeServiceStub(channel)
+            known = self._channels[node.id] = (channel, node_pb2_grpc.NodeServiceStub(channel))
+        return known[1]
 
     def sign_query(
         self,
@@ -117,7 +117,7 @@ class Coordinator:
         """Sign a query for ``node``; ``query_id`` is shared only by the fan-out of one
         federated query to several nodes (each node still sees it once). ``attestations``
         are the filer's signed manifest blocks the question is about."""
-        now = time.time()
+        now = time.time_ns() // 1000  # microseconds
         query = query_pb2.Query(
             query_id=query_id or os.urandom(16),
             requester_id=self.config.requester_id,
@@ -130,10 +130,8 @@ class Coordinator:
             params={name: _param_value(value) for name, value in params.items()},
             attestations=[envelope_to_proto(block) for block in attestations],
         )
-        query.issued_at.FromDatetime(datetime.fromtimestamp(now, UTC))
-        query.expires_at.FromDatetime(
-            datetime.fromtimestamp(now + self.config.query_ttl_seconds, UTC)
-        )
+        query.issued_at.FromMicroseconds(now)
+        query.expires_at.FromMicroseconds(now + self.config.query_ttl_seconds * 1_000_000)
         payload = query.SerializeToString(deterministic=True)
         return query, sign(PAYLOAD_QUERY, payload, [self._key])
 
@@ -237,7 +235,7 @@ class Coordinator:
                             max_bytes=settings.max_answer_bytes)
 
     def close(self) -> None:
-        for channel in self._channels.values():
+        for channel, _ in self._channels.values():
             channel.close()
         self._channels.clear()
 

@@ -99,7 +99,8 @@ DEFAULT_RISK: dict[str, object] = {
     "levels": {"high": 50, "medium": 20},
     "split": {"threshold_usd": 800, "window_days": 3, "weight": 40,
               "forwarding_addresses": []},
-    "entry_gap": {"required_over_usd": 800, "deadline_days": 15, "weight": 30},
+    "entry_gap": {"required_over_usd": 800, "deadline_days": 15, "weight": 30,
+                  "kind": "indicator"},
     "rules": [
         _rule_dict("undervaluation", "marketplace", "declared_paid_ratio_band", "in", ["<0.5"],
                    50, "declared value under half the goods paid in this parcel ({value})"),
@@ -172,6 +173,9 @@ class EntryGapRule:
     deadline_days: int = 15
     weight: int = 0
     as_of: date | None = None  # None: the day of screening
+    # "violation" flags manifest_entry_gap; "indicator" only adds the points (an entry
+    # filed late, or by a broker outside the federation, looks the same to every node)
+    kind: str = "violation"
 
     def gaps(
         self, broker_known: Sequence[Sequence[PyValue]], brokers: str,
@@ -304,7 +308,9 @@ def assess_columns(
             values = "/".join(_printable(value) for value in by_value)
             add(index, rule.weight, flagged, f"{sources}: {rule.reason.format(value=values)}")
     for extra, weight, pattern in ((split_reasons, rules.split_weight, SPLIT_PATTERN),
-                                   (entry_gaps, rules.entry_gap.weight, ENTRY_GAP_PATTERN)):
+                                   (entry_gaps, rules.entry_gap.weight,
+                                    ENTRY_GAP_PATTERN if rules.entry_gap.kind == "violation"
+                                    else None)):
         for index, reason in sorted(extra.items()):
             scores[index] += weight
             add(index, weight, pattern, reason)
@@ -409,7 +415,8 @@ def load_risk_rules(section: ConfigMapping) -> RiskRules:
         raise gap.error(f"{as_of!r} is not a date 'YYYY-MM-DD' (quoted)", "as_of") from None
     entry_gap = EntryGapRule(
         gap.number("required_over_usd", min=0.0), gap.integer("deadline_days", min=0, max=365),
-        gap.integer("weight", min=0, max=1000), as_of_day)
+        gap.integer("weight", min=0, max=1000), as_of_day,
+        str(gap.choice("kind", KINDS, "violation")))
     gap.finish()
     rules: Sequence[Rule] = [_rule(entry) for entry in section.mapping_list("rules")]
     section.finish()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from fedtrade.coordinator.bounds import AnswerLimit
@@ -40,7 +41,14 @@ def carried_checkpoint(
     if not message.HasField("checkpoint"):
         return None
     envelope = envelope_from_proto(message.checkpoint)
-    return envelope, verify_checkpoint(envelope, node_id=node_id, node_key=node_key)
+    return envelope, _verified_checkpoint(envelope, node_id, node_key)
+
+
+@functools.lru_cache(maxsize=64)
+def _verified_checkpoint(envelope: Envelope, node_id: str, node_key: PublicKey) -> Checkpoint:
+    """A node re-signs its checkpoint every few minutes and every answer carries the latest:
+    the same bytes under the same key verify once (a failure is not remembered)."""
+    return verify_checkpoint(envelope, node_id=node_id, node_key=node_key)
 
 
 def verify_answer(

@@ -27,6 +27,7 @@ from fedtrade.node.scaffold import Scaffold, init_node
 from fedtrade.node.server import NodeServer, create_server
 from fedtrade.node.state import NodeState
 from fedtrade.node.statestore import read_state
+from fedtrade.node.store import pgdata
 from fedtrade.node.store.importer import RejectLimit, import_path
 from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, verify_checkpoint
 from fedtrade.protocol.envelope_files import read_envelope_lines
@@ -206,7 +207,8 @@ def _import(args: argparse.Namespace) -> int:
         raise FedtradeError("give TABLE PATH for one file, or just a FOLDER")
     limit = None if args.max_rejects is None else RejectLimit.parse(args.max_rejects)
     report = import_path(config.database, config.role, table, path,
-                         quarantine=args.quarantine, max_rejects=limit)
+                         quarantine=args.quarantine, max_rejects=limit,
+                         publish=pgdata.publisher(config.role, config.store))
     print(report.summary())
     if args.report is not None:
         try:

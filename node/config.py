@@ -126,11 +126,14 @@ class Intake:
 @dataclass(frozen=True)
 class StoreSettings:
     """Where the node keeps its request state (``node.statestore``): SQLite next to the data
-    (the default) or PostgreSQL, shared by replicas. The DSN is a secret read from a file."""
+    (the default) or PostgreSQL, shared by replicas. The DSN is a secret read from a file.
+    ``data``: where the queries read the data from, the SQLite file (default) or the same
+    PostgreSQL database (``node.store.pgdata``; PostgreSQL state only)."""
 
     backend: str = "sqlite"
     dsn_file: Path | None = None
     dsn: str = field(default="", repr=False)
+    data: str = "sqlite"
 
 
 @dataclass(frozen=True)
@@ -465,11 +468,16 @@ def _store(root: ConfigMapping) -> StoreSettings:
         return StoreSettings()
     backend = section.choice("backend", ("sqlite", "postgresql"))
     dsn_file = section.path("dsn_file", None)
+    data = section.choice("data", ("sqlite", "postgresql"), "sqlite")
     section.finish()
     if backend == "sqlite":
         if dsn_file is not None:
             raise section.error("dsn_file is for backend postgresql; remove it (SQLite keeps "
                                 "its state in node.database)", "dsn_file")
+        if data != "sqlite":
+            raise section.error("data: postgresql needs backend: postgresql (the data goes "
+                                "into the state store's database); set both, or remove data",
+                                "data")
         return StoreSettings()
     if dsn_file is None:
         raise section.error(f"backend postgresql needs dsn_file: {_DSN_HINT}", "dsn_file")
@@ -488,7 +496,7 @@ def _store(root: ConfigMapping) -> StoreSettings:
         # libpq's message quotes the string, which may hold a password: never echo it
         raise section.error(f"{dsn_file} does not hold a valid PostgreSQL connection string; "
                             f"{_DSN_HINT}", "dsn_file") from None
-    return StoreSettings("postgresql", dsn_file, dsn)
+    return StoreSettings("postgresql", dsn_file, dsn, data)
 
 
 def load_node_config(path: Path) -> NodeConfig:

@@ -1,4 +1,9 @@
-"""Bounds on large requests, checked on the raw bytes before any of them is parsed.
+"""The node's one server interceptor: who is calling, and bounds on large requests.
+
+For the whole of each unary-request call it records the caller's peer and TLS names
+(``node.peers``), so refusals count per peer and the pipeline can check that the
+certificate may speak for the signing requester. One interceptor, one wrapper per
+method (built once, not per call): each layer of wrapping costs every request.
 
 gRPC itself refuses a message over the node's ``max_message_bytes`` (reading
 only its length) and more than ``max_concurrent`` calls in progress. Within
@@ -18,18 +23,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 import grpc
 from google.protobuf.message import DecodeError
 
-__all__ = ["LargeRequestLimit"]
+from fedtrade.node.peers import enter_call, leave_call
+
+__all__ = ["Intake"]
 
 Refused = Callable[[str, str], None]  # (reason, message)
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
-class LargeRequestLimit(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class Intake(grpc.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, threshold: int, slots: int, refused: Refused) -> None:
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
         self._threshold = threshold
         self._slots = threading.BoundedSemaphore(slots)
         self._busy = (f"the node is already handling {slots} requests over {threshold} bytes; "
@@ -63,22 +72,33 @@ class LargeRequestLimit(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],  # type: ignore[type-arg]
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:  # type: ignore[type-arg]
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None or handler.request_streaming:
             return handler
+        method: str = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is None or known[0] is not handler:
+            known = self._wrapped[method] = (handler, self._wrap(handler))
+        return known[1]
+
+    def _wrap(self, handler: Handler) -> Handler:
         parse = handler.request_deserializer
         if handler.unary_unary is not None:
             unary = handler.unary_unary
 
             def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
-                if len(raw) > self._threshold:
-                    self._refuse(context, self._too_large)
-                request = self._parse(parse, raw, context)
-                del raw  # do not hold the bytes while the request is handled
-                return unary(request, context)
+                enter_call(context)
+                try:
+                    if len(raw) > self._threshold:
+                        self._refuse(context, self._too_large)
+                    request = self._parse(parse, raw, context)
+                    del raw  # do not hold the bytes while the request is handled
+                    return unary(request, context)
+                finally:
+                    leave_call()
 
             return grpc.unary_unary_rpc_method_handler(
                 handle, response_serializer=handler.response_serializer)
@@ -86,14 +106,19 @@ class LargeRequestLimit(grpc.ServerInterceptor):  # type: ignore[type-arg]
             stream = handler.unary_stream
 
             def handle_stream(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
-                large = self._admit(raw, context)
+                # a streaming handler runs while its responses are drawn, in this same thread
+                enter_call(context)
                 try:
-                    request = self._parse(parse, raw, context)
-                    del raw
-                    yield from stream(request, context)
+                    large = self._admit(raw, context)
+                    try:
+                        request = self._parse(parse, raw, context)
+                        del raw
+                        yield from stream(request, context)
+                    finally:
+                        if large:
+                            self._slots.release()
                 finally:
-                    if large:
-                        self._slots.release()
+                    leave_call()
 
             return grpc.unary_stream_rpc_method_handler(
                 handle_stream, response_serializer=handler.response_serializer)

@@ -64,7 +64,6 @@ from fedtrade.protocol.wire import (
     envelope_to_proto,
     from_value,
     parse_payload,
-    timestamp,
 )
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope, sign, verify_threshold
@@ -253,6 +252,8 @@ def _attest(
         (config.node_id, state.signing_key.public_key),
         now,
         config.freshness.clock_skew_seconds,
+        cache=state.attested,
+        requester=requester.id,
     )
     if spec.disclosure == "linkage" and "house_bills" not in params:
         params = {**params, "house_bills": sorted(attestation.lines)}
@@ -291,6 +292,14 @@ def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.
         )
 
 
+def _param_digest(query: query_pb2.Query) -> str:
+    """What the audit entry names: the parameters and the attested blocks (the filer's lines)."""
+    return hashlib.sha256(
+        query_pb2.Query(params=query.params, attestations=query.attestations)
+        .SerializeToString(deterministic=True)
+    ).hexdigest()
+
+
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
     config = state.config
     now = state.clock()
@@ -307,11 +316,7 @@ def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bo
     # before the query id is used up, so a query short of approvals can collect more and return
     _check_approvals(envelope, requester, query)
     params = {name: from_value(v) for name, v in query.params.items()}
-    # the digest covers the attested blocks too: the audit entry names the filer's lines
-    trace.param_digest = hashlib.sha256(
-        query_pb2.Query(params=query.params, attestations=query.attestations)
-        .SerializeToString(deterministic=True)
-    ).hexdigest()
+    trace.param_digest = _param_digest(query)
     state.store.reserve_query_id(trace.query_id)
     trace.seen = trace.query_id
     if describe != (query.query_name == DESCRIBE):
@@ -381,7 +386,7 @@ def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer
     answer.query_id = accepted.query.query_id
     answer.node_id = accepted.config.node_id
     answer.status = query_pb2.ANSWER_STATUS_OK
-    answer.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+    answer.produced_at.FromMicroseconds(time.time_ns() // 1000)
     _attach_checkpoint(state, answer)
     return sign(PAYLOAD_ANSWER, answer.SerializeToString(deterministic=True), [state.signing_key])
 
@@ -442,9 +447,11 @@ def answer_describe(state: NodeState, envelope: Envelope) -> Envelope:
 
 def _run(state: NodeState, accepted: _Accepted, epsilon: float | None = None) -> ResultTable:
     assert accepted.grant is not None  # catalogue queries always carry their grant
+    conn, dialect = state.store.data()
     return RUNS[accepted.query.query_name](
         Execution(
-            conn=state.store.reader(),
+            conn=conn,
+            dialect=dialect,
             role=accepted.config.role,
             params=accepted.params,
             fields=accepted.grant.fields,
@@ -484,7 +491,7 @@ def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | No
         node_id=accepted.config.node_id,
         query_id=accepted.query.query_id.hex(),
         query_name=grant.name,
-        key=privacy_ledger.cache_key(state.store.reader(), grant.name, accepted.params,
+        key=privacy_ledger.cache_key(state.store.data()[0], grant.name, accepted.params,
                                      grant.fields, epsilon),
         epsilon=epsilon,
         budget=privacy_ledger.Budget(
@@ -495,7 +502,8 @@ def _charge(state: NodeState, accepted: _Accepted) -> privacy_ledger.Charge | No
 def _release_aggregate(state: NodeState, accepted: _Accepted, charge: privacy_ledger.Charge,
                        trace: _Trace) -> tuple[Envelope, str]:
     """Budget, noise, then debit + audit in one transaction before the answer is released."""
-    cached = privacy_ledger.check(state.store.reader(), charge, state.clock())
+    with state.store.ledger() as ledger:
+        cached = privacy_ledger.check(ledger, charge, state.clock())
     noisy = None if cached is not None else _run(state, accepted, charge.epsilon)
 
     def debit(conn: SqlConn) -> tuple[Envelope, str, str]:
@@ -564,7 +572,7 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
             last=start + CHUNK_ROWS >= len(result.rows),
             table=_table(part),
         )
-        chunk.produced_at.CopyFrom(timestamp(datetime.now(UTC)))
+        chunk.produced_at.FromMicroseconds(time.time_ns() // 1000)
         if chunk.last:
             _attach_checkpoint(state, chunk)
         signed = sign(

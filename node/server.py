@@ -14,8 +14,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fedtrade.node.health import HealthWatch, database_check, key_check
-from fedtrade.node.intake import LargeRequestLimit
-from fedtrade.node.peers import PeerInterceptor, current_peer
+from fedtrade.node.intake import Intake
+from fedtrade.node.peers import current_peer
 from fedtrade.node.pipeline import answer_describe, answer_query, answer_screen
 from fedtrade.node.state import NodeState
 from fedtrade.node.status import status_for
@@ -131,10 +131,7 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=max_concurrent,
-        interceptors=[
-            PeerInterceptor(),  # refusals before authentication count per peer
-            LargeRequestLimit(LARGE_REQUEST_BYTES, intake.max_large_requests, refused),
-        ],
+        interceptors=[Intake(LARGE_REQUEST_BYTES, intake.max_large_requests, refused)],
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(state), server)
     health_servicer = health.HealthServicer()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fedtrade.node.attestation import AttestationCache
 from fedtrade.node.config import NodeConfig
 from fedtrade.node.enumeration import EnumerationAlarm
 from fedtrade.node.metrics import NodeMetrics
@@ -50,6 +51,7 @@ class NodeState:
     refusals: RefusalTally = field(default_factory=RefusalTally)
     alarm: EnumerationAlarm = field(default_factory=EnumerationAlarm)
     checkpoint: Envelope | None = None  # the latest signed audit checkpoint
+    attested: AttestationCache = field(default_factory=AttestationCache)  # verified blocks
     _checkpoint_signed: float = field(default=float("-inf"), repr=False)
 
     @classmethod

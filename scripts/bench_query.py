@@ -100,13 +100,15 @@ def _time_block(call: Callable[[], object], count: int) -> list[float]:
     return samples
 
 
-# Where a node's time goes: pieces of the pipeline, by the function that does each.
-_PIECES = {
-    "verify query signature": ("envelope.py", "verify_threshold"),
+# Where a node's time goes: pieces of the pipeline, by the function that does each
+# (and, where that function serves several pieces, the function that calls it).
+_PIECES: dict[str, tuple[str, ...]] = {
+    "verify query signature": ("envelope.py", "verify_threshold", "pipeline.py", "_identify"),
     "verify attestation blocks": ("attestation.py", "verify_attestations"),
-    "replay reservation": ("state.py", "reserve_query_id"),
-    "audit commit (replay id, rates, entry)": ("state.py", "record"),
-    "sign answer": ("envelope.py", "sign"),
+    "replay reservation": ("sqlite.py", "reserve_query_id"),
+    "audit commit (replay id, rates, entry)": ("sqlite.py", "record"),
+    "param digest (audit)": ("pipeline.py", "_param_digest"),
+    "sign answer": ("envelope.py", "sign", "pipeline.py", "_sign_answer"),
     "run query (SQL)": ("pipeline.py", "_run"),
     "parse + check payload": ("wire.py", "parse_payload"),
     "validate params": ("params.py", "validate_params"),
@@ -148,20 +150,24 @@ def _profile(calls: int, batch: int, top: int) -> None:
             envelope_to_proto(coordinator.sign_query(
                 coordinator.config.node(NODE), "shipment_known", {"house_bills": bills},
                 CONTEXT, attestations=blocks)[1])
-            for _ in range(calls + 100)
+            for _ in range(2 * calls + 100)
         ]
         identities = config.requesters[COORDINATOR_ID].tls_identities
-        peers._PEER_IDS.set(frozenset(identities))  # what the interceptor sets per call
+        peers._PEER_IDS.set(frozenset(identities))  # what the intake interceptor sets per call
 
         def answer(request: object) -> None:
             envelope_to_proto(answer_query(state, envelope_from_proto(request)))  # type: ignore[arg-type]
 
         for request in requests[:100]:  # warm up
             answer(request)
+        started = time.process_time()
+        for request in requests[100 : 100 + calls]:
+            answer(request)
+        bare = time.process_time() - started
         profiler = cProfile.Profile(time.process_time)  # CPU time: steadier on a busy host
         started = time.perf_counter()
         profiler.enable()
-        for request in requests[100:]:
+        for request in requests[100 + calls :]:
             answer(request)
         profiler.disable()
         wall = time.perf_counter() - started
@@ -169,13 +175,23 @@ def _profile(calls: int, batch: int, top: int) -> None:
     stats = pstats.Stats(profiler)
     table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
 
-    def spent(file_name: str, function: str) -> float:
-        """Cumulative seconds in ``function`` of ``file_name``."""
-        return float(sum(row[3] for key, row in table.items()
-                         if key[0].endswith(file_name) and key[2] == function))
+    def spent(file_name: str, function: str, *caller: str) -> float:
+        """Cumulative seconds in ``function`` of ``file_name`` (only when called by
+        ``caller``, a file name and function, if given)."""
+        total = 0.0
+        for key, row in table.items():
+            if not (key[0].endswith(file_name) and key[2] == function):
+                continue
+            if not caller:
+                total += row[3]
+            else:
+                total += sum(by[3] for where, by in row[4].items()
+                             if where[0].endswith(caller[0]) and where[2] == caller[1])
+        return total
 
     total = spent("bench_query.py", "answer")
-    print(f"{calls} answers in-process, {wall / calls * 1e6:.0f} us each under the profiler")
+    print(f"{calls} answers in-process: {bare / calls * 1e6:.0f} us CPU each without the "
+          f"profiler, {wall / calls * 1e6:.0f} us wall each under it")
     print(f"{'piece':<42} {'us/answer':>10} {'share':>7}")
     for label, where in _PIECES.items():
         print(f"{label:<42} {spent(*where) / calls * 1e6:>10.0f} {spent(*where) / total:>6.1%}")

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -66,17 +68,34 @@ def _two_processes(dsn: str, database: Path, operations: int, work: Path) -> flo
     time.sleep(2.0)  # both connected and waiting
     started = time.time()
     go.touch()
-    ends = [json.loads(worker.communicate()[0])["ended"] for worker in workers]
+    ends = [float(json.loads(worker.communicate()[0])["ended"]) for worker in workers]
     if any(worker.returncode for worker in workers):
         raise SystemExit("a worker process failed")
     return 2 * operations / (max(ends) - started)
 
 
-def _database(server: str) -> str:
+def new_database(server: str) -> str:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     return make_conninfo(server, dbname=name)
+
+
+@contextmanager
+def throwaway_server(bench_name: str) -> Iterator[str]:
+    """The DSN of ``FEDTRADE_BENCH_PG_DSN``, else of a throwaway cluster stopped afterwards."""
+    server = os.environ.get("FEDTRADE_BENCH_PG_DSN", "")
+    cluster = tempfile.mkdtemp(prefix="fedtrade-bench-pg-")  # its own: postgres must enter it
+    try:
+        if not server:
+            started = subprocess.run([str(THROWAWAY), "start", cluster], capture_output=True,
+                                     text=True)
+            if started.returncode != 0:
+                raise SystemExit(f"{bench_name}: PostgreSQL did not start: {started.stderr}")
+            server = started.stdout.strip()
+        yield server
+    finally:
+        subprocess.run([str(THROWAWAY), "stop", cluster], check=False)
 
 
 def bench(server: str, operations: int, work: Path) -> dict[str, float]:
@@ -85,11 +104,11 @@ def bench(server: str, operations: int, work: Path) -> dict[str, float]:
     _run(sqlite, operations // 10)  # warm up
     rates["sqlite"] = operations / _run(sqlite, operations)
     sqlite.close()
-    pg = PostgresStateStore(work / "pg-data.db", ROLE, _database(server))
+    pg = PostgresStateStore(work / "pg-data.db", ROLE, new_database(server))
     _run(pg, operations // 10)
     rates["postgresql"] = operations / _run(pg, operations)
     pg.close()
-    two = _database(server)
+    two = new_database(server)
     PostgresStateStore(work / "pg-data.db", ROLE, two).close()  # migrate before the race
     rates["postgresql x2"] = _two_processes(two, work / "pg-data.db", operations // 2, work)
     return rates
@@ -100,19 +119,8 @@ def main() -> None:
     parser.add_argument("--operations", type=int, default=3000,
                         help="reserve + record pairs per measurement (default 3000)")
     args = parser.parse_args()
-    server = os.environ.get("FEDTRADE_BENCH_PG_DSN", "")
-    cluster = tempfile.mkdtemp(prefix="fedtrade-bench-pg-")  # its own: postgres must enter it
-    try:
-        if not server:
-            started = subprocess.run([str(THROWAWAY), "start", cluster], capture_output=True,
-                                     text=True)
-            if started.returncode != 0:
-                raise SystemExit(f"bench_state: PostgreSQL did not start: {started.stderr}")
-            server = started.stdout.strip()
-        with tempfile.TemporaryDirectory() as work:
-            rates = bench(server, args.operations, Path(work))
-    finally:
-        subprocess.run([str(THROWAWAY), "stop", cluster], check=False)
+    with throwaway_server("bench_state") as server, tempfile.TemporaryDirectory() as work:
+        rates = bench(server, args.operations, Path(work))
     print(f"state operations (reserve query id + append audit entry), {args.operations} each, "
           f"{os.cpu_count()} cores")
     for name, rate in rates.items():

@@ -243,7 +243,7 @@ def _screen(
         print(format_green_lane([evaluate_green_lane(bills, truth, lane, "gold chains")]))
         console.print("The broker holds no certificate, so only shipments it knows nothing "
                       "about can be facilitated, and a missing entry hides exactly there: "
-                      "aeo.green_lane.require_roles: [carrier, broker] closes that gap.")
+                      "aeo.green_lane.require_roles: \\[carrier, broker] closes that gap.")
     console.print(f"[bold]results[/bold]: {results}\n[bold]report[/bold]: {report}")
 
 

@@ -485,6 +485,8 @@ class ConfigMapping:
         value = self._as_str(node, key)
         if not value:
             raise self._error_at(node, key, "expected a file path, got an empty string")
+        if "\0" in value:
+            raise self._error_at(node, key, "a file path cannot hold a NUL character")
         return Path(self.file).parent / value
 
     def mapping(self, key: str) -> ConfigMapping:

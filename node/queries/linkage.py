@@ -28,7 +28,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from fedtrade.node.queries.spec import Execution, ResultTable, Run
+from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution, ResultTable, Run
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS as MAX_DAYS
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS as MAX_WINDOW
 from fedtrade.protocol.wire import PyValue
@@ -43,14 +43,19 @@ __all__ = ["LINKAGE_RUNS"]
 _GROUPS = """
 WITH asked AS (
     SELECT DISTINCT c.consignee
-    FROM json_each(:bills) AS j
-    JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= :start AND c.day < :stop
+    FROM {bills}
+    JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= {start} AND c.day < {stop}
 )
 SELECT c.consignee, c.day, c.house_bill, c.value, c.currency
 FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
-WHERE c.day >= :start AND c.day < :stop
+WHERE c.day >= {start} AND c.day < {stop}
 ORDER BY c.consignee, c.day
 """
+_GROUPS_SQL: Mapping[str, str] = {
+    SQLITE: _GROUPS.format(bills="json_each(:bills) AS j", start=":start", stop=":stop"),
+    POSTGRESQL: _GROUPS.format(bills="unnest(%(bills)s::text[]) AS j (value)",
+                               start="%(start)s", stop="%(stop)s"),
+}
 
 
 def _window(params: Mapping[str, PyValue]) -> tuple[date, date, int]:
@@ -85,8 +90,9 @@ def _run(execution: Execution) -> ResultTable:
     rates = settings.currency_per_usd
     # normalized consignee -> its shipments (arrival day number, USD, house bill if asked)
     shipments: dict[bytes, list[tuple[int, float, str | None]]] = {}
-    rows = execution.conn.execute(_GROUPS, {
-        "bills": json.dumps(bills), "start": start.isoformat(), "stop": stop.isoformat()})
+    rows = execution.conn.execute(_GROUPS_SQL[execution.dialect], {
+        "bills": list(bills) if execution.dialect == POSTGRESQL else json.dumps(bills),
+        "start": start.isoformat(), "stop": stop.isoformat()})
     for material, day, house_bill, value, currency in rows:
         rate = rates.get(currency)
         arrival = date.fromisoformat(day).toordinal() + shift

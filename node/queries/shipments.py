@@ -1,7 +1,8 @@
 """Per-shipment indicator queries: flags, bands and match depths for a batch of house bills.
 
 Each batch runs as one set-based statement: the shipments travel as one JSON
-array joined against the parcels' evidence the store keeps up to date at import
+array (SQLite) or as column arrays unnested ``WITH ORDINALITY`` (PostgreSQL),
+joined against the parcels' evidence the store keeps up to date at import
 (``parcel_indicators``, ``node.store.indicators``): one keyed lookup per house
 bill, never one statement per shipment. Only the fields the requester may see are put in
 the SELECT list. A shipment the node does not hold comes back with
@@ -13,16 +14,17 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fedtrade.node.queries.settings import QuerySettings
-from fedtrade.node.queries.spec import Execution, ResultTable, Run, band
+from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution, ResultTable, Run, band
 from fedtrade.protocol.wire import PyValue
 
 __all__ = ["SHIPMENT_RUNS"]
 
-_BATCH = """
+_BATCH: Mapping[str, str] = {
+    SQLITE: """
 WITH batch AS (
     SELECT CAST(j.key AS INTEGER) AS pos,
            json_extract(j.value, '$[0]') AS house_bill,
@@ -30,7 +32,15 @@ WITH batch AS (
            json_extract(j.value, '$[2]') AS ref_hs6
     FROM json_each(:batch) AS j
 )
-"""
+""",
+    POSTGRESQL: """
+WITH batch AS (
+    SELECT b.pos, b.house_bill, b.declared_usd, b.ref_hs6
+    FROM unnest(%(house_bills)s::text[], %(declared)s::float8[], %(hs6)s::text[])
+         WITH ORDINALITY AS b (house_bill, declared_usd, ref_hs6, pos)
+)
+""",
+}
 
 # Every role keeps its parcels' evidence in ``parcel_indicators`` (node.store.indicators,
 # rebuilt at import): a batch is one keyed lookup per house bill.
@@ -136,20 +146,32 @@ def _entity_hit(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
 _COVERED = """(SELECT p.entry_house_bill AS house_bill UNION
     SELECT x.house_bill FROM entry_house_bills x WHERE x.entry_number = p.entry_number)"""
 _ENTRY_DECLARED = f"""CASE
-    WHEN NOT coalesce(p.consolidated, 0) THEN b.declared_usd
+    WHEN coalesce(p.consolidated, 0) = 0 THEN b.declared_usd
     ELSE (SELECT CASE WHEN count(y.house_bill) = count(*) THEN sum(y.declared_usd) END
-          FROM {_COVERED} c LEFT JOIN batch y ON y.house_bill = c.house_bill)
+          FROM {_COVERED} AS c LEFT JOIN batch y ON y.house_bill = c.house_bill)
     END"""
 # A consolidated entry's lines name no house bill, so a bill is compared with the line
-# closest to its code (SQLite cannot read the outer row in a subquery's ORDER BY, hence
-# max() of a sort key); any other entry with its most valuable line, kept at import.
-_ENTRY_HTS6 = """CASE WHEN coalesce(p.consolidated, 0)
-    THEN (SELECT substr(max(printf('%d%015.2f', (substr(hts10, 1, 6) = b.ref_hs6)
+# closest to its code (then the most valuable); any other entry with its most valuable
+# line, kept at import. SQLite cannot read the outer row in a subquery's ORDER BY, hence
+# max() of a sort key there; ``_ENTRY_HTS6`` in a field's SQL stands for the dialect's form.
+_ENTRY_HTS6 = "ENTRY_HTS6"
+_CLOSEST_LINE: Mapping[str, str] = {
+    SQLITE: """(SELECT substr(max(printf('%d%015.2f', (substr(hts10, 1, 6) = b.ref_hs6)
                                     + (substr(hts10, 1, 4) = substr(b.ref_hs6, 1, 4))
                                     + (substr(hts10, 1, 2) = substr(b.ref_hs6, 1, 2)),
                                     value_usd) || substr(hts10, 1, 6)), -6)
-          FROM entry_lines WHERE entry_number = p.entry_number)
-    ELSE p.hts6 END"""
+          FROM entry_lines WHERE entry_number = p.entry_number)""",
+    POSTGRESQL: """(SELECT substr(hts10, 1, 6) FROM entry_lines
+          WHERE entry_number = p.entry_number
+          ORDER BY coalesce((substr(hts10, 1, 6) = b.ref_hs6)::int, 0)
+                   + coalesce((substr(hts10, 1, 4) = substr(b.ref_hs6, 1, 4))::int, 0)
+                   + coalesce((substr(hts10, 1, 2) = substr(b.ref_hs6, 1, 2))::int, 0) DESC,
+                   round(value_usd::numeric, 2) DESC, substr(hts10, 1, 6) DESC LIMIT 1)""",
+}
+_ENTRY_HTS6_SQL: Mapping[str, str] = {
+    dialect: f"CASE WHEN coalesce(p.consolidated, 0) <> 0 THEN {closest} ELSE p.hts6 END"
+    for dialect, closest in _CLOSEST_LINE.items()
+}
 _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
     "marketplace": ("p.name_strength", "NULL"),
     "carrier": ("p.name_strength", "NULL"),
@@ -198,19 +220,15 @@ _FIELDS: Mapping[str, _Field] = {
 }
 
 
-def _batch_json(shipments: PyValue) -> str:
-    """The batch as one JSON array of [house_bill, declared_value_usd, hs6] rows."""
-    assert isinstance(shipments, dict)
-    return json.dumps(
-        list(
-            zip(
-                shipments["house_bill"],
-                shipments["declared_value_usd"],
-                shipments["hs6"],
-                strict=True,
-            )
-        )
-    )
+def _batch_params(
+    dialect: str, bills: Sequence[PyValue], declared: Sequence[PyValue], hs6: Sequence[PyValue]
+) -> dict[str, PyValue]:
+    """The batch as the dialect's statement takes it: one JSON array of [house_bill,
+    declared_value_usd, hs6] rows, or three arrays (declared values as floats)."""
+    if dialect == POSTGRESQL:
+        return {"house_bills": list(bills), "hs6": list(hs6),
+                "declared": [float(v) if isinstance(v, int | float) else None for v in declared]}
+    return {"batch": json.dumps(list(zip(bills, declared, hs6, strict=True)))}
 
 
 def _run(execution: Execution) -> ResultTable:
@@ -222,14 +240,18 @@ def _run(execution: Execution) -> ResultTable:
         converts.append((_FIELDS[name].convert, slice(len(exprs) + 2, len(exprs) + 2 + len(sql))))
         exprs.extend(sql)
     select = ", ".join(["b.house_bill", f"{_KNOWN} AS known", *exprs])
-    statement = f"{_BATCH} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos"
-    batch = _batch_json(execution.params["shipments"])
+    select = select.replace(_ENTRY_HTS6, _ENTRY_HTS6_SQL[execution.dialect])
+    statement = f"{_BATCH[execution.dialect]} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos"
+    shipments = execution.params["shipments"]
+    assert isinstance(shipments, dict)
+    batch = _batch_params(execution.dialect, shipments["house_bill"],
+                          shipments["declared_value_usd"], shipments["hs6"])
     settings = execution.settings
     unknown = (None,) * len(converts)
     rows: list[tuple[PyValue, ...]] = [
         (record[0], True, *(convert(record[cut], settings) for convert, cut in converts))
         if record[1] else (record[0], False, *unknown)
-        for record in execution.conn.execute(statement, {"batch": batch})
+        for record in execution.conn.execute(statement, batch)
     ]
     return ResultTable(columns=("house_bill", "known", *execution.fields), rows=rows)
 
@@ -237,9 +259,11 @@ def _run(execution: Execution) -> ResultTable:
 def _known(execution: Execution) -> ResultTable:
     bills = execution.params["house_bills"]
     assert isinstance(bills, list)
-    batch = json.dumps([[hb, None, None] for hb in bills])
-    statement = f"{_BATCH} SELECT b.house_bill, {_KNOWN} FROM batch b {_JOIN} ORDER BY b.pos"
-    rows = [(hb, bool(k)) for hb, k in execution.conn.execute(statement, {"batch": batch})]
+    nothing = [None] * len(bills)
+    batch = _batch_params(execution.dialect, bills, nothing, nothing)
+    statement = (f"{_BATCH[execution.dialect]} SELECT b.house_bill, {_KNOWN} "
+                 f"FROM batch b {_JOIN} ORDER BY b.pos")
+    rows = [(hb, bool(k)) for hb, k in execution.conn.execute(statement, batch)]
     return ResultTable(columns=("house_bill", "known"), rows=rows)
 
 

@@ -4,20 +4,24 @@ The declarations (who answers, parameters, output fields, disclosure class) are
 the shared contract in ``fedtrade.protocol.catalogue``; a node binds a ``Run``
 to each of them by name (``fedtrade.node.catalogue``). A query runs
 parameterized SQL on a read-only connection, computing only the output fields
-the requester may see.
+the requester may see. The connection is the SQLite store's, or with ``dialect``
+"postgresql" a PostgreSQL session whose statements run in read-only transactions
+(``node.store.pgdata``); each query writes its SQL for both, with the same answers.
 """
 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.sqlconn import SqlConn
 from fedtrade.protocol.tables import PyValue
 
-__all__ = ["Execution", "ResultTable", "Run", "band"]
+__all__ = ["POSTGRESQL", "SQLITE", "Execution", "ResultTable", "Run", "band"]
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class ResultTable:
 class Execution:
     """Everything a query needs to run: validated input, the fields to compute, settings."""
 
-    conn: sqlite3.Connection
+    conn: SqlConn
     role: str
     params: Mapping[str, PyValue]
     fields: tuple[str, ...]
@@ -40,6 +44,8 @@ class Execution:
     attestation: bytes = b""
     # Privacy loss an aggregate answer may spend (from the requester's grant); None otherwise.
     epsilon: float | None = None
+    # SQLITE: ``conn`` is sqlite3's (named :params); POSTGRESQL: psycopg's (%(params)s)
+    dialect: str = SQLITE
 
 
 Run = Callable[[Execution], ResultTable]

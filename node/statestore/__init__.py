@@ -32,7 +32,8 @@ __all__ = [
 
 def open_state_store(config: NodeConfig) -> StateStore:
     if config.store.backend == "postgresql":
-        return PostgresStateStore(config.database, config.role, config.store.dsn)
+        return PostgresStateStore(config.database, config.role, config.store.dsn,
+                                  data=config.store.data == "postgresql")
     return SqliteStateStore(config.database, config.role)
 
 

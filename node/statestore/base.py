@@ -2,8 +2,9 @@
 
 The state is what requests change: the replay guard, the audit chain, the rate
 limits and the privacy ledger. The data the queries read (imported shipments)
-stays in the SQLite file ``node.database`` with either backend; ``reader`` hands
-out its read-only connections.
+is in the SQLite file ``node.database``, or with PostgreSQL state optionally in the
+same PostgreSQL database (``store.data``, ``node.store.pgdata``); ``data`` hands out
+read-only connections to wherever it is, ``reader`` to the SQLite file.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from fedtrade.node.audit import AuditEntry
+from fedtrade.node.queries.spec import SQLITE
 from fedtrade.node.ratelimit import RateLimiter, RateRow
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.store import open_store
@@ -95,6 +98,17 @@ class StateStore(ABC):
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    @contextmanager
+    def ledger(self) -> Iterator[SqlConn]:
+        """A connection that reads the privacy ledger where this store keeps it (the early
+        budget check and cached answers; the debit checks again under its lock)."""
+        yield self.reader()
+
+    def data(self) -> tuple[SqlConn, str]:
+        """This thread's read-only connection to the data tables, and its SQL dialect
+        (``node.queries.spec``)."""
+        return self.reader(), SQLITE
 
     def close(self) -> None:
         with self._readers_lock:

@@ -28,11 +28,14 @@ from typing import Any, TypeVar
 import psycopg
 
 from fedtrade.node.audit import GENESIS_HASH, INSERT_SQL, AuditEntry, entry_row, read_head
+from fedtrade.node.queries.spec import POSTGRESQL
 from fedtrade.node.ratelimit import Bucket, RateLimiter, RateRow
 from fedtrade.node.replay import replay_error
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.statestore.base import StateStore, StoreError
 from fedtrade.node.statestore.pg_schema import migrate
+from fedtrade.node.store.pgdata import check_role, stored_role
+from fedtrade.trust.errors import FedtradeError
 
 __all__ = ["PostgresStateStore", "connect", "read_state"]
 
@@ -118,10 +121,12 @@ def _rollback(conn: Connection) -> None:
 class PostgresStateStore(StateStore):
     backend = "postgresql"
 
-    def __init__(self, database: Path, role: str, dsn: str) -> None:
+    def __init__(self, database: Path, role: str, dsn: str, *, data: bool = False) -> None:
         super().__init__(database, role)
         self._dsn = dsn
+        self._data = data
         self._sessions = threading.local()
+        self._readers_local = threading.local()
         self._open: list[Connection] = []
         self._open_lock = threading.Lock()
         # connect and migrate now: a wrong DSN or missing rights fail at start
@@ -133,6 +138,8 @@ class PostgresStateStore(StateStore):
                     f"cannot create or upgrade the state schema in PostgreSQL: "
                     f"{str(exc).strip()}; the DSN's user needs the right to create tables "
                     "in its database (or run the node once as a user who has it)") from None
+            if data:
+                _check_data(conn, role)
 
     def _session(self) -> Connection:
         conn: Connection | None = getattr(self._sessions, "conn", None)
@@ -206,6 +213,23 @@ class PostgresStateStore(StateStore):
             self._append(conn, entry(answer_digest, note))
         return result, answer_digest
 
+    @contextmanager
+    def ledger(self) -> Iterator[SqlConn]:
+        with self.session() as conn:
+            yield _Qmark(conn)
+
+    def data(self) -> tuple[SqlConn, str]:
+        """With ``data``: this thread's read-only session on the PostgreSQL data tables."""
+        if not self._data:
+            return super().data()
+        session: _DataSession | None = getattr(self._readers_local, "session", None)
+        if session is None or session.conn.closed:
+            session = _DataSession(connect(self._dsn, read_only=True))
+            self._readers_local.session = session
+            with self._open_lock:
+                self._open.append(session.conn)
+        return session, POSTGRESQL
+
     def audit_head(self) -> tuple[int, str]:
         with self.session() as conn:
             return read_head(_Qmark(conn))
@@ -227,6 +251,35 @@ class PostgresStateStore(StateStore):
             for conn in self._open:
                 conn.close()
             self._open.clear()
+
+
+class _DataSession:
+    """A read-only session on the data tables; a lost connection is closed (replaced on
+    the next request) and reported as StoreError."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None, /) -> Any:
+        try:
+            return self.conn.execute(sql, parameters)
+        except psycopg.OperationalError as exc:
+            self.conn.close()
+            raise StoreError(f"the PostgreSQL data store failed: "
+                             f"{str(exc).strip().splitlines()[0]}; retry the request with a "
+                             "new query id") from None
+
+
+def _check_data(conn: Connection, role: str) -> None:
+    """The data tables must be there, a ``role`` node's (published by an import)."""
+    try:
+        check_role(conn, role)
+    except FedtradeError as exc:
+        raise StoreError(str(exc)) from None
+    if stored_role(conn) is None:
+        raise StoreError("store.data is postgresql but no data was imported into this "
+                         "PostgreSQL database yet; run fedtrade-node import (once, on any "
+                         "host with this config) before serve")
 
 
 @contextmanager

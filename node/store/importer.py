@@ -11,7 +11,9 @@
    error so far: roll back and raise ``DataError`` listing the first
    ``max_errors`` as ``PATH:LINE: FIELD: problem (expected ...)``.
 3. Insert the staged rows in chunks (rows already stored identically are left
-   alone), record each file's SHA-256 in ``import_log``, ``COMMIT``. Any
+   alone), record each file's SHA-256 in ``import_log``, rebuild the derived
+   tables, hand the transaction to ``publish`` when given (a node whose data is
+   on PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
 A file whose rows carry versions (the optional ``version`` column) is checked
@@ -44,7 +46,7 @@ import itertools
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +69,9 @@ from fedtrade.node.store.schema import TableSpec, check_role
 from fedtrade.node.store.staging import CHUNK_ROWS, Stage
 from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
-__all__ = ["RejectLimit", "import_path"]
+__all__ = ["Publish", "RejectLimit", "import_path"]
 
+Publish = Callable[[sqlite3.Connection], None]
 _CACHE_KIB = 65536  # page cache per database (store and TEMP) while importing
 
 
@@ -275,7 +278,7 @@ def _check_limit(rejects: Rejects, limit: RejectLimit | None, read: int) -> None
 def _run(
     conn: sqlite3.Connection, role: str, plan: list[tuple[TableSpec, Path]], max_errors: int,
     show_progress: bool, fail_after_rows: int | None, rejects: Rejects | None,
-    max_rejects: RejectLimit | None,
+    max_rejects: RejectLimit | None, publish: Publish | None,
 ) -> ImportReport:
     conn.execute(f"PRAGMA main.cache_size = -{_CACHE_KIB}")
     conn.execute(f"PRAGMA temp.cache_size = -{_CACHE_KIB}")
@@ -311,6 +314,8 @@ def _run(
                 if any(f.table in indicators.SOURCE_TABLES[role]
                        and f.rows_inserted + f.rows_amended for f in written):
                     indicators.refresh(conn, role)
+                if publish is not None:
+                    publish(conn)
         except BaseException:
             if rejects is not None:
                 rejects.discard()
@@ -327,6 +332,7 @@ def import_path(
     db_path: Path, role: str, table: str | None, path: Path, *, max_errors: int = 20,
     progress: bool | None = None, fail_after_rows: int | None = None,
     quarantine: Path | None = None, max_rejects: RejectLimit | None = None,
+    publish: Publish | None = None,
 ) -> ImportReport:
     """Import ``path`` (a file, or a folder of ``<table>.csv|.jsonl`` files) into the store.
 
@@ -339,6 +345,8 @@ def import_path(
     import after that many rows were inserted. ``quarantine`` imports the valid
     rows and writes the refused ones there (a folder when ``path`` is one);
     ``max_rejects`` then refuses the import when more rows than that were refused.
+    ``publish`` runs last inside the import's transaction, seeing the store as it will
+    be committed (even when every file was skipped); when it raises, nothing is written.
     """
     check_role(role)
     if max_errors < 1:
@@ -352,6 +360,6 @@ def import_path(
     try:
         with db.ensure_autocommit_on():
             return _run(db.conn, role, plan, max_errors, show, fail_after_rows, rejects,
-                        max_rejects)
+                        max_rejects, publish)
     finally:
         db.close()

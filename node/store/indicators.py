@@ -108,8 +108,9 @@ SOURCE_TABLES: Mapping[str, frozenset[str]] = {
 # fulfillment). Values are the goods in the parcel (line amounts paid, shipping and tax
 # excluded, prorated by the pieces in the parcel); a parcel mixing currencies has no
 # value. Seller flags take the riskiest seller of the parcel's lines (multi-seller carts);
-# country, status and HS hint are those of the most valuable line (SQLite's rule for bare
-# columns beside max()).
+# country, status and HS hint are those of the most valuable line (ties: the first by
+# order and line number), ranked explicitly: SQLite's bare columns beside several
+# aggregates come from an unspecified line.
 _MARKETPLACE = """
 WITH parcel AS (
     SELECT pl.house_bill, pl.order_id, pl.line_no, pl.quantity
@@ -121,31 +122,40 @@ WITH parcel AS (
       AND NOT EXISTS (SELECT 1 FROM fulfillments y
                       WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
 ),
-goods AS (
-    SELECT p.house_bill,
-           max(ol.amount_paid * p.quantity / ol.quantity) AS top_amount,
-           sum(ol.amount_paid * p.quantity / ol.quantity) AS paid,
-           CASE WHEN count(DISTINCT o.currency) = 1 THEN min(o.currency) END AS currency,
-           min(s.kyc_verified) AS kyc_verified,
-           max(s.high_volume) AS high_volume,
-           min(CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)) AS age,
-           max((SELECT count(DISTINCT x.seller_id) FROM seller_links k
-                JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = s.seller_id
-                                                     THEN k.linked_seller_id
-                                                     ELSE k.seller_id END
-                WHERE (k.seller_id = s.seller_id OR k.linked_seller_id = s.seller_id)
-                  AND x.status = 'suspended')) AS linked,
-           s.country AS country,
-           s.status AS status,
-           l.hs6_hint AS hint,
-           group_concat(l.gtin, ' ') AS gtins,
-           group_concat(s.legal_name, char(31)) AS names
+line AS (
+    SELECT p.house_bill, ol.amount_paid * p.quantity / ol.quantity AS amount, o.currency,
+           s.seller_id, s.kyc_verified, s.high_volume, s.country, s.status, s.legal_name,
+           CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER) AS age,
+           l.hs6_hint, l.gtin,
+           row_number() OVER (PARTITION BY p.house_bill
+                              ORDER BY ol.amount_paid * p.quantity / ol.quantity DESC,
+                                       p.order_id, p.line_no) AS rank
     FROM parcel p
     JOIN order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
     JOIN orders o ON o.order_id = p.order_id
     JOIN listings l ON l.listing_id = ol.listing_id
     JOIN sellers s ON s.seller_id = l.seller_id
-    GROUP BY p.house_bill
+),
+goods AS (
+    SELECT house_bill,
+           sum(amount) AS paid,
+           CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END AS currency,
+           min(kyc_verified) AS kyc_verified,
+           max(high_volume) AS high_volume,
+           min(age) AS age,
+           max((SELECT count(DISTINCT x.seller_id) FROM seller_links k
+                JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = line.seller_id
+                                                     THEN k.linked_seller_id
+                                                     ELSE k.seller_id END
+                WHERE (k.seller_id = line.seller_id OR k.linked_seller_id = line.seller_id)
+                  AND x.status = 'suspended')) AS linked,
+           max(CASE WHEN rank = 1 THEN country END) AS country,
+           max(CASE WHEN rank = 1 THEN status END) AS status,
+           max(CASE WHEN rank = 1 THEN hs6_hint END) AS hint,
+           group_concat(gtin, ' ') AS gtins,
+           group_concat(legal_name, char(31)) AS names
+    FROM line
+    GROUP BY house_bill
 )
 INSERT INTO parcel_indicators
 SELECT f.house_bill, g.house_bill IS NOT NULL, g.paid, g.currency, g.kyc_verified,

@@ -423,6 +423,18 @@ def _add_indicators(role: str) -> None:
 for _role in _ROLE:
     _add_indicators(_role)
 
+# Rebuilds of the derived tables after their SQL changed (a store keeps what it was built
+# with until its next import otherwise).
+_REBUILDS = {"marketplace": "0005_parcel_indicators_top_line"}  # country, status, hint
+
+
+def _add_rebuild(role: str) -> None:
+    _ROLE[role](name=_REBUILDS[role])(lambda db: refresh(db.conn, role))
+
+
+for _role in _REBUILDS:
+    _add_rebuild(_role)
+
 
 def _stored_role(db: Database) -> str | None:
     if not db["store_meta"].exists():
@@ -433,7 +445,7 @@ def _stored_role(db: Database) -> str | None:
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
     known = {name for name, _ in (*_COMMON_STEPS, *_LATER_STEPS, *_ROLE_STEPS[role])} | \
-        {_KEEP_SEEN, _ROLE_LATER[role]}
+        {_KEEP_SEEN, _ROLE_LATER[role]} | ({_REBUILDS[role]} if role in _REBUILDS else set())
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)
     if unknown:

@@ -22,7 +22,7 @@ import yaml
 from fedtrade.coordinator.tls import secure_channel
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import check_unchanged, load_node_config
-from fedtrade.node.intake import LargeRequestLimit
+from fedtrade.node.intake import Intake
 from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, LARGE_REQUEST_BYTES
 from fedtrade.protocol.wire import PAYLOAD_QUERY
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
@@ -164,8 +164,8 @@ def test_large_requests_beyond_the_slots_are_refused_while_others_run() -> None:
     holding = _Holding()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
-        interceptors=[LargeRequestLimit(LARGE_REQUEST_BYTES, 2,
-                                        lambda reason, text: refusals.append((reason, text)))],
+        interceptors=[Intake(LARGE_REQUEST_BYTES, 2,
+                             lambda reason, text: refusals.append((reason, text)))],
         options=[("grpc.max_receive_message_length", 8 * LARGE_REQUEST_BYTES)],
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(holding, server)

@@ -157,8 +157,17 @@ def test_a_missing_entry_counts_only_where_required_and_overdue() -> None:
     # screening as of a day before the deadline: not overdue yet
     early = replace(rule, as_of=date(2026, 11, 10))
     assert early.reasons(known, "b", declared, arrival, today)[0] is None
+    # by default the missing entry is an indicator: its points and reason, no flag
     (scored,) = assess_batch(rules_from(DEFAULT_RISK), {}, 1, [None], reasons[:1])
+    assert (scored.score, scored.patterns) == (30, ())
+    assert scored.reasons == (f"{reasons[0]} (+30)",)
+    risk = yaml.safe_load(yaml.safe_dump(DEFAULT_RISK))
+    risk["entry_gap"]["kind"] = "violation"
+    (scored,) = assess_batch(rules_from(risk), {}, 1, [None], reasons[:1])
     assert (scored.score, scored.patterns) == (30, ("manifest_entry_gap",))
+    risk["entry_gap"]["kind"] = "finding"
+    with pytest.raises(ConfigError, match=r"kind"):
+        rules_from(risk)
 
 
 def test_entry_gap_as_of_must_be_a_date() -> None:

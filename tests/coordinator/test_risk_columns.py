@@ -54,7 +54,9 @@ def reference(rules: RiskRules, answers: Answers, size: int,
         if splits[index] is not None:
             met.append((rules.split_weight, SPLIT_PATTERN, str(splits[index])))
         if gaps[index] is not None:
-            met.append((rules.entry_gap.weight, ENTRY_GAP_PATTERN, str(gaps[index])))
+            met.append((rules.entry_gap.weight,
+                        ENTRY_GAP_PATTERN if rules.entry_gap.kind == "violation" else None,
+                        str(gaps[index])))
         score = sum(weight for weight, _, _ in met)
         patterns = dict.fromkeys(pattern for _, pattern, _ in met if pattern is not None)
         out.append(Assessment(score, rules.level(score), tuple(patterns),

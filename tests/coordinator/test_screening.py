@@ -18,10 +18,11 @@ from fedtrade.coordinator.result_files import read_results
 from fedtrade.coordinator.results import ResultBatch, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.node.attest import attest_manifest as attest_blocks
-from fedtrade.node.peers import PeerInterceptor
+from fedtrade.node.intake import Intake
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
+from fedtrade.protocol.limits import LARGE_REQUEST_BYTES
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.sim.federation import Federation
 from tests.conftest import CONTEXT, LiveFederation, World, live_federation
@@ -145,7 +146,7 @@ def serve(servicer: NodeServicer, state: NodeState) -> tuple[grpc.Server, int]:
     """A second server over a real node's state and TLS identity, answering via ``servicer``."""
     # the interceptor tells the pipeline the TLS client's names (tls_identities)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
-                         interceptors=[PeerInterceptor()])
+                         interceptors=[Intake(LARGE_REQUEST_BYTES, 1, lambda *_: None)])
     node_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
     assert state.config.tls is not None
     port = server.add_secure_port("127.0.0.1:0", server_credentials(state.config.tls))

@@ -13,11 +13,17 @@ import pytest
 
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
-from fedtrade.node.queries.spec import Execution
+from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution
+from fedtrade.node.sqlconn import SqlConn
+from fedtrade.node.statestore import PostgresStateStore
 from fedtrade.node.store.indicators import refresh
 from fedtrade.node.store.migrations import open_store
+from fedtrade.node.store.pgdata import publish
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.wire import PyValue
+from tests.node.test_pg_data import new_database
+
+Store = tuple[SqlConn, str]  # a connection and its dialect
 
 _ENTRY = {"entry_type": "01", "importer_of_record": "Jane Roe", "consignee_name": "Jane Roe",
           "consignee_address": "12 Main St", "port_code": "4701",
@@ -25,8 +31,9 @@ _ENTRY = {"entry_type": "01", "importer_of_record": "Jane Roe", "consignee_name"
           "release_status": "released"}
 
 
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+@pytest.fixture(params=[SQLITE, POSTGRESQL])
+def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The broker's store, read from SQLite or from PostgreSQL after publishing to it."""
     path = tmp_path / "broker.db"
     db = open_store(path, "broker")
     db.table("entries").insert_all([
@@ -50,31 +57,40 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
           "description": "x", "origin_country": "CN", "quantity": 1, "value_usd": 40.0}])
     with db.conn:  # written directly, not imported
         refresh(db.conn, "broker")
+        if request.param == POSTGRESQL:
+            dsn = new_database(request.getfixturevalue("pg_server"))
+            publish(db.conn, "broker", dsn)
     db.close()
+    if request.param == POSTGRESQL:
+        store = PostgresStateStore(tmp_path / "state.db", "broker", dsn, data=True)
+        yield store.data()
+        store.close()
+        return
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    yield connection
+    yield connection, SQLITE
     connection.close()
 
 
-def _answer(conn: sqlite3.Connection, query: str, field: str,
+def _answer(store: Store, query: str, field: str,
             shipments: list[tuple[str, float, str]]) -> dict[str, PyValue]:
+    conn, dialect = store
     table = {"house_bill": [s[0] for s in shipments],
              "declared_value_usd": [s[1] for s in shipments], "hs6": [s[2] for s in shipments]}
     result = RUNS[CATALOGUE[query].name](Execution(
         conn=conn, role="broker", params={"shipments": json.loads(json.dumps(table))},
-        fields=(field,), query_id=b"\1" * 16, settings=QuerySettings()))
+        fields=(field,), query_id=b"\1" * 16, settings=QuerySettings(), dialect=dialect))
     rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     assert all(row["known"] for row in rows)  # every covered bill is known to the broker
     return {str(row["house_bill"]): row[field] for row in rows}
 
 
-def _bands(conn: sqlite3.Connection, shipments: list[tuple[str, float]]) -> dict[str, PyValue]:
+def _bands(conn: Store, shipments: list[tuple[str, float]]) -> dict[str, PyValue]:
     return _answer(conn, "entry_status", "entry_declared_ratio_band",
                    [(bill, value, "851830") for bill, value in shipments])
 
 
 def test_every_covered_house_bill_is_compared_with_the_entry_as_a_whole(
-    conn: sqlite3.Connection,
+    conn: Store,
 ) -> None:
     # 1,000 USD entered for three parcels declared 450 + 300 + 250: ratio 1.0 for each,
     # not 300/1000 (a false entry gap) for the second one alone
@@ -84,14 +100,14 @@ def test_every_covered_house_bill_is_compared_with_the_entry_as_a_whole(
 
 
 def test_a_consolidated_entry_with_bills_outside_the_batch_is_no_evidence(
-    conn: sqlite3.Connection,
+    conn: Store,
 ) -> None:
     assert _bands(conn, [("HB0002", 300.0), ("HB0009", 40.0)]) == {
         "HB0002": None, "HB0009": "<0.5"}  # 40 declared for 100 entered
 
 
 def test_each_covered_bill_is_classified_against_its_closest_entry_line(
-    conn: sqlite3.Connection,
+    conn: Store,
 ) -> None:
     # the consolidated entry's most valuable line (8518.30) is not every bill's goods: a
     # T-shirt bill matches the 6109.10 line in full, a toy bill the 9503.00 line; a bill

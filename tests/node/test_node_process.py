@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -57,6 +59,24 @@ def stop(process: subprocess.Popen[str]) -> str:
         pytest.fail(f"the node did not stop within 30 s of SIGTERM: {output}")
     assert process.returncode == 0, output
     return output
+
+
+@contextmanager
+def two_replicas(config: Path, root: Path) -> Iterator[tuple[str, list[str]]]:
+    """Two `serve` processes of one config: a target naming both for gRPC round-robin, and
+    (filled once both stopped) their outputs."""
+    first, first_address = start(config, root / "port-1")
+    try:
+        second, second_address = start(config, root / "port-2")
+    except BaseException:
+        stop(first)
+        raise
+    outputs: list[str] = []
+    try:
+        # one address naming both replicas; in a cluster: dns:///node.namespace.svc:50051
+        yield f"ipv4:{first_address},127.0.0.1:{second_address.rpartition(':')[2]}", outputs
+    finally:
+        outputs += [stop(first), stop(second)]
 
 
 def test_replay_is_refused_after_restart(federation: Federation) -> None:

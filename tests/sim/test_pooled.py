@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedtrade.node.catalogue import RUNS
-from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.shipments import count_band
-from fedtrade.node.queries.spec import Execution, band
+from fedtrade.node.queries.spec import band
 from fedtrade.protocol.catalogue import CATALOGUE
-from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
-from fedtrade.protocol.params import validate_params
 from fedtrade.protocol.wire import PyValue
 from fedtrade.sim.federation import NODE_IDS
-from fedtrade.sim.pooled import (
-    POOLED_COLUMNS,
-    _band,
-    _count_band,
-    build_pooled,
-    pooled_indicators,
-)
+from fedtrade.sim.pooled import build_pooled, pooled_indicators
+from fedtrade.sim.pooled_duckdb import duckdb_available
+from fedtrade.sim.pooled_sql import POOLED_COLUMNS, PooledSettings, band_sql, count_band_sql
 from fedtrade.trust.errors import DataError
 from tests.conftest import World
 
-FLAGS = {
-    "known", "kyc_verified", "high_volume_seller", "recall_hit", "entity_list_hit",
-    "known_shipper", "screened", "certificate_on_file", "importer_of_record_present",
-}
 INDICATORS = CATALOGUE["shipment_indicators"]
 
 
@@ -43,65 +32,14 @@ def pooled(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pooled_records(db: Path, threshold_usd: float = 800.0) -> list[dict[str, PyValue]]:
-    rows = pooled_indicators(db, threshold_usd=threshold_usd, fetch_rows=300)
+    rows = pooled_indicators(db, PooledSettings(threshold_usd=threshold_usd), fetch_rows=300)
     return [dict(zip(POOLED_COLUMNS, row, strict=True)) for row in rows]
-
-
-def node_answers(world: World, role: str) -> dict[str, dict[str, PyValue]]:
-    """What the node of ``role`` answers to shipment_indicators for the whole manifest."""
-    rows = world.manifest()
-    batch: dict[str, PyValue] = {
-        "house_bill": [row["house_bill"] for row in rows],
-        "declared_value_usd": [
-            round(float(row["declared_value"]) / DEFAULT_CURRENCY_PER_USD[row["currency"]], 2)
-            for row in rows
-        ],
-        "hs6": [row["hs6"] for row in rows],
-    }
-    store = world.stores[NODE_IDS[role]]
-    conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
-    params = validate_params(INDICATORS, {"shipments": {"house_bill": batch["house_bill"]}})
-    params["shipments"] = batch  # the reference values the attestation step fills in
-    try:
-        result = RUNS[INDICATORS.name](Execution(
-            conn=conn, role=role, params=params,
-            fields=INDICATORS.fields_for(role), query_id=b"\0" * 16, settings=QuerySettings(),
-        ))
-    finally:
-        conn.close()
-    return {str(row[0]): dict(zip(result.columns, row, strict=True)) for row in result.rows}
-
-
-def as_node_value(field: str, value: PyValue) -> PyValue:
-    """Pooled flags are SQLite 0/1; the nodes answer booleans."""
-    if field in FLAGS and value is not None:
-        assert value in (0, 1), (field, value)
-        return bool(value)
-    return value
 
 
 def test_columns_cover_every_indicator_of_every_role() -> None:
     for role in NODE_IDS:
         pooled = {c.split(".", 1)[1] for c in POOLED_COLUMNS if c.startswith(f"{role}.")}
         assert pooled == {"known", *INDICATORS.fields_for(role)}, role
-
-
-@pytest.mark.parametrize("role", list(NODE_IDS))
-def test_indicators_equal_the_node_answers(world: World, pooled: Path, role: str) -> None:
-    answers = node_answers(world, role)
-    records = pooled_records(pooled)
-    assert [r["house_bill"] for r in records] == [row["house_bill"] for row in world.manifest()]
-    for record in records:
-        answer = answers[str(record["house_bill"])]
-        mine = {
-            column.split(".", 1)[1]: as_node_value(column.split(".", 1)[1], value)
-            for column, value in record.items() if column.startswith(f"{role}.")
-        }
-        assert mine == {k: v for k, v in answer.items() if k != "house_bill"}, record
-    # the world exercises both sides of the flags and a shipment the node does not hold
-    assert {r[f"{role}.entity_list_hit"] for r in records} >= ({0, 1} if role == "broker" else {0})
-    if role == "broker":
-        assert {r["broker.known"] for r in records} == {0, 1}
 
 
 def test_split_groups_over_threshold_are_the_planted_split_shipments(
@@ -146,13 +84,25 @@ def test_indicators_of_a_missing_database_say_how_to_build_it(tmp_path: Path) ->
         pooled_indicators(tmp_path / "absent.db")
 
 
-def sql_value(expr_sql: str, value: float | int) -> PyValue:
+def sql_values(expr: Callable[[str], str], value: float | int) -> set[PyValue]:
+    """The expression's value for ``value`` in SQLite and, where installed, DuckDB (one
+    value when they agree)."""
+    literal = f"CAST({value!r} AS DOUBLE)" if isinstance(value, float) else repr(value)
+    sql = f"SELECT {expr(literal)}"
     conn = sqlite3.connect(":memory:")
     try:
-        row = conn.execute(f"SELECT {expr_sql}", {"x": value}).fetchone()
+        found = {conn.execute(sql).fetchone()[0]}
     finally:
         conn.close()
-    return row[0]  # type: ignore[no-any-return]
+    if duckdb_available():
+        import duckdb
+
+        duck = duckdb.connect()
+        try:
+            found.add(duck.sql(sql).fetchall()[0][0])
+        finally:
+            duck.close()
+    return found
 
 
 edges = st.lists(st.floats(0.01, 1000, allow_nan=False), min_size=1, max_size=4, unique=True)
@@ -164,7 +114,7 @@ edges = st.lists(st.floats(0.01, 1000, allow_nan=False), min_size=1, max_size=4,
 def test_band_sql_labels_like_the_nodes(bounds: tuple[float, ...], value: float,
                                          unit: str) -> None:
     for x in (value, *bounds):  # the edges themselves are where labels change
-        assert sql_value(_band(":x", bounds, unit), x) == band(x, bounds, unit)
+        assert sql_values(lambda e: band_sql(e, bounds, unit), x) == {band(x, bounds, unit)}
 
 
 @settings(max_examples=100, deadline=None)
@@ -172,4 +122,4 @@ def test_band_sql_labels_like_the_nodes(bounds: tuple[float, ...], value: float,
 def test_count_band_sql_labels_like_the_nodes(bounds: list[int], count: int) -> None:
     ordered = tuple(sorted(bounds))
     for x in (count, *ordered):
-        assert sql_value(_count_band(":x", ordered), x) == count_band(x, ordered)
+        assert sql_values(lambda e: count_band_sql(e, ordered), x) == {count_band(x, ordered)}

@@ -371,3 +371,12 @@ def test_config_path_that_is_not_a_small_regular_file_fails_at_once(
     with pytest.raises(ConfigError, match=expected) as info:
         load_yaml(path)
     assert info.value.path == str(path)
+
+
+def test_a_path_with_a_nul_character_is_refused_at_its_line() -> None:
+    # found by the config fuzzer: os.open raised ValueError on such a path
+    config = load('tls:\n  cert: "keys/a\\u0000b"\n')
+    tls = config.mapping("tls")
+    with pytest.raises(ConfigError, match="NUL character") as info:
+        tls.path("cert")
+    assert info.value.line == 2

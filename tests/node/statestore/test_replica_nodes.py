@@ -23,7 +23,7 @@ from fedtrade.sim.federation import Federation
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import RemoteError
 from tests.conftest import CONTEXT
-from tests.node.test_node_process import start, stop
+from tests.node.test_node_process import two_replicas
 from tests.pg import write_dsn_file
 
 NODE = "broker-1"
@@ -43,16 +43,7 @@ def test_round_robin_over_two_replicas_sharing_one_store(
 ) -> None:
     config = federation.node_configs[NODE]
     use_postgresql(config, pg_dsn)
-    first, first_address = start(config, federation.root / "port-1")
-    try:
-        second, second_address = start(config, federation.root / "port-2")
-    except BaseException:
-        stop(first)
-        raise
-    outputs = []
-    try:
-        # one address naming both replicas; in a cluster: dns:///node.namespace.svc:50051
-        target = f"ipv4:{first_address},127.0.0.1:{second_address.rpartition(':')[2]}"
+    with two_replicas(config, federation.root) as (target, outputs):
         federation.write_coordinator_config({NODE: target})
         coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
         try:
@@ -65,8 +56,6 @@ def test_round_robin_over_two_replicas_sharing_one_store(
                                         range(4)))
         finally:
             coordinator.close()
-    finally:
-        outputs = [stop(first), stop(second)]
     assert len(answers) == 20
     assert sorted(results) == ["answered", "replay", "replay", "replay"]
     answered_by = [set(QUERY_ID.findall(output)) for output in outputs]

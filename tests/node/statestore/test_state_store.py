@@ -166,6 +166,13 @@ def test_privacy_budgets_are_debited_with_the_audit_entry(backend: Backend) -> N
         # the same question again: the answer already released, at no cost
         again, _ = store.record_release(_audit(3), None, _release(_charge("k1"), _table(0.4)))
         assert again.rows[0][0] == 42
+        # the early check (before any noise is drawn) reads the same ledger
+        with store.ledger() as ledger:
+            cached = privacy_ledger.check(ledger, _charge("k1"), NOW)
+            assert cached is not None
+            assert cached.rows[0][0] == 42
+            with pytest.raises(BudgetExhaustedError, match=r"0\.2 of 1 left"):
+                privacy_ledger.check(ledger, _charge("k3"), NOW)
         with pytest.raises(BudgetExhaustedError, match=r"0\.2 of 1 left"):
             store.record_release(_audit(4), None, _release(_charge("k3"), _table(0.4)))
         assert store.audit_head()[0] == 3  # the refused release wrote nothing

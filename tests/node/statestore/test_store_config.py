@@ -38,6 +38,10 @@ def test_a_postgresql_store_with_a_private_dsn_file_passes(
     code, out = check(path, capsys)
     assert code == 0, out
     assert "hunter2" not in out
+    path = with_store(federation, {"backend": "postgresql", "dsn_file": "pg.dsn",
+                                   "data": "postgresql"})
+    code, out = check(path, capsys)
+    assert code == 0, out
 
 
 @pytest.mark.parametrize(
@@ -51,6 +55,10 @@ def test_a_postgresql_store_with_a_private_dsn_file_passes(
          "store.pool: unknown key 'pool'"),
         ({"backend": "sqlite", "dsn_file": "pg.dsn"}, SECRET_DSN, 0o600,
          "store.dsn_file: dsn_file is for backend postgresql"),
+        ({"backend": "sqlite", "data": "postgresql"}, None, 0o600,
+         "store.data: data: postgresql needs backend: postgresql"),
+        ({"backend": "postgresql", "dsn_file": "pg.dsn", "data": "postgres"}, SECRET_DSN,
+         0o600, "store.data: expected one of postgresql, sqlite"),
         ({"backend": "postgresql", "dsn_file": "pg.dsn"}, SECRET_DSN, 0o644,
          "is readable by group/others (mode 0644)"),
         ({"backend": "postgresql", "dsn_file": "missing.dsn"}, None, 0o600,

@@ -6,11 +6,15 @@ and every screening answer of every role is computed twice on the same store:
 by this tree, from ``parcel_indicators`` and ``consignee_parcels``, and in a
 child process by the last revision that computed them per batch from the
 imported tables (extracted with ``git archive``). They must be equal cell by
-cell.
+cell, but for one documented fix: a marketplace parcel of several lines takes
+seller country, status and HS hint from its most valuable line, where that
+revision took whichever line SQLite's bare columns gave; those cells of the
+reference are recomputed in Python from the imported tables.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -19,11 +23,13 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.queries.settings import QuerySettings
+from fedtrade.node.queries.shipments import match_depth
 from fedtrade.node.queries.spec import Execution
 from fedtrade.node.store.importer import import_path
 from fedtrade.protocol.catalogue import CATALOGUE, INDICATOR_ROLES
@@ -73,6 +79,60 @@ def _answers(stores: Path, manifest: Path) -> dict[str, object]:
     return out
 
 
+def _main_line(stores: Path) -> dict[str, tuple[str, str, str | None]]:
+    """Per marketplace parcel of several lines: (seller country, seller status, HS hint) of
+    its most valuable line (ties: the first by order and line number), read in Python from
+    the imported tables."""
+    conn = sqlite3.connect(f"{(stores / 'marketplace.db').resolve().as_uri()}?mode=ro", uri=True)
+    lines = {(o, n): row for o, n, *row in conn.execute(
+        "SELECT ol.order_id, ol.line_no, ol.amount_paid, ol.quantity, s.country, s.status, "
+        "l.hs6_hint FROM order_lines ol JOIN listings l ON l.listing_id = ol.listing_id "
+        "JOIN sellers s ON s.seller_id = l.seller_id")}
+    parcels: dict[str, list[tuple[str, int, int]]] = {}
+    for bill, order, line_no, quantity in conn.execute("SELECT * FROM parcel_lines"):
+        parcels.setdefault(bill, []).append((order, line_no, quantity))
+    fulfillments = list(conn.execute("SELECT house_bill, order_id FROM fulfillments"))
+    conn.close()
+    orders = collections.Counter(order for _, order in fulfillments)
+    for bill, order in fulfillments:  # the only parcel of its order carries every line
+        if bill not in parcels and orders[order] == 1:
+            parcels[bill] = [(o, n, lines[o, n][1]) for o, n in lines if o == order]
+
+    def rank(piece: tuple[str, int, int]) -> tuple[float, str, int]:
+        order, line_no, quantity = piece
+        paid, ordered = lines[order, line_no][:2]
+        return -(paid * quantity / ordered), order, line_no
+
+    return {bill: lines[min(parcel, key=rank)[:2]][2:]
+            for bill, parcel in parcels.items() if len(parcel) > 1}
+
+
+def _with_main_line(expected: dict[str, object], stores: Path, manifest: Path) -> int:
+    """The documented fix over the per-batch revision: a marketplace parcel of several lines
+    takes seller country, status and HS hint from its most valuable line (the revision took
+    an unspecified line). Rewrites those cells of ``expected``; returns how many changed."""
+    with manifest.open(newline="") as f:
+        reference = [r["hs6"] for r in csv.DictReader(f)]
+    main = _main_line(stores)
+    changed = 0
+    for key, table in expected.items():
+        if not key.startswith("marketplace shipment_indicators"):
+            continue
+        columns, rows = cast(list[list[Any]], table)
+        start = int(key.rsplit(" ", 1)[1])
+        for pos, row in enumerate(rows):
+            if row[0] not in main:
+                continue
+            country, status, hint = main[row[0]]
+            fixed = {"seller_country": country, "seller_status": status,
+                     "hs_match_depth": match_depth(hint, reference[start + pos])}
+            for name, value in fixed.items():
+                at = columns.index(name)
+                changed += row[at] != value
+                row[at] = value
+    return changed
+
+
 def _amend(world: Path, stores: Path, rng: random.Random) -> None:
     for role, table, column, value in _AMEND:
         with (world / role / f"{table}.csv").open(newline="") as f:
@@ -113,6 +173,7 @@ def test_answers_equal_the_per_batch_revision(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(before)})
     expected = json.loads(done.stdout)
+    fixed = _with_main_line(expected, stores, world / "manifest.csv")
     actual = json.loads(json.dumps(_answers(stores, world / "manifest.csv")))
     for role in ROLES:  # the comparison covers held parcels and listed groups
         held = [row for key, (_, rows) in expected.items()
@@ -121,6 +182,8 @@ def test_answers_equal_the_per_batch_revision(tmp_path: Path) -> None:
                   if key.startswith(f"{role} consignee_daily_totals") for row in rows]
         assert held, role
         assert groups, role
+    assert fixed > 0  # the worlds hold parcels whose lines differ in hint or seller
     assert actual.keys() == expected.keys()
     differing = [key for key in expected if actual[key] != expected[key]]
-    assert not differing, f"seed {seed}: answers differ in {differing[:5]}"
+    assert not differing, f"seed {seed}: answers differ in {differing[:5]} ({fixed} cells " \
+        "of several-line parcels taken from their most valuable line)"

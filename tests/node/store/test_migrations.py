@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 from fedtrade.node.store import ROLES, TABLES, open_store, table_specs
 from fedtrade.node.store.schema import REFERENCE
+from fedtrade.sim.federation import NODE_IDS
 from fedtrade.trust.errors import ConfigError
+from tests.conftest import World
 from tests.node.store.samples import dump
 
 INTERNALS = ("store_meta", "audit_log", "query_ids", "rate_state", "import_log", "import_values",
@@ -211,3 +214,23 @@ def test_an_existing_store_gets_its_parcels_evidence(tmp_path: Path) -> None:
                           ).fetchall() == [(b"JANE ROE\x1f12 MAIN ST", "2025-03-01", 120.0, "EUR")]
     finally:
         db.close()
+
+
+def test_a_store_built_with_older_parcel_evidence_is_rebuilt(tmp_path: Path,
+                                                             world: World) -> None:
+    """The marketplace's top-line fields changed after stores were built with them: the
+    rebuild step recomputes them once, from the store's own tables."""
+    path = tmp_path / "marketplace.db"
+    shutil.copyfile(world.stores[NODE_IDS["marketplace"]], path)
+    with sqlite3.connect(path) as conn:
+        before = conn.execute("SELECT * FROM parcel_indicators ORDER BY house_bill").fetchall()
+        conn.execute("UPDATE parcel_indicators SET hint = '000000', country = 'ZZ'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = "
+                     "'0005_parcel_indicators_top_line'")
+    db = open_store(path, "marketplace")
+    try:
+        after = db.execute("SELECT * FROM parcel_indicators ORDER BY house_bill").fetchall()
+    finally:
+        db.close()
+    assert len(before) > 100
+    assert after == before

@@ -1,0 +1,112 @@
+"""The verified-block cache: what it may never let through, and that it is used and bounded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+
+from fedtrade.node.attestation import AttestationCache, verify_attestations
+from fedtrade.node.config import RequesterKey
+from fedtrade.node.reload import reload_config
+from fedtrade.trust.envelope import Envelope, Signature
+from fedtrade.trust.errors import AttestationError
+from fedtrade.trust.keys import SigningKey, generate_keypair
+from tests.conftest import LiveFederation, attest
+from tests.node.test_attestation import ask, refusal
+from tests.node.test_operations import edit
+
+MARKET = "marketplace-1"
+_FILER = SigningKey.generate()
+_OWN = ("marketplace-1", SigningKey.generate().public_key)
+
+
+def _trusted(not_after: datetime | None = None) -> dict[str, tuple[str, RequesterKey]]:
+    return {_FILER.key_id: ("carrier-1", RequesterKey(_FILER.public_key, None, not_after, False))}
+
+
+def _block(*bills: str) -> tuple[Envelope, float]:
+    """A block valid from now, and now."""
+    (block,) = attest(_FILER, "carrier-1", [{"house_bill": b} for b in bills])
+    return block, datetime.now(UTC).timestamp()
+
+
+def test_a_block_verified_under_a_removed_key_is_refused_after_reload(
+    live: LiveFederation,
+) -> None:
+    state = live.nodes[MARKET].state
+    bills = {"house_bills": ["HB0001"]}
+    blocks = live.attest([{"house_bill": "HB0001"}])
+    assert ask(live, MARKET, blocks, "shipment_known", bills).table.row_count == 1
+    assert len(state.attested) == 1  # the block is cached under the config in force
+    generate_keypair(live.federation.root / "keys", "another-filer")
+
+    def drop_filer_key(config: dict[str, object]) -> None:
+        config["trusted_filers"] = {
+            live.federation.filer_id: {"keys": [{"file": "keys/another-filer.pub"}]}}
+
+    edit(state.config.path, drop_filer_key)
+    assert reload_config(state) is not None
+    error = refusal(live, MARKET, blocks, "shipment_known", bills)  # the same bytes
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "not signed by any trusted key" in (error.details() or "")
+
+
+def test_a_hit_reuses_the_verified_lines_for_that_requester_only() -> None:
+    cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001", "HB0002")
+    first = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    again = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    assert again.lines["HB0001"] is first.lines["HB0001"]  # not parsed or verified again
+    assert again.digest == first.digest
+    other = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="b")
+    assert other.lines["HB0001"] is not first.lines["HB0001"]
+    assert len(cache) == 2
+    # a new trusted mapping (a reloaded config) empties the cache
+    verify_attestations([block], _trusted(), _OWN, now, 30, cache=cache, requester="a")
+    assert len(cache) == 1
+
+
+def test_a_tampered_block_never_hits_the_cache() -> None:
+    cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001")
+    verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    signature = bytearray(block.signatures[0].sig)
+    signature[0] ^= 1
+    forged = Envelope(block.payload_type, block.payload,
+                      (Signature(block.signatures[0].key_id, bytes(signature)),))
+    tampered = Envelope(block.payload_type, block.payload.replace(b"610910", b"610911"),
+                        block.signatures)
+    doubled = Envelope(block.payload_type, block.payload,
+                       (*block.signatures, Signature(block.signatures[0].key_id, bytes(signature))))
+    retyped = Envelope("application/other", block.payload, block.signatures)
+    for bad in (forged, tampered, doubled, retyped):
+        with pytest.raises(AttestationError):
+            verify_attestations([bad], trusted, _OWN, now, 30, cache=cache, requester="a")
+    assert len(cache) == 1  # only the genuine block was stored
+
+
+def test_time_is_checked_again_on_every_hit() -> None:
+    cache, (block, now) = AttestationCache(), _block("HB0001")
+    expires = datetime.fromtimestamp(now, UTC) + timedelta(minutes=5)
+    trusted = _trusted(not_after=expires)
+    verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    with pytest.raises(AttestationError, match="not signed by any trusted key"):
+        # the filer key expired since: the cached block is not trusted from memory
+        verify_attestations([block], trusted, _OWN, now + 600, 30, cache=cache, requester="a")
+    forever = _trusted()
+    verify_attestations([block], forever, _OWN, now, 30, cache=cache, requester="a")
+    with pytest.raises(AttestationError, match="expired at"):  # the block's own window
+        verify_attestations([block], forever, _OWN, now + 7200, 30, cache=cache,
+                            requester="a")
+
+
+def test_the_cache_is_bounded_by_lines() -> None:
+    cache, trusted = AttestationCache(max_lines=5), _trusted()
+    blocks = [_block(f"HB{i:04d}", f"HB{i:04d}X")[0] for i in range(4)]
+    now = datetime.now(UTC).timestamp()
+    for block in blocks:
+        verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
+    assert len(cache) == 2  # the two most recent blocks, four lines
+    big, now = _block(*(f"HB{i:04d}" for i in range(6)))
+    verify_attestations([big], trusted, _OWN, now, 30, cache=cache, requester="a")
+    assert len(cache) == 2  # a block over the bound is verified but not kept
