@@ -35,6 +35,8 @@ _ARENAS = 2
 def release_freed_memory() -> None:
     """Set both allocators as the module docstring says (idempotent; call before the
     threads start)."""
+    # pyarrow wheels built without jemalloc raise NotImplementedError: keep the default
+    # pool there (only the release of freed Arrow pages is lost, never a result)
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
