@@ -14,16 +14,19 @@ conversions, logging, the enumeration alarm) and the glue between them.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from concurrent import futures
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import grpc
 import yaml
@@ -119,19 +122,63 @@ _PIECES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _profile(calls: int, batch: int, top: int) -> None:
-    """In-process: the node's answer to ``calls`` signed queries under cProfile (no gRPC, no
-    TLS transport; the TLS identity check still runs), then each piece's cumulative CPU time
-    per answer; "other" is the glue between them."""
+# What ``--without`` can take away from the node, each piece replaced by the least that lets
+# the pipeline go on (the removal method of issue 15: a piece's cost is what its removal saves).
+REMOVABLE = ("log-metrics", "audit", "ed25519")
+
+
+@contextmanager
+def _removed(state: Any, pieces: Collection[str]) -> Iterator[None]:
+    """Take ``pieces`` out of the node's answer for the duration (benchmark only)."""
+    from fedtrade.node import pipeline
+    from fedtrade.trust.envelope import Envelope, Signature, Verified
+
+    with ExitStack() as stack:
+        if "log-metrics" in pieces:
+            stack.enter_context(patch.object(pipeline, "_observe", lambda *_: None))
+        if "audit" in pieces:
+            def record(_entry: object, seen: str | None = None, _rates: object = None) -> None:
+                if seen is not None:
+                    state.store._replay.release(seen)
+
+            stack.enter_context(patch.object(state.store, "record", record))
+        if "ed25519" in pieces:
+            def unverified(envelope: Envelope, trusted: Any, **_: object) -> Verified:
+                signers = frozenset(trusted[s.key_id].key_id for s in envelope.signatures
+                                    if s.key_id in trusted)
+                return Verified(envelope.payload, signers)
+
+            def unsigned(payload_type: str, payload: bytes, keys: Any) -> Envelope:
+                return Envelope(payload_type, payload, (Signature(keys[0].key_id, bytes(64)),))
+
+            stack.enter_context(patch.object(pipeline, "verify_threshold", unverified))
+            stack.enter_context(patch.object(pipeline, "sign", unsigned))
+        yield
+
+
+def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds: int,
+             cprofile: bool, setup_only: bool = False) -> None:
+    """In-process: the node's answer to signed queries (no gRPC, no TLS transport; the TLS
+    identity check still runs; logging to /dev/null and metrics as ``serve`` sets them up).
+
+    Prints the CPU time per answer without the profiler (median of ``rounds`` rounds of
+    ``calls`` answers, with ``without`` taken out), then (``cprofile``) one round under
+    cProfile with each piece's cumulative CPU time per answer; "other" is the glue between
+    them. The request log lines are written by a background thread: "CPU" is the process's.
+    """
     import cProfile
     import pstats
 
     from fedtrade.node import peers
     from fedtrade.node.config import load_node_config
+    from fedtrade.node.logs import configure_logging
+    from fedtrade.node.metrics import NodeMetrics
     from fedtrade.node.pipeline import answer_query
     from fedtrade.node.state import NodeState
     from fedtrade.protocol.wire import envelope_from_proto
 
+    devnull = open(os.devnull, "w")  # noqa: SIM115  # the node's log lines, formatted and written
+    configure_logging(json=False, verbose=False, stream=devnull)
     with tempfile.TemporaryDirectory(prefix="fedtrade-profile-") as tmp:
         federation = create_federation(Path(tmp), roles=("carrier",))
         _lift_rate_limit(federation.node_configs[NODE])
@@ -139,6 +186,7 @@ def _profile(calls: int, batch: int, top: int) -> None:
         coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
         config = load_node_config(federation.node_configs[NODE])
         state = NodeState.open(config)
+        state.metrics = NodeMetrics()
         bills = [f"HB{i:08d}" for i in range(batch)]
         now = datetime.now(UTC)
         blocks = sign_blocks(
@@ -146,32 +194,45 @@ def _profile(calls: int, batch: int, top: int) -> None:
             [attestation_pb2.ManifestLine(house_bill=b, declared_value="1", currency="USD",
                                           hs6="610910") for b in bills],
             block_lines=1_000, valid_from=now, valid_until=now + timedelta(hours=1))
-        requests = [
+        requests = iter([
             envelope_to_proto(coordinator.sign_query(
                 coordinator.config.node(NODE), "shipment_known", {"house_bills": bills},
                 CONTEXT, attestations=blocks)[1])
-            for _ in range(2 * calls + 100)
-        ]
+            for _ in range((rounds + 1) * calls + 100)
+        ])
         identities = config.requesters[COORDINATOR_ID].tls_identities
         peers._PEER_IDS.set(frozenset(identities))  # what the intake interceptor sets per call
 
         def answer(request: object) -> None:
+            # what the servicer does: convert, answer, convert back
             envelope_to_proto(answer_query(state, envelope_from_proto(request)))  # type: ignore[arg-type]
 
-        for request in requests[:100]:  # warm up
-            answer(request)
-        started = time.process_time()
-        for request in requests[100 : 100 + calls]:
-            answer(request)
-        bare = time.process_time() - started
+        for _ in range(100):  # warm up
+            answer(next(requests))
+        cpu: list[float] = []
+        with _removed(state, without):
+            for _ in range(0 if setup_only else rounds):
+                started = time.process_time()
+                for _ in range(calls):
+                    answer(next(requests))
+                cpu.append((time.process_time() - started) / calls)
         profiler = cProfile.Profile(time.process_time)  # CPU time: steadier on a busy host
         started = time.perf_counter()
-        profiler.enable()
-        for request in requests[100 + calls :]:
-            answer(request)
-        profiler.disable()
+        if cprofile:
+            profiler.enable()
+            for _ in range(calls):
+                answer(next(requests))
+            profiler.disable()
         wall = time.perf_counter() - started
         state.close()
+    devnull.close()
+    removed = f" without {', '.join(sorted(without))}" if without else ""
+    if cpu:
+        print(f"node CPU per answer{removed}, no profiler, {rounds} rounds of {calls}: "
+              f"median {statistics.median(cpu) * 1e6:.0f} us "
+              f"(rounds: {', '.join(f'{c * 1e6:.0f}' for c in cpu)})")
+    if not cprofile:
+        return
     stats = pstats.Stats(profiler)
     table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
 
@@ -190,8 +251,7 @@ def _profile(calls: int, batch: int, top: int) -> None:
         return total
 
     total = spent("bench_query.py", "answer")
-    print(f"{calls} answers in-process: {bare / calls * 1e6:.0f} us CPU each without the "
-          f"profiler, {wall / calls * 1e6:.0f} us wall each under it")
+    print(f"under cProfile (all pieces in): {wall / calls * 1e6:.0f} us wall per answer")
     print(f"{'piece':<42} {'us/answer':>10} {'share':>7}")
     for label, where in _PIECES.items():
         print(f"{label:<42} {spent(*where) / calls * 1e6:>10.0f} {spent(*where) / total:>6.1%}")
@@ -211,9 +271,21 @@ def main() -> int:
                         help="instead: profile the node's answer in-process, per piece")
     parser.add_argument("--top", type=int, default=0,
                         help="with --profile: also list the N functions with most own time")
+    parser.add_argument("--without", action="append", choices=REMOVABLE, default=[],
+                        help="with --profile: take this piece out of the node's answer "
+                             "(repeatable) to measure what it costs")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --profile: rounds timed without the profiler (default 3)")
+    parser.add_argument("--cprofile", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --profile: also a round under cProfile, per piece (default; "
+                             "--no-cprofile for instruction counts under callgrind)")
+    # the same run without the timed rounds: callgrind's instruction count of it, subtracted
+    # from a full run's, leaves the answers' own
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
-        _profile(args.calls, args.batch, args.top)
+        _profile(args.calls, args.batch, args.top, args.without, args.rounds, args.cprofile,
+                 args.setup_only)
         return 0
     if args.echo_server:
         _serve_echo(*args.echo_server)
