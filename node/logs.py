@@ -4,17 +4,25 @@ A request log line says who asked what and what came of it, never with which
 parameters or what the answer was: those stay in the store, and only their
 digests in the audit log. ``log_request`` takes exactly the fields that may
 be logged, so nothing else can slip into a line.
+
+``RequestLog`` writes those lines from one background thread, in order: making a
+log record, formatting and writing it cost about 50 µs (text) to 80 µs (JSON), which
+an answer should not wait for. The audit entry, not the log line, is the record a
+request was answered, and it is committed before the answer leaves.
 """
 
 from __future__ import annotations
 
+import atexit
 import json as jsonlib
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from queue import SimpleQueue
 from typing import TextIO
 
-__all__ = ["REQUEST_FIELDS", "JsonFormatter", "configure_logging", "log_request"]
+__all__ = ["REQUEST_FIELDS", "JsonFormatter", "RequestLog", "configure_logging", "log_request"]
 
 REQUEST_FIELDS = ("query_id", "requester", "query", "decision", "status", "latency_ms")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -76,6 +84,57 @@ def log_request(
         latency_ms,
         extra=fields,
     )
+
+
+_Line = tuple[str, str, str, str, str, float]  # REQUEST_FIELDS, in order
+
+
+class RequestLog:
+    """Request log lines handed to one daemon thread that writes them in order."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._queue: SimpleQueue[_Line | threading.Event] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, query_id: str, requester: str, query: str, decision: str, status: str,
+               latency_ms: float) -> None:
+        """Queue one line (nothing when INFO is not logged)."""
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        if self._thread is None:
+            self._start()
+        self._queue.put((query_id, requester, query, decision, status, latency_ms))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every line queued before this call is written."""
+        if self._thread is None:
+            return
+        written = threading.Event()
+        self._queue.put(written)
+        written.wait(timeout)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write, name="fedtrade-request-log",
+                                                daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)  # before the interpreter stops daemon threads
+
+    def _write(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            query_id, requester, query, decision, status, latency_ms = item
+            try:
+                log_request(self._logger, query_id=query_id, requester=requester, query=query,
+                            decision=decision, status=status, latency_ms=latency_ms)
+            except Exception:  # a broken handler must not stop the lines after it
+                logging.getLogger(__name__).exception("cannot write a request log line")
 
 
 def configure_logging(json: bool, verbose: bool, stream: TextIO | None = None) -> None:

@@ -11,8 +11,9 @@ Each ``NodeMetrics`` has its own registry, so several nodes in one process
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -81,6 +82,11 @@ class NodeMetrics:
         # registered once the node has a certificate: a plaintext node exports no expiry
         # rather than 0, which an expiry alert would read as long expired
         self._certificate_expiry: Gauge | None = None
+        # each label combination's series, looked up once (``labels`` validates and locks);
+        # bounded: queries outside the catalogue are "other", decisions and statuses are fixed
+        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._returned: dict[str, Counter] = {}
+        self._audit_log_watched = False
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -92,16 +98,42 @@ class NodeMetrics:
     ) -> None:
         """Count one request; ``rows`` is the number of result rows returned (0 if refused)."""
         label = self._query_label(query)
-        self._requests.labels(query=label, decision=decision, status=status).inc()
-        self._seconds.labels(query=label).observe(seconds)
+        series = self._series.get((label, decision, status))
+        if series is None:
+            series = self._series[(label, decision, status)] = (
+                self._requests.labels(query=label, decision=decision, status=status),
+                self._seconds.labels(query=label))
+        series[0].inc()
+        series[1].observe(seconds)
         if rows:
-            self._rows.labels(query=label).inc(rows)
+            returned = self._returned.get(label)
+            if returned is None:
+                returned = self._returned[label] = self._rows.labels(query=label)
+            returned.inc(rows)
 
     def count_enumeration_alarm(self, requester: str) -> None:
         self._enumeration_alarms.labels(requester=requester).inc()
 
     def set_audit_log_entries(self, count: int) -> None:
         self._audit_entries.set(count)
+
+    def watch_audit_log(self, count: Callable[[], int]) -> None:
+        """Read the audit log's length from ``count`` when the metrics are read, not per
+        request (a PostgreSQL store reads its head from the database); NaN while the store
+        cannot say."""
+
+        def read() -> float:
+            try:
+                return count()
+            except FedtradeError:
+                return math.nan
+
+        self._audit_entries.set_function(read)
+        self._audit_log_watched = True
+
+    @property
+    def watching_audit_log(self) -> bool:
+        return self._audit_log_watched
 
     def observe_config(self, config: NodeConfig) -> None:
         """Show the config now in force: its version and its TLS certificate's expiry.

@@ -43,7 +43,7 @@ from fedtrade.node.attestation import Attestation, verify_attestations
 from fedtrade.node.audit import AuditEntry
 from fedtrade.node.catalogue import RUNS
 from fedtrade.node.config import NodeConfig, QueryGrant, Requester
-from fedtrade.node.logs import log_request
+from fedtrade.node.logs import RequestLog
 from fedtrade.node.payload import check_query_payload
 from fedtrade.node.peers import current_peer, current_peer_identities
 from fedtrade.node.queries.spec import Execution, ResultTable
@@ -79,11 +79,11 @@ from fedtrade.trust.errors import (
 __all__ = ["CHUNK_ROWS", "answer_describe", "answer_query", "answer_screen"]
 
 _UNVERIFIED = "(unverified)"
-request_log = logging.getLogger("fedtrade.node.requests")
+request_log = RequestLog(logging.getLogger("fedtrade.node.requests"))
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Trace:
     """What the audit entry for this request will say, filled in as facts are verified."""
 
@@ -373,12 +373,14 @@ def _audited(state: NodeState, work: Callable[[_Trace], tuple[T, str]]) -> T:
 
 def _observe(state: NodeState, trace: _Trace, decision: str, status: str, started: float) -> None:
     seconds = time.perf_counter() - started
-    log_request(request_log, query_id=trace.query_id, requester=trace.requester,
-                query=trace.query_name, decision=decision, status=status,
-                latency_ms=round(seconds * 1000, 3))
-    if state.metrics is not None:
-        state.metrics.observe_request(trace.query_name, decision, status, seconds, trace.rows)
-        state.metrics.set_audit_log_entries(state.store.audit_entries)
+    request_log.submit(trace.query_id, trace.requester, trace.query_name, decision, status,
+                       round(seconds * 1000, 3))
+    metrics = state.metrics
+    if metrics is not None:
+        metrics.observe_request(trace.query_name, decision, status, seconds, trace.rows)
+        if not metrics.watching_audit_log:
+            store = state.store
+            metrics.watch_audit_log(lambda: store.audit_entries)
 
 
 def _sign_answer(state: NodeState, accepted: _Accepted, answer: query_pb2.Answer) -> Envelope:

@@ -14,7 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedtrade.node.logs import REQUEST_FIELDS, JsonFormatter, configure_logging, log_request
+from fedtrade.node.logs import (
+    REQUEST_FIELDS,
+    JsonFormatter,
+    RequestLog,
+    configure_logging,
+    log_request,
+)
 
 QUERY_ID = "9f2c1a7e5b3d4c6f8a0b1c2d3e4f5a6b"
 
@@ -127,3 +133,50 @@ def test_any_message_is_one_parseable_line(message: str, value: str) -> None:
     entry = json.loads(line)
     assert entry["message"] == message
     assert entry["note"] == value
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_request_log_writes_lines_in_order_from_its_thread_and_flush_waits() -> None:
+    stream = io.StringIO()
+    configure_logging(json=True, verbose=False, stream=stream)
+    lines = RequestLog(logging.getLogger("fedtrade.node.requests"))
+    for number in range(50):
+        lines.submit(f"{number:032x}", "cbp-coordinator", "shipment_known", "answered", "OK",
+                     1.0)
+    lines.flush()
+    written = _lines(stream)
+    assert [line["query_id"] for line in written] == [f"{n:032x}" for n in range(50)]
+    assert {line["logger"] for line in written} == {"fedtrade.node.requests"}
+
+
+def test_request_log_queues_nothing_when_info_is_not_logged() -> None:
+    quiet = logging.getLogger("fedtrade.test.quiet")
+    quiet.setLevel(logging.WARNING)
+    lines = RequestLog(quiet)
+    lines.submit(QUERY_ID, "cbp-coordinator", "shipment_known", "answered", "OK", 1.0)
+    assert lines._thread is None  # no thread started, nothing waiting
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_request_log_keeps_writing_after_a_handler_fails() -> None:
+    class Failing(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith(f"request {QUERY_ID}"):
+                raise RuntimeError("disk full")
+
+    stream = io.StringIO()
+    configure_logging(json=True, verbose=False, stream=stream)
+    logger = logging.getLogger("fedtrade.test.failing")
+    failing = Failing()
+    logger.addHandler(failing)
+    try:
+        lines = RequestLog(logger)
+        lines.submit(QUERY_ID, "cbp-coordinator", "shipment_known", "answered", "OK", 1.0)
+        lines.submit("0" * 32, "cbp-coordinator", "shipment_known", "refused", "OK", 2.0)
+        lines.flush()
+    finally:
+        logger.removeHandler(failing)
+    problem, written = _lines(stream)
+    assert problem["message"] == "cannot write a request log line"
+    assert "disk full" in problem["exception"]
+    assert written["query_id"] == "0" * 32

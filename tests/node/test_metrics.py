@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import re
 import signal
 import socket
@@ -212,3 +213,22 @@ def test_running_node_shows_its_certificate_and_config_reloads(federation: Feder
         expected = (2, renewed.not_after.timestamp())
         assert wait_for(lambda: _gauges(port) == expected, 15), _gauges(port)
     assert renewed.not_after < first.tls.not_after  # the gauge really moved
+
+
+def test_the_audit_log_length_is_read_when_the_metrics_are_read(metrics: NodeMetrics) -> None:
+    entries = [5]
+    metrics.watch_audit_log(lambda: entries[0])
+    assert metrics.watching_audit_log
+    port = metrics.start(0)
+    assert _samples(_fetch(port))[("fedtrade_audit_log_entries", _labels())] == 5
+    entries[0] = 9
+    assert _samples(_fetch(port))[("fedtrade_audit_log_entries", _labels())] == 9
+
+
+def test_an_unreachable_store_shows_no_audit_log_length(metrics: NodeMetrics) -> None:
+    def unreachable() -> int:
+        raise FedtradeError("the state store cannot be reached")
+
+    metrics.watch_audit_log(unreachable)
+    port = metrics.start(0)
+    assert math.isnan(_samples(_fetch(port))[("fedtrade_audit_log_entries", _labels())])
