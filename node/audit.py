@@ -25,6 +25,7 @@ __all__ = [
     "AuditBreakError",
     "AuditEntry",
     "AuditLog",
+    "canonical_json",
     "entry_hash",
     "entry_row",
     "insert_entry",
@@ -64,10 +65,36 @@ class AuditEntry:
 _FIELDS = tuple(AuditEntry.__dataclass_fields__)
 
 
-def entry_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
+def canonical_json(seq: int, entry: AuditEntry, prev_hash: str) -> str:
+    """What an entry's hash covers: its fields, ``seq`` and ``prev_hash`` as sorted, compact,
+    ASCII-only JSON (the definition; ``_canonical`` writes the same text faster)."""
     body = {"seq": seq, "prev_hash": prev_hash, **{f: getattr(entry, f) for f in _FIELDS}}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+# the text keys of ``canonical_json`` in sorted order, each with the text before its value
+# ("seq" sorts last)
+_TEXT_KEYS = sorted(("prev_hash", *_FIELDS))
+assert max(_TEXT_KEYS) < "seq"
+_ORDERED = tuple((("{" if i == 0 else ",") + f'"{key}":', key) for i, key in enumerate(_TEXT_KEYS))
+_quote = json.encoder.encode_basestring_ascii  # the escaping json.dumps does with ensure_ascii
+
+
+def _canonical(seq: int, entry: AuditEntry, prev_hash: str) -> str:
+    fields = entry.__dict__
+    parts = []
+    for prefix, key in _ORDERED:
+        value = prev_hash if key == "prev_hash" else fields[key]
+        if type(value) is not str:  # only ever read from a tampered database
+            return canonical_json(seq, entry, prev_hash)
+        parts.append(prefix + _quote(value))
+    if type(seq) is not int:
+        return canonical_json(seq, entry, prev_hash)
+    return "".join(parts) + f',"seq":{seq}}}'
+
+
+def entry_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
+    return hashlib.sha256(_canonical(seq, entry, prev_hash).encode("ascii")).hexdigest()
 
 
 def read_head(conn: SqlConn) -> tuple[int, str]:
