@@ -156,8 +156,21 @@ def _removed(state: Any, pieces: Collection[str]) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _counted(callgrind: bool) -> Iterator[None]:
+    """Under ``valgrind --tool=callgrind``: count instructions only inside (zeroed before,
+    dumped after, as the part named ``answers``); repeatable where CPU time is not."""
+    if not callgrind:
+        yield
+        return
+    control = ["callgrind_control", str(os.getpid())]
+    subprocess.run([*control, "--zero"], check=True, capture_output=True)
+    yield
+    subprocess.run([*control, "--dump=answers"], check=True, capture_output=True)
+
+
 def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds: int,
-             cprofile: bool, setup_only: bool = False) -> None:
+             cprofile: bool, callgrind: bool = False) -> None:
     """In-process: the node's answer to signed queries (no gRPC, no TLS transport; the TLS
     identity check still runs; logging to /dev/null and metrics as ``serve`` sets them up).
 
@@ -173,7 +186,7 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
     from fedtrade.node.config import load_node_config
     from fedtrade.node.logs import configure_logging
     from fedtrade.node.metrics import NodeMetrics
-    from fedtrade.node.pipeline import answer_query
+    from fedtrade.node.pipeline import answer_query, request_log
     from fedtrade.node.state import NodeState
     from fedtrade.protocol.wire import envelope_from_proto
 
@@ -210,11 +223,14 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
         for _ in range(100):  # warm up
             answer(next(requests))
         cpu: list[float] = []
-        with _removed(state, without):
-            for _ in range(0 if setup_only else rounds):
-                started = time.process_time()
+        own: list[float] = []  # the answering thread's alone: what an answer waits for
+        with _removed(state, without), _counted(callgrind):
+            for _ in range(rounds):
+                started, alone = time.process_time(), time.thread_time()
                 for _ in range(calls):
                     answer(next(requests))
+                own.append((time.thread_time() - alone) / calls)
+                request_log.flush()  # the lines are written by a thread: count them in
                 cpu.append((time.process_time() - started) / calls)
         profiler = cProfile.Profile(time.process_time)  # CPU time: steadier on a busy host
         started = time.perf_counter()
@@ -230,7 +246,8 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
     if cpu:
         print(f"node CPU per answer{removed}, no profiler, {rounds} rounds of {calls}: "
               f"median {statistics.median(cpu) * 1e6:.0f} us "
-              f"(rounds: {', '.join(f'{c * 1e6:.0f}' for c in cpu)})")
+              f"(rounds: {', '.join(f'{c * 1e6:.0f}' for c in cpu)}); the answering "
+              f"thread's alone: median {statistics.median(own) * 1e6:.0f} us")
     if not cprofile:
         return
     stats = pstats.Stats(profiler)
@@ -277,15 +294,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="with --profile: rounds timed without the profiler (default 3)")
     parser.add_argument("--cprofile", action=argparse.BooleanOptionalAction, default=True,
-                        help="with --profile: also a round under cProfile, per piece (default; "
-                             "--no-cprofile for instruction counts under callgrind)")
-    # the same run without the timed rounds: callgrind's instruction count of it, subtracted
-    # from a full run's, leaves the answers' own
-    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
+                        help="with --profile: also a round under cProfile, per piece (default)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="with --profile, run under valgrind --tool=callgrind: count the "
+                             "timed rounds' instructions only (callgrind_control dumps them)")
     args = parser.parse_args()
     if args.profile:
-        _profile(args.calls, args.batch, args.top, args.without, args.rounds, args.cprofile,
-                 args.setup_only)
+        _profile(args.calls, args.batch, args.top, args.without, args.rounds,
+                 args.cprofile and not args.callgrind, args.callgrind)
         return 0
     if args.echo_server:
         _serve_echo(*args.echo_server)
