@@ -156,28 +156,16 @@ def _removed(state: Any, pieces: Collection[str]) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _counted(callgrind: bool) -> Iterator[None]:
-    """Under ``valgrind --tool=callgrind``: count instructions only inside (zeroed before,
-    dumped after, as the part named ``answers``); repeatable where CPU time is not."""
-    if not callgrind:
-        yield
-        return
-    control = ["callgrind_control", str(os.getpid())]
-    subprocess.run([*control, "--zero"], check=True, capture_output=True)
-    yield
-    subprocess.run([*control, "--dump=answers"], check=True, capture_output=True)
-
-
 def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds: int,
-             cprofile: bool, callgrind: bool = False) -> None:
+             cprofile: bool) -> None:
     """In-process: the node's answer to signed queries (no gRPC, no TLS transport; the TLS
     identity check still runs; logging to /dev/null and metrics as ``serve`` sets them up).
 
     Prints the CPU time per answer without the profiler (median of ``rounds`` rounds of
     ``calls`` answers, with ``without`` taken out), then (``cprofile``) one round under
     cProfile with each piece's cumulative CPU time per answer; "other" is the glue between
-    them. The request log lines are written by a background thread: "CPU" is the process's.
+    them. Request log lines are written by a background thread: the CPU of the process and
+    of the answering thread alone are both printed.
     """
     import cProfile
     import pstats
@@ -224,7 +212,7 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
             answer(next(requests))
         cpu: list[float] = []
         own: list[float] = []  # the answering thread's alone: what an answer waits for
-        with _removed(state, without), _counted(callgrind):
+        with _removed(state, without):
             for _ in range(rounds):
                 started, alone = time.process_time(), time.thread_time()
                 for _ in range(calls):
@@ -295,13 +283,9 @@ def main() -> int:
                         help="with --profile: rounds timed without the profiler (default 3)")
     parser.add_argument("--cprofile", action=argparse.BooleanOptionalAction, default=True,
                         help="with --profile: also a round under cProfile, per piece (default)")
-    parser.add_argument("--callgrind", action="store_true",
-                        help="with --profile, run under valgrind --tool=callgrind: count the "
-                             "timed rounds' instructions only (callgrind_control dumps them)")
     args = parser.parse_args()
     if args.profile:
-        _profile(args.calls, args.batch, args.top, args.without, args.rounds,
-                 args.cprofile and not args.callgrind, args.callgrind)
+        _profile(args.calls, args.batch, args.top, args.without, args.rounds, args.cprofile)
         return 0
     if args.echo_server:
         _serve_echo(*args.echo_server)
