@@ -11,8 +11,8 @@
    error so far: roll back and raise ``DataError`` listing the first
    ``max_errors`` as ``PATH:LINE: FIELD: problem (expected ...)``.
 3. Insert the staged rows in chunks (rows already stored identically are left
-   alone), record each file's SHA-256 in ``import_log``, rebuild the derived
-   tables, hand the transaction to ``publish`` when given (a node whose data is
+   alone), record each file's SHA-256 in ``import_log``, update the derived
+   tables for the parcels the written rows touch (``indicators.Changes``), hand the transaction to ``publish`` when given (a node whose data is
    on PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
@@ -66,7 +66,7 @@ from fedtrade.node.store.report import (
     SkippedFile,
 )
 from fedtrade.node.store.schema import TableSpec, check_role
-from fedtrade.node.store.staging import CHUNK_ROWS, Stage
+from fedtrade.node.store.staging import CHUNK_ROWS, Stage, quote
 from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
 __all__ = ["Publish", "RejectLimit", "import_path"]
@@ -215,7 +215,7 @@ def _check_sets(
 
 
 def _write(
-    conn: sqlite3.Connection, files: list[tuple[int, TableSpec, Path, str]],
+    conn: sqlite3.Connection, role: str, files: list[tuple[int, TableSpec, Path, str]],
     stages: dict[str, Stage], intake: _Intake, fail_after: _FailAfter, display: Display,
     max_rejects: RejectLimit | None,
 ) -> list[FileImport]:
@@ -228,6 +228,7 @@ def _write(
     if intake.rejects is not None:
         _check_limit(intake.rejects, max_rejects, sum(intake.read.values()))
         intake.rejects.write()
+    changes = _track(conn, role, stages)
     bar = display.writing(sum(stage.rows for stage in stages.values()))
     checked = 0
     written = 0
@@ -261,7 +262,28 @@ def _write(
         results.append(FileImport(
             spec.name, path, inserted, kept - inserted - amended - stale, intake.read[index],
             rejected, amended, stale, () if amender is None else tuple(amender.stale_rows)))
+    if changes is not None and any(f.table in changes.tables and f.rows_inserted + f.rows_amended
+                                   for f in results):
+        for name in changes.tables:
+            changes.after(name, f"temp.{stages[name].name}")
+        changes.apply()
     return results
+
+
+def _track(conn: sqlite3.Connection, role: str, stages: dict[str, Stage]
+           ) -> indicators.Changes | None:
+    """Start tracking the parcels the stages' rows touch, old links of amended rows first."""
+    tables = [name for name in stages if name in indicators.SOURCE_TABLES[role]]
+    if not tables:
+        return None
+    changes = indicators.Changes(conn, role, tables)
+    for name in tables:
+        stage = stages[name]
+        if stage.versioned:
+            key = ", ".join(map(quote, stage.spec.primary_key))
+            changes.before(name, f"(SELECT * FROM main.{quote(name)} WHERE ({key}) IN "
+                                 f"(SELECT {key} FROM temp.{stage.name}))")
+    return changes
 
 
 def _check_limit(rejects: Rejects, limit: RejectLimit | None, read: int) -> None:
@@ -309,11 +331,8 @@ def _run(
         try:
             with _transaction(conn, "BEGIN IMMEDIATE"):
                 written = _write(
-                    conn, files, stages, intake, _FailAfter(fail_after_rows), display,
+                    conn, role, files, stages, intake, _FailAfter(fail_after_rows), display,
                     max_rejects)
-                if any(f.table in indicators.SOURCE_TABLES[role]
-                       and f.rows_inserted + f.rows_amended for f in written):
-                    indicators.refresh(conn, role)
                 if publish is not None:
                     publish(conn)
         except BaseException:
