@@ -258,11 +258,23 @@ class _Lists:
 
     def recall_hit(self, gtins: str | None) -> bool:
         """Whether any GTIN of a parcel's lines is recalled, compared as GTIN-14."""
-        return gtins is not None and any(gtin14(g) in self.recalled for g in gtins.split())
+        return gtins is not None and any(map(self._recalled, gtins.split()))
 
     def name_strength(self, names: str | None) -> float | None:
         """Best match strength of any of the (char 31 separated) names against the list."""
-        return None if names is None else best_match(names.split("\x1f"), self.listed)
+        if names is None:
+            return None
+        # best_match of several names is the best of each's (rounding keeps the order)
+        return max(map(self._strength, names.split("\x1f")))
+
+    # Per distinct GTIN and name: parcels repeat the codes and sellers of few listings.
+    @functools.cache  # noqa: B019 (one instance per rebuild, dropped with it)
+    def _recalled(self, gtin: str) -> bool:
+        return gtin14(gtin) in self.recalled
+
+    @functools.cache  # noqa: B019
+    def _strength(self, name: str) -> float:
+        return best_match((name,), self.listed) if self.listed else 0.0
 
 
 _TOUCHED = "temp.fedtrade_touched"
