@@ -12,8 +12,9 @@
    ``max_errors`` as ``PATH:LINE: FIELD: problem (expected ...)``.
 3. Insert the staged rows in chunks (rows already stored identically are left
    alone), record each file's SHA-256 in ``import_log``, update the derived
-   tables for the parcels the written rows touch (``indicators.Changes``), hand the transaction to ``publish`` when given (a node whose data is
-   on PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
+   tables for the parcels the written rows touch (``indicators.Changes``),
+   hand the transaction to ``publish`` when given (a node whose data is on
+   PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
 A file whose rows carry versions (the optional ``version`` column) is checked
@@ -265,7 +266,7 @@ def _write(
     if changes is not None and any(f.table in changes.tables and f.rows_inserted + f.rows_amended
                                    for f in results):
         for name in changes.tables:
-            changes.after(name, f"temp.{stages[name].name}")
+            changes.note(name, f"temp.{stages[name].name}")
         changes.apply()
     return results
 
@@ -281,8 +282,8 @@ def _track(conn: sqlite3.Connection, role: str, stages: dict[str, Stage]
         stage = stages[name]
         if stage.versioned:
             key = ", ".join(map(quote, stage.spec.primary_key))
-            changes.before(name, f"(SELECT * FROM main.{quote(name)} WHERE ({key}) IN "
-                                 f"(SELECT {key} FROM temp.{stage.name}))")
+            changes.note(name, f"(SELECT * FROM main.{quote(name)} WHERE ({key}) IN "
+                               f"(SELECT {key} FROM temp.{stage.name}))")
     return changes
 
 
