@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bench_import import baseline_source
 
 from fedtrade.node.store import import_path
 from fedtrade.sim.synth import generate
@@ -102,15 +102,6 @@ def _child(work: Path, role: str) -> None:
     print(json.dumps(out))
 
 
-def _baseline_source(tmp: Path, ref: str) -> Path:
-    source = tmp / "baseline-src"
-    source.mkdir()
-    archive = subprocess.run(["git", "archive", ref], check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(source, filter="tar")
-    return source
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench_import_world", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,7 +126,7 @@ def main() -> int:
         generate(world, shipments=args.shipments, seed=7, progress=False)
         trees: list[tuple[str, Path | None]] = [("now", None)]
         if args.baseline:
-            trees.insert(0, (args.baseline, _baseline_source(Path(tmp), args.baseline)))
+            trees.insert(0, (args.baseline, baseline_source(Path(tmp), args.baseline)))
         for role in roles:
             work = Path(tmp) / role
             _split(world, work, role, args.held)
