@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from fedtrade.coordinator.masks import condition_mask
+from fedtrade.coordinator.masks import TypedColumn
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS
 from fedtrade.protocol.matching import normalize_address
@@ -285,14 +285,18 @@ def assess_columns(
         points.append(weight)
 
     nodes = sorted(answers.items())
+    typed: dict[tuple[str, str], TypedColumn] = {}  # each column read once for all rules
     for rule in rules.rules:
         columns, masks = [], []
         for node_id, (role, node_columns) in nodes:
             column = node_columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
             if column:
                 columns.append((node_id, column))
-                masks.append(condition_mask(column, rule.equals_any, rule.equals_none_of,
-                                            rule.below, rule.matches))
+                read = typed.get((node_id, rule.field))
+                if read is None:
+                    read = typed[node_id, rule.field] = TypedColumn(column)
+                masks.append(read.mask(rule.equals_any, rule.equals_none_of, rule.below,
+                                       rule.matches))
         if not masks:
             continue
         hit = np.logical_or.reduce([m[:size] if len(m) >= size else
