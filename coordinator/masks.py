@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from fedtrade.protocol.wire import PyValue
 
-__all__ = ["TypedColumn", "condition_mask"]
+__all__ = ["TypedColumn"]
 
 Flags = npt.NDArray[np.bool_]
 _NUMERIC = (int, float)
@@ -94,13 +94,3 @@ def _comparable(kind: type, value: PyValue) -> PyValue | None:
         return number if -(2**63) <= number < 2**63 else None
     exact = float(value)  # a number equals an integer only where the integer is exact
     return exact if isinstance(value, float) or int(exact) == value else None
-
-
-def condition_mask(
-    column: Sequence[PyValue], equals_any: Sequence[PyValue] | None,
-    equals_none_of: Sequence[PyValue] | None, below: float | None,
-    matches: Callable[[PyValue], bool],
-) -> Flags:
-    """Per value of ``column``: does it meet the condition? (``TypedColumn.mask`` of a
-    column read once.)"""
-    return TypedColumn(column).mask(equals_any, equals_none_of, below, matches)
