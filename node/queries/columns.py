@@ -1,0 +1,127 @@
+"""Indicator conversions a whole column at a time (pyarrow and numpy, in C).
+
+A batch answer turns the raw evidence of thousands of parcels into bands,
+flags and match depths. Calling a Python function per cell cost more than the
+SQL that found the parcels, so each conversion here takes the raw columns and
+returns the answer's column. Each equals the per-value reference in
+``node.queries.shipments`` (tests/node/test_indicator_columns.py holds them to
+it); a column whose values are not of the kind the fast path handles (for
+example a negative count) returns None and the caller uses the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fedtrade.protocol.tables import PyValue
+
+__all__ = [
+    "band_labels",
+    "count_band_labels",
+    "depth_column",
+    "flag_column",
+    "labelled",
+    "numbers",
+    "ratio_column",
+    "usd_column",
+]
+
+Column = Sequence[PyValue]
+
+
+@functools.lru_cache(maxsize=64)
+def band_labels(edges: tuple[float, ...], unit: str = "") -> tuple[str, ...]:
+    """The label of each band, by the number of edges at or below the value."""
+    return (f"<{edges[0]:g}{unit}",
+            *(f"{low:g}-{high:g}{unit}" for low, high in itertools.pairwise(edges)),
+            f">={edges[-1]:g}{unit}")
+
+
+@functools.lru_cache(maxsize=64)
+def count_band_labels(edges: tuple[int, ...]) -> tuple[str, ...]:
+    """Labels for counts >= 0: '0' (or '<n'), '1', '2-4', '5+' for edges (1, 2, 5)."""
+    return ("0" if edges[0] == 1 else f"<{edges[0]}",
+            *(str(low) if high == low + 1 else f"{low}-{high - 1}"
+              for low, high in itertools.pairwise(edges)),
+            f"{edges[-1]}+")
+
+
+def numbers(column: Column, *, integers: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """The column as float64 (or int64) values and a mask of its nulls; None when it holds
+    anything but numbers and nulls (booleans count as numbers, as isinstance says)."""
+    try:
+        array = pa.array(column, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    if pa.types.is_null(array.type):
+        array = array.cast(pa.int64())
+    wanted = pa.int64() if integers else pa.float64()
+    if not (pa.types.is_integer(array.type) or pa.types.is_boolean(array.type)
+            or (not integers and pa.types.is_floating(array.type))):
+        return None
+    nulls = array.is_null().to_numpy(zero_copy_only=False)
+    values = array.cast(wanted).fill_null(0).to_numpy(zero_copy_only=False)
+    return values, nulls
+
+
+def labelled(values: np.ndarray, missing: np.ndarray, edges: Sequence[float],
+             labels: Sequence[str]) -> list[PyValue]:
+    """The label of each value's band (None where missing); edges strictly increasing."""
+    index = np.searchsorted(np.asarray(edges, dtype=values.dtype), values, side="right")
+    out = np.asarray(labels, dtype=object)[index]
+    out[missing] = None
+    result: list[PyValue] = out.tolist()
+    return result
+
+
+def flag_column(column: Column) -> list[PyValue]:
+    return [None if value is None else bool(value) for value in column]
+
+
+def usd_column(amounts: Column, currencies: Column,
+               rates: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Amounts in USD (amount / the currency's rate) and where there is none (no amount,
+    no currency, or a currency without a rate); None if the amounts are not numbers."""
+    parsed = numbers(amounts)
+    if parsed is None:
+        return None
+    values, missing = parsed
+    per_usd = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan
+                        for c in currencies], dtype=np.float64)
+    missing = missing | np.isnan(per_usd)
+    with np.errstate(all="ignore"):
+        return values / np.where(missing, 1.0, per_usd), missing
+
+
+def ratio_column(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
+                 edges: Sequence[float]) -> list[PyValue] | None:
+    """The band of declared / actual; None where either is missing or actual is 0."""
+    parsed = numbers(declared)
+    if parsed is None or actual is None:
+        return None
+    (values, no_value), (usd, no_usd) = parsed, actual
+    missing = no_value | no_usd | (usd == 0)
+    with np.errstate(all="ignore"):
+        ratio = values / np.where(missing, 1.0, usd)
+    return labelled(ratio, missing, edges, band_labels(tuple(edges)))
+
+
+def depth_column(codes: Column, references: Column) -> list[PyValue] | None:
+    """How many leading HS digits agree (6, 4, 2 or 0), None without both codes."""
+    try:
+        code, ref = pa.array(codes, type=pa.string()), pa.array(references, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    depth = pa.nulls(len(code), pa.int64()).fill_null(0)
+    for digits in (2, 4, 6):
+        same = pc.equal(pc.utf8_slice_codeunits(code, 0, digits),
+                        pc.utf8_slice_codeunits(ref, 0, digits))
+        depth = pc.if_else(same, digits, depth)
+    result: list[PyValue] = depth.to_pylist()
+    return result
