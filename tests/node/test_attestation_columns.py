@@ -3,10 +3,11 @@
 ``verify_attestations`` checks a block's lines as columns and looks house bills up
 in one dictionary per question. The reference below is the check as it was, block
 by block: every line in order through ``_line`` (which still names a bad line),
-then a dictionary of lines built one by one, refusing a house bill seen twice. Hypothesis draws blocks
-with good and bad lines (a house bill in lower case, an HS code of five digits,
-values such as "nan", "-1", "1e400", " 2 ", "1_0") and house bills repeated within
-and across blocks: the verified lines, or the refusal message, must be the same.
+then a dictionary of lines built one by one, refusing a house bill seen twice.
+Hypothesis draws blocks with good and bad lines (a house bill in lower case, an HS
+code of five digits, values such as "nan", "-1", "1e400", " 2 ", "1_0") and house
+bills repeated within and across blocks: the verified lines, or the refusal message,
+must be the same.
 """
 
 from __future__ import annotations
