@@ -29,7 +29,7 @@ from fedtrade.node.config import RequesterKey
 from fedtrade.protocol.attestation import (
     MAX_BLOCK_LINES,
     PAYLOAD_MANIFEST_BLOCK,
-    attestation_digest,
+    digest_of_payload_digests,
 )
 from fedtrade.protocol.limits import HOUSE_BILL, HS6
 from fedtrade.protocol.wire import PyValue, digest, parse_payload
@@ -304,8 +304,10 @@ def verify_attestations(
     keys[own[1].key_id] = own
     verified: list[_Block] = []
     located: dict[str, tuple[int, int]] = {}
+    digests: list[bytes] = []
     for envelope in blocks:
         payload_digest = digest(envelope.payload)
+        digests.append(payload_digest)
         where = f"block {payload_digest.hex()[:16]}"
         key = _envelope_key(requester, envelope, payload_digest)
         block = cache.get(trusted, own[1].key_id, key) if cache is not None else None
@@ -322,7 +324,7 @@ def verify_attestations(
                            zip(repeat(at), range(len(block.house_bills)), strict=False),
                            strict=True))
         verified.append(block)
-    return Attestation(tuple(verified), located, attestation_digest(blocks))
+    return Attestation(tuple(verified), located, digest_of_payload_digests(digests))
 
 
 def _refuse_twice(earlier: Sequence[_Block], block: _Block) -> None:

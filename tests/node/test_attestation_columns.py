@@ -28,7 +28,7 @@ from fedtrade.node.attestation import (
     verify_attestations,
 )
 from fedtrade.node.config import RequesterKey
-from fedtrade.protocol.attestation import PAYLOAD_MANIFEST_BLOCK
+from fedtrade.protocol.attestation import PAYLOAD_MANIFEST_BLOCK, attestation_digest
 from fedtrade.protocol.wire import digest, parse_payload
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope
@@ -110,6 +110,7 @@ def test_columns_verify_like_the_line_by_line_check(blocks: list[list[dict[str, 
             continue
         assert {b: _key(line) for b, line in verified.lines.items()} == \
             {b: _key(line) for b, line in reference.items()}
+        assert verified.digest == attestation_digest(envelopes)
         bills = sorted(reference)
         verified.require(bills)
         declared, hs6 = verified.reference(bills, _RATES)
