@@ -19,17 +19,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.protocol.tables import PyValue
 
 __all__ = [
+    "Column",
+    "age_bands",
     "band_labels",
     "count_band_labels",
-    "depth_column",
-    "flag_column",
+    "declared_paids",
+    "depths",
+    "entity_hits",
+    "entry_declareds",
+    "flags",
     "labelled",
+    "linked_bands",
     "numbers",
-    "ratio_column",
-    "usd_column",
+    "plains",
 ]
 
 Column = Sequence[PyValue]
@@ -80,11 +86,7 @@ def labelled(values: np.ndarray, missing: np.ndarray, edges: Sequence[float],
     return result
 
 
-def flag_column(column: Column) -> list[PyValue]:
-    return [None if value is None else bool(value) for value in column]
-
-
-def usd_column(amounts: Column, currencies: Column,
+def _usd(amounts: Column, currencies: Column,
                rates: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
     """Amounts in USD (amount / the currency's rate) and where there is none (no amount,
     no currency, or a currency without a rate); None if the amounts are not numbers."""
@@ -99,7 +101,7 @@ def usd_column(amounts: Column, currencies: Column,
         return values / np.where(missing, 1.0, per_usd), missing
 
 
-def ratio_column(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
+def _ratio(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
                  edges: Sequence[float]) -> list[PyValue] | None:
     """The band of declared / actual; None where either is missing or actual is 0."""
     parsed = numbers(declared)
@@ -112,7 +114,7 @@ def ratio_column(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
     return labelled(ratio, missing, edges, band_labels(tuple(edges)))
 
 
-def depth_column(codes: Column, references: Column) -> list[PyValue] | None:
+def _depth(codes: Column, references: Column) -> list[PyValue] | None:
     """How many leading HS digits agree (6, 4, 2 or 0), None without both codes."""
     try:
         code, ref = pa.array(codes, type=pa.string()), pa.array(references, type=pa.string())
@@ -125,3 +127,50 @@ def depth_column(codes: Column, references: Column) -> list[PyValue] | None:
         depth = pc.if_else(same, digits, depth)
     result: list[PyValue] = depth.to_pylist()
     return result
+
+
+# Per field kind: the raw columns of its SQL (node.queries.shipments) to the answer's column.
+def flags(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue]:
+    return [None if value is None else bool(value) for value in raw[0]]
+
+
+def plains(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue]:
+    return list(raw[0])
+
+
+def age_bands(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue] | None:
+    parsed = numbers(raw[0])
+    if parsed is None:
+        return None
+    edges = tuple(float(e) for e in settings.account_age_days)
+    return labelled(*parsed, edges, band_labels(edges, "d"))
+
+
+def linked_bands(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue] | None:
+    parsed = numbers(raw[0], integers=True)
+    if parsed is None or (parsed[0] < 0).any():  # the reference labels a negative count by itself
+        return None
+    edges = settings.linked_suspended
+    return labelled(*parsed, edges, count_band_labels(edges))
+
+
+def declared_paids(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue] | None:
+    declared, paid, currency = raw
+    return _ratio(declared, _usd(paid, currency, settings.currency_per_usd),
+                  settings.value_ratio_bands)
+
+
+def entry_declareds(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue] | None:
+    declared, entry_usd = raw
+    return _ratio(declared, numbers(entry_usd), settings.value_ratio_bands)
+
+
+def depths(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue] | None:
+    return _depth(raw[0], raw[1])
+
+
+def entity_hits(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue]:
+    threshold = settings.name_match_threshold
+    return [True if hit else (strength >= threshold if isinstance(strength, float)
+                              else None if hit is None else False)
+            for strength, hit in zip(raw[0], raw[1], strict=True)]

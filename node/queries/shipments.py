@@ -4,10 +4,13 @@ Each batch runs as one set-based statement: the shipments travel as one JSON
 array (SQLite) or as column arrays unnested ``WITH ORDINALITY`` (PostgreSQL),
 joined against the parcels' evidence the store keeps up to date at import
 (``parcel_indicators``, ``node.store.indicators``): one keyed lookup per house
-bill, never one statement per shipment. Only the fields the requester may see are put in
-the SELECT list. A shipment the node does not hold comes back with
-``known = false`` and empty fields — "not known to this node", which is not a
-negative finding.
+bill, never one statement per shipment. The attested declared values and HS6
+travel too only when a field's SQL needs them (a broker's consolidated entries);
+otherwise the house bills alone do, and the reference values are taken from the
+batch. Only the fields the requester may see are put in the SELECT list, and their
+answers are computed a whole column at a time (``node.queries.columns``). A
+shipment the node does not hold comes back with ``known = false`` and empty
+fields — "not known to this node", which is not a negative finding.
 """
 
 from __future__ import annotations
@@ -164,52 +167,6 @@ def _entity_hit(raw: tuple[PyValue, ...], settings: QuerySettings) -> PyValue:
     return strength >= settings.name_match_threshold
 
 
-def _flags(raw: Sequence[col.Column], _settings: QuerySettings) -> list[PyValue]:
-    return col.flag_column(raw[0])
-
-
-def _plains(raw: Sequence[col.Column], _settings: QuerySettings) -> list[PyValue]:
-    return list(raw[0])
-
-
-def _age_bands(raw: Sequence[col.Column], settings: QuerySettings) -> list[PyValue] | None:
-    parsed = col.numbers(raw[0])
-    if parsed is None:
-        return None
-    edges = tuple(float(e) for e in settings.account_age_days)
-    return col.labelled(*parsed, edges, col.band_labels(edges, "d"))
-
-
-def _linked_bands(raw: Sequence[col.Column], settings: QuerySettings) -> list[PyValue] | None:
-    parsed = col.numbers(raw[0], integers=True)
-    if parsed is None or (parsed[0] < 0).any():  # the reference labels a negative count by itself
-        return None
-    edges = settings.linked_suspended
-    return col.labelled(*parsed, edges, col.count_band_labels(edges))
-
-
-def _declared_paids(raw: Sequence[col.Column], settings: QuerySettings) -> list[PyValue] | None:
-    declared, paid, currency = raw
-    return col.ratio_column(declared, col.usd_column(paid, currency, settings.currency_per_usd),
-                            settings.value_ratio_bands)
-
-
-def _entry_declareds(raw: Sequence[col.Column], settings: QuerySettings) -> list[PyValue] | None:
-    declared, entry_usd = raw
-    return col.ratio_column(declared, col.numbers(entry_usd), settings.value_ratio_bands)
-
-
-def _depths(raw: Sequence[col.Column], _settings: QuerySettings) -> list[PyValue] | None:
-    return col.depth_column(raw[0], raw[1])
-
-
-def _entity_hits(raw: Sequence[col.Column], settings: QuerySettings) -> list[PyValue]:
-    threshold = settings.name_match_threshold
-    return [True if hit else (strength >= threshold if isinstance(strength, float)
-                              else None if hit is None else False)
-            for strength, hit in zip(raw[0], raw[1], strict=True)]
-
-
 # What the entry's total is compared with: the parcel's declared value; for a consolidated
 # entry, the sum over every house bill it covers, known only when all are in the batch.
 _COVERED = """(SELECT p.entry_house_bill AS house_bill UNION
@@ -249,15 +206,16 @@ _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
 
 _FIELDS: Mapping[str, _Field] = {
     # seller_profile
-    "kyc_verified": _Field({"marketplace": ("p.kyc_verified",)}, _flag, _flags),
-    "high_volume_seller": _Field({"marketplace": ("p.high_volume",)}, _flag, _flags),
-    "account_age_band": _Field({"marketplace": ("p.age",)}, _age_band, _age_bands),
-    "linked_suspended_band": _Field({"marketplace": ("p.linked",)}, _linked_band, _linked_bands),
-    "seller_country": _Field({"marketplace": ("p.country",)}, _plain, _plains),
-    "seller_status": _Field({"marketplace": ("p.status",)}, _plain, _plains),
+    "kyc_verified": _Field({"marketplace": ("p.kyc_verified",)}, _flag, col.flags),
+    "high_volume_seller": _Field({"marketplace": ("p.high_volume",)}, _flag, col.flags),
+    "account_age_band": _Field({"marketplace": ("p.age",)}, _age_band, col.age_bands),
+    "linked_suspended_band": _Field({"marketplace": ("p.linked",)}, _linked_band, col.linked_bands),
+    "seller_country": _Field({"marketplace": ("p.country",)}, _plain, col.plains),
+    "seller_status": _Field({"marketplace": ("p.status",)}, _plain, col.plains),
     # value_check: the goods in this parcel, not the order's total with shipping and tax
     "declared_paid_ratio_band": _Field(
-        {"marketplace": ("b.declared_usd", "p.paid", "p.currency")}, _declared_paid, _declared_paids
+        {"marketplace": ("b.declared_usd", "p.paid", "p.currency")}, _declared_paid,
+        col.declared_paids,
     ),
     # classification_check
     "hs_match_depth": _Field(
@@ -267,25 +225,26 @@ _FIELDS: Mapping[str, _Field] = {
             "broker": (_ENTRY_HTS6, "b.ref_hs6"),
         },
         _depth,
-        _depths,
+        col.depths,
     ),
     # security_profile
-    "known_shipper": _Field({"carrier": ("p.known_shipper",)}, _flag, _flags),
-    "screened": _Field({"carrier": ("p.screened",)}, _flag, _flags),
-    "preload_status": _Field({"carrier": ("p.preload_status",)}, _plain, _plains),
+    "known_shipper": _Field({"carrier": ("p.known_shipper",)}, _flag, col.flags),
+    "screened": _Field({"carrier": ("p.screened",)}, _flag, col.flags),
+    "preload_status": _Field({"carrier": ("p.preload_status",)}, _plain, col.plains),
     # entry_status
-    "entry_type": _Field({"broker": ("p.entry_type",)}, _plain, _plains),
-    "release_status": _Field({"broker": ("p.release_status",)}, _plain, _plains),
-    "certificate_on_file": _Field({"broker": ("p.certificate_on_file",)}, _flag, _flags),
-    "importer_of_record_present": _Field({"broker": ("p.importer_present",)}, _flag, _flags),
+    "entry_type": _Field({"broker": ("p.entry_type",)}, _plain, col.plains),
+    "release_status": _Field({"broker": ("p.release_status",)}, _plain, col.plains),
+    "certificate_on_file": _Field({"broker": ("p.certificate_on_file",)}, _flag, col.flags),
+    "importer_of_record_present": _Field({"broker": ("p.importer_present",)}, _flag, col.flags),
     "entry_declared_ratio_band": _Field(
-        {"broker": (_ENTRY_DECLARED, "p.total_value_usd")}, _entry_declared, _entry_declareds
+        {"broker": (_ENTRY_DECLARED, "p.total_value_usd")}, _entry_declared, col.entry_declareds
     ),
     # list_hits
-    "recall_hit": _Field({"marketplace": ("p.recall_hit",)}, _flag, _flags),
-    "entity_list_hit": _Field(_ENTITY_SQL, _entity_hit, _entity_hits),
+    "recall_hit": _Field({"marketplace": ("p.recall_hit",)}, _flag, col.flags),
+    "entity_list_hit": _Field(_ENTITY_SQL, _entity_hit, col.entity_hits),
     "entity_name_strength": _Field(
-        {role: sql[:1] for role, sql in _ENTITY_SQL.items() if role != "broker"}, _plain, _plains
+        {role: sql[:1] for role, sql in _ENTITY_SQL.items() if role != "broker"}, _plain,
+        col.plains,
     ),
 }
 

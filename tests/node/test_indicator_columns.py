@@ -78,7 +78,7 @@ _CASES = sorted((name, role) for name, field in _FIELDS.items() for role in fiel
 
 
 @pytest.mark.parametrize(("name", "role"), _CASES)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data(), node=SETTINGS, count=ROWS)
 def test_column_equals_the_reference(name: str, role: str, data: st.DataObject,
                                      node: QuerySettings, count: int) -> None:
@@ -116,6 +116,7 @@ def test_store_values_take_the_column_path(name: str, role: str) -> None:
     assert fast == _reference(name, rows, node)
 
 
+@settings(deadline=None)  # a loaded machine is no failure
 @given(edges=_edges(st.floats(-1e3, 1e3)), value=st.floats(allow_nan=True))
 def test_band_labels_equal_band(edges: tuple[float, ...], value: float) -> None:
     labelled = columns.labelled(np.array([value]), np.array([False]), edges,
@@ -123,6 +124,7 @@ def test_band_labels_equal_band(edges: tuple[float, ...], value: float) -> None:
     assert labelled == [band(value, edges, "d")]
 
 
+@settings(deadline=None)  # a loaded machine is no failure
 @given(edges=_edges(st.integers(1, 50)), count=st.integers(0, 100))
 def test_count_band_labels_equal_count_band(edges: tuple[int, ...], count: int) -> None:
     labelled = columns.labelled(np.array([count]), np.array([False]), edges,
@@ -130,6 +132,7 @@ def test_count_band_labels_equal_count_band(edges: tuple[int, ...], count: int) 
     assert labelled == [count_band(count, edges)]
 
 
+@settings(deadline=None)  # a loaded machine is no failure
 @given(st.data(), st.integers(1, 4), st.integers(0, 30))
 def test_column_rows_encode_like_rows(data: st.DataObject, width: int, count: int) -> None:
     """A table handed over as columns encodes to the very bytes of the same rows, and

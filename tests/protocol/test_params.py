@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.protocol.catalogue import CATALOGUE
@@ -174,6 +174,7 @@ _ITEMS = st.one_of(st.from_regex(HOUSE_BILL, fullmatch=True),
                    st.integers(0, 9), st.none())
 
 
+@settings(deadline=None)
 @given(st.lists(_ITEMS, min_size=1, max_size=8))
 def test_text_lists_are_checked_as_one_by_one(items: list[PyValue]) -> None:
     spec = CATALOGUE["shipment_known"]
@@ -185,6 +186,7 @@ def test_text_lists_are_checked_as_one_by_one(items: list[PyValue]) -> None:
     assert got == _one_by_one(spec.params[0], items)
 
 
+@settings(deadline=None)
 @given(st.lists(_ITEMS, min_size=1, max_size=8, unique_by=str))
 def test_batches_name_the_first_bad_house_bill(items: list[PyValue]) -> None:
     bad = [v for v in items if not isinstance(v, str) or not HOUSE_BILL.fullmatch(v)]
