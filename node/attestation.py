@@ -17,13 +17,15 @@ what an entry is bound to.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
+from typing import Any
 
 from fedtrade.node.config import RequesterKey
 from fedtrade.protocol.attestation import (
@@ -76,20 +78,25 @@ class _Block:
     hs6: tuple[str, ...]
     arrival_dates: tuple[str, ...]
 
-    def line(self, index: int) -> AttestedLine:
-        return AttestedLine(self.declared_values[index], self.currencies[index], self.hs6[index],
-                            self.arrival_dates[index], self.where)
+    @property
+    def unique(self) -> bool:
+        return len(set(self.house_bills)) == len(self.house_bills)
 
 
 class _Lines(Mapping[str, AttestedLine]):
     """The attested lines by house bill, read from the blocks' columns when asked."""
 
-    def __init__(self, blocks: Sequence[_Block], located: Mapping[str, tuple[int, int]]) -> None:
+    def __init__(self, blocks: Sequence[_Block], located: Mapping[str, int]) -> None:
         self._blocks, self._located = blocks, located
+        self._starts = list(itertools.accumulate((len(b.house_bills) for b in blocks),
+                                                 initial=0))
 
     def __getitem__(self, bill: str) -> AttestedLine:
-        block, index = self._located[bill]
-        return self._blocks[block].line(index)
+        at = self._located[bill]
+        number = bisect.bisect_right(self._starts, at) - 1
+        block, index = self._blocks[number], at - self._starts[number]
+        return AttestedLine(block.declared_values[index], block.currencies[index],
+                            block.hs6[index], block.arrival_dates[index], block.where)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._located)
@@ -103,8 +110,7 @@ class Attestation:
     """The verified blocks of a question, their lines by house bill, and their digest."""
 
     blocks: tuple[_Block, ...]
-    # house bill -> (block, line) in ``blocks``
-    located: Mapping[str, tuple[int, int]]
+    located: Mapping[str, int]  # house bill -> its place among the blocks' lines, in order
     digest: bytes
 
     @property
@@ -123,17 +129,19 @@ class Attestation:
             "attested by a trusted filer"
         )
 
+    def _joined(self, column: str) -> tuple[Any, ...]:
+        return tuple(itertools.chain.from_iterable(getattr(b, column) for b in self.blocks))
+
     def reference(self, house_bills: Sequence[PyValue],
                   per_usd: Mapping[str, float]) -> tuple[list[PyValue], list[PyValue]]:
         """The attested declared value in USD (rounded to cents; None in a currency without a
         rate) and HS6 of each house bill, all of which ``require`` accepted."""
-        located = list(map(self.located.__getitem__, map(str, house_bills)))
-        blocks = self.blocks
-        values = [blocks[b].declared_values[i] for b, i in located]
-        rates = [per_usd.get(blocks[b].currencies[i]) for b, i in located]
-        declared: list[PyValue] = [None if rate is None else round(value / rate, 2)
-                                   for value, rate in zip(values, rates, strict=True)]
-        return declared, [blocks[b].hs6[i] for b, i in located]
+        at = list(map(self.located.__getitem__, map(str, house_bills)))
+        values, currencies = self._joined("declared_values"), self._joined("currencies")
+        declared: list[PyValue] = [
+            None if (rate := per_usd.get(currencies[i])) is None else round(values[i] / rate, 2)
+            for i in at]
+        return declared, list(map(self._joined("hs6").__getitem__, at))
 
 
 def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> AttestedLine:
@@ -303,7 +311,7 @@ def verify_attestations(
             if entry.problem_at(moment) is None}
     keys[own[1].key_id] = own
     verified: list[_Block] = []
-    located: dict[str, tuple[int, int]] = {}
+    located: dict[str, int] = {}
     digests: list[bytes] = []
     for envelope in blocks:
         payload_digest = digest(envelope.payload)
@@ -316,12 +324,10 @@ def verify_attestations(
             if cache is not None:
                 cache.put(trusted, own[1].key_id, key, block)
         _check_window(block, where, now, skew)
-        at = len(verified)
-        if not located.keys().isdisjoint(block.house_bills) or \
-                len(set(block.house_bills)) != len(block.house_bills):
+        if not (located.keys().isdisjoint(block.house_bills) and block.unique):
             _refuse_twice(verified, block)
-        located.update(zip(block.house_bills,
-                           zip(repeat(at), range(len(block.house_bills)), strict=False),
+        start = len(located)  # every house bill so far is there once
+        located.update(zip(block.house_bills, range(start, start + len(block.house_bills)),
                            strict=True))
         verified.append(block)
     return Attestation(tuple(verified), located, digest_of_payload_digests(digests))

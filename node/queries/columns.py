@@ -1,4 +1,4 @@
-"""Indicator conversions a whole column at a time (pyarrow and numpy, in C).
+"""Indicator conversions a whole column at a time (numpy, in C).
 
 A batch answer turns the raw evidence of thousands of parcels into bands,
 flags and match depths. Calling a Python function per cell cost more than the
@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Mapping, Sequence
+from itertools import repeat
+from operator import is_
+from typing import cast
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.protocol.tables import PyValue
@@ -58,22 +59,22 @@ def count_band_labels(edges: tuple[int, ...]) -> tuple[str, ...]:
             f"{edges[-1]}+")
 
 
+_NUMBERS = frozenset({int, bool, float})
+_EXACT = 2**53  # integers up to this convert to float64 exactly, as Python's float() does
+
+
 def numbers(column: Column, *, integers: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
-    """The column as float64 (or int64) values and a mask of its nulls; None when it holds
-    anything but numbers and nulls (booleans count as numbers, as isinstance says)."""
-    try:
-        array = pa.array(column, from_pandas=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+    """The column as float64 values and a mask of its nulls; None when it holds anything but
+    numbers (integers only, with ``integers``) and nulls, or integers float64 cannot hold
+    exactly (booleans count as numbers, as isinstance says)."""
+    kinds = set(map(type, column)) - {type(None)}
+    if not kinds <= (_NUMBERS - {float} if integers else _NUMBERS):
         return None
-    if pa.types.is_null(array.type):
-        array = array.cast(pa.int64())
-    wanted = pa.int64() if integers else pa.float64()
-    if not (pa.types.is_integer(array.type) or pa.types.is_boolean(array.type)
-            or (not integers and pa.types.is_floating(array.type))):
+    nulls = np.fromiter(map(is_, column, repeat(None)), dtype=bool, count=len(column))
+    values = np.array(column, dtype=np.float64)  # None becomes NaN, masked by ``nulls``
+    if int in kinds and len(column) and np.abs(np.where(nulls, 0, values)).max() >= _EXACT:
         return None
-    nulls = array.is_null().to_numpy(zero_copy_only=False)
-    values = array.cast(wanted).fill_null(0).to_numpy(zero_copy_only=False)
-    return values, nulls
+    return np.where(nulls, 0.0, values), nulls
 
 
 def labelled(values: np.ndarray, missing: np.ndarray, edges: Sequence[float],
@@ -116,17 +117,14 @@ def _ratio(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
 
 def _depth(codes: Column, references: Column) -> list[PyValue] | None:
     """How many leading HS digits agree (6, 4, 2 or 0), None without both codes."""
-    try:
-        code, ref = pa.array(codes, type=pa.string()), pa.array(references, type=pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+    if not set(map(type, codes)) | set(map(type, references)) <= {str, type(None)}:
         return None
-    depth = pa.nulls(len(code), pa.int64()).fill_null(0)
-    for digits in (2, 4, 6):
-        same = pc.equal(pc.utf8_slice_codeunits(code, 0, digits),
-                        pc.utf8_slice_codeunits(ref, 0, digits))
-        depth = pc.if_else(same, digits, depth)
-    result: list[PyValue] = depth.to_pylist()
-    return result
+    pairs = zip(cast(Sequence[str | None], codes), cast(Sequence[str | None], references),
+                strict=True)
+    return [None if code is None or ref is None
+            else 6 if code[:6] == ref[:6] else 4 if code[:4] == ref[:4]
+            else 2 if code[:2] == ref[:2] else 0
+            for code, ref in pairs]
 
 
 # Per field kind: the raw columns of its SQL (node.queries.shipments) to the answer's column.
