@@ -6,6 +6,9 @@ mount namespace whose /etc/hosts, bind-mounted from a temporary file, gives the 
 both addresses: its target is `dns:///replicas.fedtrade.test:P`, the form a Kubernetes
 headless Service is reached by, resolved by gRPC's c-ares resolver (grpcio's default) and
 by its native one (getaddrinfo), which both read /etc/hosts.
+
+Both replicas run one config, so they share its data folder as replicas sharing a volume
+do: the one SQLite file (migrated at start) and the checkpoint file both append to.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from pathlib import Path
 import pytest
 
 from fedtrade.node.audit import verify_chain
+from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import load_node_config
+from fedtrade.node.state import checkpoint_file
 from fedtrade.node.statestore import read_state
 from fedtrade.sim.federation import Federation
 from tests.node.statestore.test_replica_nodes import NODE, use_postgresql
@@ -59,7 +64,8 @@ def hosts_namespace(tmp_path: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("resolver", ["ares", "native"])
 def test_one_name_reaches_both_replicas(
-    federation: Federation, pg_dsn: str, hosts_namespace: list[str], resolver: str
+    federation: Federation, pg_dsn: str, hosts_namespace: list[str], resolver: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(socket.gaierror):  # the name exists only inside the namespace
         socket.getaddrinfo(NAME, 1)
@@ -95,5 +101,14 @@ def test_one_name_reaches_both_replicas(
     assert all(len(ids) >= COUNT // 4 for ids in seen_by), [len(ids) for ids in seen_by]
     # one signed request sent four times at once over the balanced channel: answered once
     assert sorted(result["duplicates"]) == ["answered", "replay", "replay", "replay"]
-    with read_state(load_node_config(config)) as conn:
+    node_config = load_node_config(config)
+    with read_state(node_config) as conn:
         assert verify_chain(conn) >= COUNT + 4
+    # the shared checkpoint file: each replica appended whole lines (one write each, at
+    # start and at stop), every one signed and extended by the chain
+    checkpoints = checkpoint_file(node_config.database)
+    lines = checkpoints.read_text().splitlines()
+    assert len(lines) >= 4
+    assert node_main(["audit", "verify", "--config", str(config), "--checkpoint",
+                      str(checkpoints), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoints"] == len(lines)
