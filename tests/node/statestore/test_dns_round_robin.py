@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -29,12 +28,11 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.state import checkpoint_file
 from fedtrade.node.statestore import read_state
 from fedtrade.sim.federation import Federation
-from tests.node.statestore.test_replica_nodes import NODE, use_postgresql
+from tests.node.statestore.test_replica_nodes import NODE, QUERY_ID, use_postgresql
 from tests.node.test_node_process import start, stop
 
 ROOT = Path(__file__).resolve().parents[3]
 NAME = "replicas.fedtrade.test"
-QUERY_ID = re.compile(r"\b[0-9a-f]{32}\b")
 COUNT = 20
 
 
