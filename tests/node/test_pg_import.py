@@ -1,26 +1,50 @@
-"""Imports published to PostgreSQL: the same rows as the SQLite store, all or nothing.
+"""Imports published to PostgreSQL: only what changed, the same rows as a whole copy.
 
 ``fedtrade-node import`` with ``store.data: postgresql`` validates, quarantines and
-amends in the SQLite store as before, then copies every data table into PostgreSQL
-(COPY into a staging table, INSERT ... SELECT) before the SQLite transaction commits.
+amends in the SQLite store as before; the publish then sends the rows the import
+changed (``node.store.pg_changes``), checks them as sets in PostgreSQL and applies them
+(``node.store.pg_apply``) before the SQLite transaction commits. The first publish, a
+new schema and ``--republish`` copy the whole store (``node.store.pgdata``).
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from fedtrade.node.store.importer import Publish, import_path
-from fedtrade.node.store.pgdata import data_tables, publish
+from fedtrade.node.store.importer import import_path
+from fedtrade.node.store.pgdata import Publisher, data_tables, publish
 from fedtrade.sim.synth import generate
-from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.errors import DataError, FedtradeError
+from tests.node.test_pg_data import new_database
 
-ROLE = "marketplace"
+Rows = dict[str, list[tuple[object, ...]]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a role's world is imported in steps: ``later`` tables after the rest, the
+    second half of ``half`` in a step of its own, and ``amend``'s column changed twice."""
+
+    later: tuple[str, ...]
+    half: str
+    amend: tuple[str, str, tuple[str, str, str]]
+
+
+PLANS = {
+    "marketplace": Plan(("parcel_lines", "recalled_products"), "order_lines",
+                        ("sellers", "status", ("suspended", "active", "closed"))),
+    "carrier": Plan(("house_bill_items",), "house_bills",
+                    ("house_bills", "preload_status", ("hold", "accepted", "pending"))),
+    "broker": Plan(("entry_lines", "entity_list"), "entries",
+                   ("entries", "release_status", ("hold", "released", "pending"))),
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,76 +55,210 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def contents(conn: sqlite3.Connection | psycopg.Connection[tuple[object, ...]],
-             ) -> dict[str, list[tuple[object, ...]]]:
+             role: str) -> Rows:
     """Every data table's rows, in one order, values as Python gives them."""
     out = {}
-    for table in data_tables(ROLE):
+    for table in data_tables(role):
         rows = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
                 for row in conn.execute(f"SELECT * FROM {table}").fetchall()]
         out[table] = sorted(rows, key=repr)
     return out
 
 
-def amend(world: Path, out: Path, status: str) -> Path:
-    """A versioned sellers file suspending (or reinstating) every third seller."""
-    with (world / ROLE / "sellers.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))[::3]
-    path = out / f"sellers-{status}.csv"
+def both(store: Path, dsn: str, role: str) -> tuple[Rows, Rows]:
+    with sqlite3.connect(store) as lite, psycopg.connect(dsn) as pg:
+        return contents(lite, role), contents(pg, role)
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, [*rows[0], "version"])
+        writer = csv.DictWriter(f, list(rows[0]))
         writer.writeheader()
-        writer.writerows({**row, "status": status, "version": 1 + (status == "active")}
-                         for row in rows)
+        writer.writerows(rows)
     return path
 
 
-def imported(world: Path, pg_dsn: str, tmp_path: Path) -> tuple[Path, Publish]:
-    """A store holding the world, published; and the publish its next imports run."""
+def steps(world: Path, role: str, out: Path) -> Iterator[tuple[str, Path]]:
+    """(what, file or folder) of each import after the first, which is ``out / "first"``."""
+    plan = PLANS[role]
+    first = out / "first"
+    for source in sorted((world / role).glob("*.csv")):
+        rows = read(source)
+        if rows and source.stem not in plan.later:
+            write(first / source.name, rows[: len(rows) // 2] if source.stem == plan.half
+                  else rows)
+    rows = read(world / role / f"{plan.half}.csv")
+    yield "second half", write(out / "half" / f"{plan.half}.csv", rows[len(rows) // 2:])
+    for table in plan.later:
+        source = world / role / f"{table}.csv"
+        if source.exists():
+            yield "later table", write(out / table / source.name, read(source))
+    table, column, values = plan.amend
+    rows = read(world / role / f"{table}.csv")[::3]
+    for version, value in zip((1, 2, 1), values, strict=True):  # the last one is stale
+        yield f"amend {version}", write(out / f"amend{version}{value}" / f"{table}.csv",
+                                        [{**r, column: value, "version": str(version)}
+                                         for r in rows])
+
+
+def entity_rows(bad: bool) -> list[dict[str, str]]:
+    rows = [{"entity_id": f"ENTX{n:05d}", "name": name, "country": "CN", "mid": "",
+             "list_name": "UFLPA", "added_at": "2026-01-02"}
+            for n, name in enumerate(("Panda Orbit Technology Inc.", "Megan Garcia"))]
+    return [*rows, {**rows[0], "entity_id": "ENTX99999", "country": "ZZ"}] if bad else rows
+
+
+@pytest.mark.parametrize("role", list(PLANS))
+def test_incremental_publishes_equal_a_whole_copy_row_for_row(
+    world: Path, pg_server: str, tmp_path: Path, role: str
+) -> None:
+    store, dsn = tmp_path / "node.db", new_database(pg_server)
+    push = Publisher(role, dsn)
+    plan = list(steps(world, role, tmp_path / "files"))
+    import_path(store, role, None, tmp_path / "files" / "first", progress=False, publish=push)
+    assert push.last is not None
+    assert push.last.whole
+    lite, pg = both(store, dsn, role)
+    assert pg == lite
+    assert len(lite["parcel_indicators"]) > 100
+    sent_derived = False
+    for what, path in plan:
+        report = import_path(store, role, None, path, progress=False, publish=push)
+        assert push.last is not None, what
+        assert not push.last.whole, what
+        changed = sum(f.rows_inserted + f.rows_amended for f in report.files)
+        assert changed > 0 or report.files[0].rows_stale > 0, what
+        before, (lite, pg) = lite, both(store, dsn, role)
+        assert pg == lite, what
+        # exactly the changed rows were sent (for consignee_parcels: their house bills')
+        assert push.last.rows.keys() == {t for t in lite if lite[t] != before[t]}, what
+        for table, sent in push.last.rows.items():
+            new = set(lite[table]) - set(before[table])
+            if table == "consignee_parcels":
+                bills = {row[2] for row in set(lite[table]) ^ set(before[table])}
+                new = {row for row in lite[table] if row[2] in bills}
+            assert sent == len(new), (what, table)
+        sent_derived |= "parcel_indicators" in push.last.rows
+    assert sent_derived
+    # a quarantine import: the refused row stays out of both stores, the rest is sent
+    rejects = tmp_path / "rejects.csv"
+    report = import_path(store, role, "entity_list", write(tmp_path / "e.csv", entity_rows(True)),
+                         progress=False, publish=push, quarantine=rejects)
+    assert report.files[0].rows_rejected == 1
+    assert "ENTX99999" in rejects.read_text()
+    lite, pg = both(store, dsn, role)
+    assert pg == lite
+    assert push.last is not None
+    assert push.last.rows["entity_list"] == 2
+    # the incrementally published database equals a whole copy of the store
+    whole = new_database(pg_server)
+    with sqlite3.connect(store) as conn:
+        assert publish(conn, role, whole).whole
+    with psycopg.connect(whole) as copied:
+        assert contents(copied, role) == pg
+
+
+def imported(world: Path, dsn: str, store: Path) -> Publisher:
+    """``store`` holding the marketplace world, published to ``dsn``; the publisher."""
+    push = Publisher("marketplace", dsn)
+    import_path(store, "marketplace", None, world / "marketplace", progress=False, publish=push)
+    return push
+
+
+def suspend(world: Path, out: Path, version: int = 1) -> Path:
+    """A versioned sellers file suspending every third seller."""
+    rows = read(world / "marketplace" / "sellers.csv")[::3]
+    return write(out / f"sellers-{version}.csv",
+                 [{**r, "status": "suspended", "version": str(version)} for r in rows])
+
+
+def test_a_publish_failing_midway_leaves_postgresql_as_it_was(
+    world: Path, pg_dsn: str, tmp_path: Path
+) -> None:
     store = tmp_path / "node.db"
-    push = functools.partial(publish, role=ROLE, dsn=pg_dsn)
-    import_path(store, ROLE, None, world / ROLE, progress=False, publish=push)
-    return store, push
-
-
-def test_imports_and_amendments_reach_postgresql_row_for_row(
-    world: Path, pg_dsn: str, tmp_path: Path
-) -> None:
-    store, push = imported(world, pg_dsn, tmp_path)
-    with sqlite3.connect(store) as lite, psycopg.connect(pg_dsn) as pg:
-        before = contents(lite)
-        assert contents(pg) == before
-        assert len(before["parcel_indicators"]) > 200
-        assert before["consignee_parcels"]
-    report = import_path(store, ROLE, "sellers", amend(world, tmp_path, "suspended"),
-                         progress=False, publish=push)
-    assert report.files[0].rows_amended > 0
-    with sqlite3.connect(store) as lite, psycopg.connect(pg_dsn) as pg:
-        after = contents(lite)
-        assert contents(pg) == after
-        suspended = pg.execute("SELECT count(*) FROM sellers WHERE status = 'suspended'")
-        assert suspended.fetchone()[0] >= report.files[0].rows_amended  # type: ignore[index]
-    assert after["parcel_indicators"] != before["parcel_indicators"]  # rebuilt, then copied
-
-
-def test_a_failed_publish_leaves_both_stores_as_they_were(
-    world: Path, pg_dsn: str, tmp_path: Path
-) -> None:
-    store, push = imported(world, pg_dsn, tmp_path)
+    push = imported(world, pg_dsn, store)
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        # the last table copied refuses its rows: every table before it was already replaced
+        # the derived table refuses its rows: the sellers were already applied
         pg.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
                    "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$")
-        pg.execute("CREATE TRIGGER refuse BEFORE INSERT ON consignee_parcels "
+        pg.execute("CREATE TRIGGER refuse BEFORE INSERT ON parcel_indicators "
                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
-        before = contents(pg)
-    with sqlite3.connect(store) as lite:
-        stored = contents(lite)
+    stored, before = both(store, pg_dsn, "marketplace")
     with pytest.raises(FedtradeError, match=r"disk full.*neither store changed"):
-        import_path(store, ROLE, "sellers", amend(world, tmp_path, "suspended"),
+        import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
                     progress=False, publish=push)
-    with sqlite3.connect(store) as lite, psycopg.connect(pg_dsn) as pg:
-        assert contents(pg) == before
-        assert contents(lite) == stored
+    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute("DROP TRIGGER refuse ON parcel_indicators")
+    # neither side moved on: the same import now goes through, incrementally
+    import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
+                progress=False, publish=push)
+    assert push.last is not None
+    assert not push.last.whole
+    assert "sellers" in push.last.rows
+    lite, pg_rows = both(store, pg_dsn, "marketplace")
+    assert lite == pg_rows != before
+
+
+def test_a_missed_publish_is_detected_and_a_republish_recovers(
+    world: Path, pg_server: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "node.db"
+    dsn, other = new_database(pg_server), new_database(pg_server)
+    imported(world, dsn, store)
+    # one import published elsewhere: the first database misses it
+    import_path(store, "marketplace", "sellers", suspend(world, tmp_path), progress=False,
+                publish=Publisher("marketplace", other))
+    stored, before = both(store, dsn, "marketplace")
+    push = Publisher("marketplace", dsn)
+    with pytest.raises(FedtradeError, match=r"is at publish 1 of this import store, which is "
+                       r"at publish 2.*--republish"):
+        import_path(store, "marketplace", "sellers", suspend(world, tmp_path, 2),
+                    progress=False, publish=push)
+    assert both(store, dsn, "marketplace") == (stored, before)
+    push = Publisher("marketplace", dsn, whole=True)
+    import_path(store, "marketplace", "sellers", suspend(world, tmp_path, 2), progress=False,
+                publish=push)
+    assert push.last is not None
+    assert push.last.whole
+    assert push.last.generation.number == 3
+    lite, pg = both(store, dsn, "marketplace")
+    assert lite == pg != before
+
+
+def test_rows_changed_in_postgresql_outside_the_import_are_detected(
+    world: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "node.db"
+    push = imported(world, pg_dsn, store)
+    seller = read(world / "marketplace" / "sellers.csv")[0]["seller_id"]
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute("UPDATE sellers SET legal_name = 'edited by hand' WHERE seller_id = %s",
+                   (seller,))
+    stored, before = both(store, pg_dsn, "marketplace")
+    with pytest.raises(FedtradeError, match=r"in sellers, 1 row\(s\) the import store had are "
+                       r"missing or differ and 1 row\(s\) it did not have.*--republish"):
+        import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
+                    progress=False, publish=push)
+    assert both(store, pg_dsn, "marketplace") == (stored, before)
+
+
+def test_a_database_of_another_import_store_is_refused(
+    world: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    imported(world, pg_dsn, tmp_path / "node.db")
+    with pytest.raises(FedtradeError, match="holds the data another import store published"):
+        import_path(tmp_path / "new.db", "marketplace", "entity_list",
+                    write(tmp_path / "e.csv", entity_rows(False)), progress=False,
+                    publish=Publisher("marketplace", pg_dsn))
+    with sqlite3.connect(tmp_path / "new.db") as lite:
+        assert lite.execute("SELECT count(*) FROM entity_list").fetchone()[0] == 0
 
 
 def test_a_database_holding_another_role_is_refused(
@@ -111,7 +269,25 @@ def test_a_database_holding_another_role_is_refused(
                    "ddl_sha256 text NOT NULL)")
         pg.execute("INSERT INTO fedtrade_data_schema VALUES ('carrier', 'x')")
     with pytest.raises(FedtradeError, match="data of a carrier node, not a marketplace"):
-        import_path(tmp_path / "node.db", ROLE, None, world / ROLE, progress=False,
-                    publish=functools.partial(publish, role=ROLE, dsn=pg_dsn))
+        import_path(tmp_path / "node.db", "marketplace", None, world / "marketplace",
+                    progress=False, publish=Publisher("marketplace", pg_dsn))
     with sqlite3.connect(tmp_path / "node.db") as lite:
         assert lite.execute("SELECT count(*) FROM sellers").fetchone()[0] == 0
+
+
+def test_a_file_refused_whole_publishes_nothing(
+    world: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "node.db"
+    push = imported(world, pg_dsn, store)
+    generation = push.last.generation if push.last else None
+    stored, before = both(store, pg_dsn, "marketplace")
+    with pytest.raises(DataError, match="ZZ"):
+        import_path(store, "marketplace", "entity_list",
+                    write(tmp_path / "e.csv", entity_rows(True)), progress=False, publish=push)
+    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    import_path(store, "marketplace", "entity_list",
+                write(tmp_path / "e.csv", entity_rows(False)), progress=False, publish=push)
+    assert push.last is not None
+    assert generation is not None
+    assert push.last.generation.number == generation.number + 1
