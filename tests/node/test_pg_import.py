@@ -18,11 +18,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.pgdata import Publisher, data_tables, publish
+from fedtrade.sim.federation import Federation
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import DataError, FedtradeError
+from tests.node.test_cli_errors import node_cli
 from tests.node.test_pg_data import new_database
+from tests.node.test_pg_data_nodes import use_postgresql_data
 
 Rows = dict[str, list[tuple[object, ...]]]
 
@@ -48,7 +52,7 @@ PLANS = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pgimport")
     generate(root, shipments=300, seed=3, progress=False)
     return root
@@ -84,23 +88,23 @@ def write(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def steps(world: Path, role: str, out: Path) -> Iterator[tuple[str, Path]]:
+def steps(synth: Path, role: str, out: Path) -> Iterator[tuple[str, Path]]:
     """(what, file or folder) of each import after the first, which is ``out / "first"``."""
     plan = PLANS[role]
     first = out / "first"
-    for source in sorted((world / role).glob("*.csv")):
+    for source in sorted((synth / role).glob("*.csv")):
         rows = read(source)
         if rows and source.stem not in plan.later:
             write(first / source.name, rows[: len(rows) // 2] if source.stem == plan.half
                   else rows)
-    rows = read(world / role / f"{plan.half}.csv")
+    rows = read(synth / role / f"{plan.half}.csv")
     yield "second half", write(out / "half" / f"{plan.half}.csv", rows[len(rows) // 2:])
     for table in plan.later:
-        source = world / role / f"{table}.csv"
+        source = synth / role / f"{table}.csv"
         if source.exists():
             yield "later table", write(out / table / source.name, read(source))
     table, column, values = plan.amend
-    rows = read(world / role / f"{table}.csv")[::3]
+    rows = read(synth / role / f"{table}.csv")[::3]
     for version, value in zip((1, 2, 1), values, strict=True):  # the last one is stale
         yield f"amend {version}", write(out / f"amend{version}{value}" / f"{table}.csv",
                                         [{**r, column: value, "version": str(version)}
@@ -116,11 +120,11 @@ def entity_rows(bad: bool) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("role", list(PLANS))
 def test_incremental_publishes_equal_a_whole_copy_row_for_row(
-    world: Path, pg_server: str, tmp_path: Path, role: str
+    synth: Path, pg_server: str, tmp_path: Path, role: str
 ) -> None:
     store, dsn = tmp_path / "node.db", new_database(pg_server)
     push = Publisher(role, dsn)
-    plan = list(steps(world, role, tmp_path / "files"))
+    plan = list(steps(synth, role, tmp_path / "files"))
     import_path(store, role, None, tmp_path / "files" / "first", progress=False, publish=push)
     assert push.last is not None
     assert push.last.whole
@@ -164,25 +168,25 @@ def test_incremental_publishes_equal_a_whole_copy_row_for_row(
         assert contents(copied, role) == pg
 
 
-def imported(world: Path, dsn: str, store: Path) -> Publisher:
+def imported(synth: Path, dsn: str, store: Path) -> Publisher:
     """``store`` holding the marketplace world, published to ``dsn``; the publisher."""
     push = Publisher("marketplace", dsn)
-    import_path(store, "marketplace", None, world / "marketplace", progress=False, publish=push)
+    import_path(store, "marketplace", None, synth / "marketplace", progress=False, publish=push)
     return push
 
 
-def suspend(world: Path, out: Path, version: int = 1) -> Path:
+def suspend(synth: Path, out: Path, version: int = 1) -> Path:
     """A versioned sellers file suspending every third seller."""
-    rows = read(world / "marketplace" / "sellers.csv")[::3]
+    rows = read(synth / "marketplace" / "sellers.csv")[::3]
     return write(out / f"sellers-{version}.csv",
                  [{**r, "status": "suspended", "version": str(version)} for r in rows])
 
 
 def test_a_publish_failing_midway_leaves_postgresql_as_it_was(
-    world: Path, pg_dsn: str, tmp_path: Path
+    synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "node.db"
-    push = imported(world, pg_dsn, store)
+    push = imported(synth, pg_dsn, store)
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         # the derived table refuses its rows: the sellers were already applied
         pg.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
@@ -191,13 +195,13 @@ def test_a_publish_failing_midway_leaves_postgresql_as_it_was(
                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
     stored, before = both(store, pg_dsn, "marketplace")
     with pytest.raises(FedtradeError, match=r"disk full.*neither store changed"):
-        import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
+        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
                     progress=False, publish=push)
     assert both(store, pg_dsn, "marketplace") == (stored, before)
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         pg.execute("DROP TRIGGER refuse ON parcel_indicators")
     # neither side moved on: the same import now goes through, incrementally
-    import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
+    import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
                 progress=False, publish=push)
     assert push.last is not None
     assert not push.last.whole
@@ -207,23 +211,23 @@ def test_a_publish_failing_midway_leaves_postgresql_as_it_was(
 
 
 def test_a_missed_publish_is_detected_and_a_republish_recovers(
-    world: Path, pg_server: str, tmp_path: Path
+    synth: Path, pg_server: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "node.db"
     dsn, other = new_database(pg_server), new_database(pg_server)
-    imported(world, dsn, store)
+    imported(synth, dsn, store)
     # one import published elsewhere: the first database misses it
-    import_path(store, "marketplace", "sellers", suspend(world, tmp_path), progress=False,
+    import_path(store, "marketplace", "sellers", suspend(synth, tmp_path), progress=False,
                 publish=Publisher("marketplace", other))
     stored, before = both(store, dsn, "marketplace")
     push = Publisher("marketplace", dsn)
     with pytest.raises(FedtradeError, match=r"is at publish 1 of this import store, which is "
                        r"at publish 2.*--republish"):
-        import_path(store, "marketplace", "sellers", suspend(world, tmp_path, 2),
+        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path, 2),
                     progress=False, publish=push)
     assert both(store, dsn, "marketplace") == (stored, before)
     push = Publisher("marketplace", dsn, whole=True)
-    import_path(store, "marketplace", "sellers", suspend(world, tmp_path, 2), progress=False,
+    import_path(store, "marketplace", "sellers", suspend(synth, tmp_path, 2), progress=False,
                 publish=push)
     assert push.last is not None
     assert push.last.whole
@@ -233,26 +237,26 @@ def test_a_missed_publish_is_detected_and_a_republish_recovers(
 
 
 def test_rows_changed_in_postgresql_outside_the_import_are_detected(
-    world: Path, pg_dsn: str, tmp_path: Path
+    synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "node.db"
-    push = imported(world, pg_dsn, store)
-    seller = read(world / "marketplace" / "sellers.csv")[0]["seller_id"]
+    push = imported(synth, pg_dsn, store)
+    seller = read(synth / "marketplace" / "sellers.csv")[0]["seller_id"]
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         pg.execute("UPDATE sellers SET legal_name = 'edited by hand' WHERE seller_id = %s",
                    (seller,))
     stored, before = both(store, pg_dsn, "marketplace")
     with pytest.raises(FedtradeError, match=r"in sellers, 1 row\(s\) the import store had are "
                        r"missing or differ and 1 row\(s\) it did not have.*--republish"):
-        import_path(store, "marketplace", "sellers", suspend(world, tmp_path),
+        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
                     progress=False, publish=push)
     assert both(store, pg_dsn, "marketplace") == (stored, before)
 
 
 def test_a_database_of_another_import_store_is_refused(
-    world: Path, pg_dsn: str, tmp_path: Path
+    synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
-    imported(world, pg_dsn, tmp_path / "node.db")
+    imported(synth, pg_dsn, tmp_path / "node.db")
     with pytest.raises(FedtradeError, match="holds the data another import store published"):
         import_path(tmp_path / "new.db", "marketplace", "entity_list",
                     write(tmp_path / "e.csv", entity_rows(False)), progress=False,
@@ -262,24 +266,24 @@ def test_a_database_of_another_import_store_is_refused(
 
 
 def test_a_database_holding_another_role_is_refused(
-    world: Path, pg_dsn: str, tmp_path: Path
+    synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         pg.execute("CREATE TABLE fedtrade_data_schema (role text PRIMARY KEY, "
                    "ddl_sha256 text NOT NULL)")
         pg.execute("INSERT INTO fedtrade_data_schema VALUES ('carrier', 'x')")
     with pytest.raises(FedtradeError, match="data of a carrier node, not a marketplace"):
-        import_path(tmp_path / "node.db", "marketplace", None, world / "marketplace",
+        import_path(tmp_path / "node.db", "marketplace", None, synth / "marketplace",
                     progress=False, publish=Publisher("marketplace", pg_dsn))
     with sqlite3.connect(tmp_path / "node.db") as lite:
         assert lite.execute("SELECT count(*) FROM sellers").fetchone()[0] == 0
 
 
 def test_a_file_refused_whole_publishes_nothing(
-    world: Path, pg_dsn: str, tmp_path: Path
+    synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "node.db"
-    push = imported(world, pg_dsn, store)
+    push = imported(synth, pg_dsn, store)
     generation = push.last.generation if push.last else None
     stored, before = both(store, pg_dsn, "marketplace")
     with pytest.raises(DataError, match="ZZ"):
@@ -291,3 +295,18 @@ def test_a_file_refused_whole_publishes_nothing(
     assert push.last is not None
     assert generation is not None
     assert push.last.generation.number == generation.number + 1
+
+
+def test_republish_on_the_command_line(world_federation: Federation, pg_dsn: str) -> None:
+    config = world_federation.node_configs["broker-1"]
+    refused = node_cli("import", "--config", str(config), "--republish").error_line()
+    assert refused.startswith("--republish applies to a node whose data is on PostgreSQL")
+    use_postgresql_data(config, pg_dsn)
+    missing = node_cli("import", "--config", str(config)).error_line()
+    assert missing == "give TABLE PATH for one file, or just a FOLDER"
+    run = node_cli("import", "--config", str(config), "--republish")
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("copied the whole store to PostgreSQL (")
+    lite, pg = both(load_node_config(config).database, pg_dsn, "broker")
+    assert lite == pg
+    assert len(pg["entries"]) > 100
