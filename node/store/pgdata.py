@@ -1,15 +1,20 @@
 """The data tables on PostgreSQL, for nodes whose replicas answer from one shared store.
 
 Import stays as it is (``node.store.importer``: reading, per-row and set checks,
-quarantine, amendments, the derived tables' rebuild, all in the node's SQLite file);
-``publish`` then copies the store's data tables into PostgreSQL, inside that import's
-SQLite transaction: each table goes through ``COPY`` into a staging table and
-``INSERT ... SELECT`` into its PostgreSQL table, all in one PostgreSQL transaction that
-commits before the SQLite one. A failure on either side leaves both stores as they
-were (the SQLite transaction rolls back); readers keep answering from the previous
-rows until the commit (MVCC). Every publish copies every data table whole, so a
-PostgreSQL store that missed an import (or a new release's schema) is caught up by
-the next one.
+quarantine, amendments, the derived tables' rebuild, all in the node's SQLite file,
+the import store); the import's ``Publisher`` then publishes to PostgreSQL inside that
+import's SQLite transaction, in one PostgreSQL transaction that commits before the
+SQLite one. A failure on either side leaves both stores as they were (the SQLite
+transaction rolls back); readers keep answering from the previous rows until the
+commit (MVCC).
+
+A publish sends what the import changed (``node.store.pg_changes`` finds it,
+``node.store.pg_apply`` checks and applies it). It copies the whole store instead
+(``COPY`` into a staging table, ``INSERT ... SELECT``) the first time, after a change
+of the schema, and when asked (``--republish``, ``publish``). A generation, the import
+store's random id and a counter, is kept on both sides (``pg_publish`` in SQLite,
+``fedtrade_data_schema`` in PostgreSQL): an import onto a database at another
+generation (a lost publish, a restored store, another store's data) is refused.
 
 The PostgreSQL tables are made from the SQLite schema itself (``PRAGMA table_info``
 and its indexes), types mapped one to one (INTEGER: bigint, REAL: double precision,

@@ -253,6 +253,40 @@ def test_rows_changed_in_postgresql_outside_the_import_are_detected(
     assert both(store, pg_dsn, "marketplace") == (stored, before)
 
 
+def test_a_reference_to_a_row_postgresql_lost_is_refused(
+    synth: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "node.db"
+    push = imported(synth, pg_dsn, store)
+    listing = read(synth / "marketplace" / "listings.csv")[0]
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute("DELETE FROM sellers WHERE seller_id = %s", (listing["seller_id"],))
+    stored, before = both(store, pg_dsn, "marketplace")
+    new = write(tmp_path / "listings.csv", [{**listing, "listing_id": "LSTX0000001"}])
+    with pytest.raises(FedtradeError, match=r"listings.seller_id names no row of sellers "
+                       rf"\('{listing['seller_id']}'\).*--republish"):
+        import_path(store, "marketplace", "listings", new, progress=False, publish=push)
+    assert both(store, pg_dsn, "marketplace") == (stored, before)
+
+
+def test_a_key_postgresql_holds_under_another_row_is_refused(
+    synth: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "node.db"
+    push = imported(synth, pg_dsn, store)
+    shipped = read(synth / "marketplace" / "fulfillments.csv")[0]
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute("INSERT INTO fulfillments VALUES ('FULX1', %s, 'CI', 'CI1234567890', %s)",
+                   (shipped["order_id"], shipped["shipped_at"]))
+    stored, before = both(store, pg_dsn, "marketplace")
+    new = write(tmp_path / "fulfillments.csv", [
+        {**shipped, "fulfillment_id": "FULX2", "house_bill": "CI1234567890"}])
+    with pytest.raises(FedtradeError, match=r"refuses this import's rows of fulfillments: "
+                       r"duplicate key.*CI1234567890.*--republish"):
+        import_path(store, "marketplace", "fulfillments", new, progress=False, publish=push)
+    assert both(store, pg_dsn, "marketplace") == (stored, before)
+
+
 def test_a_database_of_another_import_store_is_refused(
     synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
