@@ -81,17 +81,16 @@ def _apply(pg: Connection, table: str, key: tuple[str, ...], columns: list[str])
                f"ON CONFLICT ({', '.join(key)}) {update}")
 
 
-def _orphans(changed: set[str]) -> Iterator[tuple[str, str]]:
+def _orphans(tables: tuple[str, ...], changed: set[str]) -> Iterator[tuple[str, str]]:
     """(SQL finding one broken reference, what it means) for each foreign key touched."""
-    for child in changed & TABLES.keys():
+    for child in TABLES.keys() & set(tables):
         for col in TABLES[child].columns:
             ref = col.references
-            if ref is None:
-                continue
-            yield (f"SELECT n.{col.name} FROM _new_{child} AS n WHERE NOT EXISTS "
-                   f"(SELECT 1 FROM {ref.table} AS p WHERE p.{ref.column} = n.{col.name}) "
-                   "LIMIT 1", f"{child}.{col.name} names no row of {ref.table}")
-            if ref.table in changed:
+            if ref is not None and child in changed:
+                yield (f"SELECT n.{col.name} FROM _new_{child} AS n WHERE NOT EXISTS "
+                       f"(SELECT 1 FROM {ref.table} AS p WHERE p.{ref.column} = n.{col.name}) "
+                       "LIMIT 1", f"{child}.{col.name} names no row of {ref.table}")
+            if ref is not None and ref.table in changed:
                 yield (f"SELECT o.{ref.column} FROM _old_{ref.table} AS o WHERE NOT EXISTS "
                        f"(SELECT 1 FROM {ref.table} AS p WHERE p.{ref.column} = o.{ref.column}) "
                        f"AND EXISTS (SELECT 1 FROM {child} AS c WHERE c.{col.name} = "
@@ -117,7 +116,7 @@ def apply(pg: Connection, changes: Changes, tables: tuple[str, ...]) -> dict[str
                     f"the import store does not; {DIVERGED}") from None
             row = pg.execute(f"SELECT count(*) FROM _new_{table}").fetchone()
             sent[table] = int(row[0]) if row is not None else 0
-    for sql, meaning in _orphans(set(sent)):
+    for sql, meaning in _orphans(tables, set(sent)):
         found = pg.execute(sql).fetchone()
         if found is not None:
             raise FedtradeError(f"the PostgreSQL data store would be inconsistent after this "

@@ -23,7 +23,7 @@ from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.pgdata import Publisher, data_tables, publish
 from fedtrade.sim.federation import Federation
 from fedtrade.sim.synth import generate
-from fedtrade.trust.errors import DataError, FedtradeError
+from fedtrade.trust.errors import FedtradeError
 from tests.node.test_cli_errors import node_cli
 from tests.node.test_pg_data import new_database
 from tests.node.test_pg_data_nodes import use_postgresql_data
@@ -182,32 +182,44 @@ def suspend(synth: Path, out: Path, version: int = 1) -> Path:
                  [{**r, "status": "suspended", "version": str(version)} for r in rows])
 
 
+def by_hand(dsn: str, sql: str, *params: str) -> None:
+    """Change the PostgreSQL data store outside the import."""
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        pg.execute(sql.encode(), params)
+
+
+def refused(store: Path, dsn: str, push: Publisher, table: str, path: Path, match: str,
+            ) -> Rows:
+    """Import ``path`` into ``table``, expecting FedtradeError ``match``: neither store
+    changes. Returns PostgreSQL's rows."""
+    before = both(store, dsn, "marketplace")
+    with pytest.raises(FedtradeError, match=match):
+        import_path(store, "marketplace", table, path, progress=False, publish=push)
+    assert both(store, dsn, "marketplace") == before
+    return before[1]
+
+
 def test_a_publish_failing_midway_leaves_postgresql_as_it_was(
     synth: Path, pg_dsn: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        # the derived table refuses its rows: the sellers were already applied
-        pg.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                   "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$")
-        pg.execute("CREATE TRIGGER refuse BEFORE INSERT ON parcel_indicators "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
-    stored, before = both(store, pg_dsn, "marketplace")
-    with pytest.raises(FedtradeError, match=r"disk full.*neither store changed"):
-        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
-                    progress=False, publish=push)
-    assert both(store, pg_dsn, "marketplace") == (stored, before)
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute("DROP TRIGGER refuse ON parcel_indicators")
+    # the derived table refuses its rows: the sellers were already applied
+    by_hand(pg_dsn, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$")
+    by_hand(pg_dsn, "CREATE TRIGGER refuse BEFORE INSERT ON parcel_indicators "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
+    before = refused(store, pg_dsn, push, "sellers", suspend(synth, tmp_path),
+                     r"disk full.*neither store changed")
+    by_hand(pg_dsn, "DROP TRIGGER refuse ON parcel_indicators")
     # neither side moved on: the same import now goes through, incrementally
     import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
                 progress=False, publish=push)
     assert push.last is not None
     assert not push.last.whole
     assert "sellers" in push.last.rows
-    lite, pg_rows = both(store, pg_dsn, "marketplace")
-    assert lite == pg_rows != before
+    lite, pg = both(store, pg_dsn, "marketplace")
+    assert lite == pg != before
 
 
 def test_a_missed_publish_is_detected_and_a_republish_recovers(
@@ -219,13 +231,9 @@ def test_a_missed_publish_is_detected_and_a_republish_recovers(
     # one import published elsewhere: the first database misses it
     import_path(store, "marketplace", "sellers", suspend(synth, tmp_path), progress=False,
                 publish=Publisher("marketplace", other))
-    stored, before = both(store, dsn, "marketplace")
-    push = Publisher("marketplace", dsn)
-    with pytest.raises(FedtradeError, match=r"is at publish 1 of this import store, which is "
-                       r"at publish 2.*--republish"):
-        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path, 2),
-                    progress=False, publish=push)
-    assert both(store, dsn, "marketplace") == (stored, before)
+    before = refused(store, dsn, Publisher("marketplace", dsn), "sellers",
+                     suspend(synth, tmp_path, 2), r"is at publish 1 of this import store, "
+                     r"which is at publish 2.*--republish")
     push = Publisher("marketplace", dsn, whole=True)
     import_path(store, "marketplace", "sellers", suspend(synth, tmp_path, 2), progress=False,
                 publish=push)
@@ -242,15 +250,10 @@ def test_rows_changed_in_postgresql_outside_the_import_are_detected(
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
     seller = read(synth / "marketplace" / "sellers.csv")[0]["seller_id"]
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute("UPDATE sellers SET legal_name = 'edited by hand' WHERE seller_id = %s",
-                   (seller,))
-    stored, before = both(store, pg_dsn, "marketplace")
-    with pytest.raises(FedtradeError, match=r"in sellers, 1 row\(s\) the import store had are "
-                       r"missing or differ and 1 row\(s\) it did not have.*--republish"):
-        import_path(store, "marketplace", "sellers", suspend(synth, tmp_path),
-                    progress=False, publish=push)
-    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    by_hand(pg_dsn, "UPDATE sellers SET legal_name = 'by hand' WHERE seller_id = %s", seller)
+    refused(store, pg_dsn, push, "sellers", suspend(synth, tmp_path),
+            r"in sellers, 1 row\(s\) the import store had are missing or differ and "
+            r"1 row\(s\) it did not have.*--republish")
 
 
 def test_a_reference_to_a_row_postgresql_lost_is_refused(
@@ -259,14 +262,10 @@ def test_a_reference_to_a_row_postgresql_lost_is_refused(
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
     listing = read(synth / "marketplace" / "listings.csv")[0]
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute("DELETE FROM sellers WHERE seller_id = %s", (listing["seller_id"],))
-    stored, before = both(store, pg_dsn, "marketplace")
+    by_hand(pg_dsn, "DELETE FROM sellers WHERE seller_id = %s", listing["seller_id"])
     new = write(tmp_path / "listings.csv", [{**listing, "listing_id": "LSTX0000001"}])
-    with pytest.raises(FedtradeError, match=r"listings.seller_id names no row of sellers "
-                       rf"\('{listing['seller_id']}'\).*--republish"):
-        import_path(store, "marketplace", "listings", new, progress=False, publish=push)
-    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    refused(store, pg_dsn, push, "listings", new, r"listings.seller_id names no row of "
+            rf"sellers \('{listing['seller_id']}'\).*--republish")
 
 
 def test_a_key_postgresql_holds_under_another_row_is_refused(
@@ -275,16 +274,12 @@ def test_a_key_postgresql_holds_under_another_row_is_refused(
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
     shipped = read(synth / "marketplace" / "fulfillments.csv")[0]
-    with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute("INSERT INTO fulfillments VALUES ('FULX1', %s, 'CI', 'CI1234567890', %s)",
-                   (shipped["order_id"], shipped["shipped_at"]))
-    stored, before = both(store, pg_dsn, "marketplace")
+    by_hand(pg_dsn, "INSERT INTO fulfillments VALUES ('FULX1', %s, 'CI', 'CI1234567890', %s)",
+            shipped["order_id"], shipped["shipped_at"])
     new = write(tmp_path / "fulfillments.csv", [
         {**shipped, "fulfillment_id": "FULX2", "house_bill": "CI1234567890"}])
-    with pytest.raises(FedtradeError, match=r"refuses this import's rows of fulfillments: "
-                       r"duplicate key.*CI1234567890.*--republish"):
-        import_path(store, "marketplace", "fulfillments", new, progress=False, publish=push)
-    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    refused(store, pg_dsn, push, "fulfillments", new, r"refuses this import's rows of "
+            r"fulfillments: duplicate key.*CI1234567890.*--republish")
 
 
 def test_a_database_of_another_import_store_is_refused(
@@ -319,11 +314,8 @@ def test_a_file_refused_whole_publishes_nothing(
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
     generation = push.last.generation if push.last else None
-    stored, before = both(store, pg_dsn, "marketplace")
-    with pytest.raises(DataError, match="ZZ"):
-        import_path(store, "marketplace", "entity_list",
-                    write(tmp_path / "e.csv", entity_rows(True)), progress=False, publish=push)
-    assert both(store, pg_dsn, "marketplace") == (stored, before)
+    refused(store, pg_dsn, push, "entity_list", write(tmp_path / "e.csv", entity_rows(True)),
+            "ZZ")
     import_path(store, "marketplace", "entity_list",
                 write(tmp_path / "e.csv", entity_rows(False)), progress=False, publish=push)
     assert push.last is not None
@@ -333,8 +325,8 @@ def test_a_file_refused_whole_publishes_nothing(
 
 def test_republish_on_the_command_line(world_federation: Federation, pg_dsn: str) -> None:
     config = world_federation.node_configs["broker-1"]
-    refused = node_cli("import", "--config", str(config), "--republish").error_line()
-    assert refused.startswith("--republish applies to a node whose data is on PostgreSQL")
+    sqlite_only = node_cli("import", "--config", str(config), "--republish").error_line()
+    assert sqlite_only.startswith("--republish applies to a node whose data is on PostgreSQL")
     use_postgresql_data(config, pg_dsn)
     missing = node_cli("import", "--config", str(config)).error_line()
     assert missing == "give TABLE PATH for one file, or just a FOLDER"
