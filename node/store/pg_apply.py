@@ -104,7 +104,7 @@ def apply(pg: Connection, changes: Changes, tables: tuple[str, ...]) -> dict[str
     sent = {}
     for table in tables:
         if changes.changed(table):
-            columns = [row[1] for row in changes.conn.execute(f"PRAGMA main.table_info({table})")]
+            columns = list(changes.columns[table])
             _stage(pg, changes, table, columns)
             _check_before(pg, table, changes.keys[table])
             try:
