@@ -357,8 +357,9 @@ def import_path(
     import after that many rows were inserted. ``quarantine`` imports the valid
     rows and writes the refused ones there (a folder when ``path`` is one);
     ``max_rejects`` then refuses the import when more rows than that were refused.
-    ``publish`` runs last inside the import's transaction, seeing the store as it will
-    be committed (even when every file was skipped); when it raises, nothing is written.
+    ``publish.begin`` runs first in the import's write transaction; ``publish`` runs last,
+    seeing the store as it will be committed (even when every file was skipped); when
+    either raises, nothing is written.
     """
     check_role(role)
     if max_errors < 1:
