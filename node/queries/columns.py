@@ -42,7 +42,7 @@ __all__ = [
 Column = Sequence[PyValue]
 
 
-@functools.lru_cache(maxsize=64)
+# Not cached: 0.0 and -0.0 are one cache key but two labels ("0" and "-0").
 def band_labels(edges: tuple[float, ...], unit: str = "") -> tuple[str, ...]:
     """The label of each band, by the number of edges at or below the value."""
     return (f"<{edges[0]:g}{unit}",
