@@ -14,7 +14,7 @@
    alone), record each file's SHA-256 in ``import_log``, update the derived
    tables for the parcels the written rows touch (``indicators.Changes``),
    hand the transaction to ``publish`` when given (a node whose data is on
-   PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
+   PostgreSQL copies what changed there: ``node.store.pgdata``), ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
 A file whose rows carry versions (the optional ``version`` column) is checked
@@ -47,10 +47,11 @@ import itertools
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from fedtrade.node.store import amend, indicators
 from fedtrade.node.store.columns import SqlValue
@@ -72,7 +73,16 @@ from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
 __all__ = ["Publish", "RejectLimit", "import_path"]
 
-Publish = Callable[[sqlite3.Connection], None]
+
+class Publish(Protocol):
+    """A copy of the import elsewhere (``node.store.pgdata``): ``begin`` runs first in the
+    write transaction, before any row is written; the call runs last, before COMMIT."""
+
+    def begin(self, conn: sqlite3.Connection) -> None: ...
+
+    def __call__(self, conn: sqlite3.Connection) -> None: ...
+
+
 _CACHE_KIB = 65536  # page cache per database (store and TEMP) while importing
 
 
@@ -331,6 +341,8 @@ def _run(
             }
         try:
             with _transaction(conn, "BEGIN IMMEDIATE"):
+                if publish is not None:
+                    publish.begin(conn)
                 written = _write(
                     conn, role, files, stages, intake, _FailAfter(fail_after_rows), display,
                     max_rejects)
@@ -365,8 +377,9 @@ def import_path(
     import after that many rows were inserted. ``quarantine`` imports the valid
     rows and writes the refused ones there (a folder when ``path`` is one);
     ``max_rejects`` then refuses the import when more rows than that were refused.
-    ``publish`` runs last inside the import's transaction, seeing the store as it will
-    be committed (even when every file was skipped); when it raises, nothing is written.
+    ``publish.begin`` runs first in the import's write transaction; ``publish`` runs last,
+    seeing the store as it will be committed (even when every file was skipped); when
+    either raises, nothing is written.
     """
     check_role(role)
     if max_errors < 1:
