@@ -292,10 +292,15 @@ _FREE_TEXT = {"marketplace": ("orders", "buyer_name"), "carrier": ("house_bills"
               "broker": ("entries", "consignee_name")}
 
 
-def _refuse(conn: sqlite3.Connection) -> None:
+class _Refuse:
     """A publish step that fails once it has seen the derived tables as updated."""
-    _seen.append(_derived(conn))
-    raise FedtradeError("the publish step failed")
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        pass
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        _seen.append(_derived(conn))
+        raise FedtradeError("the publish step failed")
 
 
 _seen: list[dict[str, list[tuple[object, ...]]]] = []
@@ -319,7 +324,7 @@ def test_a_failing_import_or_amendment_leaves_the_store_as_before(
         assert _everything(store.db) == before
         _seen.clear()
         with pytest.raises(FedtradeError, match="publish step failed"):
-            import_path(store.db, role, part_table, path, progress=False, publish=_refuse)
+            import_path(store.db, role, part_table, path, progress=False, publish=_Refuse())
         assert _seen[0] != {t: before[t] for t in DERIVED}  # updated, then rolled back
         assert _everything(store.db) == before
     store.add_part(0)
