@@ -38,16 +38,23 @@ class ConsigneeDays:
     @classmethod
     def build(cls, consignee: npt.NDArray[np.uint64], day: Ints, usd: Floats) -> ConsigneeDays:
         """From per-row consignee keys, arrival days (ordinals) and declared USD."""
+        # each temporary is let go once used: the peak is a few of them, not all
         order = np.lexsort((day, consignee))
         keys, days = consignee[order], day[order]
         new = np.r_[True, (keys[1:] != keys[:-1]) | (days[1:] != days[:-1])]
-        group_of_row = np.empty(len(order), np.int32)
-        group_of_row[order] = np.cumsum(new) - 1
         starts = np.flatnonzero(new)
+        keys, entry_days = keys[starts], days[starts].astype(np.int32)
+        del starts, days
+        group_of_row = np.empty(len(order), np.int32)
+        numbers = np.cumsum(new, dtype=np.int32)
+        del new
+        numbers -= 1
+        group_of_row[order] = numbers
+        del order, numbers
         # bincount adds in row order: the same sums as a running total per day
-        sums = np.bincount(group_of_row, weights=usd, minlength=len(starts)).astype(np.float64)
-        return cls(keys[starts], days[starts].astype(np.int32),
-                   np.bincount(group_of_row).astype(np.int32), sums, group_of_row)
+        sums = np.bincount(group_of_row, weights=usd, minlength=len(keys)).astype(np.float64)
+        return cls(keys, entry_days, np.bincount(group_of_row).astype(np.int32), sums,
+                   group_of_row)
 
     def window_total(self, consignee: int, opening: int, width: int) -> tuple[int, float]:
         """Parcels and USD of ``consignee`` on days ``opening`` .. ``opening + width - 1``."""
@@ -66,13 +73,17 @@ class ConsigneeDays:
         forwarding[self.group_of_row[at_forwarder]] = True
         parcels = np.zeros(groups, np.int64)
         usd = np.zeros(groups)
+        # in place, where the pair is in one window: no copies of the selected entries
         for offset, within in self._pairs(width):
-            parcels[:groups - offset][within] += self.parcels[offset:][within]
-            usd[:groups - offset][within] += self.usd[offset:][within]
+            np.add(parcels[:groups - offset], self.parcels[offset:],
+                   out=parcels[:groups - offset], where=within)
+            np.add(usd[:groups - offset], self.usd[offset:], out=usd[:groups - offset],
+                   where=within)
         over = (parcels >= 2) & (usd > threshold_usd) & ~forwarding
+        del parcels, usd
         marked = np.zeros(groups, bool)
         for offset, within in self._pairs(width):
-            marked[offset:][within & over[:groups - offset]] = True
+            marked[offset:] |= within & over[:groups - offset]
         return marked[self.group_of_row]
 
     def _pairs(self, width: int) -> Iterator[tuple[int, Flags]]:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fedtrade.protocol.matching import _ADDRESS_WORDS, _HONORIFICS, normalize_consignee
+from fedtrade.protocol.matching import ADDRESS_WORDS, HONORIFICS, normalize_consignee
 
 __all__ = ["consignee_keys"]
 
@@ -46,7 +46,7 @@ def _join(words: pa.Array, rows: npt.NDArray[np.int64], count: int) -> pa.Array:
 
 def _names(name: pa.Array) -> pa.Array:
     words, rows = _words(_tokens(name))
-    keep = np.asarray(pc.invert(pc.is_in(words, pa.array(sorted(_HONORIFICS)))), bool)
+    keep = np.asarray(pc.invert(pc.is_in(words, pa.array(sorted(HONORIFICS)))), bool)
     words, rows = words.filter(pa.array(keep)), rows[keep]
     encoded = words.dictionary_encode()
     rank = np.empty(len(encoded.dictionary), np.int64)
@@ -59,7 +59,7 @@ def _names(name: pa.Array) -> pa.Array:
 def _addresses(address: pa.Array) -> pa.Array:
     words, rows = _words(_tokens(pc.replace_substring(address, "#", " APT ")))
     encoded = words.dictionary_encode()
-    spelt = pa.array([_ADDRESS_WORDS.get(w, w) for w in encoded.dictionary.to_pylist()],
+    spelt = pa.array([ADDRESS_WORDS.get(w, w) for w in encoded.dictionary.to_pylist()],
                      pa.string())
     words = spelt.take(encoded.indices)
     # "Apartment #4" says APT twice: an APT right after an APT of the same row goes

@@ -10,37 +10,71 @@ by value.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from fedtrade.protocol.wire import PyValue
 
-__all__ = ["condition_mask"]
+__all__ = ["TypedColumn"]
 
 Flags = npt.NDArray[np.bool_]
 _NUMERIC = (int, float)
 
 
-def _kind(column: Sequence[PyValue]) -> type | None:
-    """The one type of the column's non-null values (bool, int, float, str), or None."""
-    kinds = {type(v) for v in column}
-    kinds.discard(type(None))
-    if len(kinds) == 1:
-        (kind,) = kinds
-        if kind in (bool, int, float, str):
-            return kind
-    return None
+class TypedColumn:
+    """One answer column prepared once for all the rules that read it: the one kind of its
+    values, the values as one numpy array (or None: compared value by value) and where
+    they are not null."""
+
+    def __init__(self, column: Sequence[PyValue]) -> None:
+        self.column = column
+        kinds = set(map(type, column))
+        nulls = type(None) in kinds
+        kinds.discard(type(None))
+        kind = next(iter(kinds)) if len(kinds) == 1 else None
+        self.kind = kind if kind in (bool, int, float, str) else None
+        self.present: Flags = np.fromiter(map(operator.is_not, column, repeat(None)), bool,
+                                          len(column)) if nulls else np.ones(len(column), bool)
+        self.values = None if self.kind is None else \
+            _as_array(column, self.kind, fill=nulls)
+
+    def mask(self, equals_any: Sequence[PyValue] | None,
+             equals_none_of: Sequence[PyValue] | None, below: float | None,
+             matches: Callable[[PyValue], bool]) -> Flags:
+        """Per value: does it meet the condition? ``matches`` is the same test for one
+        value, used for a column numpy cannot hold as one kind."""
+        column, kind, values, present = self.column, self.kind, self.values, self.present
+        if kind is None or values is None:
+            return np.fromiter((matches(v) for v in column), bool, len(column))
+        if below is not None:
+            if kind not in _NUMERIC or kind is bool:
+                return np.zeros(len(column), bool)
+            below_mask: Flags = present & (values.astype(np.float64) < below)
+            return below_mask
+        equal = np.zeros(len(column), bool)
+        for wanted in equals_any if equals_any is not None else equals_none_of or ():
+            value = _comparable(kind, wanted)
+            if value is not None:
+                equal |= values == value
+        return present & (equal if equals_any is not None else ~equal)
 
 
-def _as_array(column: Sequence[PyValue], kind: type) -> npt.NDArray[np.generic] | None:
-    # texts stay Python objects: numpy's fixed-width text would drop trailing NULs
-    placeholders: dict[type, PyValue] = {bool: False, int: 0, float: 0.0, str: ""}
-    placeholder = placeholders[kind]
+_PLACEHOLDERS: dict[type, PyValue] = {bool: False, int: 0, float: 0.0, str: ""}
+# texts stay Python objects: numpy's fixed-width text would drop trailing NULs
+_DTYPES: dict[type, type] = {bool: bool, int: np.int64, float: np.float64, str: object}
+
+
+def _as_array(column: Sequence[PyValue], kind: type, *, fill: bool
+              ) -> npt.NDArray[np.generic] | None:
+    if fill:  # nulls become a placeholder; ``present`` keeps them from matching
+        placeholder = _PLACEHOLDERS[kind]
+        column = [placeholder if v is None else v for v in column]
     try:
-        return np.array([placeholder if v is None else v for v in column],
-                        dtype={bool: bool, int: np.int64, float: np.float64, str: object}[kind])
+        return np.array(column, dtype=_DTYPES[kind])
     except OverflowError:  # an integer beyond 64 bits
         return None
 
@@ -60,28 +94,3 @@ def _comparable(kind: type, value: PyValue) -> PyValue | None:
         return number if -(2**63) <= number < 2**63 else None
     exact = float(value)  # a number equals an integer only where the integer is exact
     return exact if isinstance(value, float) or int(exact) == value else None
-
-
-def condition_mask(
-    column: Sequence[PyValue], equals_any: Sequence[PyValue] | None,
-    equals_none_of: Sequence[PyValue] | None, below: float | None,
-    matches: Callable[[PyValue], bool],
-) -> Flags:
-    """Per value of ``column``: does it meet the condition? ``matches`` is the same test
-    for one value, used for a column numpy cannot hold as one kind."""
-    kind = _kind(column)
-    values = None if kind is None else _as_array(column, kind)
-    if kind is None or values is None:
-        return np.fromiter((matches(v) for v in column), bool, len(column))
-    present = np.fromiter((v is not None for v in column), bool, len(column))
-    if below is not None:
-        if kind not in _NUMERIC or kind is bool:
-            return np.zeros(len(column), bool)
-        below_mask: Flags = present & (values.astype(np.float64) < below)
-        return below_mask
-    equal = np.zeros(len(column), bool)
-    for wanted in equals_any if equals_any is not None else equals_none_of or ():
-        value = _comparable(kind, wanted)
-        if value is not None:
-            equal |= values == value
-    return present & (equal if equals_any is not None else ~equal)

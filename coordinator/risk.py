@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from fedtrade.coordinator.masks import condition_mask
+from fedtrade.coordinator.masks import TypedColumn
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.limits import CONSIGNEE_WINDOW_MAX_DAYS
 from fedtrade.protocol.matching import normalize_address
@@ -260,6 +260,18 @@ class Assessed:
         return found if found is not None else Assessment(0, rules.level(0), (), (), ())
 
 
+def _rule_reason(rule: Rule, nodes: Sequence[str], texts: Sequence[str | None]) -> str:
+    """The reason ``rule`` gives where each node's value (as text, None: not met) is
+    ``texts``: the nodes that met it, grouped by value."""
+    by_value: dict[str, list[str]] = {}
+    for node_id, text in zip(nodes, texts, strict=True):
+        if text is not None:
+            by_value.setdefault(text, []).append(node_id)
+    sources = "+".join(dict.fromkeys(n for found in by_value.values() for n in found))
+    values = "/".join(_printable(value) for value in by_value)
+    return f"{sources}: {rule.reason.format(value=values)}"
+
+
 def assess_columns(
     rules: RiskRules,
     answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
@@ -285,28 +297,36 @@ def assess_columns(
         points.append(weight)
 
     nodes = sorted(answers.items())
+    typed: dict[tuple[str, str], TypedColumn] = {}  # each column read once for all rules
     for rule in rules.rules:
         columns, masks = [], []
         for node_id, (role, node_columns) in nodes:
             column = node_columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
             if column:
                 columns.append((node_id, column))
-                masks.append(condition_mask(column, rule.equals_any, rule.equals_none_of,
-                                            rule.below, rule.matches))
+                read = typed.get((node_id, rule.field))
+                if read is None:
+                    read = typed[node_id, rule.field] = TypedColumn(column)
+                masks.append(read.mask(rule.equals_any, rule.equals_none_of, rule.below,
+                                       rule.matches))
         if not masks:
             continue
-        hit = np.logical_or.reduce([m[:size] if len(m) >= size else
-                                    np.pad(m, (0, size - len(m))) for m in masks])
+        masks = [m[:size] if len(m) >= size else np.pad(m, (0, size - len(m))) for m in masks]
+        hit = np.logical_or.reduce(masks)
         scores[hit] += rule.weight
         flagged = rule.pattern if rule.kind == "violation" else None
-        for index in np.flatnonzero(hit).tolist():
-            by_value: dict[str, list[str]] = {}
-            for (node_id, column), mask in zip(columns, masks, strict=True):
-                if index < len(mask) and mask[index]:
-                    by_value.setdefault(str(column[index]), []).append(node_id)
-            sources = "+".join(dict.fromkeys(n for found in by_value.values() for n in found))
-            values = "/".join(_printable(value) for value in by_value)
-            add(index, rule.weight, flagged, f"{sources}: {rule.reason.format(value=values)}")
+        hits = np.flatnonzero(hit)
+        # per hit, each node's value as text where the node's value meets the rule; a few
+        # such combinations recur, each written once
+        shown = [[str(column[i]) if met else None
+                  for i, met in zip(hits.tolist(), mask[hits].tolist(), strict=True)]
+                 for (_, column), mask in zip(columns, masks, strict=True)]
+        written: dict[tuple[str | None, ...], str] = {}
+        for index, texts in zip(hits.tolist(), zip(*shown, strict=True), strict=True):
+            reason = written.get(texts)
+            if reason is None:
+                reason = written[texts] = _rule_reason(rule, [n for n, _ in columns], texts)
+            add(index, rule.weight, flagged, reason)
     for extra, weight, pattern in ((split_reasons, rules.split_weight, SPLIT_PATTERN),
                                    (entry_gaps, rules.entry_gap.weight,
                                     ENTRY_GAP_PATTERN if rules.entry_gap.kind == "violation"

@@ -80,7 +80,7 @@ TOP_SHIPMENTS = 50
 
 Columns = Mapping[str, list[PyValue]]
 Ints = npt.NDArray[np.int64]
-Ints32 = npt.NDArray[np.int32]  # scores: 4 bytes a shipment, kept for the whole run
+Ints32 = npt.NDArray[np.int32]
 Flags = npt.NDArray[np.bool_]
 
 
@@ -164,30 +164,44 @@ def _indicators(
 
 
 @dataclass
+class _Worklist:
+    """The shipments of one worklist (score above 0) in manifest order, batch by batch:
+    each one's score and whether the nodes' answers flag it. Unscored shipments are never
+    opened, so the budget curve needs nothing of them (a few bytes per scored shipment,
+    none per other)."""
+
+    scores: list[Ints32] = field(default_factory=list)
+    flagged: list[Flags] = field(default_factory=list)
+
+    def add(self, scores: Ints | Ints32, flagged: Flags) -> None:
+        scored = scores > 0
+        self.scores.append(scores[scored].astype(np.int32))
+        self.flagged.append(flagged[scored])
+
+    def opened(self, slots: Sequence[int]) -> list[int]:
+        """Per number of slots: flagged shipments among that many at the top."""
+        scores = np.concatenate(self.scores) if self.scores else np.zeros(0, np.int32)
+        flagged = np.concatenate(self.flagged) if self.flagged else np.zeros(0, bool)
+        order = worklist_positions(scores)
+        return [int(flagged[order[:n]].sum()) for n in slots]
+
+
+@dataclass
 class _Tally:
     rules: RiskRules
-    rows: int
     by_level: Counter[str] = field(default_factory=Counter)
     by_pattern: Counter[str] = field(default_factory=Counter)
     baseline: Counter[str] = field(default_factory=Counter)
     confirmed: Counter[str] = field(default_factory=Counter)
     top: list[tuple[int, int, ShipmentResult]] = field(default_factory=list)
     count: int = 0
-    # per shipment, filled batch by batch: federation score, manifest-only score,
-    # violation flagged
-    scores: Ints32 = field(init=False)
-    baseline_scores: Ints32 = field(init=False)
-    flagged: Flags = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scores = np.zeros(self.rows, np.int32)
-        self.baseline_scores = np.zeros(self.rows, np.int32)
-        self.flagged = np.zeros(self.rows, bool)
+    # the budget curve's worklists: the federation's and the manifest alone's
+    federation: _Worklist = field(default_factory=_Worklist)
+    manifest_only: _Worklist = field(default_factory=_Worklist)
 
     def add(self, batch: ResultBatch) -> None:
         size = len(batch)
-        at = slice(self.count, self.count + size)
-        flagged = self.flagged[at]
+        flagged = np.zeros(size, bool)
         self.by_level[batch.quiet_level] += size - len(batch.detailed)
         for index, result in batch.detailed.items():
             self.by_level[result.risk_level] += 1
@@ -197,9 +211,9 @@ class _Tally:
         self.baseline[UNDERVALUATION] += int(batch.low_value.sum())
         self.baseline[SPLIT_PATTERN] += int(batch.manifest_split.sum())
         weight = self.rules.manifest_only_score
-        self.scores[at] = batch.score
-        self.baseline_scores[at] = (weight([UNDERVALUATION]) * batch.low_value.astype(np.int64)
-                                    + weight([SPLIT_PATTERN]) * batch.manifest_split)
+        self.federation.add(batch.score, flagged)
+        self.manifest_only.add(weight([UNDERVALUATION]) * batch.low_value.astype(np.int64)
+                               + weight([SPLIT_PATTERN]) * batch.manifest_split, flagged)
         # the batch's best: highest score first, ties in manifest order
         for index in np.lexsort((np.arange(size), -batch.score))[:TOP_SHIPMENTS].tolist():
             item = (int(batch.score[index]), -(self.count + index + 1), batch.result(index))
@@ -212,8 +226,14 @@ class _Tally:
         self.count += size
 
     def curve(self) -> tuple[BudgetPoint, ...]:
-        return budget_curve(self.scores[:self.count], self.baseline_scores[:self.count],
-                            self.flagged[:self.count])
+        return _curve(self.count, self.federation, self.manifest_only, BUDGET_SHARES)
+
+
+def _curve(shipments: int, federation: _Worklist, manifest_only: _Worklist,
+           shares: Sequence[float]) -> tuple[BudgetPoint, ...]:
+    slots = [math.ceil(share * shipments) for share in shares]
+    return tuple(BudgetPoint(*point) for point in zip(
+        shares, slots, federation.opened(slots), manifest_only.opened(slots), strict=True))
 
 
 class _Clock:
@@ -237,14 +257,10 @@ def budget_curve(scores: Sequence[int] | Ints | Ints32, baseline: Sequence[int] 
     """Per budget share: flagged shipments among the top of each worklist (score > 0 only,
     highest first, ties in manifest order)."""
     found = np.asarray(flagged, bool)
-    fed = worklist_positions(scores)
-    base = worklist_positions(baseline)
-    points = []
-    for share in shares:
-        slots = math.ceil(share * len(scores))
-        points.append(BudgetPoint(share, slots, int(found[fed[:slots]].sum()),
-                                  int(found[base[:slots]].sum())))
-    return tuple(points)
+    federation, manifest_only = _Worklist(), _Worklist()
+    federation.add(np.asarray(scores), found)
+    manifest_only.add(np.asarray(baseline), found)
+    return _curve(len(found), federation, manifest_only, shares)
 
 
 @contextmanager
@@ -307,7 +323,7 @@ def screen_manifest(
     roles = {node_id: run.entry.role for node_id, run in runs.items()}
     ranges = windows(scan.first_day, scan.last_day, rules.split_window_days) \
         if rules.split_threshold_usd > 0 else []
-    tally = _Tally(config.risk, scan.rows)
+    tally = _Tally(config.risk)
     workers = max(4, len(runs) * settings.in_flight_batches)
 
     def totals_failed(node_id: str, exc: FedtradeError) -> None:

@@ -14,8 +14,9 @@ the requester choose what gets attested.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,15 +35,33 @@ ATTESTED_COLUMNS = ("house_bill", "mawb", "consignee_name", "consignee_address",
                     "declared_value", "currency", "hs6", "arrival_date")
 
 
-def _line(row: dict[str, str]) -> attestation_pb2.ManifestLine | str:
-    bill = normalize.house_bill(row["house_bill"] or "")
-    hs6 = normalize.compact(row["hs6"] or "")
-    value = normalize.money(row["declared_value"] or "")
-    day = (row["arrival_date"] or "").strip()
+@functools.lru_cache(maxsize=4096)
+def _is_day(text: str) -> bool:
+    """A manifest holds few distinct arrival dates: each is parsed once."""
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+# codes repeat from line to line (a few currencies, HS6 codes, master bills)
+_code = functools.lru_cache(maxsize=4096)(normalize.code)
+_compact = functools.lru_cache(maxsize=4096)(normalize.compact)
+
+
+def _line(row: Sequence[str]) -> attestation_pb2.ManifestLine | str:
+    """``row``: the ``ATTESTED_COLUMNS`` of one manifest line, in that order."""
+    raw_bill, mawb, name, address, raw_value, currency, raw_hs6, raw_day = row
+    bill = normalize.house_bill(raw_bill)
+    hs6 = _compact(raw_hs6)
+    value = normalize.money(raw_value)
+    day = raw_day.strip()
     try:
         amount = float(value)
-        datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
+        amount = None
+    if amount is None or not _is_day(day):
         return f"declared_value {value!r} or arrival_date {day!r} is not valid"
     if not HOUSE_BILL.fullmatch(bill):
         return f"house_bill {bill!r} is not 4-35 uppercase letters/digits"
@@ -51,23 +70,32 @@ def _line(row: dict[str, str]) -> attestation_pb2.ManifestLine | str:
     if not amount >= 0:
         return f"declared_value {value!r} is not an amount >= 0"
     # one consignee however the manifest spells it, as the nodes' consignee tokens
-    reference = hashlib.blake2b(consignee_material(*normalize_consignee(
-        row["consignee_name"] or "", row["consignee_address"] or "")), digest_size=16).hexdigest()
+    reference = hashlib.blake2b(consignee_material(*normalize_consignee(name, address)),
+                                digest_size=16).hexdigest()
     return attestation_pb2.ManifestLine(
-        house_bill=bill, master_bill=normalize.compact(row["mawb"] or ""), declared_value=value,
-        currency=normalize.code(row["currency"] or ""), hs6=hs6, consignee_ref=reference,
-        arrival_date=day)
+        house_bill=bill, master_bill=_compact(mawb), declared_value=value,
+        currency=_code(currency), hs6=hs6, consignee_ref=reference, arrival_date=day)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, the ``ATTESTED_COLUMNS`` of the row) of every row that is not blank;
+    a short row's missing fields are empty."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in ATTESTED_COLUMNS if c not in (reader.fieldnames or ())]
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            missing = [c for c in ATTESTED_COLUMNS if c not in header]
             if missing:
                 raise DataError(f"{path}:1: the header lacks {', '.join(missing)}")
+            # as csv.DictReader reads it: a repeated column name means its last place
+            at = [len(header) - 1 - header[::-1].index(c) for c in ATTESTED_COLUMNS]
+            width = max(at) + 1
             for row in reader:
-                yield reader.line_num, row
+                if not row:
+                    continue
+                if len(row) < width:
+                    row += [""] * (width - len(row))
+                yield reader.line_num, [row[i] for i in at]
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
     except (csv.Error, UnicodeDecodeError) as exc:

@@ -17,21 +17,24 @@ what an entry is bound to.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fedtrade.node.config import RequesterKey
 from fedtrade.protocol.attestation import (
     MAX_BLOCK_LINES,
     PAYLOAD_MANIFEST_BLOCK,
-    attestation_digest,
+    digest_of_payload_digests,
 )
 from fedtrade.protocol.limits import HOUSE_BILL, HS6
-from fedtrade.protocol.wire import digest, parse_payload
+from fedtrade.protocol.wire import PyValue, digest, parse_payload
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope, Signature, verify_threshold
 from fedtrade.trust.errors import AttestationError, FedtradeError
@@ -61,21 +64,84 @@ class AttestedLine:
 
 
 @dataclass(frozen=True)
-class Attestation:
-    """The verified lines of a question, by house bill, and the digest of its blocks."""
+class _Block:
+    """What checking one block's bytes established, whatever the time; its lines by column
+    (a block is checked once and then read for every batch it is sent with)."""
 
-    lines: Mapping[str, AttestedLine]
+    signers: frozenset[str]  # ids of the trusted keys whose signatures it carries (all verified)
+    starts: float
+    ends: float
+    where: str  # "block <digest>", for messages
+    house_bills: tuple[str, ...]
+    declared_values: tuple[float, ...]
+    currencies: tuple[str, ...]
+    hs6: tuple[str, ...]
+    arrival_dates: tuple[str, ...]
+
+    @property
+    def unique(self) -> bool:
+        return len(set(self.house_bills)) == len(self.house_bills)
+
+
+class _Lines(Mapping[str, AttestedLine]):
+    """The attested lines by house bill, read from the blocks' columns when asked."""
+
+    def __init__(self, blocks: Sequence[_Block], located: Mapping[str, int]) -> None:
+        self._blocks, self._located = blocks, located
+        self._starts = list(itertools.accumulate((len(b.house_bills) for b in blocks),
+                                                 initial=0))
+
+    def __getitem__(self, bill: str) -> AttestedLine:
+        at = self._located[bill]
+        number = bisect.bisect_right(self._starts, at) - 1
+        block, index = self._blocks[number], at - self._starts[number]
+        return AttestedLine(block.declared_values[index], block.currencies[index],
+                            block.hs6[index], block.arrival_dates[index], block.where)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._located)
+
+    def __len__(self) -> int:
+        return len(self._located)
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """The verified blocks of a question, their lines by house bill, and their digest."""
+
+    blocks: tuple[_Block, ...]
+    located: Mapping[str, int]  # house bill -> its place among the blocks' lines, in order
     digest: bytes
+
+    @property
+    def lines(self) -> Mapping[str, AttestedLine]:
+        return _Lines(self.blocks, self.located)
 
     def require(self, house_bills: Iterable[str]) -> None:
         """Refuse the question unless every house bill is attested."""
-        outside = [bill for bill in house_bills if bill not in self.lines]
-        if outside:
-            raise AttestationError(
-                f"{len(outside)} house bill(s) asked about are in no attestation this question "
-                f"carries (first: {outside[0]}); a node answers only for manifest lines "
-                "attested by a trusted filer"
-            )
+        bills = list(house_bills)
+        if self.located.keys() >= set(bills):
+            return
+        outside = [bill for bill in bills if bill not in self.located]
+        raise AttestationError(
+            f"{len(outside)} house bill(s) asked about are in no attestation this question "
+            f"carries (first: {outside[0]}); a node answers only for manifest lines "
+            "attested by a trusted filer"
+        )
+
+    def _joined(self, column: str) -> tuple[Any, ...]:
+        return tuple(itertools.chain.from_iterable(getattr(b, column) for b in self.blocks))
+
+    def reference(self, house_bills: Sequence[PyValue],
+                  per_usd: Mapping[str, float]) -> tuple[list[PyValue], list[PyValue]]:
+        """The attested declared value in USD (rounded to cents; None in a currency without a
+        rate) and HS6 of each house bill, all of which ``require`` accepted."""
+        at = list(map(self.located.__getitem__, map(str, house_bills)))
+        values, currencies = self._joined("declared_values"), self._joined("currencies")
+        declared: list[PyValue] = [
+            None if (rate := per_usd.get(currencies[i])) is None else round(values[i] / rate, 2)
+            for i in at]
+        return declared, list(map(self._joined("hs6").__getitem__, at))
 
 
 def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> AttestedLine:
@@ -96,14 +162,25 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
     return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
 
 
-@dataclass(frozen=True)
-class _Block:
-    """What checking one block's bytes established, whatever the time."""
-
-    signers: frozenset[str]  # ids of the trusted keys whose signatures it carries (all verified)
-    starts: float
-    ends: float
-    lines: tuple[tuple[str, AttestedLine], ...]
+def _columns(
+    block: attestation_pb2.ManifestBlock, where: str,
+) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
+    a bad line is named by ``_line``, line by line in order, as the filer needs it."""
+    rows = [(line.house_bill, line.declared_value, line.currency, line.hs6, line.arrival_date)
+            for line in block.lines]
+    if not rows:
+        return (), (), (), (), ()
+    bills, texts, currencies, hs6, arrivals = map(tuple, zip(*rows, strict=True))
+    try:
+        values = tuple(map(float, texts))
+    except ValueError:
+        values = (math.nan,)
+    if not (all(map(HOUSE_BILL.fullmatch, bills)) and all(map(HS6.fullmatch, hs6))
+            and all(map(math.isfinite, values)) and min(values) >= 0):
+        for index in range(len(rows)):
+            _line(block, index, where)
+    return bills, values, currencies, hs6, arrivals
 
 
 _Key = tuple[str, str, bytes, tuple[Signature, ...]]
@@ -146,18 +223,18 @@ class AttestationCache:
             return found
 
     def put(self, trusted: object, own: str, key: _Key, block: _Block) -> None:
-        if len(block.lines) > self._max_lines:
+        if len(block.house_bills) > self._max_lines:
             return
         with self._lock:
             self._bind(trusted, own)
             stale = self._blocks.pop(key, None)
             if stale is not None:
-                self._lines -= len(stale.lines)
+                self._lines -= len(stale.house_bills)
             self._blocks[key] = block
-            self._lines += len(block.lines)
+            self._lines += len(block.house_bills)
             while self._lines > self._max_lines:
                 _, evicted = self._blocks.popitem(last=False)
-                self._lines -= len(evicted.lines)
+                self._lines -= len(evicted.house_bills)
 
     def __len__(self) -> int:
         return len(self._blocks)
@@ -189,11 +266,11 @@ def _check(
     if len(block.lines) > MAX_BLOCK_LINES:
         raise AttestationError(f"{where} has {len(block.lines)} lines, more than {MAX_BLOCK_LINES}")
     return _Block(
-        signers=_trusted_signers(envelope, filer_keys),
-        starts=block.valid_from.ToMicroseconds() / 1e6,
-        ends=block.valid_until.ToMicroseconds() / 1e6,
-        lines=tuple((block.lines[index].house_bill, _line(block, index, where))
-                    for index in range(len(block.lines))),
+        _trusted_signers(envelope, filer_keys),
+        block.valid_from.ToMicroseconds() / 1e6,
+        block.valid_until.ToMicroseconds() / 1e6,
+        where,
+        *_columns(block, where),
     )
 
 
@@ -233,9 +310,12 @@ def verify_attestations(
     keys = {kid: (filer, entry.key) for kid, (filer, entry) in trusted.items()
             if entry.problem_at(moment) is None}
     keys[own[1].key_id] = own
-    lines: dict[str, AttestedLine] = {}
+    verified: list[_Block] = []
+    located: dict[str, int] = {}
+    digests: list[bytes] = []
     for envelope in blocks:
         payload_digest = digest(envelope.payload)
+        digests.append(payload_digest)
         where = f"block {payload_digest.hex()[:16]}"
         key = _envelope_key(requester, envelope, payload_digest)
         block = cache.get(trusted, own[1].key_id, key) if cache is not None else None
@@ -244,11 +324,22 @@ def verify_attestations(
             if cache is not None:
                 cache.put(trusted, own[1].key_id, key, block)
         _check_window(block, where, now, skew)
-        for bill, line in block.lines:
-            if bill in lines:
-                raise AttestationError(
-                    f"house bill {bill} is attested twice ({lines[bill].block} and {where}); "
-                    "a question may carry each line once"
-                )
-            lines[bill] = line
-    return Attestation(lines, attestation_digest(blocks))
+        if not (located.keys().isdisjoint(block.house_bills) and block.unique):
+            _refuse_twice(verified, block)
+        start = len(located)  # every house bill so far is there once
+        located.update(zip(block.house_bills, range(start, start + len(block.house_bills)),
+                           strict=True))
+        verified.append(block)
+    return Attestation(tuple(verified), located, digest_of_payload_digests(digests))
+
+
+def _refuse_twice(earlier: Sequence[_Block], block: _Block) -> None:
+    """Name the first house bill of ``block`` attested before it (or twice in it)."""
+    first: dict[str, str] = {bill: b.where for b in earlier for bill in b.house_bills}
+    for bill in block.house_bills:
+        if bill in first:
+            raise AttestationError(
+                f"house bill {bill} is attested twice ({first[bill]} and {block.where}); "
+                "a question may carry each line once"
+            )
+        first[bill] = block.where

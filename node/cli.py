@@ -199,6 +199,11 @@ def _budget(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
+    if args.republish and not args.target:
+        done = pgdata.republish(config.database, config.role, config.store)
+        print(f"copied the whole store to PostgreSQL ({sum(done.rows.values()):,} rows, "
+              f"publish {done.generation.number})")
+        return 0
     if len(args.target) == 1:
         table, path = None, Path(args.target[0])
     elif len(args.target) == 2:
@@ -208,7 +213,8 @@ def _import(args: argparse.Namespace) -> int:
     limit = None if args.max_rejects is None else RejectLimit.parse(args.max_rejects)
     report = import_path(config.database, config.role, table, path,
                          quarantine=args.quarantine, max_rejects=limit,
-                         publish=pgdata.publisher(config.role, config.store))
+                         publish=pgdata.publisher(config.role, config.store,
+                                                  whole=args.republish))
     print(report.summary())
     if args.report is not None:
         try:
@@ -367,8 +373,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--config", type=Path, required=True, help="node trust config (YAML)")
     imp.add_argument(
-        "target", nargs="+", metavar="[TABLE] PATH", help="table name and file, or a folder"
+        "target", nargs="*", metavar="[TABLE] PATH", help="table name and file, or a folder"
     )
+    imp.add_argument("--republish", action="store_true",
+                     help="store.data: postgresql: copy the whole store to PostgreSQL instead "
+                     "of what the import changed (the recovery after a lost publish); "
+                     "without PATH, copy it and import nothing")
     imp.add_argument("--quarantine", type=Path, metavar="REJECTS",
                      help="import the valid rows and write the refused ones here, in the input's "
                      "format plus an import_error column (a folder when importing a folder)")

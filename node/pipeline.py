@@ -261,16 +261,10 @@ def _attest(
     attestation.require(_asked_bills(params))
     batch = params.get("shipments")
     if isinstance(batch, dict):
-        rates = config.settings.currency_per_usd
-        lines = [attestation.lines[str(bill)] for bill in batch["house_bill"]]
-        declared: list[PyValue] = [
-            round(line.declared_value / rates[line.currency], 2) if line.currency in rates
-            else None
-            for line in lines
-        ]
+        declared, hs6 = attestation.reference(batch["house_bill"],
+                                              config.settings.currency_per_usd)
         params = {**params, "shipments": {"house_bill": batch["house_bill"],
-                                          "declared_value_usd": declared,
-                                          "hs6": [line.hs6 for line in lines]}}
+                                          "declared_value_usd": declared, "hs6": hs6}}
     return params, attestation.digest
 
 

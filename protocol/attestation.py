@@ -31,6 +31,7 @@ __all__ = [
     "MAX_BLOCK_LINES",
     "PAYLOAD_MANIFEST_BLOCK",
     "attestation_digest",
+    "digest_of_payload_digests",
     "parse_attestation",
     "read_attestations",
     "sign_blocks",
@@ -68,7 +69,12 @@ def sign_blocks(
 
 def attestation_digest(blocks: Iterable[Envelope]) -> bytes:
     """One digest for the set of blocks a question carries (order does not matter)."""
-    return hashlib.sha256(b"".join(sorted(digest(b.payload) for b in blocks))).digest()
+    return digest_of_payload_digests(digest(b.payload) for b in blocks)
+
+
+def digest_of_payload_digests(digests: Iterable[bytes]) -> bytes:
+    """``attestation_digest`` from the blocks' payload digests (SHA-256), already computed."""
+    return hashlib.sha256(b"".join(sorted(digests))).digest()
 
 
 def _b64(data: bytes) -> str:

@@ -23,7 +23,9 @@ from rapidfuzz import fuzz, process
 from stdnum import ean
 
 __all__ = [
+    "ADDRESS_WORDS",
     "DEFAULT_NAME_THRESHOLD",
+    "HONORIFICS",
     "best_match",
     "gtin14",
     "name_similarity",
@@ -60,10 +62,10 @@ def normalize_name(name: str) -> str:
 
 
 # Honorifics carry no identity; "MR JOHN SMITH" and "John Smith" are one consignee.
-_HONORIFICS = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "SIR", "MADAM"})
+HONORIFICS = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "SIR", "MADAM"})
 # USPS Publication 28 abbreviations (the common ones) and unit designators: one spelling
 # each, so "12 Main Street Apartment 4" and "12 MAIN ST APT 4" are one address.
-_ADDRESS_WORDS = {
+ADDRESS_WORDS = {
     "STREET": "ST", "STR": "ST", "AVENUE": "AVE", "AV": "AVE", "ROAD": "RD",
     "BOULEVARD": "BLVD", "DRIVE": "DR", "LANE": "LN", "COURT": "CT", "PLACE": "PL",
     "HIGHWAY": "HWY", "PARKWAY": "PKWY", "SQUARE": "SQ", "TERRACE": "TER", "CIRCLE": "CIR",
@@ -77,7 +79,7 @@ def normalize_address(address: str) -> str:
     """Transliterated, upper-case, punctuation-free, one spelling per street word and unit
     designator ("#4" is "APT 4"). Idempotent; distinct numbers stay distinct."""
     text = _tokens(anyascii(address).replace("#", " APT "))
-    words = [_ADDRESS_WORDS.get(w, w) for w in text.split()]
+    words = [ADDRESS_WORDS.get(w, w) for w in text.split()]
     # "Apartment #4" says APT twice
     return " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1] or w != "APT")
 
@@ -85,7 +87,7 @@ def normalize_address(address: str) -> str:
 def normalize_consignee(name: str, address: str) -> tuple[str, str]:
     """The identity a consignee is tokenised over: the name without honorifics, its words
     in sorted order ("ROE, JANE" is "JANE ROE"), and the normalised address."""
-    words = sorted(w for w in _tokens(anyascii(name)).split() if w not in _HONORIFICS)
+    words = sorted(w for w in _tokens(anyascii(name)).split() if w not in HONORIFICS)
     return " ".join(words), normalize_address(address)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import cast
 
 from fedtrade.protocol.limits import HOUSE_BILL, MAX_TEXT_PARAM_CHARS
 from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
@@ -31,6 +32,21 @@ def _check_text(spec: ParamSpec, value: str) -> str:
     return value
 
 
+def _texts(values: list[PyValue]) -> list[str] | None:
+    """``values`` if every one is a str (checked in C: a batch holds thousands), else None."""
+    return cast(list[str], values) if set(map(type, values)) <= {str} else None
+
+
+def _check_texts(spec: ParamSpec, values: list[PyValue]) -> list[PyValue]:
+    texts = _texts(values)
+    if texts is not None and max(map(len, texts), default=0) <= MAX_TEXT_PARAM_CHARS and (
+            spec.pattern is None or all(map(spec.pattern.fullmatch, texts))):
+        return values
+    if not all(isinstance(v, str) for v in values):
+        raise _bad(spec, "must be a list of text values")
+    return [_check_text(spec, v) for v in values if isinstance(v, str)]  # names the first
+
+
 def _check_list(spec: ParamSpec, value: PyValue) -> list[PyValue]:
     if not isinstance(value, list):
         raise _bad(spec, "must be a list")
@@ -49,9 +65,12 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
         raise _bad(spec, f"unknown column {unknown[0]!r}; a batch has only house_bill: "
                          "reference values come from the attested manifest lines")
     bills = _check_list(spec, value["house_bill"])
-    for bill in bills:
-        if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
-            raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase letters/digits")
+    texts = _texts(bills)
+    if texts is None or not all(map(HOUSE_BILL.fullmatch, texts)):  # name the first
+        for bill in bills:
+            if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
+                raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase "
+                                 "letters/digits")
     if len(set(bills)) != len(bills):
         raise _bad(spec, "lists a house bill twice")
     empty: list[PyValue] = [None] * len(bills)
@@ -61,10 +80,7 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
 def _check_one(spec: ParamSpec, value: PyValue) -> PyValue:
     match spec.type:
         case "text_list":
-            items = _check_list(spec, value)
-            if not all(isinstance(v, str) for v in items):
-                raise _bad(spec, "must be a list of text values")
-            return [_check_text(spec, v) for v in items if isinstance(v, str)]
+            return _check_texts(spec, _check_list(spec, value))
         case "choice_list":
             items = _check_list(spec, value)
             bad = [v for v in items if v not in spec.choices]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import is_
+from typing import overload
 
 from fedtrade.protos import query_pb2
 from fedtrade.trust.errors import MalformedRequestError
 
-__all__ = ["DecodedTable", "PyValue", "decode_table", "encode_columns", "encode_rows"]
+__all__ = ["ColumnRows", "DecodedTable", "PyValue", "decode_table", "encode_columns", "encode_rows"]
 
 # Sequence and Mapping (not list and dict) so that list[str] is a PyValue too.
 PyValue = str | int | float | bool | None | Sequence["PyValue"] | Mapping[str, "PyValue"]
@@ -25,6 +28,31 @@ _PLACEHOLDER: Mapping[int, PyValue] = {
     query_pb2.COLUMN_TYPE_FLAG: False,
     query_pb2.COLUMN_TYPE_TEXT_LIST: [],
 }
+
+
+class ColumnRows(Sequence[tuple[PyValue, ...]]):
+    """Rows held as their columns (at least one, all of one length): a query that computes
+    column by column hands its answer to ``encode_rows`` without building a tuple per row."""
+
+    def __init__(self, columns: Sequence[Sequence[PyValue]]) -> None:
+        if not columns or len({len(c) for c in columns}) != 1:
+            raise ValueError("ColumnRows needs at least one column, all of one length")
+        self.columns = tuple(columns)
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[PyValue, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> ColumnRows: ...
+    def __getitem__(self, index: int | slice) -> tuple[PyValue, ...] | ColumnRows:
+        if isinstance(index, slice):
+            return ColumnRows([c[index] for c in self.columns])
+        return tuple(c[index] for c in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[PyValue, ...]]:
+        return zip(*self.columns, strict=True)
 
 
 @dataclass(frozen=True)
@@ -42,7 +70,8 @@ class DecodedTable:
 
 
 def _column_type(values: Sequence[PyValue]) -> int:
-    kinds = {type(v) for v in values if v is not None}
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
     if not kinds or kinds == {str}:
         return query_pb2.COLUMN_TYPE_TEXT
     if kinds == {bool}:
@@ -59,7 +88,7 @@ def _column_type(values: Sequence[PyValue]) -> int:
 def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
     kind = _column_type(values)
     column = query_pb2.Column(name=name, type=kind)  # type: ignore[arg-type]
-    nulls = [i for i, v in enumerate(values) if v is None]
+    nulls = list(compress(range(len(values)), map(is_, values, repeat(None))))
     if nulls:
         column.nulls.extend(nulls)
         placeholder = _PLACEHOLDER[kind]
@@ -90,7 +119,10 @@ def encode_columns(columns: Mapping[str, Sequence[PyValue]]) -> query_pb2.Table:
 
 
 def encode_rows(names: Sequence[str], rows: Sequence[Sequence[PyValue]]) -> query_pb2.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    if isinstance(rows, ColumnRows):
+        columns: Sequence[Sequence[PyValue]] = rows.columns
+    else:
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     table = encode_columns(dict(zip(names, columns, strict=True)))
     table.row_count = len(rows)
     return table

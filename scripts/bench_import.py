@@ -106,7 +106,8 @@ def _child(folder: Path, role: str) -> None:
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
 
 
-def _baseline_source(tmp: Path, ref: str) -> Path:
+def baseline_source(tmp: Path, ref: str) -> Path:
+    """The tree of git revision ``ref``, extracted under ``tmp``."""
     source = tmp / "baseline-src"
     source.mkdir()
     archive = subprocess.run(["git", "archive", ref], check=True, capture_output=True).stdout
@@ -135,7 +136,7 @@ def main() -> int:
     tables = list(TABLES) if args.table == "all" else [args.table]
     results: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-        source = _baseline_source(Path(tmp), args.baseline) if args.baseline else None
+        source = baseline_source(Path(tmp), args.baseline) if args.baseline else None
         for table in tables:
             runs: list[tuple[str, str, Path | None]] = [
                 ("clean", "clean", None), ("messy", "messy", None)]

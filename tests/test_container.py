@@ -28,7 +28,10 @@ from typing import Any
 import pytest
 import yaml
 
+from fedtrade.coordinator.config import load_coordinator_config
 from fedtrade.sim.federation import NODE_IDS
+from fedtrade.trust.keys import generate_keypair
+from fedtrade.trust.pki import init_ca, issue_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -470,3 +473,20 @@ def test_every_deploy_path_compose_mounts_is_documented() -> None:
         for host, _mode in _mounts(service).values():
             assert host.startswith("./deploy/")
             assert host.removeprefix("./") in docs, f"{host} is not described"
+
+
+def test_the_compose_coordinator_config_loads(tmp_path: Path) -> None:
+    """docker/coordinator.yaml, laid out as the README's deploy/ commands lay it out, passes
+    the coordinator's own loader (a release adding a required key must update it)."""
+    config, keys = tmp_path / "config", tmp_path / "keys"
+    config.mkdir()
+    shutil.copy(ROOT / "docker" / "coordinator.yaml", config)
+    shutil.copy(init_ca(tmp_path / "ca").cert, config / "ca.crt")
+    generate_keypair(keys, "cbp-coordinator")
+    issue_certificate(tmp_path / "ca", "cbp-coordinator", keys)
+    for node_id in NODE_IDS.values():
+        generate_keypair(tmp_path, node_id)
+        shutil.copy(tmp_path / f"{node_id}.pub", config)
+    loaded = load_coordinator_config(config / "coordinator.yaml")
+    assert {node.id: node.address for node in loaded.nodes.values()} == {
+        node_id: f"{node_id}:50051" for node_id in NODE_IDS.values()}

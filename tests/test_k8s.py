@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -215,13 +217,21 @@ def test_compose_variant_runs_two_replicas_on_postgresql() -> None:
     for name in ("marketplace-1", "marketplace-1b"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    # postgres:15 unless replaced (scripts/container-test builds one: no registry here)
+    assert services["postgres"]["image"] == (
+        "${FEDTRADE_POSTGRES_IMAGE:-docker.io/library/postgres:15}")
 
 
 def test_compose_variant_config_loads(tmp_path: Path) -> None:
-    """The store section its comment appends to `fedtrade-node init`'s config is valid."""
-    text = (ROOT / "compose.replicas.yaml").read_text()
-    (appended,) = re.findall(r"printf '([^']*)' \\\n#\s+>> deploy/marketplace-1/config/node.yaml",
-                             text)
+    """The store section the README's replica commands append to `fedtrade-node init`'s
+    config is valid, and the DSN file they write names the compose database."""
+    steps = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "readme_block.py"), str(ROOT / "README.md"),
+         "replicas"], capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+    (append,) = [s for s in steps if s.endswith(">> deploy/marketplace-1/config/node.yaml")]
+    (appended,) = re.findall(r"printf '([^']*)'", append)
+    (dsn,) = [s for s in steps if s.endswith("> deploy/marketplace-1/keys/pg.dsn")]
+    assert "@postgres:5432/fedtrade" in dsn  # the compose service and POSTGRES_DB
     out = tmp_path / "marketplace-1"
     init_ca(tmp_path / "ca")
     init_node(out, "marketplace-1", "marketplace", listen="0.0.0.0:50051",

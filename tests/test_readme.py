@@ -11,6 +11,7 @@ import pytest
 
 from fedtrade.coordinator.cli import _parser as coordinator_parser
 from fedtrade.node.cli import _parser as node_parser
+from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -48,3 +49,21 @@ def test_quick_start_is_exactly_the_two_scripts() -> None:
     (block,) = re.findall(r"```(?:console|bash|sh)?\n(.*?)```", section, flags=re.S)
     lines = [line.removeprefix("$ ") for line in block.strip().splitlines()]
     assert lines == ["scripts/demo", "scripts/test"]
+
+
+def _threat_model() -> str:
+    section = README.split("### Threat model: what each party can learn", 1)[1]
+    return section.split("\n### ", 1)[0]
+
+
+@pytest.mark.parametrize("query", [*CATALOGUE, DESCRIBE])
+def test_every_query_has_a_threat_model_row(query: str) -> None:
+    rows = [line for line in _threat_model().splitlines() if line.startswith("| requester")]
+    assert any(f"`{query}`" in row.split(" | ", 1)[0] for row in rows), (
+        f"README's threat-model table has no requester row naming `{query}`")
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    named = set(re.findall(r"`(tests/[\w/]+(?:\.py)?)`", _threat_model()))
+    assert named, "the threat-model table names no test"
+    assert not [p for p in sorted(named) if not (ROOT / p).exists()]

@@ -37,24 +37,32 @@ from fedtrade.trust.linkage import query_token_key, token_of
 
 __all__ = ["LINKAGE_RUNS"]
 
-# The shipments of every consignee that holds an asked house bill, dated within
-# [:start, :stop): a keyed lookup per asked bill, then one index range per consignee
-# (node.store.indicators keeps ``consignee_parcels`` normalised at import).
+# The shipments of every consignee that holds an asked house bill and has at least
+# :minimum shipments dated within [:start, :stop) (no window of one with fewer is listed):
+# a keyed lookup per asked bill, then index ranges per consignee, counted first, so most
+# consignees (a single parcel) never leave SQL (node.store.indicators keeps
+# ``consignee_parcels`` normalised at import).
 _GROUPS = """
 WITH asked AS (
     SELECT DISTINCT c.consignee
     FROM {bills}
     JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= {start} AND c.day < {stop}
+),
+several AS (
+    SELECT c.consignee FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
+    WHERE c.day >= {start} AND c.day < {stop}
+    GROUP BY c.consignee HAVING count(*) >= {minimum}
 )
 SELECT c.consignee, c.day, c.house_bill, c.value, c.currency
-FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
+FROM several a JOIN consignee_parcels c ON c.consignee = a.consignee
 WHERE c.day >= {start} AND c.day < {stop}
 ORDER BY c.consignee, c.day
 """
 _GROUPS_SQL: Mapping[str, str] = {
-    SQLITE: _GROUPS.format(bills="json_each(:bills) AS j", start=":start", stop=":stop"),
+    SQLITE: _GROUPS.format(bills="json_each(:bills) AS j", start=":start", stop=":stop",
+                           minimum=":minimum"),
     POSTGRESQL: _GROUPS.format(bills="unnest(%(bills)s::text[]) AS j (value)",
-                               start="%(start)s", stop="%(stop)s"),
+                               start="%(start)s", stop="%(stop)s", minimum="%(minimum)s"),
 }
 
 
@@ -90,21 +98,19 @@ def _run(execution: Execution) -> ResultTable:
     rates = settings.currency_per_usd
     # normalized consignee -> its shipments (arrival day number, USD, house bill if asked)
     shipments: dict[bytes, list[tuple[int, float, str | None]]] = {}
+    minimum = settings.disclosure.min_consignee_shipments
     rows = execution.conn.execute(_GROUPS_SQL[execution.dialect], {
         "bills": list(bills) if execution.dialect == POSTGRESQL else json.dumps(bills),
-        "start": start.isoformat(), "stop": stop.isoformat()})
+        "start": start.isoformat(), "stop": stop.isoformat(), "minimum": minimum})
     for material, day, house_bill, value, currency in rows:
         rate = rates.get(currency)
         arrival = date.fromisoformat(day).toordinal() + shift
         shipments.setdefault(material, []).append(
             (arrival, value / rate if rate else 0.0, house_bill if house_bill in asked else None))
     key = query_token_key(settings.linkage_secret, execution.query_id, execution.attestation)
-    minimum = settings.disclosure.min_consignee_shipments
     step = settings.disclosure.consignee_value_step_usd
     out: list[tuple[PyValue, ...]] = []
     for material, parcels in shipments.items():
-        if len(parcels) < minimum:
-            continue
         parcels.sort(key=lambda p: p[0])
         days = [p[0] for p in parcels]
         token: str | None = None

@@ -4,10 +4,13 @@ Each batch runs as one set-based statement: the shipments travel as one JSON
 array (SQLite) or as column arrays unnested ``WITH ORDINALITY`` (PostgreSQL),
 joined against the parcels' evidence the store keeps up to date at import
 (``parcel_indicators``, ``node.store.indicators``): one keyed lookup per house
-bill, never one statement per shipment. Only the fields the requester may see are put in
-the SELECT list. A shipment the node does not hold comes back with
-``known = false`` and empty fields — "not known to this node", which is not a
-negative finding.
+bill, never one statement per shipment. The attested declared values and HS6
+travel too only when a field's SQL needs them (a broker's consolidated entries);
+otherwise the house bills alone do, and the reference values are taken from the
+batch. Only the fields the requester may see are put in the SELECT list, and their
+answers are computed a whole column at a time (``node.queries.columns``). A
+shipment the node does not hold comes back with ``known = false`` and empty
+fields — "not known to this node", which is not a negative finding.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fedtrade.node.queries import columns as col
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution, ResultTable, Run, band
+from fedtrade.protocol.tables import ColumnRows
 from fedtrade.protocol.wire import PyValue
 
 __all__ = ["SHIPMENT_RUNS"]
@@ -42,6 +47,23 @@ WITH batch AS (
 """,
 }
 
+# When no SQL expression needs the reference values, only the house bills travel.
+_BILLS: Mapping[str, str] = {
+    SQLITE: """
+WITH batch AS (
+    SELECT CAST(j.key AS INTEGER) AS pos, j.value AS house_bill FROM json_each(:bills) AS j
+)
+""",
+    POSTGRESQL: """
+WITH batch AS (
+    SELECT b.pos, b.house_bill
+    FROM unnest(%(house_bills)s::text[]) WITH ORDINALITY AS b (house_bill, pos)
+)
+""",
+}
+# Reference values a field only passes on are taken from the batch as it is, not from SQL.
+_FROM_BATCH: Mapping[str, str] = {"b.declared_usd": "declared_value_usd", "b.ref_hs6": "hs6"}
+
 # Every role keeps its parcels' evidence in ``parcel_indicators`` (node.store.indicators,
 # rebuilt at import): a batch is one keyed lookup per house bill.
 _JOIN = "LEFT JOIN parcel_indicators p ON p.house_bill = b.house_bill"
@@ -49,14 +71,18 @@ _KNOWN = "p.house_bill IS NOT NULL"
 
 
 Convert = Callable[[tuple[PyValue, ...], QuerySettings], PyValue]
+# A whole column at a time (node.queries.columns); None: the values need ``Convert``.
+Vector = Callable[[Sequence[col.Column], QuerySettings], list[PyValue] | None]
 
 
 @dataclass(frozen=True)
 class _Field:
-    """One output field: SQL expressions per role and how to turn their values into the answer."""
+    """One output field: SQL expressions per role and how to turn their values into the
+    answer: ``convert`` per row (the reference), ``vector`` per column (what runs)."""
 
     sql: Mapping[str, tuple[str, ...]]
     convert: Convert
+    vector: Vector
 
 
 def _flag(raw: tuple[PyValue, ...], _settings: QuerySettings) -> PyValue:
@@ -180,15 +206,16 @@ _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
 
 _FIELDS: Mapping[str, _Field] = {
     # seller_profile
-    "kyc_verified": _Field({"marketplace": ("p.kyc_verified",)}, _flag),
-    "high_volume_seller": _Field({"marketplace": ("p.high_volume",)}, _flag),
-    "account_age_band": _Field({"marketplace": ("p.age",)}, _age_band),
-    "linked_suspended_band": _Field({"marketplace": ("p.linked",)}, _linked_band),
-    "seller_country": _Field({"marketplace": ("p.country",)}, _plain),
-    "seller_status": _Field({"marketplace": ("p.status",)}, _plain),
+    "kyc_verified": _Field({"marketplace": ("p.kyc_verified",)}, _flag, col.flags),
+    "high_volume_seller": _Field({"marketplace": ("p.high_volume",)}, _flag, col.flags),
+    "account_age_band": _Field({"marketplace": ("p.age",)}, _age_band, col.age_bands),
+    "linked_suspended_band": _Field({"marketplace": ("p.linked",)}, _linked_band, col.linked_bands),
+    "seller_country": _Field({"marketplace": ("p.country",)}, _plain, col.plains),
+    "seller_status": _Field({"marketplace": ("p.status",)}, _plain, col.plains),
     # value_check: the goods in this parcel, not the order's total with shipping and tax
     "declared_paid_ratio_band": _Field(
-        {"marketplace": ("b.declared_usd", "p.paid", "p.currency")}, _declared_paid
+        {"marketplace": ("b.declared_usd", "p.paid", "p.currency")}, _declared_paid,
+        col.declared_paids,
     ),
     # classification_check
     "hs_match_depth": _Field(
@@ -198,24 +225,26 @@ _FIELDS: Mapping[str, _Field] = {
             "broker": (_ENTRY_HTS6, "b.ref_hs6"),
         },
         _depth,
+        col.depths,
     ),
     # security_profile
-    "known_shipper": _Field({"carrier": ("p.known_shipper",)}, _flag),
-    "screened": _Field({"carrier": ("p.screened",)}, _flag),
-    "preload_status": _Field({"carrier": ("p.preload_status",)}, _plain),
+    "known_shipper": _Field({"carrier": ("p.known_shipper",)}, _flag, col.flags),
+    "screened": _Field({"carrier": ("p.screened",)}, _flag, col.flags),
+    "preload_status": _Field({"carrier": ("p.preload_status",)}, _plain, col.plains),
     # entry_status
-    "entry_type": _Field({"broker": ("p.entry_type",)}, _plain),
-    "release_status": _Field({"broker": ("p.release_status",)}, _plain),
-    "certificate_on_file": _Field({"broker": ("p.certificate_on_file",)}, _flag),
-    "importer_of_record_present": _Field({"broker": ("p.importer_present",)}, _flag),
+    "entry_type": _Field({"broker": ("p.entry_type",)}, _plain, col.plains),
+    "release_status": _Field({"broker": ("p.release_status",)}, _plain, col.plains),
+    "certificate_on_file": _Field({"broker": ("p.certificate_on_file",)}, _flag, col.flags),
+    "importer_of_record_present": _Field({"broker": ("p.importer_present",)}, _flag, col.flags),
     "entry_declared_ratio_band": _Field(
-        {"broker": (_ENTRY_DECLARED, "p.total_value_usd")}, _entry_declared
+        {"broker": (_ENTRY_DECLARED, "p.total_value_usd")}, _entry_declared, col.entry_declareds
     ),
     # list_hits
-    "recall_hit": _Field({"marketplace": ("p.recall_hit",)}, _flag),
-    "entity_list_hit": _Field(_ENTITY_SQL, _entity_hit),
+    "recall_hit": _Field({"marketplace": ("p.recall_hit",)}, _flag, col.flags),
+    "entity_list_hit": _Field(_ENTITY_SQL, _entity_hit, col.entity_hits),
     "entity_name_strength": _Field(
-        {role: sql[:1] for role, sql in _ENTITY_SQL.items() if role != "broker"}, _plain
+        {role: sql[:1] for role, sql in _ENTITY_SQL.items() if role != "broker"}, _plain,
+        col.plains,
     ),
 }
 
@@ -231,40 +260,71 @@ def _batch_params(
     return {"batch": json.dumps(list(zip(bills, declared, hs6, strict=True)))}
 
 
-def _run(execution: Execution) -> ResultTable:
-    role = execution.role
-    exprs: list[str] = []
-    converts: list[tuple[Convert, slice]] = []
-    for name in execution.fields:
-        sql = _FIELDS[name].sql[role]
-        converts.append((_FIELDS[name].convert, slice(len(exprs) + 2, len(exprs) + 2 + len(sql))))
-        exprs.extend(sql)
+def _batch(value: PyValue) -> Mapping[str, list[PyValue]]:
+    """The validated batch parameter: house bills and their reference values, by column."""
+    assert isinstance(value, dict)
+    return value
+
+
+def _lookup(execution: Execution, shipments: Mapping[str, list[PyValue]],
+            exprs: Sequence[str]) -> list[tuple[PyValue, ...]]:
+    """The columns house bill, known and ``exprs`` for the batch, in its order."""
+    bills = shipments["house_bill"]
+    dialect = execution.dialect
     select = ", ".join(["b.house_bill", f"{_KNOWN} AS known", *exprs])
-    select = select.replace(_ENTRY_HTS6, _ENTRY_HTS6_SQL[execution.dialect])
-    statement = f"{_BATCH[execution.dialect]} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos"
-    shipments = execution.params["shipments"]
-    assert isinstance(shipments, dict)
-    batch = _batch_params(execution.dialect, shipments["house_bill"],
-                          shipments["declared_value_usd"], shipments["hs6"])
-    settings = execution.settings
-    unknown = (None,) * len(converts)
-    rows: list[tuple[PyValue, ...]] = [
-        (record[0], True, *(convert(record[cut], settings) for convert, cut in converts))
-        if record[1] else (record[0], False, *unknown)
-        for record in execution.conn.execute(statement, batch)
-    ]
-    return ResultTable(columns=("house_bill", "known", *execution.fields), rows=rows)
+    select = select.replace(_ENTRY_HTS6, _ENTRY_HTS6_SQL[dialect])
+    if any(name in select for name in _FROM_BATCH):
+        start = _BATCH[dialect]
+        batch = _batch_params(dialect, bills, shipments["declared_value_usd"], shipments["hs6"])
+    else:
+        start = _BILLS[dialect]
+        batch = {"house_bills": bills} if dialect == POSTGRESQL else {"bills": json.dumps(bills)}
+    records = execution.conn.execute(
+        f"{start} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos", batch).fetchall()
+    return list(zip(*records, strict=True)) if records else [()] * (len(exprs) + 2)
+
+
+def _run(execution: Execution) -> ResultTable:
+    shipments = _batch(execution.params["shipments"])
+    exprs: list[str] = []
+    sources: list[str | int] = []  # per raw value: a batch column, or its place in the SELECT
+    for name in execution.fields:
+        for expr in _FIELDS[name].sql[execution.role]:
+            if expr in _FROM_BATCH:
+                sources.append(_FROM_BATCH[expr])
+            else:
+                sources.append(len(exprs) + 2)
+                exprs.append(expr)
+    raw = _lookup(execution, shipments, exprs)
+    values = [shipments[s] if isinstance(s, str) else raw[s] for s in sources]
+    known = [bool(value) for value in raw[1]]
+    out: list[list[PyValue]] = [list(raw[0]), list(known)]
+    start = 0
+    for name in execution.fields:
+        field = _FIELDS[name]
+        width = len(field.sql[execution.role])
+        out.append(_convert(field, values[start:start + width], known, execution.settings))
+        start += width
+    return ResultTable(columns=("house_bill", "known", *execution.fields), rows=ColumnRows(out))
+
+
+def _convert(field: _Field, raw: Sequence[col.Column], known: list[bool],
+             settings: QuerySettings) -> list[PyValue]:
+    """One answer column; a shipment the node does not hold has no value."""
+    values = field.vector(raw, settings)
+    if values is None:
+        values = [field.convert(row, settings) for row in zip(*raw, strict=True)]
+    if all(known):
+        return values
+    return [value if held else None for value, held in zip(values, known, strict=True)]
 
 
 def _known(execution: Execution) -> ResultTable:
     bills = execution.params["house_bills"]
     assert isinstance(bills, list)
-    nothing = [None] * len(bills)
-    batch = _batch_params(execution.dialect, bills, nothing, nothing)
-    statement = (f"{_BATCH[execution.dialect]} SELECT b.house_bill, {_KNOWN} "
-                 f"FROM batch b {_JOIN} ORDER BY b.pos")
-    rows = [(hb, bool(k)) for hb, k in execution.conn.execute(statement, batch)]
-    return ResultTable(columns=("house_bill", "known"), rows=rows)
+    bills, known = _lookup(execution, {"house_bill": bills}, ())
+    return ResultTable(columns=("house_bill", "known"),
+                       rows=ColumnRows([list(bills), [bool(k) for k in known]]))
 
 
 # The indicator queries differ only in their fields: one batch statement runs them all.

@@ -11,9 +11,10 @@
    error so far: roll back and raise ``DataError`` listing the first
    ``max_errors`` as ``PATH:LINE: FIELD: problem (expected ...)``.
 3. Insert the staged rows in chunks (rows already stored identically are left
-   alone), record each file's SHA-256 in ``import_log``, rebuild the derived
-   tables, hand the transaction to ``publish`` when given (a node whose data is
-   on PostgreSQL copies it there: ``node.store.pgdata``), ``COMMIT``. Any
+   alone), record each file's SHA-256 in ``import_log``, update the derived
+   tables for the parcels the written rows touch (``indicators.Changes``),
+   hand the transaction to ``publish`` when given (a node whose data is on
+   PostgreSQL copies what changed there: ``node.store.pgdata``), ``COMMIT``. Any
    exception, KeyboardInterrupt included, rolls everything back.
 
 A file whose rows carry versions (the optional ``version`` column) is checked
@@ -46,10 +47,11 @@ import itertools
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from fedtrade.node.store import amend, indicators
 from fedtrade.node.store.columns import SqlValue
@@ -66,12 +68,21 @@ from fedtrade.node.store.report import (
     SkippedFile,
 )
 from fedtrade.node.store.schema import TableSpec, check_role
-from fedtrade.node.store.staging import CHUNK_ROWS, Stage
+from fedtrade.node.store.staging import CHUNK_ROWS, Stage, quote
 from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
 
 __all__ = ["Publish", "RejectLimit", "import_path"]
 
-Publish = Callable[[sqlite3.Connection], None]
+
+class Publish(Protocol):
+    """A copy of the import elsewhere (``node.store.pgdata``): ``begin`` runs first in the
+    write transaction, before any row is written; the call runs last, before COMMIT."""
+
+    def begin(self, conn: sqlite3.Connection) -> None: ...
+
+    def __call__(self, conn: sqlite3.Connection) -> None: ...
+
+
 _CACHE_KIB = 65536  # page cache per database (store and TEMP) while importing
 
 
@@ -215,7 +226,7 @@ def _check_sets(
 
 
 def _write(
-    conn: sqlite3.Connection, files: list[tuple[int, TableSpec, Path, str]],
+    conn: sqlite3.Connection, role: str, files: list[tuple[int, TableSpec, Path, str]],
     stages: dict[str, Stage], intake: _Intake, fail_after: _FailAfter, display: Display,
     max_rejects: RejectLimit | None,
 ) -> list[FileImport]:
@@ -228,6 +239,7 @@ def _write(
     if intake.rejects is not None:
         _check_limit(intake.rejects, max_rejects, sum(intake.read.values()))
         intake.rejects.write()
+    changes = _track(conn, role, stages)
     bar = display.writing(sum(stage.rows for stage in stages.values()))
     checked = 0
     written = 0
@@ -261,7 +273,28 @@ def _write(
         results.append(FileImport(
             spec.name, path, inserted, kept - inserted - amended - stale, intake.read[index],
             rejected, amended, stale, () if amender is None else tuple(amender.stale_rows)))
+    if changes is not None and any(f.table in changes.tables and f.rows_inserted + f.rows_amended
+                                   for f in results):
+        for name in changes.tables:
+            changes.note(name, f"temp.{stages[name].name}")
+        changes.apply()
     return results
+
+
+def _track(conn: sqlite3.Connection, role: str, stages: dict[str, Stage]
+           ) -> indicators.Changes | None:
+    """Start tracking the parcels the stages' rows touch, old links of amended rows first."""
+    tables = [name for name in stages if name in indicators.SOURCE_TABLES[role]]
+    if not tables:
+        return None
+    changes = indicators.Changes(conn, role, tables)
+    for name in tables:
+        stage = stages[name]
+        if stage.versioned:
+            key = ", ".join(map(quote, stage.spec.primary_key))
+            changes.note(name, f"(SELECT * FROM main.{quote(name)} WHERE ({key}) IN "
+                               f"(SELECT {key} FROM temp.{stage.name}))")
+    return changes
 
 
 def _check_limit(rejects: Rejects, limit: RejectLimit | None, read: int) -> None:
@@ -308,12 +341,11 @@ def _run(
             }
         try:
             with _transaction(conn, "BEGIN IMMEDIATE"):
+                if publish is not None:
+                    publish.begin(conn)
                 written = _write(
-                    conn, files, stages, intake, _FailAfter(fail_after_rows), display,
+                    conn, role, files, stages, intake, _FailAfter(fail_after_rows), display,
                     max_rejects)
-                if any(f.table in indicators.SOURCE_TABLES[role]
-                       and f.rows_inserted + f.rows_amended for f in written):
-                    indicators.refresh(conn, role)
                 if publish is not None:
                     publish(conn)
         except BaseException:
@@ -345,8 +377,9 @@ def import_path(
     import after that many rows were inserted. ``quarantine`` imports the valid
     rows and writes the refused ones there (a folder when ``path`` is one);
     ``max_rejects`` then refuses the import when more rows than that were refused.
-    ``publish`` runs last inside the import's transaction, seeing the store as it will
-    be committed (even when every file was skipped); when it raises, nothing is written.
+    ``publish.begin`` runs first in the import's write transaction; ``publish`` runs last,
+    seeing the store as it will be committed (even when every file was skipped); when
+    either raises, nothing is written.
     """
     check_role(role)
     if max_errors < 1:

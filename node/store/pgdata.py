@@ -1,15 +1,20 @@
 """The data tables on PostgreSQL, for nodes whose replicas answer from one shared store.
 
 Import stays as it is (``node.store.importer``: reading, per-row and set checks,
-quarantine, amendments, the derived tables' rebuild, all in the node's SQLite file);
-``publish`` then copies the store's data tables into PostgreSQL, inside that import's
-SQLite transaction: each table goes through ``COPY`` into a staging table and
-``INSERT ... SELECT`` into its PostgreSQL table, all in one PostgreSQL transaction that
-commits before the SQLite one. A failure on either side leaves both stores as they
-were (the SQLite transaction rolls back); readers keep answering from the previous
-rows until the commit (MVCC). Every publish copies every data table whole, so a
-PostgreSQL store that missed an import (or a new release's schema) is caught up by
-the next one.
+quarantine, amendments, the derived tables' rebuild, all in the node's SQLite file,
+the import store); the import's ``Publisher`` then publishes to PostgreSQL inside that
+import's SQLite transaction, in one PostgreSQL transaction that commits before the
+SQLite one. A failure on either side leaves both stores as they were (the SQLite
+transaction rolls back); readers keep answering from the previous rows until the
+commit (MVCC).
+
+A publish sends what the import changed (``node.store.pg_changes`` finds it,
+``node.store.pg_apply`` checks and applies it). It copies the whole store instead
+(``COPY`` into a staging table, ``INSERT ... SELECT``) the first time, after a change
+of the schema, and when asked (``--republish``, ``publish``). A generation, the import
+store's random id and a counter, is kept on both sides (``pg_publish`` in SQLite,
+``fedtrade_data_schema`` in PostgreSQL): an import onto a database at another
+generation (a lost publish, a restored store, another store's data) is refused.
 
 The PostgreSQL tables are made from the SQLite schema itself (``PRAGMA table_info``
 and its indexes), types mapped one to one (INTEGER: bigint, REAL: double precision,
@@ -21,25 +26,44 @@ in ``fedtrade_data_schema``.
 
 from __future__ import annotations
 
-import functools
+import datetime
 import hashlib
 import sqlite3
-from collections.abc import Callable
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from fedtrade.node.config import StoreSettings
+from fedtrade.node.store import pg_apply, pg_changes
+from fedtrade.node.store.migrations import open_store
+from fedtrade.node.store.pg_apply import DIVERGED
+from fedtrade.node.store.pg_changes import Changes
 from fedtrade.node.store.schema import table_specs
-from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.errors import ConfigError, FedtradeError
 
-__all__ = ["check_role", "data_tables", "ddl", "publish", "publisher", "stored_role"]
+__all__ = [
+    "Generation",
+    "Published",
+    "Publisher",
+    "check_role",
+    "data_tables",
+    "ddl",
+    "publish",
+    "publisher",
+    "republish",
+    "stored_role",
+]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 _DERIVED = ("parcel_indicators", "consignee_parcels")
 _TYPES = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text", "BLOB": "bytea"}
 _LOCK = 0x66656474_0004  # one publisher at a time (two imports into one store)
+_LOCAL = "pg_publish"  # the import store's side of the generation
 
 
 def data_tables(role: str) -> tuple[str, ...]:
@@ -93,48 +117,128 @@ def check_role(pg: Connection, role: str) -> None:
                             f"a {role}; give each node its own database")
 
 
-def _ensure_schema(pg: Connection, lite: sqlite3.Connection, role: str) -> None:
-    """Create the tables, or recreate them when the SQLite schema changed."""
+@dataclass(frozen=True)
+class Generation:
+    """Which publish a store is at: the import store's random id and a counter, kept on
+    both sides (SQLite ``pg_publish``, PostgreSQL ``fedtrade_data_schema``)."""
+
+    store_id: str
+    number: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one publish did: the whole store copied, or the rows sent per changed table."""
+
+    whole: bool
+    rows: Mapping[str, int]
+    generation: Generation
+
+
+def _local(lite: sqlite3.Connection) -> Generation | None:
+    """The generation the import store is at (creating its table); None before its first
+    publish."""
+    lite.execute(f"CREATE TABLE IF NOT EXISTS main.{_LOCAL} (store_id TEXT NOT NULL, "
+                 "generation INTEGER NOT NULL, published_at TEXT NOT NULL) STRICT")
+    row = lite.execute(f"SELECT store_id, generation FROM main.{_LOCAL}").fetchone()
+    return None if row is None else Generation(str(row[0]), int(row[1]))
+
+
+def _remote(pg: Connection) -> Generation | None:
+    """The generation PostgreSQL holds (after ``_ensure_schema``); None before the first
+    publish of a release that keeps one."""
+    row = pg.execute("SELECT store_id, generation FROM fedtrade_data_schema").fetchone()
+    if row is None or row[1] is None:
+        return None
+    return Generation(str(row[0]), int(row[1]))
+
+
+def _ensure_schema(pg: Connection, lite: sqlite3.Connection, role: str) -> bool:
+    """Create the tables, or recreate them (empty) when the SQLite schema changed; True
+    when they were (re)created."""
     schema = ddl(lite, role)
     digest = hashlib.sha256(schema.encode()).hexdigest()
-    check_role(pg, role)
-    pg.execute("CREATE TABLE IF NOT EXISTS fedtrade_data_schema "
-               "(role text PRIMARY KEY, ddl_sha256 text NOT NULL)")
+    pg.execute("CREATE TABLE IF NOT EXISTS fedtrade_data_schema (role text PRIMARY KEY, "
+               "ddl_sha256 text NOT NULL, store_id text, generation bigint)")
+    pg.execute("ALTER TABLE fedtrade_data_schema ADD COLUMN IF NOT EXISTS store_id text, "
+               "ADD COLUMN IF NOT EXISTS generation bigint")  # made by an earlier release
     row = pg.execute("SELECT ddl_sha256 FROM fedtrade_data_schema").fetchone()
     if row is not None and row[0] == digest:
-        return
+        return False
     for table in data_tables(role):
         pg.execute(f"DROP TABLE IF EXISTS {table}")
     pg.execute(schema.encode())
-    pg.execute("INSERT INTO fedtrade_data_schema VALUES (%s, %s) ON CONFLICT (role) "
-               "DO UPDATE SET ddl_sha256 = excluded.ddl_sha256", (role, digest))
+    pg.execute("INSERT INTO fedtrade_data_schema (role, ddl_sha256) VALUES (%s, %s) "
+               "ON CONFLICT (role) DO UPDATE SET ddl_sha256 = excluded.ddl_sha256", (role, digest))
+    return True
 
 
-def _copy_table(pg: Connection, lite: sqlite3.Connection, table: str) -> None:
+def _copy_table(pg: Connection, lite: sqlite3.Connection, table: str) -> int:
     columns = ", ".join(_columns(lite, table))
     stage = f"_stage_{table}"
     pg.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+    rows = 0
     with pg.cursor().copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-        for row in lite.execute(f"SELECT {columns} FROM {table}"):
+        for row in lite.execute(f"SELECT {columns} FROM main.{table}"):
             copy.write_row(row)
+            rows += 1
     pg.execute(f"DELETE FROM {table}")
     pg.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
+    pg.execute(f"ANALYZE {table}")
+    return rows
 
 
-def publish(lite: sqlite3.Connection, role: str, dsn: str) -> None:
-    """Copy the data tables of ``lite`` (as its open transaction sees them) into the
-    PostgreSQL database of ``dsn``, in one transaction; FedtradeError when it fails."""
+def _advance(pg: Connection, lite: sqlite3.Connection, local: Generation | None,
+             remote: Generation | None) -> Generation:
+    """Record the next generation on both sides (SQLite first: it commits last)."""
+    number = max(local.number if local else 0, remote.number if remote else 0) + 1
+    new = Generation(local.store_id if local else uuid.uuid4().hex, number)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lite.execute(f"DELETE FROM main.{_LOCAL}")
+    lite.execute(f"INSERT INTO main.{_LOCAL} VALUES (?, ?, ?)", (new.store_id, number, now))
+    pg.execute("UPDATE fedtrade_data_schema SET store_id = %s, generation = %s",
+               (new.store_id, number))
+    return new
+
+
+def _diverged(local: Generation | None, remote: Generation) -> str | None:
+    if local is None or local.store_id != remote.store_id:
+        return (f"the PostgreSQL data store holds the data another import store published "
+                f"(store {remote.store_id}, publish {remote.number}), not this one's; point "
+                "store.dsn_file at this node's own database, or replace its data with this "
+                f"store's: {DIVERGED}")
+    if local.number != remote.number:
+        return (f"the PostgreSQL data store is at publish {remote.number} of this import "
+                f"store, which is at publish {local.number}: a publish was lost or made "
+                f"from a copy of the store, so the two differ; {DIVERGED}")
+    return None
+
+
+def _publish(lite: sqlite3.Connection, role: str, dsn: str, changes: Changes | None,
+             whole: bool) -> Published:
+    """Publish inside one PostgreSQL transaction: the whole store when ``whole``, when
+    nothing was tracked or when PostgreSQL holds no publish of this release yet, else the
+    tracked ``changes`` once PostgreSQL is known to be at this store's last publish."""
     try:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=10,
                              application_name="fedtrade-import") as pg:
             pg.execute("SET jit = off")
             with pg.transaction():  # BEGIN ... COMMIT
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-                _ensure_schema(pg, lite, role)
-                for table in data_tables(role):
-                    _copy_table(pg, lite, table)
-                for table in data_tables(role):
-                    pg.execute(f"ANALYZE {table}")
+                check_role(pg, role)
+                # all in one transaction: a refusal below undoes a recreated schema too
+                recreated = _ensure_schema(pg, lite, role)
+                local, remote = _local(lite), _remote(pg)
+                problem = None if whole or remote is None else _diverged(local, remote)
+                if problem is not None:
+                    raise FedtradeError(problem)
+                copy = whole or changes is None or recreated or remote is None
+                if copy:
+                    rows = {table: _copy_table(pg, lite, table) for table in data_tables(role)}
+                else:
+                    assert changes is not None
+                    rows = pg_apply.apply(pg, changes, data_tables(role))
+                return Published(copy, rows, _advance(pg, lite, local, remote))
     except psycopg.Error as exc:
         raise FedtradeError(
             f"cannot publish the import to the PostgreSQL data store: "
@@ -143,9 +247,61 @@ def publish(lite: sqlite3.Connection, role: str, dsn: str) -> None:
             "rights, then run the import again") from None
 
 
-def publisher(role: str, store: StoreSettings) -> Callable[[sqlite3.Connection], None] | None:
-    """What an import runs before it commits: the publish of a node whose data is on
-    PostgreSQL (``store.data``), else nothing."""
-    if store.data != "postgresql":
-        return None
-    return functools.partial(publish, role=role, dsn=store.dsn)
+def publish(lite: sqlite3.Connection, role: str, dsn: str) -> Published:
+    """Copy the data tables of ``lite`` (as its open transaction sees them) whole into the
+    PostgreSQL database of ``dsn``, in one transaction; FedtradeError when it fails."""
+    return _publish(lite, role, dsn, None, whole=True)
+
+
+@dataclass
+class Publisher:
+    """The publish an import runs (``node.store.importer.Publish``): ``begin`` starts
+    tracking the import's changes, unless this store was never published (the first
+    publish copies it whole); the call sends them. ``whole`` copies the whole store
+    instead (``--republish``). ``last`` is what the last call did."""
+
+    role: str
+    dsn: str
+    whole: bool = False
+    last: Published | None = None
+    _changes: Changes | None = field(default=None, repr=False)
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        tracked = not self.whole and _local(conn) is not None
+        self._changes = pg_changes.track(conn, data_tables(self.role)) if tracked else None
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        self.last = _publish(conn, self.role, self.dsn, self._changes, self.whole)
+
+
+def publisher(role: str, store: StoreSettings, *, whole: bool = False) -> Publisher | None:
+    """What an import runs around its write transaction: the publish of a node whose data
+    is on PostgreSQL (``store.data``), else nothing. ConfigError when ``whole`` is asked
+    of a node whose data is not on PostgreSQL."""
+    if store.data == "postgresql":
+        return Publisher(role, store.dsn, whole)
+    if whole:
+        raise ConfigError("--republish applies to a node whose data is on PostgreSQL "
+                          "(store.data: postgresql)")
+    return None
+
+
+def republish(db_path: Path, role: str, store: StoreSettings) -> Published:
+    """Copy the whole import store at ``db_path`` to PostgreSQL (recovery after a failed
+    or lost publish), in one transaction on each side."""
+    push = publisher(role, store, whole=True)
+    assert push is not None
+    db = open_store(db_path, role)
+    try:
+        with db.ensure_autocommit_on():
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                push(db.conn)
+            except BaseException:
+                db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+    finally:
+        db.close()
+    assert push.last is not None
+    return push.last

@@ -57,10 +57,10 @@ def test_a_hit_reuses_the_verified_lines_for_that_requester_only() -> None:
     cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001", "HB0002")
     first = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
     again = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="a")
-    assert again.lines["HB0001"] is first.lines["HB0001"]  # not parsed or verified again
+    assert again.blocks[0] is first.blocks[0]  # not parsed or verified again
     assert again.digest == first.digest
     other = verify_attestations([block], trusted, _OWN, now, 30, cache=cache, requester="b")
-    assert other.lines["HB0001"] is not first.lines["HB0001"]
+    assert other.blocks[0] is not first.blocks[0]
     assert len(cache) == 2
     # a new trusted mapping (a reloaded config) empties the cache
     verify_attestations([block], _trusted(), _OWN, now, 30, cache=cache, requester="a")

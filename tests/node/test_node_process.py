@@ -22,7 +22,10 @@ from tests.conftest import attest, coordinator_tls, query_request, signed_query
 NODE = "broker-1"
 
 
-def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
+def start(
+    config: Path, port_file: Path, *, listen: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """A `serve` process (on ``listen`` if given) and the address it bound."""
     port_file.unlink(missing_ok=True)
     process = subprocess.Popen(
         [
@@ -34,6 +37,7 @@ def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
             str(config),
             "--port-file",
             str(port_file),
+            *(["--listen", listen] if listen else []),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,7 +50,8 @@ def start(config: Path, port_file: Path) -> tuple[subprocess.Popen[str], str]:
             output = process.communicate()[0]
             pytest.fail(f"node did not start: {output}")
         time.sleep(0.05)
-    return process, f"127.0.0.1:{port_file.read_text().strip()}"
+    host = listen.rpartition(":")[0] if listen else "127.0.0.1"
+    return process, f"{host}:{port_file.read_text().strip()}"
 
 
 def stop(process: subprocess.Popen[str]) -> str:

@@ -10,6 +10,7 @@ noise.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
@@ -52,12 +53,15 @@ def new_database(server: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def published(world: World, pg_server: str) -> Mapping[str, str]:
+def published(world: World, pg_server: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, str]:
     """role -> the DSN of a PostgreSQL database holding that role's world store."""
     out = {}
+    copies = tmp_path_factory.mktemp("published")
     for role, node_id in NODE_IDS.items():
         out[role] = new_database(pg_server)
-        with sqlite3.connect(world.stores[node_id]) as lite:
+        store = shutil.copyfile(world.stores[node_id], copies / f"{node_id}.db")
+        with sqlite3.connect(store) as lite:  # a publish records its generation there
             publish(lite, role, out[role])
     return out
 

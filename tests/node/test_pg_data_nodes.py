@@ -2,13 +2,17 @@
 
 The broker of the synthetic world answers a signed Screen batch from its SQLite file;
 then its data is published to PostgreSQL by `fedtrade-node import` (``store.data:
-postgresql``), the SQLite file is deleted, and two replicas on the one PostgreSQL
-store answer the same batch, alternately: the same rows, cell by cell.
+postgresql``), the SQLite file is moved away, and two replicas on the one PostgreSQL
+store answer the same batch, alternately: the same rows, cell by cell. An amendment
+imported while they run reaches their next answer, without a restart.
 """
 
 from __future__ import annotations
 
+import csv
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -77,10 +81,49 @@ def test_two_replicas_on_postgresql_data_answer_a_screen_batch_as_sqlite(
     use_postgresql_data(config, pg_dsn)
     assert node_main(["import", "--config", str(config), str(world.folder / "broker")]) == 0
     database = load_node_config(config).database
-    for suffix in ("", "-wal", "-shm"):  # the replicas have no data file of their own
-        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    host = federation.root / "import-host"
+    host.mkdir()
+    files = [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
+    for path in files:  # the replicas have no data file of their own
+        if path.exists():
+            path.rename(host / path.name)
     with two_replicas(config, federation.root) as (target, outputs):
         answers = screen(federation, target, bills, blocks, times=6)
+        for path in files:  # the import host publishes an amendment meanwhile
+            if (host / path.name).exists():
+                (host / path.name).rename(path)
+        held = hold(world.folder / "broker" / "entries.csv", bills[:100],
+                    federation.root / "entries-hold.csv")
+        assert node_main(["import", "--config", str(config), "entries", str(held.path)]) == 0
+        (amended,) = screen(federation, target, bills, blocks)
     assert all(QUERY_ID.search(output) for output in outputs)  # both replicas answered
     for answer in answers:
         assert answer == expected
+    assert len(held.bills) > 10
+    for bill, before, after in zip(bills, expected, amended, strict=True):
+        if bill in held.bills:
+            assert "hold" not in before, bill
+            assert "hold" in after, bill
+        else:
+            assert after == before, bill
+
+
+@dataclass(frozen=True)
+class Held:
+    path: Path
+    bills: frozenset[str]
+
+
+def hold(entries: Path, bills: list[str], out: Path) -> Held:
+    """A versioned entries file putting on hold the entries of ``bills`` (each the only
+    entry of its house bill, not on hold already)."""
+    with entries.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    once = Counter(row["house_bill"] for row in rows)
+    picked = [row for row in rows if row["house_bill"] in bills
+              and once[row["house_bill"]] == 1 and row["release_status"] != "hold"]
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, [*rows[0], "version"])
+        writer.writeheader()
+        writer.writerows({**row, "release_status": "hold", "version": 1} for row in picked)
+    return Held(out, frozenset(row["house_bill"] for row in picked))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.protocol.catalogue import CATALOGUE
-from fedtrade.protocol.limits import HOUSE_BILL
+from fedtrade.protocol.limits import HOUSE_BILL, MAX_TEXT_PARAM_CHARS
 from fedtrade.protocol.params import validate_params
 from fedtrade.protocol.spec import ParamSpec, QuerySpec
 from fedtrade.protocol.tables import PyValue
@@ -153,3 +153,50 @@ SCALARS = QuerySpec(
 )
 def test_scalars_keep_their_kind(params: dict[str, PyValue], reason: str) -> None:
     refused(SCALARS, params, reason)
+
+
+def _one_by_one(spec: ParamSpec, items: list[PyValue]) -> list[PyValue] | str:
+    """The text list check item by item (before it ran in C), as a value or a refusal."""
+    if not all(isinstance(v, str) for v in items):
+        return f"parameter {spec.name!r}: must be a list of text values"
+    for v in items:
+        assert isinstance(v, str)
+        if len(v) > MAX_TEXT_PARAM_CHARS:
+            return (f"parameter {spec.name!r}: a text of {len(v)} characters exceeds the limit "
+                    f"of {MAX_TEXT_PARAM_CHARS}")
+        if spec.pattern is not None and not spec.pattern.fullmatch(v):
+            return f"parameter {spec.name!r}: {v[:40]!r} does not match {spec.pattern.pattern}"
+    return items
+
+
+_ITEMS = st.one_of(st.from_regex(HOUSE_BILL, fullmatch=True),
+                   st.sampled_from(["hb0001", "HB0001\n", "HB1", "X" * 600, ""]),
+                   st.integers(0, 9), st.none())
+
+
+@settings(deadline=None)
+@given(st.lists(_ITEMS, min_size=1, max_size=8))
+def test_text_lists_are_checked_as_one_by_one(items: list[PyValue]) -> None:
+    spec = CATALOGUE["shipment_known"]
+    got: PyValue
+    try:
+        got = validate_params(spec, {"house_bills": items})["house_bills"]
+    except MalformedRequestError as exc:
+        got = str(exc)
+    assert got == _one_by_one(spec.params[0], items)
+
+
+@settings(deadline=None)
+@given(st.lists(_ITEMS, min_size=1, max_size=8, unique_by=str))
+def test_batches_name_the_first_bad_house_bill(items: list[PyValue]) -> None:
+    bad = [v for v in items if not isinstance(v, str) or not HOUSE_BILL.fullmatch(v)]
+    spec = CATALOGUE["shipment_indicators"]
+    batch = {"shipments": {"house_bill": items}}
+    if not bad:
+        checked = validate_params(spec, batch)["shipments"]
+        assert isinstance(checked, dict)
+        assert checked["house_bill"] == items
+        return
+    with pytest.raises(MalformedRequestError) as caught:
+        validate_params(spec, batch)
+    assert f"house_bill {str(bad[0])[:40]!r} must be" in str(caught.value)

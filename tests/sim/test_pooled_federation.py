@@ -191,3 +191,18 @@ def test_compare_names_every_cell_that_differs_or_was_not_answered() -> None:
     ]
     assert compare(("federation", {}), ("pooled", {"HB3": {}})) == (
         0, ["house bill HB3: only in pooled"])
+
+
+def test_split_value_agrees_to_the_cent_and_no_further() -> None:
+    """A half-cent tie rounds either way by addition order; anything past it is a
+    disagreement, and other numeric columns keep their tight tolerance."""
+    def record(usd: float, parcels: int) -> Records:
+        return {"HB1": {**dict.fromkeys(POOLED_COLUMNS, 0),
+                        "split_value_usd": usd, "split_parcels": parcels}}
+
+    tie = compare(("federation", record(1234.57, 3)), ("pooled", record(1234.565, 3)))
+    assert tie[1] == []
+    assert compare(("federation", record(1234.57, 3)), ("pooled", record(1234.5649, 3)))[1] == [
+        "house bill HB1, column split_value_usd: federation 1234.57, pooled 1234.5649"]
+    assert compare(("a", record(1.0, 3)), ("b", record(1.0, 4)))[1] == [
+        "house bill HB1, column split_parcels: a 3, b 4"]

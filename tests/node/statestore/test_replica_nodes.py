@@ -18,11 +18,9 @@ from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import load_node_config
 from fedtrade.node.statestore import read_state
 from fedtrade.protocol.catalogue import DESCRIBE
-from fedtrade.protos import query_pb2
 from fedtrade.sim.federation import Federation
-from fedtrade.trust.envelope import Envelope
-from fedtrade.trust.errors import RemoteError
 from tests.conftest import CONTEXT
+from tests.node.statestore.dns_client import outcome
 from tests.node.test_node_process import two_replicas
 from tests.pg import write_dsn_file
 
@@ -52,7 +50,7 @@ def test_round_robin_over_two_replicas_sharing_one_store(
             query, request = coordinator.sign_query(
                 coordinator.config.node(NODE), DESCRIBE, {}, CONTEXT)
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
-                results = list(pool.map(lambda _: _outcome(coordinator, query, request),
+                results = list(pool.map(lambda _: outcome(coordinator, query, request),
                                         range(4)))
         finally:
             coordinator.close()
@@ -65,11 +63,3 @@ def test_round_robin_over_two_replicas_sharing_one_store(
         assert verify_chain(conn) >= 24  # the 24 requests (and the replicas' own entries)
     assert node_main(["audit", "verify", "--config", str(config), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
-
-
-def _outcome(coordinator: Coordinator, query: query_pb2.Query, request: Envelope) -> str:
-    try:
-        coordinator.send(query, request)
-    except RemoteError as exc:
-        return "replay" if "already used" in str(exc) else str(exc)
-    return "answered"
