@@ -65,6 +65,16 @@ def connect(dsn: str, *, read_only: bool = False) -> Connection:
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
                                application_name="fedtrade-node")
+        encoding = conn.info.parameter_status("server_encoding")
+        if encoding != "UTF8":
+            database = conn.info.dbname
+            conn.close()
+            # text would come back as bytes: migrations look missing, names do not match
+            raise StoreError(
+                f"the PostgreSQL database {database!r} uses the encoding {encoding}; "
+                "fedtrade needs UTF8: create the database with "
+                "`createdb --encoding=UTF8 --template=template0` (or a cluster made by "
+                "`initdb --encoding=UTF8`)")
         conn.execute("SET jit = off")
         if read_only:
             conn.execute("SET default_transaction_read_only = on")

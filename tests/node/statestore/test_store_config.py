@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fedtrade.node.cli import main as node_main
 from fedtrade.sim.federation import Federation
@@ -100,3 +102,27 @@ def test_serve_fails_closed_when_postgresql_cannot_be_reached(
     assert f"port {port} failed" in err
     assert "hunter2" not in err
     assert "Traceback" not in err
+
+
+def test_serve_refuses_a_postgresql_database_not_in_utf8(
+    federation: Federation, pg_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQL_ASCII (initdb without a locale) hands text back as bytes: refused at connect,
+    with the fix, before anything is created."""
+    name = f"{conninfo_to_dict(pg_dsn)['dbname']}_ascii"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
+                      "LC_COLLATE 'C' LC_CTYPE 'C'")
+    try:
+        write_dsn_file(federation.root / "pg.dsn", make_conninfo(pg_dsn, dbname=name))
+        path = with_store(federation, {"backend": "postgresql", "dsn_file": "pg.dsn"})
+        assert node_main(["serve", "--config", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert "uses the encoding SQL_ASCII; fedtrade needs UTF8" in err
+        assert "Traceback" not in err
+        with psycopg.connect(make_conninfo(pg_dsn, dbname=name)) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables "
+                                "WHERE schemaname = 'public'").fetchone() == (0,)
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
