@@ -37,7 +37,7 @@ from fedtrade.node.statestore.pg_schema import migrate
 from fedtrade.node.store.pgdata import check_role, stored_role
 from fedtrade.trust.errors import FedtradeError
 
-__all__ = ["PostgresStateStore", "connect", "read_state"]
+__all__ = ["PostgresStateStore", "connect", "read_state", "require_utf8"]
 
 T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -60,21 +60,25 @@ class _Qmark:
         return self._conn.execute(sql.replace("?", "%s"), parameters)
 
 
+def require_utf8(conn: Connection) -> None:
+    """StoreError (and ``conn`` closed) unless the database is in UTF8: in SQL_ASCII, text
+    comes back as bytes, so applied migrations look missing and names never match."""
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        database = conn.info.dbname
+        conn.close()
+        raise StoreError(
+            f"the PostgreSQL database {database!r} uses the encoding {encoding}; fedtrade "
+            "needs UTF8: create the database with `createdb --encoding=UTF8 "
+            "--template=template0` (or in a cluster made by `initdb --encoding=UTF8`)")
+
+
 def connect(dsn: str, *, read_only: bool = False) -> Connection:
     """A session with ``jit = off``; StoreError (naming host and reason) when it fails."""
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
                                application_name="fedtrade-node")
-        encoding = conn.info.parameter_status("server_encoding")
-        if encoding != "UTF8":
-            database = conn.info.dbname
-            conn.close()
-            # text would come back as bytes: migrations look missing, names do not match
-            raise StoreError(
-                f"the PostgreSQL database {database!r} uses the encoding {encoding}; "
-                "fedtrade needs UTF8: create the database with "
-                "`createdb --encoding=UTF8 --template=template0` (or a cluster made by "
-                "`initdb --encoding=UTF8`)")
+        require_utf8(conn)
         conn.execute("SET jit = off")
         if read_only:
             conn.execute("SET default_transaction_read_only = on")

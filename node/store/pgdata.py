@@ -38,6 +38,7 @@ from typing import Any
 import psycopg
 
 from fedtrade.node.config import StoreSettings
+from fedtrade.node.statestore.postgres import require_utf8
 from fedtrade.node.store import pg_apply, pg_changes
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.pg_apply import DIVERGED
@@ -222,6 +223,7 @@ def _publish(lite: sqlite3.Connection, role: str, dsn: str, changes: Changes | N
     try:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=10,
                              application_name="fedtrade-import") as pg:
+            require_utf8(pg)
             pg.execute("SET jit = off")
             with pg.transaction():  # BEGIN ... COMMIT
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
