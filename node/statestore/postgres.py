@@ -34,10 +34,10 @@ from fedtrade.node.replay import replay_error
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.statestore.base import StateStore, StoreError
 from fedtrade.node.statestore.pg_schema import migrate
-from fedtrade.node.store.pgdata import check_role, stored_role
+from fedtrade.node.store.pgdata import check_role, require_utf8, stored_role
 from fedtrade.trust.errors import FedtradeError
 
-__all__ = ["PostgresStateStore", "connect", "read_state", "require_utf8"]
+__all__ = ["PostgresStateStore", "connect", "read_state"]
 
 T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -58,19 +58,6 @@ class _Qmark:
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self._conn.execute(sql.replace("?", "%s"), parameters)
-
-
-def require_utf8(conn: Connection) -> None:
-    """StoreError (and ``conn`` closed) unless the database is in UTF8: in SQL_ASCII, text
-    comes back as bytes, so applied migrations look missing and names never match."""
-    encoding = conn.info.parameter_status("server_encoding")
-    if encoding != "UTF8":
-        database = conn.info.dbname
-        conn.close()
-        raise StoreError(
-            f"the PostgreSQL database {database!r} uses the encoding {encoding}; fedtrade "
-            "needs UTF8: create the database with `createdb --encoding=UTF8 "
-            "--template=template0` (or in a cluster made by `initdb --encoding=UTF8`)")
 
 
 def connect(dsn: str, *, read_only: bool = False) -> Connection:

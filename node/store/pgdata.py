@@ -38,7 +38,6 @@ from typing import Any
 import psycopg
 
 from fedtrade.node.config import StoreSettings
-from fedtrade.node.statestore.postgres import require_utf8
 from fedtrade.node.store import pg_apply, pg_changes
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.pg_apply import DIVERGED
@@ -56,6 +55,7 @@ __all__ = [
     "publish",
     "publisher",
     "republish",
+    "require_utf8",
     "stored_role",
 ]
 
@@ -213,6 +213,19 @@ def _diverged(local: Generation | None, remote: Generation) -> str | None:
                 f"store, which is at publish {local.number}: a publish was lost or made "
                 f"from a copy of the store, so the two differ; {DIVERGED}")
     return None
+
+
+def require_utf8(conn: Connection) -> None:
+    """FedtradeError (and ``conn`` closed) unless the database is in UTF8: in SQL_ASCII, text
+    comes back as bytes, so applied migrations look missing and names never match."""
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        database = conn.info.dbname
+        conn.close()
+        raise FedtradeError(
+            f"the PostgreSQL database {database!r} uses the encoding {encoding}; fedtrade "
+            "needs UTF8: create the database with `createdb --encoding=UTF8 "
+            "--template=template0` (or in a cluster made by `initdb --encoding=UTF8`)")
 
 
 def _publish(lite: sqlite3.Connection, role: str, dsn: str, changes: Changes | None,
