@@ -31,6 +31,7 @@ from pathlib import Path
 from bench_import import baseline_source
 
 from fedtrade.node.store import import_path
+from fedtrade.sim.csvrows import write_rows
 from fedtrade.sim.synth import generate
 
 ROLES = ("marketplace", "carrier", "broker")
@@ -63,14 +64,6 @@ def _copy(source: Path, target: Path, keep: Callable[[dict[str, str]], bool] | N
     return left_out
 
 
-def _write(path: Path, rows: list[dict[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _split(world: Path, work: Path, role: str, held: int) -> None:
     """``work/first``, ``work/add`` and ``work/amend`` of a role from the world's files."""
     table, key, children = _HELD[role]
@@ -82,13 +75,13 @@ def _split(world: Path, work: Path, role: str, held: int) -> None:
         if path.stem in (table, *children):
             rows = _copy(path, work / "first" / path.name, lambda r: r[key] not in back)
             if rows:
-                _write(work / "add" / path.name, rows)
+                write_rows(work / "add" / path.name, rows)
         else:
             _copy(path, work / "first" / path.name)
     amended, column, value = _AMEND[role]
     with (source / f"{amended}.csv").open(newline="") as f:
         rows = [row for row in csv.DictReader(f) if amended != table or row[key] not in back]
-    _write(work / "amend" / f"{amended}.csv",
+    write_rows(work / "amend" / f"{amended}.csv",
            [{**row, column: value, "version": "1"} for row in rows[:held]])
 
 

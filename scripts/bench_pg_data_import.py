@@ -22,7 +22,6 @@ cluster is a throwaway one on loopback (``scripts/pg-throwaway``) unless
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import sqlite3
@@ -36,24 +35,11 @@ from bench_state import new_database, throwaway_server  # beside this script
 
 from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.pgdata import Publisher, publish
+from fedtrade.sim.csvrows import read_rows, write_rows
 from fedtrade.sim.synth import generate
 
 ROLE = "marketplace"
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _parent(stat: Path) -> int | None:
@@ -91,11 +77,11 @@ def _files(world: Path, rows: int, work: Path) -> tuple[Path, Path, Path]:
     """The base folder (parcel lines held back), the held-back lines, the amendment."""
     base = work / "base"
     shutil.copytree(world / ROLE, base)
-    lines = _read(base / "parcel_lines.csv")
-    _write(base / "parcel_lines.csv", lines[:-rows])
-    held = _write(work / "new" / "parcel_lines.csv", lines[-rows:])
-    orders = _read(base / "orders.csv")[:rows]
-    amended = _write(work / "amend" / "orders.csv", [
+    lines = read_rows(base / "parcel_lines.csv")
+    write_rows(base / "parcel_lines.csv", lines[:-rows])
+    held = write_rows(work / "new" / "parcel_lines.csv", lines[-rows:])
+    orders = read_rows(base / "orders.csv")[:rows]
+    amended = write_rows(work / "amend" / "orders.csv", [
         {**o, "buyer_address": o["buyer_address"] + " Apt 2", "version": "1"} for o in orders])
     return base, held, amended
 

@@ -9,7 +9,6 @@ new schema and ``--republish`` copy the whole store (``node.store.pgdata``).
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 from fedtrade.node.config import load_node_config
 from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.pgdata import Publisher, data_tables, publish
+from fedtrade.sim.csvrows import read_rows, write_rows
 from fedtrade.sim.federation import Federation
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import FedtradeError
@@ -74,39 +74,25 @@ def both(store: Path, dsn: str, role: str) -> tuple[Rows, Rows]:
         return contents(lite, role), contents(pg, role)
 
 
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def write(path: Path, rows: list[dict[str, str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def steps(synth: Path, role: str, out: Path) -> Iterator[tuple[str, Path]]:
     """(what, file or folder) of each import after the first, which is ``out / "first"``."""
     plan = PLANS[role]
     first = out / "first"
     for source in sorted((synth / role).glob("*.csv")):
-        rows = read(source)
+        rows = read_rows(source)
         if rows and source.stem not in plan.later:
-            write(first / source.name, rows[: len(rows) // 2] if source.stem == plan.half
+            write_rows(first / source.name, rows[: len(rows) // 2] if source.stem == plan.half
                   else rows)
-    rows = read(synth / role / f"{plan.half}.csv")
-    yield "second half", write(out / "half" / f"{plan.half}.csv", rows[len(rows) // 2:])
+    rows = read_rows(synth / role / f"{plan.half}.csv")
+    yield "second half", write_rows(out / "half" / f"{plan.half}.csv", rows[len(rows) // 2:])
     for table in plan.later:
         source = synth / role / f"{table}.csv"
         if source.exists():
-            yield "later table", write(out / table / source.name, read(source))
+            yield "later table", write_rows(out / table / source.name, read_rows(source))
     table, column, values = plan.amend
-    rows = read(synth / role / f"{table}.csv")[::3]
+    rows = read_rows(synth / role / f"{table}.csv")[::3]
     for version, value in zip((1, 2, 1), values, strict=True):  # the last one is stale
-        yield f"amend {version}", write(out / f"amend{version}{value}" / f"{table}.csv",
+        yield f"amend {version}", write_rows(out / f"amend{version}{value}" / f"{table}.csv",
                                         [{**r, column: value, "version": str(version)}
                                          for r in rows])
 
@@ -152,7 +138,8 @@ def test_incremental_publishes_equal_a_whole_copy_row_for_row(
     assert sent_derived
     # a quarantine import: the refused row stays out of both stores, the rest is sent
     rejects = tmp_path / "rejects.csv"
-    report = import_path(store, role, "entity_list", write(tmp_path / "e.csv", entity_rows(True)),
+    entities = write_rows(tmp_path / "e.csv", entity_rows(True))
+    report = import_path(store, role, "entity_list", entities,
                          progress=False, publish=push, quarantine=rejects)
     assert report.files[0].rows_rejected == 1
     assert "ENTX99999" in rejects.read_text()
@@ -177,8 +164,8 @@ def imported(synth: Path, dsn: str, store: Path) -> Publisher:
 
 def suspend(synth: Path, out: Path, version: int = 1) -> Path:
     """A versioned sellers file suspending every third seller."""
-    rows = read(synth / "marketplace" / "sellers.csv")[::3]
-    return write(out / f"sellers-{version}.csv",
+    rows = read_rows(synth / "marketplace" / "sellers.csv")[::3]
+    return write_rows(out / f"sellers-{version}.csv",
                  [{**r, "status": "suspended", "version": str(version)} for r in rows])
 
 
@@ -249,7 +236,7 @@ def test_rows_changed_in_postgresql_outside_the_import_are_detected(
 ) -> None:
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
-    seller = read(synth / "marketplace" / "sellers.csv")[0]["seller_id"]
+    seller = read_rows(synth / "marketplace" / "sellers.csv")[0]["seller_id"]
     by_hand(pg_dsn, "UPDATE sellers SET legal_name = 'by hand' WHERE seller_id = %s", seller)
     refused(store, pg_dsn, push, "sellers", suspend(synth, tmp_path),
             r"in sellers, 1 row\(s\) the import store had are missing or differ and "
@@ -261,9 +248,9 @@ def test_a_reference_to_a_row_postgresql_lost_is_refused(
 ) -> None:
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
-    listing = read(synth / "marketplace" / "listings.csv")[0]
+    listing = read_rows(synth / "marketplace" / "listings.csv")[0]
     by_hand(pg_dsn, "DELETE FROM sellers WHERE seller_id = %s", listing["seller_id"])
-    new = write(tmp_path / "listings.csv", [{**listing, "listing_id": "LSTX0000001"}])
+    new = write_rows(tmp_path / "listings.csv", [{**listing, "listing_id": "LSTX0000001"}])
     refused(store, pg_dsn, push, "listings", new, r"listings.seller_id names no row of "
             rf"sellers \('{listing['seller_id']}'\).*--republish")
 
@@ -273,10 +260,10 @@ def test_a_key_postgresql_holds_under_another_row_is_refused(
 ) -> None:
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
-    shipped = read(synth / "marketplace" / "fulfillments.csv")[0]
+    shipped = read_rows(synth / "marketplace" / "fulfillments.csv")[0]
     by_hand(pg_dsn, "INSERT INTO fulfillments VALUES ('FULX1', %s, 'CI', 'CI1234567890', %s)",
             shipped["order_id"], shipped["shipped_at"])
-    new = write(tmp_path / "fulfillments.csv", [
+    new = write_rows(tmp_path / "fulfillments.csv", [
         {**shipped, "fulfillment_id": "FULX2", "house_bill": "CI1234567890"}])
     refused(store, pg_dsn, push, "fulfillments", new, r"refuses this import's rows of "
             r"fulfillments: duplicate key.*CI1234567890.*--republish")
@@ -288,7 +275,7 @@ def test_a_database_of_another_import_store_is_refused(
     imported(synth, pg_dsn, tmp_path / "node.db")
     with pytest.raises(FedtradeError, match="holds the data another import store published"):
         import_path(tmp_path / "new.db", "marketplace", "entity_list",
-                    write(tmp_path / "e.csv", entity_rows(False)), progress=False,
+                    write_rows(tmp_path / "e.csv", entity_rows(False)), progress=False,
                     publish=Publisher("marketplace", pg_dsn))
     with sqlite3.connect(tmp_path / "new.db") as lite:
         assert lite.execute("SELECT count(*) FROM entity_list").fetchone()[0] == 0
@@ -314,10 +301,10 @@ def test_a_file_refused_whole_publishes_nothing(
     store = tmp_path / "node.db"
     push = imported(synth, pg_dsn, store)
     generation = push.last.generation if push.last else None
-    refused(store, pg_dsn, push, "entity_list", write(tmp_path / "e.csv", entity_rows(True)),
+    refused(store, pg_dsn, push, "entity_list", write_rows(tmp_path / "e.csv", entity_rows(True)),
             "ZZ")
     import_path(store, "marketplace", "entity_list",
-                write(tmp_path / "e.csv", entity_rows(False)), progress=False, publish=push)
+                write_rows(tmp_path / "e.csv", entity_rows(False)), progress=False, publish=push)
     assert push.last is not None
     assert generation is not None
     assert push.last.generation.number == generation.number + 1

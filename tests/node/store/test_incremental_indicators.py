@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from fedtrade.node.store import indicators
 from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.migrations import open_store
+from fedtrade.sim.csvrows import Row, read_rows, write_rows
 from fedtrade.sim.synth import generate
 from fedtrade.trust.errors import FedtradeError
 
@@ -48,7 +49,7 @@ _LINKS = {
               "AND x.house_bill = b.house_bill)",
 }
 
-Row = dict[str, str]
+
 # An amendment: (table, column, new value from (rng, row, store), which rows); the value
 # may be another row's key, so links move.
 Change = tuple[str, str, Callable[[random.Random, Row, sqlite3.Connection], str], str]
@@ -95,20 +96,6 @@ _CHANGES: dict[str, tuple[Change, ...]] = {
 }
 
 
-def _read(path: Path) -> list[Row]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _write(path: Path, rows: list[Row], header: list[str] | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, header or list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _derived(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
             for table in DERIVED}
@@ -151,24 +138,24 @@ class _Store:
         table, key, children = _HELD[role]
         source = world / role
         first = work / "first"
-        rows = _read(source / f"{table}.csv")
+        rows = read_rows(source / f"{table}.csv")
         # the second half, dealt round the parts
         held = {row[key]: n % parts for n, row in enumerate(rows[len(rows) // 2:])}
         # the broker's entity list, held by every role (names, MIDs)
         files = {p.stem: p for p in [*source.glob("*.csv"), world / "broker/entity_list.csv"]}
         for name, path in files.items():
-            file_rows = _read(path)
+            file_rows = read_rows(path)
             header = _read_header(path)
             if name not in (table, *children):
-                _write(first / f"{name}.csv", file_rows, header)
+                write_rows(first / f"{name}.csv", file_rows, header)
                 continue
             if name == "parcel_lines":  # every third parcel carries its order's lines
                 file_rows = [r for n, r in enumerate(file_rows) if n % 3]
-            _write(first / f"{name}.csv", [r for r in file_rows if r[key] not in held], header)
+            write_rows(first / f"{name}.csv", [r for r in file_rows if r[key] not in held], header)
             for part in range(parts):
                 picked = [r for r in file_rows if held.get(r[key]) == part]
                 if picked:
-                    _write(work / f"part{part}" / f"{name}.csv", picked, header)
+                    write_rows(work / f"part{part}" / f"{name}.csv", picked, header)
         self.parts = sorted(p for p in work.glob("part*"))
         import_path(self.db, role, None, first, progress=False)
 
@@ -211,7 +198,7 @@ class _Store:
 
     def _import(self, table: str, rows: list[Row]) -> None:
         self.steps += 1
-        path = _write(self.work / f"step{self.steps}" / f"{table}.csv", rows)
+        path = write_rows(self.work / f"step{self.steps}" / f"{table}.csv", rows)
         import_path(self.db, self.role, table, path, progress=False)
 
 
@@ -316,7 +303,7 @@ def test_a_failing_import_or_amendment_leaves_the_store_as_before(
     before = _everything(store.db)
     table, column = _FREE_TEXT[role]
     rows = _stored_rows(store.db, table, random.Random(1), 3)
-    amended = _write(tmp_path / "amend" / f"{table}.csv",
+    amended = write_rows(tmp_path / "amend" / f"{table}.csv",
                      [{**row, column: row[column] + " B", "version": "5"} for row in rows])
     for path, part_table in ((store.parts[0], None), (amended, table)):
         with pytest.raises(FedtradeError, match="fail_after_rows"):
@@ -338,9 +325,9 @@ def test_a_quarantine_import_keeps_the_derived_tables_equal_to_a_rebuild(
 ) -> None:
     store = _Store(world, tmp_path, "marketplace", parts=1)
     part = store.parts[0]
-    fulfillments = _read(part / "fulfillments.csv")
+    fulfillments = read_rows(part / "fulfillments.csv")
     fulfillments[0]["shipped_at"] = "yesterday"
-    _write(part / "fulfillments.csv", fulfillments)
+    write_rows(part / "fulfillments.csv", fulfillments)
     report = import_path(store.db, "marketplace", None, part, progress=False,
                          quarantine=tmp_path / "rejects")
     assert report.files[0].rows_rejected >= 1
