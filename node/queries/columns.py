@@ -88,7 +88,7 @@ def labelled(values: np.ndarray, missing: np.ndarray, edges: Sequence[float],
 
 
 def _usd(amounts: Column, currencies: Column,
-               rates: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
+         rates: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
     """Amounts in USD (amount / the currency's rate) and where there is none (no amount,
     no currency, or a currency without a rate); None if the amounts are not numbers."""
     parsed = numbers(amounts)
@@ -103,7 +103,7 @@ def _usd(amounts: Column, currencies: Column,
 
 
 def _ratio(declared: Column, actual: tuple[np.ndarray, np.ndarray] | None,
-                 edges: Sequence[float]) -> list[PyValue] | None:
+           edges: Sequence[float]) -> list[PyValue] | None:
     """The band of declared / actual; None where either is missing or actual is 0."""
     parsed = numbers(declared)
     if parsed is None or actual is None:
