@@ -26,6 +26,7 @@ from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.migrations import open_store
 from fedtrade.sim.csvrows import Row, read_rows, write_rows
 from fedtrade.sim.synth import generate
+from fedtrade.sim.synth.confounders import MIXES
 from fedtrade.trust.errors import FedtradeError
 
 ROLES = ("marketplace", "carrier", "broker")
@@ -214,10 +215,13 @@ def by_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(indicators, "_WHOLE_SHARE", 1.0)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["none", "heavy"])
+def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A clean world, and one with the heaviest confounder mix (name and address variants,
+    multi-seller orders, consolidated entries, late and foreign entries)."""
     folder = tmp_path_factory.mktemp("world")
-    generate(folder, shipments=120, seed=11, progress=False, workers=1)
+    generate(folder, shipments=120, seed=11, progress=False, workers=1,
+             confounders=MIXES[request.param])
     return folder
 
 
