@@ -16,7 +16,8 @@ results); any disagreement is listed and fails the run (exit 1). Reports
 shipments/s for each, the federation's ratio to each pooled engine and to the
 fastest (target <= 2x), whether 50,000 shipments/s was reached, and the peak
 memory of the coordinator and of each node. Timings are reported, never
-asserted.
+asserted. `--world DIR` screens again in a folder an earlier run kept, skipping
+generation, import and (when both are there) the pooled builds.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Figures:
     """Everything the final table and bench_screen.json report."""
 
     shipments: int
-    seed: int
+    seed: int | None  # None: a kept world (--world) whose seed is not recorded
     batch_size: int
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     rows: dict[str, int] = field(default_factory=dict)  # "generate" / "import ROLE" -> rows
@@ -271,22 +272,55 @@ def _pooled(engine: str, db: Path, settings: PooledSettings, figures: Figures) -
     return pooled_records(rows)
 
 
-def _run(args: argparse.Namespace, root: Path) -> Figures:
-    figures = Figures(args.shipments, args.seed, args.batch_size)
+def _make_world(args: argparse.Namespace, root: Path, figures: Figures) -> Federation:
+    """Generate the world and import each party's data into its node's store."""
     world = root / "world"
     with _phase(figures, "generate", f"generating {args.shipments:,} shipments", spinner=False):
         summary = generate(world, shipments=args.shipments, seed=args.seed,
                            progress=console.is_terminal)
     figures.rows["generate"] = sum(summary.rows.values())
     federation = create_federation(root / "fed")
-    stores: dict[str, Path] = {}
     for role, node_id in NODE_IDS.items():
-        stores[role] = load_node_config(federation.node_configs[node_id]).database
+        store = load_node_config(federation.node_configs[node_id]).database
         with _phase(figures, f"import {role}", f"importing the {role} data into {node_id}",
                     spinner=False):
-            report = import_path(stores[role], role, None, world / role,
+            report = import_path(store, role, None, world / role,
                                  progress=console.is_terminal)
         figures.rows[f"import {role}"] = sum(report.rows_inserted.values())
+    return federation
+
+
+def _kept_world(root: Path, figures: Figures) -> Federation:
+    """The world and node stores of an earlier run's folder (``--world``), as they are; its
+    evidence and results are removed first, so the comparison reads this run's alone."""
+    manifest = root / "world" / "manifest.csv"
+    configs = {node_id: root / "fed" / f"{node_id}.yaml" for node_id in NODE_IDS.values()}
+    absent = [str(path) for path in (manifest, *configs.values()) if not path.is_file()]
+    if absent:
+        raise FedtradeError(f"{root} is not a folder kept by bench_screen (--workdir or --keep): "
+                            f"{absent[0]} is missing")
+    earlier = root / "bench_screen.json"
+    if earlier.is_file():
+        figures.seed = json.loads(earlier.read_text()).get("seed")
+    with manifest.open("rb") as handle:  # synthetic manifests hold one record per line
+        figures.shipments = sum(1 for _ in handle) - 1
+    federation = Federation(root / "fed", configs)
+    evidence = load_coordinator_config(federation.coordinator_config).evidence_db
+    for path in (evidence, Path(f"{evidence}-wal"), Path(f"{evidence}-shm"),
+                 root / "results.csv", root / "bench_screen.json"):
+        path.unlink(missing_ok=True)
+    console.print(f"reusing the world and node stores in {root}: {figures.shipments:,} "
+                  "shipments, nothing generated or imported")
+    return federation
+
+
+def _run(args: argparse.Namespace, root: Path) -> Figures:
+    figures = Figures(args.shipments, args.seed, args.batch_size)
+    world = root / "world"
+    federation = _kept_world(root, figures) if args.world else \
+        _make_world(args, root, figures)
+    stores = {role: load_node_config(federation.node_configs[node_id]).database
+              for role, node_id in NODE_IDS.items()}
 
     with _nodes(federation, figures) as addresses:
         federation.write_coordinator_config(addresses, batch_size=args.batch_size)
@@ -301,11 +335,19 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
     marketplace = load_node_config(federation.node_configs[NODE_IDS["marketplace"]])
     settings = pooled_settings(config, marketplace.settings)
 
-    with _phase(figures, "pooled build", "building the pooled database (one hub, all data)"):
-        pooled = build_pooled(stores, world / "manifest.csv", root / "pooled.db",
-                              currency_per_usd=config.currency_per_usd)
-    with _phase(figures, "duckdb build", "copying the pooled database into DuckDB"):
-        duck = build_duckdb(pooled, root / "pooled.duckdb")
+    pooled, duck = root / "pooled.db", root / "pooled.duckdb"
+    if args.world and pooled.is_file() and duck.is_file():
+        console.print(f"reusing the pooled databases {pooled.name} and {duck.name} (built from "
+                      "these stores; delete them to build again)")
+    else:
+        pooled.unlink(missing_ok=True)
+        duck.unlink(missing_ok=True)
+        with _phase(figures, "pooled build",
+                    "building the pooled database (one hub, all data)"):
+            build_pooled(stores, world / "manifest.csv", pooled,
+                         currency_per_usd=config.currency_per_usd)
+        with _phase(figures, "duckdb build", "copying the pooled database into DuckDB"):
+            build_duckdb(pooled, duck)
     os.sync()  # their write-back must not run during the timed statements
     lite = _pooled("sqlite", pooled, settings, figures)
     duck_records = _pooled("duckdb", duck, settings, figures)
@@ -320,19 +362,21 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
 
 
 def _table(figures: Figures) -> Table:
+    seed = "not recorded" if figures.seed is None else figures.seed
     table = Table(title=f"screening benchmark: {figures.shipments:,} shipments "
-                        f"(seed {figures.seed}, batch {figures.batch_size:,})")
+                        f"(seed {seed}, batch {figures.batch_size:,})")
     table.add_column("measure")
     table.add_column("seconds", justify="right")
     table.add_column("rate", justify="right")
     table.add_column("note")
-    generated = figures.rows["generate"]
-    table.add_row("generate world", f"{figures.phases['generate']:.1f}",
-                  f"{figures.rate('generate', generated):,.0f} rows/s", f"{generated:,} rows")
-    for role in NODE_IDS:
-        rows = figures.rows[f"import {role}"]
-        table.add_row(f"import {role}", f"{figures.phases[f'import {role}']:.1f}",
-                      f"{figures.rate(f'import {role}', rows):,.0f} rows/s", f"{rows:,} rows")
+    if "generate" in figures.rows:  # not with --world
+        generated = figures.rows["generate"]
+        table.add_row("generate world", f"{figures.phases['generate']:.1f}",
+                      f"{figures.rate('generate', generated):,.0f} rows/s", f"{generated:,} rows")
+        for role in NODE_IDS:
+            rows = figures.rows[f"import {role}"]
+            table.add_row(f"import {role}", f"{figures.phases[f'import {role}']:.1f}",
+                          f"{figures.rate(f'import {role}', rows):,.0f} rows/s", f"{rows:,} rows")
     summary = figures.summary()
     checks = figures.checks
     table.add_row("federated end to end", f"{figures.phases['screen']:.1f}",
@@ -340,10 +384,13 @@ def _table(figures: Figures) -> Table:
                   f"{checks['federated_results']:,} results, "
                   f"{checks['federated_all_nodes_answered']:,} answered by all nodes, "
                   f"{checks['federated_split_flags']:,} split flags")
-    table.add_row("pooled build (not timed in ratio)", f"{figures.phases['pooled build']:.1f}",
-                  "", "copy 3 stores + manifest into one SQLite file, px_ tables")
-    table.add_row("DuckDB build (not timed in ratio)", f"{figures.phases['duckdb build']:.1f}",
-                  "", "copy the pooled SQLite file into DuckDB")
+    if "pooled build" in figures.phases:  # kept ones are reused with --world
+        table.add_row("pooled build (not timed in ratio)",
+                      f"{figures.phases['pooled build']:.1f}", "",
+                      "copy 3 stores + manifest into one SQLite file, px_ tables")
+        table.add_row("DuckDB build (not timed in ratio)",
+                      f"{figures.phases['duckdb build']:.1f}", "",
+                      "copy the pooled SQLite file into DuckDB")
     for engine in ENGINES:
         table.add_row(f"pooled {engine}", f"{figures.phases[f'pooled {engine}']:.1f}",
                       f"{summary[f'pooled_{engine}_shipments_per_s']:,} shipments/s",
@@ -430,12 +477,20 @@ def main() -> int:
                         help="per-call deadline of every node in seconds (default: the "
                         "federation's default); the consignee totals of a large manifest may "
                         "need more")
+    parser.add_argument("--world", type=Path, metavar="DIR",
+                        help="screen again in a folder an earlier run kept (--workdir or "
+                        "--keep): its world and node stores as they are, its pooled databases "
+                        "if both are there; nothing is generated or imported (--shipments and "
+                        "--seed are the world's); the folder is kept")
     args = parser.parse_args()
+    if args.world is not None and args.workdir is not None:
+        parser.error("give --world DIR or --workdir DIR, not both")
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
         parser.error(f"{args.workdir} is not empty; give a new or empty --workdir")
-    root = (args.workdir or Path(tempfile.mkdtemp(prefix="fedtrade-bench-screen-"))).resolve()
+    kept = args.world or args.workdir
+    root = (kept or Path(tempfile.mkdtemp(prefix="fedtrade-bench-screen-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    remove = args.workdir is None and not args.keep
+    remove = kept is None and not args.keep
     signal.signal(signal.SIGTERM, _raise_interrupt)
     console.print(f"working folder: {root}{' (removed at the end)' if remove else ''}")
     try:
