@@ -237,6 +237,7 @@ def _screen(args: argparse.Namespace) -> int:
                                       progress=show_progress, rates_file=args.rates,
                                       quarantine=args.quarantine,
                                       attestations=args.attestations,
+                                      attestations_wait=args.wait_attestations,
                                       dispositions=dispositions)
     finally:
         coordinator.close()
@@ -461,6 +462,10 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("manifest", type=Path, help="manifest CSV (see the README's columns)")
     screen.add_argument("--attestations", type=Path, required=True, metavar="BLOCKS.jsonl",
                         help="the filer's signed blocks of this manifest (fedtrade-node attest)")
+    screen.add_argument("--wait-attestations", type=float, default=0.0, metavar="SECONDS",
+                        help="the blocks are still being signed: validate the manifest "
+                        "meanwhile and wait up to SECONDS more for BLOCKS.jsonl to appear "
+                        "(moved in whole once written); default: it must be there")
     _add_context_options(screen)
     screen.add_argument("--out", type=Path, required=True, help="results CSV to write")
     screen.add_argument("--json", type=Path, help="also write results as JSON Lines")

@@ -14,6 +14,12 @@ glibc, two settings matter (``mallopt``; a no-op where there is no glibc):
 - ``M_ARENA_MAX`` 2: each screening worker thread would otherwise get its own arena,
   and each keeps its own freed memory (a 1,000,000-shipment run: 386 MiB peak, 334 MiB
   with fewer arenas; measured).
+
+Even so, the heap keeps free pages between the blocks still in use (the manifest's columns
+and index sit among the freed temporaries of reading it; each batch's answers among those
+of the batches before). ``trim_freed_memory`` hands them back (``malloc_trim``): after
+reading a 1,000,000-shipment manifest and its attestations, 247 MiB resident, 229 MiB
+trimmed (measured).
 """
 
 from __future__ import annotations
@@ -21,15 +27,30 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 
 import pyarrow as pa
 
-__all__ = ["release_freed_memory"]
+__all__ = ["release_freed_memory", "trim_freed_memory"]
 
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 _MMAP_THRESHOLD_BYTES = 128 * 1024
 _ARENAS = 2
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def trim_freed_memory() -> None:
+    """Give the C heap's free pages back to the system now (a no-op without glibc)."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim(0)
 
 
 def release_freed_memory() -> None:
@@ -40,8 +61,8 @@ def release_freed_memory() -> None:
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
-    name = ctypes.util.find_library("c")
-    mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
     if mallopt is not None:
         mallopt(_M_ARENA_MAX, _ARENAS)
         mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)

@@ -51,6 +51,7 @@ from fedtrade.coordinator.linkage import (
     windows,
 )
 from fedtrade.coordinator.manifest import Batch, SplitRule, scan_manifest
+from fedtrade.coordinator.memory import trim_freed_memory
 from fedtrade.coordinator.results import (
     UNDERVALUATION,
     BudgetPoint,
@@ -77,6 +78,7 @@ __all__ = ["BUDGET_SHARES", "LINKAGE_QUERY", "TOP_SHIPMENTS", "budget_curve", "s
 # Inspection budgets the report's curve shows: 1 % to 10 %, then 15 % and 20 %.
 BUDGET_SHARES = (*(k / 100 for k in range(1, 11)), 0.15, 0.20)
 TOP_SHIPMENTS = 50
+_POLL_SECONDS = 0.05
 
 Columns = Mapping[str, list[PyValue]]
 Ints = npt.NDArray[np.int64]
@@ -288,14 +290,17 @@ def screen_manifest(
     rates_file: Path | None = None,
     quarantine: Path | None = None,
     attestations: Path,
+    attestations_wait: float = 0.0,
     dispositions: IO[str] | None = None,
 ) -> ScreeningSummary:
     """Screen every shipment of ``manifest``; ``emit`` receives the results batch by batch,
     in manifest order.
 
     ``attestations`` is the filer's signed blocks of the manifest (every row must be in
-    one); ``rates_file`` adds dated currency rates to the config's; ``quarantine`` writes
-    the manifest's bad rows there and screens the rest (default: a bad row refuses it all).
+    one); it may appear while the manifest is validated, up to ``attestations_wait``
+    seconds after (written elsewhere and moved in whole). ``rates_file`` adds dated
+    currency rates to the config's; ``quarantine`` writes the manifest's bad rows there
+    and screens the rest (default: a bad row refuses it all).
     With an AEO green lane configured, ``dispositions`` receives the shipments it takes
     out of review (``coordinator.green_lane``).
     """
@@ -310,6 +315,8 @@ def screen_manifest(
             rates.load(rates_file)
         scan = scan_manifest(manifest, rates, quarantine, SplitRule(
             rules.split_threshold_usd, rules.split_window_days, rules.forwarding_addresses))
+    with clock.phase("wait for the attestations"):
+        _await_file(attestations, attestations_wait)
     with clock.phase("check the attestations"):
         attested = load_attested(attestations, config.nodes)
         outside = [bill for batch in scan.batches(settings.batch_size)
@@ -318,6 +325,7 @@ def screen_manifest(
         raise DataError(
             f"{manifest}: {len(outside)} shipment(s) are in no block of {attestations} (first: "
             f"{outside[0]}); nothing was sent — ask the filer to attest the manifest as filed")
+    trim_freed_memory()  # what reading left between the columns kept
     lane = open_green_lane(coordinator, context, attested, str(manifest), dispositions)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
     roles = {node_id: run.entry.role for node_id, run in runs.items()}
@@ -335,6 +343,7 @@ def screen_manifest(
         pending: deque[_InFlight] = deque()
 
         def finish_oldest() -> None:
+            trim_freed_memory()  # the batch before's answers, among those still in flight
             batch, futures = pending.popleft()
             answers: dict[str, Columns] = {}
             missing: dict[str, str] = {}
@@ -396,6 +405,16 @@ def screen_manifest(
         phase_seconds=dict(clock.seconds),
         green_lane=lane.summary() if lane is not None else None,
     )
+
+
+def _await_file(path: Path, seconds: float) -> None:
+    """Return once ``path`` exists, or after ``seconds`` (then reading it says what is wrong).
+
+    The filer's blocks can be signed while the coordinator validates the manifest (both
+    need only the manifest): nothing is asked before they are here and checked."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
 
 
 def _results(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -264,3 +265,41 @@ def test_cli_writes_outputs_and_honours_require_all_nodes(
     assert load_coordinator_config(config_path).screening.require_all_nodes
     assert fedtrade_main([*args, "--out", str(tmp_path / "r2.csv")]) == 3
     assert "broker-1 did not answer every batch" in capsys.readouterr().err
+
+
+def test_blocks_signed_while_the_manifest_is_validated_are_waited_for(
+    live_world: LiveFederation, world: World, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The filer may still be signing when screening starts: `--wait-attestations` checks
+    the blocks once moved in and screens as with them there; without it, or when they never
+    come, nothing is sent and the missing file is named."""
+    signed = attest_manifest(live_world, world)
+    arriving = tmp_path / "arriving.attest.jsonl"
+    args = ["screen", "--config", str(live_world.federation.coordinator_config),
+            str(world.folder / "manifest.csv"), "--purpose", "TARGETING", "--case", "C-10",
+            "--no-progress"]
+    assert fedtrade_main([*args, "--attestations", str(signed),
+                          "--out", str(tmp_path / "there.csv")]) == 0
+    capsys.readouterr()
+
+    assert fedtrade_main([*args, "--attestations", str(arriving),
+                          "--out", str(tmp_path / "absent.csv")]) == 1
+    assert f"{arriving}: cannot read the attestations" in capsys.readouterr().err
+    started = time.monotonic()
+    assert fedtrade_main([*args, "--attestations", str(arriving), "--wait-attestations",
+                          "0.5", "--out", str(tmp_path / "late.csv")]) == 1
+    assert time.monotonic() - started >= 0.5
+    assert f"{arriving}: cannot read the attestations" in capsys.readouterr().err
+    assert not (tmp_path / "absent.csv").exists() and not (tmp_path / "late.csv").exists()
+
+    partial = tmp_path / "signing.part"
+    partial.write_bytes(signed.read_bytes())
+    mover = threading.Timer(1.0, partial.rename, (arriving,))
+    mover.start()
+    try:
+        assert fedtrade_main([*args, "--attestations", str(arriving), "--wait-attestations",
+                              "60", "--out", str(tmp_path / "waited.csv")]) == 0
+    finally:
+        mover.join()
+    assert (tmp_path / "waited.csv").read_bytes() == (tmp_path / "there.csv").read_bytes()
