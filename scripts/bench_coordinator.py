@@ -5,7 +5,8 @@ federation and its three node stores), made first with `--prepare N` (generate N
 shipments and import them). The carrier attests the manifest (again when its
 attestations are 4 hours old: they expire); then it starts the three nodes as
 `fedtrade-node serve` processes, screens the manifest in this process and prints, as JSON, the
-run's wall and CPU seconds, this process's peak RSS (the coordinator's) and the
+run's wall and CPU seconds (the signed answers kept in a new evidence store, as
+`fedtrade screen` keeps them), this process's peak RSS (the coordinator's) and the
 coordinator's own seconds per phase (reading and validating the manifest, checking the
 attestations, sending, waiting for the nodes, split shipments, assessing, writing the
 results). `--no-split` turns split detection off (threshold 0), leaving out the nodes'
@@ -36,6 +37,7 @@ import yaml
 
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.result_files import ResultWriter
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.sim.federation import NODE_IDS, Federation
@@ -140,8 +142,12 @@ def main() -> int:
                         str(root / "world" / "manifest.csv"), "--out", str(attestations),
                         "--valid-hours", "6"], check=True)
     with _unreachable(federation) if args.unreachable else _nodes(federation) as addresses:
-        coordinator = Coordinator(load_coordinator_config(
-            _configure(federation, addresses, args)))
+        config = load_coordinator_config(_configure(federation, addresses, args))
+        # as `fedtrade screen` runs: every signed answer kept (a new store each run)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.evidence_db}{suffix}").unlink(missing_ok=True)
+        evidence = EvidenceStore(config.evidence_db)
+        coordinator = Coordinator(config, evidence=evidence)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started, cpu = time.perf_counter(), time.process_time()
         try:
@@ -152,6 +158,7 @@ def main() -> int:
                                           CONTEXT, emit, attestations=attestations)
         finally:
             coordinator.close()
+            evidence.close()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     figures = {
         "shipments": summary.shipments,

@@ -169,6 +169,7 @@ def _nodes(federation: Federation, figures: Figures) -> Iterator[dict[str, str]]
     data = federation.root / "data"
     try:
         for node_id, config in federation.node_configs.items():
+            (data / f"{node_id}.port").unlink(missing_ok=True)  # an earlier run's (--world)
             with (data / f"{node_id}.log").open("wb") as log:
                 processes[node_id] = subprocess.Popen(
                     [sys.executable, "-m", "fedtrade.node.cli", "serve", "--config", str(config),
@@ -382,7 +383,7 @@ def _run(args: argparse.Namespace, root: Path) -> Figures:
         if args.deadline is not None:
             _set_deadlines(federation.coordinator_config, args.deadline)
         with _phase(figures, "screen",
-                    f"screening {args.shipments:,} shipments across {len(addresses)} nodes"):
+                    f"screening {figures.shipments:,} shipments across {len(addresses)} nodes"):
             results = _screen(federation, world / "manifest.csv", root, figures,
                               attest_first=args.attest_first)
     config = load_coordinator_config(federation.coordinator_config)
