@@ -356,8 +356,7 @@ def _kept_world(root: Path, figures: Figures) -> Federation:
         raise FedtradeError(f"{root} is not a folder kept by bench_screen (--workdir or --keep): "
                             f"{absent[0]} is missing")
     earlier = root / "bench_screen.json"
-    if earlier.is_file():
-        figures.seed = json.loads(earlier.read_text()).get("seed")
+    figures.seed = json.loads(earlier.read_text()).get("seed") if earlier.is_file() else None
     with manifest.open("rb") as handle:  # synthetic manifests hold one record per line
         figures.shipments = sum(1 for _ in handle) - 1
     federation = Federation(root / "fed", configs)
