@@ -113,9 +113,9 @@ def _words(texts: Sequence[str], hash_as: str = "#") -> tuple[pa.Array, pa.Array
     text = pa.Array.from_buffers(pa.string(), len(text), [
         None, offsets, pa.py_buffer(data.to_pybytes().translate(_TOKEN_BYTES))], 0, text.offset)
     split = pc.split_pattern(text, " ")  # "" between repeated spaces
-    words, word = pc.list_flatten(split), pc.not_equal(pc.list_flatten(split), "")
-    rows = pc.list_parent_indices(split)
-    return pc.filter(words, word), pc.filter(rows, word), _offsets(split.offsets, word)
+    words, rows = pc.list_flatten(split), pc.list_parent_indices(split)
+    nonempty = pc.not_equal(words, "")
+    return pc.filter(words, nonempty), pc.filter(rows, nonempty), _offsets(split.offsets, nonempty)
 
 
 def _offsets(offsets: pa.Array, keep: pa.BooleanArray) -> pa.Array:
@@ -152,8 +152,8 @@ def normalize_consignees(
     # "Apartment #4" says APT twice: drop an APT right after an APT of the same address
     apt = pc.equal(words, "APT")
     repeated = pc.and_(pc.equal(rows[1:], rows[:-1]), pc.and_(apt[1:], apt[:-1]))
-    first = pa.concat_arrays([pa.array([False]), repeated])[: len(words)]
-    return name, _joined(offsets, words, pc.invert(first))
+    repeated = pa.concat_arrays([pa.array([False]), repeated])[: len(words)]
+    return name, _joined(offsets, words, pc.invert(repeated))
 
 
 def name_similarity(a: str, b: str) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum import ean
 
@@ -86,6 +86,8 @@ _MESSY = st.lists(st.tuples(_WORD, _SEPARATOR), max_size=8).map(
     lambda parts: "".join(word + separator for word, separator in parts))
 
 
+# no deadline: whole-column calls pay pyarrow setup, and this machine is shared
+@settings(deadline=None)
 @given(st.lists(st.tuples(_MESSY, _MESSY), max_size=20))
 def test_column_wise_consignees_equal_the_per_value_function(
     consignees: list[tuple[str, str]]

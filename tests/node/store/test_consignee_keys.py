@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.node.store.indicators import consignee_keys
@@ -18,6 +18,8 @@ _TEXT = st.one_of(
 )
 
 
+# no deadline: whole-column calls pay pyarrow setup, and this machine is shared
+@settings(deadline=None)
 @given(st.lists(st.tuples(_TEXT, _TEXT), max_size=20))
 def test_keys_equal_the_material_of_the_normalised_consignee(
     consignees: list[tuple[str, str]]
