@@ -199,6 +199,10 @@ _ENTRY_HTS6_SQL: Mapping[str, str] = {
     dialect: f"CASE WHEN coalesce(p.consolidated, 0) <> 0 THEN {closest} ELSE p.hts6 END"
     for dialect, closest in _CLOSEST_LINE.items()
 }
+# The broker's entry expressions for a parcel in no consolidated entry, which need nothing
+# but the parcel and the batch's own reference values (see _run).
+_CONSOLIDATED = "coalesce(p.consolidated, 0) <> 0"
+_UNLESS_CONSOLIDATED: Mapping[str, str] = {_ENTRY_HTS6: "p.hts6", _ENTRY_DECLARED: "b.declared_usd"}
 _NULL = "NULL"  # a raw value the role does not have: not selected, None for every shipment
 _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
     "marketplace": ("p.name_strength", _NULL),
@@ -289,25 +293,47 @@ def _lookup(execution: Execution, shipments: Mapping[str, list[PyValue]],
     return list(zip(*records, strict=True)) if records else [()] * (len(exprs) + 1)
 
 
-def _run(execution: Execution) -> ResultTable:
-    shipments = _batch(execution.params["shipments"])
-    size = len(shipments["house_bill"])
-    # Per raw value where it comes from: a batch column, a constant, or its place among the
-    # SQL columns (each distinct expression selected once: the list fields share some).
+@dataclass(frozen=True)
+class _Plan:
+    """Where each raw value of the fields comes from: a batch column (str), none (None) or
+    its place among the SQL columns (int: each distinct expression selected once, the list
+    fields share some); ``consolidated``: the SQL column saying a parcel needs the full plan."""
+
+    sources: list[str | int | None]
+    exprs: list[str]
+    consolidated: int | None
+
+
+def _plan(execution: Execution, *, plain: bool) -> _Plan:
     selected: dict[str, int] = {}
     sources: list[str | int | None] = []
+    consolidated = None
     for name in execution.fields:
         for expr in _FIELDS[name].sql[execution.role]:
+            if plain and expr in _UNLESS_CONSOLIDATED:
+                expr = _UNLESS_CONSOLIDATED[expr]
+                consolidated = selected.setdefault(_CONSOLIDATED, len(selected) + 1)
             if expr in _FROM_BATCH:
                 sources.append(_FROM_BATCH[expr])
             elif expr == _NULL:
                 sources.append(None)
             else:
                 sources.append(selected.setdefault(expr, len(selected) + 1))
-    raw = _lookup(execution, shipments, list(selected))
-    nulls: list[PyValue] = [None] * size
+    return _Plan(sources, list(selected), consolidated)
+
+
+def _run(execution: Execution) -> ResultTable:
+    shipments = _batch(execution.params["shipments"])
+    # First as if no parcel of the batch were in a consolidated entry (then only the house
+    # bills travel); when one is, again with every expression as it is.
+    plan = _plan(execution, plain=True)
+    raw = _lookup(execution, shipments, plan.exprs)
+    if plan.consolidated is not None and any(raw[plan.consolidated]):
+        plan = _plan(execution, plain=False)
+        raw = _lookup(execution, shipments, plan.exprs)
+    nulls: list[PyValue] = [None] * len(shipments["house_bill"])
     values = [shipments[s] if isinstance(s, str) else nulls if s is None else raw[s]
-              for s in sources]
+              for s in plan.sources]
     known = list(map(bool, raw[0]))
     out: list[list[PyValue]] = [list(shipments["house_bill"]), cast(list[PyValue], known)]
     start = 0
