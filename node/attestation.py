@@ -124,7 +124,7 @@ class Attestation:
     def require(self, house_bills: Iterable[str]) -> None:
         """Refuse the question unless every house bill is attested."""
         bills = list(house_bills)
-        if self.located.keys() >= set(bills):
+        if all(map(self.located.__contains__, bills)):
             return
         outside = [bill for bill in bills if bill not in self.located]
         raise AttestationError(

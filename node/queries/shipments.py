@@ -5,10 +5,11 @@ array (SQLite) or as column arrays unnested ``WITH ORDINALITY`` (PostgreSQL),
 joined against the parcels' evidence the store keeps up to date at import
 (``parcel_indicators``, ``node.store.indicators``): one keyed lookup per house
 bill, never one statement per shipment. The attested declared values and HS6
-travel too only when a field's SQL needs them (a broker's consolidated entries);
-otherwise the house bills alone do, and the reference values are taken from the
-batch. Only the fields the requester may see are put in the SELECT list, and their
-answers are computed a whole column at a time (``node.queries.columns``). A
+travel too only when a field's SQL needs them (a broker's parcels in a consolidated
+entry: the batch is then looked up again, see ``_run``); otherwise the house bills
+alone do, and the reference values are taken from the batch. Only the fields the
+requester may see are put in the SELECT list, and their answers are computed a whole
+column at a time (``node.queries.columns``). A
 shipment the node does not hold comes back with ``known = false`` and empty
 fields — "not known to this node", which is not a negative finding.
 """
