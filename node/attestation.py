@@ -164,8 +164,8 @@ def _cents(values: np.ndarray) -> list[float]:
     even), a column at a time. numpy's rint(value * 100) / 100 picks the same cent wherever
     value * 100 is clearly off a half cent (then both divide the same integer by 100); the
     few values too close to one (or not finite, or too large for exact cents) go to round()."""
-    scaled = values * 100
     with np.errstate(all="ignore"):
+        scaled = values * 100
         size = np.abs(scaled)
         sure = (np.abs(scaled - np.floor(scaled) - 0.5) > size * _HALF_CENT_ULPS) & (size < 2.0**52)
         cents: list[float] = (np.rint(scaled) / 100).tolist()
