@@ -21,6 +21,7 @@ import bisect
 import functools
 import itertools
 import math
+import operator
 import re
 import threading
 from collections import OrderedDict
@@ -192,6 +193,10 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
     return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
 
 
+_LINE_FIELDS = operator.attrgetter("house_bill", "declared_value", "currency", "hs6",
+                                  "arrival_date")
+
+
 @functools.cache
 def _joined_pattern(pattern: re.Pattern[str]) -> re.Pattern[str]:
     body = pattern.pattern.removeprefix("^").removesuffix("$")
@@ -211,8 +216,7 @@ def _columns(
 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
     a bad line is named by ``_line``, line by line in order, as the filer needs it."""
-    rows = [(line.house_bill, line.declared_value, line.currency, line.hs6, line.arrival_date)
-            for line in block.lines]
+    rows = list(map(_LINE_FIELDS, block.lines))
     if not rows:
         return (), (), (), (), ()
     bills, texts, currencies, hs6, arrivals = map(tuple, zip(*rows, strict=True))
