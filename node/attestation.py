@@ -155,9 +155,9 @@ class Attestation:
         return declared, list(map(self._joined("hs6").__getitem__, at))
 
 
-# Within this many ulps of a half cent numpy's product value * 100 may fall on the other
-# side of it than the exact one; far beyond its rounding error of half an ulp.
-_HALF_CENT_ULPS = 2.0**-50
+# The float product value * 100 lies on the exact product's side of a half cent when it is
+# farther from it than this much of itself: 8 times its largest rounding error.
+_HALF_CENT_MARGIN = 2.0**-50
 
 
 def _cents(values: np.ndarray) -> list[float]:
@@ -168,7 +168,8 @@ def _cents(values: np.ndarray) -> list[float]:
     with np.errstate(all="ignore"):
         scaled = values * 100
         size = np.abs(scaled)
-        sure = (np.abs(scaled - np.floor(scaled) - 0.5) > size * _HALF_CENT_ULPS) & (size < 2.0**52)
+        off_half = np.abs(scaled - np.floor(scaled) - 0.5)
+        sure = (off_half > size * _HALF_CENT_MARGIN) & (size < 2.0**52)
         cents: list[float] = (np.rint(scaled) / 100).tolist()
     for index in np.flatnonzero(~sure).tolist():
         cents[index] = round(float(values[index]), 2)
