@@ -23,6 +23,18 @@ def _answer(checkpoint: Envelope) -> query_pb2.Answer:
     return answer
 
 
+def _forgeries(genuine: Envelope, hash_text: bytes) -> tuple[Envelope, Envelope]:
+    """``genuine`` with one signature bit flipped, and with its entry hash (``hash_text``
+    repeated) changed under the same signature."""
+    signature = bytearray(genuine.signatures[0].sig)
+    signature[5] ^= 1
+    forged = Envelope(genuine.payload_type, genuine.payload,
+                      (Signature(genuine.signatures[0].key_id, bytes(signature)),))
+    moved = Envelope(genuine.payload_type, genuine.payload.replace(hash_text * 4, b"cd" * 4),
+                     genuine.signatures)
+    return forged, moved
+
+
 def test_a_remembered_checkpoint_never_vouches_for_other_bytes_or_keys() -> None:
     key, other = SigningKey.generate(), SigningKey.generate()
     genuine = sign_checkpoint(key, NODE, 7, "ab" * 32, datetime.now(UTC))
@@ -32,12 +44,7 @@ def test_a_remembered_checkpoint_never_vouches_for_other_bytes_or_keys() -> None
     assert again is not None
     assert again[1] is first[1]  # verified once
     assert again[1].sequence == 7
-    signature = bytearray(genuine.signatures[0].sig)
-    signature[5] ^= 1
-    forged = Envelope(genuine.payload_type, genuine.payload,
-                      (Signature(genuine.signatures[0].key_id, bytes(signature)),))
-    moved = Envelope(genuine.payload_type, genuine.payload.replace(b"ab" * 4, b"cd" * 4),
-                     genuine.signatures)
+    forged, moved = _forgeries(genuine, b"ab")
     for bad, node_key, node_id in [(forged, key.public_key, NODE),
                                    (moved, key.public_key, NODE),
                                    (genuine, other.public_key, NODE),  # another node's key
@@ -63,13 +70,7 @@ def test_an_answer_carrying_a_forged_checkpoint_is_refused_after_a_genuine_one()
     for _ in range(2):
         verify_answer(_signed_answer(key, request, genuine), request=request, node_id=NODE,
                       node_key=key.public_key)
-    signature = bytearray(genuine.signatures[0].sig)
-    signature[0] ^= 1
-    forged = Envelope(genuine.payload_type, genuine.payload,
-                      (Signature(genuine.signatures[0].key_id, bytes(signature)),))
-    moved = Envelope(genuine.payload_type, genuine.payload.replace(b"ef" * 4, b"01" * 4),
-                     genuine.signatures)
-    for bad in (forged, moved):
+    for bad in _forgeries(genuine, b"ef"):
         with pytest.raises(FedtradeError):
             verify_answer(_signed_answer(key, request, bad), request=request, node_id=NODE,
                           node_key=key.public_key)
