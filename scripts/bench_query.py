@@ -16,6 +16,7 @@ answering in the same thread, its CPU left out).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -342,11 +343,100 @@ def _profile(side: str, calls: int, batch: int, top: int, without: Collection[st
         stats.sort_stats("tottime").print_stats(top)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Child process: the echo, or the node (``serve``, as the CLI runs it); with ``--stamps``,
+    its calls stamped and the stamps saved when it stops."""
+    import signal
+
+    from fedtrade.node.cli import main as node_main
+
+    stamps = _Stamps(args.stamps) if args.stamps else None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the node's CLI sets its own
+    try:
+        if args.echo_server:
+            _serve_echo(*args.echo_server)
+            return 0
+        config, port_file = args.node_server
+        return node_main(["serve", "--config", str(config), "--port-file", str(port_file)])
+    finally:
+        if stamps is not None:
+            stamps.save()
+
+
+class _Stamps:
+    """``time.perf_counter`` stamps (one clock for every process of the machine) of gRPC's
+    unary server calls in this process: when a worker thread takes the call, and when it
+    starts and ends sending the answer (``--timeline``; benchmark only)."""
+
+    def __init__(self, path: Path) -> None:
+        import grpc._server as server
+
+        self._path = path
+        self.taken: list[float] = []
+        self.sends: list[tuple[float, float]] = []
+        take, send = server._unary_response_in_pool, server._status
+
+        def taken(*args: Any) -> None:
+            self.taken.append(time.perf_counter())
+            take(*args)
+
+        def sent(*args: Any) -> None:
+            begun = time.perf_counter()
+            try:
+                send(*args)
+            finally:
+                self.sends.append((begun, time.perf_counter()))
+
+        server._unary_response_in_pool = taken  # type: ignore[assignment]
+        server._status = sent  # type: ignore[assignment]
+
+    def save(self) -> None:
+        self._path.write_text(json.dumps([self.taken, self.sends]))
+
+
+# Where one call's time goes, from the stamps of both processes.
+_SEGMENTS = ("caller before the call (sign, build)", "to the server's worker thread",
+             "server's worker until it sends", "its send until the caller has the answer",
+             "caller after the answer (verify)", "server's send returns after the caller has it")
+
+
+def _timeline(calls: dict[str, list[tuple[float, float, float, float]]],
+              stamps: dict[str, Path]) -> list[str]:
+    """The median of each of ``_SEGMENTS`` per kind of call, as lines to print. ``calls``
+    holds, per kind, (started, call sent, answer received, done) on the caller's side."""
+    import bisect
+
+    lines = ["where one call's time goes (medians, us; the last line is off the path):",
+             f"{'':<48} {'signed':>8} {'echo':>8}"]
+    columns = []
+    for kind in ("signed", "bare"):
+        taken, sends = json.loads(stamps[kind].read_text())
+        begins = [begun for begun, _ in sends]
+        rows = []
+        for started, sent, received, done in calls[kind]:
+            at = bisect.bisect_left(taken, sent)
+            send = bisect.bisect_left(begins, taken[at]) if at < len(taken) else len(begins)
+            if send == len(begins) or begins[send] > received:
+                continue  # not matched (a call the server did not stamp)
+            begun, ended = sends[send]
+            rows.append((sent - started, taken[at] - sent, begun - taken[at], received - begun,
+                         done - received, ended - received))
+        columns.append([statistics.median(row[i] for row in rows) for i in range(6)])
+    lines += [f"{label:<48} {columns[0][i] * 1e6:>8.0f} {columns[1][i] * 1e6:>8.0f}"
+              for i, label in enumerate(_SEGMENTS)]
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per kind (default 2000)")
     parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
     parser.add_argument("--echo-server", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--node-server", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--stamps", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--timeline", action="store_true",
+                        help="also time each stretch of a call in both processes (caller, "
+                             "transport, server's worker, send) and print the medians")
     parser.add_argument("--profile", nargs="?", const="node", choices=("node", "coordinator"),
                         help="instead: profile the node's answer (default) or the "
                              "coordinator's ask in-process, per piece")
@@ -364,28 +454,23 @@ def main() -> int:
         _profile(args.profile, args.calls, args.batch, args.top, args.without, args.rounds,
                  args.cprofile)
         return 0
-    if args.echo_server:
-        _serve_echo(*args.echo_server)
-        return 0
+    if args.echo_server or args.node_server:
+        return _serve(args)
 
     with tempfile.TemporaryDirectory(prefix="fedtrade-bench-") as tmp:
         root = Path(tmp)
         federation = create_federation(root, roles=("carrier",))
         _lift_rate_limit(federation.node_configs[NODE])
+        stamps = {"signed": root / "node.stamps", "bare": root / "echo.stamps"}
         node, node_address = _start(
-            [
-                "-m",
-                "fedtrade.node.cli",
-                "serve",
-                "--config",
-                str(federation.node_configs[NODE]),
-                "--port-file",
-                str(root / "node.port"),
-            ],
+            [__file__, "--node-server", str(federation.node_configs[NODE]), str(root / "node.port"),
+             *(["--stamps", str(stamps["signed"])] if args.timeline else [])],
             root / "node.port",
         )
         echo, echo_address = _start(
-            [__file__, "--echo-server", str(root / "echo.port"), str(root)], root / "echo.port"
+            [__file__, "--echo-server", str(root / "echo.port"), str(root),
+             *(["--stamps", str(stamps["bare"])] if args.timeline else [])],
+            root / "echo.port",
         )
         try:
             federation.write_coordinator_config({NODE: node_address})
@@ -414,12 +499,38 @@ def main() -> int:
             channel = secure_channel(echo_address, NODE, coordinator.config.tls)
             echo_call = channel.unary_unary(ECHO_METHOD, None, None)
 
+            calls: dict[str, list[tuple[float, float, float, float]]] = {"signed": [],
+                                                                          "bare": []}
+            call_stamps: list[float] = []  # the stub call of the ask in progress
+            stub = coordinator._stub(coordinator.config.node(NODE))
+            query = stub.Query
+
+            def stamped_query(*args: Any, **kwargs: Any) -> Any:
+                call_stamps.append(time.perf_counter())
+                reply = query(*args, **kwargs)
+                call_stamps.append(time.perf_counter())
+                return reply
+
+            if args.timeline:
+                stub.Query = stamped_query  # type: ignore[assignment]
+
             def signed() -> object:
-                return coordinator.ask(NODE, "shipment_known", params, CONTEXT,
-                                       attestations=blocks)
+                started = time.perf_counter()
+                answer = coordinator.ask(NODE, "shipment_known", params, CONTEXT,
+                                         attestations=blocks)
+                if args.timeline:
+                    calls["signed"].append((started, call_stamps[0], call_stamps[1],
+                                            time.perf_counter()))
+                    call_stamps.clear()
+                return answer
 
             def bare() -> object:
-                return echo_call(echo_request, timeout=10)
+                started = time.perf_counter()
+                reply = echo_call(echo_request, timeout=10)
+                if args.timeline:
+                    done = time.perf_counter()
+                    calls["bare"].append((started, started, done, done))
+                return reply
 
             for call in (signed, bare):  # warm up connections and caches
                 _time_block(call, 200)
@@ -435,6 +546,7 @@ def main() -> int:
             for process in (node, echo):
                 process.terminate()
                 process.wait(timeout=15)
+        timeline = _timeline(calls, stamps) if args.timeline else []
 
     signed_ms = statistics.median(signed_samples) * 1000
     bare_ms = statistics.median(bare_samples) * 1000
@@ -448,6 +560,7 @@ def main() -> int:
         f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms"
     )
     print(f"ratio signed/bare: {signed_ms / bare_ms:.2f}x  (target <= 2x)")
+    print("\n".join(timeline))
     return 0
 
 
