@@ -444,7 +444,8 @@ def main() -> int:
                         help="with --profile: also list the N functions with most own time")
     parser.add_argument("--without", action="append", choices=REMOVABLE, default=[],
                         help="with --profile: take this piece out of the node's answer "
-                             "(repeatable) to measure what it costs")
+                             "(ed25519: the coordinator's too; repeatable) to measure what "
+                             "it costs")
     parser.add_argument("--rounds", type=int, default=3,
                         help="with --profile: rounds timed without the profiler (default 3)")
     parser.add_argument("--cprofile", action=argparse.BooleanOptionalAction, default=True,
