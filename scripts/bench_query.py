@@ -348,14 +348,14 @@ def _serve(args: argparse.Namespace) -> int:
     its calls stamped and the stamps saved when it stops."""
     import signal
 
-    from fedtrade.node.cli import main as node_main
-
     stamps = _Stamps(args.stamps) if args.stamps else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the node's CLI sets its own
     try:
         if args.echo_server:
             _serve_echo(*args.echo_server)
             return 0
+        from fedtrade.node.cli import main as node_main
+
         config, port_file = args.node_server
         return node_main(["serve", "--config", str(config), "--port-file", str(port_file)])
     finally:
