@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -25,7 +26,7 @@ from fedtrade.protocol.wire import (
     envelope_to_proto,
     to_value,
 )
-from fedtrade.protos import node_pb2, node_pb2_grpc, query_pb2
+from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc, query_pb2
 from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
@@ -127,7 +128,7 @@ class Coordinator:
             officer_id=context.officer_id,
             query_name=query_name,
             params={name: _param_value(value) for name, value in params.items()},
-            attestations=[envelope_to_proto(block) for block in attestations],
+            attestations=[_block_message(block) for block in attestations],
         )
         query.issued_at.FromMicroseconds(now)
         query.expires_at.FromMicroseconds(now + self.config.query_ttl_seconds * 1_000_000)
@@ -249,6 +250,13 @@ def _received(
             yield envelope
     except grpc.RpcError as exc:
         raise _remote_error(node.id, exc) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _block_message(block: Envelope) -> envelope_pb2.Envelope:
+    """A filer's block as a message, converted once: the same blocks go with every question
+    about their lines, to every node (the query copies the message, never changes it)."""
+    return envelope_to_proto(block)
 
 
 def _param_value(value: ParamValue) -> query_pb2.Value:
