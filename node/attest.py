@@ -89,6 +89,33 @@ def _line(row: Sequence[str], consignee: bytes) -> attestation_pb2.ManifestLine 
         currency=_code(currency), hs6=hs6, consignee_ref=reference, arrival_date=day)
 
 
+# Per attested column (by position), the values normalising leaves as they are and the
+# checks accept; the arrival date is checked per distinct value (``_plain``).
+_PLAIN = {0: r"^[A-Z0-9]{4,35}$", 1: r"^[A-Z0-9]*$", 4: r"^[0-9]{1,15}(\.[0-9]{1,2})?$",
+          5: r"^[A-Z]{3}$", 6: r"^[0-9]{6}$"}
+
+
+def _plain(columns: Sequence[pa.Array]) -> npt.NDArray[np.bool_]:
+    """Per row of a block: is every attested field already as ``_line`` would write it
+    (and accepted)? Those rows skip the per-row normalisation."""
+    plain = np.ones(len(columns[0]), bool)
+    for at, pattern in _PLAIN.items():
+        plain &= np.asarray(pc.match_substring_regex(columns[at], pattern), bool)
+    days = columns[7].dictionary_encode()
+    good = np.array([day.strip() == day and _is_day(day) for day in days.dictionary.to_pylist()],
+                    bool)
+    plain &= good[np.asarray(days.indices, np.int64)]
+    return plain
+
+
+def _plain_line(row: Sequence[str], consignee: bytes) -> attestation_pb2.ManifestLine:
+    """``_line`` of a row ``_plain`` accepts: its fields as written."""
+    bill, mawb, _, _, value, currency, hs6, day = row
+    return attestation_pb2.ManifestLine(
+        house_bill=bill, master_bill=mawb, declared_value=value, currency=currency, hs6=hs6,
+        consignee_ref=hashlib.blake2b(consignee, digest_size=16).hexdigest(), arrival_date=day)
+
+
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line number, the ``ATTESTED_COLUMNS`` of the row) of every row that is not blank;
     a short row's missing fields are empty."""
@@ -148,12 +175,13 @@ def manifest_blocks(path: Path, block_lines: int) -> Iterator[list[attestation_p
     bills: list[pa.Array] = []  # of the lines given so far, to find a repeated one
     numbers: list[npt.NDArray[np.int64]] = []
     for chunk in _chunks(path, block_lines):
-        consignees = consignee_material(*normalize_consignees(
-            pa.array([row[2] for _, row in chunk], pa.string()),
-            pa.array([row[3] for _, row in chunk], pa.string())))
+        columns = [pa.array([row[at] for _, row in chunk], pa.string())
+                   for at in range(len(ATTESTED_COLUMNS))]
+        consignees = consignee_material(*normalize_consignees(columns[2], columns[3]))
         lines: list[attestation_pb2.ManifestLine] = []
-        for (number, row), consignee in zip(chunk, consignees, strict=True):
-            line = _line(row, consignee)
+        for (number, row), consignee, plain in zip(chunk, consignees, _plain(columns).tolist(),
+                                                   strict=True):
+            line = _plain_line(row, consignee) if plain else _line(row, consignee)
             if isinstance(line, str):
                 bills.append(pa.array([done.house_bill for done in lines], pa.string()))
                 numbers.append(np.array([n for n, _ in chunk[:len(lines)]], np.int64))
