@@ -26,6 +26,9 @@ __all__ = ["consignee_material", "normalize_consignees"]
 _TOKEN_BYTES = np.array([ord(chr(c).upper()) if chr(c).isalnum() else 32 for c in range(128)]
                         + [32] * 128, np.uint8)
 
+_SPELT_FROM = pa.array(list(ADDRESS_WORDS), pa.string())
+_SPELT_TO = pa.array(list(ADDRESS_WORDS.values()), pa.string())
+
 
 def _words(text: pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
     """Every word of every row of ASCII ``text`` as ``matching._tokens`` splits it, and the
@@ -58,10 +61,8 @@ def _names(name: pa.Array) -> pa.Array:
 
 def _addresses(address: pa.Array) -> pa.Array:
     words, rows = _words(pc.replace_substring(address, "#", " APT "))
-    encoded = words.dictionary_encode()
-    spelt = pa.array([ADDRESS_WORDS.get(w, w) for w in encoded.dictionary.to_pylist()],
-                     pa.string())
-    words = spelt.take(encoded.indices)
+    spelling = pc.index_in(words, value_set=_SPELT_FROM)
+    words = pc.coalesce(_SPELT_TO.take(spelling), words)
     # "Apartment #4" says APT twice: an APT right after an APT of the same row goes
     apt = np.asarray(pc.equal(words, "APT"), bool)
     repeated = np.zeros(len(apt), bool)
