@@ -25,6 +25,7 @@ import os
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ def _plain_line(row: Sequence[str], consignee: bytes) -> attestation_pb2.Manifes
         consignee_ref=hashlib.blake2b(consignee, digest_size=16).hexdigest(), arrival_date=day)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _rows(path: Path) -> Iterator[tuple[int, Sequence[str]]]:
     """(line number, the ``ATTESTED_COLUMNS`` of the row) of every row that is not blank;
     a short row's missing fields are empty."""
     try:
@@ -129,20 +130,21 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
             # as csv.DictReader reads it: a repeated column name means its last place
             at = [len(header) - 1 - header[::-1].index(c) for c in ATTESTED_COLUMNS]
             width = max(at) + 1
+            pick = itemgetter(*at)
             for row in reader:
                 if not row:
                     continue
                 if len(row) < width:
                     row += [""] * (width - len(row))
-                yield reader.line_num, [row[i] for i in at]
+                yield reader.line_num, pick(row)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid CSV ({exc})") from None
 
 
-def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    chunk: list[tuple[int, list[str]]] = []
+def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, Sequence[str]]]]:
+    chunk: list[tuple[int, Sequence[str]]] = []
     for item in _rows(path):
         chunk.append(item)
         if len(chunk) == size:
@@ -175,8 +177,8 @@ def manifest_blocks(path: Path, block_lines: int) -> Iterator[list[attestation_p
     bills: list[pa.Array] = []  # of the lines given so far, to find a repeated one
     numbers: list[npt.NDArray[np.int64]] = []
     for chunk in _chunks(path, block_lines):
-        columns = [pa.array([row[at] for _, row in chunk], pa.string())
-                   for at in range(len(ATTESTED_COLUMNS))]
+        columns = [pa.array(values, pa.string())
+                   for values in zip(*(row for _, row in chunk), strict=True)]
         consignees = consignee_material(*normalize_consignees(columns[2], columns[3]))
         lines: list[attestation_pb2.ManifestLine] = []
         for (number, row), consignee, plain in zip(chunk, consignees, _plain(columns).tolist(),
