@@ -103,25 +103,6 @@ def _check(result: ShipmentResult) -> None:
                 )
 
 
-def _plain_line(result: ShipmentResult) -> str | None:
-    """The CSV line of ``result`` when ``_check`` accepts it and no field needs quoting,
-    joined directly (what csv.writer writes then); else None."""
-    if result.risk_level not in RISK_LEVELS or type(result.score) is not int:
-        return None
-    fields = [result.house_bill, result.risk_level, str(result.score)]
-    for column, sep in LIST_SEPARATORS.items():
-        items = getattr(result, column)
-        joined = sep.join(items)
-        # an item holding the separator's mark shows as one mark too many
-        if "" in items or joined.count(sep.strip()) != max(len(items) - 1, 0):
-            return None
-        fields.append(joined)
-    line = ",".join(fields)
-    if line.count(",") != len(fields) - 1 or any(c in line for c in '"\r\n'):
-        return None
-    return line + "\r\n"
-
-
 class ResultWriter:
     """Streams results to results.csv (and results.jsonl when given), atomically.
 
@@ -222,11 +203,8 @@ class ResultWriter:
         endings = {code: self._csv_line(r)[1:] for code, r in quiet.items()}
         lines = [bill + endings[code] for bill, code in zip(bills, codes, strict=True)]
         for index, result in batch.detailed.items():
-            line = _plain_line(result)
-            if line is None:  # a bad result (refused here) or a field CSV would quote
-                _check(result)
-                line = self._csv_line(result)
-            lines[index] = line
+            _check(result)
+            lines[index] = self._csv_line(result)
         out.write("".join(lines))
         if jsonl is not None:
             # the record without its house bill, after '{"house_bill": "..."'
