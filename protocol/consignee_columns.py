@@ -2,11 +2,12 @@
 
 The coordinator keys the manifest's consignees with it and the filer's
 ``fedtrade-node attest`` references them with it, a block of rows at a time.
-For ASCII text the normalisation is done column-wise (the same steps: upper
+Values that are not ASCII are transliterated one by one (``anyascii``, as the
+per-row function does first); the rest is column-wise (the same steps: upper
 case and every other character than a letter or digit a space, in one table
 lookup over the column's bytes; split into words; honorifics dropped and words
-sorted for a name, street words respelt for an address); other rows take the
-per-row function, so every row gets exactly what it would alone.
+sorted for a name, street words respelt for an address), so every row gets
+exactly what it would alone.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from anyascii import anyascii
 
 from fedtrade.protocol.arrow_text import ascii_translate
-from fedtrade.protocol.matching import ADDRESS_WORDS, HONORIFICS, normalize_consignee
+from fedtrade.protocol.matching import ADDRESS_WORDS, HONORIFICS
 
 __all__ = ["consignee_material", "normalize_consignees"]
 
@@ -70,27 +72,19 @@ def _addresses(address: pa.Array) -> pa.Array:
     return _join(words.filter(pa.array(~repeated)), rows[~repeated], len(address))
 
 
+def _transliterated(text: pa.Array) -> pa.Array:
+    """``anyascii`` of every value that is not ASCII (most trade data already is)."""
+    if pc.all(pc.string_is_ascii(text)).as_py() is not False:
+        return text
+    return pa.array([value if value.isascii() else anyascii(value)
+                     for value in text.to_pylist()], pa.string())
+
+
 def normalize_consignees(name: pa.Array, address: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Per row ``normalize_consignee(name, address)``: the normalised names and addresses,
     as string arrays. ``name`` and ``address`` are string arrays of one length without
     nulls."""
-    ascii_rows = np.asarray(pc.and_(pc.string_is_ascii(name), pc.string_is_ascii(address)), bool)
-    if ascii_rows.all():
-        return _names(name), _addresses(address)
-    names: list[str] = [""] * len(name)
-    addresses: list[str] = [""] * len(name)
-    keep = pa.array(ascii_rows)
-    positions = np.flatnonzero(ascii_rows).tolist()
-    for index, normal_name, normal_address in zip(
-            positions, _names(name.filter(keep)).to_pylist(),
-            _addresses(address.filter(keep)).to_pylist(), strict=True):
-        names[index], addresses[index] = normal_name, normal_address
-    others = pa.array(np.flatnonzero(~ascii_rows), pa.int64())
-    for index, raw_name, raw_address in zip(
-            others.to_pylist(), name.take(others).to_pylist(), address.take(others).to_pylist(),
-            strict=True):
-        names[index], addresses[index] = normalize_consignee(raw_name, raw_address)
-    return pa.array(names, pa.string()), pa.array(addresses, pa.string())
+    return _names(_transliterated(name)), _addresses(_transliterated(address))
 
 
 def consignee_material(names: pa.Array, addresses: pa.Array) -> list[bytes]:

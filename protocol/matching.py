@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from anyascii import anyascii
 from cleanco import basename  # type: ignore[import-untyped]
 from rapidfuzz import fuzz, process
@@ -33,7 +31,6 @@ __all__ = [
     "name_similarity",
     "normalize_address",
     "normalize_consignee",
-    "normalize_consignees",
     "normalize_name",
 ]
 
@@ -92,68 +89,6 @@ def normalize_consignee(name: str, address: str) -> tuple[str, str]:
     in sorted order ("ROE, JANE" is "JANE ROE"), and the normalised address."""
     words = sorted(w for w in _tokens(anyascii(name)).split() if w not in HONORIFICS)
     return " ".join(words), normalize_address(address)
-
-
-# ASCII bytes: letters upper-cased, digits kept, everything else a space (_tokens' mapping).
-_TOKEN_BYTES = bytes(c - 32 if 97 <= c <= 122 else c if chr(c).isalnum() and c < 128 else 32
-                     for c in range(256))
-
-
-def _words(texts: Sequence[str], hash_as: str = "#") -> tuple[pa.Array, pa.Array, pa.Array]:
-    """The words of ``_tokens(anyascii(text))`` of every text, in one column: the words,
-    the index of the text of each, and where each text's words start (one more offset
-    than texts)."""
-    # anyascii per value only where needed: most trade data is ASCII already
-    text = pa.array([t if t.isascii() else anyascii(t) for t in texts], pa.string())
-    if hash_as != "#":
-        text = pc.replace_substring(text, "#", hash_as)
-    # every value is ASCII now: one byte translation over the whole column does _tokens'
-    # character mapping (a regex kernel costs ten times as much)
-    _, offsets, data = text.buffers()
-    text = pa.Array.from_buffers(pa.string(), len(text), [
-        None, offsets, pa.py_buffer(data.to_pybytes().translate(_TOKEN_BYTES))], 0, text.offset)
-    split = pc.split_pattern(text, " ")  # "" between repeated spaces
-    words, rows = pc.list_flatten(split), pc.list_parent_indices(split)
-    nonempty = pc.not_equal(words, "")
-    return pc.filter(words, nonempty), pc.filter(rows, nonempty), _offsets(split.offsets, nonempty)
-
-
-def _offsets(offsets: pa.Array, keep: pa.BooleanArray) -> pa.Array:
-    """``offsets`` into a column once the words ``keep`` does not say are taken out."""
-    before = pc.cumulative_sum(pc.cast(keep, pa.int64()))  # kept words up to each word
-    return pc.take(pa.concat_arrays([pa.array([0], pa.int64()), before]), offsets)
-
-
-def _joined(offsets: pa.Array, words: pa.Array, keep: pa.BooleanArray) -> pa.StringArray:
-    """Each text's words that ``keep`` says, joined by single spaces."""
-    rows = pa.LargeListArray.from_arrays(_offsets(offsets, keep), pc.filter(words, keep))
-    joined: pa.StringArray = pc.binary_join(rows, " ")
-    return joined
-
-
-def normalize_consignees(
-    names: Sequence[str], addresses: Sequence[str]
-) -> tuple[pa.StringArray, pa.StringArray]:
-    """``normalize_consignee`` of many consignees at once, column-wise (same output).
-
-    A store computes the keys of every consignee it holds on a first import; one
-    Python call per value cost a third of that import.
-    """
-    words, rows, offsets = _words(names)
-    order = pc.sort_indices(pa.table({"row": rows, "word": words}),
-                            sort_keys=[("row", "ascending"), ("word", "ascending")])
-    words = pc.take(words, order)
-    name = _joined(offsets, words, pc.invert(pc.is_in(words, pa.array(sorted(HONORIFICS)))))
-
-    words, rows, offsets = _words(addresses, " APT ")
-    spelled = pa.array(list(ADDRESS_WORDS.values()), pa.string())
-    words = pc.coalesce(pc.take(spelled, pc.index_in(words, pa.array(list(ADDRESS_WORDS)))),
-                        words)
-    # "Apartment #4" says APT twice: drop an APT right after an APT of the same address
-    apt = pc.equal(words, "APT")
-    repeated = pc.and_(pc.equal(rows[1:], rows[:-1]), pc.and_(apt[1:], apt[:-1]))
-    repeated = pa.concat_arrays([pa.array([False]), repeated])[: len(words)]
-    return name, _joined(offsets, words, pc.invert(repeated))
 
 
 def name_similarity(a: str, b: str) -> float:

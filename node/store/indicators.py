@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from fedtrade.protocol.matching import best_match, gtin14, normalize_consignees, normalize_name
+from fedtrade.protocol.consignee_columns import consignee_material, normalize_consignees
+from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 
-__all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "consignee_keys", "refresh"]
+__all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "refresh"]
 
 _PARCEL_TABLES: Mapping[str, str] = {
     "marketplace": """
@@ -270,17 +270,6 @@ _CONSIGNEE_PARTIES: Mapping[str, str] = {
 _PARTIES_CHUNK = 100_000  # rows normalised at once (bounds the memory a rebuild takes)
 
 
-def consignee_keys(names: Sequence[str], addresses: Sequence[str]) -> list[bytes]:
-    """``consignee_material(*normalize_consignee(name, address))`` of each consignee,
-    computed column-wise."""
-    name, address = normalize_consignees(names, addresses)
-    # normalised text is upper-case words of [0-9A-Z] single-spaced, which
-    # consignee_material keeps as it is: the material is the two joined by its separator
-    material = pc.binary_join_element_wise(name, address, "\x1f")
-    keys: list[bytes] = pc.cast(material, pa.binary()).to_pylist()
-    return keys
-
-
 def _normalise_consignees(conn: sqlite3.Connection, role: str, scope: _Scope) -> None:
     """Fill ``temp.fedtrade_consignees`` with the consignees the rebuilt rows count."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS fedtrade_consignees "
@@ -290,7 +279,9 @@ def _normalise_consignees(conn: sqlite3.Connection, role: str, scope: _Scope) ->
     while chunk := parties.fetchmany(_PARTIES_CHUNK):
         ids, names, addresses = zip(*chunk, strict=True)
         conn.executemany("INSERT INTO temp.fedtrade_consignees VALUES (?, ?)",
-                         zip(ids, consignee_keys(names, addresses), strict=True))
+                         zip(ids, consignee_material(*normalize_consignees(
+                             pa.array(names, pa.string()), pa.array(addresses, pa.string()))),
+                             strict=True))
 
 
 class _Lists:
