@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -128,7 +128,7 @@ class Coordinator:
             officer_id=context.officer_id,
             query_name=query_name,
             params={name: _param_value(value) for name, value in params.items()},
-            attestations=[envelope_to_proto(block) for block in attestations],
+            attestations=[_block_message(block) for block in attestations],
         )
         query.issued_at.FromMicroseconds(now)
         query.expires_at.FromMicroseconds(now + self.config.query_ttl_seconds * 1_000_000)
@@ -150,18 +150,22 @@ class Coordinator:
         node, query_name = self.config.node(query.audience), query.query_name
         stub = self._stub(node)
         wire = envelope_to_proto(request)
-
-        def rpc() -> list[envelope_pb2.Envelope]:
-            if query_name == DESCRIBE:
-                describe = node_pb2.DescribeRequest(envelope=wire)
-                return [stub.Describe(describe, timeout=node.deadline_seconds).envelope]
-            query = node_pb2.QueryRequest(envelope=wire)
-            return [stub.Query(query, timeout=node.deadline_seconds).envelope]
-
-        with self._unanswered(node.id, query, request):
-            (response,) = _call(node, rpc)
+        try:
+            try:
+                if query_name == DESCRIBE:
+                    reply = stub.Describe(node_pb2.DescribeRequest(envelope=wire),
+                                          timeout=node.deadline_seconds).envelope
+                else:
+                    reply = stub.Query(node_pb2.QueryRequest(envelope=wire),
+                                       timeout=node.deadline_seconds).envelope
+            except grpc.RpcError as exc:
+                raise _remote_error(node.id, exc) from None
+            response = envelope_from_proto(reply)
             answer = verify_answer(response, request=request, node_id=node.id,
                                    node_key=node.public_key, limit=self._limit(query))
+        except FedtradeError as exc:
+            self._unanswered(node.id, query, request, exc)
+            raise
         if self._evidence is not None:
             self._evidence.add(
                 node_id=node.id,
@@ -197,12 +201,12 @@ class Coordinator:
         stream = stub.Screen(screen, timeout=timeout)
         replies: list[Envelope] = []
         try:
-            with self._unanswered(node.id, query, request):
-                chunks = verify_chunk_chain(
-                    _received(node, stream, replies), request=request, node_id=node.id,
-                    node_key=node.public_key, limit=self._limit(query))
-        except FedtradeError:
+            chunks = verify_chunk_chain(
+                _received(node, stream, replies), request=request, node_id=node.id,
+                node_key=node.public_key, limit=self._limit(query))
+        except FedtradeError as exc:
             stream.cancel()  # type: ignore[no-untyped-call]  # stop the node sending the rest
+            self._unanswered(node.id, query, request, exc)
             raise
         if self._evidence is not None:
             self._evidence.add(
@@ -215,19 +219,14 @@ class Coordinator:
             )
         return chunks
 
-    @contextmanager
-    def _unanswered(self, node_id: str, query: query_pb2.Query, request: Envelope
-                    ) -> Iterator[None]:
+    def _unanswered(self, node_id: str, query: query_pb2.Query, request: Envelope,
+                    exc: FedtradeError) -> None:
         """Keep a question the node did not answer (refused, late, unverifiable) as evidence."""
-        try:
-            yield
-        except FedtradeError as exc:
-            if self._evidence is not None:
-                code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
-                self._evidence.add_unanswered(
-                    node_id=node_id, query_id=query.query_id.hex(), query_name=query.query_name,
-                    request=request, code=code, reason=str(exc)[:500])
-            raise
+        if self._evidence is not None:
+            code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
+            self._evidence.add_unanswered(
+                node_id=node_id, query_id=query.query_id.hex(), query_name=query.query_name,
+                request=request, code=code, reason=str(exc)[:500])
 
     def _limit(self, query: query_pb2.Query) -> AnswerLimit:
         settings = self.config.screening
@@ -238,14 +237,6 @@ class Coordinator:
         for channel, _ in self._channels.values():
             channel.close()
         self._channels.clear()
-
-
-def _call(node: NodeEntry, rpc: Callable[[], Iterable[envelope_pb2.Envelope]]) -> list[Envelope]:
-    """Run one RPC to ``node``; every gRPC failure becomes a RemoteError naming the node."""
-    try:
-        return [envelope_from_proto(reply) for reply in rpc()]
-    except grpc.RpcError as exc:
-        raise _remote_error(node.id, exc) from None
 
 
 def _received(
@@ -259,6 +250,13 @@ def _received(
             yield envelope
     except grpc.RpcError as exc:
         raise _remote_error(node.id, exc) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _block_message(block: Envelope) -> envelope_pb2.Envelope:
+    """A filer's block as a message, converted once: the same blocks go with every question
+    about their lines, to every node (the query copies the message, never changes it)."""
+    return envelope_to_proto(block)
 
 
 def _param_value(value: ParamValue) -> query_pb2.Value:

@@ -42,6 +42,7 @@ from fedtrade.coordinator.consignee_keys import consignee_keys
 from fedtrade.coordinator.memory import release_freed_memory
 from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
+from fedtrade.protocol.arrow_text import text_bytes
 from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
@@ -60,7 +61,6 @@ REJECT_COLUMN = "import_error"
 LOW_VALUE_SHARE = 0.5
 MIN_HS6_SAMPLES = 5
 _BLOCK_BYTES = 1 << 20
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -245,6 +245,15 @@ def _matches(column: pa.Array, pattern: str) -> Flags:
     return np.asarray(pc.match_substring_regex(column, pattern), dtype=bool)
 
 
+def _ordinal(text: str) -> int:
+    """The date ordinal of a date written exactly as YYYY-MM-DD; 0 for any other text."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return 0
+    return day.toordinal() if day.isoformat() == text else 0
+
+
 def _plain_rows(
     block: pa.RecordBatch, rates: RateTable,
 ) -> tuple[Flags, pa.Array, Floats, Ints, Ints]:
@@ -258,24 +267,26 @@ def _plain_rows(
              & ~_matches(bill, r"^([A-Z]{2}[0-9]{9}[A-Z]{2}|9[0-9]{21})$"))
     hs6 = pc.replace_substring_regex(raw["hs6"], "[ ./-]+", "")
     plain &= _matches(raw["hs6"], r"^[0-9 ./-]*$") & _matches(hs6, r"^[0-9]{6}$")
-    day_text = raw["arrival_date"]
-    parsed = pc.strptime(day_text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    day = pc.fill_null(pc.cast(pc.cast(parsed, pa.date32()), pa.int32()), -_EPOCH_ORDINAL)
-    ordinal = np.asarray(day, dtype=np.int64) + _EPOCH_ORDINAL
-    # strptime rolls 2026-02-30 over into March: a real date prints back as it was written
-    printed = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day_text)
-    plain &= np.asarray(pc.fill_null(printed, False), dtype=bool) & (ordinal >= 1)
+    # a manifest has few distinct dates, currencies and (currency, date) pairs: each is
+    # checked once, and the rows take the answer of theirs
+    days = raw["arrival_date"].dictionary_encode()
+    day_codes = np.asarray(days.indices, dtype=np.int64)
+    day_ordinals = np.array([_ordinal(text) for text in days.dictionary.to_pylist()], np.int64)
+    ordinal = day_ordinals[day_codes]
+    plain &= ordinal >= 1
     plain &= _matches(raw["currency"], r"^[A-Za-z]+$")
     value_text = raw["declared_value"]
     plain &= _matches(value_text, r"^[0-9]{1,15}(\.[0-9]{1,2})?$")
     # Rates per (currency, day) pair present; a pair without a rate goes to the row check.
     currency = pc.ascii_upper(raw["currency"]).dictionary_encode()
-    codes = np.asarray(currency.indices, dtype=np.int64)
-    pairs, inverse = np.unique(np.stack([codes, ordinal]), axis=1, return_inverse=True)
+    width = max(len(day_ordinals), 1)
+    pairs, inverse = np.unique(np.asarray(currency.indices, dtype=np.int64) * width + day_codes,
+                               return_inverse=True)
     names = currency.dictionary.to_pylist()
     table = np.array([
         rates.per_usd(names[c], date.fromordinal(d).isoformat()) if d >= 1 else None
-        for c, d in pairs.T.tolist()], dtype=np.float64)
+        for c, d in zip((pairs // width).tolist(), day_ordinals[pairs % width].tolist(),
+                        strict=True)], dtype=np.float64)
     rate = table[inverse.reshape(-1)]
     plain &= ~np.isnan(rate)
     keep = pa.array(plain)
@@ -309,7 +320,8 @@ def _read_columnar(path: Path, accepted: _Accepted) -> None:
 
 def _accept_block(block: pa.RecordBatch, offset: int, accepted: _Accepted) -> None:
     for name in MANIFEST_COLUMNS:
-        if pc.any(pc.match_substring_regex(block.column(name), "[\r\n]")).as_py():
+        text = text_bytes(block.column(name))
+        if (text == 10).any() or (text == 13).any():  # LF or CR inside a field
             raise _Irregular
     plain, bills, usd, hs6, day = _plain_rows(block, accepted.rates)
     lines = np.arange(offset + 2, offset + 2 + block.num_rows, dtype=np.int64)

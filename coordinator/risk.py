@@ -334,8 +334,9 @@ def assess_columns(
         for index, reason in sorted(extra.items()):
             scores[index] += weight
             add(index, weight, pattern, reason)
+    score_of = scores.tolist()
     return Assessed(scores, {
-        index: Assessment(int(scores[index]), rules.level(int(scores[index])),
+        index: Assessment(score_of[index], rules.level(score_of[index]),
                           tuple(patterns), tuple(reasons), tuple(points))
         for index, (patterns, reasons, points) in found.items()
     })

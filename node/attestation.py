@@ -18,14 +18,19 @@ what an entry is bound to.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
+import operator
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
 
 from fedtrade.node.config import RequesterKey
 from fedtrade.protocol.attestation import (
@@ -120,7 +125,7 @@ class Attestation:
     def require(self, house_bills: Iterable[str]) -> None:
         """Refuse the question unless every house bill is attested."""
         bills = list(house_bills)
-        if self.located.keys() >= set(bills):
+        if all(map(self.located.__contains__, bills)):
             return
         outside = [bill for bill in bills if bill not in self.located]
         raise AttestationError(
@@ -137,11 +142,38 @@ class Attestation:
         """The attested declared value in USD (rounded to cents; None in a currency without a
         rate) and HS6 of each house bill, all of which ``require`` accepted."""
         at = list(map(self.located.__getitem__, map(str, house_bills)))
-        values, currencies = self._joined("declared_values"), self._joined("currencies")
-        declared: list[PyValue] = [
-            None if (rate := per_usd.get(currencies[i])) is None else round(values[i] / rate, 2)
-            for i in at]
+        currencies = list(map(self._joined("currencies").__getitem__, at))
+        rates = np.fromiter(map(per_usd.get, currencies, itertools.repeat(math.nan)), np.float64,
+                            count=len(at))
+        values = np.fromiter(map(self._joined("declared_values").__getitem__, at), np.float64,
+                             count=len(at))
+        with np.errstate(all="ignore"):
+            declared: list[PyValue] = list(_cents(values / rates))  # value / rate, per column
+        if np.isnan(rates).any():
+            declared = [None if math.isnan(rate) else value
+                        for value, rate in zip(declared, rates.tolist(), strict=True)]
         return declared, list(map(self._joined("hs6").__getitem__, at))
+
+
+# The float product value * 100 lies on the exact product's side of a half cent when it is
+# farther from it than this much of itself: 8 times its largest rounding error.
+_HALF_CENT_MARGIN = 2.0**-50
+
+
+def _cents(values: np.ndarray) -> list[float]:
+    """``round(value, 2)`` of each value, as Python rounds it (the exact binary value, half to
+    even), a column at a time. numpy's rint(value * 100) / 100 picks the same cent wherever
+    value * 100 is clearly off a half cent (then both divide the same integer by 100); the
+    few values too close to one (or not finite, or too large for exact cents) go to round()."""
+    with np.errstate(all="ignore"):
+        scaled = values * 100
+        size = np.abs(scaled)
+        off_half = np.abs(scaled - np.floor(scaled) - 0.5)
+        sure = (off_half > size * _HALF_CENT_MARGIN) & (size < 2.0**52)
+        cents: list[float] = (np.rint(scaled) / 100).tolist()
+    for index in np.flatnonzero(~sure).tolist():
+        cents[index] = round(float(values[index]), 2)
+    return cents
 
 
 def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> AttestedLine:
@@ -162,13 +194,30 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
     return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
 
 
+_LINE_FIELDS = operator.attrgetter("house_bill", "declared_value", "currency", "hs6",
+                                  "arrival_date")
+
+
+@functools.cache
+def _joined_pattern(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    body = pattern.pattern.removeprefix("^").removesuffix("$")
+    return re.compile(f"(?:{body}\n)*{body}")
+
+
+def _every(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
+    """Whether ``pattern`` (a ^...$ pattern no newline can match) fullmatches every text:
+    one regex run over the texts joined by newlines, none of which may hold one."""
+    joined = "\n".join(texts)
+    return not texts or (joined.count("\n") == len(texts) - 1
+                         and _joined_pattern(pattern).fullmatch(joined) is not None)
+
+
 def _columns(
     block: attestation_pb2.ManifestBlock, where: str,
 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
     a bad line is named by ``_line``, line by line in order, as the filer needs it."""
-    rows = [(line.house_bill, line.declared_value, line.currency, line.hs6, line.arrival_date)
-            for line in block.lines]
+    rows = list(map(_LINE_FIELDS, block.lines))
     if not rows:
         return (), (), (), (), ()
     bills, texts, currencies, hs6, arrivals = map(tuple, zip(*rows, strict=True))
@@ -176,7 +225,7 @@ def _columns(
         values = tuple(map(float, texts))
     except ValueError:
         values = (math.nan,)
-    if not (all(map(HOUSE_BILL.fullmatch, bills)) and all(map(HS6.fullmatch, hs6))
+    if not (_every(HOUSE_BILL, bills) and _every(HS6, hs6)
             and all(map(math.isfinite, values)) and min(values) >= 0):
         for index in range(len(rows)):
             _line(block, index, where)

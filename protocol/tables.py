@@ -69,9 +69,9 @@ class DecodedTable:
             yield dict(zip(self.names, row, strict=True))
 
 
-def _column_type(values: Sequence[PyValue]) -> int:
-    kinds = set(map(type, values))
-    kinds.discard(type(None))
+def _column_type(kinds: set[type]) -> int:
+    """The column type of values of these Python types (None's aside)."""
+    kinds = kinds - {type(None)}
     if not kinds or kinds == {str}:
         return query_pb2.COLUMN_TYPE_TEXT
     if kinds == {bool}:
@@ -86,11 +86,11 @@ def _column_type(values: Sequence[PyValue]) -> int:
 
 
 def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
-    kind = _column_type(values)
+    kinds = set(map(type, values))
+    kind = _column_type(kinds)
     column = query_pb2.Column(name=name, type=kind)  # type: ignore[arg-type]
-    nulls = list(compress(range(len(values)), map(is_, values, repeat(None))))
-    if nulls:
-        column.nulls.extend(nulls)
+    if type(None) in kinds:  # nulls are listed, and a placeholder of the type takes their place
+        column.nulls.extend(compress(range(len(values)), map(is_, values, repeat(None))))
         placeholder = _PLACEHOLDER[kind]
         values = [placeholder if v is None else v for v in values]
     if kind == query_pb2.COLUMN_TYPE_TEXT:
@@ -98,11 +98,11 @@ def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
     elif kind == query_pb2.COLUMN_TYPE_INTEGER:
         column.integers.extend(values)  # type: ignore[arg-type]
     elif kind == query_pb2.COLUMN_TYPE_NUMBER:
-        column.numbers.extend(float(v) for v in values)  # type: ignore[arg-type]
+        column.numbers.extend(values if int not in kinds else map(float, values))  # type: ignore[arg-type]
     elif kind == query_pb2.COLUMN_TYPE_FLAG:
         column.flags.extend(values)  # type: ignore[arg-type]
     else:
-        column.list_lengths.extend(len(v) for v in values)  # type: ignore[arg-type]
+        column.list_lengths.extend(map(len, values))  # type: ignore[arg-type]
         column.texts.extend(str(item) for v in values for item in v)  # type: ignore[union-attr]
     return column
 

@@ -8,12 +8,15 @@ and their ratio (target: at most 2x).
 ``--profile`` instead answers signed queries in-process under cProfile and
 reports the node's CPU time per answer for each piece of the pipeline
 (signature checks, replay reservation, audit commit, signing, the query,
-conversions, logging, the enumeration alarm) and the glue between them.
+conversions, logging, the enumeration alarm) and the glue between them;
+``--profile coordinator`` does the same for the coordinator's ``ask`` (the node
+answering in the same thread, its CPU left out).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -39,6 +42,7 @@ from fedtrade.protocol.attestation import sign_blocks
 from fedtrade.protocol.wire import PyValue, envelope_to_proto
 from fedtrade.protos import attestation_pb2, node_pb2
 from fedtrade.sim.federation import COORDINATOR_ID, create_federation
+from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.pki import load_tls_files
 
 ECHO_METHOD = "/bench.Echo/Echo"
@@ -103,22 +107,36 @@ def _time_block(call: Callable[[], object], count: int) -> list[float]:
     return samples
 
 
-# Where a node's time goes: pieces of the pipeline, by the function that does each
-# (and, where that function serves several pieces, the function that calls it).
-_PIECES: dict[str, tuple[str, ...]] = {
-    "verify query signature": ("envelope.py", "verify_threshold", "pipeline.py", "_identify"),
-    "verify attestation blocks": ("attestation.py", "verify_attestations"),
-    "replay reservation": ("sqlite.py", "reserve_query_id"),
-    "audit commit (replay id, rates, entry)": ("sqlite.py", "record"),
-    "param digest (audit)": ("pipeline.py", "_param_digest"),
-    "sign answer": ("envelope.py", "sign", "pipeline.py", "_sign_answer"),
-    "run query (SQL)": ("pipeline.py", "_run"),
-    "parse + check payload": ("wire.py", "parse_payload"),
-    "validate params": ("params.py", "validate_params"),
-    "encode answer table": ("tables.py", "encode_rows"),
-    "log + metrics": ("pipeline.py", "_observe"),
-    "enumeration alarm": ("enumeration.py", "observe"),
-    "proto <-> envelope": ("wire.py", "envelope_from_proto"),
+# Where the time goes: pieces of each side's work, by the function that does each (and, where
+# that function serves several pieces, the function that calls it).
+_PIECES: dict[str, dict[str, tuple[str, ...]]] = {
+    "node": {
+        "verify query signature": ("envelope.py", "verify_threshold", "pipeline.py", "_identify"),
+        "verify attestation blocks": ("attestation.py", "verify_attestations"),
+        "replay reservation": ("sqlite.py", "reserve_query_id"),
+        "audit commit (replay id, rates, entry)": ("sqlite.py", "record"),
+        "param digest (audit)": ("pipeline.py", "_param_digest"),
+        "sign answer": ("envelope.py", "sign", "pipeline.py", "_sign_answer"),
+        "run query (SQL)": ("pipeline.py", "_run"),
+        "parse + check payload": ("wire.py", "parse_payload"),
+        "validate params": ("params.py", "validate_params"),
+        "encode answer table": ("tables.py", "encode_rows"),
+        "log + metrics": ("pipeline.py", "_observe"),
+        "enumeration alarm": ("enumeration.py", "observe"),
+        "proto <-> envelope": ("wire.py", "envelope_from_proto"),
+    },
+    "coordinator": {
+        "sign query (Ed25519)": ("envelope.py", "sign", "client.py", "sign_query"),
+        "params to Values": ("client.py", "_param_value"),
+        "verify answer signature (Ed25519)": ("envelope.py", "verify", "verify.py",
+                                              "verify_answer"),
+        "parse answer": ("wire.py", "parse_payload", "verify.py", "verify_answer"),
+        "binding to the request": ("verify.py", "_check_binding"),
+        "answer limit": ("client.py", "_limit"),
+        "checkpoint carried (verified once)": ("verify.py", "_verified_checkpoint_message"),
+        "request envelope to message": ("wire.py", "envelope_to_proto", "client.py", "send"),
+        "answer message to envelope": ("wire.py", "envelope_from_proto", "client.py", "send"),
+    },
 }
 
 
@@ -129,9 +147,11 @@ REMOVABLE = ("log-metrics", "audit", "ed25519")
 
 @contextmanager
 def _removed(state: Any, pieces: Collection[str]) -> Iterator[None]:
-    """Take ``pieces`` out of the node's answer for the duration (benchmark only)."""
+    """Take ``pieces`` out of the node's answer (and Ed25519 out of the coordinator's
+    ``ask`` too) for the duration (benchmark only)."""
+    from fedtrade.coordinator import client, verify
     from fedtrade.node import pipeline
-    from fedtrade.trust.envelope import Envelope, Signature, Verified
+    from fedtrade.trust.envelope import Signature, Verified
 
     with ExitStack() as stack:
         if "log-metrics" in pieces:
@@ -151,36 +171,32 @@ def _removed(state: Any, pieces: Collection[str]) -> Iterator[None]:
             def unsigned(payload_type: str, payload: bytes, keys: Any) -> Envelope:
                 return Envelope(payload_type, payload, (Signature(keys[0].key_id, bytes(64)),))
 
+            def unchecked(envelope: Envelope, trusted: Any, **_: object) -> bytes:
+                return envelope.payload
+
             stack.enter_context(patch.object(pipeline, "verify_threshold", unverified))
             stack.enter_context(patch.object(pipeline, "sign", unsigned))
+            # the coordinator's signature of the query and its check of the answer's
+            stack.enter_context(patch.object(client, "sign", unsigned))
+            stack.enter_context(patch.object(verify, "verify", unchecked))
         yield
 
 
-def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds: int,
-             cprofile: bool) -> None:
-    """In-process: the node's answer to signed queries (no gRPC, no TLS transport; the TLS
-    identity check still runs; logging to /dev/null and metrics as ``serve`` sets them up).
-
-    Prints the CPU time per answer without the profiler (median of ``rounds`` rounds of
-    ``calls`` answers, with ``without`` taken out), then (``cprofile``) one round under
-    cProfile with each piece's cumulative CPU time per answer; "other" is the glue between
-    them. Request log lines are written by a background thread: the CPU of the process and
-    of the answering thread alone are both printed.
-    """
-    import cProfile
-    import pstats
-
+@contextmanager
+def _in_process(
+    batch: int,
+) -> Iterator[tuple[Coordinator, Any, list[Envelope], dict[str, PyValue]]]:
+    """A carrier node's state and a coordinator in this process (logging to /dev/null, metrics
+    as ``serve`` sets them up), the filer's block for ``batch`` house bills, the parameters."""
     from fedtrade.node import peers
     from fedtrade.node.config import load_node_config
     from fedtrade.node.logs import configure_logging
     from fedtrade.node.metrics import NodeMetrics
-    from fedtrade.node.pipeline import answer_query, request_log
     from fedtrade.node.state import NodeState
-    from fedtrade.protocol.wire import envelope_from_proto
 
-    devnull = open(os.devnull, "w")  # noqa: SIM115  # the node's log lines, formatted and written
-    configure_logging(json=False, verbose=False, stream=devnull)
-    with tempfile.TemporaryDirectory(prefix="fedtrade-profile-") as tmp:
+    with open(os.devnull, "w") as devnull, \
+            tempfile.TemporaryDirectory(prefix="fedtrade-profile-") as tmp:
+        configure_logging(json=False, verbose=False, stream=devnull)
         federation = create_federation(Path(tmp), roles=("carrier",))
         _lift_rate_limit(federation.node_configs[NODE])
         federation.write_coordinator_config({NODE: "127.0.0.1:1"})
@@ -195,44 +211,102 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
             [attestation_pb2.ManifestLine(house_bill=b, declared_value="1", currency="USD",
                                           hs6="610910") for b in bills],
             block_lines=1_000, valid_from=now, valid_until=now + timedelta(hours=1))
-        requests = iter([
-            envelope_to_proto(coordinator.sign_query(
-                coordinator.config.node(NODE), "shipment_known", {"house_bills": bills},
-                CONTEXT, attestations=blocks)[1])
-            for _ in range((rounds + 1) * calls + 100)
-        ])
-        identities = config.requesters[COORDINATOR_ID].tls_identities
-        peers._PEER_IDS.set(frozenset(identities))  # what the intake interceptor sets per call
+        # what the intake interceptor sets per call
+        peers._PEER_IDS.set(frozenset(config.requesters[COORDINATOR_ID].tls_identities))
+        try:
+            yield coordinator, state, blocks, {"house_bills": bills}
+        finally:
+            coordinator.close()
+            state.close()
 
-        def answer(request: object) -> None:
-            # what the servicer does: convert, answer, convert back
-            envelope_to_proto(answer_query(state, envelope_from_proto(request)))  # type: ignore[arg-type]
+
+class _NodeInProcess:
+    """Stands in for a node's gRPC stub: the node's servicer in this thread, the messages
+    serialised and parsed as on the wire; ``cpu`` sums the node's side (its parse, its answer,
+    its serialisation) so the coordinator's share can be told apart."""
+
+    def __init__(self, state: Any) -> None:
+        from fedtrade.node.server import NodeServicer
+
+        self._servicer = NodeServicer(state)
+        self.cpu = 0.0
+
+    def Query(self, request: node_pb2.QueryRequest, timeout: float) -> node_pb2.QueryResponse:
+        return node_pb2.QueryResponse.FromString(self._node(request.SerializeToString()))
+
+    def _node(self, raw: bytes) -> bytes:
+        started = time.thread_time()
+        reply = self._servicer.Query(node_pb2.QueryRequest.FromString(raw), None)  # type: ignore[arg-type]
+        answer = reply.SerializeToString()
+        self.cpu += time.thread_time() - started
+        return answer
+
+
+def _profile(side: str, calls: int, batch: int, top: int, without: Collection[str],
+             rounds: int, cprofile: bool) -> None:
+    """In-process, no gRPC transport (the TLS identity check still runs): the CPU time per
+    signed query of the node's answer (``side`` "node") or of the coordinator's ``ask``
+    ("coordinator": signing, the request and answer messages, verifying; the node answers in
+    the same thread through ``_NodeInProcess`` and its CPU is left out).
+
+    Prints the CPU time per answer without the profiler (median of ``rounds`` rounds of
+    ``calls`` answers, with ``without`` taken out of both sides), then (``cprofile``) one round
+    under cProfile with each piece's cumulative CPU time per answer; "other" is the glue
+    between them. The node's request log lines are written by a background thread: the CPU
+    of the process and of the answering thread alone are both printed.
+    """
+    import cProfile
+    import pstats
+
+    from fedtrade.node.pipeline import answer_query, request_log
+    from fedtrade.protocol.wire import envelope_from_proto
+
+    with _in_process(batch) as (coordinator, state, blocks, params):
+        node = _NodeInProcess(state)
+        if side == "coordinator":
+            coordinator._stub = lambda _node: node  # type: ignore[assignment,method-assign,return-value]
+
+            def answer() -> None:
+                coordinator.ask(NODE, "shipment_known", params, CONTEXT, attestations=blocks)
+        else:
+            requests = iter([
+                envelope_to_proto(coordinator.sign_query(
+                    coordinator.config.node(NODE), "shipment_known", params, CONTEXT,
+                    attestations=blocks)[1])
+                for _ in range((rounds + 1) * calls + 100)
+            ])
+
+            def answer() -> None:
+                # what the servicer does: convert, answer, convert back
+                envelope_to_proto(answer_query(state, envelope_from_proto(next(requests))))
 
         for _ in range(100):  # warm up
-            answer(next(requests))
+            answer()
         cpu: list[float] = []
         own: list[float] = []  # the answering thread's alone: what an answer waits for
         with _removed(state, without):
             for _ in range(rounds):
+                node.cpu = 0.0
                 started, alone = time.process_time(), time.thread_time()
                 for _ in range(calls):
-                    answer(next(requests))
-                own.append((time.thread_time() - alone) / calls)
+                    answer()
+                own.append((time.thread_time() - alone - node.cpu) / calls)
                 request_log.flush()  # the lines are written by a thread: count them in
-                cpu.append((time.process_time() - started) / calls)
-        profiler = cProfile.Profile(time.process_time)  # CPU time: steadier on a busy host
+                cpu.append((time.process_time() - started - node.cpu) / calls)
+        # CPU time: steadier on a busy host; the coordinator's thread alone (the node's request
+        # log lines are written by another thread of this process)
+        profiler = cProfile.Profile(time.thread_time if side == "coordinator"
+                                    else time.process_time)
         started = time.perf_counter()
         if cprofile:
             profiler.enable()
             for _ in range(calls):
-                answer(next(requests))
+                answer()
             profiler.disable()
         wall = time.perf_counter() - started
-        state.close()
-    devnull.close()
     removed = f" without {', '.join(sorted(without))}" if without else ""
     if cpu:
-        print(f"node CPU per answer{removed}, no profiler, {rounds} rounds of {calls}: "
+        print(f"{side} CPU per answer{removed}, no profiler, {rounds} rounds of {calls}: "
               f"median {statistics.median(cpu) * 1e6:.0f} us "
               f"(rounds: {', '.join(f'{c * 1e6:.0f}' for c in cpu)}); the answering "
               f"thread's alone: median {statistics.median(own) * 1e6:.0f} us")
@@ -255,16 +329,102 @@ def _profile(calls: int, batch: int, top: int, without: Collection[str], rounds:
                              if where[0].endswith(caller[0]) and where[2] == caller[1])
         return total
 
-    total = spent("bench_query.py", "answer")
-    print(f"under cProfile (all pieces in): {wall / calls * 1e6:.0f} us wall per answer")
+    pieces = _PIECES[side]
+    total = spent("bench_query.py", "answer") - spent("bench_query.py", "_node")
+    print(f"under cProfile (all pieces in): {wall / calls * 1e6:.0f} us wall per answer"
+          + (" (node included)" if side == "coordinator" else ""))
     print(f"{'piece':<42} {'us/answer':>10} {'share':>7}")
-    for label, where in _PIECES.items():
+    for label, where in pieces.items():
         print(f"{label:<42} {spent(*where) / calls * 1e6:>10.0f} {spent(*where) / total:>6.1%}")
-    glue = total - sum(spent(*where) for where in _PIECES.values())
+    glue = total - sum(spent(*where) for where in pieces.values())
     print(f"{'other (glue)':<42} {glue / calls * 1e6:>10.0f} {glue / total:>6.1%}")
-    print(f"{'total (answer)':<42} {total / calls * 1e6:>10.0f}")
+    print(f"{'total (' + side + ')':<42} {total / calls * 1e6:>10.0f}")
     if top:
         stats.sort_stats("tottime").print_stats(top)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Child process: the echo, or the node (``serve``, as the CLI runs it); with ``--stamps``,
+    its calls stamped and the stamps saved when it stops."""
+    import signal
+
+    stamps = _Stamps(args.stamps) if args.stamps else None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the node's CLI sets its own
+    try:
+        if args.echo_server:
+            _serve_echo(*args.echo_server)
+            return 0
+        from fedtrade.node.cli import main as node_main
+
+        config, port_file = args.node_server
+        return node_main(["serve", "--config", str(config), "--port-file", str(port_file)])
+    finally:
+        if stamps is not None:
+            stamps.save()
+
+
+class _Stamps:
+    """``time.perf_counter`` stamps (one clock for every process of the machine) of gRPC's
+    unary server calls in this process: when a worker thread takes the call, and when it
+    starts and ends sending the answer (``--timeline``; benchmark only)."""
+
+    def __init__(self, path: Path) -> None:
+        import grpc._server as server
+
+        self._path = path
+        self.taken: list[float] = []
+        self.sends: list[tuple[float, float]] = []
+        take, send = server._unary_response_in_pool, server._status
+
+        def taken(*args: Any) -> None:
+            self.taken.append(time.perf_counter())
+            take(*args)
+
+        def sent(*args: Any) -> None:
+            begun = time.perf_counter()
+            try:
+                send(*args)
+            finally:
+                self.sends.append((begun, time.perf_counter()))
+
+        server._unary_response_in_pool = taken  # type: ignore[assignment]
+        server._status = sent  # type: ignore[assignment]
+
+    def save(self) -> None:
+        self._path.write_text(json.dumps([self.taken, self.sends]))
+
+
+# Where one call's time goes, from the stamps of both processes.
+_SEGMENTS = ("caller before the call (sign, build)", "to the server's worker thread",
+             "server's worker until it sends", "its send until the caller has the answer",
+             "caller after the answer (verify)", "server's send returns after the caller has it")
+
+
+def _timeline(calls: dict[str, list[tuple[float, float, float, float]]],
+              stamps: dict[str, Path]) -> list[str]:
+    """The median of each of ``_SEGMENTS`` per kind of call, as lines to print. ``calls``
+    holds, per kind, (started, call sent, answer received, done) on the caller's side."""
+    import bisect
+
+    lines = ["where one call's time goes (medians, us; the last line is off the path):",
+             f"{'':<48} {'signed':>8} {'echo':>8}"]
+    columns = []
+    for kind in ("signed", "bare"):
+        taken, sends = json.loads(stamps[kind].read_text())
+        begins = [begun for begun, _ in sends]
+        rows = []
+        for started, sent, received, done in calls[kind]:
+            at = bisect.bisect_left(taken, sent)
+            send = bisect.bisect_left(begins, taken[at]) if at < len(taken) else len(begins)
+            if send == len(begins) or begins[send] > received:
+                continue  # not matched (a call the server did not stamp)
+            begun, ended = sends[send]
+            rows.append((sent - started, taken[at] - sent, begun - taken[at], received - begun,
+                         done - received, ended - received))
+        columns.append([statistics.median(row[i] for row in rows) for i in range(6)])
+    lines += [f"{label:<48} {columns[0][i] * 1e6:>8.0f} {columns[1][i] * 1e6:>8.0f}"
+              for i, label in enumerate(_SEGMENTS)]
+    return lines
 
 
 def main() -> int:
@@ -272,43 +432,46 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000, help="calls per kind (default 2000)")
     parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
     parser.add_argument("--echo-server", type=Path, nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--profile", action="store_true",
-                        help="instead: profile the node's answer in-process, per piece")
+    parser.add_argument("--node-server", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--stamps", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--timeline", action="store_true",
+                        help="also time each stretch of a call in both processes (caller, "
+                             "transport, server's worker, send) and print the medians")
+    parser.add_argument("--profile", nargs="?", const="node", choices=("node", "coordinator"),
+                        help="instead: profile the node's answer (default) or the "
+                             "coordinator's ask in-process, per piece")
     parser.add_argument("--top", type=int, default=0,
                         help="with --profile: also list the N functions with most own time")
     parser.add_argument("--without", action="append", choices=REMOVABLE, default=[],
                         help="with --profile: take this piece out of the node's answer "
-                             "(repeatable) to measure what it costs")
+                             "(ed25519: the coordinator's too; repeatable) to measure what "
+                             "it costs")
     parser.add_argument("--rounds", type=int, default=3,
                         help="with --profile: rounds timed without the profiler (default 3)")
     parser.add_argument("--cprofile", action=argparse.BooleanOptionalAction, default=True,
                         help="with --profile: also a round under cProfile, per piece (default)")
     args = parser.parse_args()
     if args.profile:
-        _profile(args.calls, args.batch, args.top, args.without, args.rounds, args.cprofile)
+        _profile(args.profile, args.calls, args.batch, args.top, args.without, args.rounds,
+                 args.cprofile)
         return 0
-    if args.echo_server:
-        _serve_echo(*args.echo_server)
-        return 0
+    if args.echo_server or args.node_server:
+        return _serve(args)
 
     with tempfile.TemporaryDirectory(prefix="fedtrade-bench-") as tmp:
         root = Path(tmp)
         federation = create_federation(root, roles=("carrier",))
         _lift_rate_limit(federation.node_configs[NODE])
+        stamps = {"signed": root / "node.stamps", "bare": root / "echo.stamps"}
         node, node_address = _start(
-            [
-                "-m",
-                "fedtrade.node.cli",
-                "serve",
-                "--config",
-                str(federation.node_configs[NODE]),
-                "--port-file",
-                str(root / "node.port"),
-            ],
+            [__file__, "--node-server", str(federation.node_configs[NODE]), str(root / "node.port"),
+             *(["--stamps", str(stamps["signed"])] if args.timeline else [])],
             root / "node.port",
         )
         echo, echo_address = _start(
-            [__file__, "--echo-server", str(root / "echo.port"), str(root)], root / "echo.port"
+            [__file__, "--echo-server", str(root / "echo.port"), str(root),
+             *(["--stamps", str(stamps["bare"])] if args.timeline else [])],
+            root / "echo.port",
         )
         try:
             federation.write_coordinator_config({NODE: node_address})
@@ -337,12 +500,38 @@ def main() -> int:
             channel = secure_channel(echo_address, NODE, coordinator.config.tls)
             echo_call = channel.unary_unary(ECHO_METHOD, None, None)
 
+            calls: dict[str, list[tuple[float, float, float, float]]] = {"signed": [],
+                                                                          "bare": []}
+            call_stamps: list[float] = []  # the stub call of the ask in progress
+            stub = coordinator._stub(coordinator.config.node(NODE))
+            query = stub.Query
+
+            def stamped_query(*args: Any, **kwargs: Any) -> Any:
+                call_stamps.append(time.perf_counter())
+                reply = query(*args, **kwargs)
+                call_stamps.append(time.perf_counter())
+                return reply
+
+            if args.timeline:
+                stub.Query = stamped_query  # type: ignore[assignment]
+
             def signed() -> object:
-                return coordinator.ask(NODE, "shipment_known", params, CONTEXT,
-                                       attestations=blocks)
+                started = time.perf_counter()
+                answer = coordinator.ask(NODE, "shipment_known", params, CONTEXT,
+                                         attestations=blocks)
+                if args.timeline:
+                    calls["signed"].append((started, call_stamps[0], call_stamps[1],
+                                            time.perf_counter()))
+                    call_stamps.clear()
+                return answer
 
             def bare() -> object:
-                return echo_call(echo_request, timeout=10)
+                started = time.perf_counter()
+                reply = echo_call(echo_request, timeout=10)
+                if args.timeline:
+                    done = time.perf_counter()
+                    calls["bare"].append((started, started, done, done))
+                return reply
 
             for call in (signed, bare):  # warm up connections and caches
                 _time_block(call, 200)
@@ -358,6 +547,7 @@ def main() -> int:
             for process in (node, echo):
                 process.terminate()
                 process.wait(timeout=15)
+        timeline = _timeline(calls, stamps) if args.timeline else []
 
     signed_ms = statistics.median(signed_samples) * 1000
     bare_ms = statistics.median(bare_samples) * 1000
@@ -371,6 +561,7 @@ def main() -> int:
         f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms"
     )
     print(f"ratio signed/bare: {signed_ms / bare_ms:.2f}x  (target <= 2x)")
+    print("\n".join(timeline))
     return 0
 
 

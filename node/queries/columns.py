@@ -95,8 +95,12 @@ def _usd(amounts: Column, currencies: Column,
     if parsed is None:
         return None
     values, missing = parsed
-    per_usd = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan
-                        for c in currencies], dtype=np.float64)
+    try:  # a store's currencies are text or null: every one is a dict key, found or not
+        per_usd = np.fromiter(map(rates.get, cast(Sequence[str], currencies), repeat(np.nan)),
+                              dtype=np.float64, count=len(currencies))
+    except TypeError:  # an unhashable value has no rate
+        per_usd = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan
+                            for c in currencies], dtype=np.float64)
     missing = missing | np.isnan(per_usd)
     with np.errstate(all="ignore"):
         return values / np.where(missing, 1.0, per_usd), missing
@@ -129,7 +133,10 @@ def _depth(codes: Column, references: Column) -> list[PyValue] | None:
 
 # Per field kind: the raw columns of its SQL (node.queries.shipments) to the answer's column.
 def flags(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue]:
-    return [None if value is None else bool(value) for value in raw[0]]
+    values = raw[0]
+    if values.count(None) == 0:
+        return list(map(bool, values))
+    return [None if value is None else bool(value) for value in values]
 
 
 def plains(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue]:
@@ -168,7 +175,19 @@ def depths(raw: Sequence[Column], _settings: QuerySettings) -> list[PyValue] | N
 
 
 def entity_hits(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue]:
+    strengths, hits = raw
     threshold = settings.name_match_threshold
+    if strengths.count(None) == len(strengths):  # only listed makers (the broker): a flag
+        return flags([hits], settings)
+    if hits.count(None) == len(hits) and set(map(type, strengths)) <= {float, type(None)}:
+        # only name strengths (marketplace, carrier): at or above the threshold
+        nulls = np.fromiter(map(is_, strengths, repeat(None)), dtype=bool, count=len(strengths))
+        with np.errstate(invalid="ignore"):
+            above = np.array(strengths, dtype=np.float64) >= threshold
+        out = np.array(above.tolist(), dtype=object)
+        out[nulls] = None
+        result: list[PyValue] = out.tolist()
+        return result
     return [True if hit else (strength >= threshold if isinstance(strength, float)
                               else None if hit is None else False)
-            for strength, hit in zip(raw[0], raw[1], strict=True)]
+            for strength, hit in zip(strengths, hits, strict=True)]

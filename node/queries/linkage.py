@@ -39,24 +39,25 @@ __all__ = ["LINKAGE_RUNS"]
 
 # The shipments of every consignee that holds an asked house bill and has at least
 # :minimum shipments dated within [:start, :stop) (no window of one with fewer is listed):
-# a keyed lookup per asked bill, then index ranges per consignee, counted first, so most
-# consignees (a single parcel) never leave SQL (node.store.indicators keeps
-# ``consignee_parcels`` normalised at import).
+# a keyed lookup per asked bill, and for its consignee whether the (consignee, day) index
+# holds a :minimum-th entry in the range (the search stops there), so most consignees (a
+# single parcel) never leave SQL and the asked consignees need no grouping
+# (node.store.indicators keeps ``consignee_parcels`` normalised at import). Ordered fully,
+# so values add up in one order.
 _GROUPS = """
-WITH asked AS (
+WITH several AS MATERIALIZED (
     SELECT DISTINCT c.consignee
     FROM {bills}
     JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= {start} AND c.day < {stop}
-),
-several AS (
-    SELECT c.consignee FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
-    WHERE c.day >= {start} AND c.day < {stop}
-    GROUP BY c.consignee HAVING count(*) >= {minimum}
+    WHERE EXISTS (
+        SELECT 1 FROM consignee_parcels x
+        WHERE x.consignee = c.consignee AND x.day >= {start} AND x.day < {stop}
+        LIMIT 1 OFFSET {minimum} - 1)
 )
 SELECT c.consignee, c.day, c.house_bill, c.value, c.currency
 FROM several a JOIN consignee_parcels c ON c.consignee = a.consignee
 WHERE c.day >= {start} AND c.day < {stop}
-ORDER BY c.consignee, c.day
+ORDER BY c.consignee, c.day, c.house_bill
 """
 _GROUPS_SQL: Mapping[str, str] = {
     SQLITE: _GROUPS.format(bills="json_each(:bills) AS j", start=":start", stop=":stop",

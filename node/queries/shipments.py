@@ -5,10 +5,11 @@ array (SQLite) or as column arrays unnested ``WITH ORDINALITY`` (PostgreSQL),
 joined against the parcels' evidence the store keeps up to date at import
 (``parcel_indicators``, ``node.store.indicators``): one keyed lookup per house
 bill, never one statement per shipment. The attested declared values and HS6
-travel too only when a field's SQL needs them (a broker's consolidated entries);
-otherwise the house bills alone do, and the reference values are taken from the
-batch. Only the fields the requester may see are put in the SELECT list, and their
-answers are computed a whole column at a time (``node.queries.columns``). A
+travel too only when a field's SQL needs them (a broker's parcels in a consolidated
+entry: the batch is then looked up again, see ``_run``); otherwise the house bills
+alone do, and the reference values are taken from the batch. Only the fields the
+requester may see are put in the SELECT list, and their answers are computed a whole
+column at a time (``node.queries.columns``). A
 shipment the node does not hold comes back with ``known = false`` and empty
 fields — "not known to this node", which is not a negative finding.
 """
@@ -19,6 +20,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from fedtrade.node.queries import columns as col
 from fedtrade.node.queries.settings import QuerySettings
@@ -198,10 +200,15 @@ _ENTRY_HTS6_SQL: Mapping[str, str] = {
     dialect: f"CASE WHEN coalesce(p.consolidated, 0) <> 0 THEN {closest} ELSE p.hts6 END"
     for dialect, closest in _CLOSEST_LINE.items()
 }
+# The broker's entry expressions for a parcel in no consolidated entry, which need nothing
+# but the parcel and the batch's own reference values (see _run).
+_CONSOLIDATED = "coalesce(p.consolidated, 0) <> 0"
+_UNLESS_CONSOLIDATED: Mapping[str, str] = {_ENTRY_HTS6: "p.hts6", _ENTRY_DECLARED: "b.declared_usd"}
+_NULL = "NULL"  # a raw value the role does not have: not selected, None for every shipment
 _ENTITY_SQL: Mapping[str, tuple[str, ...]] = {
-    "marketplace": ("p.name_strength", "NULL"),
-    "carrier": ("p.name_strength", "NULL"),
-    "broker": ("NULL", "p.listed_mid"),
+    "marketplace": ("p.name_strength", _NULL),
+    "carrier": ("p.name_strength", _NULL),
+    "broker": (_NULL, "p.listed_mid"),
 }
 
 _FIELDS: Mapping[str, _Field] = {
@@ -267,11 +274,12 @@ def _batch(value: PyValue) -> Mapping[str, list[PyValue]]:
 
 
 def _lookup(execution: Execution, shipments: Mapping[str, list[PyValue]],
-            exprs: Sequence[str]) -> list[tuple[PyValue, ...]]:
-    """The columns house bill, known and ``exprs`` for the batch, in its order."""
+            exprs: Sequence[str]) -> list[Sequence[PyValue]]:
+    """The columns known and ``exprs`` (distinct SQL expressions) for the batch, in its
+    order; a shipment's house bill is not read back (the batch has it)."""
     bills = shipments["house_bill"]
     dialect = execution.dialect
-    select = ", ".join(["b.house_bill", f"{_KNOWN} AS known", *exprs])
+    select = ", ".join([f"{_KNOWN} AS known", *exprs])
     select = select.replace(_ENTRY_HTS6, _ENTRY_HTS6_SQL[dialect])
     if any(name in select for name in _FROM_BATCH):
         start = _BATCH[dialect]
@@ -281,24 +289,54 @@ def _lookup(execution: Execution, shipments: Mapping[str, list[PyValue]],
         batch = {"house_bills": bills} if dialect == POSTGRESQL else {"bills": json.dumps(bills)}
     records = execution.conn.execute(
         f"{start} SELECT {select} FROM batch b {_JOIN} ORDER BY b.pos", batch).fetchall()
-    return list(zip(*records, strict=True)) if records else [()] * (len(exprs) + 2)
+    if len(records) != len(bills):  # one row per house bill: the join is on the key
+        raise AssertionError(f"{len(records)} rows for a batch of {len(bills)}")
+    return list(zip(*records, strict=True)) if records else [()] * (len(exprs) + 1)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where each raw value of the fields comes from: a batch column (str), none (None) or
+    its place among the SQL columns (int: each distinct expression selected once, the list
+    fields share some); ``consolidated``: the SQL column saying a parcel needs the full plan."""
+
+    sources: list[str | int | None]
+    exprs: list[str]
+    consolidated: int | None
+
+
+def _plan(execution: Execution, *, plain: bool) -> _Plan:
+    selected: dict[str, int] = {}
+    sources: list[str | int | None] = []
+    consolidated = None
+    for name in execution.fields:
+        for expr in _FIELDS[name].sql[execution.role]:
+            if plain and expr in _UNLESS_CONSOLIDATED:
+                expr = _UNLESS_CONSOLIDATED[expr]
+                consolidated = selected.setdefault(_CONSOLIDATED, len(selected) + 1)
+            if expr in _FROM_BATCH:
+                sources.append(_FROM_BATCH[expr])
+            elif expr == _NULL:
+                sources.append(None)
+            else:
+                sources.append(selected.setdefault(expr, len(selected) + 1))
+    return _Plan(sources, list(selected), consolidated)
 
 
 def _run(execution: Execution) -> ResultTable:
     shipments = _batch(execution.params["shipments"])
-    exprs: list[str] = []
-    sources: list[str | int] = []  # per raw value: a batch column, or its place in the SELECT
-    for name in execution.fields:
-        for expr in _FIELDS[name].sql[execution.role]:
-            if expr in _FROM_BATCH:
-                sources.append(_FROM_BATCH[expr])
-            else:
-                sources.append(len(exprs) + 2)
-                exprs.append(expr)
-    raw = _lookup(execution, shipments, exprs)
-    values = [shipments[s] if isinstance(s, str) else raw[s] for s in sources]
-    known = [bool(value) for value in raw[1]]
-    out: list[list[PyValue]] = [list(raw[0]), list(known)]
+    # First as if no parcel of the batch were in a consolidated entry (then only the house
+    # bills travel); when one is, again with every expression as it is.
+    plan = _plan(execution, plain=True)
+    raw = _lookup(execution, shipments, plan.exprs)
+    if plan.consolidated is not None and any(raw[plan.consolidated]):
+        plan = _plan(execution, plain=False)
+        raw = _lookup(execution, shipments, plan.exprs)
+    nulls: list[PyValue] = [None] * len(shipments["house_bill"])
+    values = [shipments[s] if isinstance(s, str) else nulls if s is None else raw[s]
+              for s in plan.sources]
+    known = list(map(bool, raw[0]))
+    out: list[list[PyValue]] = [list(shipments["house_bill"]), cast(list[PyValue], known)]
     start = 0
     for name in execution.fields:
         field = _FIELDS[name]
@@ -322,9 +360,9 @@ def _convert(field: _Field, raw: Sequence[col.Column], known: list[bool],
 def _known(execution: Execution) -> ResultTable:
     bills = execution.params["house_bills"]
     assert isinstance(bills, list)
-    bills, known = _lookup(execution, {"house_bill": bills}, ())
+    (known,) = _lookup(execution, {"house_bill": bills}, ())
     return ResultTable(columns=("house_bill", "known"),
-                       rows=ColumnRows([list(bills), [bool(k) for k in known]]))
+                       rows=ColumnRows([list(bills), list(map(bool, known))]))
 
 
 # The indicator queries differ only in their fields: one batch statement runs them all.

@@ -33,8 +33,10 @@ import functools
 import sqlite3
 from collections.abc import Iterable, Mapping
 
-from fedtrade.protocol.matching import best_match, gtin14, normalize_consignee, normalize_name
-from fedtrade.trust.linkage import consignee_material
+import pyarrow as pa
+
+from fedtrade.protocol.consignee_columns import consignee_material, normalize_consignees
+from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 
 __all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "refresh"]
 
@@ -90,10 +92,17 @@ CREATE TABLE consignee_parcels (
     value REAL NOT NULL,
     currency TEXT NOT NULL
 ) STRICT;
-CREATE INDEX consignee_parcels_group ON consignee_parcels (consignee, day);
-CREATE INDEX consignee_parcels_house_bill ON consignee_parcels (house_bill, day);
 """
-TABLES_SQL: Mapping[str, str] = {role: sql + _CONSIGNEES for role, sql in _PARCEL_TABLES.items()}
+# Dropped before a whole rebuild and created after it: sorting once is several times
+# cheaper than a million inserts at random places of two B-trees.
+_CONSIGNEE_INDEXES: Mapping[str, str] = {
+    "consignee_parcels_group": "consignee_parcels (consignee, day)",
+    "consignee_parcels_house_bill": "consignee_parcels (house_bill, day)",
+}
+_CONSIGNEE_INDEXES_SQL = "".join(
+    f"CREATE INDEX {name} ON {columns};\n" for name, columns in _CONSIGNEE_INDEXES.items())
+TABLES_SQL: Mapping[str, str] = {role: sql + _CONSIGNEES + _CONSIGNEE_INDEXES_SQL
+                                 for role, sql in _PARCEL_TABLES.items()}
 """Per role: the DDL of its derived tables (the migration that adds them runs it)."""
 
 # The imported tables each role's derived rows are computed from: an import writing any
@@ -132,16 +141,25 @@ ranked AS (  -- narrow rows: the window's sort is most of this statement's time
     FROM (SELECT p.*, ol.amount_paid * p.quantity / ol.quantity AS amount FROM parcel p
           JOIN order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no)
 ),
+suspended_links AS (  -- each seller's linked sellers that are suspended, either way round
+    SELECT k.seller_id, x.seller_id AS other FROM seller_links k
+    JOIN sellers x ON x.seller_id = k.linked_seller_id WHERE x.status = 'suspended'
+    UNION
+    SELECT k.linked_seller_id, x.seller_id FROM seller_links k
+    JOIN sellers x ON x.seller_id = k.seller_id WHERE x.status = 'suspended'
+),
+linked AS (SELECT seller_id, count(*) AS linked FROM suspended_links GROUP BY seller_id),
 line AS (
     SELECT p.house_bill, p.amount, o.currency,
-           s.seller_id, s.kyc_verified, s.high_volume, s.country, s.status, s.legal_name,
+           s.kyc_verified, s.high_volume, s.country, s.status, s.legal_name,
            CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER) AS age,
-           l.hs6_hint, l.gtin, p.rank
+           coalesce(k.linked, 0) AS linked, l.hs6_hint, l.gtin, p.rank
     FROM ranked p
     JOIN order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
     JOIN orders o ON o.order_id = p.order_id
     JOIN listings l ON l.listing_id = ol.listing_id
     JOIN sellers s ON s.seller_id = l.seller_id
+    LEFT JOIN linked k ON k.seller_id = s.seller_id
 ),
 goods AS (
     SELECT house_bill,
@@ -150,12 +168,7 @@ goods AS (
            min(kyc_verified) AS kyc_verified,
            max(high_volume) AS high_volume,
            min(age) AS age,
-           max((SELECT count(DISTINCT x.seller_id) FROM seller_links k
-                JOIN sellers x ON x.seller_id = CASE WHEN k.seller_id = line.seller_id
-                                                     THEN k.linked_seller_id
-                                                     ELSE k.seller_id END
-                WHERE (k.seller_id = line.seller_id OR k.linked_seller_id = line.seller_id)
-                  AND x.status = 'suspended')) AS linked,
+           max(linked) AS linked,
            max(CASE WHEN rank = 1 THEN country END) AS country,
            max(CASE WHEN rank = 1 THEN status END) AS status,
            max(CASE WHEN rank = 1 THEN hs6_hint END) AS hint,
@@ -219,18 +232,17 @@ _PARCELS: Mapping[str, str] = {"marketplace": _MARKETPLACE, "carrier": _CARRIER,
 # order's lines, so an order in two parcels counts once).
 _CONSIGNEE_ROWS: Mapping[str, str] = {
     "carrier": """
-        SELECT fedtrade_consignee(h.consignee_name, h.consignee_address), substr(m.eta, 1, 10),
-               h.house_bill, h.declared_value, h.currency
+        SELECT k.consignee, substr(m.eta, 1, 10), h.house_bill, h.declared_value, h.currency
         FROM masters m JOIN house_bills h ON h.mawb = m.mawb
+        JOIN temp.fedtrade_consignees k ON k.id = h.rowid
         WHERE {scope:h}""",
     "broker": """
-        SELECT fedtrade_consignee(e.consignee_name, e.consignee_address),
-               substr(e.estimated_arrival, 1, 10), e.house_bill, e.total_value_usd, 'USD'
-        FROM entries e
+        SELECT k.consignee, substr(e.estimated_arrival, 1, 10), e.house_bill,
+               e.total_value_usd, 'USD'
+        FROM entries e JOIN temp.fedtrade_consignees k ON k.id = e.rowid
         WHERE {scope:e}""",
     "marketplace": """
-        SELECT fedtrade_consignee(o.buyer_name, o.buyer_address), substr(f.shipped_at, 1, 10),
-               f.house_bill,
+        SELECT k.consignee, substr(f.shipped_at, 1, 10), f.house_bill,
                coalesce(
                    (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
                     FROM parcel_lines pl JOIN order_lines ol
@@ -242,12 +254,34 @@ _CONSIGNEE_ROWS: Mapping[str, str] = {
                    0.0),
                o.currency
         FROM fulfillments f JOIN orders o ON o.order_id = f.order_id
+        JOIN temp.fedtrade_consignees k ON k.id = o.rowid
         WHERE {scope:f}""",
 }
+# Per role: the rowid, name and address of the rows whose consignee the rows above
+# count (``temp.fedtrade_consignees`` holds each one's normalised consignee).
+_CONSIGNEE_PARTIES: Mapping[str, str] = {
+    "carrier": "SELECT h.rowid, h.consignee_name, h.consignee_address FROM house_bills h "
+               "WHERE {scope:h}",
+    "broker": "SELECT e.rowid, e.consignee_name, e.consignee_address FROM entries e "
+              "WHERE {scope:e}",
+    "marketplace": "SELECT o.rowid, o.buyer_name, o.buyer_address FROM orders o "
+                   "WHERE o.order_id IN (SELECT f.order_id FROM fulfillments f WHERE {scope:f})",
+}
+_PARTIES_CHUNK = 100_000  # rows normalised at once (bounds the memory a rebuild takes)
 
 
-def _consignee(name: str, address: str) -> bytes:
-    return consignee_material(*normalize_consignee(name, address))
+def _normalise_consignees(conn: sqlite3.Connection, role: str, scope: _Scope) -> None:
+    """Fill ``temp.fedtrade_consignees`` with the consignees the rebuilt rows count."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS fedtrade_consignees "
+                 "(id INTEGER PRIMARY KEY, consignee BLOB NOT NULL)")
+    conn.execute("DELETE FROM temp.fedtrade_consignees")
+    parties = conn.execute(_CONSIGNEE_PARTIES[role].format(scope=scope))
+    while chunk := parties.fetchmany(_PARTIES_CHUNK):
+        ids, names, addresses = zip(*chunk, strict=True)
+        conn.executemany("INSERT INTO temp.fedtrade_consignees VALUES (?, ?)",
+                         zip(ids, consignee_material(*normalize_consignees(
+                             pa.array(names, pa.string()), pa.array(addresses, pa.string()))),
+                             strict=True))
 
 
 class _Lists:
@@ -347,7 +381,6 @@ _WHOLE_SHARE = 0.5
 
 def _rebuild(conn: sqlite3.Connection, role: str, full: bool) -> None:
     lists = _Lists(conn)
-    conn.create_function("fedtrade_consignee", 2, _consignee, deterministic=True)
     # once per distinct value: a seller's or a listing's parcels share them
     conn.create_function("fedtrade_recalled", 1, functools.cache(lists.recall_hit),
                          deterministic=True)
@@ -357,7 +390,13 @@ def _rebuild(conn: sqlite3.Connection, role: str, full: bool) -> None:
     for table in ("parcel_indicators", "consignee_parcels"):  # no WHERE: SQLite truncates
         conn.execute(f"DELETE FROM {table}" + ("" if full else f" WHERE {scope:{table}}"))
     conn.execute(_PARCELS[role].format(scope=scope))
+    _normalise_consignees(conn, role, scope)
+    for name in _CONSIGNEE_INDEXES if full else ():
+        conn.execute(f"DROP INDEX {name}")
     conn.execute(f"INSERT INTO consignee_parcels {_CONSIGNEE_ROWS[role].format(scope=scope)}")
+    for name, columns in _CONSIGNEE_INDEXES.items() if full else ():
+        conn.execute(f"CREATE INDEX {name} ON {columns}")
+    conn.execute("DELETE FROM temp.fedtrade_consignees")
 
 
 def refresh(conn: sqlite3.Connection, role: str) -> None:

@@ -37,7 +37,7 @@ VALUES = ["10", "10.5", "8.004", " 12.00 ", "1e3", "-1", "ten", "0", "9999999999
           "1,000", "inf", "nan", "12.345"]
 CURRENCIES = ["USD", "usd", " EUR", "AUD", "XXX", "U$D"]
 DAYS = ["2026-11-01", "2026-11-03", "20261102", " 2026-11-02", "2026-02-30", "2026-10-31",
-        "0000-01-01", "2026-11-3"]
+        "0000-01-01", "2026-11-3", "2026-W44-7", "2026-11-01 "]
 NAMES = [("Jane Roe", "1 Main St"), ("ROE, JANE", "1 MAIN STREET"), ("Bo Li", "9 Dock Rd")]
 
 
@@ -91,6 +91,9 @@ def test_columnar_and_per_row_reads_agree(tmp_path_factory: pytest.TempPathFacto
 
 @pytest.mark.parametrize("extra", [
     '"HB7777","02012345675","Jane\nRoe","1 Main St","Acme","CN","CN","1","USD","851830",'
+    '"2026-11-01"\n',
+    # a lone CR, in a column after the first
+    '"HB7776","02012345675","Jane Roe","1 Main\rSt","Acme","CN","CN","1","USD","851830",'
     '"2026-11-01"\n',
     "\n",
     "HB7778,02012345675\n",

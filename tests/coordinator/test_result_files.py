@@ -149,18 +149,31 @@ def test_success_replaces_the_old_file(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == ["results.csv"]
 
 
-@pytest.mark.parametrize(
-    ("bad", "message"),
-    [
-        (replace(BASE, reasons=("a | b",)), "HB1': reasons: entry 'a | b' contains '|'"),
-        (replace(BASE, no_answer=("ends with |",)), "HB1': no_answer: entry .* contains '|'"),
-        (replace(BASE, patterns=("a;b",)), "HB1': patterns: entry 'a;b' contains ';'"),
-        (replace(BASE, answered_by=("",)), "HB1': answered_by: has an empty entry"),
-        (replace(BASE, risk_level="severe"), "risk_level 'severe' is not one of high, medium"),
-        (replace(BASE, score=1.5), "score 1.5 is not a whole number"),  # type: ignore[arg-type]
-        (replace(BASE, house_bill=""), "empty house bill"),
-    ],
-)
+REFUSED = [
+    (replace(BASE, reasons=("a | b",)), "HB1': reasons: entry 'a | b' contains '|'"),
+    (replace(BASE, no_answer=("ends with |",)), "HB1': no_answer: entry .* contains '|'"),
+    (replace(BASE, patterns=("a;b",)), "HB1': patterns: entry 'a;b' contains ';'"),
+    (replace(BASE, patterns=("a", ";")), "HB1': patterns: entry ';' contains ';'"),
+    (replace(BASE, answered_by=("",)), "HB1': answered_by: has an empty entry"),
+    (replace(BASE, risk_level="severe"), "risk_level 'severe' is not one of high, medium"),
+    (replace(BASE, score=1.5), "score 1.5 is not a whole number"),  # type: ignore[arg-type]
+    (replace(BASE, score=True), "score True is not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), REFUSED)
+def test_a_batch_refuses_a_bad_result_as_writing_it_alone_does(
+    tmp_path: Path, bad: ShipmentResult, message: str
+) -> None:
+    batch = ResultBatch(["HB0", "HB1"], np.array([0, 7]), np.zeros(2, bool),
+                        np.zeros(2, bool), BASE.answered_by, BASE.no_answer, {1: bad})
+    with ResultWriter(tmp_path / "results.csv") as writer, \
+            pytest.raises(DataError, match=message):
+        writer.write_batch(batch)
+
+
+@pytest.mark.parametrize(("bad", "message"),
+                         [*REFUSED, (replace(BASE, house_bill=""), "empty house bill")])
 def test_writer_refuses_what_csv_cannot_round_trip(
     tmp_path: Path, bad: ShipmentResult, message: str
 ) -> None:

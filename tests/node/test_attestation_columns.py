@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from fedtrade.node.attestation import (
     Attestation,
     AttestationCache,
     AttestedLine,
+    _cents,
     _line,
     verify_attestations,
 )
@@ -127,3 +129,20 @@ def test_a_bill_outside_the_blocks_is_refused_by_name() -> None:
     with pytest.raises(AttestationError, match=r"1 house bill\(s\) .* \(first: HB0009\)"):
         verified.require(["HB0001", "HB0009"])
     assert block.payload_type == PAYLOAD_MANIFEST_BLOCK
+
+
+_HALVES = [0.125, 0.375, 1.005, 2.675, 1.115, 0.285, 1234567.125, 8.345, 0.005, 0.015]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                          st.floats(0, 1e7), st.sampled_from(_HALVES),
+                          st.integers(0, 10**9).map(lambda n: n / 1000),
+                          st.integers(0, 10**12).map(lambda n: n / 200)),
+                max_size=30))
+def test_cents_round_as_python_does(values: list[float]) -> None:
+    """Cents a column at a time are Python's round(value, 2), bit for bit (half cents,
+    values just off them, -0.0, huge, NaN and infinite values included)."""
+    expected = [round(v, 2) for v in values]
+    assert [c.hex() for c in _cents(np.array(values, dtype=np.float64))] == \
+        [e.hex() for e in expected]

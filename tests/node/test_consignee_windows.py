@@ -62,12 +62,13 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _totals(conn: sqlite3.Connection, params: dict[str, PyValue],
-            transit_days: int = 0) -> list[dict[str, PyValue]]:
+            transit_days: int = 0, minimum: int = 2) -> list[dict[str, PyValue]]:
     spec = CATALOGUE["consignee_daily_totals"]
     # a 1 USD step keeps the window sums readable; the default 50 USD rounding is
     # tested in test_catalogue_queries
     settings = replace(QuerySettings(linkage_secret=b"s" * 32), transit_days=transit_days,
-                       disclosure=DisclosureControls(consignee_value_step_usd=1.0))
+                       disclosure=DisclosureControls(consignee_value_step_usd=1.0,
+                                                     min_consignee_shipments=minimum))
     result = RUNS[spec.name](Execution(
         conn=conn, role="marketplace", params=validate_params(spec, params),
         fields=spec.output_fields, query_id=b"\1" * 16, settings=settings))
@@ -117,6 +118,18 @@ def test_the_marketplace_counts_on_the_estimated_arrival_day(conn: sqlite3.Conne
                           "window_days": 3, "house_bills": _ALL}, transit_days=2)
     # shipped 1, 2 and 4 March, arriving 3, 4 and 6 March: windows from 3 and 4 March
     assert [(r["day"], r["shipments"]) for r in rows] == [("2025-03-03", 2), ("2025-03-04", 2)]
+
+
+@pytest.mark.parametrize(("minimum", "listed"), [(3, [("2025-03-01", 4), ("2025-03-02", 3)]),
+                                                 (4, [("2025-03-01", 4)]), (5, [])])
+def test_a_consignee_is_listed_from_the_node_minimum(
+    conn: sqlite3.Connection, minimum: int, listed: list[tuple[str, int]],
+) -> None:
+    """Windows of fewer shipments than ``min_consignee_shipments`` are never listed, and
+    those with as many are: the SQL that skips smaller consignees must not skip these."""
+    rows = _totals(conn, {"date_from": "2025-03-01", "date_to": "2025-03-31",
+                          "window_days": 14, "house_bills": _ALL}, minimum=minimum)
+    assert [(r["day"], r["shipments"]) for r in rows] == listed
 
 
 @pytest.mark.parametrize("width", [0, 15])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fedtrade.node.catalogue import RUNS
+from fedtrade.node.queries import shipments as shipments_module
 from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution
 from fedtrade.node.sqlconn import SqlConn
@@ -120,3 +121,18 @@ def test_each_covered_bill_is_classified_against_its_closest_entry_line(
     assert _answer(conn, "classification_check", "hs_match_depth",
                    [("HB0001", 450.0, "420292"), ("HB0009", 100.0, "851830")]) == {
         "HB0001": 0, "HB0009": 0}
+
+
+@pytest.mark.parametrize("bills", [["HB0009"], ["HB0009", "HB0001"], ["HB0002", "HB0009"]])
+def test_batches_answer_as_the_full_statements_do(
+    conn: Store, bills: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch in no consolidated entry is answered from the house bills alone (the entry
+    expressions reduced to the parcel's own code and the batch's declared value); one with
+    a consolidated entry by the full statements; either way as the full statements answer."""
+    shipments = [(bill, 40.0 + 10 * i, "851830") for i, bill in enumerate(bills)]
+    fields = ("entry_declared_ratio_band", "hs_match_depth")
+    answers = [_answer(conn, "shipment_indicators", field, shipments) for field in fields]
+    monkeypatch.setattr(shipments_module, "_UNLESS_CONSOLIDATED", {})
+    assert answers == [_answer(conn, "shipment_indicators", field, shipments)
+                       for field in fields]
