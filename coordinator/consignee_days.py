@@ -56,14 +56,24 @@ class ConsigneeDays:
         return cls(keys, entry_days, np.bincount(group_of_row).astype(np.int32), sums,
                    group_of_row)
 
-    def window_total(self, consignee: int, opening: int, width: int) -> tuple[int, float]:
-        """Parcels and USD of ``consignee`` on days ``opening`` .. ``opening + width - 1``."""
-        key = np.uint64(consignee)
-        low = int(np.searchsorted(self.consignee, key, "left"))
-        high = int(np.searchsorted(self.consignee, key, "right"))
-        days = self.day[low:high]
-        inside = np.flatnonzero((days >= opening) & (days < opening + width)) + low
-        return int(self.parcels[inside].sum()), sum(self.usd[inside].tolist())
+    def window_totals(self, consignees: npt.NDArray[np.uint64], openings: Ints, width: int
+                      ) -> tuple[Ints, Floats]:
+        """Per (consignee, opening) pair: parcels and USD on days ``opening`` ..
+        ``opening + width - 1``, the USD added in day order from 0 as a running Python total
+        would (one numpy pass per entry of the pair's consignee, not per pair)."""
+        low = np.searchsorted(self.consignee, consignees, "left")
+        high = np.searchsorted(self.consignee, consignees, "right")
+        ends = openings + width
+        parcels = np.zeros(len(low), np.int64)
+        usd = np.zeros(len(low))
+        last = len(self.day) - 1
+        for offset in range(int((high - low).max(initial=0))):
+            entry = np.minimum(low + offset, last)
+            day = self.day[entry]
+            inside = (low + offset < high) & (day >= openings) & (day < ends)
+            np.add(parcels, self.parcels[entry], out=parcels, where=inside)
+            np.add(usd, self.usd[entry], out=usd, where=inside)
+        return parcels, usd
 
     def split_rows(self, threshold_usd: float, width: int, at_forwarder: Flags) -> Flags:
         """Per row: is one of the windows its day falls in over ``threshold_usd`` with two

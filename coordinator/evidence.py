@@ -3,6 +3,10 @@
 Rows keep the exact request and response envelope bytes, so `verify_evidence`
 can later prove, offline and against the nodes' public keys, who answered what
 to which question. The audit checkpoints the answers carry are kept with them.
+A chunk stream's request (the question, with the filer's attested blocks it is
+about: hundreds of kilobytes) is kept once, on the stream's first row; its other
+rows hold an empty request and are read with the first row's. Stores that repeat
+the request on every row (written before) read the same.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ CREATE TABLE IF NOT EXISTS evidence (
     query_name TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('answer', 'chunk')),
     sequence INTEGER NOT NULL,
-    request BLOB NOT NULL,
+    request BLOB NOT NULL,  -- empty on a chunk stream's rows after its first (sequence 0)
     response BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_by_query ON evidence (query_id, sequence);
@@ -109,7 +113,7 @@ class EvidenceStore:
                         query_name,
                         kind,
                         seq,
-                        request_bytes,
+                        b"" if seq else request_bytes,  # kept once, on the first row
                         envelope_to_proto(resp).SerializeToString(),
                     )
                     for seq, resp in enumerate(responses)
@@ -147,11 +151,19 @@ class EvidenceStore:
             "SELECT recorded_at, manifest, seed, settings FROM green_lane_runs ORDER BY id")]
 
     def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope, Envelope]]:
+        """(id, node, query id, kind, sequence, request, response) of every stored answer
+        and chunk, a stream's rows together and in order, each with its stream's request."""
+        stream: tuple[str, str] | None = None
+        request = _parse(b"")
         for row_id, node_id, query_id, kind, seq, req, resp in self._conn.execute(
             "SELECT id, node_id, query_id, kind, sequence, request, response FROM evidence "
             "ORDER BY query_id, node_id, sequence, id"
         ):
-            yield row_id, node_id, query_id, kind, seq, _parse(req), _parse(resp)
+            if req or stream != (query_id, node_id):
+                # a stream's first row; a row that lost its request shows one that is empty,
+                # which no signature verifies
+                stream, request = (query_id, node_id), _parse(req)
+            yield row_id, node_id, query_id, kind, seq, request, _parse(resp)
 
     def count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()

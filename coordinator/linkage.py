@@ -18,15 +18,17 @@ be counted twice. A group at a configured forwarding address is no split.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from fedtrade.coordinator.client import Coordinator, QueryContext
+import numpy as np
+
+from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
 from fedtrade.coordinator.manifest import Batch, ManifestScan
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
 from fedtrade.protocol.tables import decode_table
-from fedtrade.protocol.wire import PyValue
+from fedtrade.protocol.wire import to_value
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
@@ -35,7 +37,7 @@ __all__ = ["LINKAGE_QUERY", "Question", "Totals", "ask_totals", "split_reasons",
            "windows"]
 
 LINKAGE_QUERY = "consignee_daily_totals"
-Question = tuple[bytes, dict[str, PyValue]]  # query id, parameters
+Question = tuple[bytes, dict[str, ParamValue]]  # query id, parameters
 # One node's answers to a batch's questions (per date range: chunks, or why none)
 Totals = list[list[query_pb2.AnswerChunk] | FedtradeError]
 
@@ -70,23 +72,41 @@ class _Group:
         return value, parcels, role
 
 
-def manifest_total(scan: ManifestScan, consignees: set[int], opening: str) -> tuple[int, float]:
-    """The manifest's own parcels and value in the window, over ``consignees`` (as the
-    manifest spells them: those of the house bills the nodes placed in the group)."""
-    day = date.fromisoformat(opening)
-    totals = [scan.window_total(c, day) for c in consignees]
-    return sum(t[0] for t in totals), sum(t[1] for t in totals)
+def manifest_totals(scan: ManifestScan, groups: Sequence[tuple[Iterable[int], str]]
+                    ) -> list[tuple[int, float]]:
+    """Per group (consignees as the manifest spells them: those of the house bills the nodes
+    placed in it, and the window's opening day) the manifest's own parcels and value in the
+    window, added up over the consignees in their iteration order, all groups in one pass."""
+    sizes: list[int] = []
+    keys: list[int] = []
+    openings: list[int] = []
+    for consignees, opening in groups:
+        day = date.fromisoformat(opening).toordinal()
+        before = len(keys)
+        keys.extend(consignees)
+        sizes.append(len(keys) - before)
+        openings.extend([day] * sizes[-1])
+    parcels, usd = scan.window_totals(np.array(keys, np.uint64), np.array(openings, np.int64))
+    each_parcels, each_usd = parcels.tolist(), usd.tolist()
+    totals, start = [], 0
+    for size in sizes:
+        stop = start + size
+        totals.append((sum(each_parcels[start:stop]), sum(each_usd[start:stop])))
+        start = stop
+    return totals
 
 
 def totals_questions(
     coordinator: Coordinator, batch: Batch, ranges: Sequence[tuple[str, str]],
 ) -> list[Question]:
     """The batch's consignee-totals questions, one per date range; each is asked of every
-    node with the same query id (one federated question)."""
+    node with the same query id (one federated question). The house bills are converted
+    once, not once per node and question (the query copies the value, never changes it)."""
+    bills = to_value(batch.house_bill)
     return [
         (os.urandom(16), {"date_from": first, "date_to": last,
                           "window_days": coordinator.config.risk.split_window_days,
-                          "house_bills": batch.house_bill})
+                          "house_bills": bills})
         for first, last in ranges
     ]
 
@@ -120,10 +140,14 @@ def _groups(
             if isinstance(answer, FedtradeError):
                 failed(node_id, answer)
                 continue
+            role = roles[node_id]
             for chunk in answer:
                 for token, day, parcels, usd, listed in decode_table(chunk.table).rows():
-                    group = groups.setdefault((str(token), str(day)), _Group())
-                    group.by_node[node_id] = (roles[node_id], int(parcels), float(usd))  # type: ignore[arg-type]
+                    key = (str(token), str(day))
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = _Group()
+                    group.by_node[node_id] = (role, int(parcels), float(usd))  # type: ignore[arg-type]
                     group.bills.update(listed)  # type: ignore[arg-type]
         yield from ((day, group) for (_, day), group in groups.items())
 
@@ -136,14 +160,18 @@ def split_reasons(
     rules = coordinator.config.risk
     threshold, width = rules.split_threshold_usd, rules.split_window_days
     position = {bill: i for i, bill in enumerate(batch.house_bill)}
-    reasons: dict[int, str] = {}
-    span = "on" if width == 1 else f"in {width} days from"
+    at_forwarder, consignee = batch.at_forwarder.tolist(), batch.consignee.tolist()
+    placed: list[tuple[str, _Group, list[int], set[int]]] = []
     for day, group in sorted(_groups(totals, roles, failed), key=lambda item: item[0]):
         places = [position[b] for b in group.bills if b in position]
-        if any(batch.at_forwarder[i] for i in places):
+        if any(at_forwarder[i] for i in places):
             continue  # a forwarder's address: many buyers, not one consignee splitting
-        consignees = {int(batch.consignee[i]) for i in places}
-        value, parcels, role = group.value_usd(manifest_total(scan, consignees, day))
+        placed.append((day, group, places, {consignee[i] for i in places}))
+    manifest = manifest_totals(scan, [(consignees, day) for day, _, _, consignees in placed])
+    reasons: dict[int, str] = {}
+    span = "on" if width == 1 else f"in {width} days from"
+    for (day, group, places, _), own in zip(placed, manifest, strict=True):
+        value, parcels, role = group.value_usd(own)
         if value > threshold:
             sources = "+".join([*sorted(group.by_node), "manifest"])
             reason = (f"{sources}: consignee over {threshold:g} USD {span} {day} "

@@ -125,9 +125,11 @@ class ManifestScan:
     def last_day(self) -> str:
         return date.fromordinal(int(self.days.day.max())).isoformat()
 
-    def window_total(self, consignee: int, opening: date) -> tuple[int, float]:
-        """Parcels and declared USD of the consignee in the window starting on ``opening``."""
-        return self.days.window_total(consignee, opening.toordinal(), self.split.window_days)
+    def window_totals(self, consignees: npt.NDArray[np.uint64], openings: Ints
+                      ) -> tuple[Ints, Floats]:
+        """Per (consignee, opening day ordinal) pair: the consignee's parcels and declared USD
+        in the window starting that day."""
+        return self.days.window_totals(consignees, openings, self.split.window_days)
 
     def batches(self, size: int) -> Iterator[Batch]:
         """The accepted rows in batches of ``size`` shipments, in manifest order."""

@@ -54,3 +54,26 @@ def test_in_place_totals_and_windows_are_the_running_totals(
     assert [entries[g][:2] for g in days.group_of_row.tolist()] == [r[:2] for r in rows]
     flags = days.split_rows(threshold, width, np.array([r[3] for r in rows], bool))
     assert flags.tolist() == split
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(739_000, 739_012),
+                          st.floats(0, 900, allow_nan=False)), min_size=1, max_size=60),
+       st.lists(st.tuples(st.integers(0, 6), st.integers(738_995, 739_014)), max_size=20),
+       st.integers(1, 5))
+def test_window_totals_are_running_totals_in_day_order(
+        rows: list[tuple[int, int, float]], asked: list[tuple[int, int]], width: int) -> None:
+    days = ConsigneeDays.build(np.array([r[0] for r in rows], np.uint64),
+                               np.array([r[1] for r in rows], np.int64),
+                               np.array([r[2] for r in rows], np.float64))
+    parcels, usd = days.window_totals(np.array([a[0] for a in asked], np.uint64),
+                                      np.array([a[1] for a in asked], np.int64), width)
+    expected = []
+    for consignee, opening in asked:  # per day in row order, then the days in order
+        inside = sorted({d for c, d, _ in rows
+                         if c == consignee and opening <= d < opening + width})
+        per_day = [sum(u for c, d, u in rows if c == consignee and d == day) for day in inside]
+        expected.append((sum(1 for c, d, _ in rows if c == consignee and d in inside),
+                         sum(per_day)))
+    # bit for bit: the reason text and the largest role follow these exact figures
+    assert list(zip(parcels.tolist(), usd.tolist(), strict=True)) == expected

@@ -4,10 +4,9 @@ spelt, and known forwarding addresses that are never a split (issue 12)."""
 from __future__ import annotations
 
 import csv
-from datetime import date
 from pathlib import Path
 
-from fedtrade.coordinator.linkage import _Group, manifest_total
+from fedtrade.coordinator.linkage import _Group, manifest_totals
 from fedtrade.coordinator.manifest import (
     MANIFEST_COLUMNS,
     Batch,
@@ -71,9 +70,14 @@ def test_the_manifest_total_joins_the_nodes_totals_as_a_role(tmp_path: Path) -> 
     jane = int(batch.consignee[0])
     assert int(batch.consignee[1]) == int(batch.consignee[2]) == jane  # however spelt
     # the nodes placed two of Jane Roe's parcels in a group; the manifest knows her third
-    manifest = manifest_total(scan, {jane}, "2026-11-01")
+    forwarder = int(batch.consignee[3])
+    manifest, later, both, none = manifest_totals(scan, [
+        ({jane}, "2026-11-01"), ({jane}, "2026-11-02"), ({forwarder, jane}, "2026-11-01"),
+        (set(), "2026-11-01")])
     assert manifest == (3, 850.0)
-    assert scan.window_total(jane, date(2026, 11, 2)) == (2, 550.0)
+    assert later == (2, 550.0)
+    assert both == (5, 1800.0)
+    assert none == (0, 0)
     group = _Group({"carrier-1": ("carrier", 2, 650.0), "carrier-2": ("carrier", 1, 100.0),
                     "broker-1": ("broker", 2, 640.0)}, {"HB0001", "HB0002"})
     # per role: carrier 750 (two carriers), broker 640, manifest 850: the largest counts
