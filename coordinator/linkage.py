@@ -159,7 +159,7 @@ def split_reasons(
     """Position in ``batch`` -> split reason, from each node's answers to its questions."""
     rules = coordinator.config.risk
     threshold, width = rules.split_threshold_usd, rules.split_window_days
-    position = {bill: i for i, bill in enumerate(batch.house_bill)}
+    position = dict(zip(batch.house_bill, range(len(batch.house_bill)), strict=True))
     at_forwarder, consignee = batch.at_forwarder.tolist(), batch.consignee.tolist()
     placed: list[tuple[str, _Group, list[int], set[int]]] = []
     for day, group in sorted(_groups(totals, roles, failed), key=lambda item: item[0]):
