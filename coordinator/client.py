@@ -174,6 +174,7 @@ class Coordinator:
                 request=request,
                 responses=[response],
                 kind="answer",
+                attestations=[envelope_from_proto(block) for block in query.attestations],
             )
         return VerifiedAnswer(node_id=node.id, query=query, answer=answer)
 
@@ -216,6 +217,7 @@ class Coordinator:
                 request=request,
                 responses=replies,
                 kind="chunk",
+                attestations=attestations,
             )
         return chunks
 

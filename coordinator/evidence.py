@@ -5,19 +5,22 @@ can later prove, offline and against the nodes' public keys, who answered what
 to which question. The audit checkpoints the answers carry are kept with them.
 A chunk stream's request (the question, with the filer's attested blocks it is
 about: hundreds of kilobytes) is kept once, on the stream's first row; its other
-rows hold an empty request and are read with the first row's. Stores that repeat
-the request on every row (written before) read the same.
+rows hold an empty request and are read with the first row's. The attested blocks
+themselves are kept once for all the questions that carry them
+(``coordinator.request_blocks``). Stores that repeat the whole request on every
+row (written before) read the same.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fedtrade.coordinator.request_blocks import DIGEST_BYTES, cut_blocks, splice_blocks
 from fedtrade.coordinator.verify import carried_checkpoint, verify_answer, verify_chunk_chain
 from fedtrade.protocol.checkpoints import Checkpoint, TruncationError, check_consistent
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
@@ -41,6 +44,17 @@ CREATE TABLE IF NOT EXISTS evidence (
     response BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_by_query ON evidence (query_id, sequence);
+-- A stored request with its attested blocks cut out: where they go back, and their digests
+-- (32 bytes each, in order) in attested_blocks, where each block is kept once.
+CREATE TABLE IF NOT EXISTS request_blocks (
+    evidence_id INTEGER PRIMARY KEY REFERENCES evidence (id),
+    position INTEGER NOT NULL,
+    digests BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attested_blocks (
+    digest BLOB PRIMARY KEY,
+    entry BLOB NOT NULL  -- the block as a query holds it: field tag, length, message
+);
 -- Questions a node left unanswered (a refusal, a deadline, an answer that did not verify),
 -- with the signed request: what the AEO scorecard counts as asked but not answered.
 CREATE TABLE IF NOT EXISTS unanswered (
@@ -97,28 +111,28 @@ class EvidenceStore:
         request: Envelope,
         responses: list[Envelope],
         kind: str,
+        attestations: Sequence[Envelope] = (),
     ) -> None:
-        """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk')."""
-        request_bytes = envelope_to_proto(request).SerializeToString()
+        """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk');
+        ``attestations`` are the blocks ``request`` carries (kept once for all requests)."""
+        stored, cut = cut_blocks(envelope_to_proto(request).SerializeToString(), attestations)
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = [(now, node_id, query_id, query_name, kind, seq,
+                 b"" if seq else stored,  # the request is kept once, on the first row
+                 envelope_to_proto(resp).SerializeToString())
+                for seq, resp in enumerate(responses)]
+        insert = ("INSERT INTO evidence (stored_at, node_id, query_id, query_name, kind, "
+                  "sequence, request, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         with self._lock, self._conn:
-            self._conn.executemany(
-                "INSERT INTO evidence (stored_at, node_id, query_id, query_name, kind, sequence,"
-                " request, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        now,
-                        node_id,
-                        query_id,
-                        query_name,
-                        kind,
-                        seq,
-                        b"" if seq else request_bytes,  # kept once, on the first row
-                        envelope_to_proto(resp).SerializeToString(),
-                    )
-                    for seq, resp in enumerate(responses)
-                ],
-            )
+            first = self._conn.execute(insert, rows[0]).lastrowid
+            self._conn.executemany(insert, rows[1:])
+            if cut is not None:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO attested_blocks (digest, entry) VALUES (?, ?)",
+                    cut.entries)
+                self._conn.execute(
+                    "INSERT INTO request_blocks (evidence_id, position, digests) "
+                    "VALUES (?, ?, ?)", (first, cut.position, cut.digests))
 
     def add_unanswered(self, *, node_id: str, query_id: str, query_name: str,
                        request: Envelope, code: str, reason: str) -> None:
@@ -155,15 +169,30 @@ class EvidenceStore:
         and chunk, a stream's rows together and in order, each with its stream's request."""
         stream: tuple[str, str] | None = None
         request = _parse(b"")
-        for row_id, node_id, query_id, kind, seq, req, resp in self._conn.execute(
-            "SELECT id, node_id, query_id, kind, sequence, request, response FROM evidence "
-            "ORDER BY query_id, node_id, sequence, id"
-        ):
+        for row_id, node_id, query_id, kind, seq, req, position, digests, resp in \
+                self._conn.execute(
+                    "SELECT e.id, e.node_id, e.query_id, e.kind, e.sequence, e.request, "
+                    "r.position, r.digests, e.response FROM evidence e "
+                    "LEFT JOIN request_blocks r ON r.evidence_id = e.id "
+                    "ORDER BY e.query_id, e.node_id, e.sequence, e.id"):
             if req or stream != (query_id, node_id):
-                # a stream's first row; a row that lost its request shows one that is empty,
-                # which no signature verifies
+                # a stream's first row; a row that lost its request (or one of its blocks)
+                # shows one that is empty, which no signature verifies
+                if digests is not None:
+                    req = self._spliced(req, position, digests)
                 stream, request = (query_id, node_id), _parse(req)
             yield row_id, node_id, query_id, kind, seq, request, _parse(resp)
+
+    def _spliced(self, stored: bytes, position: int, digests: bytes) -> bytes:
+        """A request with its blocks put back (empty if one of them is not in the store)."""
+        entries = []
+        for start in range(0, len(digests), DIGEST_BYTES):
+            found = self._conn.execute("SELECT entry FROM attested_blocks WHERE digest = ?",
+                                       (digests[start:start + DIGEST_BYTES],)).fetchone()
+            if found is None:
+                return b""
+            entries.append(found[0])
+        return splice_blocks(stored, position, entries)
 
     def count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()

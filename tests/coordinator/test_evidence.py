@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,9 @@ from fedtrade.coordinator.evidence import (
     verify_evidence,
 )
 from fedtrade.protocol.limits import CHUNK_ROWS
+from fedtrade.protocol.wire import envelope_to_proto
 from fedtrade.protos import envelope_pb2
+from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import ConfigError
 from tests.conftest import CONTEXT, LiveFederation
 
@@ -24,10 +27,13 @@ from tests.conftest import CONTEXT, LiveFederation
 _STREAMED = [f"HB{i:06d}" for i in range(CHUNK_ROWS * 2 + 5)]
 
 
-def ask_and_store(live: LiveFederation) -> EvidenceStore:
+def ask_and_store(live: LiveFederation) -> list[Envelope]:
+    """Ask three nodes (two about the same attested blocks) and keep their answers; the
+    blocks."""
     store = EvidenceStore(live.coordinator.config.evidence_db)
     coordinator = Coordinator(live.coordinator.config, evidence=store)
     blocks = live.attest([{"house_bill": bill} for bill in _STREAMED])
+    assert len(blocks) == 5
     coordinator.ask("broker-1", "shipment_known", {"house_bills": _STREAMED[:1]}, CONTEXT,
                     attestations=blocks)
     coordinator.ask("carrier-1", "describe", {}, CONTEXT)
@@ -36,7 +42,7 @@ def ask_and_store(live: LiveFederation) -> EvidenceStore:
     assert len(chunks) == 3
     coordinator.close()
     store.close()
-    return store
+    return blocks
 
 
 def run_verify(live: LiveFederation) -> int:
@@ -45,34 +51,44 @@ def run_verify(live: LiveFederation) -> int:
     )
 
 
-def _requests(live: LiveFederation) -> list[tuple[str, int, int]]:
-    """(node, sequence, stored request bytes) of every row."""
+def _sql(live: LiveFederation, statement: str, *args: object) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(live.coordinator.config.evidence_db)
     with conn:
-        rows = conn.execute("SELECT node_id, sequence, length(request) FROM evidence "
-                            "ORDER BY node_id, sequence").fetchall()
+        rows = conn.execute(statement, args).fetchall()
     conn.close()
     return rows
 
 
 def test_stored_answers_verify(live: LiveFederation, capsys: pytest.CaptureFixture[str]) -> None:
-    ask_and_store(live)
+    blocks = ask_and_store(live)
     assert run_verify(live) == 0
     assert "5 stored responses verified" in capsys.readouterr().out
-    # the stream's request (with every attested block) is kept once, on its first chunk
-    stored = _requests(live)
+    # the stream's request is kept once, on its first chunk
+    stored = _sql(live, "SELECT node_id, sequence, length(request) FROM evidence "
+                  "ORDER BY node_id, sequence")
     assert [(node, seq) for node, seq, size in stored if size == 0] == [
         ("marketplace-1", 1), ("marketplace-1", 2)]
-    assert all(size > 0 for _, seq, size in stored if seq == 0)
+    # and the attested blocks once for both requests that carry them, not in either
+    block_bytes = sum(len(block.payload) for block in blocks)
+    assert _sql(live, "SELECT count(*), sum(length(entry)) > ? FROM attested_blocks",
+                block_bytes) == [(5, 1)]
+    assert _sql(live, "SELECT e.node_id, length(r.digests) FROM request_blocks r "
+                "JOIN evidence e ON e.id = r.evidence_id ORDER BY e.node_id") == [
+        ("broker-1", 5 * 32), ("marketplace-1", 5 * 32)]
+    assert all(size < block_bytes for node, _, size in stored if node != "carrier-1")
 
 
-def _repeat_requests(live: LiveFederation) -> None:
-    """Rewrite the store as coordinators before kept it: the request on every chunk row."""
+def _write_as_before(live: LiveFederation) -> None:
+    """Rewrite the store as coordinators before kept it: the whole request on every row."""
+    store = EvidenceStore(live.coordinator.config.evidence_db)
+    whole = [(envelope_to_proto(request).SerializeToString(), row_id)
+             for row_id, _, _, _, _, request, _ in store.rows()]
+    store.close()
     conn = sqlite3.connect(live.coordinator.config.evidence_db)
     with conn:
-        conn.execute("UPDATE evidence SET request = (SELECT f.request FROM evidence f WHERE "
-                     "f.query_id = evidence.query_id AND f.node_id = evidence.node_id AND "
-                     "f.sequence = 0) WHERE request = x''")
+        conn.executemany("UPDATE evidence SET request = ? WHERE id = ?", whole)
+        conn.execute("DROP TABLE request_blocks")
+        conn.execute("DROP TABLE attested_blocks")
     conn.close()
 
 
@@ -91,8 +107,8 @@ def test_a_store_that_repeats_the_request_per_chunk_reads_and_verifies_the_same(
             store.close()
 
     kept_once = read()
-    _repeat_requests(live)
-    assert all(size > 0 for _, _, size in _requests(live))
+    _write_as_before(live)
+    assert _sql(live, "SELECT count(*) FROM evidence WHERE length(request) < 100000") == [(1,)]
     repeated = read()
     assert repeated == kept_once  # the scorecard and render read these same rows
     assert repeated[1] == (5, [])
@@ -100,30 +116,48 @@ def test_a_store_that_repeats_the_request_per_chunk_reads_and_verifies_the_same(
     assert "5 stored responses verified" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("request_bytes", ["altered", "removed"])
-def test_a_streams_request_altered_or_removed_fails(
-    live: LiveFederation, request_bytes: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("change", ["altered", "removed"])
+def test_an_attested_block_altered_or_removed_fails(
+    live: LiveFederation, change: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ask_and_store(live)
-    conn = sqlite3.connect(live.coordinator.config.evidence_db)
-    with conn:
-        row_id, blob = conn.execute("SELECT id, request FROM evidence WHERE "
-                                    "node_id = 'marketplace-1' AND sequence = 0").fetchone()
-        envelope = envelope_pb2.Envelope.FromString(blob)
-        envelope.payload = envelope.payload[:-1] + bytes([envelope.payload[-1] ^ 1])
-        conn.execute("UPDATE evidence SET request = ? WHERE id = ?", (
-            envelope.SerializeToString() if request_bytes == "altered" else b"", row_id))
-    conn.close()
+    ((digest, entry),) = _sql(live, "SELECT digest, entry FROM attested_blocks LIMIT 1")
+    if change == "altered":
+        _sql(live, "UPDATE attested_blocks SET entry = ? WHERE digest = ?",
+             entry[:-1] + bytes([entry[-1] ^ 1]), digest)
+    else:
+        _sql(live, "DELETE FROM attested_blocks WHERE digest = ?", digest)
+    assert run_verify(live) == 1
+    # both requests that carried it (the broker's answer, the marketplace's stream)
+    assert "2 of 5 stored responses fail verification" in capsys.readouterr().err
+
+
+def _flip_query_id(blob: bytes, query_id: str) -> bytes:
+    """A stored request (whole, or with its blocks cut out: no longer an envelope message)
+    whose signed query names another query id."""
+    at = blob.index(bytes.fromhex(query_id))
+    return blob[:at] + bytes([blob[at] ^ 1]) + blob[at + 1:]
+
+
+@pytest.mark.parametrize("change", ["altered", "removed"])
+def test_a_streams_request_altered_or_removed_fails(
+    live: LiveFederation, change: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ask_and_store(live)
+    ((row_id, query_id, blob),) = _sql(live, "SELECT id, query_id, request FROM evidence "
+                                       "WHERE node_id = 'marketplace-1' AND sequence = 0")
+    _sql(live, "UPDATE evidence SET request = ? WHERE id = ?",
+         _flip_query_id(blob, query_id) if change == "altered" else b"", row_id)
     assert run_verify(live) == 1
     assert "1 of 5 stored responses fail verification" in capsys.readouterr().err
 
 
 def _alter(live: LiveFederation, column: str, mutate: str) -> None:
-    conn = sqlite3.connect(live.coordinator.config.evidence_db)
-    with conn:
-        row_id, blob = conn.execute(
-            f"SELECT id, {column} FROM evidence WHERE node_id='broker-1'"
-        ).fetchone()
+    ((row_id, query_id, blob),) = _sql(
+        live, f"SELECT id, query_id, {column} FROM evidence WHERE node_id='broker-1'")
+    if column == "request":
+        changed = _flip_query_id(blob, query_id)
+    else:
         envelope = envelope_pb2.Envelope.FromString(blob)
         if mutate == "payload":
             payload = bytearray(envelope.payload)
@@ -133,10 +167,8 @@ def _alter(live: LiveFederation, column: str, mutate: str) -> None:
             sig = bytearray(envelope.signatures[0].sig)
             sig[0] ^= 0x01
             envelope.signatures[0].sig = bytes(sig)
-        conn.execute(
-            f"UPDATE evidence SET {column}=? WHERE id=?", (envelope.SerializeToString(), row_id)
-        )
-    conn.close()
+        changed = envelope.SerializeToString()
+    _sql(live, f"UPDATE evidence SET {column}=? WHERE id=?", changed, row_id)
 
 
 @pytest.mark.parametrize(

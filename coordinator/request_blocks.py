@@ -1,0 +1,65 @@
+"""A stored request without its attested blocks, and the same bytes again.
+
+A screening question carries the filer's signed blocks of the lines it is about
+(hundreds of kilobytes), and the same blocks go with every question about those
+lines, to every node. The evidence store keeps each block once: a request is
+stored with the run of its blocks cut out (where they sit in its serialized
+envelope: inside the query payload, as repeated ``attestations`` entries) and
+the blocks named by digest. Putting them back gives the request byte for byte;
+the requester's signature over it proves that on every verification, so a
+block altered or lost in the store shows as a request that no longer verifies.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fedtrade.protocol.wire import envelope_to_proto
+from fedtrade.protos import query_pb2
+from fedtrade.trust.envelope import Envelope
+
+__all__ = ["DIGEST_BYTES", "Cut", "block_entry", "cut_blocks", "splice_blocks"]
+
+DIGEST_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where the blocks were cut out of a request, and each block's (digest, entry bytes)."""
+
+    position: int
+    entries: tuple[tuple[bytes, bytes], ...]
+
+    @property
+    def digests(self) -> bytes:
+        return b"".join(digest for digest, _ in self.entries)
+
+
+@functools.lru_cache(maxsize=64)
+def block_entry(block: Envelope) -> tuple[bytes, bytes]:
+    """The block as a query's payload holds it (field tag, length, message) and its SHA-256:
+    made once per block, which goes with several questions to every node."""
+    entry = query_pb2.Query(attestations=[envelope_to_proto(block)]).SerializeToString(
+        deterministic=True)
+    return hashlib.sha256(entry).digest(), entry
+
+
+def cut_blocks(request: bytes, blocks: Sequence[Envelope]) -> tuple[bytes, Cut | None]:
+    """``request`` (a serialized envelope) without the run of ``blocks``, and where they
+    were; the request whole (and None) if it does not hold them as one run."""
+    if not blocks:
+        return request, None
+    entries = tuple(block_entry(block) for block in blocks)
+    run = b"".join(entry for _, entry in entries)
+    position = request.find(run)
+    if position < 0:
+        return request, None
+    return request[:position] + request[position + len(run):], Cut(position, entries)
+
+
+def splice_blocks(stored: bytes, position: int, entries: Sequence[bytes]) -> bytes:
+    """The request as it was sent: the blocks' entries put back at ``position``."""
+    return b"".join([stored[:position], *entries, stored[position:]])
