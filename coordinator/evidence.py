@@ -115,7 +115,7 @@ class EvidenceStore:
     ) -> None:
         """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk');
         ``attestations`` are the blocks ``request`` carries (kept once for all requests)."""
-        stored, cut = cut_blocks(envelope_to_proto(request).SerializeToString(), attestations)
+        stored, cut = cut_blocks(request, attestations)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [(now, node_id, query_id, query_name, kind, seq,
                  b"" if seq else stored,  # the request is kept once, on the first row

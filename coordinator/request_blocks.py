@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fedtrade.protocol.wire import envelope_to_proto
-from fedtrade.protos import query_pb2
+from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
 
 __all__ = ["DIGEST_BYTES", "Cut", "block_entry", "cut_blocks", "splice_blocks"]
@@ -47,17 +47,22 @@ def block_entry(block: Envelope) -> tuple[bytes, bytes]:
     return hashlib.sha256(entry).digest(), entry
 
 
-def cut_blocks(request: bytes, blocks: Sequence[Envelope]) -> tuple[bytes, Cut | None]:
-    """``request`` (a serialized envelope) without the run of ``blocks``, and where they
-    were; the request whole (and None) if it does not hold them as one run."""
+def cut_blocks(request: Envelope, blocks: Sequence[Envelope]) -> tuple[bytes, Cut | None]:
+    """``request`` serialized without the run of ``blocks``, and where they were; whole
+    (and None) if it does not hold them as one run where a query's last field goes: at the
+    end of its payload, before the signatures (compared there, never searched for)."""
+    message = envelope_to_proto(request)
+    data = message.SerializeToString()
     if not blocks:
-        return request, None
+        return data, None
     entries = tuple(block_entry(block) for block in blocks)
-    run = b"".join(entry for _, entry in entries)
-    position = request.find(run)
-    if position < 0:
-        return request, None
-    return request[:position] + request[position + len(run):], Cut(position, entries)
+    signatures = envelope_pb2.Envelope(signatures=message.signatures).ByteSize()
+    position = end = len(data) - signatures - sum(len(entry) for _, entry in entries)
+    for _, entry in entries:
+        if end < 0 or not data.startswith(entry, end):
+            return data, None
+        end += len(entry)
+    return data[:position] + data[end:], Cut(position, entries)
 
 
 def splice_blocks(stored: bytes, position: int, entries: Sequence[bytes]) -> bytes:
