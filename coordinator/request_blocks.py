@@ -38,10 +38,11 @@ class Cut:
         return b"".join(digest for digest, _ in self.entries)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=24)
 def block_entry(block: Envelope) -> tuple[bytes, bytes]:
     """The block as a query's payload holds it (field tag, length, message) and its SHA-256:
-    made once per block, which goes with several questions to every node."""
+    made once per block, which goes with several questions to every node (a few batches'
+    blocks are kept: each is ~100 KB, and a batch's questions are asked within moments)."""
     entry = query_pb2.Query(attestations=[envelope_to_proto(block)]).SerializeToString(
         deterministic=True)
     return hashlib.sha256(entry).digest(), entry
