@@ -122,7 +122,7 @@ def test_evidence_audit_and_health_json(live: LiveFederation,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     ask_and_store(live)
     verify = ["evidence", "verify", "--config", str(live.federation.coordinator_config)]
-    assert json_of(fedtrade_main, verify, capsys) == {"ok": True, "checked": 3, "problems": []}
+    assert json_of(fedtrade_main, verify, capsys) == {"ok": True, "checked": 5, "problems": []}
     _alter(live, "response", "signature")
     failed = json_of(fedtrade_main, verify, capsys, code=1)
     assert failed["ok"] is False
