@@ -194,6 +194,19 @@ class EvidenceStore:
             entries.append(found[0])
         return splice_blocks(stored, position, entries)
 
+    def incomplete_requests(self) -> dict[int, str]:
+        """Evidence row id -> the digest (hex) of an attested block its request names that
+        the store does not hold."""
+        kept = {digest for (digest,) in self._conn.execute("SELECT digest FROM attested_blocks")}
+        incomplete = {}
+        for row_id, digests in self._conn.execute(
+                "SELECT evidence_id, digests FROM request_blocks ORDER BY evidence_id"):
+            for start in range(0, len(digests), DIGEST_BYTES):
+                if digests[start:start + DIGEST_BYTES] not in kept:
+                    incomplete[row_id] = digests[start:start + DIGEST_BYTES].hex()
+                    break
+        return incomplete
+
     def count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()
         return int(n)
@@ -215,6 +228,17 @@ def _checkpoints(
     checked = 0
     found: dict[str, dict[bytes, tuple[Envelope, Checkpoint]]] = {}
     streams: dict[tuple[str, str], list[tuple[int, Envelope, Envelope]]] = {}
+    incomplete = store.incomplete_requests()
+
+    def lost(row_id: int, node_id: str, query_id: str) -> bool:
+        """Is the request of ``row_id`` missing one of its attested blocks (a problem)?"""
+        if row_id in incomplete:
+            problems.append(EvidenceProblem(
+                row_id, node_id, query_id,
+                f"its request names attested block {incomplete[row_id][:16]}... that is not in "
+                "the evidence store (attested_blocks): the store was altered or truncated; "
+                "restore it from a backup"))
+        return row_id in incomplete
 
     def keep(message: query_pb2.Answer | query_pb2.AnswerChunk, node_id: str) -> None:
         carried = carried_checkpoint(message, node_id=node_id, node_key=node_keys[node_id])
@@ -234,12 +258,16 @@ def _checkpoints(
         if kind == "chunk":
             streams.setdefault((node_id, query_id), []).append((row_id, request, response))
             continue
+        if lost(row_id, node_id, query_id):
+            continue
         try:
             keep(verify_answer(response, request=request, node_id=node_id, node_key=key),
                  node_id)
         except FedtradeError as exc:
             problems.append(EvidenceProblem(row_id, node_id, query_id, str(exc)))
     for (node_id, query_id), rows in streams.items():
+        if lost(rows[0][0], node_id, query_id):
+            continue
         try:
             chunks = verify_chunk_chain(
                 [r for _, _, r in rows],
