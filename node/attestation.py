@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 
@@ -159,9 +160,9 @@ class Attestation:
         hs6: list[PyValue] = list(itertools.chain.from_iterable(b.hs6 for b in self.blocks))
         if house_bills == self._house_bills:  # every line, in order
             return declared, hs6
-        try:  # house bills are text once validated: str() of each would be a no-op
-            at = list(map(self.located.__getitem__, house_bills))
-        except (KeyError, TypeError):
+        try:  # validated house bills are text, so str() of each would change none of them
+            at = list(map(self.located.__getitem__, cast(Sequence[str], house_bills)))
+        except (KeyError, TypeError):  # one is not: looked up as str() of each, as it was
             at = list(map(self.located.__getitem__, map(str, house_bills)))
         return _take(declared, at), _take(hs6, at)
 
@@ -223,8 +224,9 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
     return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
 
 
-_LINE_FIELDS = operator.attrgetter("house_bill", "declared_value", "currency", "hs6",
-                                  "arrival_date")
+# one attribute at a time over the lines (each read of the repeated field makes a new object)
+_LINE_FIELDS = tuple(map(operator.attrgetter, ("house_bill", "declared_value", "currency", "hs6",
+                                              "arrival_date")))
 
 
 def _columns(
@@ -232,17 +234,15 @@ def _columns(
 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
     a bad line is named by ``_line``, line by line in order, as the filer needs it."""
-    rows = list(map(_LINE_FIELDS, block.lines))
-    if not rows:
-        return (), (), (), (), ()
-    bills, texts, currencies, hs6, arrivals = map(tuple, zip(*rows, strict=True))
+    lines = list(block.lines)
+    bills, texts, currencies, hs6, arrivals = (tuple(map(read, lines)) for read in _LINE_FIELDS)
     try:
         values = tuple(map(float, texts))
     except ValueError:
         values = (math.nan,)
-    if not (every_fullmatch(HOUSE_BILL, bills) and every_fullmatch(HS6, hs6)
-            and all(map(math.isfinite, values)) and min(values) >= 0):
-        for index in range(len(rows)):
+    if lines and not (every_fullmatch(HOUSE_BILL, bills) and every_fullmatch(HS6, hs6)
+                      and all(map(math.isfinite, values)) and min(values) >= 0):
+        for index in range(len(lines)):
             _line(block, index, where)
     return bills, values, currencies, hs6, arrivals
 
