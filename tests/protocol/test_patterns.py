@@ -1,10 +1,12 @@
-"""A column checked in one regex run says what checking each text with fullmatch says.
+"""A column checked at once says what checking each text with fullmatch says.
 
-``every_fullmatch`` joins texts with newlines; a text holding a newline, an empty text,
-one a character too long or short, Unicode digits and letters, and patterns it must not
-join (ones that can match a newline, or written with flags or references) are drawn
-against the per-text verdict, for every pattern a query parameter or a manifest line is
-checked with and for a few written to trip the joining.
+``every_fullmatch`` joins texts with newlines and checks the joined text (by the bytes
+left after deleting a class's characters, or by one regex run); a text holding a
+newline, an empty text, one a character too long or short, Unicode digits and letters
+(some of which [A-Z] matches when ignoring case), and patterns it must not join (ones
+that can match a newline, or written with flags or references) are drawn against the
+per-text verdict, for every pattern a query parameter or a manifest line is checked with
+and for a few written to trip the joining.
 """
 
 from __future__ import annotations
