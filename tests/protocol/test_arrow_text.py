@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedtrade.protocol.arrow_text import ascii_translate, text_bytes
+from fedtrade.protocol.arrow_text import ascii_translate, text_bytes, value_lengths
 
 _TABLE = np.array([ord(chr(c).upper()) if chr(c).isalnum() else ord("_") for c in range(128)]
                   + [ord("_")] * 128, np.uint8)
@@ -25,3 +25,4 @@ def test_translate_and_bytes_are_per_value_ones(values: list[str], start: int, l
     assert ascii_translate(column, _TABLE).to_pylist() == \
         [v.translate(dict(enumerate(translation))) for v in kept]
     assert text_bytes(column).tobytes() == "".join(kept).encode()
+    assert value_lengths(column).tolist() == [len(v.encode()) for v in kept]
