@@ -102,8 +102,8 @@ def _arrow_runs(path: Path, header: list[str], places: list[int], block_lines: i
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=_BATCH_BYTES, use_threads=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                              invalid_row_handler=lambda _row: "error"),
+            # a row with too few or too many fields is an error (ArrowInvalid)
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header}))
         if reader.schema != pa.schema([(name, pa.string()) for name in header]):
