@@ -77,19 +77,19 @@ def _places(path: Path, header: list[str]) -> list[int]:
     return [len(header) - 1 - header[::-1].index(c) for c in ATTESTED_COLUMNS]
 
 
-def _check_batch(batch: pa.RecordBatch) -> None:
-    """_Irregular unless every row of ``batch`` is one line csv.reader reads alike."""
-    filled = np.zeros(batch.num_rows, np.int32)
+def _check_batch(batch: pa.RecordBatch, bills: int) -> None:
+    """_Irregular unless every row of ``batch`` is one line csv.reader reads alike (column
+    ``bills``, the house bill, is checked for a blank line: where it is empty, the row is
+    either refused or blank, and csv.reader tells which)."""
     limit = csv.field_size_limit()
     for column in batch.columns:
-        text = text_bytes(column).tobytes()
-        if b"\n" in text or b"\r" in text:  # a line break inside a field
+        text = text_bytes(column)
+        if len(text) > limit and value_lengths(column).max() > limit:
+            raise _Irregular  # csv.reader refuses a field that long (in characters)
+        data = text.tobytes()
+        if b"\n" in data or b"\r" in data:  # a line break inside a field
             raise _Irregular
-        lengths = value_lengths(column)
-        if len(lengths) and lengths.max() > limit:  # csv.reader refuses it (characters)
-            raise _Irregular
-        filled += lengths
-    if (filled == 0).any():  # a blank line, which csv.reader skips
+    if (value_lengths(batch.column(bills)) == 0).any():
         raise _Irregular
 
 
@@ -110,7 +110,7 @@ def _arrow_runs(path: Path, header: list[str], places: list[int], block_lines: i
             raise _Irregular
         held = pa.Table.from_batches([], reader.schema)
         for batch in reader:
-            _check_batch(batch)
+            _check_batch(batch, places[0])
             ready = held.num_rows // block_lines * block_lines
             if ready >= _RUN_ROWS:
                 yield _run(held.slice(0, ready), places, done)
