@@ -128,11 +128,15 @@ class _Seen:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.bills: list[pa.Array] = []
-        self.numbers: list[npt.NDArray[np.int64]] = []
+        self.numbers: list[npt.NDArray[np.int64] | range] = []
 
     def add(self, bills: pa.Array, numbers: npt.NDArray[np.int64]) -> None:
         self.bills.append(bills)
-        self.numbers.append(numbers)
+        # lines one after another (a run pyarrow read) are kept as their range
+        if len(numbers) and numbers[-1] - numbers[0] == len(numbers) - 1:
+            self.numbers.append(range(int(numbers[0]), int(numbers[-1]) + 1))
+        else:
+            self.numbers.append(numbers)
 
     def refuse_repeats(self) -> None:
         """DataError naming the first line whose house bill an earlier line has."""
@@ -146,7 +150,7 @@ class _Seen:
         again = np.asarray(pc.equal(ranked.slice(1), ranked.slice(0, len(seen) - 1)), bool)
         if again.any():
             first = int(order[1:][again].min())
-            number = int(np.concatenate(self.numbers)[first])
+            number = int(np.concatenate([np.asarray(n, np.int64) for n in self.numbers])[first])
             raise DataError(f"{self.path}:{number}: house bill {seen[first]} is listed twice")
 
 
