@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from fedtrade.node.attest_rows import ATTESTED_COLUMNS, Rows, manifest_rows
 from fedtrade.protocol import normalize
-from fedtrade.protocol.arrow_text import text_bytes
+from fedtrade.protocol.arrow_text import text_bytes, value_offsets
 from fedtrade.protocol.attestation import (
     MAX_BLOCK_LINES,
     line_records,
@@ -206,13 +206,11 @@ def manifest_blocks(path: Path, block_lines: int) -> Iterator[bytes]:
     seen = _Seen(path)
     for rows in manifest_rows(path, block_lines):
         records = _records(rows, seen)
-        data = text_bytes(records)
-        offsets = np.frombuffer(records.buffers()[1], np.int32)[
-            records.offset : records.offset + len(records) + 1]
-        base = int(offsets[0])
+        data, offsets = text_bytes(records), value_offsets(records)
+        offsets = offsets - offsets[0]
         for start in range(0, len(records), block_lines):
             end = min(start + block_lines, len(records))
-            yield data[offsets[start] - base : offsets[end] - base].tobytes()
+            yield data[offsets[start] : offsets[end]].tobytes()
     if not seen.bills:
         raise DataError(f"{path}: the manifest has no lines")
     seen.refuse_repeats()
