@@ -99,25 +99,26 @@ def _arrow_runs(path: Path, header: list[str], places: list[int], block_lines: i
     if not header or len(set(header)) != len(header):
         raise _Irregular
     try:
-        reader = pacsv.open_csv(
+        with pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=_BATCH_BYTES, use_threads=False),
             # a row with too few or too many fields is an error (ArrowInvalid)
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}))
-        if reader.schema != pa.schema([(name, pa.string()) for name in header]):
-            raise _Irregular
-        held = pa.Table.from_batches([], reader.schema)
-        for batch in reader:
-            _check_batch(batch, places[0])
-            ready = held.num_rows // block_lines * block_lines
-            if ready >= _RUN_ROWS:
-                yield _run(held.slice(0, ready), places, done)
-                held = held.slice(ready)
-            held = pa.concat_tables([held, pa.Table.from_batches([batch])])
-        if held.num_rows:
-            yield _run(held, places, done)
+                column_types={name: pa.string() for name in header}),
+        ) as reader:
+            if reader.schema != pa.schema([(name, pa.string()) for name in header]):
+                raise _Irregular
+            held = pa.Table.from_batches([], reader.schema)
+            for batch in reader:
+                _check_batch(batch, places[0])
+                ready = held.num_rows // block_lines * block_lines
+                if ready >= _RUN_ROWS:
+                    yield _run(held.slice(0, ready), places, done)
+                    held = held.slice(ready)
+                held = pa.concat_tables([held, pa.Table.from_batches([batch])])
+            if held.num_rows:
+                yield _run(held, places, done)
     except (OSError, pa.ArrowInvalid, pa.ArrowTypeError):
         raise _Irregular from None
 
