@@ -82,11 +82,22 @@ def csv_takes_over(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return skipped
 
 
-def test_a_regular_file_is_read_by_pyarrow_alone(tmp_path: Path,
-                                                 csv_takes_over: list[int]) -> None:
-    path = _write(tmp_path / "m.csv", newline="\n")
+@pytest.mark.parametrize(("newline", "bom"), [("\n", False), ("\r", False), ("\r\n", True)])
+def test_a_regular_file_is_read_by_pyarrow_alone(
+        tmp_path: Path, csv_takes_over: list[int], newline: str, bom: bool) -> None:
+    path = _write(tmp_path / "m.csv", newline=newline)
+    if bom:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert _lines(path) == dict_reader_lines(path)
     assert csv_takes_over == []
+
+
+def test_a_header_over_two_lines_is_read_by_csv_reader(
+        tmp_path: Path, csv_takes_over: list[int]) -> None:
+    header = [*HEADER[:-1], "origin\ncountry"]
+    path = _write(tmp_path / "m.csv", header=header, rows=50)
+    assert _lines(path) == dict_reader_lines(path)
+    assert csv_takes_over == [0]
 
 
 @pytest.mark.parametrize("irregular", IRREGULAR)
