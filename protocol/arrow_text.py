@@ -14,6 +14,8 @@ Bytes = npt.NDArray[np.uint8]
 def value_offsets(column: pa.Array) -> npt.NDArray[np.int32]:
     """The ``len(column) + 1`` value offsets of a string or binary column into its data
     buffer (a view)."""
+    if len(column) == 0:
+        return np.zeros(1, np.int32)
     offsets = np.frombuffer(column.buffers()[1], np.int32)
     return offsets[column.offset : column.offset + len(column) + 1]
 
@@ -29,8 +31,6 @@ def text_bytes(column: pa.Array) -> Bytes:
 
 def value_lengths(column: pa.Array) -> npt.NDArray[np.int32]:
     """The length in bytes of every value of a string column without nulls."""
-    if len(column) == 0:
-        return np.zeros(0, np.int32)
     return np.diff(value_offsets(column))
 
 
