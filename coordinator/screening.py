@@ -59,6 +59,7 @@ from fedtrade.coordinator.results import (
     ResultBatch,
     ScreeningSummary,
     ShipmentResult,
+    manifest_only_patterns,
 )
 from fedtrade.coordinator.risk import (
     INDICATOR_QUERY,
@@ -203,13 +204,20 @@ class _Tally:
 
     def add(self, batch: ResultBatch) -> None:
         size = len(batch)
-        flagged = np.zeros(size, bool)
-        self.by_level[batch.quiet_level] += size - len(batch.detailed)
-        for index, result in batch.detailed.items():
-            self.by_level[result.risk_level] += 1
-            self.by_pattern.update(result.patterns)
-            self.confirmed.update(set(batch.manifest_only(index)) & set(result.patterns))
-            flagged[index] = bool(result.patterns)
+        distinct = batch.assessed.distinct
+        # per assessment, per manifest-only outcome (0 to 3): how many shipments have both
+        counts = np.bincount(batch.assessed.code * 4 + batch.manifest_only_code,
+                             minlength=4 * len(distinct)).reshape(-1, 4).tolist()
+        for found, by_outcome in zip(distinct, counts, strict=True):
+            self.by_level[found.level] += sum(by_outcome)
+            for pattern in found.patterns:
+                self.by_pattern[pattern] += sum(by_outcome)
+            for outcome, count in enumerate(by_outcome):
+                if count and found.patterns:
+                    baseline = manifest_only_patterns(bool(outcome & 1), bool(outcome & 2))
+                    for pattern in set(baseline) & set(found.patterns):
+                        self.confirmed[pattern] += count
+        flagged = np.array([bool(found.patterns) for found in distinct])[batch.assessed.code]
         self.baseline[UNDERVALUATION] += int(batch.low_value.sum())
         self.baseline[SPLIT_PATTERN] += int(batch.manifest_split.sum())
         weight = self.rules.manifest_only_score
@@ -433,18 +441,9 @@ def _results(
         rules,
         {node_id: (runs[node_id].entry.role, columns) for node_id, columns in answers.items()},
         len(batch.house_bill), splits, gaps)
-    answered_by = tuple(answers)
-    no_answer = tuple(f"no answer from {node} ({reason})" for node, reason in missing.items())
     return ResultBatch(
-        house_bill=batch.house_bill, score=assessed.scores, low_value=batch.low_value,
-        manifest_split=batch.manifest_split, answered_by=answered_by, no_answer=no_answer,
-        quiet_level=rules.level(0),
-        detailed={
-            index: ShipmentResult(
-                house_bill=batch.house_bill[index], risk_level=found.level, score=found.score,
-                patterns=found.patterns, reasons=found.reasons,
-                manifest_only_patterns=batch.manifest_only_patterns(index),
-                answered_by=answered_by, no_answer=no_answer)
-            for index, found in sorted(assessed.found.items())
-        },
+        house_bill=batch.house_bill, low_value=batch.low_value,
+        manifest_split=batch.manifest_split, answered_by=tuple(answers),
+        no_answer=tuple(f"no answer from {node} ({reason})" for node, reason in missing.items()),
+        assessed=assessed,
     )
