@@ -86,7 +86,7 @@ _TEXTS = st.sampled_from(["<0.5", "0.5-0.8", "0", "1", "2-5", "<30d", "hold", "p
                           "do_not_load", "0.8-1.2", "x|y\nz", "0\x00", "4", ""])
 # one kind per column, as the wire decodes them; a few hand-made columns mix kinds
 _KINDS = [st.booleans(), st.sampled_from([0, 2, 4, 6, 1, -1]),
-          st.sampled_from([0.0, 2.0, 0.5, float("nan"), 4.0]), _TEXTS,
+          st.sampled_from([0.0, -0.0, 2.0, 0.5, float("nan"), 4.0]), _TEXTS,
           st.one_of(st.booleans(), st.integers(0, 6), _TEXTS),
           st.sampled_from([0, 2, 2**70])]  # beyond 64 bits: compared value by value
 
