@@ -331,14 +331,12 @@ def _rule_reasons(rule: Rule, hits: Ints, nodes: Sequence[str], read: Sequence[T
 
 def _given(reasons: Mapping[int, str], size: int) -> tuple[Ints, list[str]]:
     """Per shipment, which of ``reasons`` (position -> reason) it has (-1: none), and the
-    distinct reasons in order of position."""
-    found = sorted(reasons.items())
-    distinct = {reason: 0 for _, reason in found}
-    index = {reason: i for i, reason in enumerate(distinct)}
+    distinct reasons."""
+    index: dict[str, int] = {}
     code = np.full(size, -1, np.int64)
-    if found:
-        code[[p for p, _ in found]] = [index[r] for _, r in found]
-    return code, list(distinct)
+    for position, reason in reasons.items():
+        code[position] = index.setdefault(reason, len(index))
+    return code, list(index)
 
 
 def assess_columns(
