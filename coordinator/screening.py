@@ -12,8 +12,9 @@
    node's deadline. Every chunk is verified and bound to its request before
    use. Several batches are in flight while the oldest is assessed.
 3. A batch is assessed column by column (``risk.assess_columns``): one mask per
-   rule and node; reasons are written only for the shipments a rule selects.
-   Results are emitted per batch (``ResultBatch``), in manifest order.
+   rule and node; shipments that meet the same rules with the same values share
+   one assessment, its reasons written once. Results are emitted per batch
+   (``ResultBatch``: each shipment's bill, flags and assessment), in manifest order.
 4. A node that is down, slow or refusing does not stop the run: its shipments
    say "no answer from NODE (reason)"; after several failures in a row it is
    treated as down for the rest of the run.
