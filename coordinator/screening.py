@@ -209,10 +209,14 @@ class _Tally:
         # per assessment, per manifest-only outcome (0 to 3): how many shipments have both
         counts = np.bincount(batch.assessed.code * 4 + batch.manifest_only_code,
                              minlength=4 * len(distinct)).reshape(-1, 4).tolist()
+        self.by_level[distinct[0].level] += 0  # listed even where every shipment met a rule
         for found, by_outcome in zip(distinct, counts, strict=True):
-            self.by_level[found.level] += sum(by_outcome)
+            shipments = sum(by_outcome)
+            if not shipments:
+                continue
+            self.by_level[found.level] += shipments
             for pattern in found.patterns:
-                self.by_pattern[pattern] += sum(by_outcome)
+                self.by_pattern[pattern] += shipments
             for outcome, count in enumerate(by_outcome):
                 if count and found.patterns:
                     baseline = manifest_only_patterns(bool(outcome & 1), bool(outcome & 2))

@@ -33,8 +33,9 @@ def test_the_tally_counts_as_the_results_one_by_one(batches: list[ResultBatch]) 
         by_level[result.risk_level] += 1
         by_pattern.update(result.patterns)
         confirmed.update(set(result.manifest_only_patterns) & set(result.patterns))
-    assert (tally.count, tally.by_level, tally.by_pattern, tally.confirmed) == \
-        (len(results), by_level, by_pattern, confirmed)
+    # as dicts: the level of a score of 0 is listed even at 0, no other count is
+    assert (tally.count, dict(tally.by_level), dict(tally.by_pattern), dict(tally.confirmed)) \
+        == (len(results), dict(by_level), dict(by_pattern), dict(confirmed))
     top = heapq.nlargest(TOP_SHIPMENTS, ((r.score, -i) for i, r in enumerate(results)))
     assert [item[2] for item in sorted(tally.top, reverse=True)] == \
         [results[-i] for _, i in top]
