@@ -11,7 +11,9 @@ line, payload and signatures base64).
 
 A block's bytes are its protobuf serialization (deterministic: fields in number
 order, so the lines come last); ``line_records`` writes the lines' part of it a
-whole column at a time, byte for byte as protobuf does.
+whole column at a time, byte for byte as protobuf does (protobuf has no column-wise
+serializer, and a message per row was a fifth of attest's CPU; a hypothesis test
+holds the two equal).
 """
 
 from __future__ import annotations
