@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from itertools import repeat
+from itertools import count, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ from fedtrade.protocol.wire import PyValue
 __all__ = ["TypedColumn"]
 
 Flags = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
 _NUMERIC = (int, float)
 
 
@@ -61,6 +62,20 @@ class TypedColumn:
             if value is not None:
                 equal |= values == value
         return present & (equal if equals_any is not None else ~equal)
+
+    def codes(self, positions: Ints) -> Ints:
+        """One integer per value at ``positions`` such that values with the same code have
+        the same text (``str``): what a reason shows of them."""
+        kind, values = self.kind, self.values
+        if kind is float and values is not None:
+            return values[positions].view(np.int64)  # the same bits print the same
+        if kind in (bool, int) and values is not None:
+            return values[positions].astype(np.int64)
+        # a number per distinct value (texts) or text (others), in order of appearance
+        seen: dict[PyValue, int] = {}
+        found = map(self.column.__getitem__, positions.tolist())
+        return np.fromiter(map(seen.setdefault, found if kind is str else map(str, found),
+                               count()), np.int64, len(positions))
 
 
 _PLACEHOLDERS: dict[type, PyValue] = {bool: False, int: 0, float: 0.0, str: ""}

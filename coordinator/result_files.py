@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 import os
 import re
 import secrets
@@ -25,9 +26,8 @@ from fedtrade.coordinator.results import (
     RISK_LEVELS,
     ResultBatch,
     ShipmentResult,
-    manifest_only_patterns,
 )
-from fedtrade.coordinator.risk import worklist
+from fedtrade.coordinator.risk import distinct_rows, worklist
 from fedtrade.trust.errors import DataError
 
 __all__ = [
@@ -183,38 +183,29 @@ class ResultWriter:
         self.written += 1
 
     def write_batch(self, batch: ResultBatch) -> None:
-        """Write a batch column-wise: the lines of the shipments that met no rule differ
-        only in their house bill and manifest-only flags, so each is a bill and one of
-        four line endings; the others are written one by one."""
+        """Write a batch column-wise: results with the same assessment and manifest-only
+        flags differ only in their house bill, so each line is a bill and one of a few
+        line endings, each written (and checked) once."""
         out, jsonl = self._files()
         bills = batch.house_bill
         if "" in bills or any(c in "".join(bills) for c in ',"\r\n'):
             for result in batch:  # text CSV would quote: row by row
                 self.write(result)
             return
-        quiet = {}
-        for low, split in ((False, False), (True, False), (False, True), (True, True)):
-            template = ShipmentResult("X", batch.quiet_level, 0, (), (),
-                                      manifest_only_patterns(low, split), batch.answered_by,
-                                      batch.no_answer)
-            _check(template)
-            quiet[low + 2 * split] = template
-        codes = (batch.low_value.astype(np.int64) + 2 * batch.manifest_split).tolist()
-        endings = {code: self._csv_line(r)[1:] for code, r in quiet.items()}
-        lines = [bill + endings[code] for bill, code in zip(bills, codes, strict=True)]
-        for index, result in batch.detailed.items():
-            _check(result)
-            lines[index] = self._csv_line(result)
-        out.write("".join(lines))
+        # each shipment's line ending: its assessment and its manifest-only outcome
+        first, ending = distinct_rows([batch.assessed.code * 4 + batch.manifest_only_code])
+        samples = [batch.result(index) for index in first.tolist()]
+        for sample in samples:
+            _check(sample)
+        endings = np.array([self._csv_line(r)[len(r.house_bill):] for r in samples], object)
+        out.write("".join(map(operator.add, bills, endings[ending].tolist())))
         if jsonl is not None:
             # the record without its house bill, after '{"house_bill": "..."'
-            tails = {code: ", " + self._json_line(r).split(", ", 1)[1]
-                     for code, r in quiet.items()}
-            records = [f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tails[code]}'
-                       for bill, code in zip(bills, codes, strict=True)]
-            for index, result in batch.detailed.items():
-                records[index] = self._json_line(result)
-            jsonl.write("".join(records))
+            tails = np.array([", " + self._json_line(r).split(", ", 1)[1] for r in samples],
+                             object)
+            jsonl.write("".join(
+                f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tail}'
+                for bill, tail in zip(bills, tails[ending].tolist(), strict=True)))
         self.written += len(bills)
 
 

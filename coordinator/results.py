@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
 from fedtrade.coordinator.green_lane import GreenLaneSummary
+from fedtrade.coordinator.risk import Assessed
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -66,31 +68,38 @@ def manifest_only_patterns(low_value: bool, split: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ResultBatch:
-    """Consecutive results, column by column: most shipments meet no rule and are one
-    house bill and two flags here; ``detailed`` holds the full result of the others."""
+    """Consecutive results, column by column: shipments whose answers met the same rules
+    with the same values share one Assessment (most met none), so a result is a house
+    bill, two manifest-only flags and the index of its assessment."""
 
     house_bill: Sequence[str]
-    score: npt.NDArray[np.int64]
     low_value: npt.NDArray[np.bool_]  # manifest-only undervaluation
     manifest_split: npt.NDArray[np.bool_]  # manifest-only split shipment
     answered_by: tuple[str, ...]
     no_answer: tuple[str, ...]
-    detailed: Mapping[int, ShipmentResult]
-    quiet_level: str = "low"  # the level of a score of 0
+    assessed: Assessed
 
     def __len__(self) -> int:
         return len(self.house_bill)
+
+    @cached_property
+    def score(self) -> npt.NDArray[np.int64]:
+        return self.assessed.scores
+
+    @cached_property
+    def manifest_only_code(self) -> npt.NDArray[np.int64]:
+        """Per shipment, 0 to 3: which of the four manifest-only outcomes it has."""
+        return self.low_value.astype(np.int64) + 2 * self.manifest_split
 
     def manifest_only(self, index: int) -> tuple[str, ...]:
         return manifest_only_patterns(bool(self.low_value[index]),
                                       bool(self.manifest_split[index]))
 
     def result(self, index: int) -> ShipmentResult:
-        found = self.detailed.get(index)
-        if found is not None:
-            return found
-        return ShipmentResult(self.house_bill[index], self.quiet_level, 0, (), (),
-                              self.manifest_only(index), self.answered_by, self.no_answer)
+        found = self.assessed.at(index)
+        return ShipmentResult(self.house_bill[index], found.level, found.score, found.patterns,
+                              found.reasons, self.manifest_only(index), self.answered_by,
+                              self.no_answer)
 
     def __iter__(self) -> Iterator[ShipmentResult]:
         return (self.result(i) for i in range(len(self)))

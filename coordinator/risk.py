@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ __all__ = [
     "Rule",
     "assess_batch",
     "assess_columns",
+    "distinct_rows",
     "load_risk_rules",
     "worklist",
     "worklist_positions",
@@ -57,6 +59,8 @@ _INDICATORS = CATALOGUE[INDICATOR_QUERY]
 _ALWAYS = ("known",)
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+_T = TypeVar("_T", bound=np.generic)
 
 
 def _printable(value: str) -> str:
@@ -188,7 +192,7 @@ class EntryGapRule:
             return {}
         held = np.zeros(len(declared_usd), bool)
         for known in broker_known:
-            held |= np.fromiter((bool(k) for k in known), bool, len(known))
+            held |= np.fromiter(map(bool, known), bool, len(known))
         days = (self.as_of or today).toordinal() - np.asarray(arrival_day, np.int64)
         gap = (np.asarray(declared_usd) > self.required_over_usd) \
             & (days > self.deadline_days) & ~held
@@ -249,15 +253,19 @@ class Assessment:
 
 @dataclass(frozen=True)
 class Assessed:
-    """A batch's assessment: every score, and the full assessment of each shipment that
-    met a rule (the others score 0, "low", with no reasons)."""
+    """A batch's assessment, column by column: shipments that met the same rules with the
+    same values share one Assessment. ``distinct[0]`` is that of a shipment that met no
+    rule (score 0, no reasons); ``code`` holds each shipment's index in ``distinct``."""
 
-    scores: Ints
-    found: Mapping[int, Assessment]
+    distinct: tuple[Assessment, ...]
+    code: Ints
 
-    def at(self, index: int, rules: RiskRules) -> Assessment:
-        found = self.found.get(index)
-        return found if found is not None else Assessment(0, rules.level(0), (), (), ())
+    @property
+    def scores(self) -> Ints:
+        return np.array([a.score for a in self.distinct], np.int64)[self.code]
+
+    def at(self, index: int) -> Assessment:
+        return self.distinct[int(self.code[index])]
 
 
 def _rule_reason(rule: Rule, nodes: Sequence[str], texts: Sequence[str | None]) -> str:
@@ -272,6 +280,65 @@ def _rule_reason(rule: Rule, nodes: Sequence[str], texts: Sequence[str | None]) 
     return f"{sources}: {rule.reason.format(value=values)}"
 
 
+def _fit(values: npt.NDArray[_T], size: int) -> npt.NDArray[_T]:
+    """``values`` cut, or padded with zeros (not met), to ``size``."""
+    return values[:size] if len(values) >= size else np.pad(values, (0, size - len(values)))
+
+
+def distinct_rows(columns: Sequence[Ints]) -> tuple[Ints, Ints]:
+    """Rows made of ``columns`` (one value per row in each): the position of each distinct
+    row's first occurrence, in order, and per row the index of its distinct row in that
+    order."""
+    key = np.zeros(len(columns[0]), np.int64)
+    for column in columns:  # the rows so far as one number each: (key, value) -> key
+        low, high = (int(column.min()), int(column.max())) if len(column) else (0, 0)
+        values, width = (column - low, high - low + 1) if high - low < 2**16 else \
+            _dense(column)
+        key = key * width + values
+        if int(key.max(initial=0)) >= 2**31:
+            key, _ = _dense(key)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse]
+
+
+def _dense(values: Ints) -> tuple[Ints, int]:
+    """``values`` numbered 0, 1, ... in order of value, and how many distinct there are."""
+    distinct, dense = np.unique(values, return_inverse=True)
+    return dense.astype(np.int64), len(distinct)
+
+
+def _rule_reasons(rule: Rule, hits: Ints, nodes: Sequence[str], read: Sequence[TypedColumn],
+                  masks: Sequence[Flags]) -> tuple[Ints, list[str]]:
+    """Per hit of ``rule``, which of its reasons it gives, and those reasons: one per
+    combination of the nodes that met it and their values there, each written once."""
+    keys: list[Ints] = []
+    for column, mask in zip(read, masks, strict=True):
+        met = mask[hits]
+        value = np.zeros(len(hits), np.int64)
+        value[met] = column.codes(hits[met])  # met only within the column
+        keys += [met.astype(np.int64), value]
+    first, combination = distinct_rows(keys)
+    reasons: dict[str, int] = {}
+    given = [reasons.setdefault(_rule_reason(rule, nodes, [
+        str(column.column[position]) if mask[position] else None
+        for column, mask in zip(read, masks, strict=True)]), len(reasons))
+        for position in hits[first].tolist()]
+    return np.array(given, np.int64)[combination], list(reasons)
+
+
+def _given(reasons: Mapping[int, str], size: int) -> tuple[Ints, list[str]]:
+    """Per shipment, which of ``reasons`` (position -> reason) it has (-1: none), and the
+    distinct reasons."""
+    index: dict[str, int] = {}
+    code = np.full(size, -1, np.int64)
+    for position, reason in reasons.items():
+        code[position] = index.setdefault(reason, len(index))
+    return code, list(index)
+
+
 def assess_columns(
     rules: RiskRules,
     answers: Mapping[str, tuple[str, Mapping[str, Sequence[PyValue]]]],
@@ -284,62 +351,58 @@ def assess_columns(
     ``answers`` maps node id -> (role, indicator columns), each column holding one
     value per shipment of the batch, in batch order; ``split_reasons`` and
     ``entry_gaps`` map positions to their reasons. Each rule is one mask per node;
-    reasons are written only for the shipments a mask selects.
+    reasons are written once per combination of values that meets it, and each
+    combination of reasons met is one Assessment.
     """
-    scores = np.zeros(size, np.int64)
-    found: dict[int, tuple[list[str], list[str], list[int]]] = {}
-
-    def add(index: int, weight: int, pattern: str | None, reason: str) -> None:
-        patterns, reasons, points = found.setdefault(index, ([], [], []))
-        if pattern is not None and pattern not in patterns:
-            patterns.append(pattern)
-        reasons.append(f"{reason} (+{weight})")
-        points.append(weight)
-
+    # per rule met (and the split and entry-gap reasons): its weight, the pattern it flags,
+    # its reasons, and per shipment the index of the reason it gives (-1: not met)
+    met: list[tuple[int, str | None, list[str], Ints]] = []
     nodes = sorted(answers.items())
     typed: dict[tuple[str, str], TypedColumn] = {}  # each column read once for all rules
     for rule in rules.rules:
-        columns, masks = [], []
+        node_ids, read, masks = [], [], []
         for node_id, (role, node_columns) in nodes:
             column = node_columns.get(rule.field) if rule.role in (role, ANY_ROLE) else None
             if column:
-                columns.append((node_id, column))
-                read = typed.get((node_id, rule.field))
-                if read is None:
-                    read = typed[node_id, rule.field] = TypedColumn(column)
-                masks.append(read.mask(rule.equals_any, rule.equals_none_of, rule.below,
-                                       rule.matches))
-        if not masks:
-            continue
-        masks = [m[:size] if len(m) >= size else np.pad(m, (0, size - len(m))) for m in masks]
-        hit = np.logical_or.reduce(masks)
-        scores[hit] += rule.weight
-        flagged = rule.pattern if rule.kind == "violation" else None
-        hits = np.flatnonzero(hit)
-        # per hit, each node's value as text where the node's value meets the rule; a few
-        # such combinations recur, each written once
-        shown = [[str(column[i]) if met else None
-                  for i, met in zip(hits.tolist(), mask[hits].tolist(), strict=True)]
-                 for (_, column), mask in zip(columns, masks, strict=True)]
-        written: dict[tuple[str | None, ...], str] = {}
-        for index, texts in zip(hits.tolist(), zip(*shown, strict=True), strict=True):
-            reason = written.get(texts)
-            if reason is None:
-                reason = written[texts] = _rule_reason(rule, [n for n, _ in columns], texts)
-            add(index, rule.weight, flagged, reason)
+                typed_column = typed.get((node_id, rule.field))
+                if typed_column is None:
+                    typed_column = typed[node_id, rule.field] = TypedColumn(column)
+                node_ids.append(node_id)
+                read.append(typed_column)
+                masks.append(_fit(typed_column.mask(rule.equals_any, rule.equals_none_of,
+                                                    rule.below, rule.matches), size))
+        hits = np.flatnonzero(np.logical_or.reduce(masks)) if masks else np.zeros(0, np.int64)
+        if len(hits):
+            given, reasons = _rule_reasons(rule, hits, node_ids, read, masks)
+            code = np.full(size, -1, np.int64)
+            code[hits] = given
+            met.append((rule.weight, rule.pattern if rule.kind == "violation" else None,
+                        reasons, code))
     for extra, weight, pattern in ((split_reasons, rules.split_weight, SPLIT_PATTERN),
                                    (entry_gaps, rules.entry_gap.weight,
                                     ENTRY_GAP_PATTERN if rules.entry_gap.kind == "violation"
                                     else None)):
-        for index, reason in sorted(extra.items()):
-            scores[index] += weight
-            add(index, weight, pattern, reason)
-    score_of = scores.tolist()
-    return Assessed(scores, {
-        index: Assessment(score_of[index], rules.level(score_of[index]),
-                          tuple(patterns), tuple(reasons), tuple(points))
-        for index, (patterns, reasons, points) in found.items()
-    })
+        if extra:
+            code, reasons = _given(extra, size)
+            met.append((weight, pattern, reasons, code))
+    quiet = Assessment(0, rules.level(0), (), (), ())
+    if not met:
+        return Assessed((quiet,), np.zeros(size, np.int64))
+    scored = np.flatnonzero(np.logical_or.reduce([code >= 0 for *_, code in met]))
+    codes = [code[scored] for *_, code in met]
+    first, combination = distinct_rows(codes)
+    distinct = [quiet]
+    for row in np.stack(codes, axis=1)[first].tolist():
+        found = [(weight, pattern, f"{reasons[i]} (+{weight})")
+                 for (weight, pattern, reasons, _), i in zip(met, row, strict=True) if i >= 0]
+        score = sum(weight for weight, _, _ in found)
+        distinct.append(Assessment(
+            score, rules.level(score),
+            tuple(dict.fromkeys(pattern for _, pattern, _ in found if pattern is not None)),
+            tuple(reason for _, _, reason in found), tuple(weight for weight, _, _ in found)))
+    code = np.zeros(size, np.int64)
+    code[scored] = combination + 1
+    return Assessed(tuple(distinct), code)
 
 
 def assess_batch(
@@ -355,7 +418,7 @@ def assess_batch(
         rules, answers, size,
         {i: r for i, r in enumerate(split_reasons) if r is not None},
         {i: r for i, r in enumerate(entry_gaps) if r is not None})
-    return [assessed.at(i, rules) for i in range(size)]
+    return [assessed.at(i) for i in range(size)]
 
 
 def worklist(scores: Sequence[int] | Ints | npt.NDArray[np.int32]) -> list[int]:

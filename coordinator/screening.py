@@ -12,8 +12,9 @@
    node's deadline. Every chunk is verified and bound to its request before
    use. Several batches are in flight while the oldest is assessed.
 3. A batch is assessed column by column (``risk.assess_columns``): one mask per
-   rule and node; reasons are written only for the shipments a rule selects.
-   Results are emitted per batch (``ResultBatch``), in manifest order.
+   rule and node; shipments that meet the same rules with the same values share
+   one assessment, its reasons written once. Results are emitted per batch
+   (``ResultBatch``: each shipment's bill, flags and assessment), in manifest order.
 4. A node that is down, slow or refusing does not stop the run: its shipments
    say "no answer from NODE (reason)"; after several failures in a row it is
    treated as down for the rest of the run.
@@ -59,6 +60,7 @@ from fedtrade.coordinator.results import (
     ResultBatch,
     ScreeningSummary,
     ShipmentResult,
+    manifest_only_patterns,
 )
 from fedtrade.coordinator.risk import (
     INDICATOR_QUERY,
@@ -203,13 +205,24 @@ class _Tally:
 
     def add(self, batch: ResultBatch) -> None:
         size = len(batch)
-        flagged = np.zeros(size, bool)
-        self.by_level[batch.quiet_level] += size - len(batch.detailed)
-        for index, result in batch.detailed.items():
-            self.by_level[result.risk_level] += 1
-            self.by_pattern.update(result.patterns)
-            self.confirmed.update(set(batch.manifest_only(index)) & set(result.patterns))
-            flagged[index] = bool(result.patterns)
+        distinct = batch.assessed.distinct
+        # per assessment, per manifest-only outcome (0 to 3): how many shipments have both
+        counts = np.bincount(batch.assessed.code * 4 + batch.manifest_only_code,
+                             minlength=4 * len(distinct)).reshape(-1, 4).tolist()
+        self.by_level[distinct[0].level] += 0  # listed even where every shipment met a rule
+        for found, by_outcome in zip(distinct, counts, strict=True):
+            shipments = sum(by_outcome)
+            if not shipments:
+                continue
+            self.by_level[found.level] += shipments
+            for pattern in found.patterns:
+                self.by_pattern[pattern] += shipments
+            for outcome, count in enumerate(by_outcome):
+                if count and found.patterns:
+                    baseline = manifest_only_patterns(bool(outcome & 1), bool(outcome & 2))
+                    for pattern in set(baseline) & set(found.patterns):
+                        self.confirmed[pattern] += count
+        flagged = np.array([bool(found.patterns) for found in distinct])[batch.assessed.code]
         self.baseline[UNDERVALUATION] += int(batch.low_value.sum())
         self.baseline[SPLIT_PATTERN] += int(batch.manifest_split.sum())
         weight = self.rules.manifest_only_score
@@ -433,18 +446,9 @@ def _results(
         rules,
         {node_id: (runs[node_id].entry.role, columns) for node_id, columns in answers.items()},
         len(batch.house_bill), splits, gaps)
-    answered_by = tuple(answers)
-    no_answer = tuple(f"no answer from {node} ({reason})" for node, reason in missing.items())
     return ResultBatch(
-        house_bill=batch.house_bill, score=assessed.scores, low_value=batch.low_value,
-        manifest_split=batch.manifest_split, answered_by=answered_by, no_answer=no_answer,
-        quiet_level=rules.level(0),
-        detailed={
-            index: ShipmentResult(
-                house_bill=batch.house_bill[index], risk_level=found.level, score=found.score,
-                patterns=found.patterns, reasons=found.reasons,
-                manifest_only_patterns=batch.manifest_only_patterns(index),
-                answered_by=answered_by, no_answer=no_answer)
-            for index, found in sorted(assessed.found.items())
-        },
+        house_bill=batch.house_bill, low_value=batch.low_value,
+        manifest_split=batch.manifest_split, answered_by=tuple(answers),
+        no_answer=tuple(f"no answer from {node} ({reason})" for node, reason in missing.items()),
+        assessed=assessed,
     )

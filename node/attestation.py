@@ -22,13 +22,12 @@ import functools
 import itertools
 import math
 import operator
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from fedtrade.protocol.attestation import (
     digest_of_payload_digests,
 )
 from fedtrade.protocol.limits import HOUSE_BILL, HS6
+from fedtrade.protocol.patterns import every_fullmatch
 from fedtrade.protocol.wire import PyValue, digest, parse_payload
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope, Signature, verify_threshold
@@ -68,7 +68,7 @@ class AttestedLine:
     block: str  # hex digest of the block's payload, for messages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Block:
     """What checking one block's bytes established, whatever the time; its lines by column
     (a block is checked once and then read for every batch it is sent with)."""
@@ -82,10 +82,22 @@ class _Block:
     currencies: tuple[str, ...]
     hs6: tuple[str, ...]
     arrival_dates: tuple[str, ...]
+    # id(rate table) -> (that table, the declared values in USD): see ``in_usd``
+    _in_usd: dict[int, tuple[Mapping[str, float], list[PyValue]]] = field(
+        default_factory=dict, repr=False)
 
-    @property
-    def unique(self) -> bool:
-        return len(set(self.house_bills)) == len(self.house_bills)
+    def in_usd(self, per_usd: Mapping[str, float]) -> list[PyValue]:
+        """Each line's declared value in USD (rounded to cents; None in a currency without a
+        rate), worked out once per rate table (a config's table lives as long as the config)
+        and then read for every batch the block is sent with."""
+        known = self._in_usd.get(id(per_usd))
+        if known is not None and known[0] is per_usd:
+            return known[1]
+        values = _usd(self.declared_values, self.currencies, per_usd)
+        if len(self._in_usd) > 2:
+            self._in_usd.clear()
+        self._in_usd[id(per_usd)] = (per_usd, values)  # holds the table: its id is not reused
+        return values
 
 
 class _Lines(Mapping[str, AttestedLine]):
@@ -110,7 +122,7 @@ class _Lines(Mapping[str, AttestedLine]):
         return len(self._located)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Attestation:
     """The verified blocks of a question, their lines by house bill, and their digest."""
 
@@ -122,10 +134,16 @@ class Attestation:
     def lines(self) -> Mapping[str, AttestedLine]:
         return _Lines(self.blocks, self.located)
 
+    @functools.cached_property
+    def _house_bills(self) -> list[str]:
+        """Every attested house bill in block and line order: a batch asked in that order
+        (as a coordinator cuts a manifest) is compared with it in one step."""
+        return list(self.located)
+
     def require(self, house_bills: Iterable[str]) -> None:
         """Refuse the question unless every house bill is attested."""
-        bills = list(house_bills)
-        if all(map(self.located.__contains__, bills)):
+        bills = house_bills if isinstance(house_bills, list) else list(house_bills)
+        if bills == self._house_bills or all(map(self.located.__contains__, bills)):
             return
         outside = [bill for bill in bills if bill not in self.located]
         raise AttestationError(
@@ -134,25 +152,37 @@ class Attestation:
             "attested by a trusted filer"
         )
 
-    def _joined(self, column: str) -> tuple[Any, ...]:
-        return tuple(itertools.chain.from_iterable(getattr(b, column) for b in self.blocks))
-
     def reference(self, house_bills: Sequence[PyValue],
                   per_usd: Mapping[str, float]) -> tuple[list[PyValue], list[PyValue]]:
         """The attested declared value in USD (rounded to cents; None in a currency without a
         rate) and HS6 of each house bill, all of which ``require`` accepted."""
-        at = list(map(self.located.__getitem__, map(str, house_bills)))
-        currencies = list(map(self._joined("currencies").__getitem__, at))
-        rates = np.fromiter(map(per_usd.get, currencies, itertools.repeat(math.nan)), np.float64,
-                            count=len(at))
-        values = np.fromiter(map(self._joined("declared_values").__getitem__, at), np.float64,
-                             count=len(at))
-        with np.errstate(all="ignore"):
-            declared: list[PyValue] = list(_cents(values / rates))  # value / rate, per column
-        if np.isnan(rates).any():
-            declared = [None if math.isnan(rate) else value
-                        for value, rate in zip(declared, rates.tolist(), strict=True)]
-        return declared, list(map(self._joined("hs6").__getitem__, at))
+        declared = list(itertools.chain.from_iterable(b.in_usd(per_usd) for b in self.blocks))
+        hs6: list[PyValue] = list(itertools.chain.from_iterable(b.hs6 for b in self.blocks))
+        if house_bills == self._house_bills:  # every line, in order
+            return declared, hs6
+        try:  # validated house bills are text, so str() of each would change none of them
+            at = list(map(self.located.__getitem__, cast(Sequence[str], house_bills)))
+        except (KeyError, TypeError):  # one is not: looked up as str() of each, as it was
+            at = list(map(self.located.__getitem__, map(str, house_bills)))
+        return _take(declared, at), _take(hs6, at)
+
+
+def _take(values: list[PyValue], at: list[int]) -> list[PyValue]:
+    """``[values[i] for i in at]``, in C."""
+    return list(operator.itemgetter(*at)(values)) if len(at) > 1 else [values[i] for i in at]
+
+
+def _usd(values: Sequence[float], currencies: Sequence[str],
+         per_usd: Mapping[str, float]) -> list[PyValue]:
+    """Each value / its currency's rate, rounded to cents; None where there is no rate."""
+    rates = np.fromiter(map(per_usd.get, currencies, itertools.repeat(math.nan)), np.float64,
+                        count=len(currencies))
+    with np.errstate(all="ignore"):
+        declared: list[PyValue] = list(_cents(np.array(values, np.float64) / rates))
+    if np.isnan(rates).any():
+        declared = [None if math.isnan(rate) else value
+                    for value, rate in zip(declared, rates.tolist(), strict=True)]
+    return declared
 
 
 # The float product value * 100 lies on the exact product's side of a half cent when it is
@@ -194,22 +224,9 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
     return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
 
 
-_LINE_FIELDS = operator.attrgetter("house_bill", "declared_value", "currency", "hs6",
-                                  "arrival_date")
-
-
-@functools.cache
-def _joined_pattern(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    body = pattern.pattern.removeprefix("^").removesuffix("$")
-    return re.compile(f"(?:{body}\n)*{body}")
-
-
-def _every(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
-    """Whether ``pattern`` (a ^...$ pattern no newline can match) fullmatches every text:
-    one regex run over the texts joined by newlines, none of which may hold one."""
-    joined = "\n".join(texts)
-    return not texts or (joined.count("\n") == len(texts) - 1
-                         and _joined_pattern(pattern).fullmatch(joined) is not None)
+# one attribute at a time over the lines (each read of the repeated field makes a new object)
+_LINE_FIELDS = tuple(map(operator.attrgetter, ("house_bill", "declared_value", "currency", "hs6",
+                                              "arrival_date")))
 
 
 def _columns(
@@ -217,17 +234,15 @@ def _columns(
 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
     a bad line is named by ``_line``, line by line in order, as the filer needs it."""
-    rows = list(map(_LINE_FIELDS, block.lines))
-    if not rows:
-        return (), (), (), (), ()
-    bills, texts, currencies, hs6, arrivals = map(tuple, zip(*rows, strict=True))
+    lines = list(block.lines)
+    bills, texts, currencies, hs6, arrivals = (tuple(map(read, lines)) for read in _LINE_FIELDS)
     try:
         values = tuple(map(float, texts))
     except ValueError:
         values = (math.nan,)
-    if not (_every(HOUSE_BILL, bills) and _every(HS6, hs6)
-            and all(map(math.isfinite, values)) and min(values) >= 0):
-        for index in range(len(rows)):
+    if lines and not (every_fullmatch(HOUSE_BILL, bills) and every_fullmatch(HS6, hs6)
+                      and all(map(math.isfinite, values)) and min(values) >= 0):
+        for index in range(len(lines)):
             _line(block, index, where)
     return bills, values, currencies, hs6, arrivals
 
@@ -360,35 +375,43 @@ def verify_attestations(
             if entry.problem_at(moment) is None}
     keys[own[1].key_id] = own
     verified: list[_Block] = []
-    located: dict[str, int] = {}
     digests: list[bytes] = []
     for envelope in blocks:
-        payload_digest = digest(envelope.payload)
+        try:
+            payload_digest = digest(envelope.payload)
+            where = f"block {payload_digest.hex()[:16]}"
+            key = _envelope_key(requester, envelope, payload_digest)
+            block = cache.get(trusted, own[1].key_id, key) if cache is not None else None
+            if block is None or block.signers != _trusted_signers(envelope, keys):
+                block = _check(envelope, keys, where)
+                if cache is not None:
+                    cache.put(trusted, own[1].key_id, key, block)
+            _check_window(block, where, now, skew)
+        except Exception:
+            _located(verified)  # a house bill twice in the blocks before is named first
+            raise
         digests.append(payload_digest)
-        where = f"block {payload_digest.hex()[:16]}"
-        key = _envelope_key(requester, envelope, payload_digest)
-        block = cache.get(trusted, own[1].key_id, key) if cache is not None else None
-        if block is None or block.signers != _trusted_signers(envelope, keys):
-            block = _check(envelope, keys, where)
-            if cache is not None:
-                cache.put(trusted, own[1].key_id, key, block)
-        _check_window(block, where, now, skew)
-        if not (located.keys().isdisjoint(block.house_bills) and block.unique):
-            _refuse_twice(verified, block)
-        start = len(located)  # every house bill so far is there once
-        located.update(zip(block.house_bills, range(start, start + len(block.house_bills)),
-                           strict=True))
         verified.append(block)
-    return Attestation(tuple(verified), located, digest_of_payload_digests(digests))
+    return Attestation(tuple(verified), _located(verified), digest_of_payload_digests(digests))
 
 
-def _refuse_twice(earlier: Sequence[_Block], block: _Block) -> None:
-    """Name the first house bill of ``block`` attested before it (or twice in it)."""
-    first: dict[str, str] = {bill: b.where for b in earlier for bill in b.house_bills}
-    for bill in block.house_bills:
-        if bill in first:
-            raise AttestationError(
-                f"house bill {bill} is attested twice ({first[bill]} and {block.where}); "
-                "a question may carry each line once"
-            )
-        first[bill] = block.where
+def _located(blocks: Sequence[_Block]) -> dict[str, int]:
+    """Each house bill's place among the blocks' lines; refused if one is there twice."""
+    located = dict(zip(itertools.chain.from_iterable(b.house_bills for b in blocks),
+                       itertools.count()))
+    if len(located) < sum(len(b.house_bills) for b in blocks):
+        _refuse_twice(blocks)
+    return located
+
+
+def _refuse_twice(blocks: Sequence[_Block]) -> None:
+    """Name the first house bill attested twice, in block and line order."""
+    first: dict[str, str] = {}
+    for block in blocks:
+        for bill in block.house_bills:
+            if bill in first:
+                raise AttestationError(
+                    f"house bill {bill} is attested twice ({first[bill]} and {block.where}); "
+                    "a question may carry each line once"
+                )
+            first[bill] = block.where

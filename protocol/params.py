@@ -12,6 +12,7 @@ from datetime import date
 from typing import cast
 
 from fedtrade.protocol.limits import HOUSE_BILL, MAX_TEXT_PARAM_CHARS
+from fedtrade.protocol.patterns import every_fullmatch
 from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
 from fedtrade.protocol.tables import PyValue
 from fedtrade.trust.errors import MalformedRequestError
@@ -40,7 +41,7 @@ def _texts(values: list[PyValue]) -> list[str] | None:
 def _check_texts(spec: ParamSpec, values: list[PyValue]) -> list[PyValue]:
     texts = _texts(values)
     if texts is not None and max(map(len, texts), default=0) <= MAX_TEXT_PARAM_CHARS and (
-            spec.pattern is None or all(map(spec.pattern.fullmatch, texts))):
+            spec.pattern is None or every_fullmatch(spec.pattern, texts)):
         return values
     if not all(isinstance(v, str) for v in values):
         raise _bad(spec, "must be a list of text values")
@@ -66,7 +67,7 @@ def _check_shipments(spec: ParamSpec, value: PyValue) -> dict[str, list[PyValue]
                          "reference values come from the attested manifest lines")
     bills = _check_list(spec, value["house_bill"])
     texts = _texts(bills)
-    if texts is None or not all(map(HOUSE_BILL.fullmatch, texts)):  # name the first
+    if texts is None or not every_fullmatch(HOUSE_BILL, texts):  # name the first
         for bill in bills:
             if not isinstance(bill, str) or not HOUSE_BILL.fullmatch(bill):
                 raise _bad(spec, f"house_bill {str(bill)[:40]!r} must be 4-35 uppercase "

@@ -85,10 +85,12 @@ def _column_type(kinds: set[type]) -> int:
     raise TypeError(f"a column cannot mix {', '.join(sorted(k.__name__ for k in kinds))}")
 
 
-def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
+def _encode(column: query_pb2.Column, name: str, values: Sequence[PyValue]) -> None:
+    """Fill ``column``, already in its table: a column built apart would be copied in."""
     kinds = set(map(type, values))
     kind = _column_type(kinds)
-    column = query_pb2.Column(name=name, type=kind)  # type: ignore[arg-type]
+    column.name = name
+    column.type = kind  # type: ignore[assignment]
     if type(None) in kinds:  # nulls are listed, and a placeholder of the type takes their place
         column.nulls.extend(compress(range(len(values)), map(is_, values, repeat(None))))
         placeholder = _PLACEHOLDER[kind]
@@ -104,26 +106,29 @@ def _encode(name: str, values: Sequence[PyValue]) -> query_pb2.Column:
     else:
         column.list_lengths.extend(map(len, values))  # type: ignore[arg-type]
         column.texts.extend(str(item) for v in values for item in v)  # type: ignore[union-attr]
-    return column
 
 
-def encode_columns(columns: Mapping[str, Sequence[PyValue]]) -> query_pb2.Table:
-    """Encode named columns of equal length."""
+def encode_columns(columns: Mapping[str, Sequence[PyValue]],
+                   into: query_pb2.Table | None = None) -> query_pb2.Table:
+    """Encode named columns of equal length; ``into``: an empty table inside the message
+    that carries it (``chunk.table``), filled where it is rather than built and copied in."""
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
         raise ValueError("all columns of a table need the same length")
-    return query_pb2.Table(
-        row_count=lengths.pop() if lengths else 0,
-        columns=[_encode(name, values) for name, values in columns.items()],
-    )
+    table = query_pb2.Table() if into is None else into
+    table.row_count = lengths.pop() if lengths else 0
+    for name, values in columns.items():
+        _encode(table.columns.add(), name, values)
+    return table
 
 
-def encode_rows(names: Sequence[str], rows: Sequence[Sequence[PyValue]]) -> query_pb2.Table:
+def encode_rows(names: Sequence[str], rows: Sequence[Sequence[PyValue]],
+                into: query_pb2.Table | None = None) -> query_pb2.Table:
     if isinstance(rows, ColumnRows):
         columns: Sequence[Sequence[PyValue]] = rows.columns
     else:
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    table = encode_columns(dict(zip(names, columns, strict=True)))
+    table = encode_columns(dict(zip(names, columns, strict=True)), into)
     table.row_count = len(rows)
     return table
 

@@ -71,6 +71,7 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 SPLIT = "split_shipment"
 PEAK_POLL = 0.02  # seconds between reads of a child's VmHWM
+INHERITED_SLACK = 16.0  # MiB this process may grow between measuring its RSS and a fork
 ATTEST_WAIT = 3600.0  # the coordinator waits for the blocks at most this long (seconds)
 
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -214,8 +215,10 @@ def _wait(process: subprocess.Popen[bytes], name: str, figures: Figures,
           inherited_mib: float) -> int:
     """Wait for ``process``; record its own peak RSS and CPU seconds under ``name``.
 
-    Its ru_maxrss is its own peak when above ``inherited_mib`` (this process's RSS when it
-    started); otherwise its VmHWM, read every 20 ms while it ran, is taken."""
+    Its VmHWM, read every 20 ms while it ran, is its own peak (a high-water mark: only growth
+    in its last 20 ms can be missed). Its ru_maxrss is its own peak too when clearly above
+    ``inherited_mib`` (this process's RSS when it started, which ru_maxrss starts from and
+    which this process may have grown a little past before the fork)."""
     seen = [0.0]
     done = threading.Event()
 
@@ -233,7 +236,8 @@ def _wait(process: subprocess.Popen[bytes], name: str, figures: Figures,
         watcher.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     maxrss = usage.ru_maxrss / 1024  # KiB on Linux
-    figures.peak_rss_mib[name] = maxrss if maxrss > inherited_mib else seen[0]
+    figures.peak_rss_mib[name] = max(seen[0], maxrss if maxrss > inherited_mib + INHERITED_SLACK
+                                     else 0.0)
     figures.cpu_seconds[name] = usage.ru_utime + usage.ru_stime
     return process.returncode
 

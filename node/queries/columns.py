@@ -7,6 +7,7 @@ returns the answer's column. Each equals the per-value reference in
 ``node.queries.shipments`` (tests/node/test_indicator_columns.py holds them to
 it); a column whose values are not of the kind the fast path handles (for
 example a negative count) returns None and the caller uses the reference.
+Each returns a new list, which the caller may change.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ def _depth(codes: Column, references: Column) -> list[PyValue] | None:
         return None
     pairs = zip(cast(Sequence[str | None], codes), cast(Sequence[str | None], references),
                 strict=True)
+    # Most codes equal their reference: one comparison, no slices.
     return [None if code is None or ref is None
-            else 6 if code[:6] == ref[:6] else 4 if code[:4] == ref[:4]
+            else 6 if code == ref or code[:6] == ref[:6] else 4 if code[:4] == ref[:4]
             else 2 if code[:2] == ref[:2] else 0
             for code, ref in pairs]
 

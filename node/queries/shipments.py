@@ -20,6 +20,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import not_
 from typing import cast
 
 from fedtrade.node.queries import columns as col
@@ -336,25 +337,26 @@ def _run(execution: Execution) -> ResultTable:
     values = [shipments[s] if isinstance(s, str) else nulls if s is None else raw[s]
               for s in plan.sources]
     known = list(map(bool, raw[0]))
+    unknown = list(itertools.compress(itertools.count(), map(not_, known)))
     out: list[list[PyValue]] = [list(shipments["house_bill"]), cast(list[PyValue], known)]
     start = 0
     for name in execution.fields:
         field = _FIELDS[name]
         width = len(field.sql[execution.role])
-        out.append(_convert(field, values[start:start + width], known, execution.settings))
+        out.append(_convert(field, values[start:start + width], unknown, execution.settings))
         start += width
     return ResultTable(columns=("house_bill", "known", *execution.fields), rows=ColumnRows(out))
 
 
-def _convert(field: _Field, raw: Sequence[col.Column], known: list[bool],
+def _convert(field: _Field, raw: Sequence[col.Column], unknown: list[int],
              settings: QuerySettings) -> list[PyValue]:
-    """One answer column; a shipment the node does not hold has no value."""
+    """One answer column; a shipment the node does not hold (rows ``unknown``) has no value."""
     values = field.vector(raw, settings)
     if values is None:
         values = [field.convert(row, settings) for row in zip(*raw, strict=True)]
-    if all(known):
-        return values
-    return [value if held else None for value, held in zip(values, known, strict=True)]
+    for row in unknown:  # a new list either way, so set in place
+        values[row] = None
+    return values
 
 
 def _known(execution: Execution) -> ResultTable:

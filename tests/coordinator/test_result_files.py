@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedtrade.coordinator.result_files import ResultWriter, read_results
-from fedtrade.coordinator.results import RESULT_COLUMNS, RISK_LEVELS, ResultBatch, ShipmentResult
+from fedtrade.coordinator.results import (
+    RESULT_COLUMNS,
+    RISK_LEVELS,
+    SPLIT,
+    UNDERVALUATION,
+    ResultBatch,
+    ShipmentResult,
+    manifest_only_patterns,
+)
+from fedtrade.coordinator.risk import Assessed, Assessment
 from fedtrade.trust.errors import DataError
 
 HEADER = ",".join(RESULT_COLUMNS) + "\r\n"
@@ -161,15 +171,29 @@ REFUSED = [
 ]
 
 
+def _batch_of(first: ShipmentResult, bills: Sequence[str]) -> ResultBatch:
+    """``first`` and, after it, shipments that met no rule (with its nodes)."""
+    size = 1 + len(bills)
+    low, split = np.zeros(size, bool), np.zeros(size, bool)
+    low[0] = UNDERVALUATION in first.manifest_only_patterns
+    split[0] = SPLIT in first.manifest_only_patterns
+    assert manifest_only_patterns(bool(low[0]), bool(split[0])) == first.manifest_only_patterns
+    assessed = Assessed((Assessment(0, "low", (), (), ()), Assessment(
+        first.score, first.risk_level, first.patterns, first.reasons)),
+        np.array([1] + [0] * len(bills)))
+    return ResultBatch([first.house_bill, *bills], low, split, first.answered_by,
+                       first.no_answer, assessed)
+
+
 @pytest.mark.parametrize(("bad", "message"), REFUSED)
 def test_a_batch_refuses_a_bad_result_as_writing_it_alone_does(
     tmp_path: Path, bad: ShipmentResult, message: str
 ) -> None:
-    batch = ResultBatch(["HB0", "HB1"], np.array([0, 7]), np.zeros(2, bool),
-                        np.zeros(2, bool), BASE.answered_by, BASE.no_answer, {1: bad})
-    with ResultWriter(tmp_path / "results.csv") as writer, \
-            pytest.raises(DataError, match=message):
-        writer.write_batch(batch)
+    with ResultWriter(tmp_path / "results.csv") as writer:
+        with pytest.raises(DataError, match=message):
+            writer.write_batch(_batch_of(bad, ["HB2"]))
+        assert writer.written == 0
+    assert (tmp_path / "results.csv").read_bytes() == HEADER.encode()
 
 
 @pytest.mark.parametrize(("bad", "message"),
@@ -253,20 +277,24 @@ def test_reader_missing_and_binary_files(tmp_path: Path) -> None:
 _BILLS = st.sampled_from(["HB1", "HB2", "QX3100001697", "HB,4", 'HB"5', "\u00c9B6"])
 
 
+_PATTERNS = _items(";")
+
+
 @st.composite
-def result_batches(draw: st.DrawFn) -> ResultBatch:
+def result_batches(draw: st.DrawFn, patterns: st.SearchStrategy[tuple[str, ...]] = _PATTERNS,
+                   ) -> ResultBatch:
     bills = draw(st.lists(_BILLS, min_size=1, max_size=12))
     size = len(bills)
     flags = st.lists(st.booleans(), min_size=size, max_size=size)
-    low, split = np.array(draw(flags)), np.array(draw(flags))
+    low, split = np.array(draw(flags), bool), np.array(draw(flags), bool)
     answered_by, no_answer = draw(_items(";")), draw(_items("|"))
-    detailed = {
-        index: replace(draw(results_strategy), house_bill=bills[index],
-                       answered_by=answered_by, no_answer=no_answer)
-        for index in draw(st.sets(st.integers(0, size - 1)))
-    }
-    scores = np.array([detailed[i].score if i in detailed else 0 for i in range(size)])
-    return ResultBatch(bills, scores, low, split, answered_by, no_answer, detailed)
+    assessments = st.builds(Assessment, score=st.integers(-(10**6), 10**6),
+                            level=st.sampled_from(RISK_LEVELS), patterns=patterns,
+                            reasons=_items("|"))
+    distinct = (Assessment(0, "low", (), (), ()), *draw(st.lists(assessments, max_size=4)))
+    code = draw(st.lists(st.integers(0, len(distinct) - 1), min_size=size, max_size=size))
+    return ResultBatch(bills, low, split, answered_by, no_answer,
+                       Assessed(distinct, np.array(code, np.int64)))
 
 
 @settings(max_examples=60, deadline=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from fedtrade.coordinator.risk import (
     Assessment,
     RiskRules,
     assess_batch,
+    distinct_rows,
     load_risk_rules,
 )
 from fedtrade.protocol.wire import PyValue
@@ -86,7 +88,7 @@ _TEXTS = st.sampled_from(["<0.5", "0.5-0.8", "0", "1", "2-5", "<30d", "hold", "p
                           "do_not_load", "0.8-1.2", "x|y\nz", "0\x00", "4", ""])
 # one kind per column, as the wire decodes them; a few hand-made columns mix kinds
 _KINDS = [st.booleans(), st.sampled_from([0, 2, 4, 6, 1, -1]),
-          st.sampled_from([0.0, 2.0, 0.5, float("nan"), 4.0]), _TEXTS,
+          st.sampled_from([0.0, -0.0, 2.0, 0.5, float("nan"), 4.0]), _TEXTS,
           st.one_of(st.booleans(), st.integers(0, 6), _TEXTS),
           st.sampled_from([0, 2, 2**70])]  # beyond 64 bits: compared value by value
 
@@ -116,3 +118,19 @@ def test_masks_give_the_reference_assessment(
     answers, size, splits, gaps = world
     assert assess_batch(RULES, answers, size, splits, gaps) == \
         reference(RULES, answers, size, splits, gaps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40).flatmap(lambda size: st.lists(
+    st.lists(st.one_of(st.integers(-1, 3), st.integers(-(2**63), 2**63 - 1)),
+             min_size=size, max_size=size), min_size=1, max_size=12)))
+def test_distinct_rows_numbers_rows_in_order_of_first_occurrence(
+    columns: list[list[int]],
+) -> None:
+    """Wide values and many columns too (the key is renumbered before it overflows)."""
+    rows = list(zip(*columns, strict=True))
+    firsts = {row: i for i, row in reversed(list(enumerate(rows)))}
+    order = sorted(firsts.values())
+    first, index = distinct_rows([np.array(c, np.int64) for c in columns])
+    assert first.tolist() == order
+    assert index.tolist() == [order.index(firsts[row]) for row in rows]

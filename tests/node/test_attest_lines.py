@@ -1,7 +1,8 @@
-"""`fedtrade-node attest` reads the manifest row by row with csv.reader and memoised
-date and code checks, consignees normalised and fields already canonical recognised a
-block at a time: the lines it signs are the ones the csv.DictReader reading gave. It
-signs and writes one block at a time; its file appears only for a whole good manifest."""
+"""`fedtrade-node attest` reads the manifest with pyarrow (csv.reader for files it cannot
+map line by line: ``test_attest_rows``), with memoised date and code checks, consignees
+normalised and fields already canonical recognised a run of rows at a time: the lines it
+signs are the ones the csv.DictReader reading gave. It signs and writes a few blocks at a
+time; its file appears only for a whole good manifest."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -113,13 +113,15 @@ def test_columns_verify_like_the_line_by_line_check(blocks: list[list[dict[str, 
         assert {b: _key(line) for b, line in verified.lines.items()} == \
             {b: _key(line) for b, line in reference.items()}
         assert verified.digest == attestation_digest(envelopes)
-        bills = sorted(reference)
-        verified.require(bills)
-        declared, hs6 = verified.reference(bills, _RATES)
-        rates = [_RATES.get(reference[b].currency) for b in bills]
-        assert declared == [None if rate is None else round(reference[b].declared_value / rate, 2)
-                            for b, rate in zip(bills, rates, strict=True)]
-        assert hs6 == [reference[b].hs6 for b in bills]
+        # in block and line order (as a coordinator asks), sorted, and a few of them twice
+        for bills in (list(reference), sorted(reference), sorted(reference)[::2] * 2):
+            verified.require(bills)
+            declared, hs6 = verified.reference(bills, _RATES)
+            rates = [_RATES.get(reference[b].currency) for b in bills]
+            assert declared == [
+                None if rate is None else round(reference[b].declared_value / rate, 2)
+                for b, rate in zip(bills, rates, strict=True)]
+            assert hs6 == [reference[b].hs6 for b in bills]
 
 
 def test_a_bill_outside_the_blocks_is_refused_by_name() -> None:
@@ -146,3 +148,24 @@ def test_cents_round_as_python_does(values: list[float]) -> None:
     expected = [round(v, 2) for v in values]
     assert [c.hex() for c in _cents(np.array(values, dtype=np.float64))] == \
         [e.hex() for e in expected]
+
+
+def test_a_bill_attested_twice_is_named_before_a_later_block_fails() -> None:
+    """Blocks are checked in order, each against the ones before it: a house bill twice in
+    the first blocks is what a question is refused for, even when a later block is expired
+    or signed by a stranger; a failing block before the repeat is refused for itself."""
+    now = datetime.now(UTC)
+    first, again = (attest(_FILER_KEY, "carrier-1", [{"house_bill": "HB0001"}])[0]
+                    for _ in range(2))
+    expired = attest(_FILER_KEY, "carrier-1", [{"house_bill": "HB0002"}],
+                     valid_from=now - timedelta(days=2))[0]
+    stranger = attest(SigningKey.generate(), "carrier-1", [{"house_bill": "HB0003"}])[0]
+    for late in (expired, stranger):
+        for cache in (None, AttestationCache()):
+            with pytest.raises(AttestationError, match="house bill HB0001 is attested twice"):
+                verify_attestations([first, again, late], _TRUSTED, _OWN, now.timestamp(), 30,
+                                    cache=cache)
+            with pytest.raises(AttestationError) as refused:
+                verify_attestations([first, late, again], _TRUSTED, _OWN, now.timestamp(), 30,
+                                    cache=cache)
+            assert "attested twice" not in str(refused.value)

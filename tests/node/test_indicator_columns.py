@@ -45,6 +45,8 @@ _NUMBER = st.one_of(st.none(), st.integers(-10, 3000), st.floats(allow_nan=True)
                     st.floats(-1e6, 1e6))
 _COUNT = st.one_of(st.none(), st.integers(0, 30))
 _FLAG = st.one_of(st.none(), st.integers(0, 1))
+# flags a store never holds: other integers, floats (NaN too) take the per-value path
+_ODD_FLAG = st.one_of(st.integers(-2, 3), st.sampled_from([0.0, -0.0, 1.0, 0.5, float("nan")]))
 _CODE = st.one_of(st.none(), st.text("0123456789", max_size=8),
                   st.sampled_from(["950300", "9503", "95", "é95030", ""]))
 _TEXT = st.one_of(st.none(), st.text(max_size=5))
@@ -65,7 +67,7 @@ _RAW: dict[str, tuple[st.SearchStrategy[PyValue], ...]] = {
 def _raw_strategy(name: str, width: int) -> st.SearchStrategy[list[PyValue]]:
     kinds = _RAW.get(name)
     if kinds is None:  # flags and plain values
-        kinds = (st.one_of(_FLAG, _TEXT),) * width
+        kinds = (st.one_of(_FLAG, _TEXT, _ODD_FLAG),) * width
     return st.tuples(*kinds).map(list)
 
 

@@ -170,7 +170,8 @@ def _one_by_one(spec: ParamSpec, items: list[PyValue]) -> list[PyValue] | str:
 
 
 _ITEMS = st.one_of(st.from_regex(HOUSE_BILL, fullmatch=True),
-                   st.sampled_from(["hb0001", "HB0001\n", "HB1", "X" * 600, ""]),
+                   st.sampled_from(["hb0001", "HB0001\n", "HB1", "X" * 600, "", "\n",
+                                    "HB0001\nHB0002", "\nHB0003", "HB000\uff14", "X" * 36]),
                    st.integers(0, 9), st.none())
 
 

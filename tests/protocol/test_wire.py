@@ -82,6 +82,19 @@ def test_rows_round_trip(table: dict[str, list[PyValue]]) -> None:
     assert list(decoded.rows()) == rows
 
 
+@given(TABLES)
+def test_a_table_encoded_in_its_message_has_the_same_bytes(
+        table: dict[str, list[PyValue]]) -> None:
+    """Filled where it travels (``into``) or built and copied in: the signed bytes agree."""
+    names = tuple(table)
+    rows = list(zip(*table.values(), strict=True)) if table else []
+    copied = query_pb2.AnswerChunk(sequence=1, table=encode_rows(names, rows))
+    filled = query_pb2.AnswerChunk(sequence=1)
+    encode_rows(names, rows, into=filled.table)
+    assert filled.SerializeToString(deterministic=True) == \
+        copied.SerializeToString(deterministic=True)
+
+
 def test_a_column_cannot_mix_kinds() -> None:
     with pytest.raises(TypeError, match="cannot mix"):
         encode_columns({"mixed": [True, "yes"]})

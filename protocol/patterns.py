@@ -1,0 +1,85 @@
+"""Whether a whole column of texts fullmatches a pattern, without a call per text.
+
+A batch carries thousands of house bills; calling ``fullmatch`` once per value costs
+more than the rest of checking them. ``every_fullmatch`` joins the texts with newlines,
+counts the newlines (no text may hold one) and then checks the joined text once:
+
+- a pattern that is one class of ASCII letters and digits repeated ``{m,n}`` times (such
+  as ``protocol.limits.HOUSE_BILL``) by deleting the class's characters from the joined
+  bytes (nothing else may be left) and comparing the shortest and longest text with m
+  and n;
+- another pattern written with literal letters, digits, hyphens, groups, alternation,
+  quantifiers and classes of those (none can match a newline) by one regex run of the
+  pattern repeated between newlines;
+- any other pattern by one ``fullmatch`` per text.
+
+A caller that must name the first bad text looks for it only after this said no.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["every_fullmatch"]
+
+# A pattern none of whose pieces can match a newline: no escapes, no ".", no negated
+# class, no group other than plain and (?:...) ones, ^ and $ only at the ends.
+_NEWLINE_FREE = re.compile(r"\^?(?:[A-Za-z0-9|)?{},*+-]|\((?:\?:|(?!\?))|\[[A-Za-z0-9-]+\])*\$?")
+# One class of letters, digits and ranges of those, repeated {m} or {m,n} times.
+_RUN = re.compile(r"\^?\[((?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+)\]\{([0-9]+)(?:,([0-9]+))?\}\$?")
+_RANGE = re.compile(r"([A-Za-z0-9])(?:-([A-Za-z0-9]))?")
+
+
+@functools.cache
+def _run(pattern: re.Pattern[str]) -> tuple[bytes, int, int] | None:
+    """The class's characters (and a newline) as bytes, and the fewest and most of them."""
+    found = _RUN.fullmatch(pattern.pattern)
+    if found is None or pattern.flags & re.IGNORECASE:
+        return None
+    chars = {chr(c) for first, last in _RANGE.findall(found[1])
+             for c in range(ord(first), ord(last or first) + 1)}
+    fewest = int(found[2])
+    return "".join(sorted(chars)).encode("ascii") + b"\n", fewest, int(found[3] or fewest)
+
+
+@functools.cache
+def _joined(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    if pattern.flags & (re.VERBOSE | re.DOTALL) or not _NEWLINE_FREE.fullmatch(pattern.pattern):
+        return None
+    body = pattern.pattern.removeprefix("^").removesuffix("$")
+    try:
+        return re.compile(f"(?:(?:{body})\n)*(?:{body})", pattern.flags)
+    except re.error:  # a group reference cannot be repeated, for one
+        return None
+
+
+def every_fullmatch(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
+    """Whether ``pattern.fullmatch`` accepts every text of ``texts`` (all of them str)."""
+    if not texts:
+        return True
+    run, joined_pattern = _run(pattern), _joined(pattern)
+    if run is not None:
+        return _every_in_run(run, "\n".join(texts), len(texts))
+    if joined_pattern is None:
+        return all(map(pattern.fullmatch, texts))
+    joined = "\n".join(texts)
+    return (joined.count("\n") == len(texts) - 1
+            and joined_pattern.fullmatch(joined) is not None)
+
+
+def _every_in_run(run: tuple[bytes, int, int], joined: str, count: int) -> bool:
+    allowed, fewest, most = run
+    if not joined.isascii():
+        return False
+    data = joined.encode("ascii")
+    if data.translate(None, allowed):  # a character outside the class
+        return False
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    if len(ends) != count - 1:  # a text holds a newline
+        return False
+    lengths = np.diff(ends, prepend=-1, append=len(data)) - 1
+    return fewest <= int(lengths.min()) and int(lengths.max()) <= most
