@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
+import operator
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -53,7 +55,7 @@ from fedtrade.node.status import status_for
 from fedtrade.protocol.catalogue import CATALOGUE, DESCRIBE
 from fedtrade.protocol.limits import CHUNK_ROWS
 from fedtrade.protocol.params import validate_params
-from fedtrade.protocol.tables import encode_rows
+from fedtrade.protocol.tables import ColumnRows, encode_rows
 from fedtrade.protocol.wire import (
     PAYLOAD_ANSWER,
     PAYLOAD_CHUNK,
@@ -468,7 +470,9 @@ def _watch(state: NodeState, accepted: _Accepted, result: ResultTable) -> None:
     if "known" not in result.columns:
         return
     column = result.columns.index("known")
-    unknown = sum(1 for row in result.rows if row[column] is False)
+    values = result.rows.columns[column] if isinstance(result.rows, ColumnRows) \
+        else [row[column] for row in result.rows]
+    unknown = sum(map(operator.is_, values, itertools.repeat(False)))
     requester = accepted.requester.id
     trip = state.alarm.observe(requester, len(result.rows), unknown, state.clock(),
                                accepted.config.alarm)
@@ -570,8 +574,9 @@ def _chunks(state: NodeState, accepted: _Accepted, result: ResultTable) -> Itera
             sequence=sequence,
             previous_chunk_digest=previous,
             last=start + CHUNK_ROWS >= len(result.rows),
-            table=_table(part),
         )
+        chunk.table.SetInParent()  # present even when empty, as when it was assigned
+        encode_rows(part.columns, part.rows, into=chunk.table)  # filled in place, not copied
         chunk.produced_at.FromMicroseconds(time.time_ns() // 1000)
         if chunk.last:
             _attach_checkpoint(state, chunk)
