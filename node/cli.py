@@ -14,27 +14,22 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from fedtrade.node.attest import attest_manifest
-from fedtrade.node.audit import stored_hash, verify_chain
 from fedtrade.node.config import load_node_config
-from fedtrade.node.health import probe
 from fedtrade.node.logs import configure_logging
-from fedtrade.node.metrics import NodeMetrics
-from fedtrade.node.privacy_ledger import Budget, spend_by_requester
-from fedtrade.node.reload import ConfigWatcher
-from fedtrade.node.scaffold import Scaffold, init_node
-from fedtrade.node.server import NodeServer, create_server
-from fedtrade.node.state import NodeState
-from fedtrade.node.statestore import read_state
-from fedtrade.node.store import pgdata
-from fedtrade.node.store.importer import RejectLimit, import_path
-from fedtrade.protocol.checkpoints import check_consistent, check_log_extends, verify_checkpoint
-from fedtrade.protocol.envelope_files import read_envelope_lines
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
-from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey
+
+if TYPE_CHECKING:
+    from fedtrade.node.scaffold import Scaffold
+    from fedtrade.node.server import NodeServer
+    from fedtrade.node.state import NodeState
+
+# Each command imports what it runs inside its function: every node process and every
+# `attest` run starts this module, and the parser and --help need none of it (a SQLite
+# node never loads psycopg, `attest` never loads the server and OpenDP).
 
 __all__ = ["main"]
 
@@ -58,6 +53,8 @@ def _announce(args: argparse.Namespace, message: str, **fields: object) -> None:
 
 
 def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Namespace) -> None:
+    from fedtrade.node.reload import ConfigWatcher
+
     """Serve (and follow config edits) until SIGTERM or Ctrl-C, then drain and stop."""
     stop = threading.Event()
 
@@ -90,6 +87,10 @@ def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Names
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from fedtrade.node.metrics import NodeMetrics
+    from fedtrade.node.server import create_server
+    from fedtrade.node.state import NodeState
+
     config = load_node_config(args.config)
     if config.tls is None:
         if not args.insecure:
@@ -116,6 +117,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
+    from fedtrade.node.health import probe
+
     material = load_node_config(args.tls_config).tls if args.tls_config else None
     status = probe(args.address, material, args.timeout)
     if args.json:
@@ -126,6 +129,8 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from fedtrade.trust.expiry import expiry_warnings
+
     config = load_node_config(args.file)
     SigningKey.from_file(config.signing_key)
     dates = [(f"requester {r.id}'s key {entry.key.key_id[:16]}…", entry.not_after)
@@ -155,6 +160,15 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    from fedtrade.node.audit import stored_hash, verify_chain
+    from fedtrade.node.statestore import read_state
+    from fedtrade.protocol.checkpoints import (
+        check_consistent,
+        check_log_extends,
+        verify_checkpoint,
+    )
+    from fedtrade.protocol.envelope_files import read_envelope_lines
+
     config = load_node_config(args.config)
     # checkpoints first: a bad file is the user's to fix before anything is concluded
     public_key = SigningKey.from_file(config.signing_key).public_key
@@ -178,6 +192,9 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _budget(args: argparse.Namespace) -> int:
+    from fedtrade.node.privacy_ledger import Budget, spend_by_requester
+    from fedtrade.node.statestore import read_state
+
     config = load_node_config(args.config)
     privacy = config.settings.privacy
     if privacy is None:
@@ -198,6 +215,9 @@ def _budget(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from fedtrade.node.store import pgdata
+    from fedtrade.node.store.importer import RejectLimit, import_path
+
     config = load_node_config(args.config)
     if args.republish and not args.target:
         done = pgdata.republish(config.database, config.role, config.store)
@@ -225,6 +245,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _attest(args: argparse.Namespace) -> int:
+    from fedtrade.node.attest import attest_manifest
+
     config = load_node_config(args.config)
     blocks = attest_manifest(
         args.manifest, args.out, SigningKey.from_file(config.signing_key), config.node_id,
@@ -259,6 +281,8 @@ def _next_steps(made: Scaffold, requester: str) -> list[str]:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from fedtrade.node.scaffold import init_node
+
     made = init_node(args.out, args.id, args.role, listen=args.listen,
                      requester=args.requester, ca_dir=args.ca,
                      filers=tuple(args.trusted_filer))

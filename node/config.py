@@ -10,9 +10,6 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from psycopg import ProgrammingError
-from psycopg.conninfo import conninfo_to_dict
-
 from fedtrade.node.aeo import NodeAeo, load_node_aeo
 from fedtrade.node.enumeration import AlarmSettings
 from fedtrade.node.queries.settings import DisclosureControls, PrivacySettings, QuerySettings
@@ -488,6 +485,10 @@ def _store(root: ConfigMapping) -> StoreSettings:
         raise section.error(str(exc), "dsn_file") from exc
     except UnicodeDecodeError:
         raise section.error(f"{dsn_file} is not UTF-8 text; {_DSN_HINT}", "dsn_file") from None
+    # only a PostgreSQL node pays for importing psycopg
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         if not dsn:
             raise ProgrammingError

@@ -10,15 +10,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from fedtrade.node.config import NodeConfig
 from fedtrade.node.sqlconn import SqlConn
-from fedtrade.node.statestore import postgres
 from fedtrade.node.statestore.base import StateStore, StoreError
-from fedtrade.node.statestore.postgres import PostgresStateStore
 from fedtrade.node.statestore.sqlite import SqliteStateStore
+
+if TYPE_CHECKING:
+    from fedtrade.node.statestore.postgres import PostgresStateStore
 
 __all__ = [
     "PostgresStateStore",
@@ -30,8 +30,19 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> object:
+    # psycopg is imported only by a PostgreSQL node: ``PostgresStateStore`` on first use
+    if name == "PostgresStateStore":
+        from fedtrade.node.statestore.postgres import PostgresStateStore
+
+        return PostgresStateStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_state_store(config: NodeConfig) -> StateStore:
     if config.store.backend == "postgresql":
+        from fedtrade.node.statestore.postgres import PostgresStateStore
+
         return PostgresStateStore(config.database, config.role, config.store.dsn,
                                   data=config.store.data == "postgresql")
     return SqliteStateStore(config.database, config.role)
@@ -42,11 +53,18 @@ def read_state(config: NodeConfig) -> Iterator[SqlConn]:
     """A read-only connection to the node's state; database errors become StoreError."""
     where = (f"PostgreSQL state store ({config.store.dsn_file})"
              if config.store.backend == "postgresql" else str(config.database))
-    try:
-        if config.store.backend == "postgresql":
+    if config.store.backend == "postgresql":
+        import psycopg
+
+        from fedtrade.node.statestore import postgres
+
+        try:
             with postgres.read_state(config.store.dsn) as conn:
                 yield conn
-            return
+        except psycopg.Error as exc:
+            raise _unreadable(where, exc) from exc
+        return
+    try:
         if not config.database.exists():
             raise StoreError(f"{config.database} does not exist; has this node ever run?")
         lite = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
@@ -54,6 +72,10 @@ def read_state(config: NodeConfig) -> Iterator[SqlConn]:
             yield lite
         finally:
             lite.close()
-    except (sqlite3.Error, psycopg.Error) as exc:
-        raise StoreError(f"{where}: cannot read the node's state ({str(exc).strip()}); is it "
-                         "this node's store? restore it from backup if it is damaged") from exc
+    except sqlite3.Error as exc:
+        raise _unreadable(where, exc) from exc
+
+
+def _unreadable(where: str, exc: Exception) -> StoreError:
+    return StoreError(f"{where}: cannot read the node's state ({str(exc).strip()}); is it "
+                      "this node's store? restore it from backup if it is damaged")
