@@ -20,6 +20,7 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.logs import configure_logging
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ def _announce(args: argparse.Namespace, message: str, **fields: object) -> None:
 
 
 def _run_until_signal(server: NodeServer, state: NodeState, args: argparse.Namespace) -> None:
+    """Serve (and follow config edits) until SIGTERM or Ctrl-C, then drain and stop."""
     from fedtrade.node.reload import ConfigWatcher
 
-    """Serve (and follow config edits) until SIGTERM or Ctrl-C, then drain and stop."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -129,8 +130,6 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from fedtrade.trust.expiry import expiry_warnings
-
     config = load_node_config(args.file)
     SigningKey.from_file(config.signing_key)
     dates = [(f"requester {r.id}'s key {entry.key.key_id[:16]}…", entry.not_after)
