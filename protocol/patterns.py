@@ -22,8 +22,6 @@ import functools
 import re
 from collections.abc import Sequence
 
-import numpy as np
-
 __all__ = ["every_fullmatch"]
 
 # A pattern none of whose pieces can match a newline: no escapes, no ".", no negated
@@ -63,7 +61,7 @@ def every_fullmatch(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
         return True
     run, joined_pattern = _run(pattern), _joined(pattern)
     if run is not None:
-        return _every_in_run(run, "\n".join(texts), len(texts))
+        return _every_in_run(run, texts)
     if joined_pattern is None:
         return all(map(pattern.fullmatch, texts))
     joined = "\n".join(texts)
@@ -71,15 +69,14 @@ def every_fullmatch(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
             and joined_pattern.fullmatch(joined) is not None)
 
 
-def _every_in_run(run: tuple[bytes, int, int], joined: str, count: int) -> bool:
+def _every_in_run(run: tuple[bytes, int, int], texts: Sequence[str]) -> bool:
     allowed, fewest, most = run
+    joined = "\n".join(texts)
     if not joined.isascii():
         return False
     data = joined.encode("ascii")
     if data.translate(None, allowed):  # a character outside the class
         return False
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
-    if len(ends) != count - 1:  # a text holds a newline
+    if data.count(b"\n") != len(texts) - 1:  # a text holds a newline
         return False
-    lengths = np.diff(ends, prepend=-1, append=len(data)) - 1
-    return fewest <= int(lengths.min()) and int(lengths.max()) <= most
+    return fewest <= min(map(len, texts)) and max(map(len, texts)) <= most
