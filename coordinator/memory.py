@@ -24,12 +24,11 @@ trimmed (measured).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import functools
 
-import pyarrow as pa
+from fedtrade.protocol.arrow_memory import return_freed_arrow_pages
 
 __all__ = ["release_freed_memory", "trim_freed_memory"]
 
@@ -56,11 +55,7 @@ def trim_freed_memory() -> None:
 def release_freed_memory() -> None:
     """Set both allocators as the module docstring says (idempotent; call before the
     threads start)."""
-    # pyarrow wheels built without jemalloc raise NotImplementedError: keep the default
-    # pool there (only the release of freed Arrow pages is lost, never a result)
-    with contextlib.suppress(NotImplementedError):
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
+    return_freed_arrow_pages()
     libc = _libc()
     mallopt = getattr(libc, "mallopt", None) if libc is not None else None
     if mallopt is not None:

@@ -20,7 +20,6 @@ the requester choose what gets attested.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -36,6 +35,7 @@ import pyarrow.compute as pc
 
 from fedtrade.node.attest_rows import ATTESTED_COLUMNS, Rows, manifest_rows
 from fedtrade.protocol import normalize
+from fedtrade.protocol.arrow_memory import return_freed_arrow_pages
 from fedtrade.protocol.arrow_text import text_bytes, value_offsets
 from fedtrade.protocol.attestation import (
     MAX_BLOCK_LINES,
@@ -242,11 +242,9 @@ def attest_manifest(
     if not out.parent.is_dir():
         raise DataError(f"{out}: folder {out.parent} does not exist; create it or choose "
                         "another path")
-    # pyarrow's default pool (mimalloc) keeps the pages each run of rows freed; jemalloc,
-    # where the wheel has it, hands them back (100,000 lines: peak 211 MiB with mimalloc,
-    # 177 MiB with jemalloc, about 140 MiB of it the imports; measured)
-    with contextlib.suppress(NotImplementedError):
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    # 100,000 lines: peak 211 MiB with pyarrow's default pool, 177 MiB with this (about
+    # 140 MiB of it the imports; measured)
+    return_freed_arrow_pages()
     now, signed = datetime.now(UTC), 0
 
     def blocks() -> Iterator[Envelope]:
