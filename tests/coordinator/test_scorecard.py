@@ -101,7 +101,9 @@ class Evidence:
 def evidence(tmp_path: Path) -> Evidence:
     fed = create_federation(tmp_path / "fed")
     fed.write_coordinator_config({n: "127.0.0.1:1" for n in fed.node_configs})
-    certify_node(fed, "carrier-1", "gold")
+    # valid over the whole month scored, whatever today's date is
+    certify_node(fed, "carrier-1", "gold", valid_from=_at("2026-10-01"),
+                 valid_until=_at("2027-10-01"))
     add_coordinator_aeo(fed, tiers=TIERS)
     made = Evidence(fed, EvidenceStore(fed.root / "data" / "evidence.db"))
     early = {f"HB{i}": "2026-11-05" for i in range(1, 5)}
