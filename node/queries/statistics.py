@@ -25,14 +25,17 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from fedtrade.node.disclosure import MECHANISM, Contribution, Noisy, bound, release
 from fedtrade.node.queries.spec import POSTGRESQL, SQLITE, Execution, ResultTable, Run
 from fedtrade.node.store.iso_codes import COUNTRIES
 from fedtrade.protocol.catalogue import PRIVACY_COLUMNS, TOTAL
 from fedtrade.protocol.limits import STATISTICS_MAX_DAYS as MAX_DAYS
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import MalformedRequestError
+
+if TYPE_CHECKING:
+    from fedtrade.node.disclosure import Contribution, Noisy
 
 __all__ = ["STATISTICS_RUNS", "contributions"]
 
@@ -173,6 +176,8 @@ def _groups(params: Mapping[str, PyValue]) -> list[str]:
 def contributions(execution: Execution) -> Iterator[Contribution]:
     """The rows of the query's window, one per (privacy unit, shipment, cell), before any
     bounding or noise (what both store backends must agree on)."""
+    from fedtrade.node.disclosure import Contribution  # here, not at the top: see _run
+
     params, privacy = execution.params, execution.settings.privacy
     if privacy is None or execution.epsilon is None:
         raise MalformedRequestError("this node has no privacy settings for aggregate queries")
@@ -195,6 +200,10 @@ def contributions(execution: Execution) -> Iterator[Contribution]:
 
 
 def _run(execution: Execution) -> ResultTable:
+    # Imported here: OpenDP costs every node process CPU at start, and most never answer an
+    # aggregate question.
+    from fedtrade.node.disclosure import MECHANISM, bound, release
+
     privacy = execution.settings.privacy
     rows = contributions(execution)
     assert privacy is not None  # contributions checked both

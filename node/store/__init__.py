@@ -6,7 +6,8 @@
 - ``node.store.identifiers`` validates and computes trade identifiers (MAWB, entry number, GTIN...).
 """
 
-from fedtrade.node.store.importer import import_path
+from typing import TYPE_CHECKING
+
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.report import FileImport, ImportReport, SkippedFile
 from fedtrade.node.store.schema import (
@@ -18,6 +19,9 @@ from fedtrade.node.store.schema import (
     TableSpec,
     table_specs,
 )
+
+if TYPE_CHECKING:
+    from fedtrade.node.store.importer import import_path
 
 __all__ = [
     "ROLES",
@@ -33,3 +37,13 @@ __all__ = [
     "open_store",
     "table_specs",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``import_path`` on first use: a serving node opens its store but never imports into
+    it, and the importer's modules (progress bars, readers, staging) cost it CPU at start."""
+    if name == "import_path":
+        from fedtrade.node.store.importer import import_path
+
+        return import_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
