@@ -68,14 +68,18 @@ def numbers(column: Column, *, integers: bool = False) -> tuple[np.ndarray, np.n
     """The column as float64 values and a mask of its nulls; None when it holds anything but
     numbers (integers only, with ``integers``) and nulls, or integers float64 cannot hold
     exactly (booleans count as numbers, as isinstance says)."""
-    kinds = set(map(type, column)) - {type(None)}
-    if not kinds <= (_NUMBERS - {float} if integers else _NUMBERS):
+    kinds = set(map(type, column))
+    if not kinds - {type(None)} <= (_NUMBERS - {float} if integers else _NUMBERS):
         return None
-    nulls = np.fromiter(map(is_, column, repeat(None)), dtype=bool, count=len(column))
     values = np.array(column, dtype=np.float64)  # None becomes NaN, masked by ``nulls``
-    if int in kinds and len(column) and np.abs(np.where(nulls, 0, values)).max() >= _EXACT:
+    if type(None) in kinds:
+        nulls = np.fromiter(map(is_, column, repeat(None)), dtype=bool, count=len(column))
+        values = np.where(nulls, 0.0, values)
+    else:  # most columns: no mask to apply
+        nulls = np.zeros(len(column), dtype=bool)
+    if int in kinds and len(column) and np.abs(values).max() >= _EXACT:
         return None
-    return np.where(nulls, 0.0, values), nulls
+    return values, nulls
 
 
 def labelled(values: np.ndarray, missing: np.ndarray, edges: Sequence[float],
@@ -183,9 +187,12 @@ def entity_hits(raw: Sequence[Column], settings: QuerySettings) -> list[PyValue]
         return flags([hits], settings)
     if hits.count(None) == len(hits) and set(map(type, strengths)) <= {float, type(None)}:
         # only name strengths (marketplace, carrier): at or above the threshold
-        nulls = np.fromiter(map(is_, strengths, repeat(None)), dtype=bool, count=len(strengths))
         with np.errstate(invalid="ignore"):
             above = np.array(strengths, dtype=np.float64) >= threshold
+        if strengths.count(None) == 0:
+            flags_above: list[PyValue] = above.tolist()
+            return flags_above
+        nulls = np.fromiter(map(is_, strengths, repeat(None)), dtype=bool, count=len(strengths))
         out = np.array(above.tolist(), dtype=object)
         out[nulls] = None
         result: list[PyValue] = out.tolist()

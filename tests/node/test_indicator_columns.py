@@ -92,6 +92,41 @@ def test_column_equals_the_reference(name: str, role: str, data: st.DataObject,
         assert fast == _reference(name, rows, node)
 
 
+_SOME_NUMBER = st.one_of(st.integers(-10, 3000), st.floats(allow_nan=True), st.floats(-1e6, 1e6))
+_SOME_CODE = st.one_of(st.text("0123456789", max_size=8), st.sampled_from(["950300", "é95030"]))
+# Raw values as most stores return them: no nulls (for the entity hit, name strengths only,
+# as the marketplace and carrier have them).
+_WITHOUT_NULLS: dict[str, tuple[st.SearchStrategy[PyValue], ...]] = {
+    "account_age_band": (_SOME_NUMBER,),
+    "linked_suspended_band": (st.integers(-3, 30),),
+    "declared_paid_ratio_band": (_SOME_NUMBER, _SOME_NUMBER, st.sampled_from(_CURRENCIES)),
+    "hs_match_depth": (_SOME_CODE, _SOME_CODE),
+    "entry_declared_ratio_band": (_SOME_NUMBER, _SOME_NUMBER),
+    "entity_list_hit": (st.floats(0.0, 1.0) | st.just(float("nan")), st.none()),
+}
+
+
+def _without_nulls(name: str, width: int) -> st.SearchStrategy[list[PyValue]]:
+    plain = st.one_of(st.integers(0, 1), st.text(max_size=5), _ODD_FLAG)
+    return st.tuples(*_WITHOUT_NULLS.get(name, (plain,) * width)).map(list)
+
+
+@pytest.mark.parametrize(("name", "role"), _CASES)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), node=SETTINGS, count=ROWS)
+def test_columns_without_nulls_equal_the_reference_type_for_type(
+        name: str, role: str, data: st.DataObject, node: QuerySettings, count: int) -> None:
+    """The shortcuts taken when a column holds no null give the reference's values and
+    types (True, not 1: the answer's column type follows them)."""
+    width = len(_FIELDS[name].sql[role])
+    rows = [data.draw(_without_nulls(name, width)) for _ in range(count)]
+    raw = [tuple(row[i] for row in rows) for i in range(width)]
+    fast = _FIELDS[name].vector(raw, node)
+    if fast is not None:
+        assert [(type(v), v) for v in fast] == \
+            [(type(v), v) for v in _reference(name, rows, node)]
+
+
 def _store_rows(name: str, role: str) -> list[tuple[PyValue, ...]]:
     """Raw values of the kinds a store returns (the fast path must take them)."""
     typical: dict[str, list[tuple[PyValue, ...]]] = {
