@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.protocol.attestation import PAYLOAD_MANIFEST_BLOCK, parse_attestation
@@ -82,17 +84,29 @@ class AttestedManifest:
         blocks = self._find(bills)
         if (blocks < 0).any():
             raise KeyError(bills[int(np.flatnonzero(blocks < 0)[0])])
-        return self._read(np.unique(blocks).tolist())
+        return self.read(np.unique(blocks).tolist())
 
     def all_blocks(self) -> list[Envelope]:
         """Every block of the file, in file order."""
-        return self._read(range(len(self._spans)))
+        return self.read(range(len(self._spans)))
 
     def missing(self, house_bills: Iterable[str]) -> list[str]:
         bills = list(house_bills)
         return [bills[i] for i in np.flatnonzero(self._find(bills) < 0).tolist()]
 
-    def _read(self, blocks: Iterable[int]) -> list[Envelope]:
+    def blocks_of(self, house_bills: pa.StringArray) -> Ints32:
+        """Per house bill of a text column (a whole manifest's) its block, or -1 where none
+        attests it: one hash lookup for them all (``_find`` encodes and searches per call)."""
+        if len(self._bills) == 0:
+            return np.full(len(house_bills), -1, np.int32)
+        found = pc.index_in(house_bills.cast(pa.binary()),
+                            value_set=pa.array(self._bills, pa.binary()))
+        at = np.asarray(pc.fill_null(found, -1), np.int64)
+        return np.where(at >= 0, self._block_of_bill[at], -1).astype(np.int32)
+
+    def read(self, blocks: Iterable[int]) -> list[Envelope]:
+        """The blocks numbered ``blocks`` (from ``blocks_of``), read back from the file and
+        checked to be the bytes that were verified, in the order given."""
         envelopes = []
         try:
             with self._path.open("rb") as handle:
