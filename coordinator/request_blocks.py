@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fedtrade.protocol.wire import envelope_to_proto
-from fedtrade.protos import envelope_pb2, query_pb2
+from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope
 
 __all__ = ["DIGEST_BYTES", "Cut", "block_entry", "cut_blocks", "splice_blocks"]
@@ -59,9 +59,7 @@ def cut_blocks(request: Envelope, blocks: Sequence[Envelope], serialized: bytes 
     if not blocks:
         return data, None
     entries = tuple(block_entry(block) for block in blocks)
-    signatures = envelope_pb2.Envelope(signatures=[
-        envelope_pb2.Signature(key_id=s.key_id, sig=s.sig) for s in request.signatures
-    ]).ByteSize()
+    signatures = envelope_to_proto(replace(request, payload_type="", payload=b"")).ByteSize()
     position = end = len(data) - signatures - sum(len(entry) for _, entry in entries)
     for _, entry in entries:
         if end < 0 or not data.startswith(entry, end):
