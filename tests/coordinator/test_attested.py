@@ -73,6 +73,13 @@ def test_a_whole_column_is_looked_up_at_once_as_bill_by_bill(tmp_path: Path) -> 
     present = [bill for bill in asked if bill in attested]
     assert attested.read(np.unique(found[found >= 0]).tolist()) == attested.blocks_for(present)
     assert attested.blocks_of(pa.array([], pa.string())).tolist() == []
+    # a slice of a column, and a column with a value of several-byte characters (encoded
+    # value by value), find the same
+    assert attested.blocks_of(pa.array(["X", *asked]).slice(1)).tolist() == found.tolist()
+    assert attested.blocks_of(pa.array([*asked, "HBÉ0001"])).tolist() == [*found.tolist(), -1]
+    many = [f"HB{i:05d}" for i in range(0, 200_000, 3)]  # several slices, most not attested
+    assert attested.blocks_of(pa.array(many)).tolist() == \
+        [int(bill[2:]) // 1_000 if int(bill[2:]) < 2_500 else -1 for bill in many]
 
 
 def test_the_blocks_sent_are_the_bytes_that_were_checked(tmp_path: Path) -> None:
