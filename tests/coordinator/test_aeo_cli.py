@@ -26,7 +26,7 @@ def _issue(fed: Federation, node: str, role: str, *extra: str) -> list[str]:
     return ["aeo", "issue", "--key", str(fed.root / "keys" / f"{AUTHORITY_ID}.key"),
             "--register", str(fed.root / REGISTER), "--node", node, "--role", role,
             "--legal-name", f"{node} Ltd", "--tier", "gold", "--valid-from", "2026-01-01",
-            "--valid-until", "2027-01-01", "--out", str(fed.root / f"{node}.cert.jsonl"), *extra]
+            "--valid-until", "2036-01-01", "--out", str(fed.root / f"{node}.cert.jsonl"), *extra]
 
 
 def test_issue_revoke_list(fed: Federation, capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,9 +53,9 @@ def test_issue_revoke_list(fed: Federation, capsys: pytest.CaptureFixture[str]) 
     assert now["broker-1"] == "valid"
     assert "revoked on" in now["carrier-1"]
     assert "data withheld" in now["carrier-1"]
-    assert main(["aeo", "list", "--config", config, "--at", "2027-02-01", "--json"]) == 0
+    assert main(["aeo", "list", "--config", config, "--at", "2036-02-01", "--json"]) == 0
     later = json.loads(capsys.readouterr().out)["certificates"]
-    assert all("expired on 2027-01-01" in c["status"] or "revoked" in c["status"]
+    assert all("expired on 2036-01-01" in c["status"] or "revoked" in c["status"]
                for c in later)
     assert main(["aeo", "list", "--config", config]) == 0
     assert "broker-1" in capsys.readouterr().out
