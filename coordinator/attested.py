@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.protocol.attestation import PAYLOAD_MANIFEST_BLOCK, parse_attestation
@@ -38,8 +40,29 @@ Ints32 = npt.NDArray[np.int32]
 Bills = npt.NDArray[np.bytes_]
 
 
+# rows of a text column looked up at a time (``blocks_of``): a few MiB of padded copies
+_LOOKUP_ROWS = 1 << 16
+
+
 def _encoded(house_bills: Iterable[str]) -> Bills:
     return np.array([bill.encode() for bill in house_bills], dtype=np.bytes_)
+
+
+def _column_encoded(house_bills: pa.StringArray) -> Bills:
+    """``_encoded`` of a text column without a Python object per row: each value padded with
+    NULs to the longest (numpy's own padding of bytes values) and the padded column's data
+    read as one array. A value of several-byte characters pads to another byte length:
+    such a column is encoded value by value."""
+    if len(house_bills) == 0:
+        return np.zeros(0, np.bytes_)
+    width = max(int(pc.max(pc.binary_length(house_bills)).as_py() or 0), 1)
+    padded = pc.utf8_rpad(house_bills, width=width, padding="\0").cast(pa.binary())
+    _, offsets_buffer, data = padded.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int32, len(padded) + 1, 4 * padded.offset)
+    first, last = int(offsets[0]), int(offsets[-1])
+    if data is None or last - first != width * len(padded):
+        return _encoded(house_bills.to_pylist())
+    return np.frombuffer(data, f"S{width}", len(padded), first)
 
 
 class AttestedManifest:
@@ -56,7 +79,9 @@ class AttestedManifest:
 
     def _find(self, house_bills: Iterable[str]) -> Ints:
         """Per house bill its block, or -1 when none attests it."""
-        wanted = _encoded(house_bills)
+        return self._find_encoded(_encoded(house_bills))
+
+    def _find_encoded(self, wanted: Bills) -> Ints:
         if len(self._bills) == 0 or len(wanted) == 0:
             return np.full(len(wanted), -1, np.int64)
         at = np.minimum(np.searchsorted(self._bills, wanted), len(self._bills) - 1)
@@ -82,17 +107,28 @@ class AttestedManifest:
         blocks = self._find(bills)
         if (blocks < 0).any():
             raise KeyError(bills[int(np.flatnonzero(blocks < 0)[0])])
-        return self._read(np.unique(blocks).tolist())
+        return self.read(np.unique(blocks).tolist())
 
     def all_blocks(self) -> list[Envelope]:
         """Every block of the file, in file order."""
-        return self._read(range(len(self._spans)))
+        return self.read(range(len(self._spans)))
 
     def missing(self, house_bills: Iterable[str]) -> list[str]:
         bills = list(house_bills)
         return [bills[i] for i in np.flatnonzero(self._find(bills) < 0).tolist()]
 
-    def _read(self, blocks: Iterable[int]) -> list[Envelope]:
+    def blocks_of(self, house_bills: pa.StringArray) -> Ints32:
+        """Per house bill of a text column (a whole manifest's) its block, or -1 where none
+        attests it: ``_find`` with the values encoded column-wise, a slice at a time."""
+        found = np.empty(len(house_bills), np.int32)
+        for start in range(0, len(house_bills), _LOOKUP_ROWS):
+            part = house_bills.slice(start, _LOOKUP_ROWS)
+            found[start : start + len(part)] = self._find_encoded(_column_encoded(part))
+        return found
+
+    def read(self, blocks: Iterable[int]) -> list[Envelope]:
+        """The blocks numbered ``blocks`` (from ``blocks_of``), read back from the file and
+        checked to be the bytes that were verified, in the order given."""
         envelopes = []
         try:
             with self._path.open("rb") as handle:

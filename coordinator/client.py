@@ -31,13 +31,21 @@ from fedtrade.trust.envelope import Envelope, sign
 from fedtrade.trust.errors import ConfigError, FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
 
-__all__ = ["ROUND_ROBIN", "Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer"]
+__all__ = ["ROUND_ROBIN", "Coordinator", "ParamValue", "QueryContext", "VerifiedAnswer",
+           "screen_request_bytes"]
 
 # gRPC's client-side balancing over every address the node's address resolves to.
 ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 # A plain value, or a ready Value such as a table of shipments (protocol.wire.table_value).
 ParamValue = PyValue | query_pb2.Value
+
+_SCREEN_METHOD = f"/{node_pb2.DESCRIPTOR.services_by_name['NodeService'].full_name}/Screen"
+# ScreenRequest.envelope: field 1, length-delimited
+_SCREEN_ENVELOPE_KEY = b"\x0a"
+# a node's channel, its stub and its Screen call taking the request serialized
+_Channel = tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub,
+                 "grpc.UnaryStreamMultiCallable[bytes, node_pb2.ScreenResponse]"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,9 @@ class Coordinator:
         self.config = config
         self._key = signing_key or SigningKey.from_file(config.signing_key)
         self._evidence = evidence
-        # one channel per node, and its stub (building a stub costs more than signing a query)
-        self._channels: dict[str, tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub]] = {}
+        # one channel per node, its stub (building a stub costs more than signing a query)
+        # and its Screen call taking the request as bytes (``screen``)
+        self._channels: dict[str, _Channel] = {}
 
     @property
     def evidence(self) -> EvidenceStore | None:
@@ -86,6 +95,9 @@ class Coordinator:
         return self._evidence
 
     def _stub(self, node: NodeEntry) -> node_pb2_grpc.NodeServiceStub:
+        return self._channel(node)[1]
+
+    def _channel(self, node: NodeEntry) -> _Channel:
         known = self._channels.get(node.id)
         if known is None:
             options = [
@@ -101,8 +113,11 @@ class Coordinator:
             tls = self.config.tls
             channel = (grpc.insecure_channel(node.address, options=options) if tls is None
                        else secure_channel(node.address, node.id, tls, options))
-            known = self._channels[node.id] = (channel, node_pb2_grpc.NodeServiceStub(channel))
-        return known[1]
+            known = self._channels[node.id] = (
+                channel, node_pb2_grpc.NodeServiceStub(channel),
+                channel.unary_stream(_SCREEN_METHOD, request_serializer=None,
+                                     response_deserializer=node_pb2.ScreenResponse.FromString))
+        return known
 
     def sign_query(
         self,
@@ -196,10 +211,11 @@ class Coordinator:
         node = self.config.node(node_id)
         query, request = self.sign_query(node, query_name, params, context, query_id=query_id,
                                          attestations=attestations)
-        stub = self._stub(node)
         timeout = deadline_seconds or node.deadline_seconds
-        screen = node_pb2.ScreenRequest(envelope=envelope_to_proto(request))
-        stream = stub.Screen(screen, timeout=timeout)
+        # the request serialized once, sent as a ScreenRequest and kept as evidence: with the
+        # blocks it carries it is hundreds of kilobytes
+        serialized = envelope_to_proto(request).SerializeToString()
+        stream = self._channel(node)[2](screen_request_bytes(serialized), timeout=timeout)
         replies: list[Envelope] = []
         try:
             chunks = verify_chunk_chain(
@@ -218,6 +234,7 @@ class Coordinator:
                 responses=replies,
                 kind="chunk",
                 attestations=attestations,
+                serialized=serialized,
             )
         return chunks
 
@@ -236,7 +253,7 @@ class Coordinator:
                             max_bytes=settings.max_answer_bytes)
 
     def close(self) -> None:
-        for channel, _ in self._channels.values():
+        for channel, *_ in self._channels.values():
             channel.close()
         self._channels.clear()
 
@@ -252,6 +269,17 @@ def _received(
             yield envelope
     except grpc.RpcError as exc:
         raise _remote_error(node.id, exc) from None
+
+
+def screen_request_bytes(envelope: bytes) -> bytes:
+    """A ``ScreenRequest`` holding the serialized ``envelope``, as protobuf serializes it:
+    the field's key, the length as a varint, the bytes."""
+    length, varint = len(envelope), bytearray()
+    while length >= 0x80:
+        varint.append(length & 0x7F | 0x80)
+        length >>= 7
+    varint.append(length)
+    return b"".join((_SCREEN_ENVELOPE_KEY, varint, envelope))
 
 
 @functools.lru_cache(maxsize=64)

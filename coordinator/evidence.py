@@ -112,10 +112,12 @@ class EvidenceStore:
         responses: list[Envelope],
         kind: str,
         attestations: Sequence[Envelope] = (),
+        serialized: bytes | None = None,
     ) -> None:
         """Store one answer (kind 'answer') or a whole chunk stream (kind 'chunk');
-        ``attestations`` are the blocks ``request`` carries (kept once for all requests)."""
-        stored, cut = cut_blocks(request, attestations)
+        ``attestations`` are the blocks ``request`` carries (kept once for all requests),
+        ``serialized`` the request's envelope serialized, if the caller already has it."""
+        stored, cut = cut_blocks(request, attestations, serialized)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [(now, node_id, query_id, query_name, kind, seq,
                  b"" if seq else stored,  # the request is kept once, on the first row

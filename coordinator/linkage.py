@@ -28,7 +28,6 @@ from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
 from fedtrade.coordinator.manifest import Batch, ManifestScan
 from fedtrade.protocol.limits import CONSIGNEE_TOTALS_MAX_DAYS
 from fedtrade.protocol.tables import decode_table
-from fedtrade.protocol.wire import to_value
 from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
@@ -101,8 +100,10 @@ def totals_questions(
 ) -> list[Question]:
     """The batch's consignee-totals questions, one per date range; each is asked of every
     node with the same query id (one federated question). The house bills are converted
-    once, not once per node and question (the query copies the value, never changes it)."""
-    bills = to_value(batch.house_bill)
+    once, not once per node and question (the query copies the value, never changes it),
+    and as the text list ``to_value`` makes of them without its check of every item's type
+    (a manifest's house bills are texts)."""
+    bills = query_pb2.Value(texts=query_pb2.TextList(values=batch.house_bill))
     return [
         (os.urandom(16), {"date_from": first, "date_to": last,
                           "window_days": coordinator.config.risk.split_window_days,

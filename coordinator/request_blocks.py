@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fedtrade.protocol.wire import envelope_to_proto
-from fedtrade.protos import envelope_pb2, query_pb2
+from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope
 
 __all__ = ["DIGEST_BYTES", "Cut", "block_entry", "cut_blocks", "splice_blocks"]
@@ -48,16 +48,18 @@ def block_entry(block: Envelope) -> tuple[bytes, bytes]:
     return hashlib.sha256(entry).digest(), entry
 
 
-def cut_blocks(request: Envelope, blocks: Sequence[Envelope]) -> tuple[bytes, Cut | None]:
-    """``request`` serialized without the run of ``blocks``, and where they were; whole
-    (and None) if it does not hold them as one run where a query's last field goes: at the
-    end of its payload, before the signatures (compared there, never searched for)."""
-    message = envelope_to_proto(request)
-    data = message.SerializeToString()
+def cut_blocks(request: Envelope, blocks: Sequence[Envelope], serialized: bytes | None = None
+               ) -> tuple[bytes, Cut | None]:
+    """``request`` serialized (``serialized``, when the caller has it already) without the
+    run of ``blocks``, and where they were; whole (and None) if it does not hold them as one
+    run where a query's last field goes: at the end of its payload, before the signatures
+    (compared there, never searched for)."""
+    data = serialized if serialized is not None else \
+        envelope_to_proto(request).SerializeToString()
     if not blocks:
         return data, None
     entries = tuple(block_entry(block) for block in blocks)
-    signatures = envelope_pb2.Envelope(signatures=message.signatures).ByteSize()
+    signatures = envelope_to_proto(replace(request, payload_type="", payload=b"")).ByteSize()
     position = end = len(data) - signatures - sum(len(entry) for _, entry in entries)
     for _, entry in entries:
         if end < 0 or not data.startswith(entry, end):

@@ -72,6 +72,7 @@ from fedtrade.coordinator.risk import (
 from fedtrade.protocol.rates import RateTable
 from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import PyValue, table_value
+from fedtrade.protos import query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import DataError, FedtradeError, RemoteError, VerificationError
 
@@ -133,13 +134,15 @@ def _reason(exc: FedtradeError) -> str:
 
 
 def _ask_node(
-    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext,
-    blocks: Sequence[Envelope], questions: Sequence[Question],
+    coordinator: Coordinator, node_id: str, batch: Batch, shipments: query_pb2.Value,
+    context: QueryContext, blocks: Sequence[Envelope], questions: Sequence[Question],
 ) -> _Answer:
-    """Ask one node about one batch: its indicators, then its consignee totals."""
+    """Ask one node about one batch (``shipments``: its house bills as the question's
+    table, made once for every node): its indicators, then its consignee totals."""
     started = time.monotonic()
     try:
-        columns: Columns | None = _indicators(coordinator, node_id, batch, context, blocks)
+        columns: Columns | None = _indicators(coordinator, node_id, batch, shipments, context,
+                                              blocks)
         error = None
     except FedtradeError as exc:
         columns, error = None, exc
@@ -149,10 +152,9 @@ def _ask_node(
 
 
 def _indicators(
-    coordinator: Coordinator, node_id: str, batch: Batch, context: QueryContext,
-    blocks: Sequence[Envelope],
+    coordinator: Coordinator, node_id: str, batch: Batch, shipments: query_pb2.Value,
+    context: QueryContext, blocks: Sequence[Envelope],
 ) -> Columns:
-    shipments = table_value({"house_bill": batch.house_bill})
     chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context,
                                 attestations=blocks)
     columns: dict[str, list[PyValue]] = {}
@@ -332,12 +334,13 @@ def screen_manifest(
         _await_file(attestations, attestations_wait)
     with clock.phase("check the attestations"):
         attested = load_attested(attestations, config.nodes)
-        outside = [bill for batch in scan.batches(settings.batch_size)
-                   for bill in attested.missing(batch.house_bill)]
-    if outside:
+        block_of_row = attested.blocks_of(scan.house_bills)  # each batch's blocks too
+        outside = np.flatnonzero(block_of_row < 0)
+    if len(outside):
         raise DataError(
             f"{manifest}: {len(outside)} shipment(s) are in no block of {attestations} (first: "
-            f"{outside[0]}); nothing was sent — ask the filer to attest the manifest as filed")
+            f"{scan.house_bills[int(outside[0])]}); nothing was sent — ask the filer to attest "
+            "the manifest as filed")
     trim_freed_memory()  # what reading left between the columns kept
     lane = open_green_lane(coordinator, context, attested, str(manifest), dispositions)
     runs = {node_id: _NodeRun(entry) for node_id, entry in sorted(config.nodes.items())}
@@ -394,10 +397,12 @@ def screen_manifest(
 
         for batch in scan.batches(settings.batch_size):
             with clock.phase("send"):
-                blocks = attested.blocks_for(batch.house_bill)
+                blocks = attested.read(np.unique(
+                    block_of_row[batch.start : batch.start + len(batch.house_bill)]).tolist())
                 questions = totals_questions(coordinator, batch, ranges)
-                futures = {node_id: pool.submit(_ask_node, coordinator, node_id, batch, context,
-                                                blocks, questions)
+                shipments = table_value({"house_bill": batch.house_bill})
+                futures = {node_id: pool.submit(_ask_node, coordinator, node_id, batch,
+                                                shipments, context, blocks, questions)
                            for node_id, run in runs.items() if run.down is None}
             pending.append((batch, futures))
             if len(pending) >= settings.in_flight_batches:

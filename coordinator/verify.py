@@ -23,9 +23,9 @@ __all__ = ["carried_checkpoint", "verify_answer", "verify_chunk_chain"]
 
 
 def _check_binding(
-    message: query_pb2.Answer | query_pb2.AnswerChunk, request: Envelope, node_id: str
+    message: query_pb2.Answer | query_pb2.AnswerChunk, request_digest: bytes, node_id: str
 ) -> None:
-    if message.request_digest != digest(request.payload):
+    if message.request_digest != request_digest:
         raise VerificationError(
             f"the answer from {node_id} is bound to another request (digest mismatch); "
             "it must not be used"
@@ -66,7 +66,7 @@ def verify_answer(
     """Verify the node's signature and the answer's binding to ``request`` (and ``limit``)."""
     payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_ANSWER)
     answer = parse_payload(query_pb2.Answer, payload)
-    _check_binding(answer, request, node_id)
+    _check_binding(answer, digest(request.payload), node_id)
     if limit is not None:
         limit.check(node_id, 1, answer.table.row_count, len(payload))
     if answer.HasField("checkpoint"):
@@ -84,6 +84,8 @@ def verify_chunk_chain(
     that exceeds it stops being read at the first chunk too many.
     """
     chunks: list[query_pb2.AnswerChunk] = []
+    # once per stream: a screening question carries hundreds of kilobytes of blocks
+    request_digest = digest(request.payload)
     previous = b""
     rows = size = 0
     for position, response in enumerate(responses):
@@ -92,7 +94,7 @@ def verify_chunk_chain(
             limit.check(node_id, position + 1, rows, size)
         payload = verify(response, {node_key.key_id: node_key}, payload_type=PAYLOAD_CHUNK)
         chunk = parse_payload(query_pb2.AnswerChunk, payload)
-        _check_binding(chunk, request, node_id)
+        _check_binding(chunk, request_digest, node_id)
         rows += chunk.table.row_count
         if limit is not None:
             limit.check(node_id, position + 1, rows, size)

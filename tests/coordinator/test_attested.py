@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from fedtrade.coordinator.attested import load_attested
@@ -57,6 +59,27 @@ def test_blocks_are_found_by_house_bill_and_read_back_from_the_file(tmp_path: Pa
         attested.filer_of("HB02500")
     with pytest.raises(KeyError):
         attested.blocks_for(["HB00001", "NOPE0001"])
+
+
+def test_a_whole_column_is_looked_up_at_once_as_bill_by_bill(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    blocks = attest(key, FILER, [{"house_bill": f"HB{i:05d}"} for i in range(2_500)],
+                    block_lines=1_000)
+    attested = load_attested(_file(tmp_path, blocks), _nodes(key))
+    asked = ["HB02400", "HB99999", "HB00003", "HB0000", "HB01000", "A", "HB024999", "HB00999"]
+    found = attested.blocks_of(pa.array(asked))
+    assert found.tolist() == [2, -1, 0, -1, 1, -1, -1, 0]
+    assert [asked[i] for i in np.flatnonzero(found < 0)] == attested.missing(asked)
+    present = [bill for bill in asked if bill in attested]
+    assert attested.read(np.unique(found[found >= 0]).tolist()) == attested.blocks_for(present)
+    assert attested.blocks_of(pa.array([], pa.string())).tolist() == []
+    # a slice of a column, and a column with a value of several-byte characters (encoded
+    # value by value), find the same
+    assert attested.blocks_of(pa.array(["X", *asked]).slice(1)).tolist() == found.tolist()
+    assert attested.blocks_of(pa.array([*asked, "HBÉ0001"])).tolist() == [*found.tolist(), -1]
+    many = [f"HB{i:05d}" for i in range(0, 200_000, 3)]  # several slices, most not attested
+    assert attested.blocks_of(pa.array(many)).tolist() == \
+        [int(bill[2:]) // 1_000 if int(bill[2:]) < 2_500 else -1 for bill in many]
 
 
 def test_the_blocks_sent_are_the_bytes_that_were_checked(tmp_path: Path) -> None:

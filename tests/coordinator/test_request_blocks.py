@@ -19,6 +19,7 @@ def test_a_request_without_its_blocks_is_spliced_back_byte_for_byte() -> None:
     whole = envelope_to_proto(request).SerializeToString()
     stored, cut = cut_blocks(request, blocks)
     assert cut is not None
+    assert cut_blocks(request, blocks, whole) == (stored, cut)  # serialized by the caller
     assert len(stored) < len(whole) - sum(len(block.payload) for block in blocks)
     assert splice_blocks(stored, cut.position, [entry for _, entry in cut.entries]) == whole
     assert cut.digests == b"".join(digest for digest, _ in cut.entries)

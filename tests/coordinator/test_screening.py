@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import pytest
 from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.coordinator.client import Coordinator
 from fedtrade.coordinator.config import load_coordinator_config
+from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.coordinator.result_files import read_results
 from fedtrade.coordinator.results import ResultBatch, ScreeningSummary, ShipmentResult
 from fedtrade.coordinator.screening import screen_manifest
@@ -23,9 +25,11 @@ from fedtrade.node.intake import Intake
 from fedtrade.node.server import NodeServicer
 from fedtrade.node.state import NodeState
 from fedtrade.node.tls import server_credentials
+from fedtrade.protocol.attestation import read_attestations, write_attestations
 from fedtrade.protocol.limits import LARGE_REQUEST_BYTES
 from fedtrade.protos import envelope_pb2, node_pb2, node_pb2_grpc
 from fedtrade.sim.federation import Federation
+from fedtrade.trust.errors import DataError
 from tests.conftest import CONTEXT, LiveFederation, World, live_federation
 
 BROKER = "broker-1"
@@ -304,3 +308,31 @@ def test_blocks_signed_while_the_manifest_is_validated_are_waited_for(
     finally:
         mover.join()
     assert (tmp_path / "waited.csv").read_bytes() == (tmp_path / "there.csv").read_bytes()
+
+
+def test_shipments_outside_every_block_refuse_the_run_before_anything_is_sent(
+    live_world: LiveFederation, world: World, tmp_path: Path,
+) -> None:
+    """Blocks 2 and 4 of the filer's file left out: the run names how many shipments no
+    block attests and the first in manifest order, and asks no node anything."""
+    blocks = read_attestations(attest_manifest(live_world, world))
+    partial = tmp_path / "partial.attest.jsonl"
+    write_attestations(partial, [b for i, b in enumerate(blocks) if i not in (1, 3)])
+    with (world.folder / "manifest.csv").open(newline="") as handle:
+        bills = [row["house_bill"] for row in csv.DictReader(handle)]
+    evidence = EvidenceStore(tmp_path / "evidence.db")
+    coordinator = Coordinator(live_world.coordinator.config, evidence=evidence)
+    emitted: list[ResultBatch] = []
+    try:
+        with pytest.raises(DataError) as refused:
+            screen_manifest(coordinator, world.folder / "manifest.csv", CONTEXT,
+                            emitted.append, attestations=partial)
+    finally:
+        coordinator.close()
+    assert str(refused.value).startswith(
+        f"{world.folder / 'manifest.csv'}: 1000 shipment(s) are in no block of {partial} "
+        f"(first: {bills[500]}); nothing was sent")
+    assert emitted == []
+    assert evidence.count() == 0
+    assert list(evidence.unanswered_rows()) == []
+    evidence.close()

@@ -6,8 +6,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -44,6 +46,21 @@ def test_sign_and_verify() -> None:
         SigningKey.generate().public_key.verify(signature, b"data")
     with pytest.raises(BadSignatureError):
         key.public_key.verify(signature[:-1], b"data")
+
+
+@pytest.mark.parametrize("size", [0, 16 * 1024 - 1, 16 * 1024, 548_367])
+def test_every_size_is_signed_as_rfc_8032_signs_it(size: int) -> None:
+    """Small messages are signed by libsodium, large ones by OpenSSL: the same signature
+    (Ed25519 is deterministic), here checked against libsodium's for each."""
+    private = Ed25519PrivateKey.generate()
+    key = SigningKey(private)
+    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    data = os.urandom(size)
+    signature = key.sign(data)
+    assert signature == nacl.signing.SigningKey(raw).sign(data).signature
+    key.public_key.verify(signature, data)
+    with pytest.raises(BadSignatureError):
+        key.public_key.verify(signature, data + b"x")
 
 
 def test_save_creates_0600_and_round_trips(tmp_path: Path) -> None:
