@@ -55,23 +55,28 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         self,
         handler: Callable[[NodeState, Envelope], Envelope],
         request: envelope_pb2.Envelope,
+        into: envelope_pb2.Envelope,
         context: grpc.ServicerContext,
-    ) -> envelope_pb2.Envelope:
+    ) -> None:
+        """Answer ``request`` into ``into``, the response's own envelope field (not a copy)."""
         try:
-            return envelope_to_proto(handler(self._state, envelope_from_proto(request)))
+            envelope_to_proto(handler(self._state, envelope_from_proto(request)), into)
         except Exception as exc:  # every failure becomes a status code, in one place
             _abort(context, exc)
 
     def Describe(
         self, request: node_pb2.DescribeRequest, context: grpc.ServicerContext
     ) -> node_pb2.DescribeResponse:
-        return node_pb2.DescribeResponse(
-            envelope=self._unary(answer_describe, request.envelope, context))
+        response = node_pb2.DescribeResponse()
+        self._unary(answer_describe, request.envelope, response.envelope, context)
+        return response
 
     def Query(
         self, request: node_pb2.QueryRequest, context: grpc.ServicerContext
     ) -> node_pb2.QueryResponse:
-        return node_pb2.QueryResponse(envelope=self._unary(answer_query, request.envelope, context))
+        response = node_pb2.QueryResponse()
+        self._unary(answer_query, request.envelope, response.envelope, context)
+        return response
 
     def Screen(
         self, request: node_pb2.ScreenRequest, context: grpc.ServicerContext
@@ -81,7 +86,9 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         except Exception as exc:
             _abort(context, exc)
         for chunk in chunks:
-            yield node_pb2.ScreenResponse(envelope=envelope_to_proto(chunk))
+            response = node_pb2.ScreenResponse()
+            envelope_to_proto(chunk, response.envelope)
+            yield response
 
 
 @dataclass

@@ -52,14 +52,18 @@ def digest(payload: bytes) -> bytes:
     return hashlib.sha256(payload).digest()
 
 
-def envelope_to_proto(envelope: Envelope) -> envelope_pb2.Envelope:
-    return envelope_pb2.Envelope(
-        payload_type=envelope.payload_type,
-        payload=envelope.payload,
-        signatures=[
-            envelope_pb2.Signature(key_id=s.key_id, sig=s.sig) for s in envelope.signatures
-        ],
-    )
+def envelope_to_proto(
+    envelope: Envelope, into: envelope_pb2.Envelope | None = None
+) -> envelope_pb2.Envelope:
+    """``envelope`` as a message; ``into`` (an empty message, such as a response's envelope
+    field) is filled in place instead of a new message being copied into it."""
+    message = envelope_pb2.Envelope() if into is None else into
+    message.SetInParent()  # present even if every field were empty
+    message.payload_type = envelope.payload_type
+    message.payload = envelope.payload
+    for s in envelope.signatures:
+        message.signatures.add(key_id=s.key_id, sig=s.sig)
+    return message
 
 
 def envelope_from_proto(message: envelope_pb2.Envelope) -> Envelope:

@@ -192,6 +192,7 @@ def _in_process(
     from fedtrade.node.config import load_node_config
     from fedtrade.node.logs import configure_logging
     from fedtrade.node.metrics import NodeMetrics
+    from fedtrade.node.pipeline import request_log
     from fedtrade.node.state import NodeState
 
     with open(os.devnull, "w") as devnull, \
@@ -216,6 +217,7 @@ def _in_process(
         try:
             yield coordinator, state, blocks, {"house_bills": bills}
         finally:
+            request_log.flush()  # the lines still queued, before /dev/null closes under them
             coordinator.close()
             state.close()
 

@@ -180,3 +180,42 @@ def test_request_log_keeps_writing_after_a_handler_fails() -> None:
     assert problem["message"] == "cannot write a request log line"
     assert "disk full" in problem["exception"]
     assert written["query_id"] == "0" * 32
+
+
+def test_a_request_record_is_the_one_logger_info_made_minus_the_caller_lookup() -> None:
+    """``log_request`` makes its record itself: the same message, fields and level as
+    ``logger.info`` made, the logger's own filters and level still deciding."""
+    logger = logging.getLogger("fedtrade.test.records")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.setLevel(logging.INFO)
+        log_request(logger, query_id=QUERY_ID, requester="cbp", query="seller_flags",
+                    decision="refused", status="PERMISSION_DENIED", latency_ms=1.23456)
+        logger.addFilter(lambda record: record.decision != "refused")  # type: ignore[attr-defined]
+        log_request(logger, query_id="", requester="cbp", query="", decision="refused",
+                    status="UNAUTHENTICATED", latency_ms=0.5)  # filtered out
+        logger.setLevel(logging.WARNING)
+        log_request(logger, query_id=QUERY_ID, requester="cbp", query="seller_flags",
+                    decision="answered", status="OK", latency_ms=0.5)  # below the level
+    finally:
+        logger.removeHandler(handler)
+        logger.filters.clear()
+        logger.propagate = True
+    (record,) = records
+    assert record.levelno == logging.INFO
+    assert record.name == "fedtrade.test.records"
+    assert record.getMessage() == (
+        f"request {QUERY_ID} from cbp: seller_flags refused (PERMISSION_DENIED) in 1.2 ms")
+    assert {field: getattr(record, field) for field in REQUEST_FIELDS} == {
+        "query_id": QUERY_ID, "requester": "cbp", "query": "seller_flags",
+        "decision": "refused", "status": "PERMISSION_DENIED", "latency_ms": 1.235}
+    assert record.funcName == "log_request"
+    assert record.exc_info is None

@@ -7,8 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedtrade.protocol.tables import PyValue, decode_table, encode_columns, encode_rows
-from fedtrade.protocol.wire import from_value, table_value, to_value
-from fedtrade.protos import query_pb2
+from fedtrade.protocol.wire import (
+    envelope_from_proto,
+    envelope_to_proto,
+    from_value,
+    table_value,
+    to_value,
+)
+from fedtrade.protos import node_pb2, query_pb2
+from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import MalformedRequestError
 
 SCALARS = (
@@ -120,3 +127,21 @@ def test_a_malformed_table_from_the_network_is_refused(tamper: object, reason: s
     tamper(table)
     with pytest.raises(MalformedRequestError, match=reason):
         decode_table(query_pb2.Table.FromString(table.SerializeToString()))
+
+
+@given(st.text(max_size=40), st.binary(max_size=200),
+       st.lists(st.tuples(st.text(max_size=64), st.binary(max_size=64)), max_size=3))
+def test_an_envelope_filled_into_a_response_is_the_envelope_message(
+    payload_type: str, payload: bytes, signatures: list[tuple[str, bytes]]
+) -> None:
+    """The node fills its answer into the response's own field: the same bytes as a new
+    message, present even when every field is empty, and read back unchanged."""
+    envelope = Envelope(payload_type, payload, tuple(Signature(k, s) for k, s in signatures))
+    response = node_pb2.QueryResponse()
+    envelope_to_proto(envelope, response.envelope)
+    assert response.HasField("envelope")
+    fresh = envelope_to_proto(envelope).SerializeToString(deterministic=True)
+    assert response.envelope.SerializeToString(deterministic=True) == fresh
+    parsed = node_pb2.QueryResponse.FromString(response.SerializeToString())
+    assert parsed.HasField("envelope")
+    assert envelope_from_proto(parsed.envelope) == envelope
