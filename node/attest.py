@@ -6,7 +6,7 @@ A carrier (or broker) node reads the manifest file it submitted
 signature per block. The consignee is kept only as a pseudonymous reference
 (normalised a run of rows at a time, ``fedtrade.protocol.consignee_columns``). A row
 whose fields are already canonical is recognised and serialized column-wise
-(``attestation.line_records``); any other goes through the per-row normalisation.
+(``manifest_lines.line_records``); any other goes through the per-row normalisation.
 Rows are read, signed and written a few blocks at a time, so memory holds those, not
 the manifest; the output file appears only when every line is good and no house bill
 is listed twice (the bills seen so far are kept as one compact column to check that).
@@ -37,14 +37,10 @@ from fedtrade.node.attest_rows import ATTESTED_COLUMNS, Rows, manifest_rows
 from fedtrade.protocol import normalize
 from fedtrade.protocol.arrow_memory import return_freed_arrow_pages
 from fedtrade.protocol.arrow_text import text_bytes, value_offsets
-from fedtrade.protocol.attestation import (
-    MAX_BLOCK_LINES,
-    line_records,
-    sign_block,
-    write_attestations,
-)
+from fedtrade.protocol.attestation import MAX_BLOCK_LINES, sign_block, write_attestations
 from fedtrade.protocol.consignee_columns import consignee_material, normalize_consignees
 from fedtrade.protocol.limits import HOUSE_BILL, HS6
+from fedtrade.protocol.manifest_lines import line_records
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import DataError

@@ -10,10 +10,8 @@ Blocks travel between filer and requester as DSSE JSON lines (one envelope per
 line, payload and signatures base64).
 
 A block's bytes are its protobuf serialization (deterministic: fields in number
-order, so the lines come last); ``line_records`` writes the lines' part of it a
-whole column at a time, byte for byte as protobuf does (protobuf has no column-wise
-serializer, and a message per row was a fifth of attest's CPU; a hypothesis test
-holds the two equal).
+order, so the lines come last; ``protocol.manifest_lines`` writes the lines' part
+column-wise for the filer's attest).
 """
 
 from __future__ import annotations
@@ -27,11 +25,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from fedtrade.protocol.wire import digest, timestamp
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope, Signature, sign
@@ -43,7 +36,6 @@ __all__ = [
     "PAYLOAD_MANIFEST_BLOCK",
     "attestation_digest",
     "digest_of_payload_digests",
-    "line_records",
     "parse_attestation",
     "read_attestations",
     "sign_block",
@@ -78,57 +70,13 @@ def sign_block(
     key: SigningKey, filer_id: str, lines: bytes, *, valid_from: datetime, valid_until: datetime,
 ) -> Envelope:
     """Sign one block whose ``lines`` are given serialized (a ``ManifestBlock`` holding
-    only them, serialized: ``line_records`` joined)."""
+    only them, serialized: ``manifest_lines.line_records`` joined)."""
     block = attestation_pb2.ManifestBlock(block_id=os.urandom(16), filer_id=filer_id)
     block.valid_from.CopyFrom(timestamp(valid_from))
     block.valid_until.CopyFrom(timestamp(valid_until))
     # serialized in field number order, the lines (field 5) come after the rest
     payload = block.SerializeToString(deterministic=True) + lines
     return sign(PAYLOAD_MANIFEST_BLOCK, payload, [key])
-
-
-_LINES_KEY = 5 << 3 | 2  # ManifestBlock.lines: field 5, length-delimited
-
-
-def _keyed(field: int, lengths: npt.NDArray[np.int64]) -> pa.Array:
-    """Per value of ``lengths`` (each under 128): the key and length protobuf writes
-    before a string field ``field`` of that length; nothing for an empty one (proto3)."""
-    present = lengths > 0
-    offsets = np.zeros(len(lengths) + 1, np.int32)
-    np.cumsum(present * 2, out=offsets[1:])
-    data = np.empty(int(offsets[-1]), np.uint8)
-    data[0::2] = field << 3 | 2
-    data[1::2] = lengths[present]
-    return pa.BinaryArray.from_buffers(pa.binary(), len(lengths),
-                                       [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def _line_heads(sizes: npt.NDArray[np.int64]) -> pa.Array:
-    """Per line of ``sizes`` bytes (under 16,384): the ``ManifestBlock.lines`` key and the
-    size as a varint (one byte under 128, else two)."""
-    long = sizes >= 128
-    offsets = np.zeros(len(sizes) + 1, np.int32)
-    np.cumsum(2 + long, out=offsets[1:])
-    starts = offsets[:-1]
-    data = np.empty(int(offsets[-1]), np.uint8)
-    data[starts] = _LINES_KEY
-    data[starts + 1] = np.where(long, sizes & 0x7F | 0x80, sizes)
-    data[starts[long] + 2] = sizes[long] >> 7
-    return pa.BinaryArray.from_buffers(pa.binary(), len(sizes),
-                                       [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def line_records(fields: Sequence[pa.Array]) -> pa.Array:
-    """Per row, the bytes a ``ManifestBlock`` holds for a ``ManifestLine`` whose string
-    fields, by field number, are ``fields`` (string arrays without nulls, each value
-    under 128 bytes): what ``ManifestBlock(lines=[line]).SerializeToString()`` gives."""
-    parts: list[pa.Array] = []
-    sizes = np.zeros(len(fields[0]), np.int64)
-    for number, field in enumerate(fields, start=1):
-        lengths = np.asarray(pc.binary_length(field), np.int64)
-        parts += [_keyed(number, lengths), field.cast(pa.binary())]
-        sizes += np.where(lengths > 0, lengths + 2, 0)
-    return pc.binary_join_element_wise(_line_heads(sizes), *parts, b"")
 
 
 def attestation_digest(blocks: Iterable[Envelope]) -> bytes:

@@ -33,9 +33,6 @@ import functools
 import sqlite3
 from collections.abc import Iterable, Mapping
 
-import pyarrow as pa
-
-from fedtrade.protocol.consignee_columns import consignee_material, normalize_consignees
 from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 
 __all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "refresh"]
@@ -272,6 +269,12 @@ _PARTIES_CHUNK = 100_000  # rows normalised at once (bounds the memory a rebuild
 
 def _normalise_consignees(conn: sqlite3.Connection, role: str, scope: _Scope) -> None:
     """Fill ``temp.fedtrade_consignees`` with the consignees the rebuilt rows count."""
+    # Imported here: only imports and amendments rebuild, and pyarrow costs every node
+    # process (which opens its store through this module) CPU and memory at start.
+    import pyarrow as pa
+
+    from fedtrade.protocol.consignee_columns import consignee_material, normalize_consignees
+
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS fedtrade_consignees "
                  "(id INTEGER PRIMARY KEY, consignee BLOB NOT NULL)")
     conn.execute("DELETE FROM temp.fedtrade_consignees")

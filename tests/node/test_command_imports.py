@@ -1,8 +1,8 @@
 """Each `fedtrade-node` command imports only what it runs: the parser and --help load no
 command module, `attest` neither the server, OpenDP nor the importer, and a SQLite node
-serves without ever importing psycopg, OpenDP (until an aggregate question) or the importer
-(each costs every node process CPU at start). Each command runs for real in a fresh interpreter,
-which then reports the heavy modules it holds."""
+serves without ever importing psycopg, OpenDP (until an aggregate question), pyarrow or the
+importer (each costs every node process CPU at start). Each command runs for real in a
+fresh interpreter, which then reports the heavy modules it holds."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fedtrade.sim.federation import NODE_IDS, Federation
 
-HEAVY = ("psycopg", "opendp", "sqlite_utils", "rich", "fedtrade.node.server",
+HEAVY = ("psycopg", "opendp", "pyarrow", "sqlite_utils", "rich", "fedtrade.node.server",
          "fedtrade.node.attest", "fedtrade.node.store.importer")
 
 # argv[1:]: the command line; with serve, a thread reports once the port file appears and
@@ -72,13 +72,16 @@ def test_attest_loads_only_attest(federation: Federation, tmp_path: Path) -> Non
     out = tmp_path / "attested.jsonl"
     config = federation.node_configs[federation.filer_id]
     assert loaded_by("attest", "--config", config, "--manifest", manifest,
-                     "--out", out) == ["fedtrade.node.attest"]
+                     "--out", out) == ["fedtrade.node.attest", "pyarrow"]
     assert out.read_text().count("\n") == 1  # one signed block: the command really ran
 
 
-def test_a_sqlite_node_serves_without_psycopg_opendp_or_the_importer(
+def test_a_sqlite_node_serves_without_psycopg_opendp_pyarrow_or_the_importer(
         federation: Federation, tmp_path: Path) -> None:
     config = federation.node_configs[NODE_IDS["marketplace"]]
-    loaded = loaded_by("serve", "--config", config, "--listen", "127.0.0.1:0",
-                       "--port-file", tmp_path / "port")
+    serve = ("serve", "--config", config, "--listen", "127.0.0.1:0")
+    # the first start makes the store, building its per-parcel tables (pyarrow); a node
+    # serves an existing store
+    assert "pyarrow" in loaded_by(*serve, "--port-file", tmp_path / "first")
+    loaded = loaded_by(*serve, "--port-file", tmp_path / "port")
     assert loaded == ["fedtrade.node.server", "sqlite_utils"]  # the store is opened

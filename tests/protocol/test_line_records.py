@@ -10,7 +10,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedtrade.protocol.attestation import line_records, sign_block, sign_blocks
+from fedtrade.protocol.attestation import sign_block, sign_blocks
+from fedtrade.protocol.manifest_lines import line_records
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.keys import SigningKey
 
