@@ -113,10 +113,6 @@ class AttestedManifest:
         """Every block of the file, in file order."""
         return self.read(range(len(self._spans)))
 
-    def missing(self, house_bills: Iterable[str]) -> list[str]:
-        bills = list(house_bills)
-        return [bills[i] for i in np.flatnonzero(self._find(bills) < 0).tolist()]
-
     def blocks_of(self, house_bills: pa.StringArray) -> Ints32:
         """Per house bill of a text column (a whole manifest's) its block, or -1 where none
         attests it: ``_find`` with the values encoded column-wise, a slice at a time."""
