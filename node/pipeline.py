@@ -293,11 +293,17 @@ def _check_approvals(envelope: Envelope, requester: Requester, query: query_pb2.
 
 
 def _param_digest(query: query_pb2.Query) -> str:
-    """What the audit entry names: the parameters and the attested blocks (the filer's lines)."""
-    return hashlib.sha256(
-        query_pb2.Query(params=query.params, attestations=query.attestations)
-        .SerializeToString(deterministic=True)
-    ).hexdigest()
+    """What the audit entry names: the parameters and the attested blocks (the filer's lines),
+    as the SHA-256 of ``Query(params=..., attestations=...)`` serialized deterministically.
+
+    Hashed as the two fields' serializations one after the other (a message's encoding is
+    its fields' in field number order): the same bytes, without protobuf serializing the
+    two together, which costs several times more for a table of thousands of house bills."""
+    hashed = hashlib.sha256(query_pb2.Query(params=query.params)
+                            .SerializeToString(deterministic=True))
+    hashed.update(query_pb2.Query(attestations=query.attestations)
+                  .SerializeToString(deterministic=True))
+    return hashed.hexdigest()
 
 
 def _accept(state: NodeState, envelope: Envelope, trace: _Trace, *, describe: bool) -> _Accepted:
