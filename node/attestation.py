@@ -12,7 +12,9 @@ Any failure refuses the whole question (PERMISSION_DENIED, audited).
 Verified blocks are remembered (``AttestationCache``): a coordinator sends the
 same blocks with every batch of a manifest, and checking a block's signature
 and lines again costs more than the rest of a small question. See the class for
-what an entry is bound to.
+what an entry is bound to. The last few sets of blocks are remembered too, with
+their house bills looked up (a batch's indicator question and its consignee-totals
+questions carry the same blocks).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ __all__ = [
 MAX_BLOCKS = 256
 # Most manifest lines the verified-block cache holds (about 100 MiB at the worst).
 CACHED_LINES = 200_000
+# Sets of blocks (each a batch's, with its lines looked up) the cache remembers.
+RECENT_ATTESTATIONS = 8
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,29 @@ class Attestation:
     def lines(self) -> Mapping[str, AttestedLine]:
         return _Lines(self.blocks, self.located)
 
+    # id(rate table) -> (that table, every line's declared value in USD, every HS6)
+    _reference: dict[int, tuple[Mapping[str, float], list[PyValue], list[PyValue]]] = field(
+        default_factory=dict, repr=False)
+
     @functools.cached_property
     def _house_bills(self) -> list[str]:
         """Every attested house bill in block and line order: a batch asked in that order
         (as a coordinator cuts a manifest) is compared with it in one step."""
         return list(self.located)
+
+    def _reference_columns(self, per_usd: Mapping[str, float]) -> tuple[list[PyValue],
+                                                                         list[PyValue]]:
+        """Every line's declared value in USD and HS6, in block and line order, worked out
+        once per rate table (the same blocks come with each question of a batch)."""
+        known = self._reference.get(id(per_usd))
+        if known is not None and known[0] is per_usd:
+            return known[1], known[2]
+        declared = list(itertools.chain.from_iterable(b.in_usd(per_usd) for b in self.blocks))
+        hs6: list[PyValue] = list(itertools.chain.from_iterable(b.hs6 for b in self.blocks))
+        if len(self._reference) > 2:
+            self._reference.clear()
+        self._reference[id(per_usd)] = (per_usd, declared, hs6)  # holds the table: see in_usd
+        return declared, hs6
 
     def require(self, house_bills: Iterable[str]) -> None:
         """Refuse the question unless every house bill is attested."""
@@ -156,10 +178,9 @@ class Attestation:
                   per_usd: Mapping[str, float]) -> tuple[list[PyValue], list[PyValue]]:
         """The attested declared value in USD (rounded to cents; None in a currency without a
         rate) and HS6 of each house bill, all of which ``require`` accepted."""
-        declared = list(itertools.chain.from_iterable(b.in_usd(per_usd) for b in self.blocks))
-        hs6: list[PyValue] = list(itertools.chain.from_iterable(b.hs6 for b in self.blocks))
-        if house_bills == self._house_bills:  # every line, in order
-            return declared, hs6
+        declared, hs6 = self._reference_columns(per_usd)
+        if house_bills == self._house_bills:  # every line, in order; copies, a query's own
+            return list(declared), list(hs6)
         try:  # validated house bills are text, so str() of each would change none of them
             at = list(map(self.located.__getitem__, cast(Sequence[str], house_bills)))
         except (KeyError, TypeError):  # one is not: looked up as str() of each, as it was
@@ -271,12 +292,15 @@ class AttestationCache:
         self._bound: tuple[object, str] | None = None
         self._blocks: OrderedDict[_Key, _Block] = OrderedDict()
         self._lines = 0
+        self._recent: OrderedDict[tuple[tuple[_Block, ...], tuple[bytes, ...]], Attestation] = \
+            OrderedDict()
 
     def _bind(self, trusted: object, own: str) -> None:
         if self._bound is None or self._bound[0] is not trusted or self._bound[1] != own:
             self._bound = (trusted, own)
             self._blocks.clear()
             self._lines = 0
+            self._recent.clear()
 
     def get(self, trusted: object, own: str, key: _Key) -> _Block | None:
         with self._lock:
@@ -299,6 +323,25 @@ class AttestationCache:
             while self._lines > self._max_lines:
                 _, evicted = self._blocks.popitem(last=False)
                 self._lines -= len(evicted.house_bills)
+
+    def attestation(self, trusted: object, own: str, blocks: tuple[_Block, ...],
+                    digests: tuple[bytes, ...]) -> Attestation:
+        """The attestation of these verified blocks (the cache's own objects, so found again
+        only for the requester whose blocks they are), their lines looked up once."""
+        key = (blocks, digests)
+        with self._lock:
+            self._bind(trusted, own)
+            found = self._recent.get(key)
+            if found is not None:
+                self._recent.move_to_end(key)
+                return found
+        made = _attestation(blocks, digests)
+        with self._lock:
+            self._bind(trusted, own)
+            self._recent[key] = made
+            while len(self._recent) > RECENT_ATTESTATIONS:
+                self._recent.popitem(last=False)
+        return made
 
     def __len__(self) -> int:
         return len(self._blocks)
@@ -392,7 +435,13 @@ def verify_attestations(
             raise
         digests.append(payload_digest)
         verified.append(block)
-    return Attestation(tuple(verified), _located(verified), digest_of_payload_digests(digests))
+    if cache is not None:
+        return cache.attestation(trusted, own[1].key_id, tuple(verified), tuple(digests))
+    return _attestation(tuple(verified), tuple(digests))
+
+
+def _attestation(blocks: tuple[_Block, ...], digests: tuple[bytes, ...]) -> Attestation:
+    return Attestation(blocks, _located(blocks), digest_of_payload_digests(digests))
 
 
 def _located(blocks: Sequence[_Block]) -> dict[str, int]:

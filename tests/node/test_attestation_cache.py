@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from fedtrade.node.attestation import AttestationCache, verify_attestations
+from fedtrade.node.attestation import Attestation, AttestationCache, verify_attestations
 from fedtrade.node.config import RequesterKey
 from fedtrade.node.reload import reload_config
 from fedtrade.trust.envelope import Envelope, Signature
@@ -110,3 +110,52 @@ def test_the_cache_is_bounded_by_lines() -> None:
     big, now = _block(*(f"HB{i:04d}" for i in range(6)))
     verify_attestations([big], trusted, _OWN, now, 30, cache=cache, requester="a")
     assert len(cache) == 2  # a block over the bound is verified but not kept
+
+
+def test_a_batch_s_blocks_are_looked_up_once_for_its_questions() -> None:
+    """The same blocks again (a batch's consignee-totals question after its indicator one)
+    find the attestation made for the first question, for that requester only, and every
+    check that depends on the moment still runs."""
+    cache, trusted = AttestationCache(), _trusted()
+    (first, _), (second, now) = _block("HB0001", "HB0002"), _block("HB0003")
+
+    def verify(blocks: list[Envelope], requester: str = "a", at: float = now,
+               keys: dict[str, tuple[str, RequesterKey]] = trusted) -> Attestation:
+        return verify_attestations(blocks, keys, _OWN, at, 30, cache=cache, requester=requester)
+
+    made = verify([first, second])
+    assert verify([first, second]) is made
+    assert made.lines.keys() == {"HB0001", "HB0002", "HB0003"}
+    assert verify([first, second], requester="b") is not made
+    swapped = verify([second, first])  # another order: other places among the lines
+    assert swapped is not made
+    assert list(swapped.located) == ["HB0003", "HB0001", "HB0002"]
+    assert verify([first]) is not made
+    with pytest.raises(AttestationError, match="expired at"):  # the window, on every question
+        verify([first, second], at=now + 7200)
+    assert verify([first, second], keys=_trusted()) is not made  # a reloaded config
+
+
+def test_a_set_of_blocks_with_a_house_bill_twice_is_refused_every_time() -> None:
+    cache, trusted = AttestationCache(), _trusted()
+    (first, _), (again, now) = _block("HB0001"), _block("HB0001", "HB0002")
+    for _ in range(2):
+        with pytest.raises(AttestationError, match="house bill HB0001 is attested twice"):
+            verify_attestations([first, again], trusted, _OWN, now, 30, cache=cache,
+                                requester="a")
+
+
+def test_reference_columns_are_each_caller_s_own() -> None:
+    """A query may set values in the columns it is given: the next question of the batch
+    still gets the attested values."""
+    cache, trusted, (block, now) = AttestationCache(), _trusted(), _block("HB0001", "HB0002")
+    rates = {"USD": 1.0}
+    for _ in range(2):
+        attestation = verify_attestations([block], trusted, _OWN, now, 30, cache=cache,
+                                          requester="a")
+        for bills in (["HB0001", "HB0002"], ["HB0002"]):
+            declared, hs6 = attestation.reference(bills, rates)
+            expected = [attestation.lines[b] for b in bills]
+            assert declared == [line.declared_value for line in expected]
+            assert hs6 == [line.hs6 for line in expected]
+            declared[0], hs6[0] = None, None
