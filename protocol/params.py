@@ -12,7 +12,7 @@ from datetime import date
 from typing import cast
 
 from fedtrade.protocol.limits import HOUSE_BILL, MAX_TEXT_PARAM_CHARS
-from fedtrade.protocol.patterns import every_fullmatch
+from fedtrade.protocol.patterns import every_fullmatch, longest_match
 from fedtrade.protocol.spec import SHIPMENT_FIELDS, ParamSpec, QuerySpec
 from fedtrade.protocol.tables import PyValue
 from fedtrade.trust.errors import MalformedRequestError
@@ -38,9 +38,17 @@ def _texts(values: list[PyValue]) -> list[str] | None:
     return cast(list[str], values) if set(map(type, values)) <= {str} else None
 
 
+def _short_enough(spec: ParamSpec, texts: list[str]) -> bool:
+    """Whether no text is over the limit, or the pattern fullmatches none that is (then
+    ``every_fullmatch`` checks the lengths: it sees no text over the limit through)."""
+    longest = None if spec.pattern is None else longest_match(spec.pattern)
+    return (longest is not None and longest <= MAX_TEXT_PARAM_CHARS) or \
+        max(map(len, texts), default=0) <= MAX_TEXT_PARAM_CHARS
+
+
 def _check_texts(spec: ParamSpec, values: list[PyValue]) -> list[PyValue]:
     texts = _texts(values)
-    if texts is not None and max(map(len, texts), default=0) <= MAX_TEXT_PARAM_CHARS and (
+    if texts is not None and _short_enough(spec, texts) and (
             spec.pattern is None or every_fullmatch(spec.pattern, texts)):
         return values
     if not all(isinstance(v, str) for v in values):

@@ -7,7 +7,7 @@ counts the newlines (no text may hold one) and then checks the joined text once:
 - a pattern that is one class of ASCII letters and digits repeated ``{m,n}`` times (such
   as ``protocol.limits.HOUSE_BILL``) by deleting the class's characters from the joined
   bytes (nothing else may be left) and comparing the shortest and longest text with m
-  and n;
+  and n (their lengths read from where the newlines are, by numpy);
 - another pattern written with literal letters, digits, hyphens, groups, alternation,
   quantifiers and classes of those (none can match a newline) by one regex run of the
   pattern repeated between newlines;
@@ -22,7 +22,9 @@ import functools
 import re
 from collections.abc import Sequence
 
-__all__ = ["every_fullmatch"]
+import numpy as np
+
+__all__ = ["every_fullmatch", "longest_match"]
 
 # A pattern none of whose pieces can match a newline: no escapes, no ".", no negated
 # class, no group other than plain and (?:...) ones, ^ and $ only at the ends.
@@ -55,6 +57,13 @@ def _joined(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
         return None
 
 
+def longest_match(pattern: re.Pattern[str]) -> int | None:
+    """The most characters a text ``pattern`` fullmatches can have, where ``every_fullmatch``
+    knows it (a repeated class); None for any other pattern."""
+    run = _run(pattern)
+    return None if run is None else run[2]
+
+
 def every_fullmatch(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
     """Whether ``pattern.fullmatch`` accepts every text of ``texts`` (all of them str)."""
     if not texts:
@@ -77,6 +86,9 @@ def _every_in_run(run: tuple[bytes, int, int], texts: Sequence[str]) -> bool:
     data = joined.encode("ascii")
     if data.translate(None, allowed):  # a character outside the class
         return False
-    if data.count(b"\n") != len(texts) - 1:  # a text holds a newline
+    breaks = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    if len(breaks) != len(texts) - 1:  # a text holds a newline
         return False
-    return fewest <= min(map(len, texts)) and max(map(len, texts)) <= most
+    # then each text lies between two newlines (or an end), one byte a character (ASCII)
+    lengths = np.diff(breaks, prepend=-1, append=len(data)) - 1
+    return bool(fewest <= lengths.min() and lengths.max() <= most)

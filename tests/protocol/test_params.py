@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pytest
@@ -185,6 +186,28 @@ def test_text_lists_are_checked_as_one_by_one(items: list[PyValue]) -> None:
     except MalformedRequestError as exc:
         got = str(exc)
     assert got == _one_by_one(spec.params[0], items)
+
+
+# text lists with no pattern, one bounding a text's length within the limit (checked by
+# the pattern alone), one whose texts may be longer than the limit, one of another kind
+_TEXT_LISTS = [ParamSpec("texts", "text_list", "", pattern=pattern) for pattern in (
+    None, HOUSE_BILL, re.compile(r"^[A-Z0-9]{1,300}$"), re.compile(r"^(?:X|HB)[0-9A-Z]*$"))]
+
+
+@settings(deadline=None)
+@given(st.sampled_from(_TEXT_LISTS),
+       st.lists(st.one_of(_ITEMS, st.sampled_from(["X" * 256, "X" * 257, "X" * 300])),
+                min_size=1, max_size=8))
+def test_text_lists_of_any_pattern_are_checked_as_one_by_one(spec: ParamSpec,
+                                                            items: list[PyValue]) -> None:
+    query = QuerySpec(name="texts", description="", roles=frozenset({"carrier"}), key_columns=(),
+                      output_fields=(), disclosure="aggregate", params=(spec,))
+    got: PyValue
+    try:
+        got = validate_params(query, {"texts": items})["texts"]
+    except MalformedRequestError as exc:
+        got = str(exc)
+    assert got == _one_by_one(spec, items)
 
 
 @settings(deadline=None)

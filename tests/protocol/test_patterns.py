@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.limits import HOUSE_BILL, HS6, HS_CHAPTER, ORIGIN_COUNTRY
-from fedtrade.protocol.patterns import _joined, _run, every_fullmatch
+from fedtrade.protocol.patterns import _joined, _run, every_fullmatch, longest_match
 
 _OURS = [HOUSE_BILL, HS6, HS_CHAPTER, ORIGIN_COUNTRY,
          *{p.pattern for spec in CATALOGUE.values() for p in spec.params if p.pattern}]
@@ -50,4 +50,23 @@ def test_our_patterns_are_checked_as_columns_and_the_tricky_ones_are_not() -> No
 def test_a_column_fullmatches_exactly_when_every_text_does(
     pattern: re.Pattern[str], texts: list[str]
 ) -> None:
+    assert every_fullmatch(pattern, texts) == all(pattern.fullmatch(t) for t in texts)
+
+
+def test_the_longest_match_is_known_for_a_repeated_class_only() -> None:
+    assert longest_match(HOUSE_BILL) == 35
+    assert longest_match(HS6) == 6
+    assert longest_match(re.compile(r"^[a-c]{2}$")) == 2
+    assert longest_match(HS_CHAPTER) is None
+    assert longest_match(_TRICKY[2]) is None  # ignoring case
+
+
+@settings(max_examples=200, deadline=None)
+@given(pattern=st.sampled_from([*_RUNS, HOUSE_BILL, HS6]),
+       texts=st.lists(st.sampled_from(["", "A", "AB", "ABC", "ABCD", "A0B1", "X" * 35,
+                                       "X" * 36, "b", "bc", "bcd", "bcdX"]),
+                      min_size=1, max_size=300))
+def test_long_columns_of_texts_near_the_length_bounds(pattern: re.Pattern[str],
+                                                      texts: list[str]) -> None:
+    """Lengths read from the newlines' places: shortest and longest anywhere in a column."""
     assert every_fullmatch(pattern, texts) == all(pattern.fullmatch(t) for t in texts)
