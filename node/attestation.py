@@ -65,10 +65,11 @@ RECENT_ATTESTATIONS = 8
 
 @dataclass(frozen=True)
 class AttestedLine:
+    """What a node takes from an attested line: the reference values it compares against."""
+
     declared_value: float
     currency: str
     hs6: str
-    arrival_date: str
     block: str  # hex digest of the block's payload, for messages
 
 
@@ -85,7 +86,6 @@ class _Block:
     declared_values: tuple[float, ...]
     currencies: tuple[str, ...]
     hs6: tuple[str, ...]
-    arrival_dates: tuple[str, ...]
     # id(rate table) -> (that table, the declared values in USD): see ``in_usd``
     _in_usd: dict[int, tuple[Mapping[str, float], list[PyValue]]] = field(
         default_factory=dict, repr=False)
@@ -117,7 +117,7 @@ class _Lines(Mapping[str, AttestedLine]):
         number = bisect.bisect_right(self._starts, at) - 1
         block, index = self._blocks[number], at - self._starts[number]
         return AttestedLine(block.declared_values[index], block.currencies[index],
-                            block.hs6[index], block.arrival_dates[index], block.where)
+                            block.hs6[index], block.where)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._located)
@@ -242,21 +242,21 @@ def _line(block: attestation_pb2.ManifestBlock, index: int, where: str) -> Attes
         problem = "declared_value is not an amount >= 0"
     if problem:
         raise AttestationError(f"{where} line {index + 1}: {problem}; the filer must re-attest")
-    return AttestedLine(value, line.currency, line.hs6, line.arrival_date, where)
+    return AttestedLine(value, line.currency, line.hs6, where)
 
 
-# one attribute at a time over the lines (each read of the repeated field makes a new object)
-_LINE_FIELDS = tuple(map(operator.attrgetter, ("house_bill", "declared_value", "currency", "hs6",
-                                              "arrival_date")))
+# one attribute at a time over the lines (each read of the repeated field makes a new object);
+# only what a node checks or compares against (a line's other fields are not read)
+_LINE_FIELDS = tuple(map(operator.attrgetter, ("house_bill", "declared_value", "currency", "hs6")))
 
 
 def _columns(
     block: attestation_pb2.ManifestBlock, where: str,
-) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The block's lines as columns (house bill, value, currency, HS6, arrival), each checked;
+) -> tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...]]:
+    """The block's lines as columns (house bill, value, currency, HS6), each checked;
     a bad line is named by ``_line``, line by line in order, as the filer needs it."""
     lines = list(block.lines)
-    bills, texts, currencies, hs6, arrivals = (tuple(map(read, lines)) for read in _LINE_FIELDS)
+    bills, texts, currencies, hs6 = (tuple(map(read, lines)) for read in _LINE_FIELDS)
     try:
         values = tuple(map(float, texts))
     except ValueError:
@@ -265,7 +265,7 @@ def _columns(
                       and all(map(math.isfinite, values)) and min(values) >= 0):
         for index in range(len(lines)):
             _line(block, index, where)
-    return bills, values, currencies, hs6, arrivals
+    return bills, values, currencies, hs6
 
 
 _Key = tuple[str, str, bytes, tuple[Signature, ...]]

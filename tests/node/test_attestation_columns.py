@@ -89,7 +89,7 @@ def _slow(envelopes: Sequence[Envelope]) -> dict[str, AttestedLine] | str:
 
 def _key(line: AttestedLine) -> tuple[object, ...]:  # -0.0 == 0.0, so its sign too
     return (line.declared_value, math.copysign(1, line.declared_value), line.currency,
-            line.hs6, line.arrival_date, line.block)
+            line.hs6, line.block)
 
 
 _GOOD = {"declared_value": "12.50", "hs6": "610910", "currency": "EUR"}
