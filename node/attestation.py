@@ -59,8 +59,10 @@ __all__ = [
 MAX_BLOCKS = 256
 # Most manifest lines the verified-block cache holds (about 100 MiB at the worst).
 CACHED_LINES = 200_000
-# Sets of blocks (each a batch's, with its lines looked up) the cache remembers.
+# Sets of blocks (each a batch's, with its lines looked up) the cache remembers, and the
+# most lines they may hold together (a set keeps its blocks even when the cache lets them go)
 RECENT_ATTESTATIONS = 8
+RECENT_LINES = 100_000
 
 
 @dataclass(frozen=True)
@@ -284,10 +286,14 @@ class AttestationCache:
     checked again, and the block's trusted signers must be exactly the keys usable now
     (a key that expired since is not trusted from memory). Kept per requester so a hit's
     speed cannot tell one requester which blocks another sent.
+
+    The last few sets of blocks questions carried are kept too, with their house bills
+    looked up (``attestation``), found by the cache's own block objects (so per requester,
+    and never for a block verified again) and bounded in number and in lines.
     """
 
-    def __init__(self, max_lines: int = CACHED_LINES) -> None:
-        self._max_lines = max_lines
+    def __init__(self, max_lines: int = CACHED_LINES, recent_lines: int = RECENT_LINES) -> None:
+        self._max_lines, self._recent_lines = max_lines, recent_lines
         self._lock = threading.Lock()
         self._bound: tuple[object, str] | None = None
         self._blocks: OrderedDict[_Key, _Block] = OrderedDict()
@@ -336,11 +342,15 @@ class AttestationCache:
                 self._recent.move_to_end(key)
                 return found
         made = _attestation(blocks, digests)
+        if len(made.located) > self._recent_lines:
+            return made
         with self._lock:
             self._bind(trusted, own)
             self._recent[key] = made
-            while len(self._recent) > RECENT_ATTESTATIONS:
-                self._recent.popitem(last=False)
+            held = sum(len(attestation.located) for attestation in self._recent.values())
+            while len(self._recent) > RECENT_ATTESTATIONS or held > self._recent_lines:
+                _, dropped = self._recent.popitem(last=False)
+                held -= len(dropped.located)
         return made
 
     def __len__(self) -> int:

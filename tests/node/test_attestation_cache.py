@@ -159,3 +159,20 @@ def test_reference_columns_are_each_caller_s_own() -> None:
             assert declared == [line.declared_value for line in expected]
             assert hs6 == [line.hs6 for line in expected]
             declared[0], hs6[0] = None, None
+
+
+def test_the_sets_of_blocks_remembered_are_bounded_by_lines() -> None:
+    cache, trusted = AttestationCache(recent_lines=3), _trusted()
+    (one, _), (two, _), (big, now) = _block("HB0001", "HB0002"), _block("HB0003"), \
+        _block("HB0004", "HB0005", "HB0006", "HB0007")
+
+    def verify(*blocks: Envelope) -> Attestation:
+        return verify_attestations(list(blocks), trusted, _OWN, now, 30, cache=cache,
+                                   requester="a")
+
+    first = verify(one)
+    assert verify(one) is first
+    assert verify(big) is not verify(big)  # over the bound: looked up for each question
+    assert verify(one) is first
+    verify(one, two)  # three lines with the first set's two: the first set is let go
+    assert verify(one) is not first
