@@ -85,8 +85,8 @@ def _column_type(kinds: set[type]) -> int:
     raise TypeError(f"a column cannot mix {', '.join(sorted(k.__name__ for k in kinds))}")
 
 
-# Column.flags: field 6, packed (length-delimited)
-_FLAGS_KEY = bytes([6 << 3 | 2])
+# Column.flags, packed: its key (the field number, length-delimited), then the size
+_FLAGS_KEY = bytes([query_pb2.Column.FLAGS_FIELD_NUMBER << 3 | 2])
 
 
 def _varint(number: int) -> bytes:
