@@ -431,8 +431,8 @@ class _Regrouped:
                               f"SELECT consignee FROM consignee_parcels c WHERE {scope:c}")
 
     def mark(self) -> None:
-        """Set ``several`` where it changed: rows left as they are are not written (a
-        publish to PostgreSQL sends every written row's house bill)."""
+        """Set ``several`` where it changed; rows it stays the same for are not written
+        (each written row costs a publish to PostgreSQL a comparison of its house bill)."""
         mine = "1" if self.full else f"consignee IN (SELECT consignee FROM {self._TABLE})"
         self.conn.execute(
             f"UPDATE consignee_parcels SET several = 1 - several WHERE {mine} AND several != "

@@ -16,32 +16,19 @@ from fedtrade.node.queries.linkage import _GROUPS_SQL
 from fedtrade.node.store.importer import import_path
 from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.pgdata import ddl
-from fedtrade.node.store.schema import TABLES
-from tests.node.store.samples import SAMPLES, Row, write_csv
+from tests.node.store.samples import SAMPLES, Row, carrier_store, versioned_house_bills
 
 _JANE = {"consignee_name": "Jane Roe", "consignee_address": "1 Main St, Springfield IL"}
 _JOHN = {"consignee_name": "John Doe", "consignee_address": "2 Elm St, Dayton OH"}
 
 
-def _bill(number: int, consignee: dict[str, str], version: int = 1) -> tuple[Row, int]:
+def _bill(number: int, consignee: dict[str, str], version: int = 1) -> tuple[Row, int | None]:
     return dict(SAMPLES["house_bills"][0], house_bill=f"HB{number:04d}", **consignee), version
 
 
-def _store(folder: Path) -> Path:
-    db = folder / "store.db"
-    open_store(db, "carrier").close()
-    import_path(db, "carrier", "masters",
-                write_csv(folder / "m.csv", "masters", SAMPLES["masters"]), progress=False)
-    return db
-
-
-def _import(db: Path, folder: Path, name: str, rows: list[tuple[Row, int]]) -> None:
-    names = TABLES["house_bills"].column_names
-    path = folder / f"{name}.csv"
-    lines = [",".join([*names, "version"])]
-    lines += [",".join([*(f'"{row[n]}"' for n in names), str(version)]) for row, version in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    import_path(db, "carrier", "house_bills", path, progress=False)
+def _import(db: Path, folder: Path, name: str, rows: list[tuple[Row, int | None]]) -> None:
+    import_path(db, "carrier", "house_bills",
+                versioned_house_bills(folder / f"{name}.csv", rows), progress=False)
 
 
 def _several(db: Path) -> dict[str, int]:
@@ -50,7 +37,7 @@ def _several(db: Path) -> dict[str, int]:
 
 
 def test_the_flag_follows_imports_and_amendments(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, tmp_path, "first", [_bill(1, _JANE), _bill(2, _JOHN)])
     assert _several(db) == {"HB0001": 0, "HB0002": 0}
     # a second parcel for Jane (spelled another way: the same normalised consignee)
@@ -63,7 +50,7 @@ def test_the_flag_follows_imports_and_amendments(tmp_path: Path) -> None:
 
 
 def test_a_store_built_before_the_flag_gets_it(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, tmp_path, "first", [_bill(1, _JANE), _bill(2, _JOHN), _bill(3, _JANE)])
     with sqlite3.connect(db) as conn:  # as the release before this column left it
         conn.executescript("DROP INDEX consignee_parcels_several; "
@@ -79,7 +66,7 @@ def test_a_store_built_before_the_flag_gets_it(tmp_path: Path) -> None:
 
 
 def test_totals_look_asked_bills_up_in_the_partial_index(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = carrier_store(tmp_path)
     with sqlite3.connect(db) as conn:
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _GROUPS_SQL["sqlite"], {
             "bills": "[]", "start": "2025-01-01", "stop": "2025-02-01", "minimum": 2})]
@@ -87,7 +74,7 @@ def test_totals_look_asked_bills_up_in_the_partial_index(tmp_path: Path) -> None
 
 
 def test_postgresql_gets_the_same_partial_index(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = carrier_store(tmp_path)
     with sqlite3.connect(db) as conn:
         statements = ddl(conn, "carrier").splitlines()
     assert ("CREATE INDEX consignee_parcels_several ON consignee_parcels (house_bill, day) "
