@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from itertools import repeat
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO
@@ -48,6 +49,10 @@ LIST_SEPARATORS: dict[str, str] = {
 }
 
 _SCORE = re.compile(r"-?[0-9]+")
+# What json.dumps(..., ensure_ascii=False) escapes in a text; a text without any is written
+# between quotes as it is.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+_JSON_BILL = '{"house_bill": "'
 
 
 @contextmanager
@@ -200,12 +205,16 @@ class ResultWriter:
         endings = np.array([self._csv_line(r)[len(r.house_bill):] for r in samples], object)
         out.write("".join(map(operator.add, bills, endings[ending].tolist())))
         if jsonl is not None:
-            # the record without its house bill, after '{"house_bill": "..."'
-            tails = np.array([", " + self._json_line(r).split(", ", 1)[1] for r in samples],
-                             object)
-            jsonl.write("".join(
-                f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tail}'
-                for bill, tail in zip(bills, tails[ending].tolist(), strict=True)))
+            # the record after its house bill's text: '", "risk_level": ...}\n'
+            tails = np.array(['", ' + self._json_line(r).split(", ", 1)[1] for r in samples],
+                             object)[ending].tolist()
+            if _JSON_ESCAPED.search("".join(bills)) is None:  # each bill is its JSON text
+                jsonl.write("".join(map(operator.add, map(operator.add, repeat(_JSON_BILL), bills),
+                                        tails)))
+            else:
+                jsonl.write("".join(
+                    f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tail[1:]}'
+                    for bill, tail in zip(bills, tails, strict=True)))
         self.written += len(bills)
 
 
