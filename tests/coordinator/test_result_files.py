@@ -343,3 +343,33 @@ def test_a_batch_of_any_bills_writes_the_json_lines_of_its_results(
         assert written == "".join(ResultWriter._json_line(r) for r in batch)
         for line, result in zip(written.split("\n"), batch, strict=False):
             assert json.loads(line)["house_bill"] == result.house_bill
+
+
+def test_line_endings_kept_between_batches_are_those_of_their_nodes_and_checks(
+    tmp_path: Path,
+) -> None:
+    """An ending kept from one batch is reused only for the same assessment, manifest-only
+    flags and nodes: other nodes write their own, and a score of True (equal to 1) is still
+    refused where writing it alone refuses it."""
+    found = Assessment(1, "low", ("p",), ("r (+1)",), (1,))
+    assessed = Assessed((Assessment(0, "low", (), (), ()), found), np.array([1, 1]))
+    first = ResultBatch(["HB1", "HB2"], np.array([False, True]), np.zeros(2, bool),
+                        ("a",), (), assessed)
+    other = replace(first, house_bill=["HB3", "HB4"], answered_by=("b",),
+                    no_answer=("c: down",))
+    with ResultWriter(tmp_path / "a.csv", tmp_path / "a.jsonl") as writer:
+        for batch in (first, other, first):
+            writer.write_batch(batch)
+    with ResultWriter(tmp_path / "b.csv", tmp_path / "b.jsonl") as writer:
+        for batch in (first, other, first):
+            for result in batch:
+                writer.write(result)
+    for suffix in ("csv", "jsonl"):
+        assert (tmp_path / f"a.{suffix}").read_bytes() == (tmp_path / f"b.{suffix}").read_bytes()
+    flagged = replace(first, assessed=Assessed(
+        (assessed.distinct[0], replace(found, score=True)), assessed.code))
+    assert flagged.result(0).score == 1
+    with ResultWriter(tmp_path / "c.csv") as writer:
+        writer.write_batch(first)
+        with pytest.raises(DataError, match="score True is not a whole number"):
+            writer.write_batch(flagged)
