@@ -103,6 +103,7 @@ class WirePart:
     nulls: Ints
 
 
+_NO_NULLS: Ints = np.zeros(0, np.int64)
 _WIRE_KINDS: dict[int, type] = {
     query_pb2.COLUMN_TYPE_FLAG: bool, query_pb2.COLUMN_TYPE_INTEGER: int,
     query_pb2.COLUMN_TYPE_NUMBER: float, query_pb2.COLUMN_TYPE_TEXT: str,
@@ -112,7 +113,7 @@ _WIRE_KINDS: dict[int, type] = {
 
 def wire_part(column: query_pb2.Column, rows: int) -> WirePart:
     """``column`` of a chunk of ``rows`` rows that ``decode_table`` accepted."""
-    nulls = np.unique(np.array(column.nulls, np.int64))
+    nulls = np.unique(np.array(column.nulls, np.int64)) if column.nulls else _NO_NULLS
     kind = _WIRE_KINDS[column.type] if len(nulls) < rows else None
     values: Values | None = None
     if kind is bool:
