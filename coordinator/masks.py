@@ -135,17 +135,15 @@ def from_wire(column: Sequence[PyValue], parts: Sequence[WirePart]) -> TypedColu
     for part in parts:
         present[start + part.nulls] = False
         start += part.rows
-    if kind not in (bool, int, float, str):
+    if kind is None or kind not in _PLACEHOLDERS:  # no values, or lists: value by value
         return TypedColumn(column, (None, present, None))
-    assert kind is not None
     values: Values
     if kind is str:  # texts stay the Python objects decoded
         values = np.array(column, object)
     else:  # a part all null may have been sent as another kind: its values are not used
         values = np.concatenate([
             part.values if part.kind is kind and part.values is not None
-            else np.zeros(part.rows, _DTYPES[kind]) for part in parts]) \
-            if parts else np.zeros(0, _DTYPES[kind])
+            else np.zeros(part.rows, _DTYPES[kind]) for part in parts])
     values[~present] = _PLACEHOLDERS[kind]
     return TypedColumn(column, (kind, present, values))
 

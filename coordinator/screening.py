@@ -11,8 +11,9 @@
    for split shipments (``fedtrade.coordinator.linkage``), each with the
    node's deadline. Every chunk is verified and bound to its request before
    use. Several batches are in flight while the oldest is assessed.
-3. A batch is assessed column by column (``risk.assess_columns``): one mask per
-   rule and node; shipments that meet the same rules with the same values share
+3. A batch is assessed column by column (``risk.assess_columns``), the columns the
+   rules read prepared from the wire as each answer arrives (``masks.from_wire``): one
+   mask per rule and node; shipments that meet the same rules with the same values share
    one assessment, its reasons written once. Results are emitted per batch
    (``ResultBatch``: each shipment's bill, flags and assessment), in manifest order.
 4. A node that is down, slow or refusing does not stop the run: its shipments
