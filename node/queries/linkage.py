@@ -39,23 +39,25 @@ __all__ = ["LINKAGE_RUNS"]
 
 # The shipments of every consignee that holds an asked house bill and has at least
 # :minimum shipments dated within [:start, :stop) (no window of one with fewer is listed):
-# a keyed lookup per asked bill, and for its consignee whether the (consignee, day) index
-# holds a :minimum-th entry in the range (the search stops there), so most consignees (a
-# single parcel) never leave SQL and the asked consignees need no grouping
-# (node.store.indicators keeps ``consignee_parcels`` normalised at import). Ordered fully,
-# so values add up in one order.
+# a keyed lookup per asked bill in the partial index of consignees with more than one
+# shipment at all (most have one: their bills are not in it, and the minimum is at least
+# two), and for its consignee whether the (consignee, day) index holds a :minimum-th entry
+# in the range (the search stops there), so most consignees never leave SQL and the asked
+# consignees need no grouping (node.store.indicators keeps ``consignee_parcels``
+# normalised, and ``several`` set, at import). Ordered fully, so values add up in one order.
 _GROUPS = """
-WITH several AS MATERIALIZED (
+WITH asked AS MATERIALIZED (
     SELECT DISTINCT c.consignee
     FROM {bills}
-    JOIN consignee_parcels c ON c.house_bill = j.value AND c.day >= {start} AND c.day < {stop}
+    JOIN consignee_parcels c ON c.house_bill = j.value AND c.several = 1
+        AND c.day >= {start} AND c.day < {stop}
     WHERE EXISTS (
         SELECT 1 FROM consignee_parcels x
         WHERE x.consignee = c.consignee AND x.day >= {start} AND x.day < {stop}
         LIMIT 1 OFFSET {minimum} - 1)
 )
 SELECT c.consignee, c.day, c.house_bill, c.value, c.currency
-FROM several a JOIN consignee_parcels c ON c.consignee = a.consignee
+FROM asked a JOIN consignee_parcels c ON c.consignee = a.consignee
 WHERE c.day >= {start} AND c.day < {stop}
 ORDER BY c.consignee, c.day, c.house_bill
 """

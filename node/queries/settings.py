@@ -23,6 +23,11 @@ class DisclosureControls:
     # overlapping windows cannot be chained through exact value patterns
     consignee_value_step_usd: float = 50.0
 
+    def __post_init__(self) -> None:
+        # consignee totals look asked parcels up only among consignees with two or more
+        if self.min_consignee_shipments < 2:
+            raise ValueError("min_consignee_shipments must be at least 2")
+
 
 @dataclass(frozen=True)
 class PrivacySettings:

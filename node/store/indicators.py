@@ -15,7 +15,10 @@ included) and by the migration that created them:
   the node's config and are applied per question.
 - ``consignee_parcels``: one row per shipment a consignee total counts, with
   its normalised consignee (``trust.linkage.consignee_material``), its day, its
-  value and currency, indexed by consignee and day and by house bill.
+  value and currency, indexed by consignee and day and by house bill, and
+  whether its consignee has more than one row (``several``). Most consignees
+  receive one parcel and can never reach a total's minimum of two, so a total
+  looks the asked house bills up in a partial index of the others' rows only.
 
 The SQL here is the same that used to run per batch (``node.queries``), with
 the batch replaced by every parcel of the store (``refresh``) or by the parcels
@@ -35,7 +38,7 @@ from collections.abc import Iterable, Mapping
 
 from fedtrade.protocol.matching import best_match, gtin14, normalize_name
 
-__all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "refresh"]
+__all__ = ["SOURCE_TABLES", "TABLES_SQL", "Changes", "add_several", "refresh"]
 
 _PARCEL_TABLES: Mapping[str, str] = {
     "marketplace": """
@@ -87,14 +90,16 @@ CREATE TABLE consignee_parcels (
     day TEXT NOT NULL,
     house_bill TEXT NOT NULL,
     value REAL NOT NULL,
-    currency TEXT NOT NULL
+    currency TEXT NOT NULL,
+    several INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 """
 # Dropped before a whole rebuild and created after it: sorting once is several times
-# cheaper than a million inserts at random places of two B-trees.
+# cheaper than a million inserts at random places of the B-trees.
 _CONSIGNEE_INDEXES: Mapping[str, str] = {
     "consignee_parcels_group": "consignee_parcels (consignee, day)",
     "consignee_parcels_house_bill": "consignee_parcels (house_bill, day)",
+    "consignee_parcels_several": "consignee_parcels (house_bill, day) WHERE several = 1",
 }
 _CONSIGNEE_INDEXES_SQL = "".join(
     f"CREATE INDEX {name} ON {columns};\n" for name, columns in _CONSIGNEE_INDEXES.items())
@@ -390,16 +395,63 @@ def _rebuild(conn: sqlite3.Connection, role: str, full: bool) -> None:
     conn.create_function("fedtrade_name_strength", 1, functools.cache(lists.name_strength),
                          deterministic=True)
     scope = _Scope(full)
+    regrouped = _Regrouped(conn, full)
+    regrouped.note(scope)  # the consignees of the rows about to go
     for table in ("parcel_indicators", "consignee_parcels"):  # no WHERE: SQLite truncates
         conn.execute(f"DELETE FROM {table}" + ("" if full else f" WHERE {scope:{table}}"))
     conn.execute(_PARCELS[role].format(scope=scope))
     _normalise_consignees(conn, role, scope)
     for name in _CONSIGNEE_INDEXES if full else ():
         conn.execute(f"DROP INDEX {name}")
-    conn.execute(f"INSERT INTO consignee_parcels {_CONSIGNEE_ROWS[role].format(scope=scope)}")
+    conn.execute("INSERT INTO consignee_parcels (consignee, day, house_bill, value, currency) "
+                 + _CONSIGNEE_ROWS[role].format(scope=scope))
     for name, columns in _CONSIGNEE_INDEXES.items() if full else ():
         conn.execute(f"CREATE INDEX {name} ON {columns}")
     conn.execute("DELETE FROM temp.fedtrade_consignees")
+    regrouped.note(scope)  # and of the rows written
+    regrouped.mark()
+
+
+class _Regrouped:
+    """The consignees whose number of rows a rebuild may change (every one when whole),
+    so ``consignee_parcels.several`` is set again for their rows, and only theirs."""
+
+    _TABLE = "temp.fedtrade_regrouped"
+
+    def __init__(self, conn: sqlite3.Connection, full: bool) -> None:
+        self.conn, self.full = conn, full
+        if not full:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self._TABLE} "
+                         "(consignee BLOB PRIMARY KEY) WITHOUT ROWID")
+            conn.execute(f"DELETE FROM {self._TABLE}")
+
+    def note(self, scope: _Scope) -> None:
+        if not self.full:
+            self.conn.execute(f"INSERT OR IGNORE INTO {self._TABLE} "
+                              f"SELECT consignee FROM consignee_parcels c WHERE {scope:c}")
+
+    def mark(self) -> None:
+        """Set ``several`` where it changed; rows it stays the same for are not written
+        (each written row costs a publish to PostgreSQL a comparison of its house bill)."""
+        mine = "1" if self.full else f"consignee IN (SELECT consignee FROM {self._TABLE})"
+        self.conn.execute(
+            f"UPDATE consignee_parcels SET several = 1 - several WHERE {mine} AND several != "
+            f"(consignee IN (SELECT consignee FROM consignee_parcels WHERE {mine} "
+            "GROUP BY consignee HAVING count(*) > 1))")
+        if not self.full:
+            self.conn.execute(f"DELETE FROM {self._TABLE}")
+
+
+def add_several(conn: sqlite3.Connection) -> None:
+    """Give a store's ``consignee_parcels`` (built before it had one) its ``several`` column
+    and partial index, and set them: a migration step, far cheaper than a whole rebuild."""
+    columns = {row[1] for row in conn.execute("PRAGMA main.table_info(consignee_parcels)")}
+    if "several" not in columns:
+        conn.execute("ALTER TABLE consignee_parcels ADD COLUMN several INTEGER NOT NULL "
+                     "DEFAULT 0")
+        name = "consignee_parcels_several"
+        conn.execute(f"CREATE INDEX {name} ON {_CONSIGNEE_INDEXES[name]}")
+    _Regrouped(conn, full=True).mark()
 
 
 def refresh(conn: sqlite3.Connection, role: str) -> None:

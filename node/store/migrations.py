@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from fedtrade.node.store.indicators import TABLES_SQL, refresh
+from fedtrade.node.store.indicators import TABLES_SQL, add_several, refresh
 from fedtrade.node.store.schema import check_role
 from fedtrade.trust.errors import ConfigError
 
@@ -435,6 +435,18 @@ def _add_rebuild(role: str) -> None:
 for _role in _REBUILDS:
     _add_rebuild(_role)
 
+# consignee_parcels.several and its partial index (node.store.indicators), set from the
+# rows a store holds.
+_SEVERAL = "0006_consignee_parcels_several"
+
+
+def _add_several(role: str) -> None:
+    _ROLE[role](name=_SEVERAL)(lambda db: add_several(db.conn))
+
+
+for _role in _ROLE:
+    _add_several(_role)
+
 
 def _stored_role(db: Database) -> str | None:
     if not db["store_meta"].exists():
@@ -445,7 +457,8 @@ def _stored_role(db: Database) -> str | None:
 
 def _check_known_migrations(db: Database, path: Path, role: str) -> None:
     known = {name for name, _ in (*_COMMON_STEPS, *_LATER_STEPS, *_ROLE_STEPS[role])} | \
-        {_KEEP_SEEN, _ROLE_LATER[role]} | ({_REBUILDS[role]} if role in _REBUILDS else set())
+        {_KEEP_SEEN, _ROLE_LATER[role], _SEVERAL} | \
+        ({_REBUILDS[role]} if role in _REBUILDS else set())
     applied = {m.name for m in _COMMON.applied(db)} | {m.name for m in _ROLE[role].applied(db)}
     unknown = sorted(applied - known)
     if unknown:

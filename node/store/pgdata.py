@@ -83,13 +83,22 @@ def _table_ddl(lite: sqlite3.Connection, table: str) -> str:
     if key:
         defs.append(f"PRIMARY KEY ({', '.join(key)})")
     out = [f"CREATE TABLE {table} ({', '.join(defs)});"]
-    for _, index, unique, origin, _partial in lite.execute(f"PRAGMA index_list({table})"):
+    for _, index, unique, origin, partial in lite.execute(f"PRAGMA index_list({table})"):
         if origin == "pk":
             continue
         names = [row[2] for row in lite.execute(f"PRAGMA index_info({index})")]
         kind = "UNIQUE INDEX" if unique else "INDEX"
-        out.append(f"CREATE {kind} {index} ON {table} ({', '.join(names)});")
+        where = f" WHERE {_predicate(lite, index)}" if partial else ""
+        out.append(f"CREATE {kind} {index} ON {table} ({', '.join(names)}){where};")
     return "\n".join(out)
+
+
+def _predicate(lite: sqlite3.Connection, index: str) -> str:
+    """A partial index's condition, as its CREATE INDEX in the SQLite schema states it (the
+    store's own DDL: a plain comparison both dialects read alike)."""
+    (sql,) = lite.execute("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?",
+                          (index,)).fetchone()
+    return str(sql).rpartition(" WHERE ")[2]
 
 
 def ddl(lite: sqlite3.Connection, role: str) -> str:

@@ -68,6 +68,13 @@ IRREGULAR: dict[str, Callable[[int, list[str]], str | None]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow reads 64 KiB at a time (not the 1 MiB it reads in use), so the files here
+    turn irregular past a first run of rows and a batch after it."""
+    monkeypatch.setattr(attest_rows, "_BATCH_BYTES", 1 << 16)
+
+
 @pytest.fixture
 def csv_takes_over(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The rows the csv reading was asked to skip, each time it took over."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from fedtrade.node.store.columns import FLAG, SqlValue
+from fedtrade.node.store.importer import import_path
+from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.schema import TABLES
 
 Row = dict[str, SqlValue]
@@ -175,6 +177,27 @@ def write_jsonl(path: Path, table: str, rows: Iterable[Mapping[str, SqlValue]]) 
         for row in rows:
             obj = {k: (bool(v) if k in flags else v) for k, v in row.items()}
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return path
+
+
+def carrier_store(folder: Path) -> Path:
+    """A new carrier store in ``folder`` holding the sample masters."""
+    db = folder / "store.db"
+    open_store(db, "carrier").close()
+    import_path(db, "carrier", "masters",
+                write_csv(folder / "m.csv", "masters", SAMPLES["masters"]), progress=False)
+    return db
+
+
+def versioned_house_bills(path: Path, rows: Sequence[tuple[Row, int | None]]) -> Path:
+    """A house_bills CSV with a version column (empty where the version is None)."""
+    names = TABLES["house_bills"].column_names
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([*names, "version"])
+        for row, version in rows:
+            writer.writerow([*("" if row[n] is None else row[n] for n in names),
+                             "" if version is None else version])
     return path
 
 

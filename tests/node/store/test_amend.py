@@ -6,7 +6,6 @@ import csv
 import json
 import sqlite3
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,23 @@ from fedtrade.node.queries.settings import QuerySettings
 from fedtrade.node.queries.spec import Execution
 from fedtrade.node.store import identifiers as ids
 from fedtrade.node.store.importer import import_path
-from fedtrade.node.store.migrations import open_store
 from fedtrade.node.store.report import ImportReport
-from fedtrade.node.store.schema import TABLES
 from fedtrade.protocol.catalogue import CATALOGUE
 from fedtrade.protocol.params import validate_params
 from fedtrade.protocol.wire import PyValue
 from fedtrade.trust.errors import DataError, FedtradeError
-from tests.node.store.samples import SAMPLES, Row, dump, stored_rows, write_csv, write_jsonl
+from tests.node.store.samples import (
+    SAMPLES,
+    Row,
+    carrier_store,
+    dump,
+    stored_rows,
+    write_csv,
+    write_jsonl,
+)
+from tests.node.store.samples import (
+    versioned_house_bills as _versioned,
+)
 
 # Versions 1..3 of one house bill, each changing what a carrier corrects in practice.
 VERSIONS: dict[int, Row] = {
@@ -35,26 +43,6 @@ VERSIONS: dict[int, Row] = {
             preload_status="hold"),
 }
 DATA_TABLES = ("masters", "house_bills", "row_versions")
-
-
-def _carrier_store(folder: Path) -> Path:
-    db = folder / "store.db"
-    open_store(db, "carrier").close()
-    import_path(db, "carrier", "masters",
-                write_csv(folder / "m.csv", "masters", SAMPLES["masters"]), progress=False)
-    return db
-
-
-def _versioned(path: Path, rows: Sequence[tuple[Row, int | None]]) -> Path:
-    """A house_bills CSV with a version column (empty where the version is None)."""
-    names = TABLES["house_bills"].column_names
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([*names, "version"])
-        for row, version in rows:
-            writer.writerow([*("" if row[n] is None else row[n] for n in names),
-                             "" if version is None else version])
-    return path
 
 
 def _import(db: Path, path: Path, **options: object) -> ImportReport:
@@ -84,7 +72,7 @@ def _data(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_a_later_version_replaces_the_row_and_the_change_is_logged(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     other = dict(SAMPLES["house_bills"][1])
     first = _import(db, _versioned(tmp_path / "v1.csv", [(VERSIONS[1], 1), (other, None)]))
     assert _counts(first) == (2, 0, 0, 0, 0)
@@ -105,7 +93,7 @@ def test_a_later_version_replaces_the_row_and_the_change_is_logged(tmp_path: Pat
 
 
 def test_a_resent_row_is_a_no_op(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, _versioned(tmp_path / "a.csv", [(VERSIONS[1], 1), (VERSIONS[2], 2)]))
     before = dump(db)
     # the same versions again, in another file (a different file, so not skipped whole)
@@ -116,7 +104,7 @@ def test_a_resent_row_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_within_one_file_a_later_version_is_an_amendment(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     path = write_jsonl(tmp_path / "house_bills.jsonl", "house_bills",
                        [dict(VERSIONS[1], version=1), dict(VERSIONS[3], version=3)])
     report = import_path(db, "carrier", None, path, progress=False)
@@ -126,7 +114,7 @@ def test_within_one_file_a_later_version_is_an_amendment(tmp_path: Path) -> None
 
 
 def test_a_stale_version_is_reported_and_not_applied(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, _versioned(tmp_path / "v3.csv", [(VERSIONS[3], 3)]))
     new = dict(SAMPLES["house_bills"][1])
     report = _import(db, _versioned(tmp_path / "late.csv", [(VERSIONS[1], 1), (new, None)]))
@@ -139,7 +127,7 @@ def test_a_stale_version_is_reported_and_not_applied(tmp_path: Path) -> None:
 
 
 def test_other_values_under_a_stored_version_refuse_the_file(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, _versioned(tmp_path / "v2.csv", [(VERSIONS[2], 2)]))
     before = dump(db)
     path = _versioned(tmp_path / "bad.csv", [(VERSIONS[3], 2)])
@@ -150,7 +138,7 @@ def test_other_values_under_a_stored_version_refuse_the_file(tmp_path: Path) -> 
 
 
 def test_quarantine_refuses_a_conflicting_version_and_applies_the_rest(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     other = dict(SAMPLES["house_bills"][1])
     path = _versioned(tmp_path / "mixed.csv",
                       [(VERSIONS[1], 1), (VERSIONS[2], 1), (other, 1), (VERSIONS[3], 3)])
@@ -165,7 +153,7 @@ def test_quarantine_refuses_a_conflicting_version_and_applies_the_rest(tmp_path:
 
 
 def test_a_version_that_is_not_a_whole_number_is_a_row_error(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     path = write_jsonl(tmp_path / "house_bills.jsonl", "house_bills",
                        [dict(VERSIONS[1], version="two")])
     with pytest.raises(DataError, match=r"jsonl:1: version: 'two' is a JSON string, not a whole"):
@@ -178,11 +166,11 @@ def test_any_order_of_resent_versions_ends_in_the_same_store(arrivals: list[int]
     """One file per arrival: whatever the order and repeats, the latest version stays."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        db = _carrier_store(folder)
+        db = carrier_store(folder)
         for n, version in enumerate(arrivals):
             _import(db, _versioned(folder / f"{n}.csv", [(VERSIONS[version], version)]))
         (folder / "expected").mkdir()
-        expected_db = _carrier_store(folder / "expected")
+        expected_db = carrier_store(folder / "expected")
         latest = max(arrivals)
         _import(expected_db, _versioned(folder / "latest.csv", [(VERSIONS[latest], latest)]))
         assert _data(db) == _data(expected_db)
@@ -190,7 +178,7 @@ def test_any_order_of_resent_versions_ends_in_the_same_store(arrivals: list[int]
 
 
 def test_interrupted_amendment_import_leaves_the_store_unchanged(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     bills = [dict(VERSIONS[1], house_bill=f"HB000{n}") for n in range(1, 5)]
     _import(db, _versioned(tmp_path / "v1.csv", [(row, 1) for row in bills]))
     before = dump(db)
@@ -203,7 +191,7 @@ def test_interrupted_amendment_import_leaves_the_store_unchanged(tmp_path: Path)
 
 
 def test_rounded_money_keeps_its_original_in_the_store(tmp_path: Path) -> None:
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     path = write_csv(tmp_path / "hb.csv", "house_bills",
                      [dict(VERSIONS[1], declared_value="556.636")])
     _import(db, path)
@@ -232,7 +220,7 @@ def _run(db: Path, role: str, query: str, fields: tuple[str, ...]) -> dict[str, 
 def test_a_reshipment_on_a_new_master_is_what_carrier_queries_see(tmp_path: Path) -> None:
     """The carrier re-sends a house bill as a later version on another flight: per-shipment
     queries answer for the reshipment, and the first shipment stays in the amendment log."""
-    db = _carrier_store(tmp_path)
+    db = carrier_store(tmp_path)
     _import(db, _versioned(tmp_path / "first.csv", [(VERSIONS[1], None)]))
     assert _run(db, "carrier", "security_profile", ("preload_status",))["preload_status"] \
         == "accepted"
