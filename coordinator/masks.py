@@ -6,23 +6,33 @@ value by value in Python (``Rule.matches``): a null never matches, a flag
 equals only a flag (false is not 0), an integer equals a number of the same
 value. A column that mixes kinds (only a hand-made one can) is compared value
 by value.
+
+Answers arrive from the wire typed: ``wire_part`` takes each chunk's numbers and
+flags as numpy arrays straight from its message, and ``from_wire`` puts the chunks
+of a column together as ``TypedColumn`` would prepare its decoded values, without
+a Python object per value.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import count, repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from fedtrade.protocol.wire import PyValue
+from fedtrade.protos import query_pb2
 
-__all__ = ["TypedColumn"]
+__all__ = ["TypedColumn", "WirePart", "from_wire", "wire_part"]
 
 Flags = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+Values = npt.NDArray[np.generic]
+# the one kind, where there is one; where they are not null; the values as one array
+Typed = tuple[type | None, Flags, Values | None]
 _NUMERIC = (int, float)
 
 
@@ -31,17 +41,10 @@ class TypedColumn:
     values, the values as one numpy array (or None: compared value by value) and where
     they are not null."""
 
-    def __init__(self, column: Sequence[PyValue]) -> None:
+    def __init__(self, column: Sequence[PyValue], typed: Typed | None = None) -> None:
+        """``typed``: what preparing ``column`` gives, already known (``from_wire``)."""
         self.column = column
-        kinds = set(map(type, column))
-        nulls = type(None) in kinds
-        kinds.discard(type(None))
-        kind = next(iter(kinds)) if len(kinds) == 1 else None
-        self.kind = kind if kind in (bool, int, float, str) else None
-        self.present: Flags = np.fromiter(map(operator.is_not, column, repeat(None)), bool,
-                                          len(column)) if nulls else np.ones(len(column), bool)
-        self.values = None if self.kind is None else \
-            _as_array(column, self.kind, fill=nulls)
+        self.kind, self.present, self.values = typed or _prepare(column)
 
     def mask(self, equals_any: Sequence[PyValue] | None,
              equals_none_of: Sequence[PyValue] | None, below: float | None,
@@ -78,7 +81,74 @@ class TypedColumn:
                                count()), np.int64, len(positions))
 
 
-_PLACEHOLDERS: dict[type, PyValue] = {bool: False, int: 0, float: 0.0, str: ""}
+def _prepare(column: Sequence[PyValue]) -> Typed:
+    kinds = set(map(type, column))
+    nulls = type(None) in kinds
+    kinds.discard(type(None))
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    kind = kind if kind in (bool, int, float, str) else None
+    present: Flags = np.fromiter(map(operator.is_not, column, repeat(None)), bool,
+                                 len(column)) if nulls else np.ones(len(column), bool)
+    return kind, present, None if kind is None else _as_array(column, kind, fill=nulls)
+
+
+@dataclass(frozen=True)
+class WirePart:
+    """One chunk's part of an answer column: the kind of its values (None: all null), its
+    numbers or flags as sent (a null holds whatever the sender put there), and its nulls."""
+
+    rows: int
+    kind: type | None
+    values: Values | None
+    nulls: Ints
+
+
+_NO_NULLS: Ints = np.zeros(0, np.int64)
+_WIRE_KINDS: dict[int, type] = {
+    query_pb2.COLUMN_TYPE_FLAG: bool, query_pb2.COLUMN_TYPE_INTEGER: int,
+    query_pb2.COLUMN_TYPE_NUMBER: float, query_pb2.COLUMN_TYPE_TEXT: str,
+    query_pb2.COLUMN_TYPE_TEXT_LIST: list,
+}
+
+
+def wire_part(column: query_pb2.Column, rows: int) -> WirePart:
+    """``column`` of a chunk of ``rows`` rows that ``decode_table`` accepted."""
+    nulls = np.unique(np.array(column.nulls, np.int64)) if column.nulls else _NO_NULLS
+    kind = _WIRE_KINDS[column.type] if len(nulls) < rows else None
+    values: Values | None = None
+    if kind is bool:
+        values = np.array(column.flags, bool)
+    elif kind is int:
+        values = np.array(column.integers, np.int64)
+    elif kind is float:
+        values = np.array(column.numbers, np.float64)
+    return WirePart(rows, kind, values, nulls)
+
+
+def from_wire(column: Sequence[PyValue], parts: Sequence[WirePart]) -> TypedColumn:
+    """The TypedColumn of ``column``, the values decoded from ``parts`` in order, prepared
+    from the parts: the same kind, values and nulls as preparing the values one by one."""
+    kinds = {part.kind for part in parts} - {None}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    present = np.ones(len(column), bool)
+    start = 0
+    for part in parts:
+        present[start + part.nulls] = False
+        start += part.rows
+    if kind is None or kind not in _PLACEHOLDERS:  # no values, or lists: value by value
+        return TypedColumn(column, (None, present, None))
+    values: Values
+    if kind is str:  # texts stay the Python objects decoded
+        values = np.array(column, object)
+    else:  # a part all null may have been sent as another kind: its values are not used
+        values = np.concatenate([
+            part.values if part.kind is kind and part.values is not None
+            else np.zeros(part.rows, _DTYPES[kind]) for part in parts])
+    values[~present] = _PLACEHOLDERS[kind]
+    return TypedColumn(column, (kind, present, values))
+
+
+_PLACEHOLDERS: dict[type, bool | int | float | str] = {bool: False, int: 0, float: 0.0, str: ""}
 # texts stay Python objects: numpy's fixed-width text would drop trailing NULs
 _DTYPES: dict[type, type] = {bool: bool, int: np.int64, float: np.float64, str: object}
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import operator
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from itertools import chain, repeat
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO
@@ -27,7 +27,7 @@ from fedtrade.coordinator.results import (
     ResultBatch,
     ShipmentResult,
 )
-from fedtrade.coordinator.risk import distinct_rows, worklist
+from fedtrade.coordinator.risk import Assessment, distinct_rows, worklist
 from fedtrade.trust.errors import DataError
 
 __all__ = [
@@ -48,6 +48,12 @@ LIST_SEPARATORS: dict[str, str] = {
 }
 
 _SCORE = re.compile(r"-?[0-9]+")
+# What json.dumps(..., ensure_ascii=False) escapes in a text; a text without any is written
+# between quotes as it is.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+_JSON_BILL = '{"house_bill": "'
+# line endings ``write_batch`` keeps (a few hundred bytes each) before it starts again
+_KEPT_ENDINGS = 4096
 
 
 @contextmanager
@@ -126,6 +132,8 @@ class ResultWriter:
         self._line = io.StringIO()
         # The default "\r\n" line ending (RFC 4180) also makes the writer quote a lone "\r".
         self._row_writer = csv.writer(self._line)
+        self._endings: dict[tuple[Assessment, type, int, tuple[str, ...], tuple[str, ...]],
+                            tuple[str, str]] = {}
 
     def __enter__(self) -> Self:
         with ExitStack() as stack:
@@ -159,6 +167,26 @@ class ResultWriter:
             *(sep.join(getattr(result, column)) for column, sep in LIST_SEPARATORS.items())])
         return self._take_line()
 
+    def _ending(self, batch: ResultBatch, index: int) -> tuple[str, str]:
+        """What follows the house bill of result ``index`` (whose bill holds no ",") in
+        results.csv and in results.jsonl ('", "risk_level": ...}'), checked; kept for the
+        results after it with the same assessment, flags and nodes, whatever their bill."""
+        found = batch.assessed.at(index)
+        # type: a score of True equals 1 but is refused
+        key = (found, type(found.score), int(batch.manifest_only_code[index]),
+               batch.answered_by, batch.no_answer)
+        ending = self._endings.get(key)
+        if ending is None:
+            result = batch.result(index)
+            _check(result)
+            ending = (self._csv_line(result)[len(result.house_bill):],
+                      '", ' + self._json_line(result).split(", ", 1)[1]
+                      if self.jsonl_path is not None else "")
+            if len(self._endings) >= _KEPT_ENDINGS:
+                self._endings.clear()
+            self._endings[key] = ending
+        return ending
+
     @staticmethod
     def _json_line(result: ShipmentResult) -> str:
         record = {
@@ -185,27 +213,28 @@ class ResultWriter:
     def write_batch(self, batch: ResultBatch) -> None:
         """Write a batch column-wise: results with the same assessment and manifest-only
         flags differ only in their house bill, so each line is a bill and one of a few
-        line endings, each written (and checked) once."""
+        line endings, each written (and checked) once a run (``_ending``)."""
         out, jsonl = self._files()
         bills = batch.house_bill
-        if "" in bills or any(c in "".join(bills) for c in ',"\r\n'):
+        joined = "".join(bills)
+        if "" in bills or any(c in joined for c in ',"\r\n'):
             for result in batch:  # text CSV would quote: row by row
                 self.write(result)
             return
         # each shipment's line ending: its assessment and its manifest-only outcome
         first, ending = distinct_rows([batch.assessed.code * 4 + batch.manifest_only_code])
-        samples = [batch.result(index) for index in first.tolist()]
-        for sample in samples:
-            _check(sample)
-        endings = np.array([self._csv_line(r)[len(r.house_bill):] for r in samples], object)
-        out.write("".join(map(operator.add, bills, endings[ending].tolist())))
+        endings = [self._ending(batch, index) for index in first.tolist()]
+        out.write("".join(chain.from_iterable(zip(
+            bills, np.array([e[0] for e in endings], object)[ending].tolist(), strict=True))))
         if jsonl is not None:
-            # the record without its house bill, after '{"house_bill": "..."'
-            tails = np.array([", " + self._json_line(r).split(", ", 1)[1] for r in samples],
-                             object)
-            jsonl.write("".join(
-                f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tail}'
-                for bill, tail in zip(bills, tails[ending].tolist(), strict=True)))
+            tails = np.array([e[1] for e in endings], object)[ending].tolist()
+            if _JSON_ESCAPED.search(joined) is None:  # each bill is its JSON text
+                jsonl.write("".join(chain.from_iterable(
+                    zip(repeat(_JSON_BILL), bills, tails, strict=False))))  # repeat: endless
+            else:
+                jsonl.write("".join(
+                    f'{{"house_bill": {json.dumps(bill, ensure_ascii=False)}{tail[1:]}'
+                    for bill, tail in zip(bills, tails, strict=True)))
         self.written += len(bills)
 
 

@@ -345,12 +345,14 @@ def assess_columns(
     size: int,
     split_reasons: Mapping[int, str],
     entry_gaps: Mapping[int, str],
+    prepared: Mapping[tuple[str, str], TypedColumn] | None = None,
 ) -> Assessed:
     """Score a batch column by column.
 
     ``answers`` maps node id -> (role, indicator columns), each column holding one
     value per shipment of the batch, in batch order; ``split_reasons`` and
-    ``entry_gaps`` map positions to their reasons. Each rule is one mask per node;
+    ``entry_gaps`` map positions to their reasons; ``prepared`` holds columns already
+    prepared, by (node id, field) (``masks.from_wire``). Each rule is one mask per node;
     reasons are written once per combination of values that meets it, and each
     combination of reasons met is one Assessment.
     """
@@ -358,7 +360,7 @@ def assess_columns(
     # its reasons, and per shipment the index of the reason it gives (-1: not met)
     met: list[tuple[int, str | None, list[str], Ints]] = []
     nodes = sorted(answers.items())
-    typed: dict[tuple[str, str], TypedColumn] = {}  # each column read once for all rules
+    typed = dict(prepared or {})  # each column read once for all rules
     for rule in rules.rules:
         node_ids, read, masks = [], [], []
         for node_id, (role, node_columns) in nodes:

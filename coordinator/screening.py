@@ -11,8 +11,9 @@
    for split shipments (``fedtrade.coordinator.linkage``), each with the
    node's deadline. Every chunk is verified and bound to its request before
    use. Several batches are in flight while the oldest is assessed.
-3. A batch is assessed column by column (``risk.assess_columns``): one mask per
-   rule and node; shipments that meet the same rules with the same values share
+3. A batch is assessed column by column (``risk.assess_columns``), the columns the
+   rules read prepared from the wire as each answer arrives (``masks.from_wire``): one
+   mask per rule and node; shipments that meet the same rules with the same values share
    one assessment, its reasons written once. Results are emitted per batch
    (``ResultBatch``: each shipment's bill, flags and assessment), in manifest order.
 4. A node that is down, slow or refusing does not stop the run: its shipments
@@ -52,6 +53,7 @@ from fedtrade.coordinator.linkage import (
     windows,
 )
 from fedtrade.coordinator.manifest import Batch, SplitRule, scan_manifest
+from fedtrade.coordinator.masks import TypedColumn, WirePart, from_wire, wire_part
 from fedtrade.coordinator.memory import trim_freed_memory
 from fedtrade.coordinator.results import (
     UNDERVALUATION,
@@ -98,6 +100,8 @@ class _Answer:
     seconds: float
     error: FedtradeError | None
     totals: Totals
+    # the columns the rules read, prepared from the wire
+    typed: Mapping[str, TypedColumn] = field(default_factory=dict)
 
 
 # a batch in flight and each asked node's answers to come
@@ -140,33 +144,41 @@ def _ask_node(
     """Ask one node about one batch (``shipments``: its house bills as the question's
     table, made once for every node): its indicators, then its consignee totals."""
     started = time.monotonic()
+    typed: Mapping[str, TypedColumn] = {}
     try:
-        columns: Columns | None = _indicators(coordinator, node_id, batch, shipments, context,
-                                              blocks)
+        columns: Columns | None
+        columns, typed = _indicators(coordinator, node_id, batch, shipments, context, blocks)
         error = None
     except FedtradeError as exc:
         columns, error = None, exc
     seconds = time.monotonic() - started
     return _Answer(columns, seconds, error,
-                   ask_totals(coordinator, node_id, questions, context, blocks))
+                   ask_totals(coordinator, node_id, questions, context, blocks), typed)
 
 
 def _indicators(
     coordinator: Coordinator, node_id: str, batch: Batch, shipments: query_pb2.Value,
     context: QueryContext, blocks: Sequence[Envelope],
-) -> Columns:
+) -> tuple[Columns, dict[str, TypedColumn]]:
+    """The node's answer columns, and those the rules read prepared from the wire."""
     chunks = coordinator.screen(node_id, INDICATOR_QUERY, {"shipments": shipments}, context,
                                 attestations=blocks)
+    read = coordinator.config.risk.fields_for(coordinator.config.nodes[node_id].role)
     columns: dict[str, list[PyValue]] = {}
+    parts: dict[str, list[WirePart]] = {}
     for chunk in chunks:
-        for name, values in decode_table(chunk.table).columns.items():
+        table = decode_table(chunk.table)
+        for name, values in table.columns.items():
             columns.setdefault(name, []).extend(values)
+        for column in chunk.table.columns:
+            if column.name in read:
+                parts.setdefault(column.name, []).append(wire_part(column, table.row_count))
     if columns.get("house_bill") != batch.house_bill:
         raise VerificationError(
             f"{node_id} answered for other shipments than asked, or in another order; "
             "its answer is not used"
         )
-    return columns
+    return columns, {name: from_wire(columns[name], found) for name, found in parts.items()}
 
 
 @dataclass
@@ -362,6 +374,7 @@ def screen_manifest(
             trim_freed_memory()  # the batch before's answers, among those still in flight
             batch, futures = pending.popleft()
             answers: dict[str, Columns] = {}
+            prepared: dict[tuple[str, str], TypedColumn] = {}
             missing: dict[str, str] = {}
             with clock.phase("wait for the nodes"):
                 replies = {node_id: future.result() for node_id, future in futures.items()}
@@ -380,13 +393,14 @@ def screen_manifest(
                     run.failure(missing[node_id], settings.max_consecutive_failures)
                     continue
                 answers[node_id] = reply.columns
+                prepared.update(((node_id, name), column) for name, column in reply.typed.items())
                 run.answered += 1
                 run.consecutive_failures = 0
                 run.seconds.append(reply.seconds)
                 advance(node_id, len(batch.house_bill))
             with clock.phase("assess"):
                 results = _results(coordinator, runs, answers, missing, splits, batch,
-                                   started.date())
+                                   started.date(), prepared)
                 tally.add(results)
             with clock.phase("write the results"):
                 emit(results)
@@ -439,6 +453,7 @@ def _results(
     coordinator: Coordinator, runs: Mapping[str, _NodeRun],
     answers: Mapping[str, Columns], missing: Mapping[str, str],
     splits: Mapping[int, str], batch: Batch, today: date,
+    prepared: Mapping[tuple[str, str], TypedColumn] | None = None,
 ) -> ResultBatch:
     """Disposition of a batch: the nodes' answers, split and entry-gap reasons weighed
     into scores, levels and reasons."""
@@ -450,7 +465,7 @@ def _results(
     assessed = assess_columns(
         rules,
         {node_id: (runs[node_id].entry.role, columns) for node_id, columns in answers.items()},
-        len(batch.house_bill), splits, gaps)
+        len(batch.house_bill), splits, gaps, prepared)
     return ResultBatch(
         house_bill=batch.house_bill, low_value=batch.low_value,
         manifest_split=batch.manifest_split, answered_by=tuple(answers),

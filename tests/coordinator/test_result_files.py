@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -282,8 +283,8 @@ _PATTERNS = _items(";")
 
 @st.composite
 def result_batches(draw: st.DrawFn, patterns: st.SearchStrategy[tuple[str, ...]] = _PATTERNS,
-                   ) -> ResultBatch:
-    bills = draw(st.lists(_BILLS, min_size=1, max_size=12))
+                   bills_strategy: st.SearchStrategy[str] = _BILLS) -> ResultBatch:
+    bills = draw(st.lists(bills_strategy, min_size=1, max_size=12))
     size = len(bills)
     flags = st.lists(st.booleans(), min_size=size, max_size=size)
     low, split = np.array(draw(flags), bool), np.array(draw(flags), bool)
@@ -316,3 +317,59 @@ def test_a_batch_is_written_as_its_results_one_by_one(
         assert (folder / f"a.{suffix}").read_bytes() == (folder / f"b.{suffix}").read_bytes()
     assert [r.house_bill for r in read_results(folder / "a.csv")] == \
         [bill for batch in batches for bill in batch.house_bill]
+
+
+# Bills JSON escapes (backslash, control characters) or writes as they are (other unicode,
+# U+2028, DEL), but without what makes text CSV quote: the column-wise CSV path.
+_JSON_BILLS = st.one_of(
+    st.sampled_from(["HB1", "A\\B", "T\tAB", "\x00", "\x1f", "\u2028", "\x7f", "\u00e9\U0001f600",
+                     "\ud800", " ", "HB1"]),
+    st.text(st.characters(exclude_characters=',"\r\n'), min_size=1, max_size=6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(result_batches(bills_strategy=_JSON_BILLS), max_size=3))
+def test_a_batch_of_any_bills_writes_the_json_lines_of_its_results(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[ResultBatch],
+) -> None:
+    """A bill written between quotes as it is, or escaped where JSON needs it: the lines are
+    those json.dumps gives each result (in memory: UTF-8 would refuse a lone surrogate)."""
+    folder = tmp_path_factory.mktemp("json")
+    for batch in batches:
+        with ResultWriter(folder / "a.csv", folder / "a.jsonl") as writer:
+            writer._csv, writer._jsonl = io.StringIO(), io.StringIO()
+            writer.write_batch(batch)
+            written = writer._jsonl.getvalue()
+        assert written == "".join(ResultWriter._json_line(r) for r in batch)
+        for line, result in zip(written.split("\n"), batch, strict=False):
+            assert json.loads(line)["house_bill"] == result.house_bill
+
+
+def test_line_endings_kept_between_batches_are_those_of_their_nodes_and_checks(
+    tmp_path: Path,
+) -> None:
+    """An ending kept from one batch is reused only for the same assessment, manifest-only
+    flags and nodes: other nodes write their own, and a score of True (equal to 1) is still
+    refused where writing it alone refuses it."""
+    found = Assessment(1, "low", ("p",), ("r (+1)",), (1,))
+    assessed = Assessed((Assessment(0, "low", (), (), ()), found), np.array([1, 1]))
+    first = ResultBatch(["HB1", "HB2"], np.array([False, True]), np.zeros(2, bool),
+                        ("a",), (), assessed)
+    other = replace(first, house_bill=["HB3", "HB4"], answered_by=("b",),
+                    no_answer=("c: down",))
+    with ResultWriter(tmp_path / "a.csv", tmp_path / "a.jsonl") as writer:
+        for batch in (first, other, first):
+            writer.write_batch(batch)
+    with ResultWriter(tmp_path / "b.csv", tmp_path / "b.jsonl") as writer:
+        for batch in (first, other, first):
+            for result in batch:
+                writer.write(result)
+    for suffix in ("csv", "jsonl"):
+        assert (tmp_path / f"a.{suffix}").read_bytes() == (tmp_path / f"b.{suffix}").read_bytes()
+    flagged = replace(first, assessed=Assessed(
+        (assessed.distinct[0], replace(found, score=True)), assessed.code))
+    assert flagged.result(0).score == 1
+    with ResultWriter(tmp_path / "c.csv") as writer:
+        writer.write_batch(first)
+        with pytest.raises(DataError, match="score True is not a whole number"):
+            writer.write_batch(flagged)
