@@ -18,6 +18,7 @@ from fedtrade.coordinator.tls import explain_tls_failure, secure_channel
 from fedtrade.coordinator.verify import verify_answer, verify_chunk_chain
 from fedtrade.protocol.catalogue import DESCRIBE
 from fedtrade.protocol.limits import DEFAULT_MESSAGE_BYTES, MAX_MESSAGE_BYTES
+from fedtrade.protocol.protobuf_fields import length_delimited
 from fedtrade.protocol.rpc_errors import rpc_failure
 from fedtrade.protocol.wire import (
     PAYLOAD_QUERY,
@@ -41,8 +42,6 @@ ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 ParamValue = PyValue | query_pb2.Value
 
 _SCREEN_METHOD = f"/{node_pb2.DESCRIPTOR.services_by_name['NodeService'].full_name}/Screen"
-# ScreenRequest.envelope: field 1, length-delimited
-_SCREEN_ENVELOPE_KEY = b"\x0a"
 # a node's channel, its stub and its Screen call taking the request serialized
 _Channel = tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub,
                  "grpc.UnaryStreamMultiCallable[bytes, node_pb2.ScreenResponse]"]
@@ -272,14 +271,8 @@ def _received(
 
 
 def screen_request_bytes(envelope: bytes) -> bytes:
-    """A ``ScreenRequest`` holding the serialized ``envelope``, as protobuf serializes it:
-    the field's key, the length as a varint, the bytes."""
-    length, varint = len(envelope), bytearray()
-    while length >= 0x80:
-        varint.append(length & 0x7F | 0x80)
-        length >>= 7
-    varint.append(length)
-    return b"".join((_SCREEN_ENVELOPE_KEY, varint, envelope))
+    """A ``ScreenRequest`` holding the serialized ``envelope``, as protobuf serializes it."""
+    return length_delimited(node_pb2.ScreenRequest.ENVELOPE_FIELD_NUMBER, envelope)
 
 
 @functools.lru_cache(maxsize=64)

@@ -13,6 +13,7 @@ from itertools import compress, repeat
 from operator import is_
 from typing import overload
 
+from fedtrade.protocol.protobuf_fields import length_delimited
 from fedtrade.protos import query_pb2
 from fedtrade.trust.errors import MalformedRequestError
 
@@ -85,20 +86,6 @@ def _column_type(kinds: set[type]) -> int:
     raise TypeError(f"a column cannot mix {', '.join(sorted(k.__name__ for k in kinds))}")
 
 
-# Column.flags, packed: its key (the field number, length-delimited), then the size
-_FLAGS_KEY = bytes([query_pb2.Column.FLAGS_FIELD_NUMBER << 3 | 2])
-
-
-def _varint(number: int) -> bytes:
-    """``number`` (>= 0) as a protobuf varint: seven bits a byte, low bits first."""
-    out = bytearray()
-    while number > 0x7F:
-        out.append(number & 0x7F | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
-
 def _encode(column: query_pb2.Column, name: str, values: Sequence[PyValue]) -> None:
     """Fill ``column``, already in its table: a column built apart would be copied in."""
     kinds = set(map(type, values))
@@ -122,7 +109,7 @@ def _encode(column: query_pb2.Column, name: str, values: Sequence[PyValue]) -> N
         # as the packed field protobuf writes (a byte 0 or 1 per flag), parsed in C: a third
         # of extend's time, which converts flag by flag
         flags = bytes(values)  # type: ignore[arg-type]
-        column.MergeFromString(_FLAGS_KEY + _varint(len(flags)) + flags)
+        column.MergeFromString(length_delimited(query_pb2.Column.FLAGS_FIELD_NUMBER, flags))
     else:
         column.list_lengths.extend(map(len, values))  # type: ignore[arg-type]
         column.texts.extend(str(item) for v in values for item in v)  # type: ignore[union-attr]
