@@ -78,6 +78,11 @@ def every_fullmatch(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
             and joined_pattern.fullmatch(joined) is not None)
 
 
+# From this many texts the lengths are read from the newlines' places (numpy): 63 against
+# 620 us for 5,000 house bills, but 22 against 3 us for 10 (numpy's set-up).
+_COLUMN_FROM = 256
+
+
 def _every_in_run(run: tuple[bytes, int, int], texts: Sequence[str]) -> bool:
     allowed, fewest, most = run
     joined = "\n".join(texts)
@@ -86,9 +91,16 @@ def _every_in_run(run: tuple[bytes, int, int], texts: Sequence[str]) -> bool:
     data = joined.encode("ascii")
     if data.translate(None, allowed):  # a character outside the class
         return False
+    if len(texts) < _COLUMN_FROM:
+        if data.count(b"\n") != len(texts) - 1:  # a text holds a newline
+            return False
+        return fewest <= min(map(len, texts)) and max(map(len, texts)) <= most
+    # each text lies between two newlines (or an end), one byte a character (ASCII)
+    bounds = np.empty(len(texts) + 1, np.int64)
+    bounds[0], bounds[-1] = -1, len(data)
     breaks = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
     if len(breaks) != len(texts) - 1:  # a text holds a newline
         return False
-    # then each text lies between two newlines (or an end), one byte a character (ASCII)
-    lengths = np.diff(breaks, prepend=-1, append=len(data)) - 1
+    bounds[1:-1] = breaks
+    lengths = bounds[1:] - bounds[:-1] - 1
     return bool(fewest <= lengths.min() and lengths.max() <= most)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,8 +66,22 @@ def test_the_longest_match_is_known_for_a_repeated_class_only() -> None:
 @given(pattern=st.sampled_from([*_RUNS, HOUSE_BILL, HS6]),
        texts=st.lists(st.sampled_from(["", "A", "AB", "ABC", "ABCD", "A0B1", "X" * 35,
                                        "X" * 36, "b", "bc", "bcd", "bcdX"]),
-                      min_size=1, max_size=300))
+                      min_size=1, max_size=40),
+       copies=st.sampled_from([1, 7, 20]))
 def test_long_columns_of_texts_near_the_length_bounds(pattern: re.Pattern[str],
-                                                      texts: list[str]) -> None:
-    """Lengths read from the newlines' places: shortest and longest anywhere in a column."""
-    assert every_fullmatch(pattern, texts) == all(pattern.fullmatch(t) for t in texts)
+                                                      texts: list[str], copies: int) -> None:
+    """Shortest and longest anywhere in a column, short or long (from 256 texts the
+    lengths are read from the newlines' places)."""
+    column = texts * copies
+    assert every_fullmatch(pattern, column) == all(pattern.fullmatch(t) for t in column)
+
+
+@pytest.mark.parametrize("size", [10, 300])  # counted by Python, or from the newlines
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_one_text_a_character_out_of_bounds_is_found(size: int, where: str) -> None:
+    at = {"first": 0, "middle": size // 2, "last": size - 1}[where]
+    for bad in ("X" * 36, "XYZ"):  # HOUSE_BILL: 4 to 35 letters or digits
+        column = ["AB12"] * size
+        column[at] = bad
+        assert not every_fullmatch(HOUSE_BILL, column)
+    assert every_fullmatch(HOUSE_BILL, ["X" * 35, "ABCD"] * (size // 2))
