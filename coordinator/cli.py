@@ -25,6 +25,7 @@ from fedtrade.coordinator.render import answer_json, answer_table, console, summ
 from fedtrade.coordinator.report import write_report
 from fedtrade.coordinator.result_files import ResultWriter, atomic_text_file, write_worklist
 from fedtrade.coordinator.screening import screen_manifest
+from fedtrade.protocol.collector import settle_collector
 from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope_lines
 from fedtrade.protocol.wire import PAYLOAD_QUERY, parse_payload
 from fedtrade.protos import query_pb2
@@ -229,6 +230,7 @@ def _screen(args: argparse.Namespace) -> int:
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    settle_collector()
     try:
         lane_file = nullcontext(None) if args.dispositions is None else \
             atomic_text_file(args.dispositions, newline="")

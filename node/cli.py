@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from fedtrade.node.config import load_node_config
 from fedtrade.node.logs import configure_logging
+from fedtrade.protocol.collector import settle_collector
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
 from fedtrade.trust.errors import ConfigError, FedtradeError
 from fedtrade.trust.expiry import expiry_warnings
@@ -109,7 +110,9 @@ def _serve(args: argparse.Namespace) -> int:
         if args.metrics_port is not None:
             bound = metrics.start(args.metrics_port, args.metrics_address)
             log.info("metrics at http://%s:%d/metrics", args.metrics_address, bound)
-        _run_until_signal(create_server(state, args.listen or config.listen), state, args)
+        server = create_server(state, args.listen or config.listen)
+        settle_collector()
+        _run_until_signal(server, state, args)
     finally:
         metrics.stop()
         state.close()  # every answered request was committed to the audit log before answering
