@@ -5,6 +5,12 @@ TLS (the node's certificate, the coordinator's client certificate); the client a
 blocks of calls to each so machine noise hits both alike, and reports medians
 and their ratio (target: at most 2x).
 
+``--floor`` also times a third server on the same transport whose handler does only what
+the guarantees cost: the caller signs the request, the server verifies it, checks and
+records its id and a hash-chained audit row in one SQLite commit (WAL, as the state store
+runs it) and signs the reply, which the caller verifies: the least a signed, audited
+query can take in this stack, and its ratio to the bare echo.
+
 ``--profile`` instead answers signed queries in-process under cProfile and
 reports the node's CPU time per answer for each piece of the pipeline
 (signature checks, replay reservation, audit commit, signing, the query,
@@ -33,6 +39,7 @@ from unittest.mock import patch
 
 import grpc
 import yaml
+from nacl.signing import SigningKey
 
 from fedtrade.coordinator.client import Coordinator, QueryContext
 from fedtrade.coordinator.config import load_coordinator_config
@@ -60,14 +67,17 @@ def _serve_echo(port_file: Path, root: Path) -> None:
         size = int.from_bytes(request[:4], "big")
         return request[4 : 4 + size].ljust(size, b"\0")
 
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Echo",
-        {
-            "Echo": grpc.unary_unary_rpc_method_handler(echo),
-        },
-    )
+    _serve_handler("bench.Echo", "Echo", echo, port_file, root)
+
+
+def _serve_handler(service: str, method: str, handler: Callable[[bytes, grpc.ServicerContext],
+                                                                bytes],
+                   port_file: Path, root: Path) -> None:
+    """Serve one raw-bytes unary method with the node's mutual TLS identity."""
+    handlers = grpc.method_handlers_generic_handler(
+        service, {method: grpc.unary_unary_rpc_method_handler(handler)})
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    server.add_generic_rpc_handlers((handler,))
+    server.add_generic_rpc_handlers((handlers,))
     keys = root / "keys"
     material = load_tls_files(keys / f"{NODE}.tls.crt", keys / f"{NODE}.tls.key",
                               root / "ca" / "ca.crt")
@@ -75,6 +85,47 @@ def _serve_echo(port_file: Path, root: Path) -> None:
     server.start()
     port_file.write_text(str(port))
     server.wait_for_termination()
+
+
+# Keys of the floor's caller and server (benchmark only: fixed, both ends know both).
+_FLOOR_CALLER, _FLOOR_SERVER = b"\x01" * 32, b"\x02" * 32
+FLOOR_METHOD = "/bench.Floor/Floor"
+
+
+def _serve_floor(port_file: Path, root: Path) -> None:
+    """Child process: like the echo, but the handler does the guarantees' work alone: verify
+    the caller's Ed25519 signature, refuse a query id seen before, commit the id and a
+    hash-chained audit row to SQLite (WAL, ``synchronous=NORMAL``, as the state store runs
+    it), sign the reply."""
+    import hashlib
+    import sqlite3
+    import threading
+
+    caller = SigningKey(_FLOOR_CALLER).verify_key
+    signer = SigningKey(_FLOOR_SERVER)
+    database = sqlite3.connect(root / "floor.db", check_same_thread=False, isolation_level=None)
+    database.execute("PRAGMA journal_mode=WAL")
+    database.execute("PRAGMA synchronous=NORMAL")
+    database.execute("CREATE TABLE seen (query_id BLOB PRIMARY KEY)")
+    database.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, entry TEXT, hash TEXT)")
+    lock = threading.Lock()
+    head = ["0" * 64]
+
+    def floor(request: bytes, _context: grpc.ServicerContext) -> bytes:
+        payload = caller.verify(request[64:], request[:64])
+        size, query_id = int.from_bytes(payload[:4], "big"), payload[4:20]
+        entry = f'{{"query_id":"{query_id.hex()}","decision":"answered","prev":"{head[0]}"}}'
+        with lock:
+            if database.execute("SELECT 1 FROM seen WHERE query_id = ?", (query_id,)).fetchone():
+                raise ValueError("replayed query id")
+            head[0] = hashlib.sha256(entry.encode()).hexdigest()
+            database.execute("BEGIN IMMEDIATE")
+            database.execute("INSERT INTO seen VALUES (?)", (query_id,))
+            database.execute("INSERT INTO audit (entry, hash) VALUES (?, ?)", (entry, head[0]))
+            database.execute("COMMIT")
+        return bytes(signer.sign(payload[20:20 + size - 64].ljust(size - 64, b"\0")))
+
+    _serve_handler("bench.Floor", "Floor", floor, port_file, root)
 
 
 def _start(args: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -356,6 +407,9 @@ def _serve(args: argparse.Namespace) -> int:
         if args.echo_server:
             _serve_echo(*args.echo_server)
             return 0
+        if args.floor_server:
+            _serve_floor(*args.floor_server)
+            return 0
         from fedtrade.node.cli import main as node_main
 
         config, port_file = args.node_server
@@ -435,10 +489,14 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=10, help="house bills per query (default 10)")
     parser.add_argument("--echo-server", type=Path, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--node-server", type=Path, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-server", type=Path, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--stamps", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--timeline", action="store_true",
                         help="also time each stretch of a call in both processes (caller, "
                              "transport, server's worker, send) and print the medians")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the guarantees alone (Ed25519 on both ends, replay "
+                             "check, audit commit) over the same transport: the floor")
     parser.add_argument("--profile", nargs="?", const="node", choices=("node", "coordinator"),
                         help="instead: profile the node's answer (default) or the "
                              "coordinator's ask in-process, per piece")
@@ -457,7 +515,7 @@ def main() -> int:
         _profile(args.profile, args.calls, args.batch, args.top, args.without, args.rounds,
                  args.cprofile)
         return 0
-    if args.echo_server or args.node_server:
+    if args.echo_server or args.node_server or args.floor_server:
         return _serve(args)
 
     with tempfile.TemporaryDirectory(prefix="fedtrade-bench-") as tmp:
@@ -475,6 +533,10 @@ def main() -> int:
              *(["--stamps", str(stamps["bare"])] if args.timeline else [])],
             root / "echo.port",
         )
+        floor, floor_address = _start(
+            [__file__, "--floor-server", str(root / "floor.port"), str(root)],
+            root / "floor.port",
+        ) if args.floor else (None, "")
         try:
             federation.write_coordinator_config({NODE: node_address})
             coordinator = Coordinator(load_coordinator_config(federation.coordinator_config))
@@ -501,6 +563,20 @@ def main() -> int:
             assert coordinator.config.tls is not None
             channel = secure_channel(echo_address, NODE, coordinator.config.tls)
             echo_call = channel.unary_unary(ECHO_METHOD, None, None)
+
+            floor_channel = secure_channel(floor_address, NODE, coordinator.config.tls) \
+                if args.floor else None
+            floor_call = floor_channel.unary_unary(FLOOR_METHOD, None, None) \
+                if floor_channel is not None else None
+            floor_samples: list[float] = []
+            caller_key, server_key = SigningKey(_FLOOR_CALLER), SigningKey(_FLOOR_SERVER).verify_key
+
+            def guarantees_alone() -> object:
+                assert floor_call is not None
+                payload = (answer_size.to_bytes(4, "big") + os.urandom(16)).ljust(
+                    request_size - 64, b"x")
+                reply = floor_call(bytes(caller_key.sign(payload)), timeout=10)
+                return server_key.verify(reply)
 
             calls: dict[str, list[tuple[float, float, float, float]]] = {"signed": [],
                                                                           "bare": []}
@@ -535,18 +611,22 @@ def main() -> int:
                     calls["bare"].append((started, started, done, done))
                 return reply
 
-            for call in (signed, bare):  # warm up connections and caches
-                _time_block(call, 200)
+            for call in (signed, bare, *([guarantees_alone] if args.floor else [])):
+                _time_block(call, 200)  # warm up connections and caches
             signed_samples: list[float] = []
             bare_samples: list[float] = []
             block = 100
             for _ in range(max(1, args.calls // block)):
                 signed_samples += _time_block(signed, block)
                 bare_samples += _time_block(bare, block)
+                if args.floor:
+                    floor_samples += _time_block(guarantees_alone, block)
             coordinator.close()
             channel.close()
+            if floor_channel is not None:
+                floor_channel.close()
         finally:
-            for process in (node, echo):
+            for process in (node, echo, *([floor] if floor else [])):
                 process.terminate()
                 process.wait(timeout=15)
         timeline = _timeline(calls, stamps) if args.timeline else []
@@ -563,6 +643,11 @@ def main() -> int:
         f"{statistics.quantiles(signed_samples, n=10)[-1] * 1000:.3f} ms"
     )
     print(f"ratio signed/bare: {signed_ms / bare_ms:.2f}x  (target <= 2x)")
+    if floor_samples:
+        floor_ms = statistics.median(floor_samples) * 1000
+        print(f"guarantees alone      median {floor_ms:.3f} ms   p90 "
+              f"{statistics.quantiles(floor_samples, n=10)[-1] * 1000:.3f} ms   "
+              f"(the floor: {floor_ms / bare_ms:.2f}x the echo)")
     print("\n".join(timeline))
     return 0
 
