@@ -5,7 +5,9 @@ against. ``build_pooled`` copies the marketplace, carrier and broker stores
 into one SQLite file (tables prefixed ``mp_``, ``cr_``, ``bk_``, with the
 nodes' own schemas and indexes) plus the manifest, and computes at ingest what
 needs Python (``px_`` tables: normalised consignees, recalled GTINs, entity-list
-match strengths); ``pooled_indicators`` then runs the statement of
+match strengths) and what the nodes keep per parcel from their imports (each held
+house bill's evidence, each parcel's consignee, day and value:
+``pooled_sql.ingest_statements``); ``pooled_indicators`` then runs the statement of
 ``sim.pooled_sql`` (every indicator the nodes answer to ``shipment_indicators``
 and the split totals as the coordinator combines them) in SQLite, streaming one
 row per manifest shipment. ``sim.pooled_duckdb`` runs the same statement in DuckDB.
@@ -24,7 +26,13 @@ from fedtrade.node.store.schema import table_specs
 from fedtrade.protocol import normalize
 from fedtrade.protocol.currency import DEFAULT_CURRENCY_PER_USD
 from fedtrade.protocol.matching import best_match, gtin14, normalize_consignee, normalize_name
-from fedtrade.sim.pooled_sql import MANIFEST_TABLE, PREFIXES, PooledSettings, statement
+from fedtrade.sim.pooled_sql import (
+    MANIFEST_TABLE,
+    PREFIXES,
+    PooledSettings,
+    ingest_statements,
+    statement,
+)
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.ids import ROLES
 from fedtrade.trust.linkage import consignee_material
@@ -205,6 +213,8 @@ def _derive(conn: sqlite3.Connection) -> None:
             *_strengths(conn, "marketplace", "SELECT DISTINCT legal_name FROM mp_sellers"),
             *_strengths(conn, "carrier", "SELECT DISTINCT shipper_name FROM cr_house_bills"),
         ])
+        for sql in ingest_statements():
+            conn.execute(sql)
         conn.execute("ANALYZE")
 
 

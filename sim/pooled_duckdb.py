@@ -85,14 +85,15 @@ def build_duckdb(pooled: Path, out: Path) -> Path:
     return out
 
 
-def duckdb_indicators(db: Path, settings: PooledSettings | None = None) -> Any:
+def duckdb_indicators(db: Path, settings: PooledSettings | None = None, *,
+                      threads: int = 1) -> Any:
     """The pooled result (``POOLED_COLUMNS``, manifest order) as a ``pyarrow.Table``,
-    computed by DuckDB on one thread from the file ``build_duckdb`` wrote."""
+    computed by DuckDB on ``threads`` threads from the file ``build_duckdb`` wrote."""
     duckdb = _module("duckdb")
     _module("pyarrow")
     if not db.is_file():
         raise DataError(f"{db}: no DuckDB pooled database there; build it with build_duckdb")
-    conn = duckdb.connect(str(db), read_only=True, config={"threads": 1})
+    conn = duckdb.connect(str(db), read_only=True, config={"threads": threads})
     try:
         return conn.sql(statement("duckdb", settings or PooledSettings())).to_arrow_table()
     finally:

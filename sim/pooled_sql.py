@@ -5,7 +5,8 @@ SQL that SQLite and DuckDB both run; the few functions the two spell
 differently (day numbers, Julian days, truncation, integer division) come from
 a ``Dialect``. Whatever needs Python (consignee normalisation, GTIN-14, name
 similarity) was computed into the ``px_`` tables when the pooled database was
-built, as a hub would at ingest.
+built, as a hub would at ingest, and so was what the nodes keep per parcel from
+their imports (``ingest_statements``): the hub is given the same head start.
 
 What it mirrors, so that the benchmark can check ``federated = pooled`` cell by
 cell:
@@ -51,6 +52,7 @@ __all__ = [
     "PooledSettings",
     "band_sql",
     "count_band_sql",
+    "ingest_statements",
     "statement",
 ]
 
@@ -223,30 +225,10 @@ man AS MATERIALIZED (
     JOIN px_party p ON p.name = m.consignee_name AND p.address = m.consignee_address
 ),
 np AS (
-    SELECT 'carrier' AS role, h.house_bill, p.party, {day(x="m.eta")} AS day,
-           coalesce(h.declared_value / fx.per_usd, 0.0) AS usd
-    FROM cr_masters m JOIN cr_house_bills h ON h.mawb = m.mawb
-    JOIN px_party p ON p.name = h.consignee_name AND p.address = h.consignee_address
-    LEFT JOIN fx ON fx.currency = h.currency
-    UNION ALL
-    SELECT 'broker', e.house_bill, p.party, {day(x="e.estimated_arrival")},
-           coalesce(e.total_value_usd / fx.per_usd, 0.0)
-    FROM bk_entries e
-    JOIN px_party p ON p.name = e.consignee_name AND p.address = e.consignee_address
-    LEFT JOIN fx ON fx.currency = 'USD'
-    UNION ALL
-    SELECT 'marketplace', f.house_bill, p.party, {day(x="f.shipped_at")} + {query.transit_days},
-           coalesce(coalesce(
-               (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
-                FROM mp_parcel_lines pl JOIN mp_order_lines ol
-                  ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
-                WHERE pl.house_bill = f.house_bill),
-               (SELECT sum(ol.amount_paid) FROM mp_order_lines ol WHERE ol.order_id = f.order_id)
-               / (SELECT count(*) FROM mp_fulfillments f2 WHERE f2.order_id = f.order_id),
-               0.0) / fx.per_usd, 0.0)
-    FROM mp_fulfillments f JOIN mp_orders o ON o.order_id = f.order_id
-    JOIN px_party p ON p.name = o.buyer_name AND p.address = o.buyer_address
-    LEFT JOIN fx ON fx.currency = o.currency
+    SELECT n.role, n.house_bill, n.party,
+           n.day + CASE WHEN n.role = 'marketplace' THEN {query.transit_days} ELSE 0 END AS day,
+           coalesce(n.value / fx.per_usd, 0.0) AS usd
+    FROM px_parcels n LEFT JOIN fx ON fx.currency = n.currency
 ),
 near AS MATERIALIZED (
     SELECT np.role, np.house_bill, np.party, np.day, np.usd FROM np, bounds
@@ -334,87 +316,9 @@ split AS (
 )"""
 
 
-def _indicators(d: Dialect) -> str:
+def _indicators() -> str:
     """CTEs ending in ``raw``: one row per manifest shipment with each party's raw values."""
-    age = d.trunc.format(x=f"{d.julian.format(x='o.ordered_at')} - "
-                           f"{d.julian.format(x='s.registered_at')}")
     return f""",
-parcel AS (
-    SELECT m.house_bill, pl.order_id, pl.line_no, pl.quantity
-    FROM {MANIFEST_TABLE} m JOIN mp_parcel_lines pl ON pl.house_bill = m.house_bill
-    UNION ALL
-    SELECT m.house_bill, ol.order_id, ol.line_no, ol.quantity
-    FROM {MANIFEST_TABLE} m JOIN mp_fulfillments f ON f.house_bill = m.house_bill
-    JOIN mp_order_lines ol ON ol.order_id = f.order_id
-    WHERE NOT EXISTS (SELECT 1 FROM mp_parcel_lines x WHERE x.house_bill = m.house_bill)
-      AND NOT EXISTS (SELECT 1 FROM mp_fulfillments y
-                      WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
-),
-pline AS (
-    SELECT p.house_bill, ol.amount_paid * p.quantity / ol.quantity AS amount, o.currency,
-           s.seller_id, s.kyc_verified, s.high_volume, s.country, s.status, s.legal_name,
-           {age} AS age, l.hs6_hint, l.gtin,
-           row_number() OVER (PARTITION BY p.house_bill
-                              ORDER BY ol.amount_paid * p.quantity / ol.quantity DESC NULLS LAST,
-                                       p.order_id, p.line_no) AS rank
-    FROM parcel p
-    JOIN mp_order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
-    JOIN mp_orders o ON o.order_id = p.order_id
-    JOIN mp_listings l ON l.listing_id = ol.listing_id
-    JOIN mp_sellers s ON s.seller_id = l.seller_id
-),
-linked AS (
-    SELECT a.seller_id, count(DISTINCT a.other) AS n FROM (
-        SELECT seller_id, linked_seller_id AS other FROM mp_seller_links
-        UNION ALL SELECT linked_seller_id, seller_id FROM mp_seller_links
-    ) a JOIN mp_sellers x ON x.seller_id = a.other
-    WHERE x.status = 'suspended' GROUP BY a.seller_id
-),
-goods AS (
-    SELECT pl.house_bill, sum(pl.amount) AS paid,
-           CASE WHEN count(DISTINCT pl.currency) = 1 THEN min(pl.currency) END AS currency,
-           min(pl.kyc_verified) AS kyc, max(pl.high_volume) AS high_volume, min(pl.age) AS age,
-           max(coalesce(lk.n, 0)) AS linked, max(coalesce(g.recalled, 0)) AS recall,
-           max(nm.strength) AS strength,
-           max(CASE WHEN pl.rank = 1 THEN pl.country END) AS country,
-           max(CASE WHEN pl.rank = 1 THEN pl.status END) AS status,
-           max(CASE WHEN pl.rank = 1 THEN pl.hs6_hint END) AS hint
-    FROM pline pl LEFT JOIN linked lk ON lk.seller_id = pl.seller_id
-    LEFT JOIN px_gtin g ON g.gtin = pl.gtin
-    LEFT JOIN px_name nm ON nm.role = 'marketplace' AND nm.name = pl.legal_name
-    GROUP BY pl.house_bill
-),
-item_top AS (
-    SELECT house_bill, hs6 FROM (
-        SELECT i.house_bill, i.hs6, row_number() OVER (
-            PARTITION BY i.house_bill ORDER BY i.value DESC NULLS LAST, i.item_no) AS r
-        FROM cr_house_bill_items i JOIN {MANIFEST_TABLE} m ON m.house_bill = i.house_bill
-    ) ranked WHERE r = 1
-),
-entry_of AS (
-    SELECT m.house_bill, coalesce(
-        (SELECT max(x.entry_number) FROM bk_entries x WHERE x.house_bill = m.house_bill),
-        (SELECT max(x.entry_number) FROM bk_entry_house_bills x
-         WHERE x.house_bill = m.house_bill)) AS entry_number
-    FROM {MANIFEST_TABLE} m
-),
-entry_lines AS (
-    SELECT el.entry_number,
-           max(CASE WHEN el.certificate_ref IS NOT NULL THEN 1 ELSE 0 END) AS certificate,
-           max(CASE WHEN el.mid IN (SELECT mid FROM bk_entity_list) THEN 1 ELSE 0 END) AS listed,
-           max(CASE WHEN el.rank = 1 THEN substr(el.hts10, 1, 6) END) AS hs6
-    FROM (SELECT x.*, row_number() OVER (PARTITION BY x.entry_number
-                                         ORDER BY x.value_usd DESC NULLS LAST, x.line_no) AS rank
-          FROM bk_entry_lines x) el
-    GROUP BY el.entry_number
-),
-covered AS (
-    SELECT entry_number, house_bill FROM bk_entries
-    WHERE entry_number IN (SELECT entry_number FROM bk_entry_house_bills)
-    UNION
-    SELECT entry_number, house_bill FROM bk_entry_house_bills
-),
-cover_size AS (SELECT entry_number, count(*) AS n FROM covered GROUP BY entry_number),
 entry_near AS (
     SELECT pos, hs6 FROM (
         SELECT m.pos, substr(x.hts10, 1, 6) AS hs6, row_number() OVER (
@@ -423,14 +327,14 @@ entry_near AS (
                      + CASE WHEN substr(x.hts10, 1, 4) = substr(m.hs6, 1, 4) THEN 1 ELSE 0 END
                      + CASE WHEN substr(x.hts10, 1, 2) = substr(m.hs6, 1, 2) THEN 1 ELSE 0 END
                      DESC, round(x.value_usd, 2) DESC, substr(x.hts10, 1, 6) DESC) AS r
-        FROM {MANIFEST_TABLE} m JOIN entry_of eo ON eo.house_bill = m.house_bill
-        JOIN cover_size cs ON cs.entry_number = eo.entry_number
+        FROM {MANIFEST_TABLE} m JOIN px_entry_of eo ON eo.house_bill = m.house_bill
+        JOIN px_cover_size cs ON cs.entry_number = eo.entry_number
         JOIN bk_entry_lines x ON x.entry_number = eo.entry_number
     ) ranked WHERE r = 1
 ),
 cover_batch AS (
     SELECT c.entry_number, man.batch, count(*) AS n, sum(man.declared_value_usd) AS usd
-    FROM covered c JOIN man ON man.house_bill = c.house_bill
+    FROM px_covered c JOIN man ON man.house_bill = c.house_bill
     GROUP BY c.entry_number, man.batch
 ),
 raw AS (
@@ -460,19 +364,137 @@ raw AS (
         split.parcels AS split_parcels, split.usd AS split_value_usd
     FROM man JOIN {MANIFEST_TABLE} m ON m.pos = man.pos
     LEFT JOIN mp_fulfillments f ON f.house_bill = man.house_bill
-    LEFT JOIN goods g ON g.house_bill = man.house_bill
+    LEFT JOIN px_goods g ON g.house_bill = man.house_bill
     LEFT JOIN fx fxo ON fxo.currency = g.currency
     LEFT JOIN cr_house_bills h ON h.house_bill = man.house_bill
-    LEFT JOIN item_top it ON it.house_bill = man.house_bill
+    LEFT JOIN px_item_top it ON it.house_bill = man.house_bill
     LEFT JOIN px_name crn ON crn.role = 'carrier' AND crn.name = h.shipper_name
-    LEFT JOIN entry_of eo ON eo.house_bill = man.house_bill
+    LEFT JOIN px_entry_of eo ON eo.house_bill = man.house_bill
     LEFT JOIN bk_entries e ON e.entry_number = eo.entry_number
-    LEFT JOIN entry_lines el ON el.entry_number = e.entry_number
-    LEFT JOIN cover_size cs ON cs.entry_number = e.entry_number
+    LEFT JOIN px_entry_lines el ON el.entry_number = e.entry_number
+    LEFT JOIN px_cover_size cs ON cs.entry_number = e.entry_number
     LEFT JOIN entry_near en ON en.pos = man.pos
     LEFT JOIN cover_batch cb ON cb.entry_number = e.entry_number AND cb.batch = man.batch
     LEFT JOIN split ON split.house_bill = man.house_bill
 )"""
+
+
+def ingest_statements() -> tuple[str, ...]:
+    """What the hub computes once at ingest, in SQLite, as each node keeps per-parcel tables
+    at import (``parcel_indicators``, ``consignee_parcels``): every held house bill's
+    evidence and every parcel's consignee, day and value, whatever the manifest; rates,
+    bands and the manifest's own values are applied by ``statement`` per screening."""
+    d = DIALECTS["sqlite"]
+    day = d.day.format
+    age = d.trunc.format(x=f"{d.julian.format(x='o.ordered_at')} - "
+                           f"{d.julian.format(x='s.registered_at')}")
+    return (
+        """CREATE TABLE px_goods (house_bill TEXT PRIMARY KEY, paid REAL, currency TEXT,
+    kyc INTEGER, high_volume INTEGER, age INTEGER, linked INTEGER, recall INTEGER,
+    strength REAL, country TEXT, status TEXT, hint TEXT)""",
+        f"""INSERT INTO px_goods
+WITH parcel AS (
+    SELECT pl.house_bill, pl.order_id, pl.line_no, pl.quantity FROM mp_parcel_lines pl
+    UNION ALL
+    SELECT f.house_bill, ol.order_id, ol.line_no, ol.quantity
+    FROM mp_fulfillments f JOIN mp_order_lines ol ON ol.order_id = f.order_id
+    WHERE NOT EXISTS (SELECT 1 FROM mp_parcel_lines x WHERE x.house_bill = f.house_bill)
+      AND NOT EXISTS (SELECT 1 FROM mp_fulfillments y
+                      WHERE y.order_id = f.order_id AND y.house_bill <> f.house_bill)
+),
+pline AS (
+    SELECT p.house_bill, ol.amount_paid * p.quantity / ol.quantity AS amount, o.currency,
+           s.seller_id, s.kyc_verified, s.high_volume, s.country, s.status, s.legal_name,
+           {age} AS age, l.hs6_hint, l.gtin,
+           row_number() OVER (PARTITION BY p.house_bill
+                              ORDER BY ol.amount_paid * p.quantity / ol.quantity DESC NULLS LAST,
+                                       p.order_id, p.line_no) AS rank
+    FROM parcel p
+    JOIN mp_order_lines ol ON ol.order_id = p.order_id AND ol.line_no = p.line_no
+    JOIN mp_orders o ON o.order_id = p.order_id
+    JOIN mp_listings l ON l.listing_id = ol.listing_id
+    JOIN mp_sellers s ON s.seller_id = l.seller_id
+),
+linked AS (
+    SELECT a.seller_id, count(DISTINCT a.other) AS n FROM (
+        SELECT seller_id, linked_seller_id AS other FROM mp_seller_links
+        UNION ALL SELECT linked_seller_id, seller_id FROM mp_seller_links
+    ) a JOIN mp_sellers x ON x.seller_id = a.other
+    WHERE x.status = 'suspended' GROUP BY a.seller_id
+)
+SELECT pl.house_bill, sum(pl.amount),
+       CASE WHEN count(DISTINCT pl.currency) = 1 THEN min(pl.currency) END,
+       min(pl.kyc_verified), max(pl.high_volume), min(pl.age),
+       max(coalesce(lk.n, 0)), max(coalesce(g.recalled, 0)), max(nm.strength),
+       max(CASE WHEN pl.rank = 1 THEN pl.country END),
+       max(CASE WHEN pl.rank = 1 THEN pl.status END),
+       max(CASE WHEN pl.rank = 1 THEN pl.hs6_hint END)
+FROM pline pl LEFT JOIN linked lk ON lk.seller_id = pl.seller_id
+LEFT JOIN px_gtin g ON g.gtin = pl.gtin
+LEFT JOIN px_name nm ON nm.role = 'marketplace' AND nm.name = pl.legal_name
+GROUP BY pl.house_bill""",
+        "CREATE TABLE px_item_top (house_bill TEXT PRIMARY KEY, hs6 TEXT)",
+        """INSERT INTO px_item_top
+SELECT house_bill, hs6 FROM (
+    SELECT house_bill, hs6, row_number() OVER (
+        PARTITION BY house_bill ORDER BY value DESC NULLS LAST, item_no) AS r
+    FROM cr_house_bill_items
+) ranked WHERE r = 1""",
+        "CREATE TABLE px_entry_of (house_bill TEXT PRIMARY KEY, entry_number TEXT)",
+        """INSERT INTO px_entry_of
+SELECT b.house_bill, coalesce(
+    (SELECT max(x.entry_number) FROM bk_entries x WHERE x.house_bill = b.house_bill),
+    (SELECT max(x.entry_number) FROM bk_entry_house_bills x WHERE x.house_bill = b.house_bill))
+FROM (SELECT house_bill FROM bk_entries UNION SELECT house_bill FROM bk_entry_house_bills) b
+WHERE b.house_bill IS NOT NULL""",
+        """CREATE TABLE px_entry_lines (entry_number TEXT PRIMARY KEY, certificate INTEGER,
+    listed INTEGER, hs6 TEXT)""",
+        """INSERT INTO px_entry_lines
+SELECT el.entry_number,
+       max(CASE WHEN el.certificate_ref IS NOT NULL THEN 1 ELSE 0 END),
+       max(CASE WHEN el.mid IN (SELECT mid FROM bk_entity_list) THEN 1 ELSE 0 END),
+       max(CASE WHEN el.rank = 1 THEN substr(el.hts10, 1, 6) END)
+FROM (SELECT x.*, row_number() OVER (PARTITION BY x.entry_number
+                                     ORDER BY x.value_usd DESC NULLS LAST, x.line_no) AS rank
+      FROM bk_entry_lines x) el
+GROUP BY el.entry_number""",
+        """CREATE TABLE px_covered (entry_number TEXT NOT NULL, house_bill TEXT NOT NULL,
+    PRIMARY KEY (entry_number, house_bill))""",
+        """INSERT INTO px_covered
+SELECT entry_number, house_bill FROM bk_entries
+WHERE entry_number IN (SELECT entry_number FROM bk_entry_house_bills)
+UNION
+SELECT entry_number, house_bill FROM bk_entry_house_bills""",
+        "CREATE INDEX px_covered_house_bill ON px_covered (house_bill)",
+        "CREATE TABLE px_cover_size (entry_number TEXT PRIMARY KEY, n INTEGER)",
+        """INSERT INTO px_cover_size
+SELECT entry_number, count(*) FROM px_covered GROUP BY entry_number""",
+        # every parcel's consignee (token material), day (the marketplace's: ship day) and
+        # value in its currency, as ``consignee_parcels`` keeps them
+        """CREATE TABLE px_parcels (role TEXT NOT NULL, house_bill TEXT, party TEXT NOT NULL,
+    day INTEGER, value REAL, currency TEXT)""",
+        f"""INSERT INTO px_parcels
+SELECT 'carrier', h.house_bill, p.party, {day(x="m.eta")}, h.declared_value, h.currency
+FROM cr_masters m JOIN cr_house_bills h ON h.mawb = m.mawb
+JOIN px_party p ON p.name = h.consignee_name AND p.address = h.consignee_address
+UNION ALL
+SELECT 'broker', e.house_bill, p.party, {day(x="e.estimated_arrival")}, e.total_value_usd,
+       'USD'
+FROM bk_entries e
+JOIN px_party p ON p.name = e.consignee_name AND p.address = e.consignee_address
+UNION ALL
+SELECT 'marketplace', f.house_bill, p.party, {day(x="f.shipped_at")}, coalesce(
+           (SELECT sum(ol.amount_paid * pl.quantity / ol.quantity)
+            FROM mp_parcel_lines pl JOIN mp_order_lines ol
+              ON ol.order_id = pl.order_id AND ol.line_no = pl.line_no
+            WHERE pl.house_bill = f.house_bill),
+           (SELECT sum(ol.amount_paid) FROM mp_order_lines ol WHERE ol.order_id = f.order_id)
+           / (SELECT count(*) FROM mp_fulfillments f2 WHERE f2.order_id = f.order_id),
+           0.0), o.currency
+FROM mp_fulfillments f JOIN mp_orders o ON o.order_id = f.order_id
+JOIN px_party p ON p.name = o.buyer_name AND p.address = o.buyer_address""",
+        "CREATE INDEX px_parcels_day ON px_parcels (day)",
+    )
 
 
 def statement(engine: str, settings: PooledSettings) -> str:
@@ -485,5 +507,5 @@ def statement(engine: str, settings: PooledSettings) -> str:
         select.append(known)
         select += [f"CASE WHEN {known} = 1 THEN {sql} END" for sql in fields.values()]
     select += list(SPLIT_COLUMNS)
-    return (f"WITH {_inputs(settings)},{_split(d, settings)}{_indicators(d)}\n"
+    return (f"WITH {_inputs(settings)},{_split(d, settings)}{_indicators()}\n"
             f"SELECT {', '.join(select)} FROM raw ORDER BY pos")
