@@ -2,7 +2,7 @@
 
 One definition of each indicator and of the split totals, written once in the
 SQL that SQLite and DuckDB both run; the few functions the two spell
-differently (day numbers, Julian days, truncation, integer division) come from
+differently (day numbers, dates, integer division) come from
 a ``Dialect``. Whatever needs Python (consignee normalisation, GTIN-14, name
 similarity) was computed into the ``px_`` tables when the pooled database was
 built, as a hub would at ingest, and so was what the nodes keep per parcel from
@@ -65,8 +65,6 @@ class Dialect:
 
     day: str  # ISO date or timestamp text -> day number since 1970-01-01 (integer)
     iso: str  # day number -> 'YYYY-MM-DD'
-    julian: str  # ISO timestamp text -> Julian day as SQLite's julianday() computes it
-    trunc: str  # number -> integer, toward zero
     idiv: str  # integer division of non-negative integers
 
 
@@ -74,16 +72,11 @@ DIALECTS: Mapping[str, Dialect] = {
     "sqlite": Dialect(
         day="CAST(julianday(substr({x}, 1, 10)) - 2440587.5 AS INTEGER)",
         iso="date(({x}) * 86400, 'unixepoch')",
-        julian="julianday({x})",
-        trunc="CAST({x} AS INTEGER)",
         idiv="(({a}) / ({b}))",
     ),
     "duckdb": Dialect(
         day="(CAST(substr({x}, 1, 10) AS DATE) - DATE '1970-01-01')",
         iso="CAST(DATE '1970-01-01' + CAST({x} AS INTEGER) AS VARCHAR)",
-        # SQLite: milliseconds since the Julian epoch / 86400000.0, the same division
-        julian="((epoch_ms(CAST({x} AS TIMESTAMP)) + 210866760000000) / 86400000.0)",
-        trunc="CAST(trunc({x}) AS BIGINT)",
         idiv="(({a}) // ({b}))",
     ),
 }
@@ -384,10 +377,8 @@ def ingest_statements() -> tuple[str, ...]:
     at import (``parcel_indicators``, ``consignee_parcels``): every held house bill's
     evidence and every parcel's consignee, day and value, whatever the manifest; rates,
     bands and the manifest's own values are applied by ``statement`` per screening."""
-    d = DIALECTS["sqlite"]
-    day = d.day.format
-    age = d.trunc.format(x=f"{d.julian.format(x='o.ordered_at')} - "
-                           f"{d.julian.format(x='s.registered_at')}")
+    day = DIALECTS["sqlite"].day.format
+    age = "CAST(julianday(o.ordered_at) - julianday(s.registered_at) AS INTEGER)"
     return (
         """CREATE TABLE px_goods (house_bill TEXT PRIMARY KEY, paid REAL, currency TEXT,
     kyc INTEGER, high_volume INTEGER, age INTEGER, linked INTEGER, recall INTEGER,
