@@ -3,8 +3,9 @@
 Every expected failure becomes one line on stderr and exit status 1, never a
 traceback: a ``FedtradeError`` (its message already says what to do), an
 ``OSError`` nobody below wrapped (a busy port, a missing file, a permission),
-Ctrl-C. Usage errors are argparse's: the usage line, then one error line naming
-the unknown option, and exit status 2.
+Ctrl-C, SIGTERM (a container stopping, ``kill``, a scheduler's timeout). Usage
+errors are argparse's: the usage line, then one error line naming the unknown
+option, and exit status 2.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import difflib
 import errno
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from fedtrade import __version__
@@ -126,10 +131,35 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is: as a KeyboardInterrupt, so every clean-up that
+    Ctrl-C runs (temporary files removed, transactions rolled back) runs for it too."""
+
+
+def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the command like Ctrl-C while it runs; Python's default would end the
+    process at once, leaving its temporary files and no word of why. A command that
+    handles signals itself (``serve``) sets its own handler over this one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receives the signal)
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the chosen command (``args.run``); every expected failure becomes one line + exit 1."""
     try:
-        code: int = args.run(args)
+        with _sigterm_as_interrupt():
+            code: int = args.run(args)
         return code
     except FedtradeError as exc:
         message = str(exc)
@@ -138,6 +168,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     except OSError as exc:
         message = describe_os_error(exc)
+    except Terminated:
+        message = "terminated (SIGTERM)"
     except KeyboardInterrupt:
         message = "interrupted"
     except Exception as exc:

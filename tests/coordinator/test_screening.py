@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -308,6 +310,31 @@ def test_blocks_signed_while_the_manifest_is_validated_are_waited_for(
     finally:
         mover.join()
     assert (tmp_path / "waited.csv").read_bytes() == (tmp_path / "there.csv").read_bytes()
+
+
+def test_sigterm_while_screening_keeps_no_results_file(
+    live_world: LiveFederation, world: World, tmp_path: Path,
+) -> None:
+    """`fedtrade screen` stopped by SIGTERM (a container or a scheduler stopping it) while
+    its results file is open, here waiting for the filer's blocks: one error line, and
+    neither the results nor their temporary file stay behind."""
+    out = tmp_path / "results.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fedtrade.coordinator.cli", "screen",
+         "--config", str(live_world.federation.coordinator_config),
+         str(world.folder / "manifest.csv"), "--purpose", "TARGETING", "--case", "C-11",
+         "--no-progress", "--attestations", str(tmp_path / "never.attest.jsonl"),
+         "--wait-attestations", "120", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".results.csv.*.tmp")) and process.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".results.csv.*.tmp")), "the results file was never opened"
+    process.terminate()
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (1, b"error: terminated (SIGTERM)\n")
+    assert sorted(tmp_path.glob("*results.csv*")) == []
 
 
 def test_shipments_outside_every_block_refuse_the_run_before_anything_is_sent(

@@ -83,6 +83,38 @@ def test_ctrl_c_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(interrupt, capsys) == (1, "error: interrupted\n")
 
 
+def test_sigterm_is_one_line_and_runs_the_clean_up(tmp_path: Path) -> None:
+    """SIGTERM (a container stopping) while a command writes: its clean-up runs as for
+    Ctrl-C, one error line names the signal, and the default handler is back after."""
+    partial = tmp_path / "out.tmp"
+    script = (
+        "import argparse, signal, time\n"
+        "from pathlib import Path\n"
+        "from fedtrade.trust.cli import run_command\n"
+        "def write(_args):\n"
+        f"    partial = Path({str(partial)!r})\n"
+        "    partial.write_text('half')\n"
+        "    try:\n"
+        "        print('writing', flush=True)\n"
+        "        time.sleep(60)\n"
+        "    finally:\n"
+        "        partial.unlink()\n"
+        "    return 0\n"
+        "code = run_command(argparse.Namespace(run=write))\n"
+        "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+        "raise SystemExit(code)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"writing\n"
+    assert partial.exists()
+    process.terminate()
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, err, out) == (1, b"error: terminated (SIGTERM)\n", b"True\n")
+    assert not partial.exists()
+
+
 def test_a_bug_is_one_line_unless_debugging(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
