@@ -19,6 +19,7 @@ from typing import Any
 from fedtrade.coordinator.result_files import atomic_text_file
 from fedtrade.coordinator.scorecard_html import ENVELOPE_SCRIPT_ID, render_scorecard
 from fedtrade.protocol.envelope_files import envelope_from_record, envelope_line
+from fedtrade.protocol.json_text import parse_json
 from fedtrade.trust.envelope import Envelope, sign, verify
 from fedtrade.trust.errors import DataError, FedtradeError
 from fedtrade.trust.files import FileShapeError, read_capped
@@ -66,9 +67,9 @@ def verify_scorecard(path: Path, coordinator_key: PublicKey) -> dict[str, Any]:
             found = _SCRIPT.search(text)
             if found is None:
                 raise DataError(f"{path}: no signed scorecard inside this page")
-            record, shown = json.loads(found.group(1).replace("<\\/", "</")), None
+            record, shown = parse_json(found.group(1).replace("<\\/", "</")), None
         else:
-            whole = json.loads(text)
+            whole = parse_json(text)
             record, shown = whole["signed"], whole["scorecard"]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a scorecard file written by fedtrade ({exc})") from None

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from fedtrade.protocol.json_text import parse_json
 from fedtrade.protocol.wire import digest, timestamp
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope, Signature, sign
@@ -111,7 +112,7 @@ def write_attestations(path: Path, blocks: Iterable[Envelope]) -> None:
 def parse_attestation(line: str | bytes) -> Envelope:
     """One line of an attestation file as its envelope (not yet verified); ValueError,
     KeyError, TypeError or binascii.Error if it is not one."""
-    record = json.loads(line)
+    record = parse_json(line)
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
     signatures = record["signatures"]

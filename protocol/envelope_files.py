@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fedtrade.protocol.json_text import parse_json
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import FedtradeError
 from fedtrade.trust.files import FileShapeError, read_capped
@@ -65,7 +66,7 @@ def read_envelope_lines(path: Path, what: str) -> Sequence[Envelope]:
         if not line.strip():
             continue
         try:
-            envelopes.append(envelope_from_record(json.loads(line)))
+            envelopes.append(envelope_from_record(parse_json(line)))
         except (ValueError, KeyError, TypeError) as exc:
             raise FedtradeError(
                 f"{path}, line {number}: not a {what} envelope ({type(exc).__name__}); use a "
