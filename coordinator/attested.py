@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 
 from fedtrade.coordinator.config import NodeEntry
 from fedtrade.protocol.attestation import PAYLOAD_MANIFEST_BLOCK, parse_attestation
+from fedtrade.protocol.input_files import capped_lines, open_binary
+from fedtrade.protocol.limits import MAX_MESSAGE_BYTES
 from fedtrade.protocol.wire import parse_payload
 from fedtrade.protos import attestation_pb2
 from fedtrade.trust.envelope import Envelope, verify
@@ -42,6 +44,9 @@ Bills = npt.NDArray[np.bytes_]
 
 # rows of a text column looked up at a time (``blocks_of``): a few MiB of padded copies
 _LOOKUP_ROWS = 1 << 16
+# Longest line read: a block (base64 in JSON, 4/3 of its bytes) must fit in a question,
+# so in the largest message a node accepts; a file without line breaks stops here.
+_MAX_LINE_BYTES = MAX_MESSAGE_BYTES * 4 // 3 + 4096
 
 
 def _encoded(house_bills: Iterable[str]) -> Bills:
@@ -127,7 +132,7 @@ class AttestedManifest:
         checked to be the bytes that were verified, in the order given."""
         envelopes = []
         try:
-            with self._path.open("rb") as handle:
+            with open_binary(self._path, "attestations") as handle:
                 for block in blocks:
                     offset, length, checked = self._spans[block]
                     handle.seek(offset)
@@ -144,15 +149,13 @@ class AttestedManifest:
 
 def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
     """(line number, offset, bytes) of each line of the file that is not blank."""
-    try:
-        with path.open("rb") as handle:
-            offset = 0
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, offset, line
-                offset += len(line)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the attestations ({exc})") from None
+    with open_binary(path, "attestations") as handle:
+        offset = 0
+        lines = capped_lines(handle, path, "signed manifest block", _MAX_LINE_BYTES)
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield number, offset, line
+            offset += len(line)
 
 
 @dataclass

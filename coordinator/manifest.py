@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ from fedtrade.coordinator.memory import release_freed_memory
 from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
 from fedtrade.protocol.arrow_text import text_bytes
+from fedtrade.protocol.input_files import capped_lines, open_text
 from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
@@ -61,6 +62,9 @@ REJECT_COLUMN = "import_error"
 LOW_VALUE_SHARE = 0.5
 MIN_HS6_SAMPLES = 5
 _BLOCK_BYTES = 1 << 20
+# Longest line read: a row of short fields is well under 1 KiB (the csv module refuses a field
+# over 128 KiB); a file without line breaks is refused here, not read whole.
+_MAX_LINE_CHARS = 1 << 20
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -225,14 +229,14 @@ class _Accepted:
                      pa.array([a for _, _, _, a in rows], pa.string()))
 
 
+def _lines(handle: IO[str], path: Path) -> Iterator[str]:
+    return capped_lines(handle, path, "manifest", _MAX_LINE_CHARS)
+
+
 def _read_header(path: Path) -> None:
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
-    with handle:
+    with open_text(path, "manifest") as handle:
         try:
-            header = tuple(next(csv.reader(handle), ()))
+            header = tuple(next(csv.reader(_lines(handle, path)), ()))
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"{path}:1: not valid CSV ({exc})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
@@ -350,12 +354,8 @@ def _accept_block(block: pa.RecordBatch, offset: int, accepted: _Accepted) -> No
 
 def _read_rows(path: Path, accepted: _Accepted) -> None:
     """The per-row reader, for files whose records span lines or are ragged."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
+    with open_text(path, "manifest") as handle:
+        reader = csv.DictReader(_lines(handle, path))
         checked: list[tuple[int, _Row, str, str]] = []
         try:
             for row in reader:
@@ -478,9 +478,9 @@ def scan_manifest(
 
 def _write_rejects(path: Path, rejected: Mapping[int, str], quarantine: Path) -> None:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as source, \
+        with open_text(path, "manifest") as source, \
                 quarantine.open("w", newline="", encoding="utf-8") as out:
-            reader = csv.reader(source)
+            reader = csv.reader(_lines(source, path))
             writer = csv.writer(out, lineterminator="\n")
             for row in reader:
                 line = reader.line_num

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fedtrade.protocol.input_files import capped_lines, open_text
 from fedtrade.protocol.normalize import code
 from fedtrade.trust.errors import DataError
 
@@ -23,6 +24,10 @@ __all__ = ["RATE_COLUMNS", "RateTable"]
 
 RATE_COLUMNS = ("date", "currency", "per_usd")
 _BEGINNING = "0001-01-01"
+_MAX_LINE_CHARS = 4096  # a line is a date, a code and a number
+# Sane bounds of units per US dollar (the Kuwaiti dinar ~0.3, the Iranian rial ~10^6): a value
+# outside turns declared values into 0 or infinity.
+_RATE_BOUNDS = (1e-6, 1e12)
 
 
 @dataclass
@@ -51,19 +56,16 @@ class RateTable:
 
     def load(self, path: Path) -> RateTable:
         """Add the rates of CSV file ``path``; raises DataError naming the bad line."""
-        try:
-            handle = path.open(newline="", encoding="utf-8-sig")
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read the rate file: {exc.strerror}") from None
-        with handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != RATE_COLUMNS:
-                raise DataError(f"{path}:1: the header must be {','.join(RATE_COLUMNS)}")
+        with open_text(path, "rate file") as handle:
+            reader = csv.DictReader(capped_lines(handle, path, "rate file", _MAX_LINE_CHARS))
             try:
+                if tuple(reader.fieldnames or ()) != RATE_COLUMNS:
+                    raise DataError(f"{path}:1: the header must be {','.join(RATE_COLUMNS)}")
                 for row in reader:
                     self._load_row(path, reader.line_num, row)
             except (csv.Error, UnicodeDecodeError) as exc:
-                raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+                line = max(reader.line_num, 1)
+                raise DataError(f"{path}:{line}: not valid CSV ({exc})") from None
         return self
 
     def _load_row(self, path: Path, line: int, row: Mapping[str, str | None]) -> None:
@@ -80,9 +82,10 @@ class RateTable:
             rate = float(text)
         except ValueError:
             rate = 0.0
-        if not rate > 0 or rate == float("inf"):
-            raise DataError(f"{where}: per_usd: {text!r} is not a number > 0 "
-                            "(units of the currency one US dollar buys)")
+        low, high = _RATE_BOUNDS
+        if not low <= rate <= high:
+            raise DataError(f"{where}: per_usd: {text[:64]!r} is not a number from {low:g} to "
+                            f"{high:g} (units of the currency one US dollar buys)")
         self.add(currency, day, rate)
 
     def per_usd(self, currency: str, day: str) -> float | None:

@@ -49,7 +49,7 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-            raise FileShapeError(f"is {kind}, not a regular file; point the config at a file")
+            raise FileShapeError(f"is {kind}, not a regular file; give the path of a file")
     except BaseException:
         os.close(fd)
         raise

@@ -93,5 +93,5 @@ def test_quarantine_leaves_bad_rows_out_and_writes_them(tmp_path: Path) -> None:
 def test_rate_file_errors_name_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "rates.csv"
     bad.write_text("date,currency,per_usd\n2026-11-01,AUD,0\n")
-    with pytest.raises(DataError, match=r"rates.csv:2: per_usd: '0' is not a number > 0"):
+    with pytest.raises(DataError, match=r"rates.csv:2: per_usd: '0' is not a number from 1e-06"):
         RateTable().load(bad)
