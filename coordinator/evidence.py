@@ -13,12 +13,16 @@ row (written before) read the same.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from google.protobuf.message import DecodeError
 
 from fedtrade.coordinator.request_blocks import DIGEST_BYTES, cut_blocks, splice_blocks
 from fedtrade.coordinator.verify import carried_checkpoint, verify_answer, verify_chunk_chain
@@ -26,10 +30,14 @@ from fedtrade.protocol.checkpoints import Checkpoint, TruncationError, check_con
 from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
-from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
+from fedtrade.trust.files import FileShapeError, open_regular
 from fedtrade.trust.keys import PublicKey
 
 __all__ = ["EvidenceProblem", "EvidenceStore", "node_checkpoints", "verify_evidence"]
+
+_DAMAGED = ("its stored request or answer is not a serialized signed envelope: the evidence "
+            "store was altered or damaged; restore it from a backup")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence (
@@ -87,20 +95,94 @@ class EvidenceProblem:
     problem: str
 
 
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _check_file(path: Path) -> None:
+    """A path that exists must be a regular file: SQLite fails on a folder or a FIFO with
+    errors that do not say so."""
+    try:
+        fd, _ = open_regular(path)
+    except FileNotFoundError:
+        return  # a new store
+    except FileShapeError as exc:
+        raise ConfigError(f"cannot open the evidence store: it {exc}", path=path,
+                          key="coordinator.evidence_db") from None
+    except OSError:
+        return  # sqlite3 says what it is (e.g. permission), below
+    os.close(fd)
+
+
+def _check_kind(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database that is not an evidence store (a node's store, another program's,
+    one of another version) before anything is written into it."""
+    tables = _tables(conn)
+    if not tables:
+        return  # new or empty: the schema is created
+    if "evidence" not in tables:
+        raise ConfigError(
+            f"not an evidence store: it has no evidence table but {', '.join(sorted(tables)[:5])}"
+            f"{', ...' if len(tables) > 5 else ''} (a node's store?); point "
+            "coordinator.evidence_db at the coordinator's own evidence store", path=path)
+    expected = sqlite3.connect(":memory:")
+    try:
+        expected.executescript(_SCHEMA)
+        for table in sorted(tables & _tables(expected)):
+            missing = _columns(expected, table) - _columns(conn, table)
+            if missing:
+                raise ConfigError(
+                    f"table {table} lacks the column(s) {', '.join(sorted(missing))}: written "
+                    "by another program or altered; restore the evidence store from a backup",
+                    path=path)
+    finally:
+        expected.close()
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 class EvidenceStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _check_file(path)
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # text that is not UTF-8 (an altered row) reads as text, and then fails to verify
+            self._conn.text_factory = _text
+            _check_kind(self._conn, path)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:  # e.g. a file owned by another user: read-only to us
+        except sqlite3.OperationalError as exc:  # e.g. a file owned by another user
             raise ConfigError(
                 f"cannot open the evidence store for writing ({exc}); the coordinator must be "
                 "able to write it and its folder (check owner and mode)",
                 path=path,
             ) from exc
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"not an evidence store, or a damaged one ({exc}); point coordinator."
+                "evidence_db at the coordinator's evidence store, or restore it from a backup",
+                path=path,
+            ) from exc
+        self._path = path
         self._lock = threading.Lock()  # screening stores answers from several threads
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """An SQLite error while reading or writing rows: the file is damaged (a page
+        overwritten, the file cut short), which opening it cannot show."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{self._path}: the evidence store is damaged ({exc}); restore it "
+                            "from a backup") from exc
 
     def add(
         self,
@@ -149,9 +231,15 @@ class EvidenceStore:
 
     def unanswered_rows(self) -> Iterator[tuple[str, str, Envelope, str]]:
         """(node id, query name, signed request, code) of every unanswered question."""
-        for node_id, query_name, request, code in self._conn.execute(
-                "SELECT node_id, query_name, request, code FROM unanswered ORDER BY id"):
-            yield node_id, query_name, _parse(request), code
+        with self._reading():
+            for row_id, node_id, query_name, request, code in self._conn.execute(
+                    "SELECT id, node_id, query_name, request, code FROM unanswered ORDER BY id"):
+                envelope = _parse(request)
+                if envelope is None:
+                    raise DataError(
+                        f"{self._path}: unanswered question {row_id} ({_label(node_id)}): "
+                        f"{_DAMAGED}")
+                yield _label(node_id), _label(query_name), envelope, _label(code)
 
     def record_green_lane(self, manifest: str, seed_hex: str, settings: str) -> None:
         """Keep a green-lane run's sample seed and settings (JSON) before its first decision."""
@@ -166,61 +254,89 @@ class EvidenceStore:
         return [tuple(row) for row in self._conn.execute(
             "SELECT recorded_at, manifest, seed, settings FROM green_lane_runs ORDER BY id")]
 
-    def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope, Envelope]]:
+    def rows(self) -> Iterator[tuple[int, str, str, str, int, Envelope | None,
+                                     Envelope | None]]:
         """(id, node, query id, kind, sequence, request, response) of every stored answer
-        and chunk, a stream's rows together and in order, each with its stream's request."""
+        and chunk, a stream's rows together and in order, each with its stream's request.
+        A request or response that is not a serialized envelope (bytes of another type or
+        shape: the store was altered or damaged) is None."""
         stream: tuple[str, str] | None = None
         request = _parse(b"")
-        for row_id, node_id, query_id, kind, seq, req, position, digests, resp in \
-                self._conn.execute(
-                    "SELECT e.id, e.node_id, e.query_id, e.kind, e.sequence, e.request, "
-                    "r.position, r.digests, e.response FROM evidence e "
-                    "LEFT JOIN request_blocks r ON r.evidence_id = e.id "
-                    "ORDER BY e.query_id, e.node_id, e.sequence, e.id"):
-            if req or stream != (query_id, node_id):
-                # a stream's first row; a row that lost its request (or one of its blocks)
-                # shows one that is empty, which no signature verifies
-                if digests is not None:
-                    req = self._spliced(req, position, digests)
-                stream, request = (query_id, node_id), _parse(req)
-            yield row_id, node_id, query_id, kind, seq, request, _parse(resp)
+        with self._reading():
+            for row_id, node, query, kind, seq, req, position, digests, resp in \
+                    self._conn.execute(
+                        "SELECT e.id, e.node_id, e.query_id, e.kind, e.sequence, e.request, "
+                        "r.position, r.digests, e.response FROM evidence e "
+                        "LEFT JOIN request_blocks r ON r.evidence_id = e.id "
+                        "ORDER BY e.query_id, e.node_id, e.sequence, e.id"):
+                node_id, query_id = _label(node), _label(query)
+                if req or stream != (query_id, node_id):
+                    # a stream's first row; a row that lost its request (or one of its
+                    # blocks) shows one that is empty, which no signature verifies
+                    if digests is not None:
+                        req = self._spliced(req, position, digests)
+                    stream, request = (query_id, node_id), _parse(req)
+                yield row_id, node_id, query_id, _label(kind), seq, request, _parse(resp)
 
-    def _spliced(self, stored: bytes, position: int, digests: bytes) -> bytes:
-        """A request with its blocks put back (empty if one of them is not in the store)."""
+    def _spliced(self, stored: object, position: object, digests: object) -> bytes | None:
+        """A request with its blocks put back (empty if one of them is not in the store,
+        None if the row is not of the types it was written with)."""
+        if not (isinstance(stored, bytes) and isinstance(digests, bytes)
+                and isinstance(position, int) and 0 <= position <= len(stored)):
+            return None
         entries = []
         for start in range(0, len(digests), DIGEST_BYTES):
             found = self._conn.execute("SELECT entry FROM attested_blocks WHERE digest = ?",
                                        (digests[start:start + DIGEST_BYTES],)).fetchone()
             if found is None:
                 return b""
+            if not isinstance(found[0], bytes):
+                return None
             entries.append(found[0])
         return splice_blocks(stored, position, entries)
 
     def incomplete_requests(self) -> dict[int, str]:
         """Evidence row id -> the digest (hex) of an attested block its request names that
         the store does not hold."""
-        kept = {digest for (digest,) in self._conn.execute("SELECT digest FROM attested_blocks")}
-        incomplete = {}
-        for row_id, digests in self._conn.execute(
-                "SELECT evidence_id, digests FROM request_blocks ORDER BY evidence_id"):
-            for start in range(0, len(digests), DIGEST_BYTES):
-                if digests[start:start + DIGEST_BYTES] not in kept:
-                    incomplete[row_id] = digests[start:start + DIGEST_BYTES].hex()
-                    break
+        with self._reading():
+            kept = {digest for (digest,) in
+                    self._conn.execute("SELECT digest FROM attested_blocks")}
+            rows = self._conn.execute(
+                "SELECT evidence_id, digests FROM request_blocks ORDER BY evidence_id")
+            incomplete = {}
+            for row_id, digests in rows:
+                if not isinstance(digests, bytes):
+                    continue  # not a list of digests: rows() reads the request as damaged
+                for start in range(0, len(digests), DIGEST_BYTES):
+                    if digests[start:start + DIGEST_BYTES] not in kept:
+                        incomplete[row_id] = digests[start:start + DIGEST_BYTES].hex()
+                        break
         return incomplete
 
     def count(self) -> int:
-        (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()
+        with self._reading():
+            (n,) = self._conn.execute("SELECT count(*) FROM evidence").fetchone()
         return int(n)
 
     def close(self) -> None:
         self._conn.close()
 
 
-def _parse(data: bytes) -> Envelope:
+def _parse(data: object) -> Envelope | None:
+    """The envelope serialized in ``data``; None if it is not (bytes of) one."""
+    if not isinstance(data, bytes):
+        return None
     message = envelope_pb2.Envelope()
-    message.ParseFromString(data)
+    try:
+        message.ParseFromString(data)
+    except DecodeError:
+        return None
     return envelope_from_proto(message)
+
+
+def _label(value: object) -> str:
+    """A text column as text, whatever an altered row holds there (NULL, a number)."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
 
 
 def _checkpoints(
@@ -229,7 +345,7 @@ def _checkpoints(
     """Verify every stored answer; collect the audit checkpoints they carry, per node."""
     checked = 0
     found: dict[str, dict[bytes, tuple[Envelope, Checkpoint]]] = {}
-    streams: dict[tuple[str, str], list[tuple[int, Envelope, Envelope]]] = {}
+    streams: dict[tuple[str, str], list[tuple[int, Envelope | None, Envelope | None]]] = {}
     incomplete = store.incomplete_requests()
 
     def lost(row_id: int, node_id: str, query_id: str) -> bool:
@@ -262,6 +378,9 @@ def _checkpoints(
             continue
         if lost(row_id, node_id, query_id):
             continue
+        if request is None or response is None:
+            problems.append(EvidenceProblem(row_id, node_id, query_id, _DAMAGED))
+            continue
         try:
             keep(verify_answer(response, request=request, node_id=node_id, node_key=key),
                  node_id)
@@ -270,10 +389,14 @@ def _checkpoints(
     for (node_id, query_id), rows in streams.items():
         if lost(rows[0][0], node_id, query_id):
             continue
+        request, responses = rows[0][1], [r for _, _, r in rows if r is not None]
+        if request is None or len(responses) < len(rows):
+            problems.append(EvidenceProblem(rows[0][0], node_id, query_id, _DAMAGED))
+            continue
         try:
             chunks = verify_chunk_chain(
-                [r for _, _, r in rows],
-                request=rows[0][1],
+                responses,
+                request=request,
                 node_id=node_id,
                 node_key=node_keys[node_id],
             )

@@ -42,7 +42,7 @@ from fedtrade.protocol.tables import decode_table
 from fedtrade.protocol.wire import parse_payload, to_datetime
 from fedtrade.protos import attestation_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
-from fedtrade.trust.errors import DataError
+from fedtrade.trust.errors import DataError, FedtradeError
 
 __all__ = ["REFUSAL_CODES", "compute_scorecards", "period_bounds"]
 
@@ -108,6 +108,17 @@ def _query(request: Envelope) -> query_pb2.Query:
     return parse_payload(query_pb2.Query, request.payload)
 
 
+def _issued(request: Envelope | None) -> tuple[query_pb2.Query, datetime] | None:
+    """The question and when it was issued; None if a damaged store cannot tell."""
+    if request is None:
+        return None
+    try:
+        query = _query(request)
+        return query, to_datetime(query.issued_at)
+    except (FedtradeError, ValueError, OverflowError):  # not a query, a time out of range
+        return None
+
+
 def _lines(query: query_pb2.Query) -> dict[str, tuple[str, str]]:
     """house bill -> (filer id, arrival date) over the blocks the question carried."""
     lines = {}
@@ -142,25 +153,39 @@ def _indicators(collected: _Collected, node_id: str, day: _Day, day_name: str,
                 collected.depths.setdefault(str(bill), {})[node_id] = (depth, day_name)
 
 
-def _collect(store: EvidenceStore, start: datetime, end: datetime) -> _Collected:
+def _collect(store: EvidenceStore, start: datetime, end: datetime,
+             unverified: set[tuple[str, str]]) -> _Collected:
+    """The figures of the answers that verify (``unverified``: (query id, node id) of those
+    that do not, which count under integrity only)."""
     collected = _Collected()
     # rows come ordered by query id and node: one answer, or one chunk stream, at a time
     for (query_id, node_id), group in groupby(store.rows(), key=lambda row: (row[2], row[1])):
         rows = list(group)
-        request, responses = rows[0][5], [row[6] for row in rows]
-        query = _query(request)
-        issued = to_datetime(query.issued_at)
-        if not start <= issued < end or query.query_name == DESCRIBE:
+        asked = _issued(rows[0][5])
+        in_period = asked is not None and start <= asked[1] < end \
+            and asked[0].query_name != DESCRIBE
+        if (query_id, node_id) in unverified:
+            if asked is None or in_period:  # its problem counts (when unreadable: always)
+                collected.query_ids.add(query_id)
             continue
+        if asked is None or not in_period:
+            continue
+        query, issued = asked
         collected.query_ids.add(query_id)
         day_name = issued.date().isoformat()
         day = collected.day(node_id, day_name)
         day.asked += 1
         day.answered += 1
         if query.query_name == INDICATOR_QUERY:
-            _indicators(collected, node_id, day, day_name, query, responses)
+            _indicators(collected, node_id, day, day_name, query,
+                        [row[6] for row in rows if row[6] is not None])  # all: it verified
     for node_id, query_name, request, code in store.unanswered_rows():
-        issued = to_datetime(_query(request).issued_at)
+        unanswered = _issued(request)
+        if unanswered is None:
+            raise DataError(f"the evidence store holds a question {node_id} left unanswered "
+                            f"({query_name}) that is not a signed query: the store was "
+                            "altered or damaged; restore it from a backup")
+        _, issued = unanswered
         if start <= issued < end and query_name != DESCRIBE:
             day = collected.day(node_id, issued.date().isoformat())
             day.asked += code not in REFUSAL_CODES
@@ -254,8 +279,8 @@ def compute_scorecards(
     if node_id is not None:
         config.node(node_id)  # a ConfigError naming the configured nodes
     start, end = period_bounds(period)
-    collected = _collect(store, start, end)
     _, problems = verify_evidence(store, {n.id: n.public_key for n in config.nodes.values()})
+    collected = _collect(store, start, end, {(p.query_id, p.node_id) for p in problems})
     by_node: dict[str, list[str]] = defaultdict(list)
     for problem in problems:
         if not problem.query_id or problem.query_id in collected.query_ids:

@@ -82,7 +82,7 @@ def _write_as_before(live: LiveFederation) -> None:
     """Rewrite the store as coordinators before kept it: the whole request on every row."""
     store = EvidenceStore(live.coordinator.config.evidence_db)
     whole = [(envelope_to_proto(request).SerializeToString(), row_id)
-             for row_id, _, _, _, _, request, _ in store.rows()]
+             for row_id, _, _, _, _, request, _ in store.rows() if request is not None]
     store.close()
     conn = sqlite3.connect(live.coordinator.config.evidence_db)
     with conn:
@@ -193,6 +193,6 @@ def test_altered_evidence_fails(
 
 def test_an_evidence_store_that_cannot_be_written_is_a_config_error(tmp_path: Path) -> None:
     unusable = tmp_path / "evidence.db"
-    unusable.mkdir()  # not a database file: what a read-only or foreign file also gives
-    with pytest.raises(ConfigError, match="cannot open the evidence store for writing"):
+    unusable.mkdir()  # not a database file
+    with pytest.raises(ConfigError, match="cannot open the evidence store: it is a directory"):
         EvidenceStore(unusable)
