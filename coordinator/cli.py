@@ -30,8 +30,13 @@ from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope
 from fedtrade.protocol.wire import PAYLOAD_QUERY, parse_payload
 from fedtrade.protos import query_pb2
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
-from fedtrade.trust.envelope import Envelope, sign
-from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.envelope import Envelope, sign, verify
+from fedtrade.trust.errors import (
+    ConfigError,
+    FedtradeError,
+    MalformedRequestError,
+    VerificationError,
+)
 from fedtrade.trust.expiry import expiry_warnings
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
@@ -194,10 +199,17 @@ def _print_answer(
 
 
 def _pending_query(path: Path) -> tuple[query_pb2.Query, Envelope]:
-    (envelope,) = read_envelope_lines(path, "signed query")[:1]
+    envelopes = read_envelope_lines(path, "signed query")
+    if len(envelopes) > 1:  # approve would write back the first and drop the others
+        raise FedtradeError(f"{path}: holds {len(envelopes)} envelopes, not one signed query; "
+                            "use the file query --sign-only wrote")
+    (envelope,) = envelopes
     if envelope.payload_type != PAYLOAD_QUERY:
         raise FedtradeError(f"{path}: holds a {envelope.payload_type[:64]!r}, not a signed query")
-    return parse_payload(query_pb2.Query, envelope.payload), envelope
+    try:
+        return parse_payload(query_pb2.Query, envelope.payload), envelope
+    except MalformedRequestError as exc:
+        raise FedtradeError(f"{path}: {exc}; use the file query --sign-only wrote") from None
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -218,6 +230,12 @@ def _approve(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace) -> int:
     config = load_coordinator_config(args.config)
     query, envelope = _pending_query(args.file)
+    own = SigningKey.from_file(config.signing_key).public_key
+    try:  # the approvers' signatures are the node's to check
+        verify(envelope, {own.key_id: own}, payload_type=PAYLOAD_QUERY)
+    except VerificationError as exc:
+        raise FedtradeError(f"{args.file}: not signed by this coordinator's key, or altered "
+                            f"since ({exc}); sign it again with query --sign-only") from None
     return _print_answer(args, config, lambda c: c.send(query, envelope))
 
 

@@ -40,6 +40,7 @@ import pyarrow.csv as pacsv
 from fedtrade.coordinator.consignee_days import ConsigneeDays
 from fedtrade.coordinator.consignee_keys import consignee_keys
 from fedtrade.coordinator.memory import release_freed_memory
+from fedtrade.coordinator.result_files import atomic_text_file
 from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
 from fedtrade.protocol.arrow_text import text_bytes
@@ -479,7 +480,7 @@ def scan_manifest(
 def _write_rejects(path: Path, rejected: Mapping[int, str], quarantine: Path) -> None:
     try:
         with open_text(path, "manifest") as source, \
-                quarantine.open("w", newline="", encoding="utf-8") as out:
+                atomic_text_file(quarantine, newline="") as out:
             reader = csv.reader(_lines(source, path))
             writer = csv.writer(out, lineterminator="\n")
             for row in reader:

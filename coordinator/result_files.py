@@ -29,6 +29,7 @@ from fedtrade.coordinator.results import (
 )
 from fedtrade.coordinator.risk import Assessment, distinct_rows, worklist
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.files import not_regular
 
 __all__ = [
     "LIST_SEPARATORS",
@@ -66,6 +67,10 @@ def atomic_text_file(path: Path | str, *, newline: str | None = None) -> Iterato
         )
     if target.is_dir():
         raise DataError(f"{target} is a folder; give the path of a file to write")
+    kind = not_regular(target)
+    if kind is not None:
+        raise DataError(f"{target} is {kind}, not a regular file; give the path of a file to "
+                        "write")
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
         handle = tmp.open("x", encoding="utf-8", newline=newline)

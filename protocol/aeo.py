@@ -16,6 +16,7 @@ window at a given moment, and its revocation.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,10 +248,11 @@ def read_register(path: Path, authority: AeoAuthority) -> Register:
     certificates: list[Certificate] = []
     revocations: dict[str, Revocation] = {}
     try:
-        if path.stat().st_size == 0:  # an authority that has issued nothing yet
-            return Register((), {})
+        info = path.stat()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the AEO register: {exc.strerror}") from None
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:  # an authority that issued nothing yet
+        return Register((), {})  # (a FIFO or a device has no size either: read, it is refused)
     for number, envelope in enumerate(read_envelope_lines(path, "AEO register"), start=1):
         try:
             if envelope.payload_type == PAYLOAD_AEO_REVOCATION:

@@ -17,7 +17,7 @@ from typing import Any
 from fedtrade.protocol.json_text import parse_json
 from fedtrade.trust.envelope import Envelope, Signature
 from fedtrade.trust.errors import FedtradeError
-from fedtrade.trust.files import FileShapeError, read_capped
+from fedtrade.trust.files import FileShapeError, not_regular, read_capped
 
 __all__ = ["envelope_from_record", "envelope_line", "read_envelope_lines", "write_envelope_lines"]
 
@@ -47,6 +47,10 @@ def envelope_from_record(item: Any) -> Envelope:
 
 def write_envelope_lines(path: Path, envelopes: Sequence[Envelope]) -> None:
     """Write ``envelopes`` to ``path``, replacing it in one rename."""
+    kind = not_regular(path)
+    if kind is not None:
+        raise FedtradeError(f"{path}: cannot write: it is {kind}, not a regular file; give the "
+                            "path of a file")
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text("".join(envelope_line(e) + "\n" for e in envelopes))

@@ -16,6 +16,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_KEY_BYTES",
     "FileShapeError",
+    "not_regular",
     "open_regular",
     "read_capped",
     "read_descriptor",
@@ -37,6 +38,23 @@ class FileShapeError(Exception):
     """The path is not a regular file or the file is too large; says which, without the path."""
 
 
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
+
+
+def not_regular(path: Path) -> str | None:
+    """What ``path`` is ("a FIFO (named pipe)") if it exists and is not a regular file.
+
+    A writer that replaces its target by renaming a new file over it checks this first:
+    as root, a rename over ``/dev/null`` or a FIFO a reader waits on would replace it.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # missing (or unreachable: writing says why)
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
 def open_regular(path: Path) -> tuple[int, os.stat_result]:
     """Open ``path`` for reading without blocking; return the descriptor and its fstat.
 
@@ -48,8 +66,8 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
         # fstat the open descriptor, so the file checked is the file read.
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-            raise FileShapeError(f"is {kind}, not a regular file; give the path of a file")
+            raise FileShapeError(
+                f"is {_kind(info.st_mode)}, not a regular file; give the path of a file")
     except BaseException:
         os.close(fd)
         raise
