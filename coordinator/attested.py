@@ -151,7 +151,7 @@ def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
     """(line number, offset, bytes) of each line of the file that is not blank."""
     with open_binary(path, "attestations") as handle:
         offset = 0
-        lines = capped_lines(handle, path, "signed manifest block", _MAX_LINE_BYTES)
+        lines = capped_lines(handle, path, "attestations", _MAX_LINE_BYTES)
         for number, line in enumerate(lines, start=1):
             if line.strip():
                 yield number, offset, line

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,7 @@ from fedtrade.coordinator.result_files import atomic_text_file
 from fedtrade.coordinator.results import manifest_only_patterns
 from fedtrade.protocol import normalize
 from fedtrade.protocol.arrow_text import text_bytes
-from fedtrade.protocol.input_files import capped_lines, open_text
+from fedtrade.protocol.input_files import text_lines
 from fedtrade.protocol.limits import HOUSE_BILL
 from fedtrade.protocol.rates import RateTable
 from fedtrade.trust.errors import DataError
@@ -63,9 +63,6 @@ REJECT_COLUMN = "import_error"
 LOW_VALUE_SHARE = 0.5
 MIN_HS6_SAMPLES = 5
 _BLOCK_BYTES = 1 << 20
-# Longest line read: a row of short fields is well under 1 KiB (the csv module refuses a field
-# over 128 KiB); a file without line breaks is refused here, not read whole.
-_MAX_LINE_CHARS = 1 << 20
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -230,14 +227,10 @@ class _Accepted:
                      pa.array([a for _, _, _, a in rows], pa.string()))
 
 
-def _lines(handle: IO[str], path: Path) -> Iterator[str]:
-    return capped_lines(handle, path, "manifest", _MAX_LINE_CHARS)
-
-
 def _read_header(path: Path) -> None:
-    with open_text(path, "manifest") as handle:
+    with text_lines(path, "manifest") as lines:
         try:
-            header = tuple(next(csv.reader(_lines(handle, path)), ()))
+            header = tuple(next(csv.reader(lines), ()))
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"{path}:1: not valid CSV ({exc})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
@@ -355,8 +348,8 @@ def _accept_block(block: pa.RecordBatch, offset: int, accepted: _Accepted) -> No
 
 def _read_rows(path: Path, accepted: _Accepted) -> None:
     """The per-row reader, for files whose records span lines or are ragged."""
-    with open_text(path, "manifest") as handle:
-        reader = csv.DictReader(_lines(handle, path))
+    with text_lines(path, "manifest") as lines:
+        reader = csv.DictReader(lines)
         checked: list[tuple[int, _Row, str, str]] = []
         try:
             for row in reader:
@@ -479,9 +472,9 @@ def scan_manifest(
 
 def _write_rejects(path: Path, rejected: Mapping[int, str], quarantine: Path) -> None:
     try:
-        with open_text(path, "manifest") as source, \
+        with text_lines(path, "manifest") as source, \
                 atomic_text_file(quarantine, newline="") as out:
-            reader = csv.reader(_lines(source, path))
+            reader = csv.reader(source)
             writer = csv.writer(out, lineterminator="\n")
             for row in reader:
                 line = reader.line_num

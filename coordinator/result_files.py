@@ -28,6 +28,7 @@ from fedtrade.coordinator.results import (
     ShipmentResult,
 )
 from fedtrade.coordinator.risk import Assessment, distinct_rows, worklist
+from fedtrade.protocol.input_files import text_lines
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.files import not_regular
 
@@ -246,14 +247,8 @@ class ResultWriter:
 def read_results(path: Path | str) -> Iterator[ShipmentResult]:
     """Parse results.csv back, one result at a time; DataError names file:line: column."""
     path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file; give the --out file of a screening run") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
-    with handle:
-        reader = csv.reader(handle, strict=True)
+    with text_lines(path, "results", hint="give the --out file of a screening run") as lines:
+        reader = csv.reader(lines, strict=True)
         line = 1
         try:
             header = next(reader, None)

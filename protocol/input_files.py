@@ -1,4 +1,5 @@
-"""Open a data file someone hands over (a manifest, currency rates, attested blocks).
+"""Open a data file someone hands over (a manifest, currency rates, attested blocks,
+results to evaluate).
 
 The path comes from a command line and may name a FIFO, whose plain ``open``
 blocks until a writer appears, or a device such as ``/dev/zero``, which never
@@ -11,34 +12,44 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, AnyStr
 
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.files import FileShapeError, open_regular
 
-__all__ = ["capped_lines", "open_binary", "open_text"]
+__all__ = ["MAX_LINE_CHARS", "capped_lines", "open_binary", "text_lines"]
+
+# Longest line of a CSV file: rows of short fields are well under 1 KiB (the csv module
+# refuses a field over 128 KiB).
+MAX_LINE_CHARS = 1 << 20
 
 
-def _descriptor(path: Path, what: str) -> int:
+def _descriptor(path: Path, what: str, hint: str) -> int:
     try:
         fd, _ = open_regular(path)
-    except (OSError, FileShapeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DataError(f"{path}: cannot read the {what}: {reason}") from None
+    except FileShapeError as exc:
+        raise DataError(f"{path}: cannot read the {what} file: it {exc}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the {what} file: {exc.strerror or exc}"
+                        + (f"; {hint}" if hint else "")) from None
     os.set_blocking(fd, True)
     return fd
 
 
-def open_text(path: Path, what: str) -> IO[str]:
-    """``path`` opened as UTF-8 text (a BOM skipped, newlines kept for the csv module);
-    DataError naming the file if it is missing or not a regular file."""
-    return os.fdopen(_descriptor(path, what), newline="", encoding="utf-8-sig")
-
-
 def open_binary(path: Path, what: str) -> IO[bytes]:
-    """``path`` opened for reading bytes; DataError as ``open_text``."""
-    return os.fdopen(_descriptor(path, what), "rb")
+    """``path`` opened for reading bytes; DataError naming the file if it is missing or not
+    a regular file (``what``: what it should be, "manifest")."""
+    return os.fdopen(_descriptor(path, what, ""), "rb")
+
+
+@contextmanager
+def text_lines(path: Path, what: str, *, hint: str = "") -> Iterator[Iterator[str]]:
+    """The lines of UTF-8 text file ``path`` (a BOM skipped, line ends kept for the csv
+    module), each at most MAX_LINE_CHARS; DataError as ``open_binary``, ``hint`` added."""
+    with os.fdopen(_descriptor(path, what, hint), newline="", encoding="utf-8-sig") as handle:
+        yield capped_lines(handle, path, what, MAX_LINE_CHARS)
 
 
 def capped_lines(handle: IO[AnyStr], path: Path, what: str, limit: int) -> Iterator[AnyStr]:
@@ -48,6 +59,6 @@ def capped_lines(handle: IO[AnyStr], path: Path, what: str, limit: int) -> Itera
     while line := handle.readline(limit + 1):
         number += 1
         if len(line) > limit:
-            raise DataError(f"{path}:{number}: a line longer than {limit:,} characters: not "
-                            f"a {what}; check the file")
+            raise DataError(f"{path}:{number}: a line longer than {limit:,} characters; check "
+                            f"that this is the {what} file")
         yield line

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedtrade.protocol.input_files import capped_lines, open_text
+from fedtrade.protocol.input_files import text_lines
 from fedtrade.protocol.normalize import code
 from fedtrade.trust.errors import DataError
 
@@ -24,7 +24,6 @@ __all__ = ["RATE_COLUMNS", "RateTable"]
 
 RATE_COLUMNS = ("date", "currency", "per_usd")
 _BEGINNING = "0001-01-01"
-_MAX_LINE_CHARS = 4096  # a line is a date, a code and a number
 # Sane bounds of units per US dollar (the Kuwaiti dinar ~0.3, the Iranian rial ~10^6): a value
 # outside turns declared values into 0 or infinity.
 _RATE_BOUNDS = (1e-6, 1e12)
@@ -56,8 +55,8 @@ class RateTable:
 
     def load(self, path: Path) -> RateTable:
         """Add the rates of CSV file ``path``; raises DataError naming the bad line."""
-        with open_text(path, "rate file") as handle:
-            reader = csv.DictReader(capped_lines(handle, path, "rate file", _MAX_LINE_CHARS))
+        with text_lines(path, "rate") as lines:
+            reader = csv.DictReader(lines)
             try:
                 if tuple(reader.fieldnames or ()) != RATE_COLUMNS:
                     raise DataError(f"{path}:1: the header must be {','.join(RATE_COLUMNS)}")

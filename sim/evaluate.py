@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fedtrade.coordinator.results import ShipmentResult
 from fedtrade.coordinator.risk import DEFAULT_RISK, load_risk_rules, worklist
+from fedtrade.protocol.input_files import text_lines
 from fedtrade.sim.synth import PATTERNS
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.yamlconfig import load_yaml_text
@@ -226,19 +227,12 @@ class Evaluation:
 def read_ground_truth(path: Path | str) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
     """house bill -> planted patterns, and house bill -> line of its first ground-truth row."""
     path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise DataError(
-            f"{path}: no such file; give the ground_truth.csv written by `fedtrade synth`"
-        ) from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
     planted: dict[str, set[str]] = {}
     first_line: dict[str, int] = {}
     known = set(PATTERNS)
-    with handle:
-        reader = csv.reader(handle, strict=True)
+    with text_lines(path, "ground truth",
+                    hint="give the ground_truth.csv written by `fedtrade synth`") as lines:
+        reader = csv.reader(lines, strict=True)
         line = 1
         try:
             header = next(reader, None)
@@ -280,11 +274,9 @@ def read_confounders(path: Path | str) -> dict[str, frozenset[str]]:
     """house bill -> confounders, from a confounders.csv (house_bill,confounder)."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.reader(handle, strict=True))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror}); give the confounders.csv "
-                        f"written by `fedtrade synth`") from None
+        with text_lines(path, "confounders",
+                        hint="give the confounders.csv written by `fedtrade synth`") as lines:
+            rows = list(csv.reader(lines, strict=True))
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a UTF-8 CSV file ({exc})") from None
     if not rows or rows[0] != ["house_bill", "confounder"]:

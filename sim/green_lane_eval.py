@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fedtrade.coordinator.green_lane import COMPLIANCE_SAMPLE, FACILITATED
+from fedtrade.protocol.input_files import text_lines
 from fedtrade.sim.evaluate import INDICATOR_PATTERNS, read_ground_truth
 from fedtrade.trust.errors import DataError
 
@@ -54,10 +55,10 @@ class LaneEvaluation:
 
 def _dispositions(path: Path) -> dict[str, str]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the dispositions ({exc.strerror})") from None
+        with text_lines(path, "dispositions") as lines:
+            rows = list(csv.DictReader(lines))
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({exc})") from None
     if rows and not {"house_bill", "disposition"} <= set(rows[0]):
         raise DataError(f"{path}: not a dispositions file (fedtrade screen --dispositions)")
     return {row["house_bill"]: row["disposition"] for row in rows}

@@ -98,7 +98,7 @@ def test_a_path_that_is_not_a_file_is_refused_at_once(
     screening: Federation, role: str, kind: str
 ) -> None:
     special = _special(screening.root, kind)
-    what = {"manifest": "manifest", "rates": "rate file", "attestations": "attestations"}[role]
+    what = {"manifest": "manifest", "rates": "rate", "attestations": "attestations"}[role]
     if role == "manifest":
         code, err = _screen(screening, special)
     elif role == "rates":
@@ -106,7 +106,7 @@ def test_a_path_that_is_not_a_file_is_refused_at_once(
     else:
         code, err = _screen(screening, "manifest.csv", attestations=special)
     assert code == 1
-    assert f"cannot read the {what}: is a " in _one_error_line(err, special)
+    assert f"cannot read the {what} file: it is a " in _one_error_line(err, special)
     assert "not a regular file; give the path of a file" in err
 
 
@@ -125,7 +125,8 @@ def test_a_file_without_line_breaks_is_refused_at_the_line_cap(
     path_text = str(path)
     path.unlink()
     assert code == 1
-    assert f"{path_text}:1: a line longer than {cap} characters" in _one_error_line(err, path)
+    assert f"{path_text}:1: a line longer than {cap} characters; check that this is the " \
+        in _one_error_line(err, path)
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -331,3 +332,56 @@ def test_a_damaged_unanswered_question_is_refused_naming_it(
     assert code == 1
     assert "unanswered question 1 (broker-1): its stored request or answer is not a " \
         "serialized signed envelope" in _one_error_line(err, fed / "data" / "evidence.db")
+
+
+# --- fedtrade evaluate: results, ground truth, confounders, dispositions ------------------
+
+EVALUATED = {
+    "results.csv": "house_bill,risk_level,score,patterns,reasons,manifest_only_patterns,"
+                   "answered_by,no_answer\nHB0001,low,0,,,,carrier-1,\n",
+    "truth.csv": "house_bill,pattern\nHB0001,undervaluation\n",
+    "confounders.csv": "house_bill,confounder\nHB0001,coupon\n",
+    "lane.csv": "house_bill,disposition,score,chain\nHB0001,facilitated,0,carrier-1\n",
+}
+# which argument each file is, and what the command calls it
+ROLES = {"results.csv": "results", "truth.csv": "ground truth", "confounders.csv": "confounders",
+         "lane.csv": "dispositions"}
+
+
+def _evaluate(root: Path, replaced: str, by: Path) -> tuple[int, str]:
+    for name, text in EVALUATED.items():
+        (root / name).write_text(text)
+    files = {name: str(by) if name == replaced else name for name in EVALUATED}
+    done = subprocess.run(
+        [sys.executable, "-m", "fedtrade.coordinator.cli", "evaluate", files["results.csv"],
+         files["truth.csv"], "--confounders", files["confounders.csv"], "--dispositions",
+         files["lane.csv"]],
+        cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("name", list(EVALUATED))
+def test_evaluate_refuses_a_path_that_is_not_a_file(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    """Every one of the four waited for ever on a FIFO."""
+    special = _special(tmp_path, kind)
+    code, err = _evaluate(tmp_path, name, special)
+    assert code == 1
+    assert f"cannot read the {ROLES[name]} file: it is a " in _one_error_line(err, special)
+
+
+def test_evaluate_files_good_and_bad(tmp_path: Path) -> None:
+    code, err = _evaluate(tmp_path, "", tmp_path)
+    assert (code, err) == (0, "")
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\xd2\x81\xff\xfe garbage\n")
+    code, err = _evaluate(tmp_path, "lane.csv", garbage)  # was "a bug in fedtrade"
+    assert code == 1
+    assert "not a UTF-8 CSV file ('utf-8' codec can't decode" in _one_error_line(err, garbage)
+    long = _no_line_breaks(tmp_path / "long.csv", 2 << 20)
+    code, err = _evaluate(tmp_path, "truth.csv", long)
+    assert code == 1
+    assert "long.csv:1: a line longer than 1,048,576 characters; check that this is the " \
+        "ground truth file" in _one_error_line(err, long)

@@ -267,7 +267,7 @@ def test_reader_line_numbers_count_multiline_fields(tmp_path: Path) -> None:
 
 
 def test_reader_missing_and_binary_files(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no such file; give the --out file"):
+    with pytest.raises(DataError, match="No such file or directory; give the --out file"):
         list(read_results(tmp_path / "absent.csv"))
     path = tmp_path / "binary.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe,,\n")

@@ -199,7 +199,7 @@ def test_ground_truth_errors_name_file_and_line(
 
 
 def test_other_input_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"no such file; give the ground_truth\.csv"):
+    with pytest.raises(DataError, match=r"No such file or directory; give the ground_truth\.csv"):
         evaluate([], tmp_path / "absent.csv")
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
