@@ -38,6 +38,7 @@ from fedtrade.trust.errors import (
     VerificationError,
 )
 from fedtrade.trust.expiry import expiry_warnings
+from fedtrade.trust.files import not_regular
 from fedtrade.trust.keys import SigningKey, generate_keypair
 from fedtrade.trust.linkage import generate_linkage_secret
 from fedtrade.trust.pki import init_ca, issue_certificate, issue_from_csr
@@ -74,6 +75,10 @@ def _config_check(args: argparse.Namespace) -> int:
             ) from None
         raise
     SigningKey.from_file(config.signing_key)
+    kind = not_regular(config.evidence_db)
+    if kind is not None:
+        raise ConfigError(f"{config.evidence_db} is {kind}, not the evidence store's file",
+                          path=args.file, key="coordinator.evidence_db")
     warnings = expiry_warnings(
         [("TLS certificate", config.tls.not_after),
          ("federation CA certificate", config.tls.ca_not_after)] if config.tls else [])

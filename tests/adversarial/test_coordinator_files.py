@@ -169,3 +169,19 @@ def test_screen_refuses_a_fifo_to_write_to(
     assert "is a FIFO (named pipe), not a regular file; give the path of a file to write" in \
         _one_error_line(err, out)
     assert _still_a_fifo(out)
+
+
+def test_config_check_names_an_evidence_db_that_is_not_a_file(
+    fed: Federation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said OK; each command using the store then failed on it."""
+    store = _fifo(tmp_path / "evidence.db")
+    config = tmp_path / "coordinator.yaml"
+    config.write_text(fed.coordinator_config.read_text()
+                      .replace("keys/", f"{fed.root}/keys/").replace("ca/", f"{fed.root}/ca/")
+                      .replace("aeo/", f"{fed.root}/aeo/")
+                      .replace("evidence_db: data/evidence.db", f"evidence_db: {store}"))
+    code, err = _run(["config", "check", str(config)], capsys)
+    assert code == 1
+    assert f"coordinator.evidence_db: {store} is a FIFO (named pipe), not the evidence " \
+        "store's file" in _one_error_line(err, config)
