@@ -13,7 +13,6 @@ row (written before) read the same.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +30,7 @@ from fedtrade.protocol.wire import envelope_from_proto, envelope_to_proto
 from fedtrade.protos import envelope_pb2, query_pb2
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import ConfigError, DataError, FedtradeError
-from fedtrade.trust.files import FileShapeError, open_regular
+from fedtrade.trust.files import not_regular
 from fedtrade.trust.keys import PublicKey
 
 __all__ = ["EvidenceProblem", "EvidenceStore", "node_checkpoints", "verify_evidence"]
@@ -99,21 +98,6 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _check_file(path: Path) -> None:
-    """A path that exists must be a regular file: SQLite fails on a folder or a FIFO with
-    errors that do not say so."""
-    try:
-        fd, _ = open_regular(path)
-    except FileNotFoundError:
-        return  # a new store
-    except FileShapeError as exc:
-        raise ConfigError(f"cannot open the evidence store: it {exc}", path=path,
-                          key="coordinator.evidence_db") from None
-    except OSError:
-        return  # sqlite3 says what it is (e.g. permission), below
-    os.close(fd)
-
-
 def _check_kind(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse a database that is not an evidence store (a node's store, another program's,
     one of another version) before anything is written into it."""
@@ -151,7 +135,11 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 class EvidenceStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _check_file(path)
+        kind = not_regular(path)  # SQLite fails on a folder or a FIFO without saying so
+        if kind is not None:
+            raise ConfigError(f"cannot open the evidence store: it is {kind}, not a regular "
+                              "file; give the path of a file", path=path,
+                              key="coordinator.evidence_db")
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             # text that is not UTF-8 (an altered row) reads as text, and then fails to verify
@@ -176,8 +164,8 @@ class EvidenceStore:
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """An SQLite error while reading or writing rows: the file is damaged (a page
-        overwritten, the file cut short), which opening it cannot show."""
+        """An SQLite error while reading rows: the file is damaged (a page overwritten, the
+        file cut short), which opening it cannot show."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
