@@ -30,6 +30,8 @@ import pyarrow.csv as pacsv
 
 from fedtrade.protocol.arrow_text import text_bytes, value_lengths
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.files import shape_problem
+from fedtrade.trust.lines import LineTooLongError, capped_lines
 
 __all__ = ["ATTESTED_COLUMNS", "Rows", "manifest_rows"]
 
@@ -60,13 +62,18 @@ def _header(path: Path) -> tuple[list[str], list[int]]:
     """The header, and the place of each attested column in it (a repeated name: its last
     place, as csv.DictReader reads it)."""
     try:
+        kind = shape_problem(path)  # a FIFO would block, a device never end
+        if kind is not None:
+            raise DataError(f"{path}: is {kind}, not a regular file; give the manifest file")
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle))
             header = next(reader, [])
             if reader.line_num > 1:
                 header = []  # a header over several lines: pyarrow is not asked (below)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    except LineTooLongError as exc:
+        raise DataError(f"{path}:{exc.line}: {exc}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid CSV ({exc})") from None
     return header, _places(path, header) if header else []
@@ -137,7 +144,7 @@ def _csv_rows(path: Path, skip: int) -> Iterator[tuple[int, Sequence[str]]]:
     ``skip``; a short row's missing fields are empty."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle))
             places = _places(path, next(reader, []))
             width = max(places) + 1
             pick = itemgetter(*places)
@@ -147,6 +154,8 @@ def _csv_rows(path: Path, skip: int) -> Iterator[tuple[int, Sequence[str]]]:
                 yield reader.line_num, pick(row)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    except LineTooLongError as exc:
+        raise DataError(f"{path}:{exc.line}: {exc}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid CSV ({exc})") from None
 

@@ -19,6 +19,7 @@ __all__ = [
     "open_regular",
     "read_capped",
     "read_descriptor",
+    "shape_problem",
 ]
 
 MAX_KEY_BYTES = 64 * 1024  # a PEM key or certificate chain is a few KiB
@@ -54,6 +55,18 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
         os.close(fd)
         raise
     return fd, info
+
+
+def shape_problem(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file ("a FIFO (named pipe)");
+    None otherwise. Nothing is opened, so a FIFO cannot block."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
 
 
 def read_descriptor(fd: int, limit: int) -> bytes:

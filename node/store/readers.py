@@ -18,6 +18,7 @@ writing refused rows back in the input's own format.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -30,6 +31,7 @@ from typing import Any, BinaryIO
 from fedtrade.node.store.columns import TEXT, SqlValue, integer
 from fedtrade.node.store.schema import ColumnSpec, TableSpec
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.lines import LineTooLongError, capped_lines
 
 __all__ = [
     "ERROR_COLUMN",
@@ -148,13 +150,17 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 
 def _bad_utf8(path: Path) -> tuple[int, str]:
-    """The first line of ``path`` that is not UTF-8, and why."""
+    """The first line of ``path`` that is not UTF-8, and why (read in chunks: the file may
+    have no line break at all)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
     with path.open("rb") as f:
-        for line, raw in enumerate(f, start=1):
+        while chunk := f.read(1 << 16):
             try:
-                raw.decode("utf-8")
+                decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                return line, exc.reason
+                return line + chunk[: max(exc.start, 0)].count(b"\n"), exc.reason
+            line += chunk.count(b"\n")
     return 1, "undecodable text"
 
 
@@ -180,13 +186,16 @@ class RowReader:
         with self.path.open("rb") as binary:
             self._binary = binary
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            lines = capped_lines(text)
             try:
                 if self.path.suffix.lower() == ".csv":
-                    yield from self._csv(text)
+                    yield from self._csv(lines)
                 else:
-                    yield from self._jsonl(text)
+                    yield from self._jsonl(lines)
             except _FileRejectedError as exc:
                 yield ParsedRow(exc.line, None, ((None, exc.problem),))
+            except LineTooLongError as exc:
+                yield ParsedRow(exc.line, None, ((None, str(exc)),))
             except UnicodeDecodeError:
                 line, reason = _bad_utf8(self.path)
                 problem = f"is not UTF-8 text ({reason}); save the file as UTF-8"
@@ -365,17 +374,21 @@ def raw_rows(path: Path) -> Iterator[tuple[int, list[str] | str]]:
     """The rows of ``path`` as written: (line, CSV cells) with the header as line 1, or
     (line, JSON text). Only for files already read by ``RowReader``."""
     with path.open(encoding="utf-8-sig", newline="") as text:
+        lines = capped_lines(text)
         if path.suffix.lower() == ".csv":
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(lines, strict=True)
             while True:
                 start = reader.line_num + 1
                 try:
                     cells = next(reader)
-                except (StopIteration, csv.Error):
+                except (StopIteration, csv.Error, LineTooLongError):
                     return
                 if cells:
                     yield start, cells
         else:
-            for line, row in enumerate(text, start=1):
-                if row.strip():
-                    yield line, row.rstrip("\r\n")
+            try:
+                for line, row in enumerate(lines, start=1):
+                    if row.strip():
+                        yield line, row.rstrip("\r\n")
+            except LineTooLongError:
+                return
