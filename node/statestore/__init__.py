@@ -16,7 +16,7 @@ from fedtrade.node.config import NodeConfig
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.statestore.base import StateStore, StoreError
 from fedtrade.node.statestore.sqlite import SqliteStateStore
-from fedtrade.node.store.migrations import check_store
+from fedtrade.node.store.migrations import check_regular, check_store
 
 if TYPE_CHECKING:
     from fedtrade.node.statestore.postgres import PostgresStateStore
@@ -68,6 +68,7 @@ def read_state(config: NodeConfig) -> Iterator[SqlConn]:
     try:
         if not config.database.exists():
             raise StoreError(f"{config.database} does not exist; has this node ever run?")
+        check_regular(config.database)
         lite = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
         try:
             check_store(lite, config.database, config.role)

@@ -21,8 +21,9 @@ from sqlite_utils.migrations import Migrations
 from fedtrade.node.store.indicators import TABLES_SQL, add_several, refresh
 from fedtrade.node.store.schema import check_role
 from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.files import shape_problem
 
-__all__ = ["check_store", "open_store"]
+__all__ = ["check_regular", "check_store", "open_store"]
 
 _BUSY_TIMEOUT_MS = 5000
 
@@ -501,6 +502,15 @@ def _upgrade(db: Database, path: Path, role: str) -> None:
     _ROLE[role].apply(db)
 
 
+def check_regular(path: Path) -> None:
+    """Refuse a store path that is a FIFO (SQLite would wait for a writer forever), a
+    device or a folder; a missing file is left to the caller."""
+    kind = shape_problem(path)
+    if kind is not None:
+        raise ConfigError(f"is {kind}, not a regular file; point the node's database "
+                          "setting at its SQLite file", path=path)
+
+
 def check_store(conn: sqlite3.Connection, path: Path, role: str) -> None:
     """Refuse, before a read-only command reads it, a store it cannot trust to be this role's
     at this release: empty, not a fedtrade store, another role's, or made by a newer or an
@@ -528,6 +538,7 @@ def open_store(db_path: Path, role: str) -> Database:
     cannot be opened.
     """
     check_role(role)
+    check_regular(db_path)
     db: Database | None = None
     try:
         db = Database(db_path, execute_plugins=False)

@@ -4,6 +4,7 @@ it as a bug in fedtrade and never answering "OK" about a store that is not this 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -171,3 +172,29 @@ def test_serve_refuses_a_damaged_or_foreign_store_at_start(
         cwd=fed.root, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     _one_error_line(done.stderr, store, expected)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+@pytest.mark.parametrize("command", ["audit verify", "import", "serve"])
+def test_a_database_path_that_is_not_a_file_is_refused_without_waiting(
+    fed: Federation, kind: str, command: str,
+) -> None:
+    """Was: a FIFO blocked every command for ever (SQLite opens it and waits for a writer);
+    /dev/zero was 'the store is empty' or 'disk I/O error'."""
+    database = {"fifo": fed.root / "data" / "fifo.db", "folder": fed.root / "data",
+                "device": Path("/dev/zero")}[kind]
+    if kind == "fifo" and not database.exists():
+        os.mkfifo(database)
+    config = fed.root / f"{kind}.yaml"
+    config.write_text(fed.node_configs[CARRIER].read_text().replace(
+        f"database: data/{CARRIER}.db", f"database: {database}"))
+    what = {"fifo": "a FIFO (named pipe)", "folder": "a directory",
+            "device": "a character device"}[kind]
+    (fed.root / "masters.csv").write_text("mawb\n")  # the store is opened after the plan
+    extra = {"audit verify": [], "import": ["masters", "masters.csv"], "serve": []}[command]
+    done = subprocess.run(
+        [sys.executable, "-m", "fedtrade.node.cli", *command.split(), "--config", str(config),
+         *extra], cwd=fed.root, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == f"error: {database}: is {what}, not a regular file; point the " \
+        "node's database setting at its SQLite file\n"
