@@ -16,6 +16,7 @@ import pytest
 
 from fedtrade.coordinator.evidence import EvidenceStore
 from fedtrade.node.cli import main as node_main
+from fedtrade.node.state import checkpoint_file
 from fedtrade.node.store import open_store
 from fedtrade.sim.federation import Federation, create_federation
 
@@ -198,3 +199,21 @@ def test_a_database_path_that_is_not_a_file_is_refused_without_waiting(
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr == f"error: {database}: is {what}, not a regular file; point the " \
         "node's database setting at its SQLite file\n"
+
+
+def test_serve_refuses_a_checkpoint_file_that_is_a_fifo(fed: Federation, pristine: Path) -> None:
+    """Was: the node waited for ever at start, opening the FIFO to append its checkpoint."""
+    store = _store(fed)
+    shutil.copyfile(pristine, store)
+    checkpoints = checkpoint_file(store)
+    checkpoints.unlink(missing_ok=True)
+    os.mkfifo(checkpoints)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "fedtrade.node.cli", "serve", "--config", f"{CARRIER}.yaml"],
+            cwd=fed.root, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        checkpoints.unlink()
+    assert done.returncode == 1, done.stdout + done.stderr
+    _one_error_line(done.stderr, checkpoints, "is a FIFO (named pipe), not a regular file; "
+                    "the node appends its signed audit checkpoints there")
