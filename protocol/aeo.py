@@ -16,6 +16,7 @@ window at a given moment, and its revocation.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,7 +248,9 @@ def read_register(path: Path, authority: AeoAuthority) -> Register:
     certificates: list[Certificate] = []
     revocations: dict[str, Revocation] = {}
     try:
-        if path.stat().st_size == 0:  # an authority that has issued nothing yet
+        info = path.stat()
+        # an authority that has issued nothing yet; a FIFO or /dev/zero is not one (size 0)
+        if stat.S_ISREG(info.st_mode) and info.st_size == 0:
             return Register((), {})
     except OSError as exc:
         raise DataError(f"{path}: cannot read the AEO register: {exc.strerror}") from None

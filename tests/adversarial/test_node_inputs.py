@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fedtrade.coordinator.cli import main as fedtrade_main
 from fedtrade.node.attest import attest_manifest
 from fedtrade.node.cli import main as node_main
 from fedtrade.node.config import load_node_config
@@ -287,3 +288,37 @@ def test_a_checkpoint_that_does_not_verify_names_its_file(
                       "--checkpoint", str(foreign)]) == 1
     _one_error(capsys.readouterr().err, f"{foreign}: checkpoint 1: ",
                "is not signed by any trusted key")
+
+
+# the AEO register named by the node config
+
+
+@pytest.mark.parametrize("register", ["fifo", "dev-zero"])
+def test_an_aeo_register_that_is_not_a_file_is_not_an_empty_register(
+    fed: Federation, tmp_path: Path, register: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Was: a FIFO or /dev/zero has size 0, so it passed as a register with nothing in it:
+    `config check` said OK and a revoked certificate would still have been presented."""
+    keys = tmp_path / "keys"
+    assert fedtrade_main(["keygen", "--out", str(keys), "--name", "cbp-aeo"]) == 0
+    certificate = tmp_path / "carrier-1.cert.jsonl"
+    assert fedtrade_main([
+        "aeo", "issue", "--key", str(keys / "cbp-aeo.key"), "--register",
+        str(tmp_path / "register.jsonl"), "--node", CARRIER, "--role", "carrier",
+        "--legal-name", "Carrier One", "--tier", "tier1", "--valid-from", "2026-01-01",
+        "--valid-until", "2099-12-31", "--out", str(certificate)]) == 0
+    if register == "fifo":
+        path = tmp_path / "fifo-register.jsonl"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    config = tmp_path / "node.yaml"
+    config.write_text(fed.node_configs[CARRIER].read_text().replace(
+        "keys/", f"{fed.root}/keys/").replace("data/", f"{fed.root}/data/").replace(
+        "ca/ca.crt", f"{fed.root}/ca/ca.crt") + (
+        f"aeo:\n  authority:\n    id: cbp-aeo\n    public_key: {keys / 'cbp-aeo.pub'}\n"
+        f"  certificate: {certificate}\n  register: {path}\n"))
+    capsys.readouterr()
+    assert node_main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    _one_error(err, f"{config}:", f"aeo.register: {path}: cannot read the AEO register file: is")
