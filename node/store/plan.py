@@ -47,7 +47,7 @@ def _folder(role: str, table: str | None, folder: Path) -> list[tuple[TableSpec,
         if path.suffix.lower() not in FORMATS:
             continue
         if not path.is_file():
-            problems.append(_not_regular(path) or f"{path}: not a regular file")
+            problems.append(_not_regular(path) or f"{path}: cannot be read (a broken link?)")
             continue
         try:
             spec = _table_for(role, path.stem, path)

@@ -22,7 +22,6 @@ from fedtrade.node.state import NodeState, checkpoint_file
 from fedtrade.node.store import import_path
 from fedtrade.sim.federation import Federation, create_federation
 from fedtrade.trust.errors import DataError
-from fedtrade.trust.keys import SigningKey
 from fedtrade.trust.lines import MAX_LINE_CHARS
 from tests.node.store.samples import SAMPLES, write_csv
 
@@ -58,6 +57,14 @@ def _one_error(err: str, starts: str, says: str) -> None:
     assert "a bug in fedtrade" not in err, err
 
 
+def _not_a_file(kind: str, fifo: Path) -> tuple[Path, str]:
+    """A FIFO made at ``fifo`` or /dev/zero, and what an error calls it."""
+    if kind == "fifo":
+        os.mkfifo(fifo)
+        return fifo, "is a FIFO (named pipe), not a regular file"
+    return Path("/dev/zero"), "is a character device, not a regular file"
+
+
 # import
 
 
@@ -65,12 +72,7 @@ def _one_error(err: str, starts: str, says: str) -> None:
 def test_import_refuses_a_fifo_or_a_device_naming_what_it_is(
     fed: Federation, tmp_path: Path, kind: str,
 ) -> None:
-    if kind == "fifo":
-        path = tmp_path / "masters.csv"
-        os.mkfifo(path)
-        says = "is a FIFO (named pipe), not a regular file"
-    else:
-        path, says = Path("/dev/zero"), "is a character device, not a regular file"
+    path, says = _not_a_file(kind, tmp_path / "masters.csv")
     done = _node(fed, "import", "--config", f"{CARRIER}.yaml", "masters", str(path))
     assert done.returncode == 1
     _one_error(done.stderr, f"{path}: ", says)  # was "no such file or folder"
@@ -193,26 +195,17 @@ def test_a_report_path_that_cannot_take_the_report_is_refused_before_the_import(
 # attest
 
 
-def _filer(fed: Federation) -> SigningKey:
-    return fed.filer_key()
-
-
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 def test_attest_refuses_a_fifo_or_a_device_as_the_manifest(
     fed: Federation, tmp_path: Path, kind: str,
 ) -> None:
     """Was: a FIFO blocked for ever; /dev/zero was read into memory until killed."""
-    if kind == "fifo":
-        manifest = tmp_path / "manifest.csv"
-        os.mkfifo(manifest)
-        says = "is a FIFO (named pipe), not a regular file; give the manifest file"
-    else:
-        manifest, says = Path("/dev/zero"), "is a character device, not a regular file"
+    manifest, says = _not_a_file(kind, tmp_path / "manifest.csv")
     out = tmp_path / "attested.jsonl"
     done = _node(fed, "attest", "--config", f"{CARRIER}.yaml", "--manifest", str(manifest),
                  "--out", str(out), timeout=60)
     assert done.returncode == 1
-    _one_error(done.stderr, f"{manifest}: ", says)
+    _one_error(done.stderr, f"{manifest}: ", f"{says}; give the manifest file")
     assert not out.exists()
 
 
@@ -229,7 +222,7 @@ def test_attest_reads_no_further_than_a_line_cap(
     tracemalloc.start()
     try:
         with pytest.raises(DataError) as refused:
-            attest_manifest(manifest, out_path, _filer(fed), CARRIER, block_lines=1000,
+            attest_manifest(manifest, out_path, fed.filer_key(), CARRIER, block_lines=1000,
                             valid_hours=1)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -254,7 +247,7 @@ def test_attest_refuses_a_declared_value_no_node_accepts(
         row[0], row[4] = "HB0002", value
         csv.writer(out).writerow(row)
     with pytest.raises(DataError, match=rf":3: declared_value '{value}' is not an amount >= 0"):
-        attest_manifest(manifest, tmp_path / "out.jsonl", _filer(fed), CARRIER,
+        attest_manifest(manifest, tmp_path / "out.jsonl", fed.filer_key(), CARRIER,
                         block_lines=1000, valid_hours=1)
 
 
@@ -266,7 +259,7 @@ def test_attest_quotes_a_long_bad_value_short(fed: Federation, tmp_path: Path) -
         out.write(MANIFEST_HEADER)
         csv.writer(out).writerow(row)
     with pytest.raises(DataError) as refused:
-        attest_manifest(manifest, tmp_path / "out.jsonl", _filer(fed), CARRIER,
+        attest_manifest(manifest, tmp_path / "out.jsonl", fed.filer_key(), CARRIER,
                         block_lines=1000, valid_hours=1)
     message = str(refused.value)
     assert message.startswith(f"{manifest}:2: declared_value '999")
@@ -307,11 +300,7 @@ def test_an_aeo_register_that_is_not_a_file_is_not_an_empty_register(
         str(tmp_path / "register.jsonl"), "--node", CARRIER, "--role", "carrier",
         "--legal-name", "Carrier One", "--tier", "tier1", "--valid-from", "2026-01-01",
         "--valid-until", "2099-12-31", "--out", str(certificate)]) == 0
-    if register == "fifo":
-        path = tmp_path / "fifo-register.jsonl"
-        os.mkfifo(path)
-    else:
-        path = Path("/dev/zero")
+    path, _ = _not_a_file(register, tmp_path / "fifo-register.jsonl")
     config = tmp_path / "node.yaml"
     config.write_text(fed.node_configs[CARRIER].read_text().replace(
         "keys/", f"{fed.root}/keys/").replace("data/", f"{fed.root}/data/").replace(
