@@ -43,6 +43,9 @@ ATTESTED_COLUMNS = ("house_bill", "mawb", "consignee_name", "consignee_address",
 # 22 MiB more peak memory.
 _BATCH_BYTES = 1 << 20
 _RUN_ROWS = 8192
+# A manifest has a few dozen columns; pyarrow keeps an array per column per batch, so a
+# header of 100,000 names (a 1.6 MB file) took 1 GiB to read.
+_MAX_COLUMNS = 1_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ def _header(path: Path) -> tuple[list[str], list[int]]:
 
 
 def _places(path: Path, header: list[str]) -> list[int]:
+    if len(header) > _MAX_COLUMNS:
+        raise DataError(f"{path}:1: the header has {len(header):,} columns, more than "
+                        f"{_MAX_COLUMNS:,}; this is not a manifest")
     missing = [c for c in ATTESTED_COLUMNS if c not in header]
     if missing:
         raise DataError(f"{path}:1: the header lacks {', '.join(missing)}")

@@ -22,6 +22,8 @@ import codecs
 import csv
 import io
 import json
+import reprlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -149,6 +151,16 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return obj
 
 
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = 40
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first ``shown`` of ``names``, each quoted short: a header may have any width."""
+    more = f", and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(map(_QUOTE.repr, names[:shown])) + more
+
+
 def _bad_utf8(path: Path) -> tuple[int, str]:
     """The first line of ``path`` that is not UTF-8, and why (read in chunks: the file may
     have no line break at all)."""
@@ -215,13 +227,13 @@ class RowReader:
         except csv.Error as exc:
             raise _FileRejectedError(1, f"header: not valid CSV ({exc}) {expected}") from exc
         problems = []
-        duplicates = sorted({name for name in header if header.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
         if duplicates:
-            problems.append(f"duplicate column(s) {', '.join(map(repr, duplicates))}")
-        unknown = [name for name in header
+            problems.append(f"duplicate column(s) {_some(duplicates)}")
+        unknown = [name for name in dict.fromkeys(header)
                    if name not in names and name not in (ERROR_COLUMN, VERSION_COLUMN)]
         if unknown:
-            problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+            problems.append(f"unknown column(s) {_some(unknown)}")
         missing = [name for name in names if name not in header]
         if missing:
             problems.append(f"missing column(s) {', '.join(missing)}")

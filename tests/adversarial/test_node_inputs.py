@@ -311,3 +311,31 @@ def test_an_aeo_register_that_is_not_a_file_is_not_an_empty_register(
     assert node_main(["config", "check", str(config)]) == 1
     err = capsys.readouterr().err
     _one_error(err, f"{config}:", f"aeo.register: {path}: cannot read the AEO register file: is")
+
+
+# very wide headers
+
+
+def test_import_names_a_few_of_many_unknown_columns(store: Path, tmp_path: Path) -> None:
+    """Was: a header of 20,000 names took minutes to check (each name counted against all)
+    and the error listed every one of them."""
+    path = tmp_path / "sellers.csv"
+    path.write_text(",".join(["seller_id", *(f"c{i}" for i in range(20_000)), "c0"]) + "\n")
+    with pytest.raises(DataError) as refused:
+        import_path(store, "marketplace", "sellers", path, progress=False)
+    message = str(refused.value)
+    assert f"{path}:1: header: duplicate column(s) 'c0'; unknown column(s) 'c0', 'c1'" in message
+    assert "'c9', and 19,990 more; missing column(s) legal_name" in message
+    assert len(message) < 2000, len(message)
+
+
+def test_attest_refuses_a_header_wider_than_any_manifest(
+    fed: Federation, tmp_path: Path,
+) -> None:
+    """Was: signed, with pyarrow holding an array per column (100,000 columns: 1 GiB)."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(MANIFEST_HEADER.rstrip("\n") + "".join(f",c{i}" for i in range(2000))
+                        + "\n" + MANIFEST_LINE.rstrip("\n") + "," * 2000 + "\n")
+    with pytest.raises(DataError, match=r":1: the header has 2,008 columns, more than 1,000"):
+        attest_manifest(manifest, tmp_path / "out.jsonl", fed.filer_key(), CARRIER,
+                        block_lines=1000, valid_hours=1)
