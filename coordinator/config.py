@@ -15,7 +15,17 @@ from fedtrade.trust.keys import PublicKey, load_public_key
 from fedtrade.trust.pki import TlsMaterial, load_tls_section
 from fedtrade.trust.yamlconfig import ConfigMapping, load_yaml
 
-__all__ = ["CoordinatorConfig", "NodeEntry", "ScreeningSettings", "load_coordinator_config"]
+__all__ = [
+    "MAX_DEADLINE_SECONDS",
+    "MIN_DEADLINE_SECONDS",
+    "CoordinatorConfig",
+    "NodeEntry",
+    "ScreeningSettings",
+    "load_coordinator_config",
+]
+
+# what a node's deadline_seconds may be
+MIN_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS = 0.1, 600.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,8 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
             role=entry.choice("role", ROLES),
             address=address,
             public_key=_node_key(entry),
-            deadline_seconds=entry.number("deadline_seconds", default=10.0, min=0.1, max=600.0),
+            deadline_seconds=entry.number("deadline_seconds", default=10.0,
+                                           min=MIN_DEADLINE_SECONDS, max=MAX_DEADLINE_SECONDS),
         )
         entry.finish()
     screening = _screening(root.optional_mapping("screening"))

@@ -29,7 +29,12 @@ from rich.table import Table
 from fedtrade.coordinator.aeo_config import MEASURES
 from fedtrade.coordinator.attested import load_attested
 from fedtrade.coordinator.client import Coordinator, ParamValue, QueryContext
-from fedtrade.coordinator.config import CoordinatorConfig, load_coordinator_config
+from fedtrade.coordinator.config import (
+    MAX_DEADLINE_SECONDS,
+    MIN_DEADLINE_SECONDS,
+    CoordinatorConfig,
+    load_coordinator_config,
+)
 from fedtrade.coordinator.evidence import EvidenceStore, verify_evidence
 from fedtrade.coordinator.render import answer_table, summary_table
 from fedtrade.coordinator.report import write_report
@@ -47,6 +52,8 @@ from fedtrade.sim.federation import NODE_IDS, Federation, create_federation
 from fedtrade.sim.green_lane_eval import evaluate_green_lane, format_green_lane
 from fedtrade.sim.synth import generate
 from fedtrade.sim.synth.confounders import MIXES, mix_named
+from fedtrade.sim.synth.shipments import MAX_SHIPMENTS
+from fedtrade.trust.cli import describe_os_error
 from fedtrade.trust.errors import FedtradeError, RemoteError
 from fedtrade.trust.keys import SigningKey
 
@@ -287,6 +294,8 @@ def _scorecards(config: CoordinatorConfig, evidence: EvidenceStore, root: Path) 
 def _run(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     root = (args.workdir or Path("demo-work") / f"run-{stamp}").resolve()
+    if root.exists() and not root.is_dir():
+        raise FedtradeError(f"{root} is a file; give a new folder as --workdir")
     if root.exists() and any(root.iterdir()):
         raise FedtradeError(f"{root} is not empty; give a new --workdir")
     federation = create_federation(root)
@@ -357,11 +366,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=30.0,
                         help="seconds each node may take per batch (default: %(default)s)")
     args = parser.parse_args(argv)
+    # checked before anything is made, each naming its option
+    if not 1 <= args.shipments <= MAX_SHIPMENTS:
+        parser.error(f"argument --shipments: give a whole number from 1 to {MAX_SHIPMENTS:,}")
+    if args.seed < 0:
+        parser.error("argument --seed: give a whole number >= 0")
+    if not MIN_DEADLINE_SECONDS <= args.deadline <= MAX_DEADLINE_SECONDS:  # nan too
+        parser.error(f"argument --deadline: give seconds from {MIN_DEADLINE_SECONDS} to "
+                     f"{MAX_DEADLINE_SECONDS:g}")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _run(args)
     except FedtradeError as exc:
         console.print(f"[red]error[/red]: {exc}")
+        return 1
+    except OSError as exc:  # e.g. a working folder that cannot be made
+        console.print(f"[red]error[/red]: {describe_os_error(exc)}")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]; all node processes were stopped")

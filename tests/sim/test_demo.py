@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from fedtrade.sim.demo import main as demo_main
 from tests.conftest import wait_for
 
 
@@ -86,3 +89,32 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     assert process.returncode == 130, output
     assert "interrupted" in output
     assert wait_for(lambda: processes_using(workdir) == [], 10), processes_using(workdir)
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--shipments", "0"), ("--seed", "-3"), ("--deadline", "0"), ("--deadline", "nan")])
+def test_bad_options_are_refused_before_anything_is_made(
+    option: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        demo_main(["--workdir", str(tmp_path / "demo"), option, value])
+    assert exit_.value.code == 2
+    assert f"scripts/demo: error: argument {option}: give " in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_a_working_folder_that_cannot_be_one_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("")
+    def unwrapped(text: str) -> str:  # the console breaks long lines where it likes
+        return "".join(text.split())
+
+    assert demo_main(["--workdir", str(afile)]) == 1
+    assert unwrapped(capsys.readouterr().out) == unwrapped(
+        f"error: {afile} is a file; give a new folder as --workdir")
+    assert demo_main(["--workdir", str(afile / "below")]) == 1
+    assert unwrapped(capsys.readouterr().out) == unwrapped(
+        f"error: {afile / 'below' / 'data'}: Not a directory; a part of the path is a file, "
+        "not a folder")

@@ -29,6 +29,12 @@ def run(action: Callable[[], object], capsys: pytest.CaptureFixture[str]) -> tup
     return code, captured.err
 
 
+def python(script: str) -> subprocess.Popen[bytes]:
+    """``script`` running in a new interpreter, its stdout and stderr piped."""
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
 def one_line(err: str) -> str:
     assert err.endswith("\n")
     assert err.count("\n") == 1, err
@@ -104,8 +110,7 @@ def test_sigterm_is_one_line_and_runs_the_clean_up(tmp_path: Path) -> None:
         "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
         "raise SystemExit(code)\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = python(script)
     assert process.stdout is not None
     assert process.stdout.readline() == b"writing\n"
     assert partial.exists()
@@ -145,8 +150,7 @@ def test_a_closed_pipe_ends_quietly() -> None:
         "    return 0\n"
         "raise SystemExit(run_command(argparse.Namespace(run=chatty)))\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = python(script)
     assert process.stdout is not None
     assert process.stderr is not None
     assert process.stdout.readline() == b"0\n"
