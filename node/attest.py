@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
+import reprlib
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -59,6 +61,11 @@ def _is_day(text: str) -> bool:
     return True
 
 
+# a value quoted in an error: enough to find it in the file, not the whole of a long one
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = 60
+_quoted = _QUOTE.repr
+
 # codes repeat from line to line (a few currencies, HS6 codes, master bills)
 _code = functools.lru_cache(maxsize=4096)(normalize.code)
 _compact = functools.lru_cache(maxsize=4096)(normalize.compact)
@@ -77,13 +84,13 @@ def _line(row: Sequence[str], reference: str) -> attestation_pb2.ManifestLine | 
     except ValueError:
         amount = None
     if amount is None or not _is_day(day):
-        return f"declared_value {value!r} or arrival_date {day!r} is not valid"
+        return f"declared_value {_quoted(value)} or arrival_date {_quoted(day)} is not valid"
     if not HOUSE_BILL.fullmatch(bill):
-        return f"house_bill {bill!r} is not 4-35 uppercase letters/digits"
+        return f"house_bill {_quoted(bill)} is not 4-35 uppercase letters/digits"
     if not HS6.fullmatch(hs6):
-        return f"hs6 {hs6!r} is not 6 digits"
-    if not amount >= 0:
-        return f"declared_value {value!r} is not an amount >= 0"
+        return f"hs6 {_quoted(hs6)} is not 6 digits"
+    if not (math.isfinite(amount) and amount >= 0):  # as a node checks it (node.attestation)
+        return f"declared_value {_quoted(value)} is not an amount >= 0"
     return attestation_pb2.ManifestLine(
         house_bill=bill, master_bill=_compact(mawb), declared_value=value,
         currency=_code(currency), hs6=hs6, consignee_ref=reference, arrival_date=day)

@@ -30,6 +30,8 @@ import pyarrow.csv as pacsv
 
 from fedtrade.protocol.arrow_text import text_bytes, value_lengths
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.files import not_regular
+from fedtrade.trust.lines import LineTooLongError, capped_lines
 
 __all__ = ["ATTESTED_COLUMNS", "Rows", "manifest_rows"]
 
@@ -41,6 +43,9 @@ ATTESTED_COLUMNS = ("house_bill", "mawb", "consignee_name", "consignee_address",
 # 22 MiB more peak memory.
 _BATCH_BYTES = 1 << 20
 _RUN_ROWS = 8192
+# A manifest has a few dozen columns; pyarrow keeps an array per column per batch, so a
+# header of 100,000 names (a 1.6 MB file) took 1 GiB to read.
+_MAX_COLUMNS = 1_000
 
 
 @dataclass(frozen=True)
@@ -60,19 +65,27 @@ def _header(path: Path) -> tuple[list[str], list[int]]:
     """The header, and the place of each attested column in it (a repeated name: its last
     place, as csv.DictReader reads it)."""
     try:
+        kind = not_regular(path)  # a FIFO would block, a device never end
+        if kind is not None:
+            raise DataError(f"{path}: is {kind}, not a regular file; give the manifest file")
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle))
             header = next(reader, [])
             if reader.line_num > 1:
                 header = []  # a header over several lines: pyarrow is not asked (below)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    except LineTooLongError as exc:
+        raise DataError(f"{path}:{exc.line}: {exc}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid CSV ({exc})") from None
     return header, _places(path, header) if header else []
 
 
 def _places(path: Path, header: list[str]) -> list[int]:
+    if len(header) > _MAX_COLUMNS:
+        raise DataError(f"{path}:1: the header has {len(header):,} columns, more than "
+                        f"{_MAX_COLUMNS:,}; this is not a manifest")
     missing = [c for c in ATTESTED_COLUMNS if c not in header]
     if missing:
         raise DataError(f"{path}:1: the header lacks {', '.join(missing)}")
@@ -137,7 +150,7 @@ def _csv_rows(path: Path, skip: int) -> Iterator[tuple[int, Sequence[str]]]:
     ``skip``; a short row's missing fields are empty."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle))
             places = _places(path, next(reader, []))
             width = max(places) + 1
             pick = itemgetter(*places)
@@ -147,6 +160,8 @@ def _csv_rows(path: Path, skip: int) -> Iterator[tuple[int, Sequence[str]]]:
                 yield reader.line_num, pick(row)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    except LineTooLongError as exc:
+        raise DataError(f"{path}:{exc.line}: {exc}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid CSV ({exc})") from None
 

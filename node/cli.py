@@ -20,8 +20,9 @@ from fedtrade.node.config import load_node_config
 from fedtrade.node.logs import configure_logging
 from fedtrade.protocol.collector import settle_collector
 from fedtrade.trust.cli import CommandParser, add_json_option, print_json, run_command
-from fedtrade.trust.errors import ConfigError, FedtradeError
+from fedtrade.trust.errors import ConfigError, FedtradeError, VerificationError
 from fedtrade.trust.expiry import expiry_warnings
+from fedtrade.trust.files import not_regular
 from fedtrade.trust.keys import SigningKey
 
 if TYPE_CHECKING:
@@ -174,9 +175,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
     # checkpoints first: a bad file is the user's to fix before anything is concluded
     public_key = SigningKey.from_file(config.signing_key).public_key
-    checkpoints = [verify_checkpoint(envelope, node_id=config.node_id, node_key=public_key)
-                   for path in args.checkpoint
-                   for envelope in read_envelope_lines(path, "checkpoint")]
+    checkpoints = []
+    for path in args.checkpoint:
+        for number, envelope in enumerate(read_envelope_lines(path, "checkpoint"), start=1):
+            try:
+                checkpoints.append(verify_checkpoint(envelope, node_id=config.node_id,
+                                                     node_key=public_key))
+            except FedtradeError as exc:  # say which file (and which checkpoint in it)
+                raise VerificationError(f"{path}: checkpoint {number}: {exc}") from exc
     with read_state(config) as conn:
         count = verify_chain(conn)
         check_consistent(checkpoints)
@@ -233,6 +239,10 @@ def _import(args: argparse.Namespace) -> int:
     else:
         raise FedtradeError("give TABLE PATH for one file, or just a FOLDER")
     limit = None if args.max_rejects is None else RejectLimit.parse(args.max_rejects)
+    kind = None if args.report is None else not_regular(args.report)
+    if kind is not None:  # checked now: the report is written after the import committed
+        raise FedtradeError(f"--report {args.report}: is {kind}, not a regular file; give a "
+                            "file path")
     report = import_path(config.database, config.role, table, path,
                          quarantine=args.quarantine, max_rejects=limit,
                          publish=pgdata.publisher(config.role, config.store,

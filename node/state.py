@@ -26,6 +26,7 @@ from fedtrade.protocol.checkpoints import sign_checkpoint
 from fedtrade.protocol.envelope_files import envelope_line
 from fedtrade.trust.envelope import Envelope
 from fedtrade.trust.errors import FedtradeError
+from fedtrade.trust.files import not_regular
 from fedtrade.trust.keys import SigningKey
 
 __all__ = ["CHECKPOINT_SECONDS", "NodeState", "checkpoint_file"]
@@ -73,6 +74,10 @@ class NodeState:
         envelope = sign_checkpoint(self.signing_key, self.config.node_id, sequence, entry_hash,
                                    datetime.fromtimestamp(self.clock(), UTC))
         path = checkpoint_file(self.config.database)
+        kind = not_regular(path)  # opening a FIFO to append waits for a reader for ever
+        if kind is not None:
+            raise FedtradeError(f"{path}: is {kind}, not a regular file; the node appends its "
+                                "signed audit checkpoints there: move it away")
         try:
             with path.open("a", encoding="ascii") as out:
                 out.write(envelope_line(envelope) + "\n")

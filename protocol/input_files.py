@@ -18,13 +18,10 @@ from typing import IO, AnyStr
 
 from fedtrade.trust.errors import DataError
 from fedtrade.trust.files import FileShapeError, open_regular
+from fedtrade.trust.lines import MAX_LINE_CHARS, LineTooLongError
+from fedtrade.trust.lines import capped_lines as _capped_lines
 
 __all__ = ["MAX_LINE_CHARS", "capped_lines", "open_binary", "text_lines"]
-
-# Longest line of a CSV file: rows of short fields are well under 1 KiB (the csv module
-# refuses a field over 128 KiB).
-MAX_LINE_CHARS = 1 << 20
-
 
 def _descriptor(path: Path, what: str, hint: str) -> int:
     try:
@@ -55,10 +52,8 @@ def text_lines(path: Path, what: str, *, hint: str = "") -> Iterator[Iterator[st
 def capped_lines(handle: IO[AnyStr], path: Path, what: str, limit: int) -> Iterator[AnyStr]:
     """The lines of ``handle``, each at most ``limit`` characters (bytes); DataError naming
     the line that is longer, read no further than the cap."""
-    number = 0
-    while line := handle.readline(limit + 1):
-        number += 1
-        if len(line) > limit:
-            raise DataError(f"{path}:{number}: a line longer than {limit:,} characters; check "
-                            f"that this is the {what} file")
-        yield line
+    try:
+        yield from _capped_lines(handle, limit)
+    except LineTooLongError as exc:
+        raise DataError(f"{path}:{exc.line}: a line longer than {limit:,} characters; check "
+                        f"that this is the {what} file") from None

@@ -16,6 +16,7 @@ from fedtrade.node.config import NodeConfig
 from fedtrade.node.sqlconn import SqlConn
 from fedtrade.node.statestore.base import StateStore, StoreError
 from fedtrade.node.statestore.sqlite import SqliteStateStore
+from fedtrade.node.store.migrations import check_regular, check_store
 
 if TYPE_CHECKING:
     from fedtrade.node.statestore.postgres import PostgresStateStore
@@ -67,15 +68,19 @@ def read_state(config: NodeConfig) -> Iterator[SqlConn]:
     try:
         if not config.database.exists():
             raise StoreError(f"{config.database} does not exist; has this node ever run?")
+        check_regular(config.database)
         lite = sqlite3.connect(f"{config.database.resolve().as_uri()}?mode=ro", uri=True)
         try:
+            check_store(lite, config.database, config.role)
             yield lite
         finally:
             lite.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise _unreadable(where, exc) from exc
 
 
 def _unreadable(where: str, exc: Exception) -> StoreError:
-    return StoreError(f"{where}: cannot read the node's state ({str(exc).strip()}); is it "
+    # a damaged file's text may not be UTF-8: sqlite3 then raises on decoding its message
+    reason = "text that is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc).strip()
+    return StoreError(f"{where}: cannot read the node's state ({reason}); is it "
                       "this node's store? restore it from backup if it is damaged")

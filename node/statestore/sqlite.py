@@ -18,7 +18,7 @@ from fedtrade.node.audit import AuditEntry, AuditLog
 from fedtrade.node.ratelimit import RateLimiter, RateRow
 from fedtrade.node.replay import ReplayGuard
 from fedtrade.node.sqlconn import SqlConn
-from fedtrade.node.statestore.base import StateStore
+from fedtrade.node.statestore.base import StateStore, StoreError
 
 __all__ = ["SqliteStateStore"]
 
@@ -31,11 +31,16 @@ class SqliteStateStore(StateStore):
     def __init__(self, database: Path, role: str) -> None:
         super().__init__(database, role)
         self._writer = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
-        self._writer.execute("PRAGMA journal_mode=WAL")
-        self._writer.execute("PRAGMA synchronous=NORMAL")
-        self._writer.execute("PRAGMA busy_timeout=60000")
+        try:
+            self._writer.execute("PRAGMA journal_mode=WAL")
+            self._writer.execute("PRAGMA synchronous=NORMAL")
+            self._writer.execute("PRAGMA busy_timeout=60000")
+            self._audit = AuditLog(self._writer)  # reads the head of the chain
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            self._writer.close()
+            raise StoreError(f"{database}: cannot read the audit log ({exc}); the store is "
+                             "damaged: restore it from backup") from exc
         self._write_lock = threading.Lock()
-        self._audit = AuditLog(self._writer)
         self._replay = ReplayGuard()
 
     @contextmanager

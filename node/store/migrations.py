@@ -21,8 +21,9 @@ from sqlite_utils.migrations import Migrations
 from fedtrade.node.store.indicators import TABLES_SQL, add_several, refresh
 from fedtrade.node.store.schema import check_role
 from fedtrade.trust.errors import ConfigError
+from fedtrade.trust.files import not_regular
 
-__all__ = ["open_store"]
+__all__ = ["check_regular", "check_store", "open_store"]
 
 _BUSY_TIMEOUT_MS = 5000
 
@@ -491,14 +492,41 @@ def _check_role(db: Database, path: Path, role: str) -> None:
 def _upgrade(db: Database, path: Path, role: str) -> None:
     db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
-    db.enable_wal()
-    _check_role(db, path, role)
+    _check_role(db, path, role)  # before WAL: a file that is not ours is left as it was
     _check_known_migrations(db, path, role)
+    db.enable_wal()
     _COMMON.apply(db)
     with db.atomic():
         db.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES ('role', ?)", [role])
     _check_role(db, path, role)
     _ROLE[role].apply(db)
+
+
+def check_regular(path: Path) -> None:
+    """Refuse a store path that is a FIFO (SQLite would wait for a writer forever), a
+    device or a folder; a missing file is left to the caller."""
+    kind = not_regular(path)
+    if kind is not None:
+        raise ConfigError(f"is {kind}, not a regular file; point the node's database "
+                          "setting at its SQLite file", path=path)
+
+
+def check_store(conn: sqlite3.Connection, path: Path, role: str) -> None:
+    """Refuse, before a read-only command reads it, a store it cannot trust to be this role's
+    at this release: empty, not a fedtrade store, another role's, or made by a newer or an
+    older release (a read-only connection cannot upgrade it). ``ConfigError`` says which."""
+    db = Database(conn)
+    if not db.table_names():
+        raise ConfigError("the store is empty: this node has not served or imported yet; "
+                          "check the node's database setting", path=path)
+    _check_role(db, path, role)
+    _check_known_migrations(db, path, role)
+    pending = [m.name for m in (*_COMMON.pending(db), *_ROLE[role].pending(db))]
+    if pending:
+        raise ConfigError(
+            f"the store was made by an older fedtrade release (pending migrations: "
+            f"{', '.join(pending)}); start the node once (serve or import) to upgrade it",
+            path=path)
 
 
 def open_store(db_path: Path, role: str) -> Database:
@@ -510,15 +538,18 @@ def open_store(db_path: Path, role: str) -> Database:
     cannot be opened.
     """
     check_role(role)
+    check_regular(db_path)
     db: Database | None = None
     try:
         db = Database(db_path, execute_plugins=False)
         _upgrade(db, db_path, role)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        # a damaged file's schema text may not be UTF-8: sqlite3 then raises on the message
         if db is not None:
             db.close()
+        reason = exc if isinstance(exc, sqlite3.DatabaseError) else "damaged (text not UTF-8)"
         raise ConfigError(
-            f"cannot open the store: {exc}; check the node's database setting (the folder must "
+            f"cannot open the store: {reason}; check the node's database setting (the folder must "
             "exist and the file must be a SQLite database)",
             path=db_path,
         ) from exc

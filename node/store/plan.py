@@ -7,6 +7,7 @@ from pathlib import Path
 from fedtrade.node.store.readers import FORMATS
 from fedtrade.node.store.schema import TABLES, TableSpec, table_specs
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.files import not_regular
 
 __all__ = ["plan_import"]
 
@@ -23,6 +24,14 @@ def _table_for(role: str, name: str, where: Path) -> TableSpec:
     raise DataError(f"{where}: {reason} (expected one of: {', '.join(specs)})")
 
 
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an import file: not a regular file (reading a FIFO
+    would wait for a writer forever, a device would never end); None if it can."""
+    kind = not_regular(path)
+    return None if kind is None else \
+        f"{path}: is {kind}, not a regular file; give a file or a folder of files"
+
+
 def _check_format(path: Path) -> None:
     if path.suffix.lower() not in FORMATS:
         raise DataError(
@@ -35,7 +44,10 @@ def _folder(role: str, table: str | None, folder: Path) -> list[tuple[TableSpec,
     found: dict[str, list[Path]] = {}
     problems = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in FORMATS:
+        if path.suffix.lower() not in FORMATS:
+            continue
+        if not path.is_file():
+            problems.append(_not_regular(path) or f"{path}: cannot be read (a broken link?)")
             continue
         try:
             spec = _table_for(role, path.stem, path)
@@ -68,7 +80,10 @@ def plan_import(role: str, table: str | None, path: Path) -> list[tuple[TableSpe
     """
     if path.is_dir():
         return _folder(role, table, path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    problem = _not_regular(path)
+    if problem is not None:
+        raise DataError(problem)
     _check_format(path)
     return [(_table_for(role, table if table is not None else path.stem, path), path)]

@@ -21,6 +21,7 @@ from typing import TextIO
 
 from fedtrade.node.store.readers import ERROR_COLUMN, raw_rows
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.files import not_regular
 
 __all__ = ["RejectLimit", "Rejects", "reason_kind"]
 
@@ -78,6 +79,14 @@ class Rejects:
     """The refused rows of one import, by file (index in the import plan) and line."""
 
     def __init__(self, destination: Path, folder: bool) -> None:
+        # checked now: the rejects are renamed into place only after the import committed
+        if folder and destination.is_file():
+            raise DataError(f"--quarantine {destination}: is a file; a folder import writes "
+                            "one rejects file per table into a folder: give a folder")
+        kind = None if folder else not_regular(destination)
+        if kind is not None:
+            raise DataError(f"--quarantine {destination}: is {kind}, not a regular file; give "
+                            "a file path")
         self.destination = destination
         self.folder = folder
         self.reasons: Counter[str] = Counter()

@@ -18,9 +18,12 @@ writing refused rows back in the input's own format.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import reprlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -30,6 +33,7 @@ from typing import Any, BinaryIO
 from fedtrade.node.store.columns import TEXT, SqlValue, integer
 from fedtrade.node.store.schema import ColumnSpec, TableSpec
 from fedtrade.trust.errors import DataError
+from fedtrade.trust.lines import LineTooLongError, capped_lines
 
 __all__ = [
     "ERROR_COLUMN",
@@ -147,14 +151,28 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return obj
 
 
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = 40
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first ``shown`` of ``names``, each quoted short: a header may have any width."""
+    more = f", and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(map(_QUOTE.repr, names[:shown])) + more
+
+
 def _bad_utf8(path: Path) -> tuple[int, str]:
-    """The first line of ``path`` that is not UTF-8, and why."""
+    """The first line of ``path`` that is not UTF-8, and why (read in chunks: the file may
+    have no line break at all)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
     with path.open("rb") as f:
-        for line, raw in enumerate(f, start=1):
+        while chunk := f.read(1 << 16):
             try:
-                raw.decode("utf-8")
+                decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                return line, exc.reason
+                return line + chunk[: max(exc.start, 0)].count(b"\n"), exc.reason
+            line += chunk.count(b"\n")
     return 1, "undecodable text"
 
 
@@ -180,13 +198,16 @@ class RowReader:
         with self.path.open("rb") as binary:
             self._binary = binary
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            lines = capped_lines(text)
             try:
                 if self.path.suffix.lower() == ".csv":
-                    yield from self._csv(text)
+                    yield from self._csv(lines)
                 else:
-                    yield from self._jsonl(text)
+                    yield from self._jsonl(lines)
             except _FileRejectedError as exc:
                 yield ParsedRow(exc.line, None, ((None, exc.problem),))
+            except LineTooLongError as exc:
+                yield ParsedRow(exc.line, None, ((None, str(exc)),))
             except UnicodeDecodeError:
                 line, reason = _bad_utf8(self.path)
                 problem = f"is not UTF-8 text ({reason}); save the file as UTF-8"
@@ -206,13 +227,13 @@ class RowReader:
         except csv.Error as exc:
             raise _FileRejectedError(1, f"header: not valid CSV ({exc}) {expected}") from exc
         problems = []
-        duplicates = sorted({name for name in header if header.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
         if duplicates:
-            problems.append(f"duplicate column(s) {', '.join(map(repr, duplicates))}")
-        unknown = [name for name in header
+            problems.append(f"duplicate column(s) {_some(duplicates)}")
+        unknown = [name for name in dict.fromkeys(header)
                    if name not in names and name not in (ERROR_COLUMN, VERSION_COLUMN)]
         if unknown:
-            problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+            problems.append(f"unknown column(s) {_some(unknown)}")
         missing = [name for name in names if name not in header]
         if missing:
             problems.append(f"missing column(s) {', '.join(missing)}")
@@ -365,17 +386,21 @@ def raw_rows(path: Path) -> Iterator[tuple[int, list[str] | str]]:
     """The rows of ``path`` as written: (line, CSV cells) with the header as line 1, or
     (line, JSON text). Only for files already read by ``RowReader``."""
     with path.open(encoding="utf-8-sig", newline="") as text:
+        lines = capped_lines(text)
         if path.suffix.lower() == ".csv":
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(lines, strict=True)
             while True:
                 start = reader.line_num + 1
                 try:
                     cells = next(reader)
-                except (StopIteration, csv.Error):
+                except (StopIteration, csv.Error, LineTooLongError):
                     return
                 if cells:
                     yield start, cells
         else:
-            for line, row in enumerate(text, start=1):
-                if row.strip():
-                    yield line, row.rstrip("\r\n")
+            try:
+                for line, row in enumerate(lines, start=1):
+                    if row.strip():
+                        yield line, row.rstrip("\r\n")
+            except LineTooLongError:
+                return
