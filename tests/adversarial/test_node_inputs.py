@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,18 @@ def _one_error(err: str, starts: str, says: str) -> None:
     assert err.startswith(f"error: {starts}"), err
     assert says in err, err
     assert "a bug in fedtrade" not in err, err
+
+
+def _refused_with_peak(action: Callable[[], object]) -> tuple[str, int]:
+    """The DataError ``action`` raises, and the most memory Python held while it ran."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as refused:
+            action()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return str(refused.value), peak
 
 
 def _not_a_file(kind: str, fifo: Path) -> tuple[Path, str]:
@@ -107,14 +120,9 @@ def test_import_reads_no_further_than_a_line_cap(
             out.write(",".join(SAMPLES["sellers"][0]) + "\n" if suffix == ".csv" else "\n")
         out.write("x" * NO_END)  # no line break: was read into memory whole
     line = 2 if where == "row" else 1
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as refused:
-            import_path(store, "marketplace", "sellers", path, progress=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert f"{path}:{line}: is longer than {MAX_LINE_CHARS:,} characters" in str(refused.value)
+    refused, peak = _refused_with_peak(
+        lambda: import_path(store, "marketplace", "sellers", path, progress=False))
+    assert f"{path}:{line}: is longer than {MAX_LINE_CHARS:,} characters" in refused
     assert peak < NO_END // 4, f"{peak:,} bytes at peak for a {NO_END:,}-character line"
 
 
@@ -124,14 +132,9 @@ def test_import_finds_the_line_that_is_not_utf8_without_reading_the_file_as_one_
     path = tmp_path / "sellers.csv"
     header = ",".join(SAMPLES["sellers"][0])
     path.write_bytes(f"{header}\n\n\n".encode() + b"\xff" * (8 * 1024 * 1024))
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as refused:
-            import_path(store, "marketplace", "sellers", path, progress=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert f"{path}:4: is not UTF-8 text (invalid start byte)" in str(refused.value)
+    refused, peak = _refused_with_peak(
+        lambda: import_path(store, "marketplace", "sellers", path, progress=False))
+    assert f"{path}:4: is not UTF-8 text (invalid start byte)" in refused
     assert peak < 4 * 1024 * 1024, f"{peak:,} bytes at peak"
 
 
@@ -219,17 +222,11 @@ def test_attest_reads_no_further_than_a_line_cap(
             out.write(MANIFEST_HEADER + MANIFEST_LINE)
         out.write("x" * NO_END)
     out_path = tmp_path / "attested.jsonl"
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as refused:
-            attest_manifest(manifest, out_path, fed.filer_key(), CARRIER, block_lines=1000,
-                            valid_hours=1)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    refused, peak = _refused_with_peak(
+        lambda: attest_manifest(manifest, out_path, fed.filer_key(), CARRIER,
+                                block_lines=1000, valid_hours=1))
     line = 3 if where == "line" else 1
-    assert str(refused.value).startswith(
-        f"{manifest}:{line}: is longer than {MAX_LINE_CHARS:,} characters")
+    assert refused.startswith(f"{manifest}:{line}: is longer than {MAX_LINE_CHARS:,} characters")
     assert peak < NO_END // 4, f"{peak:,} bytes at peak for a {NO_END:,}-character line"
     assert not out_path.exists()
 
