@@ -196,6 +196,11 @@ class SigningKey:
         _write_new_file(path, pem, 0o600, what="private key")
 
 
+# what a file others may read usually holds when a config names it for a secret by mistake
+_PUBLIC_PEM = ((b"-----BEGIN PUBLIC KEY-----", "public key"),
+               (b"-----BEGIN CERTIFICATE-----", "certificate"))
+
+
 def read_secret_file(path: Path, what: str, *, hint: str) -> bytes:
     """Read a file holding a secret, refusing one that group or others may read."""
     try:
@@ -208,12 +213,17 @@ def read_secret_file(path: Path, what: str, *, hint: str) -> bytes:
         raise KeyFileError(f"{path}: {what} file {exc}") from None
     try:
         mode = stat.S_IMODE(info.st_mode)
+        data = read_descriptor(fd, MAX_KEY_BYTES)
         if mode & 0o077:
+            public = next((name for marker, name in _PUBLIC_PEM if marker in data), None)
+            if public is not None:  # chmod would not help: the config names the wrong file
+                raise KeyFileError(f"{path} holds a {public}, not a {what}; give the {what} "
+                                   f"file (or {hint})")
             raise KeyFileError(
                 f"{path} is readable by group/others (mode {mode:04o}); a {what} must "
                 f"be private: run `chmod 600 {path}`"
             )
-        return read_descriptor(fd, MAX_KEY_BYTES)
+        return data
     except FileShapeError as exc:
         raise KeyFileError(f"{path}: {what} file {exc}") from None
     finally:

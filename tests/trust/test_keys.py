@@ -95,6 +95,17 @@ def test_loading_group_or_world_readable_private_key_is_refused(tmp_path: Path, 
     assert str(path) in message
 
 
+def test_a_public_key_named_as_the_private_key_says_so(tmp_path: Path) -> None:
+    """The .pub (mode 0644) where the .key goes: chmod would not help, so the message does not
+    ask for it; a public key's file mode is not a secret's either way."""
+    _, pub_path = generate_keypair(tmp_path / "keys", "node")
+    with pytest.raises(KeyFileError) as info:
+        SigningKey.from_file(pub_path)
+    assert str(info.value).startswith(
+        f"{pub_path} holds a public key, not a private key; give the private key file")
+    assert "chmod" not in str(info.value)
+
+
 def test_loading_missing_private_key_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.key"
     with pytest.raises(KeyFileError, match="not found") as info:

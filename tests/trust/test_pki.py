@@ -146,6 +146,14 @@ def test_load_tls_files_refuses_a_key_others_can_read(ca: CaFiles, tmp_path: Pat
         load_tls_files(files.cert, files.key, ca.cert)
 
 
+def test_load_tls_files_names_a_certificate_given_as_the_key(ca: CaFiles,
+                                                              tmp_path: Path) -> None:
+    files = _issue(ca, "marketplace-1", tmp_path)
+    with pytest.raises(KeyFileError, match=rf"{files.cert} holds a certificate, not a TLS "
+                                           "private key; give the TLS private key file"):
+        load_tls_files(files.cert, files.cert, ca.cert)
+
+
 def test_load_tls_files_refuses_an_expired_certificate(ca: CaFiles, tmp_path: Path) -> None:
     past = datetime.now(UTC) - timedelta(days=10)
     files = _issue(ca, "carrier-1", tmp_path, days=2, not_before=past)
