@@ -23,7 +23,12 @@ from fedtrade.coordinator.evidence import EvidenceStore, node_checkpoints, verif
 from fedtrade.coordinator.params import parse_params
 from fedtrade.coordinator.render import answer_json, answer_table, console, summary_table
 from fedtrade.coordinator.report import write_report
-from fedtrade.coordinator.result_files import ResultWriter, atomic_text_file, write_worklist
+from fedtrade.coordinator.result_files import (
+    ResultWriter,
+    atomic_text_file,
+    check_output_path,
+    write_worklist,
+)
 from fedtrade.coordinator.screening import screen_manifest
 from fedtrade.protocol.collector import settle_collector
 from fedtrade.protocol.envelope_files import read_envelope_lines, write_envelope_lines
@@ -250,6 +255,9 @@ def _screen(args: argparse.Namespace) -> int:
         raise ConfigError("--dispositions needs a green lane: add aeo.green_lane (see "
                           "configs/coordinator.yaml)", path=args.config)
     context = _context(args, config)
+    for later in (args.report, args.worklist):  # written after the run: refused before it
+        if later is not None:
+            check_output_path(later)
     evidence = EvidenceStore(config.evidence_db)
     coordinator = Coordinator(config, evidence=evidence, insecure=args.insecure)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress

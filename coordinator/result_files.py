@@ -36,6 +36,7 @@ __all__ = [
     "LIST_SEPARATORS",
     "ResultWriter",
     "atomic_text_file",
+    "check_output_path",
     "read_results",
     "write_worklist",
 ]
@@ -58,9 +59,9 @@ _JSON_BILL = '{"house_bill": "'
 _KEPT_ENDINGS = 4096
 
 
-@contextmanager
-def atomic_text_file(path: Path | str, *, newline: str | None = None) -> Iterator[TextIO]:
-    """Open a UTF-8 text file that appears at ``path`` only if the ``with`` block succeeds."""
+def check_output_path(path: Path | str) -> Path:
+    """``path`` if a file can be written there (its folder exists; it is not a folder, a FIFO
+    or a device); DataError saying why not. Run before long work whose output goes there."""
     target = Path(path)
     if not target.parent.is_dir():
         raise DataError(
@@ -72,6 +73,13 @@ def atomic_text_file(path: Path | str, *, newline: str | None = None) -> Iterato
     if kind is not None:
         raise DataError(f"{target} is {kind}, not a regular file; give the path of a file to "
                         "write")
+    return target
+
+
+@contextmanager
+def atomic_text_file(path: Path | str, *, newline: str | None = None) -> Iterator[TextIO]:
+    """Open a UTF-8 text file that appears at ``path`` only if the ``with`` block succeeds."""
+    target = check_output_path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
         handle = tmp.open("x", encoding="utf-8", newline=newline)

@@ -110,6 +110,19 @@ def test_a_path_that_is_not_a_file_is_refused_at_once(
     assert "not a regular file; give the path of a file" in err
 
 
+@pytest.mark.parametrize(("option", "kind"), [("--report", "fifo"), ("--worklist", "folder")])
+def test_an_output_written_after_the_run_is_refused_before_it(
+    screening: Federation, option: str, kind: str
+) -> None:
+    """--report and --worklist are written once every node has answered: a path that cannot
+    take the file is refused before the manifest is read, not after the whole run."""
+    special = _special(screening.root, kind)
+    code, err = _screen(screening, "manifest.csv", option, str(special))
+    assert code == 1
+    expected = "is a folder; give the path" if kind == "folder" else "not a regular file"
+    assert expected in _one_error_line(err, special)
+
+
 @pytest.mark.parametrize("role", ["manifest", "attestations"])
 def test_a_file_without_line_breaks_is_refused_at_the_line_cap(
     screening: Federation, role: str
